@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django import forms
+
+
+class SignInForm(forms.Form):
+    username = forms.CharField(
+        label="Account name",
+        max_length=512,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"}),
+    )
+    password = forms.CharField(
+        label="Password", max_length=1024, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def clean_username(self) -> str:
+        # Stalwart lowercases the login and the official client drops spaces.
+        return "".join(self.cleaned_data["username"].split()).lower()
+
+
+class TotpForm(forms.Form):
+    code = forms.RegexField(
+        label="Code from your authenticator app",
+        regex=r"^\d{6,8}$",
+        error_messages={"invalid": "Enter the 6 to 8 digits your authenticator app shows."},
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True, "pattern": "[0-9]{6,8}"}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip()

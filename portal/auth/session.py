@@ -1,0 +1,164 @@
+"""The signed-in person's session: identity, sealed tokens, refresh.
+
+Everything lives in Django's server-side session store. The access token is
+refreshed through authlib shortly before it expires; when refreshing fails
+the person is sent back to sign-in with `?next=` kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from portal import responses
+from portal.permissions import Access, AccessRule, PortalUser
+from portal.stalwart import StalwartClient, errors, oauth
+
+from .vault import seal, unseal
+
+log = logging.getLogger("portal.auth")
+
+IDENTITY_KEY = "portal.identity"
+PENDING_KEY = "portal.signin_pending"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+async def start(request: HttpRequest, name: str, code: oauth.AuthorizationCode, tokens: oauth.Tokens) -> PortalUser:
+    """Record a successful sign-in under a fresh session key."""
+    await request.session.aflush()  # drops any earlier identity and rotates the key
+    await request.session.aset(
+        IDENTITY_KEY,
+        {
+            "name": name,
+            "permissions": sorted(code.permissions),
+            "version": code.version,
+            "enterprise": code.enterprise,
+            "access": seal(tokens.access_token),
+            "refresh": seal(tokens.refresh_token) if tokens.refresh_token else "",
+            "expires_at": tokens.expires_at,
+        },
+    )
+    return _user(await request.session.aget(IDENTITY_KEY))
+
+
+async def end(request: HttpRequest) -> None:
+    await request.session.aflush()
+
+
+def _user(data: dict[str, Any]) -> PortalUser:
+    return PortalUser(
+        name=data["name"],
+        permissions=frozenset(data["permissions"]),
+        version=data["version"],
+        enterprise=bool(data["enterprise"]),
+    )
+
+
+async def current(request: HttpRequest) -> tuple[PortalUser, str] | None:
+    """The signed-in person and a usable access token, refreshing it when due."""
+    data = await request.session.aget(IDENTITY_KEY)
+    if not isinstance(data, dict):
+        return None
+    token = unseal(data.get("access", ""))
+    if token is None:
+        return None
+    if data["expires_at"] - time.time() < settings.STALWART_TOKEN_REFRESH_MARGIN:
+        try:
+            token = await refresh(request, data)
+        except errors.StalwartUnavailable:
+            # Stalwart is down for a moment: keep going with the old token while
+            # it is still valid; otherwise the error page explains.
+            if data["expires_at"] <= time.time():
+                raise
+        if token is None:
+            return None
+    return _user(data), token
+
+
+async def refresh(request: HttpRequest, data: dict[str, Any] | None = None) -> str | None:
+    """Get a new access token; None (and the session ends) when that is refused."""
+    if data is None:
+        data = await request.session.aget(IDENTITY_KEY)
+        if not isinstance(data, dict):
+            return None
+    refresh_token = unseal(data.get("refresh", "")) if data.get("refresh") else None
+    if not refresh_token:
+        await end(request)
+        return None
+    try:
+        tokens = await oauth.refresh(refresh_token)
+    except (errors.OAuthError, errors.Unauthorized, errors.BadRequest) as exc:
+        log.info("token refresh refused for %s: %s", data.get("name"), type(exc).__name__)
+        await end(request)
+        return None
+    data = dict(data)
+    data["access"] = seal(tokens.access_token)
+    if tokens.refresh_token and tokens.refresh_token != refresh_token:
+        data["refresh"] = seal(tokens.refresh_token)
+    data["expires_at"] = tokens.expires_at
+    await request.session.aset(IDENTITY_KEY, data)
+    return tokens.access_token
+
+
+async def run_authorised(
+    request: HttpRequest,
+    view: Callable[..., Any],
+    rule: AccessRule,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> HttpResponse:
+    """Sign-in check, permission check, then the view (see permissions.require)."""
+    signed_in = await current(request)
+    if signed_in is None:
+        return responses.sign_in_redirect(request)
+    user, token = signed_in
+    request.portal_user = user  # type: ignore[attr-defined]
+    access = rule if isinstance(rule, Access) else rule(**kwargs)
+    if not access.allows(user):
+        return responses.forbidden(request, user, access)
+    request.stalwart = StalwartClient(token)  # type: ignore[attr-defined]
+    try:
+        return await view(request, *args, **kwargs)
+    except errors.Unauthorized:
+        # The token was refused although the portal thought it valid (revoked,
+        # or the clocks disagree). Reading is retried once with a new token;
+        # a change is never repeated behind the person's back.
+        if request.method in SAFE_METHODS:
+            new_token = await refresh(request)
+            if new_token is not None:
+                request.stalwart = StalwartClient(new_token)  # type: ignore[attr-defined]
+                try:
+                    return await view(request, *args, **kwargs)
+                except errors.Unauthorized:
+                    pass
+        await end(request)
+        return responses.sign_in_redirect(request, expired=True)
+
+
+# --- the two-factor step of sign-in -----------------------------------------
+async def hold_pending(request: HttpRequest, username: str, password: str, next_url: str) -> None:
+    await request.session.aset(
+        PENDING_KEY, {"username": username, "password": seal(password), "next": next_url, "at": time.time()}
+    )
+
+
+async def pending(request: HttpRequest) -> tuple[str, str, str] | None:
+    data = await request.session.aget(PENDING_KEY)
+    if not isinstance(data, dict):
+        return None
+    if time.time() - data.get("at", 0) > settings.SIGNIN_TOTP_STEP_SECONDS:
+        await drop_pending(request)
+        return None
+    password = unseal(data.get("password", ""))
+    if password is None:
+        return None
+    return data["username"], password, data.get("next", "")
+
+
+async def drop_pending(request: HttpRequest) -> None:
+    await request.session.apop(PENDING_KEY, None)

@@ -1,0 +1,124 @@
+"""Sign-in (with the two-factor step) and sign-out."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.navigation import landing_url
+from portal.stalwart import errors, oauth
+
+from . import session
+from .forms import SignInForm, TotpForm
+
+log = logging.getLogger("portal.auth")
+
+WRONG_PASSWORD = "The account name or password is not correct."
+WRONG_CODE = "That code is not correct, or it has expired. Enter the current code from your authenticator app."
+
+
+def _safe_next(request: HttpRequest, candidate: str) -> str:
+    if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        return candidate
+    return ""
+
+
+def _explain(exc: errors.StalwartError) -> str:
+    """A sentence for a sign-in that failed for another reason than the password."""
+    if isinstance(exc, errors.UnsupportedVersion):
+        return exc.message
+    if isinstance(exc, errors.Forbidden):
+        return (
+            "This account is not allowed to sign in to the portal: it lacks the "
+            "“authenticate-oauth” permission. Ask an administrator to grant it."
+        )
+    if isinstance(exc, errors.RateLimited):
+        return "The mail server is refusing sign-ins for now after too many attempts. Wait a few minutes and try again."
+    if isinstance(exc, errors.StalwartTimeout):
+        return "The mail server did not answer in time. Try again in a moment."
+    if isinstance(exc, errors.StalwartUnavailable):
+        return "The mail server could not be reached. It may be restarting; try again in a moment."
+    if isinstance(exc, errors.OAuthError):
+        return f"The mail server refused to open a session ({exc.error}). An administrator should check the portal's OAuth client settings."
+    if isinstance(exc, errors.StalwartBadResponse):
+        return "The server the portal is configured to use did not answer like Stalwart does."
+    return "The mail server could not complete the sign-in. Try again in a moment."
+
+
+async def _finish(request: HttpRequest, username: str, password: str, next_url: str) -> HttpResponse:
+    """Get a code with these credentials, exchange it and open the session."""
+    code = await oauth.request_code(username, password)
+    tokens = await oauth.exchange_code(code.code)
+    user = await session.start(request, username, code, tokens)
+    log.info("signed in: %s (Stalwart %s)", username, code.version)
+    return HttpResponseRedirect(next_url or landing_url(user))
+
+
+@require_http_methods(["GET", "POST"])
+async def sign_in(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""))
+    if request.method == "GET":
+        if "restart" in request.GET:
+            await session.drop_pending(request)
+        elif await session.current(request) is not None:
+            return HttpResponseRedirect(next_url or reverse("home"))
+        step = "totp" if await session.pending(request) else "password"
+        form = TotpForm() if step == "totp" else SignInForm()
+        return render(request, "auth/sign_in.html", {"form": form, "step": step, "next": next_url})
+
+    if request.POST.get("step") == "totp":
+        return await _totp_step(request, next_url)
+
+    form = SignInForm(request.POST)
+    status = 200
+    if form.is_valid():
+        username, password = form.cleaned_data["username"], form.cleaned_data["password"]
+        try:
+            return await _finish(request, username, password, next_url)
+        except errors.TotpRequired:
+            # Keep the password server-side (sealed, short-lived) so the person
+            # does not type it again; it never goes back to the browser.
+            await session.hold_pending(request, username, password, next_url)
+            return render(request, "auth/sign_in.html", {"form": TotpForm(), "step": "totp", "next": next_url})
+        except errors.Unauthorized:
+            form.add_error(None, WRONG_PASSWORD)
+            status = 401
+        except errors.StalwartError as exc:
+            form.add_error(None, _explain(exc))
+            status = 403 if isinstance(exc, errors.Forbidden) else 502
+    return render(request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=status)
+
+
+async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
+    held = await session.pending(request)
+    if held is None:
+        messages.info(request, "The sign-in took too long. Please enter your password again.")
+        return HttpResponseRedirect(reverse("auth:sign-in"))
+    username, password, held_next = held
+    form = TotpForm(request.POST)
+    status = 200
+    if form.is_valid():
+        try:
+            response = await _finish(request, username, f"{password}${form.cleaned_data['code']}", held_next or next_url)
+        except errors.Unauthorized:
+            form.add_error("code", WRONG_CODE)
+            status = 401
+        except errors.StalwartError as exc:
+            form.add_error(None, _explain(exc))
+            status = 502
+        else:
+            return response
+    return render(request, "auth/sign_in.html", {"form": form, "step": "totp", "next": held_next or next_url}, status=status)
+
+
+@require_POST
+async def sign_out(request: HttpRequest) -> HttpResponse:
+    await session.end(request)
+    messages.success(request, "You have signed out.")
+    return HttpResponseRedirect(reverse("auth:sign-in"))

@@ -1,0 +1,136 @@
+"""The navigation and the landing page, both computed from permissions.
+
+Every area of the portal has its place here with the rule that gates it. An
+item whose page does not exist yet has `url_name=None` and is not shown; it
+appears as soon as its view lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from portal.permissions import SIGNED_IN, Access, PortalUser, needs, needs_any
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    label: str
+    url_name: str | None
+    access: Access
+    url_kwargs: tuple[tuple[str, str], ...] = ()
+
+    def url(self) -> str:
+        assert self.url_name is not None
+        return reverse(self.url_name, kwargs=dict(self.url_kwargs))
+
+
+@dataclass(frozen=True, slots=True)
+class NavSection:
+    label: str
+    items: tuple[NavItem, ...]
+
+
+def _directory(label: str, kind: str, permission: str, *, enterprise: bool = False) -> NavItem:
+    return NavItem(label, "directory:list", needs(permission, enterprise=enterprise), (("kind", kind),))
+
+
+DASHBOARD = NavItem("Dashboard", None, needs("metrics-list", "metrics-live", enterprise=True))
+
+SECTIONS: tuple[NavSection, ...] = (
+    NavSection("Overview", (DASHBOARD,)),
+    NavSection(
+        "Directory",
+        (
+            _directory("Accounts", "accounts", "individual-list"),
+            _directory("Groups", "groups", "group-list"),
+            _directory("Mailing lists", "lists", "mailing-list-list"),
+            _directory("Domains", "domains", "domain-list"),
+            _directory("Tenants", "tenants", "tenant-list", enterprise=True),
+            _directory("Roles", "roles", "role-list"),
+            _directory("API keys", "api-keys", "api-key-list"),
+            _directory("OAuth clients", "oauth-clients", "oauth-client-list"),
+        ),
+    ),
+    NavSection(
+        "Mail flow",
+        (
+            NavItem("Message queue", None, needs("message-queue-list")),
+            NavItem("Outgoing reports", None, needs("outgoing-report-list")),
+            NavItem("Incoming reports", None, needs("incoming-report-list")),
+            NavItem("Undelete", None, needs("undelete", enterprise=True)),
+        ),
+    ),
+    NavSection(
+        "Tools",
+        (
+            NavItem("Delivery troubleshooting", None, needs("troubleshoot")),
+            NavItem("Spam filter", None, needs("spam-filter-train")),
+        ),
+    ),
+    NavSection(
+        "Observability",
+        (
+            NavItem("Logs", None, needs("logs-view")),
+            NavItem("Message history", None, needs("tracing-list", enterprise=True)),
+            NavItem("Live tracing", None, needs("tracing-live", enterprise=True)),
+        ),
+    ),
+    NavSection(
+        "Server",
+        (
+            NavItem("Settings", None, needs("settings-list")),
+            NavItem(
+                "Maintenance",
+                None,
+                needs_any(
+                    "settings-reload",
+                    "restart",
+                    "spam-filter-update",
+                    "webadmin-update",
+                    "fts-reindex",
+                    "purge-blob-store",
+                    "purge-data-store",
+                    "purge-in-memory-store",
+                    "purge-account",
+                ),
+            ),
+        ),
+    ),
+    NavSection(
+        "My account",
+        (
+            NavItem("Overview", "account:overview", SIGNED_IN),
+            NavItem("Security", None, needs_any("manage-passwords", "manage-encryption")),
+        ),
+    ),
+)
+
+
+def sections_for(user: PortalUser) -> list[tuple[str, list[tuple[str, str]]]]:
+    """[(section label, [(item label, url), ...]), ...] for what `user` may open."""
+    result = []
+    for section in SECTIONS:
+        items = [(item.label, item.url()) for item in section.items if item.url_name and item.access.allows(user)]
+        if items:
+            result.append((section.label, items))
+    return result
+
+
+# Where a person lands after sign-in: the first page they may use, in this
+# order (the official web admin's order, dashboard first).
+LANDING_ORDER: tuple[NavItem, ...] = (
+    DASHBOARD,
+    *SECTIONS[1].items,
+    *SECTIONS[2].items,
+    *SECTIONS[4].items,
+    *SECTIONS[6].items[::-1],
+)
+
+
+def landing_url(user: PortalUser) -> str:
+    for item in LANDING_ORDER:
+        if item.url_name and item.access.allows(user):
+            return item.url()
+    return reverse("account:overview")

@@ -1,0 +1,391 @@
+"""Every Stalwart permission, and the one rule every view goes through.
+
+The permission list is the server's own (api-behaviour Appendix A): ids 0-180
+exist since v0.11, 181-222 (the dav-* ones) since v0.12. The mark says which
+built-in role holds it: U = user (and tenant-admin), T = tenant-admin, A = only
+admin or an explicit grant.
+
+Views declare what they need with `@require(needs(...))`. The check runs in
+Python before the view body, so a view the person may not use never calls
+Stalwart and answers with the 403 page. Templates only read flags the views
+and the navigation computed from here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+
+_TABLE: tuple[tuple[int, str, str], ...] = (
+    (0, "impersonate", "A"),
+    (1, "unlimited-requests", "A"),
+    (2, "unlimited-uploads", "A"),
+    (3, "delete-system-folders", "A"),
+    (4, "message-queue-list", "T"),
+    (5, "message-queue-get", "T"),
+    (6, "message-queue-update", "T"),
+    (7, "message-queue-delete", "T"),
+    (8, "outgoing-report-list", "T"),
+    (9, "outgoing-report-get", "T"),
+    (10, "outgoing-report-delete", "T"),
+    (11, "incoming-report-list", "T"),
+    (12, "incoming-report-get", "T"),
+    (13, "incoming-report-delete", "T"),
+    (14, "settings-list", "A"),
+    (15, "settings-update", "A"),
+    (16, "settings-delete", "A"),
+    (17, "settings-reload", "A"),
+    (18, "individual-list", "T"),
+    (19, "individual-get", "T"),
+    (20, "individual-update", "T"),
+    (21, "individual-delete", "T"),
+    (22, "individual-create", "T"),
+    (23, "group-list", "T"),
+    (24, "group-get", "T"),
+    (25, "group-update", "T"),
+    (26, "group-delete", "T"),
+    (27, "group-create", "T"),
+    (28, "domain-list", "T"),
+    (29, "domain-get", "T"),
+    (30, "domain-create", "T"),
+    (31, "domain-update", "T"),
+    (32, "domain-delete", "T"),
+    (33, "tenant-list", "A"),
+    (34, "tenant-get", "A"),
+    (35, "tenant-create", "A"),
+    (36, "tenant-update", "A"),
+    (37, "tenant-delete", "A"),
+    (38, "mailing-list-list", "T"),
+    (39, "mailing-list-get", "T"),
+    (40, "mailing-list-create", "T"),
+    (41, "mailing-list-update", "T"),
+    (42, "mailing-list-delete", "T"),
+    (43, "role-list", "T"),
+    (44, "role-get", "T"),
+    (45, "role-create", "T"),
+    (46, "role-update", "T"),
+    (47, "role-delete", "T"),
+    (48, "principal-list", "T"),
+    (49, "principal-get", "T"),
+    (50, "principal-create", "T"),
+    (51, "principal-update", "T"),
+    (52, "principal-delete", "T"),
+    (53, "blob-fetch", "A"),
+    (54, "purge-blob-store", "A"),
+    (55, "purge-data-store", "A"),
+    (56, "purge-in-memory-store", "A"),
+    (57, "purge-account", "A"),
+    (58, "fts-reindex", "A"),
+    (59, "undelete", "T"),
+    (60, "dkim-signature-create", "T"),
+    (61, "dkim-signature-get", "T"),
+    (62, "spam-filter-update", "A"),
+    (63, "webadmin-update", "A"),
+    (64, "logs-view", "A"),
+    (65, "spam-filter-train", "U"),
+    (66, "restart", "A"),
+    (67, "tracing-list", "A"),
+    (68, "tracing-get", "A"),
+    (69, "tracing-live", "A"),
+    (70, "metrics-list", "A"),
+    (71, "metrics-live", "A"),
+    (72, "authenticate", "U"),
+    (73, "authenticate-oauth", "U"),
+    (74, "email-send", "U"),
+    (75, "email-receive", "U"),
+    (76, "manage-encryption", "U"),
+    (77, "manage-passwords", "U"),
+    (78, "jmap-email-get", "U"),
+    (79, "jmap-mailbox-get", "U"),
+    (80, "jmap-thread-get", "U"),
+    (81, "jmap-identity-get", "U"),
+    (82, "jmap-email-submission-get", "U"),
+    (83, "jmap-push-subscription-get", "U"),
+    (84, "jmap-sieve-script-get", "U"),
+    (85, "jmap-vacation-response-get", "U"),
+    (86, "jmap-principal-get", "T"),
+    (87, "jmap-quota-get", "U"),
+    (88, "jmap-blob-get", "U"),
+    (89, "jmap-email-set", "U"),
+    (90, "jmap-mailbox-set", "U"),
+    (91, "jmap-identity-set", "U"),
+    (92, "jmap-email-submission-set", "U"),
+    (93, "jmap-push-subscription-set", "U"),
+    (94, "jmap-sieve-script-set", "U"),
+    (95, "jmap-vacation-response-set", "U"),
+    (96, "jmap-email-changes", "U"),
+    (97, "jmap-mailbox-changes", "U"),
+    (98, "jmap-thread-changes", "U"),
+    (99, "jmap-identity-changes", "U"),
+    (100, "jmap-email-submission-changes", "U"),
+    (101, "jmap-quota-changes", "U"),
+    (102, "jmap-email-copy", "U"),
+    (103, "jmap-blob-copy", "U"),
+    (104, "jmap-email-import", "U"),
+    (105, "jmap-email-parse", "U"),
+    (106, "jmap-email-query-changes", "U"),
+    (107, "jmap-mailbox-query-changes", "U"),
+    (108, "jmap-email-submission-query-changes", "U"),
+    (109, "jmap-sieve-script-query-changes", "U"),
+    (110, "jmap-principal-query-changes", "T"),
+    (111, "jmap-quota-query-changes", "U"),
+    (112, "jmap-email-query", "U"),
+    (113, "jmap-mailbox-query", "U"),
+    (114, "jmap-email-submission-query", "U"),
+    (115, "jmap-sieve-script-query", "U"),
+    (116, "jmap-principal-query", "T"),
+    (117, "jmap-quota-query", "U"),
+    (118, "jmap-search-snippet", "U"),
+    (119, "jmap-sieve-script-validate", "U"),
+    (120, "jmap-blob-lookup", "U"),
+    (121, "jmap-blob-upload", "U"),
+    (122, "jmap-echo", "U"),
+    (123, "imap-authenticate", "U"),
+    (124, "imap-acl-get", "U"),
+    (125, "imap-acl-set", "U"),
+    (126, "imap-my-rights", "U"),
+    (127, "imap-list-rights", "U"),
+    (128, "imap-append", "U"),
+    (129, "imap-capability", "U"),
+    (130, "imap-id", "U"),
+    (131, "imap-copy", "U"),
+    (132, "imap-move", "U"),
+    (133, "imap-create", "U"),
+    (134, "imap-delete", "U"),
+    (135, "imap-enable", "U"),
+    (136, "imap-expunge", "U"),
+    (137, "imap-fetch", "U"),
+    (138, "imap-idle", "U"),
+    (139, "imap-list", "U"),
+    (140, "imap-lsub", "U"),
+    (141, "imap-namespace", "U"),
+    (142, "imap-rename", "U"),
+    (143, "imap-search", "U"),
+    (144, "imap-sort", "U"),
+    (145, "imap-select", "U"),
+    (146, "imap-examine", "U"),
+    (147, "imap-status", "U"),
+    (148, "imap-store", "U"),
+    (149, "imap-subscribe", "U"),
+    (150, "imap-thread", "U"),
+    (151, "pop3-authenticate", "U"),
+    (152, "pop3-list", "U"),
+    (153, "pop3-uidl", "U"),
+    (154, "pop3-stat", "U"),
+    (155, "pop3-retr", "U"),
+    (156, "pop3-dele", "U"),
+    (157, "sieve-authenticate", "U"),
+    (158, "sieve-list-scripts", "U"),
+    (159, "sieve-set-active", "U"),
+    (160, "sieve-get-script", "U"),
+    (161, "sieve-put-script", "U"),
+    (162, "sieve-delete-script", "U"),
+    (163, "sieve-rename-script", "U"),
+    (164, "sieve-check-script", "U"),
+    (165, "sieve-have-space", "U"),
+    (166, "api-key-list", "T"),
+    (167, "api-key-get", "T"),
+    (168, "api-key-create", "T"),
+    (169, "api-key-update", "T"),
+    (170, "api-key-delete", "T"),
+    (171, "oauth-client-list", "A"),
+    (172, "oauth-client-get", "A"),
+    (173, "oauth-client-create", "A"),
+    (174, "oauth-client-update", "A"),
+    (175, "oauth-client-delete", "A"),
+    (176, "oauth-client-registration", "A"),
+    (177, "oauth-client-override", "A"),
+    (178, "ai-model-interact", "A"),
+    (179, "troubleshoot", "A"),
+    (180, "spam-filter-classify", "U"),
+    (181, "dav-sync-collection", "U"),
+    (182, "dav-expand-property", "U"),
+    (183, "dav-principal-acl", "U"),
+    (184, "dav-principal-list", "A"),
+    (185, "dav-principal-match", "U"),
+    (186, "dav-principal-search", "A"),
+    (187, "dav-principal-search-prop-set", "U"),
+    (188, "dav-file-prop-find", "U"),
+    (189, "dav-file-prop-patch", "U"),
+    (190, "dav-file-get", "U"),
+    (191, "dav-file-mk-col", "U"),
+    (192, "dav-file-delete", "U"),
+    (193, "dav-file-put", "U"),
+    (194, "dav-file-copy", "U"),
+    (195, "dav-file-move", "U"),
+    (196, "dav-file-lock", "U"),
+    (197, "dav-file-acl", "U"),
+    (198, "dav-card-prop-find", "U"),
+    (199, "dav-card-prop-patch", "U"),
+    (200, "dav-card-get", "U"),
+    (201, "dav-card-mk-col", "U"),
+    (202, "dav-card-delete", "U"),
+    (203, "dav-card-put", "U"),
+    (204, "dav-card-copy", "U"),
+    (205, "dav-card-move", "U"),
+    (206, "dav-card-lock", "U"),
+    (207, "dav-card-acl", "U"),
+    (208, "dav-card-query", "U"),
+    (209, "dav-card-multi-get", "U"),
+    (210, "dav-cal-prop-find", "U"),
+    (211, "dav-cal-prop-patch", "U"),
+    (212, "dav-cal-get", "U"),
+    (213, "dav-cal-mk-col", "U"),
+    (214, "dav-cal-delete", "U"),
+    (215, "dav-cal-put", "U"),
+    (216, "dav-cal-copy", "U"),
+    (217, "dav-cal-move", "U"),
+    (218, "dav-cal-lock", "U"),
+    (219, "dav-cal-acl", "U"),
+    (220, "dav-cal-query", "U"),
+    (221, "dav-cal-multi-get", "U"),
+    (222, "dav-cal-free-busy-query", "U"),
+)
+
+# Areas, in the order the permissions editor shows them.
+AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Directory", ("individual-", "group-", "domain-", "tenant-", "mailing-list-", "role-", "principal-", "api-key-", "oauth-client-")),
+    ("Message queue and reports", ("message-queue-", "outgoing-report-", "incoming-report-")),
+    ("Settings", ("settings-",)),
+    ("Store and maintenance", ("blob-", "purge-", "fts-", "undelete", "restart", "webadmin-update", "spam-filter-update")),
+    ("DKIM", ("dkim-",)),
+    ("Spam filter", ("spam-filter-",)),
+    ("Telemetry and logs", ("logs-", "tracing-", "metrics-", "troubleshoot")),
+    ("Account", ("authenticate", "manage-", "email-")),
+    ("JMAP", ("jmap-",)),
+    ("IMAP", ("imap-",)),
+    ("POP3", ("pop3-",)),
+    ("ManageSieve", ("sieve-",)),
+    ("WebDAV, CalDAV, CardDAV", ("dav-",)),
+    ("Administration", ("",)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    id: int
+    name: str
+    mark: str  # "U", "T" or "A"
+    area: str
+
+    @property
+    def since(self) -> str:
+        return "0.12" if self.id > 180 else "0.11"
+
+
+def _area(name: str) -> str:
+    for area, prefixes in AREAS:
+        if any(name.startswith(prefix) for prefix in prefixes):
+            return area
+    return AREAS[-1][0]  # pragma: no cover - "" matches everything
+
+
+PERMISSIONS: dict[str, Permission] = {name: Permission(pid, name, mark, _area(name)) for pid, name, mark in _TABLE}
+
+# Stalwart's permission name for each principal type (api-behaviour §4).
+PRINCIPAL_PERMISSION_PREFIX = {
+    "individual": "individual",
+    "group": "group",
+    "list": "mailing-list",
+    "domain": "domain",
+    "tenant": "tenant",
+    "role": "role",
+    "apiKey": "api-key",
+    "oauthClient": "oauth-client",
+    "resource": "principal",
+    "location": "principal",
+    "other": "principal",
+}
+
+
+def principal_permission(principal_type: str, action: str) -> str:
+    """`principal_permission("list", "create")` -> "mailing-list-create"."""
+    return f"{PRINCIPAL_PERMISSION_PREFIX[principal_type]}-{action}"
+
+
+def check_names(names: Iterable[str]) -> frozenset[str]:
+    result = frozenset(names)
+    unknown = result - PERMISSIONS.keys()
+    if unknown:
+        raise ImproperlyConfigured(f"Unknown Stalwart permission(s): {', '.join(sorted(unknown))}")
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class PortalUser:
+    """The signed-in person as the portal knows them (no credentials here)."""
+
+    name: str
+    permissions: frozenset[str]
+    version: str
+    enterprise: bool
+
+    def has(self, *names: str) -> bool:
+        return all(name in self.permissions for name in names)
+
+    def has_any(self, *names: str) -> bool:
+        return any(name in self.permissions for name in names)
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who may use something: all of `all_of`, at least one of `any_of`."""
+
+    all_of: frozenset[str] = field(default_factory=frozenset)
+    any_of: frozenset[str] = field(default_factory=frozenset)
+    enterprise: bool = False
+
+    def allows(self, user: PortalUser) -> bool:
+        if self.enterprise and not user.enterprise:
+            return False
+        if not user.permissions.issuperset(self.all_of):
+            return False
+        return not self.any_of or bool(user.permissions & self.any_of)
+
+    def missing(self, user: PortalUser) -> tuple[str, ...]:
+        """The permissions to name on the 403 page."""
+        missing = sorted(self.all_of - user.permissions)
+        if self.any_of and not user.permissions & self.any_of:
+            missing.extend(sorted(self.any_of))
+        return tuple(missing)
+
+
+SIGNED_IN = Access()
+
+
+def needs(*names: str, enterprise: bool = False) -> Access:
+    return Access(all_of=check_names(names), enterprise=enterprise)
+
+
+def needs_any(*names: str, enterprise: bool = False) -> Access:
+    return Access(any_of=check_names(names), enterprise=enterprise)
+
+
+AccessRule = Access | Callable[..., Access]
+
+
+def require(rule: AccessRule) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate an async view: sign-in, permission check, then the view.
+
+    `rule` is an `Access`, or a function of the view's URL keyword arguments
+    returning one (for views shared by several principal types). The view gets
+    `request.portal_user` and `request.stalwart`, a client acting with the
+    person's own token.
+    """
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            from portal.auth import session
+
+            return await session.run_authorised(request, view, rule, args, kwargs)
+
+        wrapper.access_rule = rule  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator

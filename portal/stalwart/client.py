@@ -1,0 +1,109 @@
+"""`StalwartClient`: the only place that sends requests to Stalwart's API."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from . import errors
+from .transport import shared_client
+
+log = logging.getLogger("portal.stalwart")
+
+JSON_TYPES = ("application/json", "application/problem+json")
+
+
+class StalwartClient:
+    """Calls the management API as one person.
+
+    Exactly one credential is used: the person's OAuth access token (the normal
+    case), or their name and current password as Basic auth (for the few calls
+    Stalwart only accepts that way, and for sign-in).
+    """
+
+    def __init__(self, access_token: str | None = None, *, basic: tuple[str, str] | None = None) -> None:
+        if (access_token is None) == (basic is None):
+            raise ValueError("Give either an access token or Basic credentials.")
+        if access_token is not None:
+            self._authorization = f"Bearer {access_token}"
+        else:
+            assert basic is not None
+            raw = f"{basic[0]}:{basic[1]}".encode()
+            self._authorization = "Basic " + base64.b64encode(raw).decode("ascii")
+        from .principals import PrincipalsApi
+
+        self.principals = PrincipalsApi(self)
+
+    def __repr__(self) -> str:  # never show the credential
+        return "<StalwartClient>"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """Send one request and return the `data` of a successful answer.
+
+        `path` must come from `paths.api_path()`. Query parameters with empty
+        values are dropped, as Stalwart would ignore them anyway.
+        """
+        operation = f"{method} {path}"
+        query = {key: str(value) for key, value in (params or {}).items() if value not in (None, "")}
+        headers = {"Authorization": self._authorization, "Accept": "application/json"}
+        content = None
+        if json_body is not None:
+            content = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        try:
+            response = await shared_client().request(method, path, params=query, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
+            raise errors.StalwartTimeout("Stalwart did not answer in time.", operation=operation) from exc
+        except httpx.HTTPError as exc:
+            log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
+            raise errors.StalwartUnavailable("Stalwart could not be reached.", operation=operation) from exc
+        return decode_response(response, operation=operation, started=started)
+
+
+def decode_response(response: httpx.Response, *, operation: str, started: float | None = None) -> Any:
+    """Turn an answer into its `data`, or raise the matching error."""
+    elapsed = _ms(started) if started is not None else 0.0
+    body = _json_or_none(response)
+    if response.status_code >= 300:
+        error = errors.status_error(response.status_code, body, operation=operation)
+        level = logging.WARNING if response.status_code >= 500 else logging.INFO
+        log.log(level, "stalwart %s: %s -> %s %s (%.0f ms)", "error", operation, response.status_code, error.title, elapsed)
+        raise error
+    if not isinstance(body, dict):
+        log.warning("stalwart bad response: %s -> %s (%.0f ms)", operation, response.status_code, elapsed)
+        raise errors.StalwartBadResponse("Stalwart sent an answer the portal cannot read.", operation=operation)
+    if "error" in body and "data" not in body:
+        error = errors.management_error(body, operation=operation)
+        log.info("stalwart management error: %s -> %s", operation, error.code)
+        raise error
+    if "data" not in body:
+        raise errors.StalwartBadResponse("Stalwart's answer has no data.", operation=operation)
+    return body["data"]
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

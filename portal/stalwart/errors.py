@@ -1,0 +1,240 @@
+"""The one error tree of the Stalwart service layer.
+
+Stalwart reports failures in two families (api-behaviour §1.5):
+
+* management errors: HTTP 200 with a body `{"error": "<code>", ...}`;
+* problem errors: a 4xx/5xx status with an `application/problem+json` body.
+
+Both become subclasses of `StalwartError`; nothing from httpx crosses the
+package boundary. Messages never contain credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StalwartError(Exception):
+    """Root of every failure raised by the service layer."""
+
+    def __init__(self, message: str, *, operation: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        # "GET /api/principal": what was being done, for error pages and logs.
+        self.operation = operation
+
+
+# --- transport -------------------------------------------------------------
+class StalwartUnavailable(StalwartError):
+    """Stalwart could not be reached, or the connection broke."""
+
+
+class StalwartTimeout(StalwartUnavailable):
+    """Stalwart did not answer within the configured timeout."""
+
+
+class StalwartBadResponse(StalwartError):
+    """Stalwart answered with something that is not what the API promises."""
+
+
+# --- problem+json (and other non-2xx) ---------------------------------------
+class StalwartStatusError(StalwartError):
+    status: int = 0
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        title: str = "",
+        detail: str = "",
+        body: Any = None,
+        operation: str = "",
+    ) -> None:
+        super().__init__(message, operation=operation)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.body = body
+
+
+class BadRequest(StalwartStatusError):
+    """400: Stalwart could not parse the parameters or the body."""
+
+
+class Unauthorized(StalwartStatusError):
+    """401: missing, wrong or expired credentials."""
+
+
+class TotpRequired(StalwartStatusError):
+    """402: the password was right, a two-factor code is needed as well."""
+
+
+class Forbidden(StalwartStatusError):
+    """403: the account lacks a permission."""
+
+
+class TenantQuotaExceeded(Forbidden):
+    """403 "Tenant quota exceeded": the tenant's per-type limit is reached."""
+
+
+class NotFound(StalwartStatusError):
+    """404: unknown route, queue message or report."""
+
+
+class RateLimited(StalwartStatusError):
+    """429: too many requests, or too many failed sign-ins from this address."""
+
+
+class ConcurrencyLimited(StalwartStatusError):
+    """400 with `limit: maxConcurrentRequests`: too many requests in flight."""
+
+
+class ServerError(StalwartStatusError):
+    """5xx: Stalwart failed while handling the request."""
+
+
+_STATUS_CLASSES: dict[int, type[StalwartStatusError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    402: TotpRequired,
+    403: Forbidden,
+    404: NotFound,
+    429: RateLimited,
+}
+
+
+def status_error(status: int, body: Any, *, operation: str) -> StalwartStatusError:
+    """Build the error for a non-2xx answer; `body` is the decoded JSON or None."""
+    title = detail = ""
+    if isinstance(body, dict):
+        title = str(body.get("title") or "")
+        detail = str(body.get("detail") or "")
+    if status == 400 and isinstance(body, dict) and body.get("limit") == "maxConcurrentRequests":
+        cls: type[StalwartStatusError] = ConcurrencyLimited
+    elif status == 403 and title == "Tenant quota exceeded":
+        cls = TenantQuotaExceeded
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = _STATUS_CLASSES.get(status, StalwartStatusError)
+    message = detail or title or f"HTTP {status}"
+    return cls(message, status=status, title=title, detail=detail, body=body, operation=operation)
+
+
+# --- management errors (HTTP 200, {"error": ...}) ---------------------------
+class ManagementError(StalwartError):
+    """A management error; `code` is the wire value of `error`."""
+
+    code: str = ""
+
+    def __init__(self, message: str, *, body: dict[str, Any], operation: str = "") -> None:
+        super().__init__(message, operation=operation)
+        self.body = body
+
+    @property
+    def field(self) -> str | None:
+        """The principal field the error concerns, when Stalwart names one."""
+        value = self.body.get("field")
+        return str(value) if value else None
+
+
+class FieldAlreadyExists(ManagementError):
+    code = "fieldAlreadyExists"
+
+    @property
+    def value(self) -> str:
+        return str(self.body.get("value") or "")
+
+
+class FieldMissing(ManagementError):
+    code = "fieldMissing"
+
+
+class ItemNotFound(ManagementError):
+    """Unknown principal, role, group, domain, tenant or account."""
+
+    code = "notFound"
+
+    @property
+    def item(self) -> str:
+        return str(self.body.get("item") or "")
+
+
+class Unsupported(ManagementError):
+    code = "unsupported"
+
+    @property
+    def details(self) -> str:
+        return str(self.body.get("details") or "")
+
+
+class EnterpriseRequired(Unsupported):
+    """`unsupported` with details "Enterprise feature": the server has no licence."""
+
+
+class AssertFailed(ManagementError):
+    code = "assertFailed"
+
+
+class OtherError(ManagementError):
+    """`other`: a validation error with `details` and `reason`."""
+
+    code = "other"
+
+    @property
+    def details(self) -> str:
+        return str(self.body.get("details") or "")
+
+    @property
+    def reason(self) -> str:
+        return str(self.body.get("reason") or "")
+
+
+_MANAGEMENT_CLASSES: dict[str, type[ManagementError]] = {
+    cls.code: cls for cls in (FieldAlreadyExists, FieldMissing, ItemNotFound, Unsupported, AssertFailed, OtherError)
+}
+
+
+def management_error(body: dict[str, Any], *, operation: str) -> ManagementError:
+    code = str(body.get("error"))
+    cls = _MANAGEMENT_CLASSES.get(code, ManagementError)
+    if cls is Unsupported and body.get("details") == "Enterprise feature":
+        cls = EnterpriseRequired
+    return cls(_management_message(code, body), body=body, operation=operation)
+
+
+def _management_message(code: str, body: dict[str, Any]) -> str:
+    match code:
+        case "fieldAlreadyExists":
+            return f"The {body.get('field', 'value')} {body.get('value', '')!s} is already in use."
+        case "fieldMissing":
+            return f"The {body.get('field', 'field')} is required."
+        case "notFound":
+            item = body.get("item") or ""
+            return f"{item} was not found." if item else "Not found."
+        case "unsupported":
+            return str(body.get("details") or "Not supported by this server.")
+        case "assertFailed":
+            return "The value changed on the server in the meantime."
+        case "other":
+            details, reason = body.get("details"), body.get("reason")
+            return f"{details}: {reason}" if details and reason else str(details or reason or "Rejected.")
+    return f"Stalwart refused the request ({code})."
+
+
+# --- OAuth token endpoint ----------------------------------------------------
+class OAuthError(StalwartError):
+    """`/auth/token` answered 400 `{"error": "invalid_grant"}` or similar."""
+
+    def __init__(self, error: str, *, operation: str = "POST /auth/token") -> None:
+        super().__init__(f"The token request was refused ({error}).", operation=operation)
+        self.error = error
+
+
+class UnsupportedVersion(StalwartError):
+    """The server is older than the portal supports."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(f"This portal needs Stalwart 0.11 or newer; the server reports version {version or 'unknown'}.")
+        self.version = version

@@ -1,0 +1,194 @@
+"""Typed results of the service layer.
+
+Stalwart v0.11 writes a list field with one value as a plain string, v0.12
+always as an array (api-behaviour §5.2, §18): `as_list` accepts both.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from . import errors
+
+T = TypeVar("T")
+
+# Wire names of principal types (api-behaviour §5.1).
+PRINCIPAL_TYPES = (
+    "individual",
+    "group",
+    "resource",
+    "location",
+    "list",
+    "other",
+    "domain",
+    "tenant",
+    "role",
+    "apiKey",
+    "oauthClient",
+)
+
+
+def as_list(value: Any, *, field: str) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise errors.StalwartBadResponse(f"Unexpected value for {field}.")
+
+
+def _int(value: Any, *, field: str) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise errors.StalwartBadResponse(f"Unexpected value for {field}.")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppPassword:
+    """An app password as listed in a principal's secrets: its name only."""
+
+    raw_name: str
+    label: str
+    created: datetime | None
+
+    @classmethod
+    def from_raw_name(cls, raw: str) -> AppPassword:
+        # The official client names them base64("label$RFC3339 time"); other
+        # clients may use anything, so fall back to the raw name.
+        try:
+            decoded = base64.b64decode(raw, validate=True).decode("utf-8")
+            label, _, when = decoded.rpartition("$")
+            created = datetime.fromisoformat(when.replace("Z", "+00:00"))
+            if label:
+                return cls(raw_name=raw, label=label, created=created)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            pass
+        return cls(raw_name=raw, label=raw, created=None)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsSummary:
+    """What the portal may know about a principal's secrets: never the hashes."""
+
+    has_password: bool
+    otp_enabled: bool
+    app_passwords: tuple[AppPassword, ...]
+
+    @classmethod
+    def from_secrets(cls, secrets: tuple[str, ...]) -> SecretsSummary:
+        otp = any(secret.startswith("otpauth://") for secret in secrets)
+        apps = []
+        plain = False
+        for secret in secrets:
+            if secret.startswith("$app$"):
+                name = secret[len("$app$") :].split("$", 1)[0]
+                apps.append(AppPassword.from_raw_name(name))
+            elif not secret.startswith("otpauth://"):
+                plain = True
+        return cls(has_password=plain, otp_enabled=otp, app_passwords=tuple(apps))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: int | None
+    type: str
+    name: str
+    description: str = ""
+    emails: tuple[str, ...] = ()
+    quota: int = 0
+    # Tenants may carry per-type limits: [storage, n(individual), n(group), ...].
+    quota_limits: tuple[int, ...] = ()
+    used_quota: int = 0
+    member_of: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    # Domains and tenants report a number of members instead of names.
+    member_count: int | None = None
+    lists: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    enabled_permissions: tuple[str, ...] = ()
+    disabled_permissions: tuple[str, ...] = ()
+    tenant: str = ""
+    picture: str = ""
+    urls: tuple[str, ...] = ()
+    external_members: tuple[str, ...] = ()
+    secrets: SecretsSummary = SecretsSummary(False, False, ())
+
+    @property
+    def primary_email(self) -> str:
+        return self.emails[0] if self.emails else ""
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return self.emails[1:]
+
+    @property
+    def total_members(self) -> int:
+        if self.member_count is not None:
+            return self.member_count
+        return len(self.members) + len(self.external_members)
+
+    @property
+    def quota_percent(self) -> int | None:
+        if not self.quota:
+            return None
+        return min(100, round(self.used_quota * 100 / self.quota))
+
+    @classmethod
+    def from_api(cls, data: Any) -> Principal:
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            raise errors.StalwartBadResponse("Unexpected principal object.")
+        quota = data.get("quota")
+        quota_limits: tuple[int, ...] = ()
+        if isinstance(quota, list):
+            quota_limits = tuple(_int(item, field="quota") for item in quota)
+            quota_value = quota_limits[0] if quota_limits else 0
+        else:
+            quota_value = _int(quota, field="quota")
+        members = data.get("members")
+        member_count = None
+        if isinstance(members, int) and not isinstance(members, bool):
+            member_count, member_names = members, ()
+        else:
+            member_names = as_list(members, field="members")
+        identifier = data.get("id")
+        return cls(
+            id=identifier if isinstance(identifier, int) else None,
+            type=data["type"],
+            name=str(data.get("name") or ""),
+            description=str(data.get("description") or ""),
+            emails=as_list(data.get("emails"), field="emails"),
+            quota=quota_value,
+            quota_limits=quota_limits,
+            used_quota=_int(data.get("usedQuota"), field="usedQuota"),
+            member_of=as_list(data.get("memberOf"), field="memberOf"),
+            members=member_names,
+            member_count=member_count,
+            lists=as_list(data.get("lists"), field="lists"),
+            roles=as_list(data.get("roles"), field="roles"),
+            enabled_permissions=as_list(data.get("enabledPermissions"), field="enabledPermissions"),
+            disabled_permissions=as_list(data.get("disabledPermissions"), field="disabledPermissions"),
+            tenant=str(data.get("tenant") or ""),
+            picture=str(data.get("picture") or ""),
+            urls=as_list(data.get("urls"), field="urls"),
+            external_members=as_list(data.get("externalMembers"), field="externalMembers"),
+            secrets=SecretsSummary.from_secrets(as_list(data.get("secrets"), field="secrets")),
+        )
+
+
+def page_from_api(data: Any, parse: Any) -> Page[Any]:
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise errors.StalwartBadResponse("Unexpected list answer.")
+    return Page(items=tuple(parse(item) for item in data["items"]), total=_int(data.get("total"), field="total"))

@@ -1,0 +1,34 @@
+"""Small presentational filters. No logic, no API calls."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+@register.filter
+def binary_size(value: object) -> str:
+    """1536 -> "1.5 KiB" (binary units, as Stalwart counts quotas)."""
+    try:
+        size = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    unit = 0
+    while size >= 1024 and unit < len(_UNITS) - 1:
+        size /= 1024
+        unit += 1
+    if unit == 0:
+        return f"{int(size)} bytes" if size != 1 else "1 byte"
+    return f"{size:.1f} {_UNITS[unit]}".replace(".0 ", " ")
+
+
+@register.filter
+def more_than_one(items: object) -> int:
+    """How many items follow the first one (for "a@x.org + 2 more")."""
+    try:
+        return max(0, len(items) - 1)  # type: ignore[arg-type]
+    except TypeError:
+        return 0

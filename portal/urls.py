@@ -1,0 +1,14 @@
+from django.urls import include, path
+
+from portal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("auth/", include("portal.auth.urls")),
+    path("account/", include(([path("", views.account_overview, name="overview")], "account"))),
+    path("directory/", include("portal.directory.urls")),
+]
+
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"
