@@ -1,0 +1,68 @@
+"""``python manage.py sandbox``: run the Stalwart management-API emulator."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from sandbox.seed import SCALE_PASSWORD, TOTP_SECRET, personas_for
+from sandbox.state import VERSIONS, Sandbox
+
+
+class Command(BaseCommand):
+    help = "Run the in-memory Stalwart management API sandbox."
+    requires_system_checks = []
+
+    def add_base_argument(self, parser, *args, **kwargs):
+        # --version selects the emulated Stalwart version here, not Django's version.
+        if "--version" in args:
+            return
+        super().add_base_argument(parser, *args, **kwargs)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8081)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--version", dest="stalwart_version", choices=VERSIONS, default="0.11.8")
+        parser.add_argument("--enterprise", action="store_true", default=False, help="Enterprise licence")
+        parser.add_argument("--no-enterprise", dest="enterprise", action="store_false", help="Community (default)")
+        parser.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
+        parser.add_argument("--seed", choices=("demo", "empty"), default="demo")
+        parser.add_argument("--scale", type=int, default=0, metavar="N")
+
+    def build_sandbox(self, options) -> Sandbox:
+        if options["scale"] < 0:
+            raise CommandError("--scale must not be negative")
+        if options["token_lifetime"] <= 0:
+            raise CommandError("--token-lifetime must be positive")
+        return Sandbox(
+            version=options["stalwart_version"],
+            enterprise=options["enterprise"],
+            access_token_lifetime=options["token_lifetime"],
+            seed=options["seed"],
+            scale=options["scale"],
+        )
+
+    def describe(self, sb: Sandbox, host: str, port: int) -> str:
+        lines = [
+            f"Stalwart sandbox v{sb.version} "
+            f"({'Enterprise' if sb.enterprise else 'Community'} edition, seed {sb.seed!r}, "
+            f"{len(sb.principals)} principals) on http://{host}:{port}",
+        ]
+        personas = personas_for(sb)
+        if personas:
+            lines.append("Personas (login / password):")
+            width = max(len(p["login"]) for p in personas.values())
+            for key, p in personas.items():
+                lines.append(f"  {p['login']:<{width}}  {p['password']:<20}  {key}: {p['description']}")
+            if "totp_user" in personas:
+                login = personas["totp_user"]["login"]
+                lines.append(f"  TOTP secret of {login}: {TOTP_SECRET}")
+        if sb.scale:
+            lines.append(f"  {sb.scale} generated accounts userNNNNNN@scale.example / {SCALE_PASSWORD}")
+        return "\n".join(lines)
+
+    def handle(self, *args, **options):
+        from sandbox.server import serve
+
+        sb = self.build_sandbox(options)
+        self.stdout.write(self.describe(sb, options["host"], options["port"]))
+        serve(sb, options["host"], options["port"])

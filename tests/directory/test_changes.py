@@ -1,0 +1,87 @@
+import itertools
+
+import pytest
+
+from portal.directory.changes import password_reset_ops, principal_diff, sign_in_ops
+
+
+def apply(old, ops):
+    """Stalwart's addItem/removeItem semantics for plain list fields."""
+    result = {key: list(value) if isinstance(value, list) else value for key, value in old.items()}
+    for op in ops:
+        field, value = op["field"], op["value"]
+        if op["action"] == "set":
+            result[field] = value
+        elif op["action"] == "addItem":
+            result.setdefault(field, [])
+            if value not in result[field]:
+                result[field].append(value)
+        elif op["action"] == "removeItem":
+            result[field] = [item for item in result.get(field, []) if item != value]
+    return result
+
+
+def test_list_fields_never_use_set():
+    old = {"memberOf": ["sales", "support"], "roles": ["user"], "lists": ["all"]}
+    new = {"memberOf": ["support", "finance"], "roles": ["user", "helpdesk"], "lists": []}
+    ops = principal_diff("individual", old, new)
+    assert all(op["action"] != "set" for op in ops)
+    assert {(op["action"], op["field"], op["value"]) for op in ops} == {
+        ("removeItem", "memberOf", "sales"),
+        ("addItem", "memberOf", "finance"),
+        ("addItem", "roles", "helpdesk"),
+        ("removeItem", "lists", "all"),
+    }
+
+
+def test_secrets_are_never_diffed():
+    ops = principal_diff("individual", {"secrets": ["$6$a"]}, {"secrets": [], "description": "x"})
+    assert all(op["field"] != "secrets" for op in ops)
+
+
+def test_unchanged_gives_nothing():
+    old = {"name": "jane", "description": "Jane", "emails": ["a@x.org", "b@x.org"], "quota": 5, "roles": ["user"]}
+    assert principal_diff("individual", old, dict(old)) == []
+
+
+def test_scalars_use_set_and_empty_clears():
+    ops = principal_diff("individual", {"name": "jane", "description": "Jane"}, {"name": "jane.doe", "description": ""})
+    assert ops == [
+        {"action": "set", "field": "name", "value": "jane.doe"},
+        {"action": "set", "field": "description", "value": ""},
+    ]
+
+
+def test_quota_only_for_types_that_have_one():
+    assert principal_diff("individual", {"quota": 0}, {"quota": 1024}) == [{"action": "set", "field": "quota", "value": 1024}]
+    assert principal_diff("domain", {}, {"quota": 1024}) == []
+    assert principal_diff("tenant", {"quota": [0]}, {"quota": [10, 2]})[0]["value"] == [10, 2]
+
+
+@pytest.mark.parametrize(
+    "old_new",
+    list(itertools.product([["a"], ["a", "b"], ["b", "a"], ["a", "b", "c"], []], repeat=2)),
+)
+def test_emails_reach_the_exact_order(old_new):
+    old, new = old_new
+    ops = principal_diff("individual", {"emails": old}, {"emails": new})
+    assert apply({"emails": old}, ops)["emails"] == new
+    assert all(op["action"] in {"addItem", "removeItem"} for op in ops)
+
+
+def test_changing_the_primary_address_keeps_the_rest():
+    ops = principal_diff("individual", {"emails": ["old@x.org", "alias@x.org"]}, {"emails": ["alias@x.org", "old@x.org"]})
+    assert apply({"emails": ["old@x.org", "alias@x.org"]}, ops)["emails"] == ["alias@x.org", "old@x.org"]
+    assert len(ops) == 2
+
+
+def test_password_reset_keeps_app_passwords_and_totp():
+    assert password_reset_ops("$6$new") == [
+        {"action": "removeItem", "field": "secrets", "value": ""},
+        {"action": "addItem", "field": "secrets", "value": "$6$new"},
+    ]
+
+
+def test_sign_in_switch():
+    assert sign_in_ops(False) == [{"action": "addItem", "field": "disabledPermissions", "value": "authenticate"}]
+    assert sign_in_ops(True)[0]["action"] == "removeItem"
