@@ -52,6 +52,7 @@ serve: venv
 	$(VENV)/bin/uvicorn portal.asgi:application --host $${HOST:-127.0.0.1} --port $(PORTAL_PORT)
 
 test: dev-deps browser
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: dev-deps

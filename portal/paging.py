@@ -60,7 +60,9 @@ class Paging:
         clean = {
             key: value
             for key, value in params.items()
-            if value not in ("", None) and not (key == "page" and value == 1) and not (key == "size" and value == PAGE_SIZES[0])
+            if value not in ("", None)
+            and not (key == "page" and value == 1)
+            and not (key == "size" and value == PAGE_SIZES[0])
         }
         return "?" + urlencode(clean) if clean else "?"
 

@@ -249,10 +249,26 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
 
 # Areas, in the order the permissions editor shows them.
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Directory", ("individual-", "group-", "domain-", "tenant-", "mailing-list-", "role-", "principal-", "api-key-", "oauth-client-")),
+    (
+        "Directory",
+        (
+            "individual-",
+            "group-",
+            "domain-",
+            "tenant-",
+            "mailing-list-",
+            "role-",
+            "principal-",
+            "api-key-",
+            "oauth-client-",
+        ),
+    ),
     ("Message queue and reports", ("message-queue-", "outgoing-report-", "incoming-report-")),
     ("Settings", ("settings-",)),
-    ("Store and maintenance", ("blob-", "purge-", "fts-", "undelete", "restart", "webadmin-update", "spam-filter-update")),
+    (
+        "Store and maintenance",
+        ("blob-", "purge-", "fts-", "undelete", "restart", "webadmin-update", "spam-filter-update"),
+    ),
     ("DKIM", ("dkim-",)),
     ("Spam filter", ("spam-filter-",)),
     ("Telemetry and logs", ("logs-", "tracing-", "metrics-", "troubleshoot")),

@@ -112,11 +112,10 @@ _UPSTREAM_TEXT: list[tuple[type[errors.StalwartError], int, str, str]] = [
 def upstream_error(request: HttpRequest, exc: errors.StalwartError) -> HttpResponse:
     if isinstance(exc, errors.NotFound | errors.ItemNotFound):
         return not_found(request, exc.message)
-    for cls, status, title, explanation in _UPSTREAM_TEXT:
-        if isinstance(exc, cls):
-            break
-    else:
-        status, title, explanation = 502, "Stalwart refused the request", exc.message
+    status, title, explanation = next(
+        ((status, title, text) for cls, status, title, text in _UPSTREAM_TEXT if isinstance(exc, cls)),
+        (502, "Stalwart refused the request", exc.message),
+    )
     context = {
         "status": status,
         "title": title,

@@ -10,7 +10,10 @@ class SignInForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"}),
     )
     password = forms.CharField(
-        label="Password", max_length=1024, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        label="Password",
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
     def clean_username(self) -> str:

@@ -45,7 +45,10 @@ def _explain(exc: errors.StalwartError) -> str:
     if isinstance(exc, errors.StalwartUnavailable):
         return "The mail server could not be reached. It may be restarting; try again in a moment."
     if isinstance(exc, errors.OAuthError):
-        return f"The mail server refused to open a session ({exc.error}). An administrator should check the portal's OAuth client settings."
+        return (
+            f"The mail server refused to open a session ({exc.error}). "
+            "An administrator should check the portal's OAuth client settings."
+        )
     if isinstance(exc, errors.StalwartBadResponse):
         return "The server the portal is configured to use did not answer like Stalwart does."
     return "The mail server could not complete the sign-in. Try again in a moment."
@@ -105,7 +108,9 @@ async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
     status = 200
     if form.is_valid():
         try:
-            response = await _finish(request, username, f"{password}${form.cleaned_data['code']}", held_next or next_url)
+            response = await _finish(
+                request, username, f"{password}${form.cleaned_data['code']}", held_next or next_url
+            )
         except errors.Unauthorized:
             form.add_error("code", WRONG_CODE)
             status = 401
@@ -114,7 +119,9 @@ async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
             status = 502
         else:
             return response
-    return render(request, "auth/sign_in.html", {"form": form, "step": "totp", "next": held_next or next_url}, status=status)
+    return render(
+        request, "auth/sign_in.html", {"form": form, "step": "totp", "next": held_next or next_url}, status=status
+    )
 
 
 @require_POST

@@ -81,7 +81,9 @@ def decode_response(response: httpx.Response, *, operation: str, started: float 
     if response.status_code >= 300:
         error = errors.status_error(response.status_code, body, operation=operation)
         level = logging.WARNING if response.status_code >= 500 else logging.INFO
-        log.log(level, "stalwart %s: %s -> %s %s (%.0f ms)", "error", operation, response.status_code, error.title, elapsed)
+        log.log(
+            level, "stalwart %s: %s -> %s %s (%.0f ms)", "error", operation, response.status_code, error.title, elapsed
+        )
         raise error
     if not isinstance(body, dict):
         log.warning("stalwart bad response: %s -> %s (%.0f ms)", operation, response.status_code, elapsed)

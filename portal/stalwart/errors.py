@@ -236,5 +236,7 @@ class UnsupportedVersion(StalwartError):
     """The server is older than the portal supports."""
 
     def __init__(self, version: str) -> None:
-        super().__init__(f"This portal needs Stalwart 0.11 or newer; the server reports version {version or 'unknown'}.")
+        super().__init__(
+            f"This portal needs Stalwart 0.11 or newer; the server reports version {version or 'unknown'}."
+        )
         self.version = version

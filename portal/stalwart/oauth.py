@@ -140,7 +140,9 @@ async def _token_call(call: Any) -> Tokens:
         raise errors.StalwartBadResponse("Stalwart's token answer has no access token.", operation=operation)
     expires_in = token.get("expires_in")
     lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
-    return Tokens(access_token=access, refresh_token=str(token.get("refresh_token") or ""), expires_at=started + lifetime)
+    return Tokens(
+        access_token=access, refresh_token=str(token.get("refresh_token") or ""), expires_at=started + lifetime
+    )
 
 
 def _check_token_response(response: httpx.Response) -> httpx.Response:

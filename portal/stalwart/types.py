@@ -10,11 +10,9 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from . import errors
-
-T = TypeVar("T")
 
 # Wire names of principal types (api-behaviour §5.1).
 PRINCIPAL_TYPES = (
@@ -51,7 +49,7 @@ def _int(value: Any, *, field: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
+class Page[T]:
     items: tuple[T, ...]
     total: int
 

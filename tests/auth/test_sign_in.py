@@ -189,7 +189,8 @@ def test_refresh_failure_on_htmx_request_redirects_the_page(signed_in, sandbox):
     client = signed_in("admin")
     sandbox.advance(40 * 86400)
     response = client.get(
-        "/directory/accounts/?q=x", headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/directory/accounts/"}
+        "/directory/accounts/?q=x",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/directory/accounts/"},
     )
     assert response.status_code == 200
     assert response["HX-Redirect"] == "/auth/sign-in?next=%2Fdirectory%2Faccounts%2F"

@@ -58,9 +58,11 @@ def page(browser, portal_url):
     # the tests themselves; any other console error is a failure.
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and "the server responded with a status of 4" not in msg.text
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "the server responded with a status of 4" not in msg.text
+            else None
+        ),
     )
     page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
     yield page

@@ -53,7 +53,9 @@ def test_scalars_use_set_and_empty_clears():
 
 
 def test_quota_only_for_types_that_have_one():
-    assert principal_diff("individual", {"quota": 0}, {"quota": 1024}) == [{"action": "set", "field": "quota", "value": 1024}]
+    assert principal_diff("individual", {"quota": 0}, {"quota": 1024}) == [
+        {"action": "set", "field": "quota", "value": 1024}
+    ]
     assert principal_diff("domain", {}, {"quota": 1024}) == []
     assert principal_diff("tenant", {"quota": [0]}, {"quota": [10, 2]})[0]["value"] == [10, 2]
 
@@ -70,7 +72,9 @@ def test_emails_reach_the_exact_order(old_new):
 
 
 def test_changing_the_primary_address_keeps_the_rest():
-    ops = principal_diff("individual", {"emails": ["old@x.org", "alias@x.org"]}, {"emails": ["alias@x.org", "old@x.org"]})
+    ops = principal_diff(
+        "individual", {"emails": ["old@x.org", "alias@x.org"]}, {"emails": ["alias@x.org", "old@x.org"]}
+    )
     assert apply({"emails": ["old@x.org", "alias@x.org"]}, ops)["emails"] == ["alias@x.org", "old@x.org"]
     assert len(ops) == 2
 

@@ -32,10 +32,18 @@ def test_success_returns_data():
 @pytest.mark.parametrize(
     ("body", "cls", "checks"),
     [
-        ({"error": "fieldAlreadyExists", "field": "name", "value": "jane"}, errors.FieldAlreadyExists, {"field": "name", "value": "jane"}),
+        (
+            {"error": "fieldAlreadyExists", "field": "name", "value": "jane"},
+            errors.FieldAlreadyExists,
+            {"field": "name", "value": "jane"},
+        ),
         ({"error": "fieldMissing", "field": "name"}, errors.FieldMissing, {"field": "name"}),
         ({"error": "notFound", "item": "john@example.org"}, errors.ItemNotFound, {"item": "john@example.org"}),
-        ({"error": "unsupported", "details": "Enterprise feature"}, errors.EnterpriseRequired, {"details": "Enterprise feature"}),
+        (
+            {"error": "unsupported", "details": "Enterprise feature"},
+            errors.EnterpriseRequired,
+            {"details": "Enterprise feature"},
+        ),
         ({"error": "unsupported", "details": "LDAP directory cannot be managed."}, errors.Unsupported, {}),
         ({"error": "assertFailed"}, errors.AssertFailed, {}),
         (
