@@ -82,6 +82,8 @@ STALWART_OAUTH_CLIENT_ID = env("STALWART_OAUTH_CLIENT_ID", "stalwart-portal") or
 STALWART_OAUTH_REDIRECT_URI = env("STALWART_OAUTH_REDIRECT_URI", "stalwart://portal") or ""
 # Refresh the access token when it has less than this many seconds left.
 STALWART_TOKEN_REFRESH_MARGIN = env_float("STALWART_TOKEN_REFRESH_MARGIN", 60.0)
+# SHA-512 crypt rounds for passwords the portal sets (Stalwart's own default is 5,000).
+PASSWORD_HASH_ROUNDS = int(env_float("PASSWORD_HASH_ROUNDS", 100_000))
 # How long the sign-in form waits for the two-factor code before starting over.
 SIGNIN_TOTP_STEP_SECONDS = 300
 
