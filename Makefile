@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SANDBOX_PORT ?= 8081
 PORTAL_PORT ?= 8000
+# The demo shows everything, Enterprise features included.
+SANDBOX_ARGS ?= --enterprise
 CHROMIUM ?= /usr/bin/chromium
 
 # Django 6 needs Python >= 3.12. Use PYTHON if given, else the first 3.12+
@@ -43,7 +45,7 @@ browser:
 # The demo runs in DEBUG mode on loopback with the sandbox as its Stalwart.
 demo: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput -v 0
-	DEBUG=1 STALWART_URL=http://127.0.0.1:$(SANDBOX_PORT) $(PY) manage.py demo --sandbox-port $(SANDBOX_PORT) --port $(PORTAL_PORT)
+	DEBUG=1 STALWART_URL=http://127.0.0.1:$(SANDBOX_PORT) $(PY) manage.py demo --sandbox-port $(SANDBOX_PORT) --port $(PORTAL_PORT) --sandbox-args="$(SANDBOX_ARGS)"
 
 # The portal alone, against the Stalwart named by STALWART_URL (see README).
 serve: venv
