@@ -405,3 +405,101 @@ def require(rule: AccessRule) -> Callable[[Callable[..., Any]], Callable[..., An
         return wrapper
 
     return decorator
+
+
+# --- words for people -------------------------------------------------------
+_OBJECTS = {
+    "individual": ("account", "accounts"),
+    "group": ("group", "groups"),
+    "domain": ("domain", "domains"),
+    "tenant": ("tenant", "tenants"),
+    "mailing-list": ("mailing list", "mailing lists"),
+    "role": ("role", "roles"),
+    "principal": ("other principal (resource, location)", "other principals"),
+    "api-key": ("API key", "API keys"),
+    "oauth-client": ("OAuth client", "OAuth clients"),
+    "message-queue": ("queued message", "queued messages"),
+    "outgoing-report": ("outgoing report", "outgoing reports"),
+    "incoming-report": ("incoming report", "incoming reports"),
+    "settings": ("setting", "settings"),
+    "dkim-signature": ("DKIM key", "DKIM keys"),
+    "tracing": ("message trace", "message traces"),
+    "metrics": ("metric", "metrics"),
+}
+_VERBS = {
+    "list": "List {plural}",
+    "get": "View {singular} details",
+    "create": "Create {plural}",
+    "update": "Change {plural}",
+    "delete": "Delete {plural}",
+    "reload": "Reload the server configuration",
+    "live": "Watch live {plural}",
+}
+_SPECIAL = {
+    "impersonate": "Act as another account (impersonation)",
+    "unlimited-requests": "Not subject to request rate limits",
+    "unlimited-uploads": "Not subject to upload limits",
+    "delete-system-folders": "Delete system folders (Inbox, Sent, ...)",
+    "blob-fetch": "Download raw messages and blobs from the store",
+    "purge-blob-store": "Purge the blob store",
+    "purge-data-store": "Purge the data store",
+    "purge-in-memory-store": "Purge the in-memory store (caches, Bayes data)",
+    "purge-account": "Empty deleted mail of accounts",
+    "fts-reindex": "Rebuild the full-text search index",
+    "undelete": "Restore deleted mail",
+    "spam-filter-update": "Update the spam filter rules",
+    "webadmin-update": "Update the official web admin",
+    "logs-view": "Read the server logs",
+    "spam-filter-train": "Train and test the spam filter",
+    "spam-filter-classify": "Classify messages with the spam filter",
+    "restart": "Restart the server",
+    "authenticate": "Sign in at all (mail clients, API, portal)",
+    "authenticate-oauth": "Sign in with OAuth (the portal, webmail)",
+    "email-send": "Send e-mail",
+    "email-receive": "Receive e-mail",
+    "manage-encryption": "Manage their own encryption at rest",
+    "manage-passwords": "Manage their own password, app passwords and two-factor",
+    "oauth-client-registration": "Register OAuth clients",
+    "oauth-client-override": "Use unregistered OAuth redirect URIs",
+    "ai-model-interact": "Use the AI models",
+    "troubleshoot": "Run delivery and DMARC troubleshooting",
+    "settings-list": "View settings",
+    "settings-update": "Change settings",
+    "settings-delete": "Delete settings",
+    "settings-reload": "Reload the server configuration",
+    "tracing-list": "List message history",
+    "tracing-get": "View message history details",
+    "tracing-live": "Watch live tracing",
+    "metrics-list": "View metrics history",
+    "metrics-live": "Watch live metrics",
+}
+_PROTOCOLS = {"jmap": "JMAP", "imap": "IMAP", "pop3": "POP3", "sieve": "ManageSieve", "dav": "WebDAV"}
+
+
+def describe(name: str) -> str:
+    """A sentence for a permission name, for the permissions editor."""
+    if name in _SPECIAL:
+        return _SPECIAL[name]
+    for prefix, (singular, plural) in _OBJECTS.items():
+        if name.startswith(prefix + "-"):
+            verb = name[len(prefix) + 1 :]
+            if verb in _VERBS:
+                return _VERBS[verb].format(singular=singular, plural=plural)
+    protocol, _, rest = name.partition("-")
+    if protocol in _PROTOCOLS:
+        return f"{_PROTOCOLS[protocol]}: {rest.replace('-', ' ')}"
+    return name.replace("-", " ").capitalize()
+
+
+def builtin_role_permissions(role: str) -> frozenset[str] | None:
+    """What Stalwart's built-in roles hold (api-behaviour §4), or None for other roles."""
+    if role == "admin":
+        return frozenset(PERMISSIONS)
+    if role == "tenant-admin":
+        return frozenset(name for name, p in PERMISSIONS.items() if p.mark in {"T", "U"})
+    if role == "user":
+        return frozenset(name for name, p in PERMISSIONS.items() if p.mark == "U")
+    return None
+
+
+BUILTIN_ROLES = {"admin": "Administrator", "tenant-admin": "Tenant administrator", "user": "User"}

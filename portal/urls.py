@@ -1,6 +1,9 @@
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from portal import views
+from portal.converters import PrincipalName
+
+register_converter(PrincipalName, "principal")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -1,15 +1,69 @@
+"""Directory pages: list, detail (the account 360), create, edit, delete, permissions."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import logging
+
+from django.contrib import messages
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.paging import Paging
-from portal.permissions import require
+from portal.permissions import (
+    AREAS,
+    BUILTIN_ROLES,
+    PERMISSIONS,
+    Access,
+    describe,
+    needs,
+    principal_permission,
+    require,
+)
+from portal.stalwart import errors
+from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password
+from portal.stalwart.types import Principal
 
-from .kinds import kind_for, list_access
+from .changes import password_reset_ops, principal_diff, sign_in_ops
+from .effective import effective_permissions, known_permissions
+from .forms import PICKER_TYPES, ConfirmCountForm, PasswordResetForm, PrincipalForm, describe_error
+from .kinds import KINDS, Kind, kind_for, list_access
+
+log = logging.getLogger("portal.directory")
+
+PERMISSION_TYPES = {"individual", "group", "role", "tenant", "apiKey"}
+SNAPSHOT_SALT = "portal.directory.edit"
 
 
+def _rule(action: str):
+    def rule(kind: str, **_: object) -> Access:
+        return kind_for(kind).access(action)
+
+    return rule
+
+
+def _detail_url(spec: Kind, name: str) -> str:
+    return reverse("directory:detail", kwargs={"kind": spec.slug, "name": name})
+
+
+def _list_url(spec: Kind) -> str:
+    return reverse("directory:list", kwargs={"kind": spec.slug})
+
+
+async def _load(request: HttpRequest, spec: Kind, name: str) -> Principal:
+    principal = await request.stalwart.principals.get(name)  # type: ignore[attr-defined]
+    if principal.type != spec.type:
+        raise Http404(f"No {spec.singular.lower()} called {name}.")
+    return principal
+
+
+def _can(request: HttpRequest, spec: Kind, action: str) -> bool:
+    return spec.access(action).allows(request.portal_user)  # type: ignore[attr-defined]
+
+
+# --- list ---------------------------------------------------------------------
 @require_GET
 @require(list_access)
 async def principal_list(request: HttpRequest, kind: str) -> HttpResponse:
@@ -19,6 +73,366 @@ async def principal_list(request: HttpRequest, kind: str) -> HttpResponse:
     page = await request.stalwart.principals.list(  # type: ignore[attr-defined]
         types=[spec.type], filter=paging.query, page=paging.page, limit=paging.size, fields=spec.fields
     )
-    context = {"kind": spec, "page": page, "paging": paging.with_total(page.total)}
+    context = {
+        "kind": spec,
+        "page": page,
+        "paging": paging.with_total(page.total),
+        "can_get": _can(request, spec, "get"),
+        "can_create": _can(request, spec, "create"),
+        "can_delete": _can(request, spec, "delete"),
+    }
     template = "directory/list.html#results" if request.htmx else "directory/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)
+
+
+# --- detail -------------------------------------------------------------------
+@require_GET
+@require(_rule("get"))
+async def principal_detail(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+    spec = kind_for(kind)
+    principal = await _load(request, spec, name)
+    user = request.portal_user  # type: ignore[attr-defined]
+    context = {
+        "kind": spec,
+        "principal": principal,
+        "sign_in_disabled": "authenticate" in principal.disabled_permissions,
+        "can_update": _can(request, spec, "update"),
+        "can_delete": _can(request, spec, "delete"),
+        "has_permissions": spec.type in PERMISSION_TYPES,
+        "kinds": KINDS,
+        "can_list_groups": user.has("group-list"),
+        "can_list_lists": user.has("mailing-list-list"),
+        "can_list_roles": user.has("role-list"),
+    }
+    return render(request, "directory/detail.html", context)
+
+
+# --- create and edit ------------------------------------------------------------
+async def _tenant_names(request: HttpRequest) -> list[str] | None:
+    user = request.portal_user  # type: ignore[attr-defined]
+    if not (user.enterprise and user.has("tenant-list")):
+        return None
+    page = await request.stalwart.principals.list(types=["tenant"], limit=100, fields=["name"])  # type: ignore[attr-defined]
+    return [tenant.name for tenant in page.items]
+
+
+def _create_body(spec: Kind, values: dict, form: PrincipalForm, version: str) -> tuple[dict, str | None]:
+    body = {key: value for key, value in values.items() if value not in ("", [], None)}
+    body["type"] = spec.type
+    api_secret = None
+    if spec.type == "individual" and form.cleaned_data.get("password"):
+        body["secrets"] = [hash_password(form.cleaned_data["password"])]
+    if spec.type == "group":
+        body["enabledPermissions"] = ["email-send", "email-receive"]
+    if spec.type == "apiKey":
+        api_secret = generate_api_secret()
+        body["secrets"] = [hash_password(api_secret)]
+        body["enabledPermissions"] = ["authenticate"] if version.startswith("0.12") else ["authenticate", "authenticate-oauth"]
+    return body, api_secret
+
+
+DEFAULT_ROLES = {"individual": ["user"], "tenant": ["tenant-admin", "user"]}
+
+
+@require_http_methods(["GET", "POST"])
+@require(_rule("create"))
+async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
+    spec = kind_for(kind)
+    user = request.portal_user  # type: ignore[attr-defined]
+    tenants = await _tenant_names(request)
+    form_args = {"kind": spec, "creating": True, "enterprise": user.enterprise, "tenants": tenants}
+    if request.method == "GET":
+        form = PrincipalForm(initial={"roles": DEFAULT_ROLES.get(spec.type, []), "quota_unit": "GiB"}, **form_args)
+        return render(request, "directory/form.html", {"kind": spec, "form": form, "creating": True})
+    form = PrincipalForm(request.POST, **form_args)
+    status = 200
+    if form.is_valid():
+        values = form.to_values()
+        body, api_secret = _create_body(spec, values, form, user.version)
+        try:
+            await request.stalwart.principals.create(body)  # type: ignore[attr-defined]
+        except errors.TenantQuotaExceeded:
+            form.add_error(None, f"Your organisation has reached its limit of {spec.plural.lower()}.")
+            status = 422
+        except errors.ManagementError as exc:
+            form.add_stalwart_error(exc, values)
+            status = 422
+        else:
+            log.info("%s created %s %s", user.name, spec.type, values["name"])
+            if spec.type == "apiKey" and api_secret:
+                token = api_key_token(values["name"], api_secret)
+                return render(request, "directory/api_key_created.html", {"kind": spec, "name": values["name"], "token": token})
+            messages.success(request, f"{spec.singular} {values['name']} created.")
+            if spec.type == "domain" and user.has("dkim-signature-create"):
+                for line in await _default_dkim(request, values["name"]):
+                    messages.info(request, line)
+            return HttpResponseRedirect(_detail_url(spec, values["name"]) if _can(request, spec, "get") else _list_url(spec))
+    return render(request, "directory/form.html", {"kind": spec, "form": form, "creating": True}, status=status)
+
+
+async def _default_dkim(request: HttpRequest, domain: str) -> list[str]:
+    try:
+        from .dkim import create_default_keys
+    except ImportError:  # pragma: no cover - the DKIM module is part of the package
+        return []
+    return await create_default_keys(request.stalwart, domain)  # type: ignore[attr-defined]
+
+
+def _loaded_values(principal: Principal, form: PrincipalForm) -> dict:
+    """What the edit form showed, in Stalwart's field names (the diff's left side)."""
+    values = {
+        "name": principal.name,
+        "description": principal.description,
+        "picture": principal.picture,
+        "tenant": principal.tenant,
+        "emails": list(principal.emails),
+        "memberOf": list(principal.member_of),
+        "lists": list(principal.lists),
+        "members": list(principal.members),
+        "roles": list(principal.roles),
+        "externalMembers": list(principal.external_members),
+        "urls": list(principal.urls),
+        "quota": list(principal.quota_limits) if principal.quota_limits else principal.quota,
+    }
+    return {key: value for key, value in values.items() if key in form.value_keys()}
+
+
+@require_http_methods(["GET", "POST"])
+@require(_rule("update"))
+async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+    spec = kind_for(kind)
+    user = request.portal_user  # type: ignore[attr-defined]
+    tenants = await _tenant_names(request)
+    form_args = {"kind": spec, "creating": False, "enterprise": user.enterprise, "tenants": tenants}
+    if request.method == "GET":
+        principal = await _load(request, spec, name)
+        form = PrincipalForm(initial=PrincipalForm.initial_for(principal), **form_args)
+        snapshot = signing.dumps(_loaded_values(principal, form), salt=SNAPSHOT_SALT)
+        return render(request, "directory/form.html", {"kind": spec, "form": form, "name": name, "snapshot": snapshot})
+
+    form = PrincipalForm(request.POST, **form_args)
+    snapshot = request.POST.get("snapshot", "")
+    try:
+        loaded = signing.loads(snapshot, salt=SNAPSHOT_SALT, max_age=24 * 3600)
+    except signing.BadSignature:
+        loaded = None
+    status = 200
+    if loaded is None:
+        form.add_error(None, "The form was too old or altered. Your changes are below; check them and save again.")
+        principal = await _load(request, spec, name)
+        snapshot = signing.dumps(_loaded_values(principal, form), salt=SNAPSHOT_SALT)
+        status = 409
+    elif form.is_valid():
+        values = form.to_values()
+        changes = principal_diff(spec.type, loaded, values)
+        if form.cleaned_data.get("password"):
+            changes += password_reset_ops(hash_password(form.cleaned_data["password"]))
+        try:
+            await request.stalwart.principals.update(name, changes)  # type: ignore[attr-defined]
+        except errors.ManagementError as exc:
+            form.add_stalwart_error(exc, values)
+            status = 422
+        else:
+            log.info("%s changed %s %s (%d changes)", user.name, spec.type, name, len(changes))
+            messages.success(request, f"{spec.singular} {values['name']} saved." if changes else "Nothing to change.")
+            return HttpResponseRedirect(_detail_url(spec, values["name"]))
+    context = {"kind": spec, "form": form, "name": name, "snapshot": snapshot}
+    return render(request, "directory/form.html", context, status=status)
+
+
+# --- delete ---------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(_rule("delete"))
+async def principal_delete(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+    spec = kind_for(kind)
+    if request.method == "GET":
+        principal = await _load(request, spec, name)
+        return render(request, "directory/delete.html", {"kind": spec, "principal": principal})
+    try:
+        await request.stalwart.principals.delete(name)  # type: ignore[attr-defined]
+    except errors.OtherError as exc:
+        principal = await _load(request, spec, name)
+        context = {"kind": spec, "principal": principal, "error": describe_error(exc)}
+        return render(request, "directory/delete.html", context, status=409)
+    log.info("%s deleted %s %s", request.portal_user.name, spec.type, name)  # type: ignore[attr-defined]
+    messages.success(request, f"{spec.singular} {name} deleted.")
+    return HttpResponseRedirect(_list_url(spec))
+
+
+@require_POST
+@require(_rule("delete"))
+async def principal_bulk_delete(request: HttpRequest, kind: str) -> HttpResponse:
+    """Delete the rows selected on the list: confirm first, then one call per name."""
+    spec = kind_for(kind)
+    names = list(dict.fromkeys(name for name in request.POST.getlist("names") if name))[:200]
+    if not names:
+        messages.info(request, f"Select the {spec.plural.lower()} to delete first.")
+        return HttpResponseRedirect(_list_url(spec))
+    if request.POST.get("confirmed") != "yes":
+        return render(request, "directory/bulk_delete.html", {"kind": spec, "names": names})
+    results = []
+    for name in names:
+        try:
+            await request.stalwart.principals.delete(name)  # type: ignore[attr-defined]
+            results.append((name, True, "Deleted"))
+        except errors.ManagementError as exc:
+            results.append((name, False, describe_error(exc)))
+    deleted = sum(1 for _, ok, _ in results if ok)
+    log.info("%s deleted %d of %d %s", request.portal_user.name, deleted, len(names), spec.type)  # type: ignore[attr-defined]
+    return render(request, "directory/bulk_delete.html", {"kind": spec, "results": results, "deleted": deleted})
+
+
+@require_http_methods(["GET", "POST"])
+@require(_rule("delete"))
+async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResponse:
+    """Delete everything a search matches, after a preview and typing the count."""
+    spec = kind_for(kind)
+    query = (request.POST.get("q") if request.method == "POST" else request.GET.get("q", "")) or ""
+    query = query.strip()[:200]
+    preview = await request.stalwart.principals.list(  # type: ignore[attr-defined]
+        types=[spec.type], filter=query, page=1, limit=20, fields=["name", "description"]
+    )
+    form = ConfirmCountForm(request.POST if request.method == "POST" else None, expected=preview.total)
+    if request.method == "POST" and form.is_valid() and preview.total:
+        await request.stalwart.principals.delete_matching(spec.type, query)  # type: ignore[attr-defined]
+        log.info("%s deleted all %d %s matching %r", request.portal_user.name, preview.total, spec.type, query)  # type: ignore[attr-defined]
+        messages.success(
+            request, f"Stalwart is deleting {preview.total} {spec.plural.lower()}. It works in the background; refresh in a moment."
+        )
+        return HttpResponseRedirect(_list_url(spec))
+    context = {"kind": spec, "query": query, "preview": preview, "form": form}
+    return render(request, "directory/delete_matching.html", context, status=422 if form.errors else 200)
+
+
+# --- permissions ------------------------------------------------------------------
+def _permission_rule(kind: str, **_: object) -> Access:
+    spec = kind_for(kind)
+    if spec.type not in PERMISSION_TYPES:
+        raise Http404("This type has no permissions.")
+    return spec.access("update")
+
+
+@require_http_methods(["GET", "POST"])
+@require(_permission_rule)
+async def principal_permissions(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+    spec = kind_for(kind)
+    user = request.portal_user  # type: ignore[attr-defined]
+    principal = await _load(request, spec, name)
+    known = known_permissions(user.version)
+    enabled, disabled = set(principal.enabled_permissions), set(principal.disabled_permissions)
+    query = (request.GET.get("q") or request.POST.get("q") or "").strip().lower()
+    status = 200
+    error = ""
+    if request.method == "POST":
+        new_enabled, new_disabled = set(enabled), set(disabled)
+        for permission in known:
+            choice = request.POST.get(f"p:{permission}")
+            if choice is None:
+                continue  # not on the form (filtered out): unchanged
+            new_enabled.discard(permission)
+            new_disabled.discard(permission)
+            if choice == "on":
+                new_enabled.add(permission)
+            elif choice == "off":
+                new_disabled.add(permission)
+        if request.POST.get("action") == "save":
+            changes = principal_diff(
+                spec.type,
+                {"enabledPermissions": sorted(enabled), "disabledPermissions": sorted(disabled)},
+                {"enabledPermissions": sorted(new_enabled), "disabledPermissions": sorted(new_disabled)},
+            )
+            try:
+                await request.stalwart.principals.update(name, changes)  # type: ignore[attr-defined]
+            except errors.ManagementError as exc:
+                error = describe_error(exc)
+                status = 422
+            else:
+                messages.success(request, f"Permissions of {name} saved ({len(changes)} change{'s' if len(changes) != 1 else ''}).")
+                return HttpResponseRedirect(reverse("directory:permissions", kwargs={"kind": spec.slug, "name": name}))
+        enabled, disabled = new_enabled, new_disabled
+    effective, unreadable = await effective_permissions(
+        request.stalwart, principal.roles, enabled, disabled, user.version  # type: ignore[attr-defined]
+    )
+    groups = []
+    for area, _ in AREAS:
+        rows = []
+        for permission in sorted(known, key=lambda item: PERMISSIONS[item].id):
+            if PERMISSIONS[permission].area != area:
+                continue
+            text = describe(permission)
+            if query and query not in permission and query not in text.lower():
+                continue
+            state = "on" if permission in enabled else "off" if permission in disabled else "default"
+            rows.append(
+                {
+                    "name": permission,
+                    "text": text,
+                    "state": state,
+                    "effective": permission in effective,
+                    "beyond_you": permission not in user.permissions and state == "on",
+                }
+            )
+        if rows:
+            groups.append((area, rows))
+    context = {
+        "kind": spec,
+        "principal": principal,
+        "groups": groups,
+        "query": query,
+        "effective_count": len(effective),
+        "known_count": len(known),
+        "unreadable": unreadable,
+        "error": error,
+        "roles": [(role, BUILTIN_ROLES.get(role, "")) for role in principal.roles],
+    }
+    template = "directory/permissions.html#permission-table" if request.htmx else "directory/permissions.html"  # type: ignore[attr-defined]
+    return render(request, template, context, status=status)
+
+
+# --- account actions ----------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(needs("individual-update"))
+async def account_password(request: HttpRequest, name: str) -> HttpResponse:
+    spec = KINDS["accounts"]
+    principal = await _load(request, spec, name)
+    form = PasswordResetForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        await request.stalwart.principals.update(name, password_reset_ops(hash_password(form.cleaned_data["password"])))  # type: ignore[attr-defined]
+        log.info("%s reset the password of %s", request.portal_user.name, name)  # type: ignore[attr-defined]
+        messages.success(request, f"The password of {name} was changed. Their app passwords and two-factor are unchanged.")
+        return HttpResponseRedirect(_detail_url(spec, name))
+    return render(request, "directory/password.html", {"kind": spec, "principal": principal, "form": form}, status=422 if form.errors else 200)
+
+
+@require_POST
+@require(needs("individual-update"))
+async def account_sign_in(request: HttpRequest, name: str) -> HttpResponse:
+    spec = KINDS["accounts"]
+    enable = request.POST.get("enable") == "1"
+    await request.stalwart.principals.update(name, sign_in_ops(enable))  # type: ignore[attr-defined]
+    log.info("%s %s sign-in for %s", request.portal_user.name, "enabled" if enable else "disabled", name)  # type: ignore[attr-defined]
+    messages.success(request, f"{name} can sign in again." if enable else f"{name} can no longer sign in (mail still arrives).")
+    return HttpResponseRedirect(_detail_url(spec, name))
+
+
+# --- picker search --------------------------------------------------------------------
+def _picker_rule(field: str, **_: object) -> Access:
+    types = PICKER_TYPES.get(field)
+    if types is None:
+        raise Http404("No such picker.")
+    return needs(*(principal_permission(principal_type, "list") for principal_type in types))
+
+
+@require_GET
+@require(_picker_rule)
+async def picker_options(request: HttpRequest, field: str) -> HttpResponse:
+    """Names to add to a membership field, found by Stalwart's search (20 at most)."""
+    query = request.GET.get("q", "").strip()[:100]
+    page = None
+    if query:
+        page = await request.stalwart.principals.list(  # type: ignore[attr-defined]
+            types=PICKER_TYPES[field], filter=query, page=1, limit=20, fields=["name", "description"]
+        )
+    extra = [(role, label) for role, label in BUILTIN_ROLES.items() if field == "roles" and query.lower() in role]
+    context = {"field": field, "page": page, "query": query, "builtin": extra}
+    return render(request, "directory/picker_options.html", context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from .errors import StalwartBadResponse
 from .paths import api_path
 from .types import Page, Principal, page_from_api
 
@@ -51,3 +52,30 @@ class PrincipalsApi:
 
     async def get(self, name: str) -> Principal:
         return Principal.from_api(await self._client.request("GET", api_path("principal", name)))
+
+    async def create(self, principal: dict) -> int:
+        """Create a principal; Stalwart answers with its new id."""
+        data = await self._client.request("POST", api_path("principal"), json_body=principal)
+        if not isinstance(data, int):
+            raise StalwartBadResponse("Stalwart did not return the new principal's id.", operation="POST /api/principal")
+        return data
+
+    async def update(self, name: str, changes: list[dict]) -> None:
+        """Apply a PATCH (a list of set/addItem/removeItem operations), atomically."""
+        if changes:
+            await self._client.request("PATCH", api_path("principal", name), json_body=changes)
+
+    async def delete(self, name: str) -> None:
+        await self._client.request("DELETE", api_path("principal", name))
+
+    async def delete_matching(self, principal_type: str, filter: str = "") -> bool:
+        """Delete every principal of one type matching `filter` (Stalwart works in the background).
+
+        Returns whether anything matched.
+        """
+        data = await self._client.request(
+            "DELETE",
+            api_path("principal"),
+            params={"type": principal_type, "confirm": "true", "filter": filter.strip()},
+        )
+        return bool(data)

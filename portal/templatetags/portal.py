@@ -32,3 +32,13 @@ def more_than_one(items: object) -> int:
         return max(0, len(items) - 1)  # type: ignore[arg-type]
     except TypeError:
         return 0
+
+
+_LIMIT_LABELS = {1: "Accounts", 2: "Groups", 6: "Mailing lists", 8: "Domains", 10: "Roles", 11: "API keys"}
+
+
+@register.filter
+def tenant_limits(limits: object) -> list[tuple[str, int]]:
+    """A tenant's per-type quota array as (label, value) pairs."""
+    values = list(limits) if isinstance(limits, list | tuple) else []
+    return [(label, values[index]) for index, label in _LIMIT_LABELS.items() if index < len(values)]
