@@ -74,7 +74,7 @@ class LinesField(forms.CharField):
         kwargs.setdefault("required", False)
         super().__init__(*args, **kwargs)
         self.lowercase, self.emails = lowercase, emails
-        self.widget.attrs.setdefault("rows", 3)
+        self.widget.attrs["rows"] = 3
         self.widget.attrs.setdefault("spellcheck", "false")
 
     def prepare_value(self, value):
@@ -185,7 +185,8 @@ class PrincipalForm(forms.Form):
         }
         if principal.quota:
             unit, divisor = ("GiB", GIB) if principal.quota % GIB == 0 or principal.quota >= GIB else ("MiB", MIB)
-            initial["quota_amount"] = round(principal.quota / divisor, 2)
+            amount = round(principal.quota / divisor, 2)
+            initial["quota_amount"] = int(amount) if amount == int(amount) else amount
             initial["quota_unit"] = unit
         for field, _, index in TENANT_LIMITS:
             if index < len(principal.quota_limits):
