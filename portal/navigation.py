@@ -75,6 +75,7 @@ SECTIONS: tuple[NavSection, ...] = (
             NavItem("Logs", None, needs("logs-view")),
             NavItem("Message history", None, needs("tracing-list", enterprise=True)),
             NavItem("Live tracing", None, needs("tracing-live", enterprise=True)),
+            NavItem("Audit trail", "audit:list", SIGNED_IN),
         ),
     ),
     NavSection(
@@ -131,6 +132,6 @@ LANDING_ORDER: tuple[NavItem, ...] = (
 
 def landing_url(user: PortalUser) -> str:
     for item in LANDING_ORDER:
-        if item.url_name and item.access.allows(user):
+        if item.url_name and item.access is not SIGNED_IN and item.access.allows(user):
             return item.url()
     return reverse("account:overview")

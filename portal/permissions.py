@@ -340,6 +340,7 @@ class PortalUser:
     permissions: frozenset[str]
     version: str
     enterprise: bool
+    tenant: str = ""  # set for people who belong to a tenant (Enterprise)
 
     def has(self, *names: str) -> bool:
         return all(name in self.permissions for name in names)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("auth/", include("portal.auth.urls")),
     path("account/", include(([path("", views.account_overview, name="overview")], "account"))),
     path("directory/", include("portal.directory.urls")),
+    path("audit/", include("portal.audit.urls")),
 ]
 
 handler404 = "portal.views.page_not_found"

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from portal import responses
+from portal.audit.recording import recording
 from portal.permissions import Access, AccessRule, PortalUser
 from portal.stalwart import StalwartClient, errors, oauth
 
@@ -28,7 +29,9 @@ PENDING_KEY = "portal.signin_pending"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-async def start(request: HttpRequest, name: str, code: oauth.AuthorizationCode, tokens: oauth.Tokens) -> PortalUser:
+async def start(
+    request: HttpRequest, name: str, code: oauth.AuthorizationCode, tokens: oauth.Tokens, tenant: str = ""
+) -> PortalUser:
     """Record a successful sign-in under a fresh session key."""
     await request.session.aflush()  # drops any earlier identity and rotates the key
     await request.session.aset(
@@ -38,6 +41,7 @@ async def start(request: HttpRequest, name: str, code: oauth.AuthorizationCode, 
             "permissions": sorted(code.permissions),
             "version": code.version,
             "enterprise": code.enterprise,
+            "tenant": tenant,
             "access": seal(tokens.access_token),
             "refresh": seal(tokens.refresh_token) if tokens.refresh_token else "",
             "expires_at": tokens.expires_at,
@@ -56,7 +60,14 @@ def _user(data: dict[str, Any]) -> PortalUser:
         permissions=frozenset(data["permissions"]),
         version=data["version"],
         enterprise=bool(data["enterprise"]),
+        tenant=data.get("tenant", ""),
     )
+
+
+async def identity(request: HttpRequest) -> PortalUser | None:
+    """Who is signed in, without checking or refreshing the token."""
+    data = await request.session.aget(IDENTITY_KEY)
+    return _user(data) if isinstance(data, dict) else None
 
 
 async def current(request: HttpRequest) -> tuple[PortalUser, str] | None:
@@ -122,6 +133,11 @@ async def run_authorised(
     if not access.allows(user):
         return responses.forbidden(request, user, access)
     request.stalwart = StalwartClient(token)  # type: ignore[attr-defined]
+    with recording(request, user.name, user.tenant):
+        return await _run(request, view, args, kwargs)
+
+
+async def _run(request: HttpRequest, view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> HttpResponse:
     try:
         return await view(request, *args, **kwargs)
     except errors.Unauthorized:

@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.audit import recording as audit
 from portal.navigation import landing_url
-from portal.stalwart import errors, oauth
+from portal.stalwart import StalwartClient, errors, oauth
 
 from . import session
 from .forms import SignInForm, TotpForm
@@ -54,13 +55,46 @@ def _explain(exc: errors.StalwartError) -> str:
     return "The mail server could not complete the sign-in. Try again in a moment."
 
 
+async def _own_tenant(username: str, code: oauth.AuthorizationCode, token: str) -> str:
+    """The tenant a person belongs to (Enterprise), for scoping the audit trail."""
+    if not (code.enterprise and "individual-get" in code.permissions):
+        return ""
+    try:
+        return (await StalwartClient(token).principals.get(username)).tenant
+    except errors.StalwartError:
+        return ""
+
+
 async def _finish(request: HttpRequest, username: str, password: str, next_url: str) -> HttpResponse:
     """Get a code with these credentials, exchange it and open the session."""
-    code = await oauth.request_code(username, password)
-    tokens = await oauth.exchange_code(code.code)
-    user = await session.start(request, username, code, tokens)
+    try:
+        code = await oauth.request_code(username, password)
+        tokens = await oauth.exchange_code(code.code)
+    except errors.TotpRequired:
+        raise
+    except errors.StalwartError as exc:
+        await _audit_sign_in(request, username, exc)
+        raise
+    tenant = await _own_tenant(username, code, tokens.access_token)
+    user = await session.start(request, username, code, tokens, tenant)
+    await _audit_sign_in(request, username, None, tenant)
     log.info("signed in: %s (Stalwart %s)", username, code.version)
     return HttpResponseRedirect(next_url or landing_url(user))
+
+
+async def _audit_sign_in(request: HttpRequest, username: str, error: Exception | None, tenant: str = "") -> None:
+    await audit.write(
+        actor=username,
+        actor_tenant=tenant,
+        ip=audit.client_ip(request),
+        method="POST",
+        path="/api/oauth",
+        query={},
+        body=None,
+        error=error,
+        action="portal.sign-in",
+        target=username,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -126,6 +160,20 @@ async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
 
 @require_POST
 async def sign_out(request: HttpRequest) -> HttpResponse:
+    user = await session.identity(request)
+    if user is not None:
+        await audit.write(
+            actor=user.name,
+            actor_tenant=user.tenant,
+            ip=audit.client_ip(request),
+            method="POST",
+            path="/auth/sign-out",
+            query={},
+            body=None,
+            error=None,
+            action="portal.sign-out",
+            target=user.name,
+        )
     await session.end(request)
     messages.success(request, "You have signed out.")
     return HttpResponseRedirect(reverse("auth:sign-in"))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 import logging
 import time
 from typing import Any
@@ -49,19 +52,37 @@ class StalwartClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
     ) -> Any:
         """Send one request and return the `data` of a successful answer.
 
         `path` must come from `paths.api_path()`. Query parameters with empty
-        values are dropped, as Stalwart would ignore them anyway.
+        values are dropped, as Stalwart would ignore them anyway. `content` sends
+        a raw body (a message to train the spam filter with) instead of JSON.
         """
-        operation = f"{method} {path}"
         query = {key: str(value) for key, value in (params or {}).items() if value not in (None, "")}
+        outcome: Exception | None = None
+        try:
+            return await self._send(method, path, query, json_body, content, content_type)
+        except Exception as exc:
+            outcome = exc
+            raise
+        finally:
+            watcher = observer.get()
+            if watcher is not None:
+                await watcher(Call(method, path, query, json_body, outcome))
+
+    async def _send(
+        self, method: str, path: str, query: dict[str, str], json_body: Any, content: bytes | None, content_type: str
+    ) -> Any:
+        operation = f"{method} {path}"
         headers = {"Authorization": self._authorization, "Accept": "application/json"}
-        content = None
         if json_body is not None:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = "application/json"
+        elif content is not None:
+            headers["Content-Type"] = content_type
         started = time.perf_counter()
         try:
             response = await shared_client().request(method, path, params=query, content=content, headers=headers)
@@ -72,6 +93,21 @@ class StalwartClient:
             log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
             raise errors.StalwartUnavailable("Stalwart could not be reached.", operation=operation) from exc
         return decode_response(response, operation=operation, started=started)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One finished call, as the portal's audit trail sees it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    error: Exception | None  # None when Stalwart answered with success
+
+
+# Set by the portal around a person's request; awaited after every call.
+observer: ContextVar[Callable[[Call], Awaitable[None]] | None] = ContextVar("stalwart_observer", default=None)
 
 
 def decode_response(response: httpx.Response, *, operation: str, started: float | None = None) -> Any:

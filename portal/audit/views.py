@@ -1,0 +1,118 @@
+"""The audit trail: who changed what, when, from where, and how it went."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, time
+
+from asgiref.sync import sync_to_async
+from django import forms
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from portal.models import AuditEntry
+from portal.permissions import SIGNED_IN, PortalUser, require
+
+PAGE_SIZE = 50
+
+
+class AuditFilter(forms.Form):
+    actor = forms.CharField(required=False, max_length=512, label="Who")
+    action = forms.CharField(required=False, max_length=100, label="Action")
+    target = forms.CharField(required=False, max_length=512, label="Target")
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "Any result"), (AuditEntry.SUCCESS, "Succeeded"), (AuditEntry.FAILURE, "Failed")]
+    )
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def visible_entries(user: PortalUser) -> QuerySet[AuditEntry]:
+    """Everyone sees their own actions; log readers see all; tenant admins their tenant's."""
+    entries = AuditEntry.objects.all()
+    if user.has("logs-view"):
+        return entries
+    scope = Q(actor=user.name)
+    if user.tenant:
+        scope |= Q(actor_tenant=user.tenant)
+    return entries.filter(scope)
+
+
+def _filtered(request: HttpRequest) -> tuple[AuditFilter, QuerySet[AuditEntry]]:
+    form = AuditFilter(request.GET or None)
+    entries = visible_entries(request.portal_user)  # type: ignore[attr-defined]
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["actor"]:
+            entries = entries.filter(actor__icontains=data["actor"].strip())
+        if data["action"]:
+            entries = entries.filter(action__icontains=data["action"].strip())
+        if data["target"]:
+            entries = entries.filter(target__icontains=data["target"].strip())
+        if data["outcome"]:
+            entries = entries.filter(outcome=data["outcome"])
+        zone = timezone.get_current_timezone()
+        if data["since"]:
+            entries = entries.filter(at__gte=datetime.combine(data["since"], time.min, zone))
+        if data["until"]:
+            entries = entries.filter(at__lte=datetime.combine(data["until"], time.max, zone))
+    return form, entries
+
+
+@require_GET
+@require(SIGNED_IN)
+async def audit_list(request: HttpRequest) -> HttpResponse:
+    form, entries = _filtered(request)
+
+    def page_of(number: str | None):
+        page = Paginator(entries, PAGE_SIZE).get_page(number)
+        return page, list(page.object_list)
+
+    page, rows = await sync_to_async(page_of)(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "entries": rows,
+        "query": query.urlencode(),
+        "sees_all": request.portal_user.has("logs-view"),  # type: ignore[attr-defined]
+    }
+    template = "audit/list.html#results" if request.htmx else "audit/list.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@require(SIGNED_IN)
+async def audit_csv(request: HttpRequest) -> HttpResponse:
+    _, entries = _filtered(request)
+    writer = csv.writer(_Echo())
+    fields = ["at", "actor", "actor_tenant", "ip", "action", "target", "method", "path", "outcome", "status", "error", "params"]
+
+    def rows():
+        # A plain generator: Django reads it in a worker thread under ASGI, where
+        # the database may be used synchronously.
+        yield writer.writerow(fields)
+        for entry in entries.iterator(chunk_size=500):
+            values = [getattr(entry, field) for field in fields]
+            values[0] = entry.at.isoformat()
+            yield writer.writerow([_cell(value) for value in values])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="portal-audit.csv"'
+    return response
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheets run cells that start like a formula: keep them text.
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text

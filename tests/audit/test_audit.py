@@ -1,0 +1,131 @@
+import json
+
+import pytest
+from django.urls import reverse
+
+from portal.audit.recording import REDACTED, action_and_target, is_change, redact
+from portal.models import AuditEntry
+from tests.conftest import persona, sign_in
+
+
+def test_sign_in_and_failures_are_recorded(client, sandbox):
+    client.post("/auth/sign-in", {"username": "admin", "password": "wrong"})
+    sign_in(client, "admin")
+    entries = list(AuditEntry.objects.order_by("id"))
+    assert [(e.action, e.outcome) for e in entries] == [("portal.sign-in", "failure"), ("portal.sign-in", "success")]
+    assert entries[0].status == 401 and entries[0].ip == "127.0.0.1"
+    client.post("/auth/sign-out")
+    assert AuditEntry.objects.filter(action="portal.sign-out", actor="admin").exists()
+
+
+def test_changes_are_recorded_with_secrets_redacted(signed_in, sandbox):
+    client = signed_in("admin")
+    name = persona("user").name
+    url = reverse("directory:account-password", kwargs={"name": name})
+    client.post(url, {"password": "a brand new password", "confirm": "a brand new password"})
+    entry = AuditEntry.objects.get(action="principal.update")
+    assert entry.actor == "admin" and entry.target == name and entry.outcome == "success"
+    stored = json.dumps(entry.params)
+    assert "$6$" not in stored and "a brand new password" not in stored
+    assert REDACTED in stored
+
+
+def test_refused_changes_are_recorded_too(signed_in, sandbox):
+    client = signed_in("admin")
+    client.post(reverse("directory:create", kwargs={"kind": "accounts"}), {"name": persona("user").name, "roles": "user"})
+    entry = AuditEntry.objects.get(action="principal.create")
+    assert entry.outcome == "failure" and "already" in entry.error
+
+
+def test_reading_is_not_recorded(signed_in, sandbox):
+    client = signed_in("admin")
+    AuditEntry.objects.all().delete()
+    client.get("/directory/accounts/")
+    client.get(reverse("directory:detail", kwargs={"kind": "accounts", "name": persona("user").name}))
+    assert AuditEntry.objects.count() == 0
+
+
+def test_upstream_failure_is_recorded(signed_in, sandbox, settings, closed_port):
+    client = signed_in("admin")
+    settings.STALWART_URL = f"http://127.0.0.1:{closed_port}"
+    response = client.post(reverse("directory:delete", kwargs={"kind": "groups", "name": "sales"}))
+    assert response.status_code == 502
+    entry = AuditEntry.objects.get(action="principal.delete")
+    assert entry.outcome == "failure" and entry.status is None and "could not be reached" in entry.error
+
+
+def test_visibility(signed_in, client, sandbox):
+    AuditEntry.objects.create(actor="someone.else", action="principal.update", method="PATCH", path="/x", outcome="success")
+    AuditEntry.objects.create(actor="jane.doe", action="account.auth.create", method="POST", path="/y", outcome="success")
+    AuditEntry.objects.create(
+        actor="daisy.duck@acme.org", actor_tenant="acme", action="principal.update", method="PATCH", path="/z", outcome="success"
+    )
+    user = signed_in("user")
+    content = user.get("/audit/").content.decode()
+    assert "someone.else" not in content and "daisy.duck" not in content and "account.auth.create" in content
+    user.post("/auth/sign-out")
+    signed_in("tenant_admin")
+    content = client.get("/audit/").content.decode()
+    assert "daisy.duck@acme.org" in content and "someone.else" not in content
+    client.post("/auth/sign-out")
+    signed_in("admin")
+    content = client.get("/audit/").content.decode()
+    assert "someone.else" in content and "daisy.duck" in content
+
+
+def test_filters_and_csv(signed_in, sandbox):
+    client = signed_in("admin")
+    AuditEntry.objects.create(actor="=cmd|' /C calc'!A0", action="principal.update", target="x", method="PATCH", path="/x", outcome="success")
+    page = client.get("/audit/", {"actor": "cmd"}).content.decode()
+    assert "principal.update" in page and "portal.sign-in" not in page
+    response = client.get("/audit/export.csv", {"actor": "cmd"})
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines()[0].startswith("at,actor")
+    assert "'=cmd" in body  # never a live formula
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/api/principal", False),
+        ("GET", "/api/store/purge/blob", True),
+        ("GET", "/api/reload", True),
+        ("POST", "/api/spam-filter/classify", False),
+        ("POST", "/api/spam-filter/train/spam", True),
+        ("PATCH", "/api/principal/x", True),
+        ("DELETE", "/api/queue/messages", True),
+    ],
+)
+def test_what_counts_as_a_change(method, path, expected):
+    assert is_change(method, path) is expected
+
+
+def test_redaction():
+    body = [
+        {"action": "addItem", "field": "secrets", "value": "$6$rounds=1$x$y"},
+        {"action": "set", "field": "description", "value": "ok"},
+    ]
+    assert redact(body)[0]["value"] == REDACTED and redact(body)[1]["value"] == "ok"
+    assert redact({"type": "addAppPassword", "name": "TmFtZQ==", "password": "$6$x"})["password"] == REDACTED
+    assert redact({"certs": "-----BEGIN CERTIFICATE-----"})["certs"] == REDACTED
+    assert redact(["otpauth://totp/x?secret=A"]) == [REDACTED]
+    assert redact({"query": {"token": "abc"}})["query"]["token"] == REDACTED
+
+
+def test_action_names():
+    assert action_and_target("PATCH", "/api/principal/jane%2Edoe") == ("principal.update", "jane.doe")
+    assert action_and_target("DELETE", "/api/principal") == ("principal.delete-matching", "")
+    assert action_and_target("GET", "/api/store/purge/account/jane") == ("store.purge.run", "account/jane")
+
+
+def test_prune_keeps_recent_entries(db):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    old = AuditEntry.objects.create(actor="a", action="x", method="POST", path="/", outcome="success")
+    AuditEntry.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=400))
+    AuditEntry.objects.create(actor="b", action="x", method="POST", path="/", outcome="success")
+    call_command("prune_audit", days=365)
+    assert list(AuditEntry.objects.values_list("actor", flat=True)) == ["b"]
