@@ -86,6 +86,12 @@ STALWART_TOKEN_REFRESH_MARGIN = env_float("STALWART_TOKEN_REFRESH_MARGIN", 60.0)
 PASSWORD_HASH_ROUNDS = int(env_float("PASSWORD_HASH_ROUNDS", 100_000))
 # How long the audit trail keeps entries (`manage.py prune_audit`, e.g. daily from cron).
 AUDIT_RETENTION_DAYS = int(env_float("AUDIT_RETENTION_DAYS", 365))
+# Sign-in throttling: failed attempts allowed per window, per address and per account.
+SIGNIN_THROTTLE_WINDOW = int(env_float("SIGNIN_THROTTLE_WINDOW", 900))
+SIGNIN_MAX_FAILURES_PER_IP = int(env_float("SIGNIN_MAX_FAILURES_PER_IP", 30))
+SIGNIN_MAX_FAILURES_PER_ACCOUNT = int(env_float("SIGNIN_MAX_FAILURES_PER_ACCOUNT", 10))
+# A session ends after this long without a request, and in any case after SESSION_MAX_AGE.
+SESSION_IDLE_TIMEOUT = int(env_float("SESSION_IDLE_TIMEOUT", 2 * 3600))
 # How long the sign-in form waits for the two-factor code before starting over.
 SIGNIN_TOTP_STEP_SECONDS = 300
 
@@ -174,6 +180,8 @@ if env("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (env("SECURE_PROXY_SSL_HEADER_NAME"), "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = int(env_float("SECURE_HSTS_SECONDS", 31536000)) if SECURE_SSL_REDIRECT else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_SSL_REDIRECT)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_SSL_REDIRECT)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

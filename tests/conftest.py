@@ -60,6 +60,16 @@ def _database(db):
     """Sessions live in the database: every portal test may use it."""
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters and cached reports must not leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def sign_in(client, who: str | Persona, *, next_url: str = "") -> object:
     who = persona(who) if isinstance(who, str) else who
     data = {"step": "password", "username": who.name, "password": who.password}

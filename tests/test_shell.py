@@ -44,3 +44,33 @@ def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert b"Not found" in response.content
+
+
+def test_deploy_checks_are_clean_with_production_settings():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"SECURE_COOKIES", "STATIC_MANIFEST"}},
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "SECRET_KEY": "x" * 20 + "production-like-secret-key-with-enough-entropy-0123456789",
+        "ALLOWED_HOSTS": "portal.example.org",
+        "SECURE_SSL_REDIRECT": "1",
+        "DEBUG": "0",
+    }
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_hsts_when_secure(client, settings):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    response = client.get("/healthz", secure=True)
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")

@@ -45,6 +45,8 @@ async def start(
             "access": seal(tokens.access_token),
             "refresh": seal(tokens.refresh_token) if tokens.refresh_token else "",
             "expires_at": tokens.expires_at,
+            "signed_in_at": time.time(),
+            "seen_at": time.time(),
         },
     )
     return _user(await request.session.aget(IDENTITY_KEY))
@@ -78,6 +80,16 @@ async def current(request: HttpRequest) -> tuple[PortalUser, str] | None:
     token = unseal(data.get("access", ""))
     if token is None:
         return None
+    now = time.time()
+    if (
+        now - data.get("signed_in_at", 0) > settings.SESSION_COOKIE_AGE
+        or now - data.get("seen_at", 0) > settings.SESSION_IDLE_TIMEOUT
+    ):
+        await end(request)
+        return None
+    if now - data["seen_at"] > 60:  # note activity, at most once a minute
+        data = {**data, "seen_at": now}
+        await request.session.aset(IDENTITY_KEY, data)
     if data["expires_at"] - time.time() < settings.STALWART_TOKEN_REFRESH_MARGIN:
         try:
             token = await refresh(request, data)

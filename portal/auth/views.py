@@ -15,12 +15,13 @@ from portal.audit import recording as audit
 from portal.navigation import landing_url
 from portal.stalwart import StalwartClient, errors, oauth
 
-from . import session
+from . import session, throttle
 from .forms import SignInForm, TotpForm
 
 log = logging.getLogger("portal.auth")
 
 WRONG_PASSWORD = "The account name or password is not correct."
+TOO_MANY = "Too many failed sign-ins. For your safety, wait %d minutes before trying again."
 WRONG_CODE = "That code is not correct, or it has expired. Enter the current code from your authenticator app."
 
 
@@ -116,6 +117,10 @@ async def sign_in(request: HttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         username, password = form.cleaned_data["username"], form.cleaned_data["password"]
+        ip = audit.client_ip(request)
+        if await throttle.blocked(ip, username):
+            form.add_error(None, TOO_MANY % throttle.retry_minutes())
+            return render(request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=429)
         try:
             return await _finish(request, username, password, next_url)
         except errors.TotpRequired:
@@ -124,11 +129,12 @@ async def sign_in(request: HttpRequest) -> HttpResponse:
             await session.hold_pending(request, username, password, next_url)
             return render(request, "auth/sign_in.html", {"form": TotpForm(), "step": "totp", "next": next_url})
         except errors.Unauthorized:
+            await throttle.failed(ip, username)
             form.add_error(None, WRONG_PASSWORD)
             status = 401
         except errors.StalwartError as exc:
             form.add_error(None, _explain(exc))
-            status = 403 if isinstance(exc, errors.Forbidden) else 502
+            status = 403 if isinstance(exc, errors.Forbidden) else 429 if isinstance(exc, errors.RateLimited) else 502
     return render(request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=status)
 
 
@@ -140,12 +146,17 @@ async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
     username, password, held_next = held
     form = TotpForm(request.POST)
     status = 200
+    ip = audit.client_ip(request)
+    if await throttle.blocked(ip, username):
+        form.add_error(None, TOO_MANY % throttle.retry_minutes())
+        return render(request, "auth/sign_in.html", {"form": form, "step": "totp", "next": held_next}, status=429)
     if form.is_valid():
         try:
             response = await _finish(
                 request, username, f"{password}${form.cleaned_data['code']}", held_next or next_url
             )
         except errors.Unauthorized:
+            await throttle.failed(ip, username)
             form.add_error("code", WRONG_CODE)
             status = 401
         except errors.StalwartError as exc:
