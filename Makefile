@@ -15,7 +15,7 @@ CHROMIUM ?= /usr/bin/chromium
 # interpreter on PATH, else one installed under pyenv.
 PYTHON ?= $(shell scripts/find-python)
 
-.PHONY: help venv dev-deps browser demo serve test lint clean
+.PHONY: help venv dev-deps browser demo serve test lint bench loadtest clean
 
 help:
 	@echo "make demo   - run the Stalwart sandbox and the portal on 127.0.0.1"
@@ -56,6 +56,15 @@ serve: venv
 test: dev-deps browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Speed and memory against the direct Stalwart (sandbox) calls; writes BENCHMARKS.md.
+bench: dev-deps
+	$(PY) -m bench
+
+# Concurrent people and live streams through one portal process (not part of `make test`);
+# writes the "Load test" section of BENCHMARKS.md. e.g. LOADTEST_ARGS="--users 30 --streams 100".
+loadtest: venv
+	$(PY) -m loadtest $(LOADTEST_ARGS)
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .

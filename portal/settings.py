@@ -75,6 +75,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 STALWART_URL = (env("STALWART_URL", "http://127.0.0.1:8081") or "").rstrip("/")
 STALWART_CONNECT_TIMEOUT = env_float("STALWART_CONNECT_TIMEOUT", 3.0)
 STALWART_TIMEOUT = env_float("STALWART_TIMEOUT", 15.0)
+# A live delivery check that sends nothing for this long is shown as stalled and stopped.
+TROUBLESHOOT_STALL_SECONDS = env_float("TROUBLESHOOT_STALL_SECONDS", 30.0)
 STALWART_VERIFY_TLS = env_bool("STALWART_VERIFY_TLS", True)
 # Sent to POST /api/oauth and /auth/token. Stalwart limits client ids to 20
 # characters and refuses redirect URIs that start with http://.
@@ -114,7 +116,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.session_preload",
     "django.middleware.common.CommonMiddleware",

@@ -9,9 +9,15 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("auth/", include("portal.auth.urls")),
-    path("account/", include(([path("", views.account_overview, name="overview")], "account"))),
+    path("account/", include("portal.account.urls")),
     path("directory/", include("portal.directory.urls")),
+    path("queue/", include("portal.queue.urls")),
+    path("reports/", include("portal.reports.urls")),
+    path("undelete/", include("portal.undelete.urls")),
     path("audit/", include("portal.audit.urls")),
+    path("observability/", include("portal.observability.urls")),
+    path("settings/", include("portal.settings_pages.urls")),
+    path("tools/", include("portal.tools.urls")),
 ]
 
 handler404 = "portal.views.page_not_found"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import traceback
@@ -105,6 +106,28 @@ def _configured_headers(sb: Sandbox) -> list[tuple[str, str]]:
     ]
 
 
+async def _send_stream(stream, receive, send) -> None:
+    """Send a streamed body (SSE) until it ends or the client disconnects; always closes it."""
+
+    async def pump() -> None:
+        async for chunk in stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    tasks = [asyncio.ensure_future(pump()), asyncio.ensure_future(disconnected())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await stream.aclose()
+
+
 def create_app(sandbox: Sandbox):
     """Return an ASGI app serving ``sandbox``."""
     load_routes()
@@ -154,6 +177,9 @@ def create_app(sandbox: Sandbox):
         )
         record = RequestRecord(req.method, path, query, _auth_scheme(headers.get("authorization")))
         sandbox.requests.append(record)
+        faults = sandbox.faults.take(req.method, path)  # injected failures, see sandbox.faults
+        if faults is not None and (send := await faults.apply(record, receive, send)) is None:
+            return
         with sandbox.lock:
             response = dispatch(sandbox, req)
             extra_headers = _configured_headers(sandbox)
@@ -161,6 +187,10 @@ def create_app(sandbox: Sandbox):
         response.headers.extend(extra_headers)
 
         out_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.all_headers()]
+        if response.stream is not None:
+            await send({"type": "http.response.start", "status": response.status, "headers": out_headers})
+            await _send_stream(response.stream, receive, send)
+            return
         out_headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": out_headers})
         await send({"type": "http.response.body", "body": response.body})

@@ -122,6 +122,9 @@ class Response:
     body: bytes = b""
     content_type: str | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
+    #: An async iterator of body chunks sent after the headers (SSE); ``body`` is then unused.
+    #: ``sandbox.app`` closes it (``aclose()``) when the client goes away.
+    stream: Any = None
 
     def all_headers(self) -> list[tuple[str, str]]:
         headers = []
@@ -149,3 +152,8 @@ def data_response(value: Any, *, no_cache: bool = False) -> Response:
 
 def empty_response(status: int) -> Response:
     return Response(status, b"", None, [])
+
+
+def event_stream_response(stream: Any) -> Response:
+    """An SSE answer (§1.4): ``text/event-stream`` with ``Cache-Control: no-store``."""
+    return Response(200, b"", "text/event-stream", [("cache-control", "no-store")], stream=stream)

@@ -26,6 +26,17 @@ QUERY_TOKEN_FALLBACKS: list[Callable[..., Response | None]] = []
 ROUTE_MODULES = [
     "sandbox.principals",
     "sandbox.oauth",
+    "sandbox.dkim",
+    "sandbox.account",
+    "sandbox.queue",
+    "sandbox.reports",
+    "sandbox.store",
+    "sandbox.config",
+    "sandbox.logs",
+    "sandbox.telemetry",
+    "sandbox.troubleshoot",
+    "sandbox.spamfilter",
+    "sandbox.maintenance",
 ]
 
 

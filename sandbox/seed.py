@@ -287,6 +287,15 @@ def build_seed(sb: Sandbox) -> None:
         sb.settings["authentication.fallback-admin.secret"] = b.pw(PERSONAS["admin"]["password"])
     if sb.scale > 0:
         _scale(sb, b, sb.scale)
+    from .dkim import seed as seed_dkim_and_dns
+
+    seed_dkim_and_dns(sb)
+    from .config_seed import seed as seed_configuration
+
+    seed_configuration(sb)
+    from .mailflow import install as install_mail_flow
+
+    install_mail_flow(sb)
 
 
 def _demo(sb: Sandbox, b: _Builder) -> None:

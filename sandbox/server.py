@@ -24,6 +24,8 @@ def _config(sandbox: Sandbox, host: str, port: int, log_level: str) -> uvicorn.C
         proxy_headers=False,
         server_header=False,
         date_header=True,
+        # Event streams nobody reads any more would otherwise hold the shutdown forever.
+        timeout_graceful_shutdown=2,
     )
 
 

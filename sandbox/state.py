@@ -144,6 +144,8 @@ class RequestRecord:
     auth_scheme: str | None
     #: response status, filled in when the response is sent
     status: int | None = None
+    #: kinds of the injected faults that applied to it (``sandbox.faults``)
+    faults: tuple[str, ...] = ()
 
 
 @dataclass
@@ -218,6 +220,10 @@ class Sandbox:
 
         build_seed(self)
         self._pristine = self._snapshot()
+        from .faults import Faults
+
+        #: injected failures (latency, 5xx, resets, ...), see ``sandbox.faults``
+        self.faults = Faults(self)
 
     # ------------------------------------------------------------------ config helpers
     @property
@@ -261,8 +267,12 @@ class Sandbox:
     def register_state(self, name: str, snapshot: Callable[[], Any], restore: Callable[[Any], Any]) -> None:
         """Let a later API area take part in snapshots: ``snapshot()`` returns a deep copy
         of its state and ``restore(copy)`` installs one. Call before the pristine snapshot is
-        refreshed with :meth:`mark_pristine`."""
+        refreshed with :meth:`mark_pristine`, or lazily on first use: then the state as it is
+        when registered (normally still empty) is what :meth:`reset` restores."""
         self._extra_state[name] = (snapshot, restore)
+        pristine = getattr(self, "_pristine", None)
+        if pristine is not None and name not in pristine["extra"]:
+            pristine["extra"][name] = snapshot()
 
     def mark_pristine(self) -> None:
         """Take the current state as the one :meth:`reset` restores."""

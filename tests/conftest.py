@@ -89,3 +89,9 @@ def signed_in(client, sandbox):
         return client
 
     return _sign_in
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop in the test
+    thread, which must not overlap with tests that drive async views."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))

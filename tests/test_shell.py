@@ -53,7 +53,11 @@ def test_deploy_checks_are_clean_with_production_settings():
     from pathlib import Path
 
     env = {
-        **{k: v for k, v in os.environ.items() if k not in {"SECURE_COOKIES", "STATIC_MANIFEST"}},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"SECURE_COOKIES", "STATIC_MANIFEST", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        },
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "SECRET_KEY": "x" * 20 + "production-like-secret-key-with-enough-entropy-0123456789",
         "ALLOWED_HOSTS": "portal.example.org",
@@ -63,7 +67,11 @@ def test_deploy_checks_are_clean_with_production_settings():
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -62,7 +62,10 @@ def action_and_target(method: str, path: str) -> tuple[str, str]:
     parts = [unquote(part) for part in path.removeprefix("/api/").split("/") if part]
     area = parts[0] if parts else "api"
     verb = {"POST": "create", "PATCH": "update", "PUT": "update", "DELETE": "delete", "GET": "run"}.get(method, method)
-    if area in {"store", "telemetry", "troubleshoot", "spam-filter", "queue", "reports", "account", "update"} and len(parts) > 1:
+    if (
+        area in {"store", "telemetry", "troubleshoot", "spam-filter", "queue", "reports", "account", "update"}
+        and len(parts) > 1
+    ):
         area = f"{area}.{parts[1]}"
         target = "/".join(parts[2:])
     else:

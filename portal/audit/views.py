@@ -96,7 +96,20 @@ class _Echo:
 async def audit_csv(request: HttpRequest) -> HttpResponse:
     _, entries = _filtered(request)
     writer = csv.writer(_Echo())
-    fields = ["at", "actor", "actor_tenant", "ip", "action", "target", "method", "path", "outcome", "status", "error", "params"]
+    fields = [
+        "at",
+        "actor",
+        "actor_tenant",
+        "ip",
+        "action",
+        "target",
+        "method",
+        "path",
+        "outcome",
+        "status",
+        "error",
+        "params",
+    ]
 
     def rows():
         # A plain generator: Django reads it in a worker thread under ASGI, where

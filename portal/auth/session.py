@@ -52,8 +52,11 @@ async def start(
     return _user(await request.session.aget(IDENTITY_KEY))
 
 
-async def end(request: HttpRequest) -> None:
+async def end(request: HttpRequest, *, expired: bool = False) -> None:
+    """Sign out; `expired` says it happened to the person, not by their choice."""
     await request.session.aflush()
+    if expired:
+        request.portal_session_expired = True  # type: ignore[attr-defined]
 
 
 def _user(data: dict[str, Any]) -> PortalUser:
@@ -85,7 +88,7 @@ async def current(request: HttpRequest) -> tuple[PortalUser, str] | None:
         now - data.get("signed_in_at", 0) > settings.SESSION_COOKIE_AGE
         or now - data.get("seen_at", 0) > settings.SESSION_IDLE_TIMEOUT
     ):
-        await end(request)
+        await end(request, expired=True)
         return None
     if now - data["seen_at"] > 60:  # note activity, at most once a minute
         data = {**data, "seen_at": now}
@@ -111,13 +114,13 @@ async def refresh(request: HttpRequest, data: dict[str, Any] | None = None) -> s
             return None
     refresh_token = unseal(data.get("refresh", "")) if data.get("refresh") else None
     if not refresh_token:
-        await end(request)
+        await end(request, expired=True)
         return None
     try:
         tokens = await oauth.refresh(refresh_token)
     except (errors.OAuthError, errors.Unauthorized, errors.BadRequest) as exc:
         log.info("token refresh refused for %s: %s", data.get("name"), type(exc).__name__)
-        await end(request)
+        await end(request, expired=True)
         return None
     data = dict(data)
     data["access"] = seal(tokens.access_token)
@@ -138,7 +141,7 @@ async def run_authorised(
     """Sign-in check, permission check, then the view (see permissions.require)."""
     signed_in = await current(request)
     if signed_in is None:
-        return responses.sign_in_redirect(request)
+        return responses.sign_in_redirect(request, expired=getattr(request, "portal_session_expired", False))
     user, token = signed_in
     request.portal_user = user  # type: ignore[attr-defined]
     access = rule if isinstance(rule, Access) else rule(**kwargs)
@@ -149,7 +152,9 @@ async def run_authorised(
         return await _run(request, view, args, kwargs)
 
 
-async def _run(request: HttpRequest, view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> HttpResponse:
+async def _run(
+    request: HttpRequest, view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> HttpResponse:
     try:
         return await view(request, *args, **kwargs)
     except errors.Unauthorized:

@@ -120,7 +120,9 @@ async def sign_in(request: HttpRequest) -> HttpResponse:
         ip = audit.client_ip(request)
         if await throttle.blocked(ip, username):
             form.add_error(None, TOO_MANY % throttle.retry_minutes())
-            return render(request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=429)
+            return render(
+                request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=429
+            )
         try:
             return await _finish(request, username, password, next_url)
         except errors.TotpRequired:

@@ -105,7 +105,9 @@ class PrincipalForm(forms.Form):
         self.fields["name"] = forms.CharField(
             label=NAME_LABELS.get(kind.type, "Name"), max_length=512, help_text=NAME_HELP.get(kind.type, "")
         )
-        self.fields["name"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"})
+        self.fields["name"].widget.attrs.update(
+            {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+        )
         if "description" in fields:
             label = {"individual": "Full name", "oauthClient": "Display name"}.get(kind.type, "Description")
             self.fields["description"] = forms.CharField(label=label, max_length=512, required=False)
@@ -114,7 +116,10 @@ class PrincipalForm(forms.Form):
             self.fields["email"] = forms.EmailField(label=label, required=False, max_length=512)
             if kind.type != "oauthClient":
                 self.fields["aliases"] = LinesField(
-                    label="Aliases", lowercase=True, emails=True, help_text="Other addresses that deliver here, one per line."
+                    label="Aliases",
+                    lowercase=True,
+                    emails=True,
+                    help_text="Other addresses that deliver here, one per line.",
                 )
         if kind.type == "individual":
             self.fields["password"] = forms.CharField(
@@ -128,13 +133,21 @@ class PrincipalForm(forms.Form):
             )
         if "quota" in fields:
             self.fields["quota_amount"] = forms.DecimalField(
-                label="Storage quota", required=False, min_value=0, max_digits=12, decimal_places=2,
+                label="Storage quota",
+                required=False,
+                min_value=0,
+                max_digits=12,
+                decimal_places=2,
                 help_text="Empty or 0 means no limit.",
             )
-            self.fields["quota_unit"] = forms.ChoiceField(label="Unit", choices=QUOTA_UNITS, initial="GiB", required=False)
+            self.fields["quota_unit"] = forms.ChoiceField(
+                label="Unit", choices=QUOTA_UNITS, initial="GiB", required=False
+            )
         if kind.type == "tenant":
             for field, label, _ in TENANT_LIMITS:
-                self.fields[field] = forms.IntegerField(label=label, required=False, min_value=0, help_text="0 or empty: no limit.")
+                self.fields[field] = forms.IntegerField(
+                    label=label, required=False, min_value=0, help_text="0 or empty: no limit."
+                )
         for field, label, help_text in (
             ("memberOf", "Member of groups", "Group names, one per line."),
             ("lists", "Mailing lists", "Mailing list names, one per line."),
@@ -145,12 +158,19 @@ class PrincipalForm(forms.Form):
                 self.fields[field] = LinesField(label=label, lowercase=True, help_text=help_text)
         if "externalMembers" in fields:
             self.fields["externalMembers"] = LinesField(
-                label="External members", lowercase=True, emails=True, help_text="Addresses outside this server, one per line."
+                label="External members",
+                lowercase=True,
+                emails=True,
+                help_text="Addresses outside this server, one per line.",
             )
         if "urls" in fields:
-            self.fields["urls"] = LinesField(label="Redirect URIs", help_text="One per line, for example https://app.example.org/callback.")
+            self.fields["urls"] = LinesField(
+                label="Redirect URIs", help_text="One per line, for example https://app.example.org/callback."
+            )
         if "picture" in fields:
-            self.fields["picture"] = forms.URLField(label="Logo URL", required=False, max_length=512, assume_scheme="https")
+            self.fields["picture"] = forms.URLField(
+                label="Logo URL", required=False, max_length=512, assume_scheme="https"
+            )
         if tenants is not None and kind.type not in {"tenant", "oauthClient"} and enterprise:
             self.fields["tenant"] = forms.ChoiceField(
                 label="Tenant", required=False, choices=[("", "None")] + [(name, name) for name in tenants]
@@ -319,7 +339,9 @@ class PasswordResetForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="App passwords and two-factor stay as they are.",
     )
-    confirm = forms.CharField(label="Repeat the new password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    confirm = forms.CharField(
+        label="Repeat the new password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def clean(self):
         data = super().clean()

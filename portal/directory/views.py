@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.auth.vault import seal, unseal
 from portal.paging import Paging
 from portal.permissions import (
     AREAS,
@@ -26,10 +31,14 @@ from portal.stalwart import errors
 from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password
 from portal.stalwart.types import Principal
 
+from . import csv_io
 from .changes import password_reset_ops, principal_diff, sign_in_ops
 from .effective import effective_permissions, known_permissions
 from .forms import PICKER_TYPES, ConfirmCountForm, PasswordResetForm, PrincipalForm, describe_error
 from .kinds import KINDS, Kind, kind_for, list_access
+from .rows import build_rows
+
+COUNT_LABELS = {"group": "Members", "list": "Members", "domain": "Addresses", "apiKey": "Permissions"}
 
 log = logging.getLogger("portal.directory")
 
@@ -73,13 +82,20 @@ async def principal_list(request: HttpRequest, kind: str) -> HttpResponse:
     page = await request.stalwart.principals.list(  # type: ignore[attr-defined]
         types=[spec.type], filter=paging.query, page=paging.page, limit=paging.size, fields=spec.fields
     )
+    can_get = _can(request, spec, "get")
     context = {
         "kind": spec,
         "page": page,
+        "rows": build_rows(spec, page.items, linked=can_get),
+        "with_email": spec.type in {"individual", "group", "list"},
+        "email_label": "Address" if spec.type == "list" else "E-mail",
+        "count_label": COUNT_LABELS.get(spec.type, ""),
         "paging": paging.with_total(page.total),
-        "can_get": _can(request, spec, "get"),
+        "can_get": can_get,
         "can_create": _can(request, spec, "create"),
         "can_delete": _can(request, spec, "delete"),
+        "can_import": spec.type == "individual"
+        and request.portal_user.has("individual-create", "individual-update", "individual-get"),  # type: ignore[attr-defined]
     }
     template = "directory/list.html#results" if request.htmx else "directory/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)
@@ -103,8 +119,40 @@ async def principal_detail(request: HttpRequest, kind: str, name: str) -> HttpRe
         "can_list_groups": user.has("group-list"),
         "can_list_lists": user.has("mailing-list-list"),
         "can_list_roles": user.has("role-list"),
+        "helpdesk": _helpdesk_links(user, spec, principal),
     }
     return render(request, "directory/detail.html", context)
+
+
+def _helpdesk_links(user, spec: Kind, principal: Principal) -> list[tuple[str, str, str]]:
+    """(label, url, hint) for the tools that apply to this account, as far as the person may use them."""
+    if spec.type not in {"individual", "group"}:
+        return []
+    links = []
+    address = principal.primary_email or principal.name
+    if user.has("message-queue-list"):
+        links.append(
+            ("Messages in the queue", reverse("queue:list") + "?" + urlencode({"q": address}), "to or from " + address)
+        )
+    if user.has("troubleshoot") and principal.primary_email:
+        links.append(
+            ("Test delivery", reverse("tools:delivery") + "?" + urlencode({"target": address}), "to " + address)
+        )
+    if user.has("undelete") and user.enterprise:
+        links.append(("Restore deleted mail", reverse("undelete:list", kwargs={"account": principal.name}), ""))
+    if user.has("purge-account"):
+        links.append(
+            ("Empty deleted mail", reverse("tools:account-empty-trash", kwargs={"name": principal.name}), "asks first")
+        )
+    if user.has("purge-in-memory-store"):
+        links.append(
+            (
+                "Reset spam-filter training",
+                reverse("tools:account-delete-bayes", kwargs={"name": principal.name}),
+                "asks first",
+            )
+        )
+    return links
 
 
 # --- create and edit ------------------------------------------------------------
@@ -127,7 +175,9 @@ def _create_body(spec: Kind, values: dict, form: PrincipalForm, version: str) ->
     if spec.type == "apiKey":
         api_secret = generate_api_secret()
         body["secrets"] = [hash_password(api_secret)]
-        body["enabledPermissions"] = ["authenticate"] if version.startswith("0.12") else ["authenticate", "authenticate-oauth"]
+        body["enabledPermissions"] = (
+            ["authenticate"] if version.startswith("0.12") else ["authenticate", "authenticate-oauth"]
+        )
     return body, api_secret
 
 
@@ -161,12 +211,16 @@ async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
             log.info("%s created %s %s", user.name, spec.type, values["name"])
             if spec.type == "apiKey" and api_secret:
                 token = api_key_token(values["name"], api_secret)
-                return render(request, "directory/api_key_created.html", {"kind": spec, "name": values["name"], "token": token})
+                return render(
+                    request, "directory/api_key_created.html", {"kind": spec, "name": values["name"], "token": token}
+                )
             messages.success(request, f"{spec.singular} {values['name']} created.")
             if spec.type == "domain" and user.has("dkim-signature-create"):
                 for line in await _default_dkim(request, values["name"]):
                     messages.info(request, line)
-            return HttpResponseRedirect(_detail_url(spec, values["name"]) if _can(request, spec, "get") else _list_url(spec))
+            return HttpResponseRedirect(
+                _detail_url(spec, values["name"]) if _can(request, spec, "get") else _list_url(spec)
+            )
     return render(request, "directory/form.html", {"kind": spec, "form": form, "creating": True}, status=status)
 
 
@@ -297,7 +351,9 @@ async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResp
         await request.stalwart.principals.delete_matching(spec.type, query)  # type: ignore[attr-defined]
         log.info("%s deleted all %d %s matching %r", request.portal_user.name, preview.total, spec.type, query)  # type: ignore[attr-defined]
         messages.success(
-            request, f"Stalwart is deleting {preview.total} {spec.plural.lower()}. It works in the background; refresh in a moment."
+            request,
+            f"Stalwart is deleting {preview.total} {spec.plural.lower()}. "
+            "It works in the background; refresh in a moment.",
         )
         return HttpResponseRedirect(_list_url(spec))
     context = {"kind": spec, "query": query, "preview": preview, "form": form}
@@ -347,11 +403,17 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
                 error = describe_error(exc)
                 status = 422
             else:
-                messages.success(request, f"Permissions of {name} saved ({len(changes)} change{'s' if len(changes) != 1 else ''}).")
+                messages.success(
+                    request, f"Permissions of {name} saved ({len(changes)} change{'s' if len(changes) != 1 else ''})."
+                )
                 return HttpResponseRedirect(reverse("directory:permissions", kwargs={"kind": spec.slug, "name": name}))
         enabled, disabled = new_enabled, new_disabled
     effective, unreadable = await effective_permissions(
-        request.stalwart, principal.roles, enabled, disabled, user.version  # type: ignore[attr-defined]
+        request.stalwart,
+        principal.roles,
+        enabled,
+        disabled,
+        user.version,  # type: ignore[attr-defined]
     )
     groups = []
     for area, _ in AREAS:
@@ -399,9 +461,16 @@ async def account_password(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         await request.stalwart.principals.update(name, password_reset_ops(hash_password(form.cleaned_data["password"])))  # type: ignore[attr-defined]
         log.info("%s reset the password of %s", request.portal_user.name, name)  # type: ignore[attr-defined]
-        messages.success(request, f"The password of {name} was changed. Their app passwords and two-factor are unchanged.")
+        messages.success(
+            request, f"The password of {name} was changed. Their app passwords and two-factor are unchanged."
+        )
         return HttpResponseRedirect(_detail_url(spec, name))
-    return render(request, "directory/password.html", {"kind": spec, "principal": principal, "form": form}, status=422 if form.errors else 200)
+    return render(
+        request,
+        "directory/password.html",
+        {"kind": spec, "principal": principal, "form": form},
+        status=422 if form.errors else 200,
+    )
 
 
 @require_POST
@@ -411,7 +480,9 @@ async def account_sign_in(request: HttpRequest, name: str) -> HttpResponse:
     enable = request.POST.get("enable") == "1"
     await request.stalwart.principals.update(name, sign_in_ops(enable))  # type: ignore[attr-defined]
     log.info("%s %s sign-in for %s", request.portal_user.name, "enabled" if enable else "disabled", name)  # type: ignore[attr-defined]
-    messages.success(request, f"{name} can sign in again." if enable else f"{name} can no longer sign in (mail still arrives).")
+    messages.success(
+        request, f"{name} can sign in again." if enable else f"{name} can no longer sign in (mail still arrives)."
+    )
     return HttpResponseRedirect(_detail_url(spec, name))
 
 
@@ -436,3 +507,71 @@ async def picker_options(request: HttpRequest, field: str) -> HttpResponse:
     extra = [(role, label) for role, label in BUILTIN_ROLES.items() if field == "roles" and query.lower() in role]
     context = {"field": field, "page": page, "query": query, "builtin": extra}
     return render(request, "directory/picker_options.html", context)
+
+
+# --- CSV ------------------------------------------------------------------------------
+@require_GET
+@require(list_access)
+async def principal_export(request: HttpRequest, kind: str) -> HttpResponse:
+    spec = kind_for(kind)
+    query = request.GET.get("q", "").strip()[:200]
+    # Fetch the first page before answering: when that call fails, the person gets the error
+    # page instead of a download that breaks off.
+    first = await csv_io.export_page(request.stalwart, spec, query)  # type: ignore[attr-defined]
+    response = StreamingHttpResponse(
+        csv_io.export_rows(request.stalwart, spec, query, first=first),  # type: ignore[attr-defined]
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{spec.slug}.csv"'
+    return response
+
+
+IMPORT_KEY = "portal.directory.import"
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("individual-create", "individual-update", "individual-get"))
+async def account_import(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV, see what it would do, then apply it."""
+    spec = KINDS["accounts"]
+    if request.method == "POST" and request.POST.get("apply"):
+        plan_id = await request.session.aget(IMPORT_KEY)
+        sealed = await cache.aget(f"import:{plan_id}") if plan_id and plan_id == request.POST["apply"] else None
+        rows_data = json.loads(unseal(sealed) or "null") if sealed else None
+        if not rows_data:
+            messages.error(request, "That import preview has expired. Upload the file again.")
+            return HttpResponseRedirect(reverse("directory:import"))
+        rows = [csv_io.Row(**data) for data in rows_data]
+        await csv_io.apply_import(request.stalwart, rows)  # type: ignore[attr-defined]
+        await cache.adelete(f"import:{plan_id}")
+        await request.session.apop(IMPORT_KEY, None)
+        done = sum(1 for row in rows if row.ok)
+        failed = sum(1 for row in rows if row.ok is False)
+        log.info("%s imported accounts: %d done, %d failed", request.portal_user.name, done, failed)  # type: ignore[attr-defined]
+        return render(
+            request,
+            "directory/import.html",
+            {"kind": spec, "rows": rows, "applied": True, "done": done, "failed": failed},
+        )
+
+    form = csv_io.ImportForm(request.POST or None, request.FILES or None)
+    context: dict = {"kind": spec, "form": form}
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > 2 * 1024 * 1024:
+            form.add_error("file", "The file is larger than 2 MiB; split it into smaller files.")
+        else:
+            rows, problem = csv_io.parse_import(upload.read())
+            if problem:
+                form.add_error("file", problem)
+            else:
+                await csv_io.plan_import(request.stalwart, rows)  # type: ignore[attr-defined]
+                plan_id = secrets.token_urlsafe(16)
+                await cache.aset(f"import:{plan_id}", seal(json.dumps([row.as_dict() for row in rows])), timeout=900)
+                await request.session.aset(IMPORT_KEY, plan_id)
+                counts = {
+                    action: sum(1 for row in rows if row.action == action)
+                    for action in ("create", "update", "unchanged", "invalid")
+                }
+                context.update({"rows": rows, "plan_id": plan_id, "counts": counts})
+    return render(request, "directory/import.html", context, status=422 if form.errors else 200)

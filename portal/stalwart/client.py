@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-import logging
-import time
 from typing import Any
 
 import httpx
@@ -41,6 +41,36 @@ class StalwartClient:
         from .principals import PrincipalsApi
 
         self.principals = PrincipalsApi(self)
+        from .account import AccountApi
+
+        self.account = AccountApi(self)
+        from .dkim import DkimApi
+        from .dns import DnsApi
+
+        self.dkim = DkimApi(self)
+        self.dns = DnsApi(self)
+        from .blobs import BlobsApi, UndeleteApi
+        from .queue import QueueApi
+        from .reports import ReportsApi
+
+        self.queue = QueueApi(self)
+        self.reports = ReportsApi(self)
+        self.blobs = BlobsApi(self)
+        self.undelete = UndeleteApi(self)
+        from .logs import LogsApi
+        from .settings_api import SettingsApi
+        from .telemetry import TelemetryApi
+
+        self.logs = LogsApi(self)
+        self.settings = SettingsApi(self)
+        self.telemetry = TelemetryApi(self)
+        from .maintenance import MaintenanceApi
+        from .spamfilter import SpamFilterApi
+        from .troubleshoot import TroubleshootApi
+
+        self.troubleshoot = TroubleshootApi(self)
+        self.spam_filter = SpamFilterApi(self)
+        self.maintenance = MaintenanceApi(self)
 
     def __repr__(self) -> str:  # never show the credential
         return "<StalwartClient>"
@@ -93,6 +123,42 @@ class StalwartClient:
             log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
             raise errors.StalwartUnavailable("Stalwart could not be reached.", operation=operation) from exc
         return decode_response(response, operation=operation, started=started)
+
+    async def request_raw(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> bytes:
+        """Send one request whose successful answer is raw bytes (blob downloads).
+
+        Errors still arrive as JSON (a management error with HTTP 200, or problem+json)
+        and raise like `request()` does.
+        """
+        query = {key: str(value) for key, value in (params or {}).items() if value not in (None, "")}
+        outcome: Exception | None = None
+        try:
+            return await self._send_raw(method, path, query)
+        except Exception as exc:
+            outcome = exc
+            raise
+        finally:
+            watcher = observer.get()
+            if watcher is not None:
+                await watcher(Call(method, path, query, None, outcome))
+
+    async def _send_raw(self, method: str, path: str, query: dict[str, str]) -> bytes:
+        operation = f"{method} {path}"
+        headers = {"Authorization": self._authorization, "Accept": "application/octet-stream, application/json"}
+        started = time.perf_counter()
+        try:
+            response = await shared_client().request(method, path, params=query, headers=headers)
+        except httpx.TimeoutException as exc:
+            log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
+            raise errors.StalwartTimeout("Stalwart did not answer in time.", operation=operation) from exc
+        except httpx.HTTPError as exc:
+            log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
+            raise errors.StalwartUnavailable("Stalwart could not be reached.", operation=operation) from exc
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if response.status_code < 300 and content_type not in JSON_TYPES:
+            return response.content
+        decode_response(response, operation=operation, started=started)
+        raise errors.StalwartBadResponse("Stalwart sent JSON where raw content was expected.", operation=operation)
 
 
 @dataclass(frozen=True, slots=True)

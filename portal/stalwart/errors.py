@@ -198,15 +198,26 @@ _MANAGEMENT_CLASSES: dict[str, type[ManagementError]] = {
 
 def management_error(body: dict[str, Any], *, operation: str) -> ManagementError:
     code = str(body.get("error"))
+    if code == "fieldAlreadyExists" and _is_private_key(body):
+        # POST /api/dkim answers "already exists" with the stored private key as the value
+        # (api-behaviour §11): drop it here, before any message, log or audit entry sees it.
+        body = {**body, "value": ""}
     cls = _MANAGEMENT_CLASSES.get(code, ManagementError)
     if cls is Unsupported and body.get("details") == "Enterprise feature":
         cls = EnterpriseRequired
     return cls(_management_message(code, body), body=body, operation=operation)
 
 
+def _is_private_key(body: dict[str, Any]) -> bool:
+    field, value = str(body.get("field") or ""), str(body.get("value") or "")
+    return field.endswith("private-key") or "PRIVATE KEY" in value
+
+
 def _management_message(code: str, body: dict[str, Any]) -> str:
     match code:
         case "fieldAlreadyExists":
+            if not body.get("value"):
+                return f"The {body.get('field', 'value')} is already in use."
             return f"The {body.get('field', 'value')} {body.get('value', '')!s} is already in use."
         case "fieldMissing":
             return f"The {body.get('field', 'field')} is required."

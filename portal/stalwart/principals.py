@@ -57,7 +57,9 @@ class PrincipalsApi:
         """Create a principal; Stalwart answers with its new id."""
         data = await self._client.request("POST", api_path("principal"), json_body=principal)
         if not isinstance(data, int):
-            raise StalwartBadResponse("Stalwart did not return the new principal's id.", operation="POST /api/principal")
+            raise StalwartBadResponse(
+                "Stalwart did not return the new principal's id.", operation="POST /api/principal"
+            )
         return data
 
     async def update(self, name: str, changes: list[dict]) -> None:

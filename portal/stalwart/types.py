@@ -190,3 +190,118 @@ def page_from_api(data: Any, parse: Any) -> Page[Any]:
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise errors.StalwartBadResponse("Unexpected list answer.")
     return Page(items=tuple(parse(item) for item in data["items"]), total=_int(data.get("total"), field="total"))
+
+
+# --- /api/account/* (the signed-in person's own account) ---------------------
+@dataclass(frozen=True, slots=True)
+class AccountAuth:
+    """`GET /api/account/auth`: two-factor state and app password names (never hashes)."""
+
+    otp_enabled: bool
+    app_passwords: tuple[AppPassword, ...]
+
+    @classmethod
+    def from_api(cls, data: Any) -> AccountAuth:
+        if not isinstance(data, dict) or not isinstance(data.get("otpEnabled"), bool):
+            raise errors.StalwartBadResponse("Unexpected account answer.")
+        names = as_list(data.get("appPasswords"), field="appPasswords")
+        return cls(otp_enabled=data["otpEnabled"], app_passwords=tuple(AppPassword.from_raw_name(n) for n in names))
+
+
+# Wire tags of encryption at rest (serde's camelCase of "PGP" and "SMIME") and algorithms.
+ENCRYPTION_METHODS = {"pGP": "OpenPGP", "sMIME": "S/MIME"}
+ENCRYPTION_ALGORITHMS = {"Aes128": "AES-128", "Aes256": "AES-256"}
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionAtRest:
+    """`GET /api/account/crypto`. The server never gives the certificates back."""
+
+    type: str  # "disabled", "pGP" or "sMIME"
+    algo: str = ""  # "Aes128" or "Aes256" when enabled
+
+    @property
+    def enabled(self) -> bool:
+        return self.type in ENCRYPTION_METHODS
+
+    @property
+    def method_label(self) -> str:
+        return ENCRYPTION_METHODS.get(self.type, "")
+
+    @property
+    def algo_label(self) -> str:
+        return ENCRYPTION_ALGORITHMS.get(self.algo, self.algo)
+
+    @classmethod
+    def from_api(cls, data: Any) -> EncryptionAtRest:
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            raise errors.StalwartBadResponse("Unexpected encryption answer.")
+        if data["type"] == "disabled":
+            return cls("disabled")
+        if data["type"] not in ENCRYPTION_METHODS:
+            raise errors.StalwartBadResponse("Unknown encryption type.")
+        return cls(data["type"], str(data.get("algo") or ""))
+
+
+# --- /api/dns/records and DKIM ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DkimRecord:
+    """What a DKIM TXT record says: `<selector>._domainkey.<domain>.` `v=DKIM1; k=...; p=...`."""
+
+    selector: str
+    algorithm: str  # the k= tag: "ed25519" or "rsa" (the default when absent)
+    public_key: str  # the p= tag, base64
+
+    @property
+    def algorithm_label(self) -> str:
+        return {"ed25519": "Ed25519", "rsa": "RSA"}.get(self.algorithm, self.algorithm)
+
+    @property
+    def key_bits(self) -> int | None:
+        """RSA modulus size, or 256 for Ed25519; None when the key cannot be read."""
+        try:
+            raw = base64.b64decode(self.public_key, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        if self.algorithm == "ed25519":
+            return 256 if len(raw) == 32 else None
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+        try:
+            key = load_der_public_key(raw)
+        except (ValueError, TypeError):
+            return None
+        return key.key_size if isinstance(key, rsa.RSAPublicKey) else None
+
+
+@dataclass(frozen=True, slots=True)
+class DnsRecord:
+    """One record Stalwart suggests publishing; names are absolute (end with a dot)."""
+
+    type: str
+    name: str
+    content: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> DnsRecord:
+        if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in ("type", "name", "content")):
+            raise errors.StalwartBadResponse("Unexpected DNS record.")
+        return cls(type=data["type"], name=data["name"], content=data["content"])
+
+    @property
+    def dkim(self) -> DkimRecord | None:
+        if self.type != "TXT" or "._domainkey." not in self.name:
+            return None
+        tags = {}
+        for part in self.content.split(";"):
+            key, sep, value = part.partition("=")
+            if sep:
+                tags[key.strip().lower()] = value.strip()
+        if tags.get("v") != "DKIM1":
+            return None
+        return DkimRecord(
+            selector=self.name.split("._domainkey.", 1)[0],
+            algorithm=tags.get("k", "rsa").lower(),
+            public_key=tags.get("p", ""),
+        )

@@ -42,3 +42,21 @@ def tenant_limits(limits: object) -> list[tuple[str, int]]:
     """A tenant's per-type quota array as (label, value) pairs."""
     values = list(limits) if isinstance(limits, list | tuple) else []
     return [(label, values[index]) for index, label in _LIMIT_LABELS.items() if index < len(values)]
+
+
+@register.filter
+def ago(value: object) -> str:
+    """A datetime -> "3 days ago" (one unit, like the official web admin); "" for anything else."""
+    from datetime import datetime
+
+    from django.utils import timezone
+    from django.utils.timesince import timesince
+
+    if not isinstance(value, datetime):
+        return ""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_default_timezone())
+    if value > timezone.now():
+        return "just now"
+    text = timesince(value, depth=1)
+    return "just now" if text.startswith("0\xa0") else f"{text} ago"

@@ -78,3 +78,173 @@
     }
   });
 })();
+
+// Copy buttons (account security): `<button data-copy-target="id" hidden>` copies the
+// text of that element. The button stays hidden without JavaScript; the text can still be
+// selected by hand.
+(function () {
+  "use strict";
+
+  function selectText(element) {
+    var range = document.createRange();
+    range.selectNodeContents(element);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  function setup() {
+    document.querySelectorAll("button[data-copy-target]").forEach(function (button) {
+      if (button.dataset.copyReady) return;
+      button.dataset.copyReady = "1";
+      button.hidden = false;
+      var label = button.textContent;
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.dataset.copyTarget);
+        if (!source) return;
+        var text = source.textContent.trim();
+        var done = function () {
+          button.textContent = "Copied";
+          setTimeout(function () { button.textContent = label; }, 2000);
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done, function () { selectText(source); });
+        } else {
+          selectText(source);
+          try {
+            if (document.execCommand("copy")) done();
+          } catch (error) {
+            // The text stays selected: the person can copy it themselves.
+          }
+        }
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", setup);
+  document.addEventListener("htmx:afterSettle", setup);
+})();
+
+// Live tracing and live metrics: the portal relays Stalwart's event streams as
+// server-rendered HTML fragments (escaped like any page). Without JavaScript the
+// live tracing form captures a few seconds server-side instead.
+(function () {
+  "use strict";
+  var MAX_ERRORS = 5;
+
+  function fragment(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    return template.content;
+  }
+
+  function setupLiveTracing(form) {
+    if (form.dataset.liveReady) return;
+    form.dataset.liveReady = "1";
+    var list = document.querySelector("[data-live-events]");
+    var empty = document.querySelector("[data-live-empty]");
+    var status = document.querySelector("[data-live-status]");
+    var start = form.querySelector("[data-live-start]");
+    var stop = form.querySelector("[data-live-stop]");
+    var max = parseInt(list.getAttribute("data-max-events"), 10) || 1000;
+    var source = null;
+    var errors = 0;
+
+    function running(on) {
+      start.hidden = on;
+      stop.hidden = !on;
+      form.classList.toggle("is-live", on);
+    }
+    function finish(message, html) {
+      if (source) { source.close(); source = null; }
+      running(false);
+      if (html) { status.replaceChildren(fragment(html)); } else { status.textContent = message; }
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (source) source.close();
+      var filter = form.querySelector("[name=filter]").value.trim();
+      var url = form.getAttribute("data-stream-url") + (filter ? "?filter=" + encodeURIComponent(filter) : "");
+      var pageUrl = form.getAttribute("action") + (filter ? "?filter=" + encodeURIComponent(filter) : "");
+      window.history.replaceState(null, "", pageUrl);
+      list.replaceChildren();
+      if (empty) { empty.hidden = false; empty.textContent = "Waiting for events…"; }
+      status.textContent = "Connecting…";
+      errors = 0;
+      running(true);
+      source = new EventSource(url);
+      source.addEventListener("open", function () {
+        errors = 0;
+        status.textContent = "Watching" + (filter ? " events matching “" + filter + "”" : " every event") + ".";
+      });
+      source.addEventListener("trace", function (message) {
+        var items = Array.prototype.slice.call(fragment(message.data).children);
+        for (var i = 0; i < items.length; i++) list.insertBefore(items[i], list.firstChild);
+        while (list.children.length > max) list.removeChild(list.lastChild);
+        if (empty) empty.hidden = list.children.length > 0;
+      });
+      source.addEventListener("failure", function (message) { finish("", message.data); });
+      source.addEventListener("end", function (message) { finish("", message.data); });
+      source.addEventListener("error", function () {
+        errors += 1;
+        if (!source || source.readyState === EventSource.CLOSED || errors >= MAX_ERRORS) {
+          finish("The connection to the portal was lost. Press Start to try again.");
+        } else {
+          status.textContent = "Reconnecting…";
+        }
+      });
+    });
+    stop.addEventListener("click", function () {
+      finish("Stopped. " + list.children.length + " event" + (list.children.length === 1 ? "" : "s") + " shown.");
+    });
+  }
+
+  function setupLiveMetrics(box) {
+    if (box.dataset.liveReady) return;
+    box.dataset.liveReady = "1";
+    var source = new EventSource(box.getAttribute("data-stream-url"));
+    var errors = 0;
+    source.addEventListener("metrics", function (message) {
+      errors = 0;
+      box.replaceChildren(fragment(message.data));
+    });
+    function stop() { source.close(); }
+    source.addEventListener("failure", stop);
+    source.addEventListener("end", stop);
+    source.addEventListener("error", function () {
+      errors += 1;
+      if (source.readyState === EventSource.CLOSED || errors >= MAX_ERRORS) stop();
+    });
+    window.addEventListener("pagehide", stop);
+  }
+
+  function setup() {
+    document.querySelectorAll("form[data-live-form]").forEach(setupLiveTracing);
+    document.querySelectorAll("[data-live-metrics][data-stream-url]").forEach(setupLiveMetrics);
+  }
+  document.addEventListener("DOMContentLoaded", setup);
+})();
+
+// Theme switch: system → light → dark → system. Without JavaScript the portal
+// follows the system setting.
+(function () {
+  "use strict";
+  var labels = { "": "Theme: system", light: "Theme: light", dark: "Theme: dark" };
+  function current() { return document.documentElement.getAttribute("data-theme") || ""; }
+  function show(button) { button.textContent = labels[current()]; }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("button.theme-toggle").forEach(function (button) {
+      button.hidden = false;
+      show(button);
+      button.addEventListener("click", function () {
+        var next = { "": "light", light: "dark", dark: "" }[current()];
+        if (next) document.documentElement.setAttribute("data-theme", next);
+        else document.documentElement.removeAttribute("data-theme");
+        try {
+          if (next) localStorage.setItem("portal-theme", next); else localStorage.removeItem("portal-theme");
+        } catch (e) { /* not remembered */ }
+        show(button);
+      });
+    });
+  });
+})();

@@ -32,7 +32,9 @@ def test_changes_are_recorded_with_secrets_redacted(signed_in, sandbox):
 
 def test_refused_changes_are_recorded_too(signed_in, sandbox):
     client = signed_in("admin")
-    client.post(reverse("directory:create", kwargs={"kind": "accounts"}), {"name": persona("user").name, "roles": "user"})
+    client.post(
+        reverse("directory:create", kwargs={"kind": "accounts"}), {"name": persona("user").name, "roles": "user"}
+    )
     entry = AuditEntry.objects.get(action="principal.create")
     assert entry.outcome == "failure" and "already" in entry.error
 
@@ -55,10 +57,19 @@ def test_upstream_failure_is_recorded(signed_in, sandbox, settings, closed_port)
 
 
 def test_visibility(signed_in, client, sandbox):
-    AuditEntry.objects.create(actor="someone.else", action="principal.update", method="PATCH", path="/x", outcome="success")
-    AuditEntry.objects.create(actor="jane.doe", action="account.auth.create", method="POST", path="/y", outcome="success")
     AuditEntry.objects.create(
-        actor="daisy.duck@acme.org", actor_tenant="acme", action="principal.update", method="PATCH", path="/z", outcome="success"
+        actor="someone.else", action="principal.update", method="PATCH", path="/x", outcome="success"
+    )
+    AuditEntry.objects.create(
+        actor="jane.doe", action="account.auth.create", method="POST", path="/y", outcome="success"
+    )
+    AuditEntry.objects.create(
+        actor="daisy.duck@acme.org",
+        actor_tenant="acme",
+        action="principal.update",
+        method="PATCH",
+        path="/z",
+        outcome="success",
     )
     user = signed_in("user")
     content = user.get("/audit/").content.decode()
@@ -75,7 +86,9 @@ def test_visibility(signed_in, client, sandbox):
 
 def test_filters_and_csv(signed_in, sandbox):
     client = signed_in("admin")
-    AuditEntry.objects.create(actor="=cmd|' /C calc'!A0", action="principal.update", target="x", method="PATCH", path="/x", outcome="success")
+    AuditEntry.objects.create(
+        actor="=cmd|' /C calc'!A0", action="principal.update", target="x", method="PATCH", path="/x", outcome="success"
+    )
     page = client.get("/audit/", {"actor": "cmd"}).content.decode()
     assert "principal.update" in page and "portal.sign-in" not in page
     response = client.get("/audit/export.csv", {"actor": "cmd"})

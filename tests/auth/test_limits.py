@@ -71,3 +71,10 @@ def test_activity_keeps_the_session(signed_in, client):
     _age_session(client, seen_at=time.time() - 600)
     assert client.get("/directory/accounts/").status_code == 200
     assert time.time() - client.session[IDENTITY_KEY]["seen_at"] < 5
+
+
+def test_ended_sessions_say_so(signed_in, client, settings):
+    signed_in("admin")
+    _age_session(client, seen_at=time.time() - settings.SESSION_IDLE_TIMEOUT - 5)
+    response = client.get("/directory/accounts/", follow=True)
+    assert b"Your session has ended" in response.content

@@ -30,7 +30,8 @@ def test_admin_lands_on_accounts(client, sandbox):
 
 def test_plain_user_lands_on_their_account(client, sandbox):
     response = sign_in(client, "user")
-    assert response.url == "/account/"
+    assert response.url == "/account/security/"  # the Security page of "My account"
+    assert client.get(response.url).status_code == 200
     assert client.get("/account/").status_code == 200
 
 

@@ -35,19 +35,25 @@ def test_account_pages(page, portal_url, sandbox):
 
 def test_create_edit_delete_each_type(page, portal_url, sandbox):
     sign_in(page, portal_url, persona("admin"))
-    for kind, name in [("groups", "browser-group"), ("lists", "browser-list"), ("roles", "browser-role"), ("domains", "browser.example")]:
+    examples = [
+        ("groups", "browser-group"),
+        ("lists", "browser-list"),
+        ("roles", "browser-role"),
+        ("domains", "browser.example"),
+    ]
+    for kind, name in examples:
         page.goto(f"{portal_url}/directory/{kind}/")
         page.get_by_role("link", name=re.compile(r"^New ")).first.click()
         page.locator("#id_name").fill(name)
         page.locator("#id_description").fill(f"Made by the browser test ({kind})")
         screenshot(page, f"create-{kind}")
         page.get_by_role("button", name=re.compile(r"^Create ")).click()
-        expect(page.get_by_text("created.")).to_be_visible()
+        expect(page.get_by_text(f"{name} created.")).to_be_visible()
         page.get_by_role("link", name="Edit").click()
         page.locator("#id_description").fill("Edited")
         page.get_by_role("button", name="Save changes").click()
         expect(page.get_by_role("heading", name="Edited")).to_be_visible()
-        page.get_by_role("link", name="Delete").click()
+        page.get_by_role("link", name="Delete", exact=True).click()
         screenshot(page, f"delete-{kind}")
         page.get_by_role("button", name=f"Delete {name}").click()
         expect(page.get_by_text("deleted.")).to_be_visible()

@@ -54,7 +54,7 @@ def test_two_factor_sign_in(page, portal_url):
     screenshot(page, "sign-in-totp")
     page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(totp_secret()).now())
     page.get_by_role("button", name="Verify and sign in").click()
-    expect(page.get_by_role("heading", name="My account", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Security", level=1)).to_be_visible()
 
 
 def test_wrong_password_message(page, portal_url):
@@ -70,6 +70,8 @@ def test_wrong_password_message(page, portal_url):
 
 def test_plain_user_sees_a_403_page(page, portal_url):
     sign_in(page, portal_url, persona("user"))
+    expect(page.get_by_role("heading", name="Security", level=1)).to_be_visible()
+    page.goto(portal_url + "/account/")
     expect(page.get_by_role("heading", name="My account", level=1)).to_be_visible()
     screenshot(page, "my-account")
     page.goto(portal_url + "/directory/accounts/")

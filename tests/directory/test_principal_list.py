@@ -108,3 +108,16 @@ def test_search_with_hostile_characters_is_encoded(signed_in, sandbox):
     query = parse_qs(principal_calls(sandbox)[0].query)
     assert query["types"] == ["individual"]
     assert query["filter"] == ["a&types=domain#x"]
+
+
+@pytest.mark.parametrize(
+    "name", ["jane.doe", "a/../../store/purge/data", "x+y&z=1", "..", "100%", "ünï@exämple.org", "a b"]
+)
+def test_fast_row_urls_equal_reverse(name):
+    from django.urls import reverse
+
+    from portal.directory.kinds import KINDS
+    from portal.directory.rows import detail_url_factory
+
+    for kind in KINDS.values():
+        assert detail_url_factory(kind)(name) == reverse("directory:detail", kwargs={"kind": kind.slug, "name": name})

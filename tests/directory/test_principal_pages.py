@@ -32,7 +32,7 @@ def test_account_360(signed_in, sandbox):
     response = client.get(detail("accounts", name))
     assert response.status_code == 200
     content = response.content.decode()
-    assert "Two-factor" in content and "badge-ok\">On" in content
+    assert "Two-factor" in content and 'badge-ok">On' in content
     assert "Reset password" in content and "Disable sign-in" in content
     # Secrets are summarised, never shown.
     assert "$6$" not in content and "otpauth://" not in content
@@ -65,9 +65,7 @@ def test_create_account_with_defaults_and_password(signed_in, sandbox):
     created = sandbox.get("new.person")
     assert created is not None
     # Signing in with the new password works: the hash verifies in Stalwart.
-    check = httpx.get(
-        f"{sandbox_url()}/api/principal/new.person", auth=("new.person", "a long enough password")
-    )
+    check = httpx.get(f"{sandbox_url()}/api/principal/new.person", auth=("new.person", "a long enough password"))
     assert check.status_code in (200, 403)  # authenticated (a user may not read principals)
     wrong = httpx.get(f"{sandbox_url()}/api/principal/new.person", auth=("new.person", "wrong"))
     assert wrong.status_code == 401
@@ -190,7 +188,12 @@ def test_rename_follows_to_the_new_name(signed_in, sandbox):
     _, snapshot = edit_form(client, "groups", "sales")
     response = client.post(
         reverse("directory:edit", kwargs={"kind": "groups", "name": "sales"}),
-        {"snapshot": snapshot, "name": "sales-team", "description": "Sales", "members": "\n".join(sandbox_members(sandbox, "sales"))},
+        {
+            "snapshot": snapshot,
+            "name": "sales-team",
+            "description": "Sales",
+            "members": "\n".join(sandbox_members(sandbox, "sales")),
+        },
     )
     assert response.status_code == 302
     assert response.url == detail("groups", "sales-team")
@@ -262,10 +265,14 @@ def test_disable_and_enable_sign_in(signed_in, client, sandbox):
     who = persona("user")
     url = reverse("directory:account-sign-in", kwargs={"name": who.name})
     assert admin.post(url, {"enable": "0"}).status_code == 302
-    blocked = httpx.post(f"{sandbox_url()}/api/oauth", auth=(who.name, who.password), json={"type": "code", "client_id": "x"})
+    blocked = httpx.post(
+        f"{sandbox_url()}/api/oauth", auth=(who.name, who.password), json={"type": "code", "client_id": "x"}
+    )
     assert blocked.status_code == 403
     assert admin.post(url, {"enable": "1"}).status_code == 302
-    allowed = httpx.post(f"{sandbox_url()}/api/oauth", auth=(who.name, who.password), json={"type": "code", "client_id": "x"})
+    allowed = httpx.post(
+        f"{sandbox_url()}/api/oauth", auth=(who.name, who.password), json={"type": "code", "client_id": "x"}
+    )
     assert allowed.status_code == 200
 
 
@@ -277,7 +284,9 @@ def test_permissions_editor_preview_and_save(signed_in, sandbox):
     assert page.status_code == 200
     held = int(re.search(rb"will hold <strong>(\d+)</strong>", page.content).group(1))
     sandbox.requests.clear()
-    preview = client.post(url, {"p:email-send": "off", "p:logs-view": "on", "action": "preview"}, headers={"HX-Request": "true"})
+    preview = client.post(
+        url, {"p:email-send": "off", "p:logs-view": "on", "action": "preview"}, headers={"HX-Request": "true"}
+    )
     assert preview.status_code == 200
     assert int(re.search(rb"will hold <strong>(\d+)</strong>", preview.content).group(1)) == held
     assert patches(sandbox) == []
@@ -327,8 +336,13 @@ def test_hostile_names_work_end_to_end(signed_in, sandbox, name):
     url = detail("groups", stored)
     assert client.get(url).status_code == 200
     _, snapshot = edit_form(client, "groups", stored)
-    assert client.post(reverse("directory:edit", kwargs={"kind": "groups", "name": stored}),
-                       {"snapshot": snapshot, "name": stored, "description": "renamed"}).status_code == 302
+    assert (
+        client.post(
+            reverse("directory:edit", kwargs={"kind": "groups", "name": stored}),
+            {"snapshot": snapshot, "name": stored, "description": "renamed"},
+        ).status_code
+        == 302
+    )
     sandbox.requests.clear()
     assert client.post(reverse("directory:delete", kwargs={"kind": "groups", "name": stored})).status_code == 302
     [request] = [r for r in sandbox.requests if r.method == "DELETE"]
@@ -352,3 +366,14 @@ def test_refused_actions_make_no_upstream_call(signed_in, sandbox, who, url, met
     response = getattr(client, method)(url)
     assert response.status_code == 403
     assert sandbox.requests == []
+
+
+def test_account_page_links_to_helpdesk_tools(signed_in, sandbox):
+    client = signed_in("admin")
+    who = persona("user").name
+    content = client.get(detail("accounts", who)).content.decode()
+    assert "Messages in the queue" in content and "/queue/?q=" in content
+    assert "Restore deleted mail" in content and f"/undelete/{who}/" in content
+    assert "Empty deleted mail" in content and "Reset spam-filter training" in content
+    helpdesk = signed_in("helpdesk").get(detail("accounts", who)).content.decode()
+    assert "Reset spam-filter training" not in helpdesk  # the helpdesk role lacks purge-in-memory-store

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from sandbox.faults import parse_spec
 from sandbox.seed import SCALE_PASSWORD, TOTP_SECRET, personas_for
 from sandbox.state import VERSIONS, Sandbox
 
@@ -27,19 +28,43 @@ class Command(BaseCommand):
         parser.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
         parser.add_argument("--seed", choices=("demo", "empty"), default="demo")
         parser.add_argument("--scale", type=int, default=0, metavar="N")
+        parser.add_argument(
+            "--latency-ms", type=float, default=0, metavar="N", help="add N ms to every answer (sandbox.faults)"
+        )
+        parser.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            metavar="KIND[:PREFIX]",
+            help="inject a fault on every request under PREFIX (default /): error, error503, malformed, "
+            "reset, truncate-sse, expire-tokens",
+        )
 
     def build_sandbox(self, options) -> Sandbox:
         if options["scale"] < 0:
             raise CommandError("--scale must not be negative")
         if options["token_lifetime"] <= 0:
             raise CommandError("--token-lifetime must be positive")
-        return Sandbox(
+        if options.get("latency_ms", 0) < 0:
+            raise CommandError("--latency-ms must not be negative")
+        try:
+            faults = [parse_spec(spec) for spec in options.get("fault", [])]
+        except ValueError as exc:
+            raise CommandError(f"--fault: {exc}") from exc
+        sb = Sandbox(
             version=options["stalwart_version"],
             enterprise=options["enterprise"],
             access_token_lifetime=options["token_lifetime"],
             seed=options["seed"],
             scale=options["scale"],
         )
+        if options.get("latency_ms"):
+            sb.faults.latency(options["latency_ms"])
+        for kind, scope in faults:
+            sb.faults.add(kind, **scope)
+        if sb.faults.rules:
+            sb.mark_pristine()  # the faults survive a reset
+        return sb
 
     def describe(self, sb: Sandbox, host: str, port: int) -> str:
         lines = [
@@ -58,6 +83,8 @@ class Command(BaseCommand):
                 lines.append(f"  TOTP secret of {login}: {TOTP_SECRET}")
         if sb.scale:
             lines.append(f"  {sb.scale} generated accounts userNNNNNN@scale.example / {SCALE_PASSWORD}")
+        for fault in sb.faults.describe():
+            lines.append(f"  Fault: {fault}")
         return "\n".join(lines)
 
     def handle(self, *args, **options):

@@ -1,0 +1,1 @@
+"""`make bench`: the portal's speed and memory, measured against Stalwart (the sandbox) itself."""

@@ -1,0 +1,306 @@
+"""Run the benchmarks and write BENCHMARKS.md.
+
+Everything runs on 127.0.0.1: a sandbox process, a portal process (uvicorn, one
+worker) and this load generator. Each figure is set against a baseline taken in
+the same run: the same Stalwart call made directly to the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+LIST_FIELDS = "name,description,emails,quota,usedQuota,memberOf,roles"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 60) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        try:
+            httpx.get(url, timeout=1)
+            return time.monotonic() - started
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def sandbox(scale: int, extra: list[str] | None = None):
+    port = free_port()
+    env = {**os.environ, "DEBUG": "1"}
+    command = [
+        PYTHON,
+        "manage.py",
+        "sandbox",
+        "--port",
+        str(port),
+        "--scale",
+        str(scale),
+        "--enterprise",
+        *(extra or []),
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server", 300)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextmanager
+def portal(stalwart_url: str, workdir: Path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnop",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "STATIC_MANIFEST": "0",
+        "SECURE_COOKIES": "0",
+        "DEBUG": "0",
+        "STALWART_URL": stalwart_url,
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "LOG_LEVEL": "WARNING",
+        "SIGNIN_MAX_FAILURES_PER_IP": "100000",
+    }
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "portal.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        ready = time.monotonic() - started
+        yield f"http://127.0.0.1:{port}", process.pid, ready
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def sign_in(portal_url: str, name: str = "admin", password: str = "Admin-Sandbox-1") -> httpx.Cookies:
+    with httpx.Client(base_url=portal_url, timeout=30) as client:
+        page = client.get("/auth/sign-in")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        response = client.post(
+            "/auth/sign-in",
+            data={"csrfmiddlewaretoken": token, "username": name, "password": password, "step": "password"},
+        )
+        assert response.status_code == 302, response.text[:500]
+        return client.cookies
+
+
+def access_token(stalwart_url: str) -> str:
+    code = httpx.post(
+        f"{stalwart_url}/api/oauth",
+        auth=("admin", "Admin-Sandbox-1"),
+        json={"type": "code", "client_id": "bench", "redirect_uri": "stalwart://bench"},
+    ).json()["data"]["code"]
+    tokens = httpx.post(
+        f"{stalwart_url}/auth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": "bench",
+            "redirect_uri": "stalwart://bench",
+        },
+    ).json()
+    return tokens["access_token"]
+
+
+@dataclass
+class Timing:
+    samples: list[float]
+    elapsed: float
+    errors: int
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples) * 1000
+
+    @property
+    def rate(self) -> float:
+        return len(self.samples) / self.elapsed if self.elapsed else 0.0
+
+
+async def hammer(url: str, *, count: int, concurrency: int, headers=None, cookies=None, expect: str = "") -> Timing:
+    samples: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers=headers, cookies=cookies, timeout=60, limits=limits) as client:
+        await client.get(url)  # warm up
+        queue = asyncio.Queue()
+        for _ in range(count):
+            queue.put_nowait(None)
+
+        async def worker():
+            nonlocal errors
+            while not queue.empty():
+                queue.get_nowait()
+                started = time.perf_counter()
+                response = await client.get(url)
+                samples.append(time.perf_counter() - started)
+                if response.status_code != 200 or (expect and expect not in response.text):
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return Timing(samples, time.perf_counter() - started, errors)
+
+
+def compare(label: str, portal: Timing, direct: Timing) -> dict:
+    return {
+        "label": label,
+        "portal_p50": portal.p50,
+        "portal_p99": portal.pct(99),
+        "direct_p50": direct.p50,
+        "direct_p99": direct.pct(99),
+        "added_p50": portal.p50 - direct.p50,
+        "ratio": portal.p50 / direct.p50 if direct.p50 else float("nan"),
+        "portal_rate": portal.rate,
+        "direct_rate": direct.rate,
+        "errors": portal.errors + direct.errors,
+    }
+
+
+async def measure_list(portal_url: str, stalwart_url: str, *, count: int, concurrency: int) -> dict:
+    cookies = sign_in(portal_url)
+    token = access_token(stalwart_url)
+    page = f"{portal_url}/directory/accounts/?size=50"
+    direct = f"{stalwart_url}/api/principal?types=individual&page=1&limit=50&fields={LIST_FIELDS}"
+    through = await hammer(page, count=count, concurrency=concurrency, cookies=cookies, expect="data-table")
+    baseline = await hammer(direct, count=count, concurrency=concurrency, headers={"Authorization": f"Bearer {token}"})
+    return compare(f"account list, 50 rows, concurrency {concurrency}", through, baseline)
+
+
+def row(result: dict) -> str:
+    return (
+        f"| {result['label']} | {result['portal_p50']:.1f} / {result['portal_p99']:.1f} | "
+        f"{result['direct_p50']:.1f} / {result['direct_p99']:.1f} | {result['added_p50']:+.1f} | {result['ratio']:.2f} | "
+        f"{result['portal_rate']:.0f} / {result['direct_rate']:.0f} | {result['errors']} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=400, help="requests per measurement")
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    args = parser.parse_args()
+    command = "make bench"
+    results = []
+    scale_rows = []
+    footprint = {}
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    try:
+        for scale in (1000, 100000):
+            with sandbox(scale) as stalwart_url, portal(stalwart_url, workdir) as (portal_url, pid, ready):
+                if scale == 1000:
+                    footprint["ready_s"] = ready
+                    footprint["idle_rss_mb"] = rss_mb(pid)
+                    for concurrency in (1, 16, 32):
+                        result = asyncio.run(
+                            measure_list(portal_url, stalwart_url, count=args.requests, concurrency=concurrency)
+                        )
+                        results.append(result)
+                        print(row(result), flush=True)
+                    footprint["busy_rss_mb"] = rss_mb(pid)
+                result = asyncio.run(measure_list(portal_url, stalwart_url, count=args.requests, concurrency=1))
+                result["label"] = f"{scale:,} principals, sequential"
+                scale_rows.append(result)
+                print(row(result), flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    flat = scale_rows[1]["added_p50"] / scale_rows[0]["added_p50"] if scale_rows[0]["added_p50"] > 0 else float("nan")
+    write_report(args.output, command, results, scale_rows, flat, footprint)
+
+
+def write_report(path: str, command: str, results, scale_rows, flat, footprint) -> None:
+    header = "| Measurement | portal p50 / p99 ms | direct p50 / p99 ms | added p50 ms | portal/direct p50 | req/s portal / direct | errors |\n|---|---|---|---|---|---|---|"
+    seq = results[0]
+    c16 = results[1]
+    budget = [
+        f"- Proxy overhead, sequential: added p50 **{seq['added_p50']:.1f} ms** (budget ≤ 3 ms), ratio **{seq['ratio']:.2f}** (budget ≤ 2.0).",
+        f"- Proxy overhead, concurrency 16: added p50 **{c16['added_p50']:.1f} ms**, ratio **{c16['ratio']:.2f}**.",
+        f"- Flat cost at scale: portal-added p50 at 100,000 / at 1,000 principals = **{flat:.2f}** (budget ≤ 1.2).",
+        f"- Throughput at concurrency 32: **{results[2]['portal_rate']:.0f}** pages/s through the portal, {results[2]['direct_rate']:.0f} req/s direct.",
+        f"- Footprint: idle RSS **{footprint['idle_rss_mb']:.0f} MB**, after the runs {footprint['busy_rss_mb']:.0f} MB; "
+        f"portal process answering {footprint['ready_s']:.1f} s after start (dependencies installed, database migrated).",
+    ]
+    existing = Path(path).read_text() if Path(path).exists() else ""
+    notes = existing.split("<!-- notes -->", 1)[1] if "<!-- notes -->" in existing else "\n"
+    text = f"""# Benchmarks
+
+Produced by `{command}` (`python -m bench`) on {platform.node() and "a"} {platform.machine()} machine with
+{os.cpu_count()} CPU cores, Python {platform.python_version()}, on {time.strftime("%Y-%m-%d")}. Everything runs on
+127.0.0.1: the sandbox, one portal process (uvicorn, one worker) and the load generator share the
+cores, so absolute numbers are pessimistic; the ratios are what the budgets are about. "Direct" is
+the same `GET /api/principal` the page makes, sent straight to the sandbox with the same client.
+
+## Budgets
+
+{chr(10).join(budget)}
+
+## Account list page vs the direct call
+
+{header}
+{chr(10).join(row(r) for r in results)}
+
+## Flat cost at scale (sequential)
+
+{header}
+{chr(10).join(row(r) for r in scale_rows)}
+
+<!-- notes -->{notes}"""
+    Path(path).write_text(text)
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

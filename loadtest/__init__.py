@@ -1,0 +1,1 @@
+"""`python -m loadtest`: see __main__.py."""

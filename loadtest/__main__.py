@@ -1,0 +1,434 @@
+"""Load test: many signed-in people, and many live event streams, through one portal process.
+
+Everything runs on 127.0.0.1 and stops by itself:
+
+1. Browsing. A sandbox process (``--scale`` extra accounts, ``--latency-ms`` added to every
+   answer, like a real server across a network) and one portal process (uvicorn, one
+   worker). ``--users`` people sign in, each with their own session, then browse the account
+   list and account pages for ``--duration`` seconds. Reported: throughput, p50/p95/p99
+   latency and errors (any answer but 200, or no answer).
+2. Live streams. ``--streams`` delivery checks (``/tools/delivery/events``, the portal's
+   server-side relay of Stalwart's event stream) run at once through a fresh portal process.
+   The sandbox runs in this process so the moment it sends each frame can be set against the
+   moment the relayed event arrives (one monotonic clock): that difference is the relay
+   latency. The portal's memory (RSS from /proc) is sampled before, during and after.
+
+``python -m loadtest`` (or ``make loadtest``) prints the results and writes them into the
+"Load test" section of BENCHMARKS.md, after the ``<!-- notes -->`` marker that ``make bench``
+keeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+ADMIN = ("admin", "Admin-Sandbox-1")
+SECTION = "## Load test"
+MARKER = "<!-- notes -->"
+STREAM_PATH = "/tools/delivery/events"
+
+
+# --- processes -------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+@contextmanager
+def sandbox_process(scale: int, latency_ms: float) -> Iterator[str]:
+    port = free_port()
+    command = [PYTHON, "manage.py", "sandbox", "--port", str(port), "--enterprise", "--scale", str(scale)]
+    if latency_ms:
+        command += ["--latency-ms", str(latency_ms)]
+    env = {**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server", 300)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def portal_process(stalwart_url: str, workdir: Path) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "SECRET_KEY": "load-test-only-secret-key-0123456789-abcdefghijklmnop",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "STATIC_MANIFEST": "0",
+        "SECURE_COOKIES": "0",
+        "DEBUG": "0",
+        "STALWART_URL": stalwart_url,
+        "DATABASE_URL": f"sqlite:///{workdir / 'loadtest.sqlite3'}",
+        "LOG_LEVEL": "WARNING",
+        "SIGNIN_MAX_FAILURES_PER_IP": "100000",
+    }
+    env.pop("REDIS_URL", None)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    command = [PYTHON, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def sandbox_in_thread(frame_delay: tuple[float, float]) -> Iterator[tuple[str, dict[str, list[float]]]]:
+    """A sandbox served from this process; yields its URL and, per delivery target, the
+    `perf_counter()` at which each frame of its stream was handed to the socket."""
+    import uvicorn
+
+    from sandbox.app import create_app
+    from sandbox.state import Sandbox
+    from sandbox.toolstate import tools_state
+
+    sb = Sandbox(version="0.11.8", enterprise=True, rate_limits=False)
+    tools_state(sb).frame_delay = frame_delay
+    app = create_app(sb)
+    sent: dict[str, list[float]] = {}
+
+    async def timed(scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith("/api/troubleshoot/delivery/"):
+            return await app(scope, receive, send)
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode()
+        times = sent.setdefault(unquote(raw.rsplit("/", 1)[-1]).lower(), [])
+
+        async def send_timed(message):
+            if message["type"] == "http.response.body" and message.get("more_body") and message.get("body"):
+                times.append(time.perf_counter())
+            await send(message)
+
+        return await app(scope, receive, send_timed)
+
+    port = free_port()
+    config = uvicorn.Config(timed, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                            access_log=False, timeout_graceful_shutdown=2)  # fmt: skip
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None
+    thread = threading.Thread(target=server.run, name="loadtest-sandbox", daemon=True)
+    thread.start()
+    try:
+        wait_for(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server", 60)
+        yield f"http://127.0.0.1:{port}", sent
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+# --- measuring -------------------------------------------------------------------------------
+def pct(samples: list[float], p: float) -> float:
+    """Nearest-rank percentile, in milliseconds."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))] * 1000
+
+
+@dataclass
+class Samples:
+    label: str
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def row(self, elapsed: float) -> str:
+        count = len(self.latencies) + self.errors
+        rate = len(self.latencies) / elapsed if elapsed else 0.0
+        return (
+            f"| {self.label} | {count} | {rate:.1f} | {pct(self.latencies, 50):.1f} | {pct(self.latencies, 95):.1f} | "
+            f"{pct(self.latencies, 99):.1f} | {self.errors} |"
+        )
+
+
+async def sign_in(client: httpx.AsyncClient) -> None:
+    page = await client.get("/auth/sign-in")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = await client.post(
+        "/auth/sign-in",
+        data={"csrfmiddlewaretoken": token, "step": "password", "username": ADMIN[0], "password": ADMIN[1]},
+    )
+    if response.status_code != 302:
+        raise RuntimeError(f"sign-in failed: {response.status_code} {response.text[:300]}")
+
+
+ACCOUNT_LINK = re.compile(r'href="/directory/accounts/([^/"?]+)/"')
+
+
+async def browse(portal_url: str, users: int, duration: float, scale: int) -> tuple[list[Samples], float]:
+    """`users` people, each with a session of their own, browse list and detail pages."""
+    lists, details = Samples("account list (50 rows)"), Samples("account page")
+    limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+    clients = [httpx.AsyncClient(base_url=portal_url, timeout=30, limits=limits) for _ in range(users)]
+    pages = max(1, (scale + 50) // 50)
+    try:
+        await asyncio.gather(*(sign_in(client) for client in clients))
+        started = time.perf_counter()
+        deadline = started + duration
+
+        async def timed(client: httpx.AsyncClient, samples: Samples, url: str, expect: str) -> str:
+            began = time.perf_counter()
+            try:
+                response = await client.get(url)
+            except httpx.HTTPError:
+                samples.errors += 1
+                return ""
+            if response.status_code != 200 or expect not in response.text:
+                samples.errors += 1
+                return ""
+            samples.latencies.append(time.perf_counter() - began)
+            return response.text
+
+        async def person(client: httpx.AsyncClient, seed: int) -> None:
+            rng = random.Random(seed)
+            while time.perf_counter() < deadline:
+                page = f"/directory/accounts/?size=50&page={rng.randint(1, pages)}"
+                html = await timed(client, lists, page, "<table")
+                names = ACCOUNT_LINK.findall(html)
+                if names and time.perf_counter() < deadline:
+                    await timed(client, details, f"/directory/accounts/{rng.choice(names)}/", "<h1")
+
+        await asyncio.gather(*(person(client, seed) for seed, client in enumerate(clients)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients))
+    combined = Samples("all pages", lists.latencies + details.latencies, lists.errors + details.errors)
+    return [combined, lists, details], elapsed
+
+
+@dataclass
+class StreamResult:
+    streams: int
+    completed: int = 0
+    errors: int = 0
+    events: int = 0
+    relay: list[float] = field(default_factory=list)
+    rss_idle: float = 0.0
+    rss_peak: float = 0.0
+    rss_after: float = 0.0
+    seconds: float = 0.0
+    note: str = ""
+
+
+async def live_streams(portal_url: str, pid: int, count: int, sent: dict[str, list[float]]) -> StreamResult:
+    result = StreamResult(count)
+    limits = httpx.Limits(max_connections=count + 4, max_keepalive_connections=count + 4)
+    async with httpx.AsyncClient(base_url=portal_url, timeout=60, limits=limits) as client:
+        await sign_in(client)
+        probe = await client.get(STREAM_PATH, params={"target": "probe@example.org"}, headers={"Last-Event-ID": "1"})
+        if probe.status_code == 404:
+            result.note = f"not measured: the portal has no {STREAM_PATH} relay"
+            return result
+        await asyncio.sleep(0.5)
+        result.rss_idle = rss_mb(pid)
+        peak = result.rss_idle
+        running = True
+
+        async def sample() -> None:
+            nonlocal peak
+            while running:
+                peak = max(peak, rss_mb(pid))
+                await asyncio.sleep(0.05)
+
+        async def one(index: int) -> None:
+            target = f"check{index}@site{index}.example.org"
+            arrivals: dict[int, float] = {}
+            finished = False
+            try:
+                async with client.stream(
+                    "GET", STREAM_PATH, params={"target": target}, headers={"Accept": "text/event-stream"}
+                ) as response:
+                    if response.status_code != 200:
+                        result.errors += 1
+                        return
+                    buffer = ""
+                    async for text in response.aiter_text():
+                        now = time.perf_counter()
+                        buffer += text
+                        while "\n\n" in buffer:
+                            raw, buffer = buffer.split("\n\n", 1)
+                            fields = dict(line.split(": ", 1) for line in raw.splitlines() if ": " in line)
+                            if fields.get("event") == "step" and fields.get("id", "").isdigit():
+                                arrivals[int(fields["id"])] = now
+                            elif fields.get("event") == "done":
+                                finished = True
+            except httpx.HTTPError:
+                result.errors += 1
+                return
+            if not finished:
+                result.errors += 1
+                return
+            result.completed += 1
+            frames = sent.get(target, [])
+            for number, arrived in arrivals.items():
+                if number <= len(frames):
+                    result.relay.append(arrived - frames[number - 1])
+            result.events += len(arrivals)
+
+        sampler = asyncio.ensure_future(sample())
+        started = time.perf_counter()
+        await asyncio.gather(*(one(index) for index in range(count)))
+        result.seconds = time.perf_counter() - started
+        running = False
+        await sampler
+        result.rss_peak = peak
+    await asyncio.sleep(1.0)
+    result.rss_after = rss_mb(pid)
+    return result
+
+
+# --- reporting -------------------------------------------------------------------------------
+def report(args, command: str, browsing: list[Samples], elapsed: float, streams: StreamResult | None) -> str:
+    lines = [
+        SECTION,
+        "",
+        f"Produced by {command} on {time.strftime('%Y-%m-%d')}: {platform.machine()} machine with "
+        f"{os.cpu_count()} CPU cores, Python {platform.python_version()}. Everything runs on 127.0.0.1 and shares "
+        "the cores: the sandbox, one portal process (uvicorn, one worker) and the load generator.",
+        "",
+        f"### Browsing: {args.users} signed-in people, one portal process",
+        "",
+        f"Each person has their own session and browses the account list (50 rows, a random page of "
+        f"{args.scale:,} extra accounts) and account pages for {elapsed:.0f} s, as fast as the portal answers. "
+        f"The sandbox adds {args.latency_ms:g} ms to every answer. Errors: any answer but 200, or none.",
+        "",
+        "| Pages | Requests | Pages/s | p50 ms | p95 ms | p99 ms | Errors |",
+        "|---|---|---|---|---|---|---|",
+        *(samples.row(elapsed) for samples in browsing),
+        "",
+        f"### Live event streams: {args.streams} delivery checks relayed at once",
+        "",
+    ]
+    if streams is None or streams.note:
+        lines.append(f"Live streams: {streams.note if streams else 'not measured (--streams 0)'}.")
+    else:
+        per_stream = (streams.rss_peak - streams.rss_idle) * 1024 / max(1, streams.streams)
+        lines += [
+            f"`{STREAM_PATH}` through one fresh portal process: each stream is a delivery check the portal "
+            "relays from Stalwart's event stream, rendering every stage as an HTML fragment. Relay latency: from "
+            "the sandbox handing a frame to its socket to the relayed event reaching the client (same clock). "
+            f"All {streams.streams} streams ran within {streams.seconds:.1f} s.",
+            "",
+            "| Streams | Completed | Errors | Events relayed | Relay p50 / p95 / p99 ms | "
+            "Portal RSS idle / peak / after MB | Peak RSS per stream KB |",
+            "|---|---|---|---|---|---|---|",
+            f"| {streams.streams} | {streams.completed} | {streams.errors} | {streams.events} | "
+            f"{pct(streams.relay, 50):.1f} / {pct(streams.relay, 95):.1f} / {pct(streams.relay, 99):.1f} | "
+            f"{streams.rss_idle:.0f} / {streams.rss_peak:.0f} / {streams.rss_after:.0f} | {per_stream:.0f} |",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace (or add) the Load test section after the notes marker; keep everything else."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if MARKER not in text:
+        text = text.rstrip("\n") + f"\n\n{MARKER}\n"
+    head, notes = text.split(MARKER, 1)
+    start = notes.find(SECTION + "\n")
+    if start >= 0:
+        following = re.search(r"^## (?!#)", notes[start + len(SECTION) :], re.MULTILINE)
+        end = start + len(SECTION) + following.start() if following else len(notes)
+        notes = notes[:start] + section + ("\n" + notes[end:] if following else "")
+    else:
+        notes = notes.rstrip("\n") + "\n\n" + section
+    path.write_text(head + MARKER + notes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=20, help="concurrent signed-in people (default 20)")
+    parser.add_argument("--duration", type=float, default=20, help="seconds of browsing (default 20)")
+    parser.add_argument("--scale", type=int, default=1000, help="extra accounts in the sandbox (default 1000)")
+    parser.add_argument("--latency-ms", type=float, default=20, help="added to every sandbox answer (default 20)")
+    parser.add_argument("--streams", type=int, default=50, help="concurrent live streams (default 50; 0: skip)")
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="file to write the section into")
+    parser.add_argument("--no-write", action="store_true", help="only print the results")
+    args = parser.parse_args()
+    if not 1 <= args.users <= 40:
+        parser.error("--users must be between 1 and 40 (the sandbox allows 100 token requests a minute per address)")
+    command = (
+        f"python -m loadtest --users {args.users} --duration {args.duration:g} --scale {args.scale} "
+        f"--latency-ms {args.latency_ms:g} --streams {args.streams}"
+    )
+    command = f"`make loadtest` (`{command}`)" if os.environ.get("MAKELEVEL") else f"`{command}`"
+
+    workdir = Path(tempfile.mkdtemp(prefix="portal-loadtest-"))
+    try:
+        print(f"browsing: {args.users} people for {args.duration:g} s ...", flush=True)
+        with sandbox_process(args.scale, args.latency_ms) as stalwart_url, portal_process(stalwart_url, workdir) as (
+            portal_url,
+            _,
+        ):
+            browsing, elapsed = asyncio.run(browse(portal_url, args.users, args.duration, args.scale))
+        streams = None
+        if args.streams > 0:
+            print(f"live streams: {args.streams} at once ...", flush=True)
+            with sandbox_in_thread((0.1, 0.3)) as (stalwart_url, sent), portal_process(stalwart_url, workdir) as (
+                portal_url,
+                pid,
+            ):
+                streams = asyncio.run(live_streams(portal_url, pid, args.streams, sent))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    section = report(args, command, browsing, elapsed, streams)
+    print("\n" + section)
+    if not args.no_write:
+        write_section(Path(args.output), section)
+        print(f"wrote the {SECTION[3:]!r} section of {args.output}")
+
+
+if __name__ == "__main__":
+    main()

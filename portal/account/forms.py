@@ -1,0 +1,186 @@
+"""Forms of the security pages. Passwords are never rendered back (PasswordInput)."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from django import forms
+from django.urls import reverse
+
+from . import strength
+
+CODE_PATTERN = r"^\d{6,8}$"
+MAX_CERTIFICATE_BYTES = 256 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def password_field(label: str = "Your current password", *, autocomplete: str = "current-password") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+def code_field(*, required: bool) -> forms.RegexField:
+    return forms.RegexField(
+        label="Code from your authenticator app",
+        regex=CODE_PATTERN,
+        required=required,
+        error_messages={
+            "invalid": "Enter the 6 digits your authenticator app shows (some apps show 8).",
+            "required": "Enter the code your authenticator app shows.",
+        },
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]{6,8}", "size": 8}
+        ),
+    )
+
+
+class CodeStepMixin:
+    """Forms whose code field appears only when the account uses two-factor sign-in."""
+
+    def __init__(self, *args, needs_code: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.needs_code = needs_code
+        if not needs_code:
+            del self.fields["code"]  # type: ignore[attr-defined]
+
+    def credentials_secret(self) -> str:
+        """What goes after the name in Basic auth: `password` or `password$code`."""
+        data = self.cleaned_data  # type: ignore[attr-defined]
+        code = data.get("code") or ""
+        return f"{data['password']}${code}" if code else data["password"]
+
+
+class AppPasswordForm(forms.Form):
+    label = forms.CharField(
+        label="What will use it?",
+        max_length=64,
+        help_text="A name to recognise it by later, such as “iPhone Mail” or “Thunderbird at home”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+
+    def clean_label(self) -> str:
+        label = " ".join(self.cleaned_data["label"].split())
+        if not label or _CONTROL.search(label):
+            raise forms.ValidationError("Use letters, digits and spaces for the name.")
+        return label
+
+
+class TwoFactorEnableForm(forms.Form):
+    code = code_field(required=True)
+    password = password_field()
+
+
+class TwoFactorDisableForm(forms.Form):
+    password = password_field()
+    code = code_field(required=True)
+
+    def credentials_secret(self) -> str:
+        return f"{self.cleaned_data['password']}${self.cleaned_data['code']}"
+
+
+class PasswordChangeForm(CodeStepMixin, forms.Form):
+    password = password_field()
+    code = code_field(required=True)
+    new_password = password_field("New password", autocomplete="new-password")
+    confirm_password = password_field("Type the new password again", autocomplete="new-password")
+
+    def __init__(self, *args, account_name: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.account_name = account_name
+        # Live strength feedback while typing (htmx; the page works without it).
+        self.fields["new_password"].widget.attrs.update(
+            {
+                "aria-describedby": "strength",
+                "hx-post": reverse("account:password-strength"),
+                "hx-trigger": "input changed delay:300ms",
+                "hx-target": "#strength",
+                "hx-swap": "outerHTML",
+                "hx-params": "new_password",
+                "hx-sync": "this:replace",
+            }
+        )
+
+    def clean_new_password(self) -> str:
+        password = self.cleaned_data["new_password"]
+        result = strength.assess(password, self.account_name)
+        if not result.ok:
+            raise forms.ValidationError(list(result.problems))
+        return password
+
+    def clean(self) -> dict:
+        data = super().clean()
+        new, confirm = data.get("new_password"), data.get("confirm_password")
+        if new and confirm is not None and new != confirm:
+            self.add_error("confirm_password", "The two new passwords are not the same. Type them again.")
+        if new and data.get("password") == new:
+            self.add_error("new_password", "The new password is the same as the current one.")
+        return data
+
+
+ENCRYPTION_METHOD_CHOICES = [
+    ("pGP", "OpenPGP — a public key from GnuPG, Thunderbird, Proton or similar"),
+    ("sMIME", "S/MIME — a certificate, as used by Outlook and Apple Mail"),
+]
+ALGORITHM_CHOICES = [("Aes256", "AES-256 (recommended)"), ("Aes128", "AES-128")]
+
+
+class EncryptionForm(CodeStepMixin, forms.Form):
+    method = forms.ChoiceField(label="Type of key", choices=ENCRYPTION_METHOD_CHOICES, widget=forms.RadioSelect)
+    algo = forms.ChoiceField(label="Cipher", choices=ALGORITHM_CHOICES, initial="Aes256")
+    certs = forms.CharField(
+        label="Paste your public key or certificate",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(
+            attrs={"rows": 8, "spellcheck": "false", "placeholder": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n…"}
+        ),
+        help_text="Only the public part. Several S/MIME certificates can be pasted one after the other.",
+    )
+    certs_file = forms.FileField(label="…or upload it", required=False)
+    password = password_field()
+    code = code_field(required=True)
+
+    def clean_certs_file(self):
+        upload = self.cleaned_data.get("certs_file")
+        if upload is None:
+            return None
+        if upload.size > MAX_CERTIFICATE_BYTES:
+            raise forms.ValidationError("This file is too large for a key or certificate.")
+        return upload.read(MAX_CERTIFICATE_BYTES + 1)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        raw = data.get("certs_file")
+        if raw:
+            data["certificates"] = certificate_text(raw, data.get("method", ""))
+        elif (data.get("certs") or "").strip():
+            data["certificates"] = data["certs"].strip() + "\n"
+        else:
+            self.add_error("certs", "Paste your public key or certificate, or upload the file.")
+        return data
+
+
+def certificate_text(raw: bytes, method: str) -> str:
+    """Uploaded bytes as text: PEM/armored files as they are, binary (DER, .gpg) wrapped."""
+    try:
+        text = raw.decode("ascii")
+        if "-----BEGIN" in text:
+            return text
+    except UnicodeDecodeError:
+        pass
+    encoded = base64.b64encode(raw).decode("ascii")
+    lines = "\n".join(encoded[i : i + 64] for i in range(0, len(encoded), 64))
+    tag = "PGP PUBLIC KEY BLOCK" if method == "pGP" else "CERTIFICATE"
+    separator = "\n\n" if method == "pGP" else "\n"
+    return f"-----BEGIN {tag}-----{separator}{lines}\n-----END {tag}-----\n"
+
+
+class EncryptionOffForm(CodeStepMixin, forms.Form):
+    prefix = "off"  # shares the page with EncryptionForm: distinct field ids
+    password = password_field()
+    code = code_field(required=True)

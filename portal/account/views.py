@@ -1,0 +1,529 @@
+"""Self-service security: app passwords, two-factor sign-in, password, encryption at rest.
+
+Every page acts on the signed-in person's own account through `/api/account/*`. Reading and
+app passwords use their OAuth token; changing the password, two-factor or encryption uses
+Basic auth with the current password they just typed (Stalwart requires it), for that one
+request only. A 401 from such a request means "wrong password" and is explained next to the
+field here; it must never reach the permission decorator, which would sign the person out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import secrets as random_tokens
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.permissions import SIGNED_IN, PortalUser, needs, require
+from portal.stalwart import StalwartClient, errors
+from portal.stalwart.account import (
+    add_app_password,
+    disable_otp,
+    enable_otp,
+    remove_app_password,
+    set_password,
+)
+from portal.stalwart.secrets import app_password_name, generate_app_password, hash_password
+from portal.stalwart.types import ENCRYPTION_METHODS, AccountAuth, AppPassword, EncryptionAtRest
+
+from . import strength, totp
+from .forms import (
+    AppPasswordForm,
+    EncryptionForm,
+    EncryptionOffForm,
+    PasswordChangeForm,
+    TwoFactorDisableForm,
+    TwoFactorEnableForm,
+)
+
+log = logging.getLogger("portal.account")
+
+PASSWORDS = needs("manage-passwords")
+ENCRYPTION = needs("manage-encryption")
+
+WRONG_PASSWORD = "This is not your current password. Check it and try again."
+WRONG_CODE = "That code is not correct, or it has expired. Enter the code your authenticator app shows now."
+CODE_NEEDED = "Your account uses two-factor sign-in: enter the code from your authenticator app as well."
+STAYS_SIGNED_IN = "You stay signed in to the portal. If it asks you to sign in again later, {what}."
+APP_FORM_TOKENS_KEY = "portal.app_password_forms"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _user(request: HttpRequest) -> PortalUser:
+    return request.portal_user  # type: ignore[attr-defined]
+
+
+def _api(request: HttpRequest):
+    return request.stalwart.account  # type: ignore[attr-defined]
+
+
+def _basic(request: HttpRequest, secret: str) -> StalwartClient:
+    """A client acting with the password just typed (never stored)."""
+    return StalwartClient(basic=(_user(request).name, secret))
+
+
+def _tabs(request: HttpRequest, current: str) -> list[dict[str, Any]]:
+    user = _user(request)
+    items = [("security", "Overview")]
+    if user.has("manage-passwords"):
+        items += [("app-passwords", "App passwords"), ("two-factor", "Two-factor"), ("password", "Password")]
+    if user.has("manage-encryption"):
+        items.append(("encryption", "Encryption"))
+    return [{"url": reverse(f"account:{name}"), "label": label, "current": name == current} for name, label in items]
+
+
+def _page(
+    request: HttpRequest, template: str, current: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    context = {"tabs": _tabs(request, current), "server_host": totp.server_host(), **context}
+    response = render(request, template, context, status=status)
+    add_never_cache_headers(response)  # pages about secrets are never kept by browsers or proxies
+    return response
+
+
+async def _hash(password: str) -> str:
+    """sha512-crypt with many rounds takes a moment: off the event loop."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def _password_was_wrong(request: HttpRequest, password: str) -> bool:
+    """After a 401 for `password$code`: was it the password (True) or the code (False)?
+
+    Asks Stalwart with the password alone: 401 means the password is wrong; anything else
+    (402 "code needed", 403, or success) means it was right, so the code was not.
+    """
+    try:
+        await _basic(request, password).account.get_auth()
+    except errors.Unauthorized:
+        return True
+    except errors.StalwartError:
+        return False
+    return False
+
+
+async def _with_password(
+    request: HttpRequest,
+    form: forms.Form,
+    password: str,
+    code: str,
+    call: Callable[[StalwartClient], Awaitable[Any]],
+) -> tuple[bool, Any]:
+    """Run `call` with Basic auth; explain a wrong password or code on the form.
+
+    Returns (done, result). On (False, None) the form carries the explanation, and
+    `form.code_required` is set when Stalwart asked for a two-factor code.
+    """
+    secret = f"{password}${code}" if code else password
+    try:
+        return True, await call(_basic(request, secret))
+    except errors.TotpRequired:
+        form.code_required = form.upstream_refused = True  # type: ignore[attr-defined]
+        form.add_error(None, CODE_NEEDED)
+    except errors.Unauthorized:
+        form.upstream_refused = True  # type: ignore[attr-defined]
+        if code and not await _password_was_wrong(request, password):
+            form.add_error("code", WRONG_CODE)
+        else:
+            form.add_error("password", WRONG_PASSWORD)
+    return False, None
+
+
+def _status(form: forms.Form) -> int:
+    """401 when Stalwart refused the password or code, 400 for anything else wrong."""
+    refused = getattr(form, "code_required", False) or form.has_error("password") or form.has_error("code")
+    return 401 if refused and getattr(form, "upstream_refused", False) else 400
+
+
+def _with_code_step(form: Any) -> Any:
+    """After a 402, show the code field on the same form (typed values kept, passwords not)."""
+    if getattr(form, "code_required", False) and not form.needs_code:
+        form.fields["code"] = copy.deepcopy(type(form).base_fields["code"])
+        form.needs_code = True
+    return form
+
+
+def _sorted(app_passwords: tuple[AppPassword, ...]) -> list[AppPassword]:
+    """Newest first; names that carry no date (made by other clients) last, by name."""
+    dated = [a for a in app_passwords if a.created is not None]
+    dated.sort(key=lambda a: a.created.timestamp() if a.created else 0.0, reverse=True)
+    return dated + sorted((a for a in app_passwords if a.created is None), key=lambda a: a.label.lower())
+
+
+def _next_step(auth: AccountAuth | None) -> dict[str, str] | None:
+    """The one thing most worth doing next, in plain words."""
+    if auth is None:
+        return None
+    if not auth.otp_enabled:
+        return {
+            "title": "Turn on two-factor sign-in",
+            "text": "With a code from your phone as well as your password, nobody can sign in as you "
+            "even if they learn your password.",
+            "url": reverse("account:two-factor"),
+            "action": "Turn on two-factor",
+        }
+    if not auth.app_passwords:
+        return {
+            "title": "Create an app password for your phone",
+            "text": "Mail apps cannot ask for two-factor codes. Give each app its own password, "
+            "and you can switch it off without changing your main password.",
+            "url": reverse("account:app-password-create"),
+            "action": "Create an app password for your phone",
+        }
+    return None
+
+
+# --- overview --------------------------------------------------------------------------------
+@require_GET
+@require(SIGNED_IN)
+async def security(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    calls: dict[str, Awaitable[Any]] = {}
+    if user.has("manage-passwords"):
+        calls["auth"] = _api(request).get_auth()
+    if user.has("manage-encryption"):
+        calls["crypto"] = _api(request).get_crypto()
+    results = dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))
+    auth: AccountAuth | None = results.get("auth")
+    crypto: EncryptionAtRest | None = results.get("crypto")
+    context = {
+        "auth": auth,
+        "crypto": crypto,
+        "latest_app_password": _sorted(auth.app_passwords)[0] if auth and auth.app_passwords else None,
+        "next_step": _next_step(auth),
+    }
+    return _page(request, "account/security.html", "security", context)
+
+
+# --- app passwords ---------------------------------------------------------------------------
+@require_GET
+@require(PASSWORDS)
+async def app_passwords(request: HttpRequest) -> HttpResponse:
+    auth = await _api(request).get_auth()
+    context = {"auth": auth, "app_passwords": _sorted(auth.app_passwords)}
+    return _page(request, "account/app_passwords.html", "app-passwords", context)
+
+
+async def _issue_form_token(request: HttpRequest) -> str:
+    """A one-time token per create form, so that reloading the result page creates nothing."""
+    token = random_tokens.token_urlsafe(16)
+    tokens = list(await request.session.aget(APP_FORM_TOKENS_KEY, []))[-4:]
+    await request.session.aset(APP_FORM_TOKENS_KEY, [*tokens, token])
+    return token
+
+
+async def _use_form_token(request: HttpRequest, token: str) -> bool:
+    tokens = list(await request.session.aget(APP_FORM_TOKENS_KEY, []))
+    if not token or token not in tokens:
+        return False
+    tokens.remove(token)
+    await request.session.aset(APP_FORM_TOKENS_KEY, tokens)
+    return True
+
+
+@require_http_methods(["GET", "POST"])
+@require(PASSWORDS)
+async def app_password_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        context = {"form": AppPasswordForm(), "form_token": await _issue_form_token(request)}
+        return _page(request, "account/app_password_new.html", "app-passwords", context)
+
+    form = AppPasswordForm(request.POST)
+    if not form.is_valid():
+        context = {"form": form, "form_token": request.POST.get("form_token", "")}
+        return _page(request, "account/app_password_new.html", "app-passwords", context, status=400)
+    if not await _use_form_token(request, request.POST.get("form_token", "")):
+        # A reload (or a second click) of a form that already created its password.
+        messages.info(
+            request,
+            "That app password was already created and cannot be shown again. "
+            "If you did not copy it, revoke it and create a new one.",
+        )
+        return HttpResponseRedirect(reverse("account:app-passwords"))
+
+    label = form.cleaned_data["label"]
+    password = generate_app_password()
+    await _api(request).update_auth([add_app_password(app_password_name(label), await _hash(password))])
+    log.info("app password created by %s", _user(request).name)
+    # Shown once, straight from this response: never stored, never in a redirect or the session.
+    context = {"label": label, "password": password, "account_name": _user(request).name}
+    return _page(request, "account/app_password_created.html", "app-passwords", context)
+
+
+@require_http_methods(["GET", "POST"])
+@require(PASSWORDS)
+async def app_password_revoke(request: HttpRequest) -> HttpResponse:
+    name = (request.POST.get("name") if request.method == "POST" else request.GET.get("name")) or ""
+    if request.method == "POST" and name:
+        label = AppPassword.from_raw_name(name).label
+        await _api(request).update_auth([remove_app_password(name)])
+        messages.success(request, f"“{label}” is revoked: it can no longer be used to sign in.")
+        return HttpResponseRedirect(reverse("account:app-passwords"))
+    auth = await _api(request).get_auth()
+    match = next((a for a in auth.app_passwords if a.raw_name == name), None)
+    if match is None:
+        messages.info(request, "That app password no longer exists.")
+        return HttpResponseRedirect(reverse("account:app-passwords"))
+    return _page(request, "account/app_password_revoke.html", "app-passwords", {"app_password": match, "all": False})
+
+
+@require_http_methods(["GET", "POST"])
+@require(PASSWORDS)
+async def app_passwords_revoke_all(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        await _api(request).update_auth([remove_app_password()])
+        messages.success(request, "All app passwords are revoked. Mail apps that used them must be given new ones.")
+        return HttpResponseRedirect(reverse("account:app-passwords"))
+    auth = await _api(request).get_auth()
+    if not auth.app_passwords:
+        return HttpResponseRedirect(reverse("account:app-passwords"))
+    context = {"count": len(auth.app_passwords), "all": True}
+    return _page(request, "account/app_password_revoke.html", "app-passwords", context)
+
+
+# --- two-factor ------------------------------------------------------------------------------
+@require_GET
+@require(PASSWORDS)
+async def two_factor(request: HttpRequest) -> HttpResponse:
+    auth = await _api(request).get_auth()
+    context = {"auth": auth, "form": TwoFactorDisableForm() if auth.otp_enabled else None}
+    return _page(request, "account/two_factor.html", "two-factor", context)
+
+
+@require_http_methods(["GET", "POST"])
+@require(PASSWORDS)
+async def two_factor_enable(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if request.method == "GET":
+        if (await _api(request).get_auth()).otp_enabled:
+            messages.info(request, "Two-factor sign-in is already on.")
+            return HttpResponseRedirect(reverse("account:two-factor"))
+        secret = await totp.pending_secret(request, create=True)
+        return _enable_page(request, TwoFactorEnableForm(), secret)
+
+    secret = await totp.pending_secret(request, create=False)
+    if secret is None:
+        messages.info(request, "The setup took too long, so here is a new code. Scan it again, please.")
+        return HttpResponseRedirect(reverse("account:two-factor-enable"))
+    form = TwoFactorEnableForm(request.POST)
+    if form.is_valid() and not totp.verify(secret, form.cleaned_data["code"]):
+        form.add_error(
+            "code",
+            "That code does not match. Check that you scanned the code on this page "
+            "and enter the code your app shows now.",
+        )
+    if form.is_valid():
+        url = totp.otpauth_url(secret, user.name)
+        done, _ = await _with_password(
+            request,
+            form,
+            form.cleaned_data["password"],
+            "",
+            lambda client: client.account.update_auth([enable_otp(url)]),
+        )
+        if done:
+            await totp.drop_pending(request)
+            log.info("two-factor sign-in turned on by %s", user.name)
+            messages.success(
+                request,
+                "Two-factor sign-in is on. From now on the portal asks for a code from your app "
+                "after your password. " + STAYS_SIGNED_IN.format(what="have your phone at hand for the code"),
+            )
+            return HttpResponseRedirect(reverse("account:security"))
+    return _enable_page(request, form, secret, status=_status(form))
+
+
+def _enable_page(request: HttpRequest, form: forms.Form, secret: str, status: int = 200) -> HttpResponse:
+    url = totp.otpauth_url(secret, _user(request).name)
+    context = {
+        "form": form,
+        "qr": totp.qr_data_uri(url),
+        "otpauth_url": url,
+        "secret_groups": totp.grouped(secret),
+        "issuer": totp.issuer(),
+    }
+    return _page(request, "account/two_factor_enable.html", "two-factor", context, status=status)
+
+
+@require_POST
+@require(PASSWORDS)
+async def two_factor_disable(request: HttpRequest) -> HttpResponse:
+    form = TwoFactorDisableForm(request.POST)
+    if form.is_valid():
+        done, _ = await _with_password(
+            request,
+            form,
+            form.cleaned_data["password"],
+            form.cleaned_data["code"],
+            lambda client: client.account.update_auth([disable_otp()]),
+        )
+        if done:
+            log.info("two-factor sign-in turned off by %s", _user(request).name)
+            messages.success(
+                request,
+                "Two-factor sign-in is off: your password alone now signs you in. You stay signed in to the portal.",
+            )
+            return HttpResponseRedirect(reverse("account:security"))
+    auth = await _api(request).get_auth()
+    return _page(request, "account/two_factor.html", "two-factor", {"auth": auth, "form": form}, status=_status(form))
+
+
+# --- password --------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(PASSWORDS)
+async def password_change(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if request.method == "GET":
+        otp = (await _api(request).get_auth()).otp_enabled
+        form = PasswordChangeForm(account_name=user.name, needs_code=otp)
+        return _password_page(request, form)
+
+    needs_code = request.POST.get("with_code") == "1"
+    form = PasswordChangeForm(request.POST, account_name=user.name, needs_code=needs_code)
+    if form.is_valid():
+        new_hash = await _hash(form.cleaned_data["new_password"])
+        done, _ = await _with_password(
+            request,
+            form,
+            form.cleaned_data["password"],
+            form.cleaned_data.get("code", ""),
+            lambda client: client.account.update_auth([set_password(new_hash)]),
+        )
+        if done:
+            log.info("password changed by %s", user.name)
+            messages.success(
+                request,
+                "Your password is changed. " + STAYS_SIGNED_IN.format(what="use your new password") + " "
+                "Mail apps that use your old password need the new one; app passwords keep working.",
+            )
+            return HttpResponseRedirect(reverse("account:security"))
+    return _password_page(request, _with_code_step(form), status=_status(form))
+
+
+def _password_page(request: HttpRequest, form: PasswordChangeForm, status: int = 200) -> HttpResponse:
+    # The strength panel starts with the rules: a typed password is never rendered back.
+    return _page(request, "account/password.html", "password", {"form": form, "strength": None}, status=status)
+
+
+@require_POST
+@require(PASSWORDS)
+async def password_strength(request: HttpRequest) -> HttpResponse:
+    """The strength panel of the password page (htmx, while typing). No upstream call."""
+    typed = request.POST.get("new_password", "")
+    context = {"strength": strength.assess(typed, _user(request).name) if typed else None, "show_problems": True}
+    response = render(request, "account/password.html#strength", context)
+    add_never_cache_headers(response)
+    return response
+
+
+# --- encryption at rest ----------------------------------------------------------------------
+async def _otp_known(request: HttpRequest) -> bool:
+    """Whether to show the code field up front (only known with manage-passwords)."""
+    if _user(request).has("manage-passwords"):
+        return (await _api(request).get_auth()).otp_enabled
+    return False
+
+
+@require_http_methods(["GET", "POST"])
+@require(ENCRYPTION)
+async def encryption(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        needs_code = await _otp_known(request)
+        crypto = await _api(request).get_crypto()
+        form = EncryptionForm(needs_code=needs_code, initial={"method": crypto.type if crypto.enabled else "pGP"})
+        off_form = EncryptionOffForm(needs_code=needs_code) if crypto.enabled else None
+        return _encryption_page(request, crypto, form, off_form)
+
+    needs_code = request.POST.get("with_code") == "1"
+    form = EncryptionForm(request.POST, request.FILES, needs_code=needs_code)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            done, count = await _with_password(
+                request,
+                form,
+                data["password"],
+                data.get("code", ""),
+                lambda client: client.account.set_crypto(data["method"], data["algo"], data["certificates"]),
+            )
+        except errors.OtherError as exc:
+            form.add_error("certs", f"The mail server cannot use this: {exc.details or exc.message}")
+        except errors.Unsupported as exc:
+            form.add_error(None, _unsupported(exc))
+        else:
+            if done:
+                kind = "key" if data["method"] == "pGP" else "certificate"
+                log.info("encryption at rest turned on by %s (%s)", _user(request).name, data["method"])
+                messages.success(
+                    request,
+                    f"Encryption at rest is on. New messages are stored encrypted with your "
+                    f"{ENCRYPTION_METHODS[data['method']]} {kind} ({count} certificate{pluralize(count)} "
+                    "accepted), so only you can read them, with your private key.",
+                )
+                return HttpResponseRedirect(reverse("account:encryption"))
+    crypto = await _api(request).get_crypto()
+    off_form = EncryptionOffForm(needs_code=form.needs_code or getattr(form, "code_required", False))
+    return _encryption_page(
+        request, crypto, _with_code_step(form), off_form if crypto.enabled else None, status=_status(form)
+    )
+
+
+def _unsupported(exc: errors.Unsupported) -> str:
+    return (
+        "Encryption at rest is not available on this server: "
+        f"{exc.details or exc.message}. Ask your administrator if you need it."
+    )
+
+
+@require_POST
+@require(ENCRYPTION)
+async def encryption_disable(request: HttpRequest) -> HttpResponse:
+    needs_code = request.POST.get("with_code") == "1"
+    off_form = EncryptionOffForm(request.POST, needs_code=needs_code)
+    if off_form.is_valid():
+        try:
+            done, _ = await _with_password(
+                request,
+                off_form,
+                off_form.cleaned_data["password"],
+                off_form.cleaned_data.get("code", ""),
+                lambda client: client.account.set_crypto("disabled"),
+            )
+        except errors.Unsupported as exc:
+            off_form.add_error(None, _unsupported(exc))
+            done = False
+        if done:
+            log.info("encryption at rest turned off by %s", _user(request).name)
+            messages.success(
+                request,
+                "Encryption at rest is off. New messages are stored as they arrive; "
+                "messages stored while it was on stay encrypted.",
+            )
+            return HttpResponseRedirect(reverse("account:encryption"))
+    crypto = await _api(request).get_crypto()
+    form = EncryptionForm(
+        needs_code=off_form.needs_code or getattr(off_form, "code_required", False),
+        initial={"method": crypto.type if crypto.enabled else "pGP"},
+    )
+    return _encryption_page(request, crypto, form, _with_code_step(off_form), status=_status(off_form))
+
+
+def _encryption_page(
+    request: HttpRequest,
+    crypto: EncryptionAtRest,
+    form: EncryptionForm,
+    off_form: EncryptionOffForm | None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {"crypto": crypto, "form": form, "off_form": off_form}
+    return _page(request, "account/encryption.html", "encryption", context, status=status)

@@ -1,0 +1,251 @@
+"""CSV export of any directory list, and CSV import of accounts (preview first).
+
+Export pages through Stalwart (500 at a time) and streams, so a directory of
+100,000 accounts never sits in memory. Import reads a file, checks every row
+(locally, then whether the account exists), shows what would happen, and only
+then creates or changes accounts, one request per row, reporting each result.
+Passwords from the file are hashed as soon as they are read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from django import forms
+from django.core.validators import validate_email
+
+from portal.stalwart import StalwartClient, errors
+from portal.stalwart.secrets import hash_password
+from portal.stalwart.types import Principal
+
+from .changes import password_reset_ops, principal_diff
+from .forms import describe_error
+from .kinds import Kind
+
+EXPORT_PAGE = 500
+MAX_IMPORT_ROWS = 2000
+IMPORT_COLUMNS = ("name", "description", "email", "aliases", "password", "quota", "groups", "lists", "roles")
+
+
+class _Line:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+def export_columns(kind: Kind) -> list[tuple[str, callable]]:
+    columns: list[tuple[str, callable]] = [("name", lambda p: p.name), ("description", lambda p: p.description)]
+    if "emails" in kind.fields:
+        columns += [("email", lambda p: p.primary_email), ("aliases", lambda p: " ".join(p.aliases))]
+    if kind.type in {"individual", "group", "tenant"}:
+        columns += [("quota", lambda p: p.quota or ""), ("used_quota", lambda p: p.used_quota or "")]
+    if kind.type in {"individual", "group"}:
+        columns += [("groups", lambda p: " ".join(p.member_of)), ("lists", lambda p: " ".join(p.lists))]
+    if kind.type in {"group", "list", "role"}:
+        columns.append(("members", lambda p: " ".join(p.members)))
+    if kind.type in {"domain", "tenant"}:
+        columns.append(("members", lambda p: p.member_count or 0))
+    if kind.type == "list":
+        columns.append(("external_members", lambda p: " ".join(p.external_members)))
+    if kind.type in {"individual", "tenant", "role", "apiKey"}:
+        columns.append(("roles", lambda p: " ".join(p.roles)))
+    if kind.type == "oauthClient":
+        columns.append(("redirect_uris", lambda p: " ".join(p.urls)))
+    return columns
+
+
+async def export_page(client: StalwartClient, kind: Kind, query: str, page: int = 1):
+    fields = [*kind.fields, "memberOf", "lists"] if kind.type in {"individual", "group"} else list(kind.fields)
+    return await client.principals.list(types=[kind.type], filter=query, page=page, limit=EXPORT_PAGE, fields=fields)
+
+
+async def export_rows(client: StalwartClient, kind: Kind, query: str, first=None) -> AsyncIterator[str]:
+    """The CSV lines; `first` is page 1 when the caller already fetched it (`export_page`)."""
+    writer = csv.writer(_Line())
+    columns = export_columns(kind)
+    yield writer.writerow([name for name, _ in columns])
+    page = 1
+    while True:
+        result = first if page == 1 and first is not None else await export_page(client, kind, query, page)
+        for principal in result.items:
+            yield writer.writerow([_cell(get(principal)) for _, get in columns])
+        if page * EXPORT_PAGE >= result.total or not result.items:
+            return
+        page += 1
+
+
+# --- import -----------------------------------------------------------------------
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, with a header row. Columns: " + ", ".join(IMPORT_COLUMNS) + " (only name is required).",
+    )
+
+
+@dataclass
+class Row:
+    line: int
+    name: str
+    values: dict = field(default_factory=dict)
+    password_hash: str = ""
+    errors: list[str] = field(default_factory=list)
+    action: str = ""  # "create", "update", "unchanged", "invalid"
+    changes: list[dict] = field(default_factory=list)
+    result: str = ""
+    ok: bool | None = None
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def _split(value: str) -> list[str]:
+    return [item for item in value.replace(",", " ").replace(";", " ").split() if item]
+
+
+def parse_import(data: bytes) -> tuple[list[Row], str]:
+    """Rows with local validation done; or an error about the whole file."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."
+    reader = csv.DictReader(io.StringIO(text))
+    header = [column.strip().lower() for column in reader.fieldnames or []]
+    if "name" not in header:
+        return [], "The first line must name the columns, and one of them must be “name”."
+    unknown = [column for column in header if column not in IMPORT_COLUMNS]
+    if unknown:
+        return [], f"Unknown column(s): {', '.join(unknown)}. Known columns: {', '.join(IMPORT_COLUMNS)}."
+    rows: list[Row] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(reader, start=2):
+        if len(rows) >= MAX_IMPORT_ROWS:
+            return [], f"The file has more than {MAX_IMPORT_ROWS} rows; split it into smaller files."
+        record = {key.strip().lower(): (value or "").strip() for key, value in raw.items() if key}
+        if not any(record.values()):
+            continue
+        row = Row(line=number, name="".join(record.get("name", "").split()).lower())
+        if not row.name:
+            row.errors.append("The name is missing.")
+        elif row.name in seen:
+            row.errors.append("This name appears twice in the file.")
+        seen.add(row.name)
+        values: dict = {"name": row.name}
+        if record.get("description"):
+            values["description"] = record["description"]
+        emails = [
+            address.lower() for address in [record.get("email", ""), *_split(record.get("aliases", ""))] if address
+        ]
+        for address in emails:
+            try:
+                validate_email(address)
+            except forms.ValidationError:
+                row.errors.append(f"“{address}” is not an e-mail address.")
+        if emails:
+            values["emails"] = list(dict.fromkeys(emails))
+        if record.get("quota"):
+            try:
+                values["quota"] = _quota(record["quota"])
+            except ValueError:
+                row.errors.append(f"“{record['quota']}” is not a size (use bytes, or a number with MiB or GiB).")
+        for column, field_name in (("groups", "memberOf"), ("lists", "lists"), ("roles", "roles")):
+            if record.get(column):
+                values[field_name] = [item.lower() for item in _split(record[column])]
+        if record.get("password"):
+            if len(record["password"]) < 8:
+                row.errors.append("The password is shorter than 8 characters.")
+            else:
+                row.password_hash = hash_password(record["password"])
+        row.values = values
+        rows.append(row)
+    if not rows:
+        return [], "The file has no rows."
+    return rows, ""
+
+
+def _quota(text: str) -> int:
+    cleaned = text.replace(" ", "").lower()
+    for suffix, factor in (
+        ("gib", 1024**3),
+        ("gb", 1024**3),
+        ("g", 1024**3),
+        ("mib", 1024**2),
+        ("mb", 1024**2),
+        ("m", 1024**2),
+    ):
+        if cleaned.endswith(suffix):
+            return int(float(cleaned[: -len(suffix)]) * factor)
+    return int(cleaned)
+
+
+async def plan_import(client: StalwartClient, rows: list[Row]) -> None:
+    """Decide, per valid row, whether it creates or changes an account (reads only)."""
+    import asyncio
+
+    limit = asyncio.Semaphore(8)
+
+    async def plan(row: Row) -> None:
+        if row.errors:
+            row.action = "invalid"
+            return
+        async with limit:
+            try:
+                existing: Principal | None = await client.principals.get(row.name)
+            except errors.ItemNotFound:
+                existing = None
+        if existing is None:
+            row.action = "create"
+            return
+        if existing.type != "individual":
+            row.action = "invalid"
+            row.errors.append(f"“{row.name}” exists and is not an account.")
+            return
+        current = {
+            "description": existing.description,
+            "emails": list(existing.emails),
+            "quota": existing.quota,
+            "memberOf": list(existing.member_of),
+            "lists": list(existing.lists),
+            "roles": list(existing.roles),
+        }
+        wanted = {key: value for key, value in row.values.items() if key != "name"}
+        # An import adds memberships; it never removes ones the file does not mention.
+        for key in ("memberOf", "lists", "roles", "emails"):
+            if key in wanted:
+                wanted[key] = current[key] + [item for item in wanted[key] if item not in current[key]]
+        row.changes = principal_diff("individual", current, wanted)
+        if row.password_hash:
+            row.changes += password_reset_ops(row.password_hash)
+        row.action = "update" if row.changes else "unchanged"
+
+    await asyncio.gather(*(plan(row) for row in rows))
+
+
+async def apply_import(client: StalwartClient, rows: list[Row]) -> None:
+    """Create or change each planned row, one request each, recording the outcome."""
+    for row in rows:
+        if row.action not in {"create", "update"}:
+            continue
+        try:
+            if row.action == "create":
+                body = {"type": "individual", "roles": ["user"], **row.values}
+                if row.password_hash:
+                    body["secrets"] = [row.password_hash]
+                await client.principals.create(body)
+                row.result = "Created"
+            else:
+                await client.principals.update(row.name, row.changes)
+                row.result = f"Changed ({len(row.changes)} change{'s' if len(row.changes) != 1 else ''})"
+            row.ok = True
+        except errors.ManagementError as exc:
+            row.ok = False
+            row.result = describe_error(exc)
+        except errors.TenantQuotaExceeded:
+            row.ok = False
+            row.result = "Your organisation's account limit is reached."

@@ -1,0 +1,90 @@
+"""Creating DKIM keys: the form of the DNS page, and the defaults made after a new domain."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from portal.stalwart import errors
+from portal.stalwart.dkim import ALGORITHMS, default_signature_id
+
+if TYPE_CHECKING:
+    from portal.stalwart import StalwartClient
+
+# A DKIM selector is a sub-domain (RFC 6376 §3.1): labels of letters, digits and hyphens.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+SELECTOR_PATTERN = rf"^{_LABEL}(?:\.{_LABEL})*$"
+
+ALGORITHM_CHOICES = (
+    ("Ed25519", "Ed25519: short keys, modern receivers"),
+    ("Rsa", "RSA 2048-bit: understood by every receiver"),
+)
+
+
+class DkimKeyForm(forms.Form):
+    algorithm = forms.ChoiceField(
+        label="Algorithm", choices=ALGORITHM_CHOICES, initial="Ed25519", widget=forms.RadioSelect
+    )
+    selector = forms.CharField(
+        label="Selector",
+        required=False,
+        max_length=63,
+        help_text="Optional. Without one, Stalwart uses the month and the algorithm, such as 202504e.",
+        validators=[
+            RegexValidator(
+                SELECTOR_PATTERN,
+                "Use letters, digits and hyphens (dots between parts), not starting or ending with a hyphen.",
+                flags=re.IGNORECASE,
+            )
+        ],
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}),
+    )
+
+    def clean_selector(self) -> str:
+        return self.cleaned_data["selector"].strip().lower()
+
+
+def already_exists_message(domain: str, algorithm: str) -> str:
+    # Stalwart's answer carries the stored private key: it is never shown, logged or kept.
+    return (
+        f"{domain} already has an {ALGORITHMS[algorithm]} key (signature “{default_signature_id(algorithm, domain)}”). "
+        "Stalwart keeps one key per algorithm under this name: create the other algorithm, or remove "
+        "the old signature in the server settings before creating a new one."
+    )
+
+
+def describe_failure(exc: errors.StalwartError) -> str:
+    """A sentence for a refused key creation (never the body of a fieldAlreadyExists)."""
+    if isinstance(exc, errors.Forbidden):
+        return "Your account may not create DKIM keys (dkim-signature-create)."
+    if isinstance(exc, errors.BadRequest):
+        return f"Stalwart could not read the request: {exc.detail or exc.message}"
+    if isinstance(exc, errors.StalwartUnavailable):
+        return "Stalwart could not be reached."
+    if isinstance(exc, errors.FieldAlreadyExists):
+        return "A key with this name already exists."
+    return exc.message
+
+
+async def create_default_keys(client: StalwartClient, domain: str) -> list[str]:
+    """Create the Ed25519 then the RSA key for a new domain, as the official web admin does.
+
+    Stalwart chooses the signature ids (`ed25519-<domain>`, `rsa-<domain>`) and the selectors.
+    Returns one sentence per key; failures are described, never raised. Call it only for
+    people holding `dkim-signature-create`.
+    """
+    results = []
+    for algorithm in ("Ed25519", "Rsa"):
+        label = ALGORITHMS[algorithm]
+        try:
+            await client.dkim.create(domain, algorithm)
+        except errors.FieldAlreadyExists:
+            results.append(f"{label} DKIM key: {domain} already has one.")
+        except errors.StalwartError as exc:
+            results.append(f"{label} DKIM key not generated: {describe_failure(exc)}")
+        else:
+            results.append(f"{label} DKIM key generated.")
+    return results

@@ -1,0 +1,121 @@
+"""The DNS page of a domain: the records to publish, a zone snippet, DKIM keys."""
+
+from __future__ import annotations
+
+import asyncio
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from portal import responses
+from portal.permissions import needs, require
+from portal.stalwart import errors
+from portal.stalwart.dkim import ALGORITHMS, default_signature_id
+
+from .dkim import DkimKeyForm, already_exists_message, describe_failure
+from .zone import in_zone, relative_name, zone_snippet
+
+CREATE_DKIM = needs("dkim-signature-create")
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("domain-get"))
+async def domain_dns(request: HttpRequest, name: str) -> HttpResponse:
+    """GET: the page. POST: create a DKIM key (needs dkim-signature-create as well)."""
+    user = request.portal_user  # type: ignore[attr-defined]
+    client = request.stalwart  # type: ignore[attr-defined]
+    form = None
+    if request.method == "POST":
+        if not CREATE_DKIM.allows(user):
+            return responses.forbidden(request, user, CREATE_DKIM)
+        form = DkimKeyForm(request.POST)
+
+    # Stalwart answers for any name, so check first that this is a domain the person may see.
+    domain = await client.principals.get(name)
+    if domain.type != "domain":
+        return responses.not_found(request, "There is no domain with this name.")
+    page_url = reverse("directory:domain-dns", kwargs={"name": domain.name})
+
+    if form is not None and form.is_valid():
+        algorithm, selector = form.cleaned_data["algorithm"], form.cleaned_data["selector"]
+        try:
+            await client.dkim.create(domain.name, algorithm, selector or None)
+        except errors.FieldAlreadyExists:
+            form.add_error("algorithm", already_exists_message(domain.name, algorithm))
+        except (errors.BadRequest, errors.ManagementError) as exc:
+            form.add_error(None, describe_failure(exc))
+        else:
+            chosen = f" with the selector {selector}" if selector else ""
+            messages.success(
+                request, f"{ALGORITHMS[algorithm]} DKIM key generated{chosen}. Publish its TXT record below."
+            )
+            if request.htmx:  # type: ignore[attr-defined]
+                return HttpResponseClientRedirect(page_url)
+            return HttpResponseRedirect(page_url)
+
+    if form is not None and request.htmx:  # type: ignore[attr-defined]
+        context = {"form": form, "page_url": page_url, "can_create_dkim": True}
+        return render(request, "directory/domain_dns.html#dkim-form", context)
+
+    context = await _page_context(request, domain.name)
+    context.update(
+        domain=domain,
+        page_url=page_url,
+        form=form or DkimKeyForm(),
+        can_create_dkim=CREATE_DKIM.allows(user),
+        can_list_domains=user.has("domain-list"),
+    )
+    return render(request, "directory/domain_dns.html", context, status=422 if form and form.errors else 200)
+
+
+async def _page_context(request: HttpRequest, domain: str) -> dict:
+    user = request.portal_user  # type: ignore[attr-defined]
+    client = request.stalwart  # type: ignore[attr-defined]
+
+    async def count_accounts() -> int | None:
+        if not user.has("individual-list"):
+            return None
+        return await client.principals.count(types=["individual"], filter=domain)
+
+    # At most two calls in flight: Stalwart limits concurrent requests per account.
+    records, account_count = await asyncio.gather(client.dns.records(domain), count_accounts())
+
+    keys = [(record, record.dkim) for record in records if record.dkim is not None]
+    can_view_dkim = user.has("dkim-signature-get")
+    signature_ids: dict[str, str] = {}
+    if can_view_dkim:
+        # Stalwart signs with the keys named after the domain; label the records they publish.
+        async def lookup(algorithm: str) -> tuple[str, str | None]:
+            signature_id = default_signature_id(algorithm, domain)
+            try:
+                return signature_id, await client.dkim.public_key(signature_id)
+            except errors.NotFound:
+                return signature_id, None
+
+        for signature_id, public in await asyncio.gather(*(lookup(a) for a in ALGORITHMS)):
+            if public:
+                signature_ids[public] = signature_id
+
+    inside, outside = in_zone(records, domain)
+    return {
+        "records": records,
+        "rows": [{"record": record, "host": relative_name(record.name, domain)} for record in records],
+        "zone": zone_snippet(domain, records),
+        "zone_count": len(inside),
+        "outside_count": len(outside),
+        "account_count": account_count,
+        "dkim_keys": [
+            {
+                "record": record,
+                "key": key,
+                "bits": key.key_bits,
+                "signature_id": signature_ids.get(key.public_key, ""),
+            }
+            for record, key in keys
+        ],
+        "can_view_dkim": can_view_dkim,
+    }

@@ -1,0 +1,569 @@
+"""Observability: logs, message history, live tracing and the metrics dashboard.
+
+Message history, live tracing and the dashboard are Enterprise features of Stalwart: a person
+whose server has no licence gets an explanation instead (without calling Stalwart), and so does
+anyone when Stalwart answers "Enterprise feature" anyway (the licence may have lapsed).
+
+The live pages relay Stalwart's event streams through the portal (`StreamingHttpResponse` with an
+async iterator): Stalwart's token and address stay on the server; each frame is rendered into an
+HTML fragment here, escaped like any page, and the upstream stream is closed as soon as the
+browser goes away (the ASGI handler cancels the iterator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from portal.permissions import needs, require
+from portal.stalwart import errors
+from portal.stalwart.observability_types import LEVELS, MetricPoint
+from portal.stalwart.sse import encode_comment, encode_event
+from portal.stalwart.telemetry import DELIVERY, RECEIVED, LiveStream, metrics_frame, trace_batch
+from portal.templatetags.portal import binary_size
+
+from .display import bucket, event_view, human_duration, now_utc, span_summary, sparkline
+
+log = logging.getLogger("portal.observability")
+
+PAGE_SIZES = (25, 50, 100)
+LOG_REFRESH_SECONDS = 10
+
+
+def _int(value: str | None, default: int, *, low: int = 1, high: int = 1_000_000) -> int:
+    try:
+        number = int(value or "")
+    except ValueError:
+        return default
+    return number if low <= number <= high else default
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _enterprise_notice(request: HttpRequest, feature: str, *, detail: str = "") -> HttpResponse:
+    context = {"feature": feature, "detail": detail}
+    template = "observability/enterprise.html#notice" if _htmx(request) else "observability/enterprise.html"
+    return render(request, template, context)
+
+
+# --- logs --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LogQuery:
+    q: str = ""
+    level: str = ""
+    page: int = 1
+    size: int = 50
+    auto: bool = False
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> LogQuery:
+        level = request.GET.get("level", "").upper()
+        size = _int(request.GET.get("size"), 50)
+        return cls(
+            q=request.GET.get("q", "").strip()[:200],
+            level=level if level in LEVELS else "",
+            page=_int(request.GET.get("page"), 1),
+            size=size if size in PAGE_SIZES else 50,
+            auto=request.GET.get("auto") == "1",
+        )
+
+    def url(self, **changes: object) -> str:
+        query = replace(self, **changes)
+        params = {
+            "q": query.q,
+            "level": query.level,
+            "page": query.page if query.page != 1 else "",
+            "size": query.size if query.size != 50 else "",
+            "auto": "1" if query.auto else "",
+        }
+        clean = {key: value for key, value in params.items() if value not in ("", None)}
+        return reverse("observability:logs") + ("?" + urlencode(clean) if clean else "")
+
+    @property
+    def api_filter(self) -> str:
+        """Stalwart filters on a substring of the raw line: the search, else ` LEVEL `."""
+        if self.q:
+            return self.q
+        return f" {self.level} " if self.level else ""
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return LEVELS
+
+
+@require_GET
+@require(needs("logs-view"))
+async def logs(request: HttpRequest) -> HttpResponse:
+    query = LogQuery.from_request(request)
+    context: dict = {
+        "query": query,
+        "refresh_seconds": LOG_REFRESH_SECONDS,
+        "toggle_url": query.url(auto=not query.auto, page=1),
+    }
+    try:
+        page = await request.stalwart.logs.list(filter=query.api_filter, page=query.page, limit=query.size)  # type: ignore[attr-defined]
+    except errors.Unsupported as exc:
+        context["problem"] = "not-configured"
+        context["problem_detail"] = exc.details
+    except errors.OtherError as exc:
+        context["problem"] = "unreadable"
+        context["problem_detail"] = exc.reason or exc.details
+    else:
+        entries = [entry for entry in page.items if not query.level or entry.level == query.level]
+        context.update(
+            entries=entries,
+            hidden_by_level=len(page.items) - len(entries),
+            first_index=(query.page - 1) * query.size + 1,
+            last_index=(query.page - 1) * query.size + len(page.items),
+            has_next=page.total > query.page * query.size,
+            previous_url=query.url(page=query.page - 1) if query.page > 1 else "",
+            next_url=query.url(page=query.page + 1),
+        )
+    template = "observability/logs.html#results" if _htmx(request) else "observability/logs.html"
+    return render(request, template, context)
+
+
+# --- message history ----------------------------------------------------------------
+HISTORY_KINDS = {
+    "received": ("Received messages", RECEIVED),
+    "delivery": ("Delivery attempts", DELIVERY),
+}
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    kind: str
+    q: str = ""
+    queue: int | None = None
+    page: int = 1
+    size: int = 25
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, kind: str) -> HistoryQuery:
+        size = _int(request.GET.get("size"), 25)
+        queue = request.GET.get("queue", "").strip()
+        return cls(
+            kind=kind,
+            q=request.GET.get("q", "").strip()[:200],
+            queue=int(queue) if queue.isdigit() and len(queue) <= 20 else None,
+            page=_int(request.GET.get("page"), 1),
+            size=size if size in PAGE_SIZES else 25,
+        )
+
+    def url(self, **changes: object) -> str:
+        query = replace(self, **changes)
+        params = {
+            "q": query.q,
+            "queue": query.queue if query.queue is not None else "",
+            "page": query.page if query.page != 1 else "",
+            "size": query.size if query.size != 25 else "",
+        }
+        clean = {key: value for key, value in params.items() if value not in ("", None)}
+        base = reverse("observability:history", kwargs={"kind": query.kind})
+        return base + ("?" + urlencode(clean) if clean else "")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return PAGE_SIZES
+
+
+@require_GET
+@require(needs("tracing-list"))
+async def history(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in HISTORY_KINDS:
+        raise Http404("No such history.")
+    user = request.portal_user  # type: ignore[attr-defined]
+    title, event_type = HISTORY_KINDS[kind]
+    if not user.enterprise:
+        return _enterprise_notice(request, "Message history")
+    query = HistoryQuery.from_request(request, kind)
+    context: dict = {"query": query, "title": title, "kinds": HISTORY_KINDS, "can_get": user.has("tracing-get")}
+    try:
+        page = await request.stalwart.telemetry.traces(  # type: ignore[attr-defined]
+            event_type, filter=query.q, queue_id=query.queue, page=query.page, limit=query.size
+        )
+    except errors.EnterpriseRequired:
+        return _enterprise_notice(request, "Message history")
+    except errors.Unsupported as exc:
+        context["problem"] = exc.details
+    else:
+        pages = max(1, -(-page.total // query.size))
+        context.update(
+            page=page,
+            pages=pages,
+            previous_url=query.url(page=query.page - 1) if query.page > 1 else "",
+            next_url=query.url(page=query.page + 1) if query.page < pages else "",
+        )
+    template = "observability/history.html#results" if _htmx(request) else "observability/history.html"
+    return render(request, template, context)
+
+
+@require_GET
+@require(needs("tracing-get"))
+async def span(request: HttpRequest, span_id: int) -> HttpResponse:
+    user = request.portal_user  # type: ignore[attr-defined]
+    if not user.enterprise:
+        return _enterprise_notice(request, "Message history")
+    try:
+        events = await request.stalwart.telemetry.trace(span_id)  # type: ignore[attr-defined]
+    except errors.EnterpriseRequired:
+        return _enterprise_notice(request, "Message history")
+    except errors.Unsupported as exc:
+        return render(request, "observability/span.html", {"problem": exc.details, "span_id": span_id})
+    if not events:
+        raise Http404("Stalwart has no trace with this id. Traces are kept for a limited time.")
+    summary = span_summary(events)
+    start = events[0].created
+    context = {
+        "span_id": span_id,
+        "summary": summary,
+        "timeline": [event_view(event, start) for event in events],
+        "back_kind": "received" if summary.kind == "Received message" else "delivery",
+        "can_list": user.has("tracing-list"),
+    }
+    return render(request, "observability/span.html", context)
+
+
+# --- live tracing -------------------------------------------------------------------
+@dataclass(frozen=True)
+class LiveFilter:
+    """`remoteIp:192.0.2.1 domain:example.com words` -> key filters and free text."""
+
+    raw: str
+    text: str
+    keys: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, raw: str) -> LiveFilter:
+        raw = raw.strip()[:300]
+        words, keys = [], {}
+        for word in raw.split():
+            key, sep, value = word.partition(":")
+            if sep and key and value and key.replace("-", "").isalnum():
+                # "remote-ip" and "remoteIp" both name Stalwart's remoteIp key.
+                parts = key.split("-")
+                keys[parts[0] + "".join(part.capitalize() for part in parts[1:])] = value
+            else:
+                words.append(word)
+        return cls(raw, " ".join(words), tuple(keys.items()))
+
+
+def _live_seconds(name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
+
+
+@require_GET
+@require(needs("tracing-live"))
+async def live(request: HttpRequest) -> HttpResponse:
+    """The live tracing page. With JavaScript, portal.js streams from `live_stream`; without
+    it, "Start" captures a few seconds of events here and shows them."""
+    user = request.portal_user  # type: ignore[attr-defined]
+    if not user.enterprise:
+        return _enterprise_notice(request, "Live tracing")
+    live_filter = LiveFilter.parse(request.GET.get("filter", ""))
+    stream_url = reverse("observability:live-stream")
+    if live_filter.raw:
+        stream_url += "?" + urlencode({"filter": live_filter.raw})
+    context: dict = {"filter": live_filter, "stream_url": stream_url, "captured": None}
+    if request.GET.get("capture") == "1":
+        capture_seconds = _live_seconds("PORTAL_LIVE_CAPTURE_SECONDS", 5)
+        captured: list = []
+        try:
+            stream = await request.stalwart.telemetry.open_live_traces(  # type: ignore[attr-defined]
+                text=live_filter.text, keys=dict(live_filter.keys)
+            )
+        except errors.EnterpriseRequired:
+            return _enterprise_notice(request, "Live tracing")
+        async with stream:
+            try:
+                async with asyncio.timeout(capture_seconds):
+                    async for event in stream.events():
+                        if event.event == "trace":
+                            captured.extend(event_view(item, link_spans=False) for item in trace_batch(event))
+                        if len(captured) >= 200:
+                            break
+            except TimeoutError:
+                pass
+        context["captured"] = captured
+        context["capture_seconds"] = capture_seconds
+    return render(request, "observability/live.html", context)
+
+
+def _stream_limit(request: HttpRequest) -> float:
+    """How long one relay may run. Under WSGI Django buffers the whole answer, so keep it short."""
+    if isinstance(request, WSGIRequest):
+        return _live_seconds("PORTAL_LIVE_CAPTURE_SECONDS", 5)
+    return _live_seconds("PORTAL_LIVE_MAX_SECONDS", 900)
+
+
+def _sse_response(body: AsyncIterator[str]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each frame on at once
+    return response
+
+
+async def _failure_stream(html: str) -> AsyncIterator[str]:
+    yield encode_event(html, event="failure")
+
+
+def _failure_html(title: str, text: str) -> str:
+    return render_to_string("observability/live.html#failure", {"title": title, "text": text})
+
+
+def _open_failure(exc: errors.StalwartError, feature: str) -> str:
+    if isinstance(exc, errors.EnterpriseRequired):
+        return _failure_html(f"{feature} is an Enterprise feature", "This Stalwart server has no Enterprise licence.")
+    if isinstance(exc, errors.Forbidden):
+        return _failure_html("Stalwart refused this", "Your account lacks the permission Stalwart requires.")
+    if isinstance(exc, errors.Unauthorized):
+        return _failure_html("Your session has ended", "Reload the page to sign in again.")
+    log.info("live stream could not start: %s", type(exc).__name__)
+    return _failure_html("The stream could not start", exc.message)
+
+
+async def _relay(
+    opener: Callable[[], Awaitable[LiveStream]], render_frame, *, kind: str, feature: str, limit: float
+) -> AsyncIterator[str]:
+    """Frames of Stalwart's stream as HTML fragments.
+
+    The upstream stream is opened on the first read (an answer nobody reads costs nothing)
+    and closed however the relay ends: finished, broken, timed out, or cancelled because the
+    browser went away."""
+    stream: LiveStream | None = None
+    try:
+        try:
+            stream = await opener()
+        except errors.StalwartError as exc:
+            yield encode_event(_open_failure(exc, feature), event="failure")
+            return
+        yield encode_comment("connected")
+        try:
+            async with asyncio.timeout(limit):
+                async for event in stream.events():
+                    fragment = render_frame(event)
+                    if fragment is not None:
+                        yield encode_event(fragment, event=kind)
+                    elif event.event == "ping":
+                        yield encode_comment("ping")
+        except TimeoutError:
+            yield encode_event(
+                _failure_html("Stopped", "The stream ran for its maximum time. Start it again to go on."), event="end"
+            )
+            return
+        yield encode_event(_failure_html("Stream ended", "Stalwart closed the stream."), event="end")
+    except errors.StalwartError as exc:
+        yield encode_event(_failure_html("The stream broke off", exc.message), event="failure")
+    finally:
+        if stream is not None:
+            await stream.aclose()
+            log.debug("live %s relay closed", kind)
+
+
+def _trace_fragment(event) -> str | None:
+    if event.event != "trace":
+        return None
+    views = [event_view(item, link_spans=False) for item in trace_batch(event)]
+    if not views:
+        return None
+    return render_to_string("observability/live.html#events", {"events": views})
+
+
+@require_GET
+@require(needs("tracing-live"))
+async def live_stream(request: HttpRequest) -> StreamingHttpResponse:
+    """`text/event-stream` for portal.js: `trace` events carry rendered rows."""
+    user = request.portal_user  # type: ignore[attr-defined]
+    if not user.enterprise:
+        return _sse_response(
+            _failure_stream(
+                _failure_html(
+                    "Live tracing is an Enterprise feature", "This Stalwart server has no Enterprise licence."
+                )
+            )
+        )
+    live_filter = LiveFilter.parse(request.GET.get("filter", ""))
+    telemetry = request.stalwart.telemetry  # type: ignore[attr-defined]
+    return _sse_response(
+        _relay(
+            lambda: telemetry.open_live_traces(text=live_filter.text, keys=dict(live_filter.keys)),
+            _trace_fragment,
+            kind="trace",
+            feature="Live tracing",
+            limit=_stream_limit(request),
+        )
+    )
+
+
+# --- dashboard ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Card:
+    title: str
+    ids: tuple[str, ...]
+    how: str  # "sum", "last" or "mean"
+    unit: str  # "count", "bytes" or "ms"
+    caption: str
+
+
+CARDS = (
+    Card("Queue size", ("queue.count",), "last", "count", "Messages waiting in the queue"),
+    Card("Deliveries", ("delivery.delivered",), "sum", "count", "Messages handed to remote servers"),
+    Card("Received messages", ("queue.queue-message",), "sum", "count", "Messages accepted over SMTP"),
+    Card(
+        "Rejections",
+        ("smtp.mailbox-does-not-exist", "smtp.relay-not-allowed", "security.ip-blocked"),
+        "sum",
+        "count",
+        "Unknown recipients, relay attempts and blocked IP addresses",
+    ),
+    Card("Authentication failures", ("auth.failed",), "sum", "count", "Failed sign-ins on every protocol"),
+    Card(
+        "Connections",
+        ("smtp.connection-start", "imap.connection-start", "pop3.connection-start", "http.connection-start"),
+        "sum",
+        "count",
+        "New SMTP, IMAP, POP3 and HTTP connections",
+    ),
+    Card("Memory", ("server.memory",), "last", "bytes", "Memory used by the server"),
+    Card("Delivery time", ("delivery.total-time",), "mean", "ms", "Average time from submission to delivery"),
+)
+PERIODS = {"24h": ("Last 24 hours", 24), "7d": ("Last 7 days", 7 * 24)}
+LIVE_METRICS = (
+    ("user.count", "Accounts", "count"),
+    ("domain.count", "Domains", "count"),
+    ("queue.count", "Queued messages", "count"),
+    ("server.memory", "Memory", "bytes"),
+    ("smtp.active-connections", "SMTP connections", "count"),
+    ("imap.active-connections", "IMAP connections", "count"),
+    ("pop3.active-connections", "POP3 connections", "count"),
+    ("http.active-connections", "HTTP connections", "count"),
+    ("delivery.active-connections", "Outgoing deliveries", "count"),
+)
+
+
+def _format(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "bytes":
+        return binary_size(value)
+    if unit == "ms":
+        return human_duration(value)
+    return f"{round(value):,}"
+
+
+def _live_values(points: tuple[MetricPoint, ...]) -> list[dict]:
+    by_id = {point.id: point for point in points}
+    values = []
+    for metric_id, label, unit in LIVE_METRICS:
+        point = by_id.get(metric_id)
+        values.append({"id": metric_id, "label": label, "unit": unit, "value": point.value if point else None})
+    return values
+
+
+async def _first_live_frame(request: HttpRequest) -> list[dict] | None:
+    """The values of the first live metrics frame (sent at once), for pages without JavaScript."""
+    try:
+        stream = await request.stalwart.telemetry.open_live_metrics([m for m, _, _ in LIVE_METRICS])  # type: ignore[attr-defined]
+    except errors.StalwartError as exc:
+        if isinstance(exc, errors.Unauthorized):
+            raise
+        return None
+    async with stream:
+        try:
+            async with asyncio.timeout(_live_seconds("PORTAL_LIVE_FIRST_FRAME_SECONDS", 5)):
+                async for event in stream.events():
+                    if event.event == "metrics":
+                        return _live_values(metrics_frame(event))
+        except (TimeoutError, errors.StalwartError):
+            return None
+    return None
+
+
+@require_GET
+@require(needs("metrics-list"))
+async def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.portal_user  # type: ignore[attr-defined]
+    if not user.enterprise:
+        return _enterprise_notice(request, "The dashboard")
+    period = request.GET.get("period", "24h")
+    if period not in PERIODS:
+        period = "24h"
+    label, hours = PERIODS[period]
+    now = now_utc().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = now - timedelta(hours=hours)
+    context: dict = {"period": period, "periods": PERIODS, "period_label": label, "can_live": user.has("metrics-live")}
+    try:
+        points = await request.stalwart.telemetry.metrics(after=start)  # type: ignore[attr-defined]
+    except errors.EnterpriseRequired:
+        return _enterprise_notice(request, "The dashboard")
+    except errors.OtherError as exc:
+        context["problem"] = exc.details
+        context["problem_reason"] = exc.reason
+        points = ()
+    cards = []
+    for card in CARDS:
+        series = bucket(points, card.ids, start=start, step=timedelta(hours=1), count=hours, how=card.how)
+        cards.append(
+            {
+                "card": card,
+                "series": series,
+                "spark": sparkline(series),
+                "total": _format(series.total, card.unit),
+                "latest": _format(series.latest, card.unit),
+                "low": _format(series.low, card.unit),
+                "high": _format(series.high, card.unit),
+            }
+        )
+    context["cards"] = cards
+    context["has_points"] = bool(points)
+    if context["can_live"]:
+        context["live_values"] = await _first_live_frame(request)
+        context["live_stream_url"] = reverse("observability:metrics-stream")
+    return render(request, "observability/dashboard.html", context)
+
+
+def _metrics_fragment(event) -> str | None:
+    if event.event != "metrics":
+        return None
+    return render_to_string(
+        "observability/dashboard.html#live-values", {"live_values": _live_values(metrics_frame(event))}
+    )
+
+
+@require_GET
+@require(needs("metrics-live"))
+async def metrics_stream(request: HttpRequest) -> StreamingHttpResponse:
+    user = request.portal_user  # type: ignore[attr-defined]
+    if not user.enterprise:
+        return _sse_response(
+            _failure_stream(
+                _failure_html(
+                    "Live metrics are an Enterprise feature", "This Stalwart server has no Enterprise licence."
+                )
+            )
+        )
+    telemetry = request.stalwart.telemetry  # type: ignore[attr-defined]
+    interval = int(getattr(settings, "PORTAL_LIVE_METRICS_INTERVAL", 15))
+    return _sse_response(
+        _relay(
+            lambda: telemetry.open_live_metrics([m for m, _, _ in LIVE_METRICS], interval=interval),
+            _metrics_fragment,
+            kind="metrics",
+            feature="Live metrics",
+            limit=_stream_limit(request),
+        )
+    )

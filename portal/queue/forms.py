@@ -1,0 +1,126 @@
+"""The queue's filter form and the paging state that keeps filters in the URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from django import forms
+from django.http import HttpRequest, QueryDict
+
+from portal.paging import PAGE_SIZES, Paging
+from portal.stalwart.queue_types import QueueSelection
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+
+@dataclass(frozen=True, slots=True)
+class FilteredPaging(Paging):
+    """`Paging` whose links also keep the page's filters (`?sender=…&before=…`)."""
+
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def query_string(self, **changes: object) -> str:
+        params: dict[str, object] = {"q": self.query, **dict(self.extra), "page": self.page, "size": self.size}
+        params.update(changes)
+        clean = {
+            key: value
+            for key, value in params.items()
+            if value not in ("", None)
+            and not (key == "page" and value == 1)
+            and not (key == "size" and value == PAGE_SIZES[0])
+        }
+        return "?" + urlencode(clean) if clean else "?"
+
+    @property
+    def filters_query(self) -> str:
+        """The filters alone (no page or size), for links to the bulk pages."""
+        clean = {key: value for key, value in {"q": self.query, **dict(self.extra)}.items() if value}
+        return urlencode(clean)
+
+
+class UtcDateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M")
+
+
+class QueueFilterForm(forms.Form):
+    """Search, sender, recipient and "next attempt before/after" (UTC), as Stalwart selects them."""
+
+    q = forms.CharField(label="Search", required=False, max_length=200, strip=True)
+    sender = forms.CharField(label="Sender contains", required=False, max_length=200, strip=True)
+    recipient = forms.CharField(label="Recipient contains", required=False, max_length=200, strip=True)
+    before = forms.DateTimeField(
+        label="Next attempt before (UTC)", required=False, input_formats=DATETIME_FORMATS, widget=UtcDateTimeInput()
+    )
+    after = forms.DateTimeField(
+        label="Next attempt after (UTC)", required=False, input_formats=DATETIME_FORMATS, widget=UtcDateTimeInput()
+    )
+
+    def __init__(self, data: QueryDict | None = None, **kwargs) -> None:
+        super().__init__(data, **kwargs)
+        self.fields["q"].widget.attrs.update({"type": "search", "placeholder": "Sender or recipient address"})
+        self.fields["sender"].widget.attrs.update({"placeholder": "e.g. @example.org"})
+        self.fields["recipient"].widget.attrs.update({"placeholder": "e.g. gmail.com"})
+        for name in ("q", "sender", "recipient"):
+            self.fields[name].widget.attrs["autocomplete"] = "off"
+
+    def _future(self, name: str) -> datetime | None:
+        value = self.cleaned_data.get(name)
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if value <= datetime.now(UTC):
+            raise forms.ValidationError("Choose a time in the future: Stalwart ignores past times here.")
+        return value
+
+    def clean_before(self) -> datetime | None:
+        return self._future("before")
+
+    def clean_after(self) -> datetime | None:
+        return self._future("after")
+
+    @property
+    def text_overrides(self) -> bool:
+        data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
+        return bool(data.get("q") and (data.get("sender") or data.get("recipient")))
+
+    def selection(self) -> QueueSelection:
+        """What Stalwart is asked for; fields with errors are left out."""
+        data = getattr(self, "cleaned_data", {})
+        return QueueSelection(
+            text=data.get("q") or "",
+            sender=data.get("sender") or "",
+            recipient=data.get("recipient") or "",
+            before=data.get("before"),
+            after=data.get("after"),
+        )
+
+    def raw_extra(self) -> tuple[tuple[str, str], ...]:
+        """The filters as typed (for links), except the search which `Paging` carries."""
+        if not self.is_bound:
+            return ()
+        return tuple((name, self.data.get(name, "").strip()) for name in ("sender", "recipient", "before", "after"))
+
+
+def queue_filters(request: HttpRequest, source: QueryDict | None = None) -> tuple[QueueFilterForm, FilteredPaging]:
+    data = source if source is not None else request.GET
+    form = QueueFilterForm(data)
+    form.is_valid()
+    base = Paging.from_request(request)
+    paging = FilteredPaging(
+        query=(data.get("q") or "").strip()[:200], page=base.page, size=base.size, extra=form.raw_extra()
+    )
+    return form, paging
+
+
+class ReportFilterForm(forms.Form):
+    """Outgoing (queued) reports: type and domain."""
+
+    type = forms.ChoiceField(
+        label="Type", required=False, choices=[("", "DMARC and TLS"), ("dmarc", "DMARC"), ("tls", "TLS")]
+    )
+    domain = forms.CharField(label="Domain contains", required=False, max_length=200, strip=True)

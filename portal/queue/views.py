@@ -1,0 +1,367 @@
+"""Message queue pages: the list, one message, retry and cancel (each confirmed first),
+bulk actions by filter with a preview, pause/resume, and the queue of outgoing reports."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal import responses
+from portal.paging import Paging
+from portal.permissions import Access, check_names, needs, require
+from portal.stalwart import errors
+from portal.stalwart.queue_types import QueuedMessage
+
+from .forms import FilteredPaging, QueueFilterForm, ReportFilterForm, queue_filters
+
+log = logging.getLogger("portal.queue")
+
+GONE = "This message is no longer in the queue: it was delivered, returned to its sender or cancelled."
+REPORT_GONE = "This report is no longer queued: it was sent or cancelled."
+SAMPLE_SIZE = 10
+
+# The bulk page previews with the list call, then retries or cancels.
+BULK_ACCESS = Access(
+    all_of=check_names(["message-queue-list"]),
+    any_of=check_names(["message-queue-update", "message-queue-delete"]),
+)
+REPORTS_BULK_ACCESS = needs("outgoing-report-list", "outgoing-report-delete")
+
+
+def _user(request: HttpRequest):
+    return request.portal_user  # type: ignore[attr-defined]
+
+
+def _client(request: HttpRequest):
+    return request.stalwart  # type: ignore[attr-defined]
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _detail_url(message_id: int) -> str:
+    return reverse("queue:detail", kwargs={"message_id": message_id})
+
+
+def _list_url(query: str = "") -> str:
+    return reverse("queue:list") + (f"?{query}" if query else "")
+
+
+def _plural(count: int, word: str, plural: str = "") -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+async def _load(request: HttpRequest, message_id: int) -> QueuedMessage | HttpResponse:
+    try:
+        return await _client(request).queue.message(message_id)
+    except errors.NotFound:
+        return responses.not_found(request, GONE)
+
+
+# --- the list -----------------------------------------------------------------------
+@require_GET
+@require(needs("message-queue-list"))
+async def message_list(request: HttpRequest) -> HttpResponse:
+    """One page of the queue, searched and filtered by Stalwart, built from one request."""
+    form, paging = queue_filters(request)
+    page = await _client(request).queue.messages(form.selection(), page=paging.page, limit=paging.size)
+    user = _user(request)
+    context = {
+        "form": form,
+        "page": page,
+        "paging": paging.with_total(page.total),
+        "running": page.running,
+        "can_get": user.has("message-queue-get"),
+        "can_update": user.has("message-queue-update"),
+        "can_delete": user.has("message-queue-delete"),
+        "filtered": not form.selection().is_empty,
+    }
+    template = "queue/list.html#results" if _htmx(request) else "queue/list.html"
+    return render(request, template, context, status=422 if form.errors else 200)
+
+
+@require_POST
+@require(needs("message-queue-update"))
+async def queue_status(request: HttpRequest) -> HttpResponse:
+    """Pause or resume delivery for the whole queue."""
+    run = request.POST.get("running") == "1"
+    was_running = await _client(request).queue.set_running(run)
+    log.info("%s %s the queue", _user(request).name, "resumed" if run else "paused")
+    if run:
+        messages.success(request, "Delivery resumed." if not was_running else "Delivery was already running.")
+    elif was_running:
+        messages.success(request, "Delivery paused. Messages wait in the queue until you resume it.")
+    else:
+        messages.info(request, "Delivery was already paused.")
+    return HttpResponseRedirect(_list_url())
+
+
+# --- one message --------------------------------------------------------------------
+@require_GET
+@require(needs("message-queue-get"))
+async def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = await _load(request, message_id)
+    if isinstance(message, HttpResponse):
+        return message
+    user = _user(request)
+    headers = None
+    headers_note = ""
+    if user.has("blob-fetch") and message.blob_hash:
+        try:
+            headers = await _client(request).blobs.headers(message.blob_hash)
+        except errors.ItemNotFound:
+            headers_note = "The message content is no longer in the blob store."
+        except errors.BadRequest:
+            headers_note = "Stalwart could not read this message's content reference."
+    context = {
+        "message": message,
+        "headers": headers,
+        "headers_note": headers_note,
+        "can_blob": user.has("blob-fetch"),
+        "can_update": user.has("message-queue-update"),
+        "can_delete": user.has("message-queue-delete"),
+    }
+    return render(request, "queue/detail.html", context)
+
+
+def _confirm(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    template = "queue/confirm.html#confirm" if _htmx(request) else "queue/confirm.html"
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("message-queue-update"))
+async def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Deliver now: every pending domain of the message, or one."""
+    source = request.POST if request.method == "POST" else request.GET
+    domain = source.get("domain", "").strip().lower()[:255]
+    message = await _load(request, message_id)
+    if isinstance(message, HttpResponse):
+        return message
+    # Stalwart matches the domain filter as a substring of pending domain names.
+    affected = [d for d in message.pending_domains if domain in d.name]
+    if not affected:
+        messages.info(request, "Nothing is waiting for delivery here.")
+        return HttpResponseRedirect(_detail_url(message_id))
+    if request.method == "GET":
+        context = {"message": message, "action": "retry", "domain": domain, "domains": affected}
+        return _confirm(request, context)
+    changed = await _client(request).queue.retry(message_id, domain=domain)
+    log.info("%s retried queue message %s (domain %r)", _user(request).name, message_id, domain)
+    if changed:
+        names = ", ".join(d.name for d in affected)
+        messages.success(request, f"Stalwart will try to deliver to {names} now.")
+    else:
+        messages.info(request, "Nothing was waiting for delivery any more.")
+    return HttpResponseRedirect(_detail_url(message_id))
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("message-queue-delete"))
+async def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Cancel one recipient, one domain, or the whole message."""
+    source = request.POST if request.method == "POST" else request.GET
+    recipient = source.get("recipient", "").strip().lower()[:320]
+    domain = source.get("domain", "").strip().lower()[:255]
+    message = await _load(request, message_id)
+    if isinstance(message, HttpResponse):
+        return message
+    if recipient:
+        scope, item = "recipient", recipient
+    elif domain:
+        scope, item = "domain", "@" + domain
+    else:
+        scope, item = "message", ""
+    # Stalwart cancels every recipient whose lowercased address *contains* the filter:
+    # show exactly who that is, including addresses the filter matches by accident.
+    affected = [r for r in message.recipients if item in r.address.lower()]
+    if not affected:
+        messages.info(request, "No recipient of this message matches.")
+        return HttpResponseRedirect(_detail_url(message_id))
+    if scope == "recipient":
+        extra = [r for r in affected if r.address.lower() != recipient]
+    elif scope == "domain":
+        extra = [r for r in affected if r.address.lower().rpartition("@")[2] != domain]
+    else:
+        extra = []
+    remaining = [r for r in message.recipients if r not in affected and r.effective.pending]
+    if request.method == "GET":
+        context = {
+            "message": message,
+            "action": "cancel",
+            "scope": scope,
+            "recipient": recipient,
+            "domain": domain,
+            "affected": affected,
+            "extra": extra,
+            "removes_message": not remaining,
+        }
+        return _confirm(request, context)
+    changed = await _client(request).queue.cancel(message_id, recipients=item)
+    log.info("%s cancelled queue message %s (%s %r)", _user(request).name, message_id, scope, item)
+    if scope == "message":
+        messages.success(request, "The message was removed from the queue.")
+        return HttpResponseRedirect(_list_url())
+    if changed:
+        messages.success(request, f"Delivery to {_plural(len(affected), 'recipient')} cancelled.")
+    else:
+        messages.info(request, "No recipient matched any more; nothing was cancelled.")
+    return HttpResponseRedirect(_list_url() if not remaining else _detail_url(message_id))
+
+
+# --- bulk by filter -------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(BULK_ACCESS)
+async def bulk(request: HttpRequest) -> HttpResponse:
+    """Retry or cancel everything a filter selects: preview first, then act on exactly that filter."""
+    source = request.POST if request.method == "POST" else request.GET
+    form, paging = queue_filters(request, source)
+    user = _user(request)
+    action = source.get("action", "")
+    context = {
+        "form": form,
+        "paging": paging,
+        "can_update": user.has("message-queue-update"),
+        "can_delete": user.has("message-queue-delete"),
+        "action": action if action in ("retry", "cancel") else "",
+    }
+    if form.errors:
+        return render(request, "queue/bulk.html", context, status=422)
+    selection = form.selection()
+    preview = await _client(request).queue.messages(selection, page=1, limit=SAMPLE_SIZE)
+    context.update({"preview": preview, "selection": selection})
+    if request.method == "GET":
+        return render(request, "queue/bulk.html", context)
+
+    needed = {"retry": "message-queue-update", "cancel": "message-queue-delete"}.get(action)
+    if needed is None:
+        return render(request, "queue/bulk.html", context, status=400)
+    if not user.has(needed):
+        return responses.forbidden(request, user, needs(needed))
+    try:
+        expected = int(source.get("expected", ""))
+    except ValueError:
+        expected = -1
+    if preview.total == 0:
+        messages.info(request, "No queued message matches any more; nothing was done.")
+        return HttpResponseRedirect(_list_url(paging.filters_query))
+    if expected != preview.total:
+        context["changed"] = True
+        return render(request, "queue/bulk.html", context, status=409)
+    if action == "retry":
+        matched = await _client(request).queue.retry_matching(selection)
+        text = f"Stalwart is retrying {_plural(preview.total, 'message')} now, in the background."
+    else:
+        matched = await _client(request).queue.cancel_matching(selection)
+        text = f"Stalwart is removing {_plural(preview.total, 'message')} from the queue, in the background."
+    log.info("%s bulk %s of %d queued messages (%s)", user.name, action, preview.total, selection.params())
+    if matched:
+        messages.success(request, text + " Refresh in a moment to see the result.")
+    else:
+        messages.info(request, "No queued message matched any more; nothing was done.")
+    return HttpResponseRedirect(_list_url(paging.filters_query if action == "retry" else ""))
+
+
+# --- outgoing reports -------------------------------------------------------------------
+def _report_filters(request: HttpRequest, source=None) -> tuple[ReportFilterForm, FilteredPaging, str]:
+    data = source if source is not None else request.GET
+    form = ReportFilterForm(data)
+    form.is_valid()
+    kind = form.cleaned_data.get("type", "") if hasattr(form, "cleaned_data") else ""
+    base = Paging.from_request(request)
+    paging = FilteredPaging(
+        query=(data.get("q") or "").strip()[:200], page=base.page, size=base.size, extra=(("type", kind or ""),)
+    )
+    return form, paging, kind or ""
+
+
+@require_GET
+@require(needs("outgoing-report-list"))
+async def report_list(request: HttpRequest) -> HttpResponse:
+    """Aggregate reports this server will send, with their due times (the id says it all)."""
+    form, paging, kind = _report_filters(request)
+    page = await _client(request).queue.reports(kind=kind, domain=paging.query, page=paging.page, limit=paging.size)
+    user = _user(request)
+    context = {
+        "form": form,
+        "page": page,
+        "paging": paging.with_total(page.total),
+        "kind": kind,
+        "can_get": user.has("outgoing-report-get"),
+        "can_delete": user.has("outgoing-report-delete"),
+        "filtered": bool(kind or paging.query),
+    }
+    template = "queue/reports.html#results" if _htmx(request) else "queue/reports.html"
+    return render(request, template, context)
+
+
+@require_GET
+@require(needs("outgoing-report-get"))
+async def report_detail(request: HttpRequest, report_id: str) -> HttpResponse:
+    try:
+        report = await _client(request).queue.report(report_id)
+    except errors.NotFound:
+        return responses.not_found(request, REPORT_GONE)
+    context = {"report": report, "can_delete": _user(request).has("outgoing-report-delete")}
+    return render(request, "queue/report.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("outgoing-report-delete"))
+async def report_delete(request: HttpRequest, report_id: str) -> HttpResponse:
+    from portal.stalwart.queue_types import OutgoingReportId
+
+    parsed = OutgoingReportId.parse(report_id)
+    if not parsed.kind:
+        return responses.not_found(request, REPORT_GONE)
+    if request.method == "GET":
+        template = "queue/report_delete.html#confirm" if _htmx(request) else "queue/report_delete.html"
+        return render(request, template, {"report": parsed})
+    try:
+        deleted = await _client(request).queue.delete_report(report_id)
+    except errors.NotFound:
+        return responses.not_found(request, REPORT_GONE)
+    log.info("%s cancelled outgoing report %s", _user(request).name, report_id)
+    if deleted:
+        messages.success(request, f"The {parsed.kind.upper()} report for {parsed.domain} will not be sent.")
+    else:
+        messages.info(request, "This report could not be cancelled.")
+    return HttpResponseRedirect(reverse("queue:reports"))
+
+
+@require_http_methods(["GET", "POST"])
+@require(REPORTS_BULK_ACCESS)
+async def reports_delete_matching(request: HttpRequest) -> HttpResponse:
+    """Cancel every queued report matching the type/domain filter, after a preview."""
+    source = request.POST if request.method == "POST" else request.GET
+    form, paging, kind = _report_filters(request, source)
+    queue = _client(request).queue
+    preview = await queue.reports(kind=kind, domain=paging.query, page=1, limit=SAMPLE_SIZE)
+    context = {"form": form, "paging": paging, "kind": kind, "preview": preview}
+    if request.method == "GET":
+        return render(request, "queue/reports_delete.html", context)
+    try:
+        expected = int(source.get("expected", ""))
+    except ValueError:
+        expected = -1
+    if preview.total == 0:
+        messages.info(request, "No queued report matches any more; nothing was cancelled.")
+        return HttpResponseRedirect(reverse("queue:reports"))
+    if expected != preview.total:
+        context["changed"] = True
+        return render(request, "queue/reports_delete.html", context, status=409)
+    await queue.delete_reports_matching(kind=kind, domain=paging.query)
+    log.info(
+        "%s cancelled %d outgoing reports (type %r, domain %r)", _user(request).name, preview.total, kind, paging.query
+    )
+    messages.success(request, f"Cancelling {_plural(preview.total, 'report')} in the background.")
+    return HttpResponseRedirect(reverse("queue:reports"))
+
+
+__all__ = ["QueueFilterForm"]

@@ -1,0 +1,186 @@
+"""Incoming reports: DMARC aggregate, TLS and ARF (failure/abuse) lists, details, deletion,
+and a DMARC overview with server-rendered charts."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from portal import responses
+from portal.paging import Paging
+from portal.permissions import needs, require
+from portal.stalwart import errors
+from portal.stalwart.report_types import IncomingReportId
+
+from .charts import dmarc_overview_data
+
+log = logging.getLogger("portal.reports")
+
+KIND_TEXT = {
+    "dmarc": {"title": "DMARC aggregate reports", "tab": "DMARC", "one": "DMARC report"},
+    "tls": {"title": "TLS reports", "tab": "TLS", "one": "TLS report"},
+    "arf": {"title": "Failure and abuse reports", "tab": "Failure (ARF)", "one": "failure report"},
+}
+GONE = "This report is no longer stored: it expired or was deleted."
+SAMPLE_SIZE = 10
+OVERVIEW_LIMIT = 300
+
+
+def _user(request: HttpRequest):
+    return request.portal_user  # type: ignore[attr-defined]
+
+
+def _client(request: HttpRequest):
+    return request.stalwart  # type: ignore[attr-defined]
+
+
+def _concurrency(request: HttpRequest) -> int:
+    # Stalwart allows 4 requests in flight per account unless it holds unlimited-requests (§2.5).
+    return 8 if _user(request).has("unlimited-requests") else 4
+
+
+def _check(kind: str) -> None:
+    if kind not in KIND_TEXT:
+        raise Http404("No such kind of report.")
+
+
+def _list_url(kind: str, query: str = "") -> str:
+    url = reverse("reports:list", kwargs={"kind": kind})
+    return url + (f"?{query}" if query else "")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+async def _rows(request: HttpRequest, kind: str, ids: tuple[IncomingReportId, ...]) -> list:
+    if not _user(request).has("incoming-report-get"):
+        return [(item, None) for item in ids]
+    details = await _client(request).reports.details(kind, list(ids), concurrency=_concurrency(request))
+    return [(item, details.get(item.raw)) for item in ids]
+
+
+@require_GET
+@require(needs("incoming-report-list"))
+async def index(request: HttpRequest) -> HttpResponse:
+    return HttpResponseRedirect(_list_url("dmarc"))
+
+
+@require_GET
+@require(needs("incoming-report-list"))
+async def report_list(request: HttpRequest, kind: str) -> HttpResponse:
+    """One page of reports: ids from Stalwart, then their summaries (cached, fetched concurrently)."""
+    _check(kind)
+    paging = Paging.from_request(request)
+    page = await _client(request).reports.ids(kind, text=paging.query, page=paging.page, limit=paging.size)
+    user = _user(request)
+    context = {
+        "kind": kind,
+        "text": KIND_TEXT[kind],
+        "kinds": KIND_TEXT,
+        "rows": await _rows(request, kind, page.items),
+        "page": page,
+        "paging": paging.with_total(page.total),
+        "can_get": user.has("incoming-report-get"),
+        "can_delete": user.has("incoming-report-delete"),
+    }
+    template = "reports/list.html#results" if getattr(request, "htmx", False) else "reports/list.html"
+    return render(request, template, context)
+
+
+@require_GET
+@require(needs("incoming-report-get"))
+async def report_detail(request: HttpRequest, kind: str, report_id: str) -> HttpResponse:
+    _check(kind)
+    try:
+        report = await _client(request).reports.get(kind, report_id)
+    except errors.NotFound:
+        return responses.not_found(request, GONE)
+    context = {
+        "kind": kind,
+        "text": KIND_TEXT[kind],
+        "item": report,
+        "report": report.report,
+        "can_delete": _user(request).has("incoming-report-delete"),
+    }
+    return render(request, "reports/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("incoming-report-delete"))
+async def report_delete(request: HttpRequest, kind: str, report_id: str) -> HttpResponse:
+    _check(kind)
+    parsed = IncomingReportId.parse(report_id)
+    if not parsed.valid:
+        return responses.not_found(request, GONE)
+    if request.method == "GET":
+        context = {"kind": kind, "text": KIND_TEXT[kind], "report_id": parsed}
+        template = "reports/delete.html#confirm" if getattr(request, "htmx", False) else "reports/delete.html"
+        return render(request, template, context)
+    try:
+        await _client(request).reports.delete(kind, report_id)
+    except errors.NotFound:
+        return responses.not_found(request, GONE)
+    log.info("%s deleted %s report %s", _user(request).name, kind, report_id)
+    messages.success(request, f"The {KIND_TEXT[kind]['one']} was deleted.")
+    return HttpResponseRedirect(_list_url(kind))
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("incoming-report-list", "incoming-report-delete"))
+async def delete_matching(request: HttpRequest, kind: str) -> HttpResponse:
+    """Delete every report of a class that the search matches (all of them without a search)."""
+    _check(kind)
+    source = request.POST if request.method == "POST" else request.GET
+    text = (source.get("q") or "").strip()[:200]
+    reports = _client(request).reports
+    preview = await reports.ids(kind, text=text, page=1, limit=SAMPLE_SIZE)
+    context = {
+        "kind": kind,
+        "text": KIND_TEXT[kind],
+        "query": text,
+        "preview": preview,
+        "rows": await _rows(request, kind, preview.items),
+    }
+    if request.method == "GET":
+        return render(request, "reports/delete_matching.html", context)
+    try:
+        expected = int(source.get("expected", ""))
+    except ValueError:
+        expected = -1
+    if preview.total == 0:
+        messages.info(request, "No report matches any more; nothing was deleted.")
+        return HttpResponseRedirect(_list_url(kind))
+    if expected != preview.total:
+        context["changed"] = True
+        return render(request, "reports/delete_matching.html", context, status=409)
+    await reports.delete_matching(kind, text=text)
+    log.info("%s deleted %d %s reports matching %r", _user(request).name, preview.total, kind, text)
+    messages.success(request, f"Deleting {_plural(preview.total, KIND_TEXT[kind]['one'])} in the background.")
+    return HttpResponseRedirect(_list_url(kind))
+
+
+@require_GET
+@require(needs("incoming-report-list", "incoming-report-get"))
+async def dmarc_overview(request: HttpRequest) -> HttpResponse:
+    """Pass/fail per day and the top sending sources, from the stored DMARC reports."""
+    domain = (request.GET.get("domain") or "").strip().lower()[:255]
+    reports = _client(request).reports
+    page = await reports.ids("dmarc", text=domain, page=1, limit=OVERVIEW_LIMIT)
+    details = await reports.details("dmarc", list(page.items), concurrency=_concurrency(request))
+    found = [item.report for item in details.values() if item is not None]
+    data = dmarc_overview_data(found, domain=domain)
+    context = {
+        "domain": domain,
+        "data": data,
+        "kinds": KIND_TEXT,
+        "kind": "dmarc",
+        "truncated": page.total > len(page.items),
+        "scanned": len(page.items),
+    }
+    return render(request, "reports/overview.html", context)

@@ -1,0 +1,114 @@
+"""`/api/store/blobs/{hash}` (raw message bytes) and `/api/store/undelete/{account}` (Enterprise)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .paths import api_path
+from .queue_types import parse_time, rfc3339
+from .types import Page
+
+if TYPE_CHECKING:
+    from .client import StalwartClient
+
+HEADER_LIMIT = 10240
+
+
+def header_block(raw: bytes) -> str:
+    """The header section of a raw message: everything before the first blank line, as text."""
+    text = raw.decode("utf-8", errors="replace").replace("\r", "")
+    head, _, _ = text.partition("\n\n")
+    return head
+
+
+class BlobsApi:
+    def __init__(self, client: StalwartClient) -> None:
+        self._client = client
+
+    async def fetch(self, blob_hash: str, *, limit: int | None = None) -> bytes:
+        """The blob's bytes (the first `limit` of them). A missing blob raises ItemNotFound."""
+        return await self._client.request_raw("GET", api_path("store", "blobs", blob_hash), params={"limit": limit})
+
+    async def headers(self, blob_hash: str) -> str:
+        """A stored message's headers, read from at most its first 10 KiB."""
+        return header_block(await self.fetch(blob_hash, limit=HEADER_LIMIT))
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedItem:
+    hash: str
+    size: int
+    deleted_at: datetime | None
+    expires_at: datetime | None
+    collection: str
+
+    @classmethod
+    def from_api(cls, data: Any) -> DeletedItem:
+        if not isinstance(data, dict) or not isinstance(data.get("hash"), str):
+            raise errors.StalwartBadResponse("Unexpected deleted item.")
+        size = data.get("size")
+        return cls(
+            hash=data["hash"],
+            size=size if isinstance(size, int) and not isinstance(size, bool) else 0,
+            deleted_at=parse_time(data.get("deletedAt"), field="deletedAt"),
+            expires_at=parse_time(data.get("expiresAt"), field="expiresAt"),
+            collection=str(data.get("collection") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    outcome: str  # "success", "notFound" or "error"
+    reason: str = ""
+
+
+class UndeleteApi:
+    def __init__(self, client: StalwartClient) -> None:
+        self._client = client
+
+    async def list(self, account: str, *, page: int = 1, limit: int = 25) -> Page[DeletedItem]:
+        if page < 1 or limit < 1:
+            raise ValueError("page and limit start at 1.")
+        data = await self._client.request(
+            "GET", api_path("store", "undelete", account), params={"page": page, "limit": limit}
+        )
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise errors.StalwartBadResponse("Unexpected list answer.")
+        total = data.get("total")
+        return Page(
+            items=tuple(DeletedItem.from_api(item) for item in data["items"]),
+            total=total if isinstance(total, int) and not isinstance(total, bool) else 0,
+        )
+
+    async def restore(self, account: str, items: list[DeletedItem] | None) -> list[RestoreResult]:
+        """Restore the given items (or everything with None) to the Inbox, keeping their deletion time."""
+        body: Any
+        if items is None:
+            body = None
+            content = b"null"
+        else:
+            body = [
+                {
+                    "hash": item.hash,
+                    "collection": item.collection,
+                    "restoreTime": rfc3339(item.deleted_at) if item.deleted_at else None,
+                    "cancelDeletion": rfc3339(item.expires_at) if item.expires_at else None,
+                }
+                for item in items
+            ]
+            content = None
+        path = api_path("store", "undelete", account)
+        if content is not None:
+            data = await self._client.request("POST", path, content=content, content_type="application/json")
+        else:
+            data = await self._client.request("POST", path, json_body=body)
+        if not isinstance(data, list):
+            raise errors.StalwartBadResponse("Unexpected restore answer.", operation=f"POST {path}")
+        results = []
+        for entry in data:
+            entry = entry if isinstance(entry, dict) else {}
+            results.append(RestoreResult(str(entry.get("type") or "error"), str(entry.get("reason") or "")))
+        return results

@@ -1,0 +1,151 @@
+"""Reload, updates, restart and store maintenance (api-behaviour §10, §12).
+
+Store ids are matched by Stalwart as sent (not decoded): callers pass plain ids
+(`STORE_ID`). Stalwart runs most of these as GET requests; the portal only calls them from its own
+CSRF-protected POST forms. Purges and reindexing run in the background at Stalwart and answer
+at once. An unknown account raises `errors.ItemNotFound`, an unknown store `errors.NotFound`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from . import errors
+from .observability_types import ReloadResult
+from .paths import api_path
+
+if TYPE_CHECKING:
+    from .client import StalwartClient
+
+#: What a store id looks like (Stalwart compares it undecoded, so nothing needs encoding).
+STORE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+#: Partial reloads (`/api/reload/<scope>`); "" is a full reload.
+RELOAD_SCOPES = ("", "lookup", "certificate", "server.blocked-ip")
+
+#: Key prefixes of the in-memory store that can be purged one at a time.
+IN_MEMORY_PREFIXES = (
+    "acme",
+    "oauth",
+    "rate-rcpt",
+    "rate-scan",
+    "rate-loiter",
+    "rate-auth",
+    "rate-smtp",
+    "rate-contact",
+    "rate-http-authenticated",
+    "rate-http-anonymous",
+    "rate-imap",
+    "reputation-ip",
+    "reputation-from",
+    "reputation-domain",
+    "reputation-asn",
+    "greylist",
+    "bayes-account",
+    "bayes-global",
+    "trusted-reply",
+    "lock-purge-account",
+    "lock-queue-message",
+    "lock-queue-report",
+    "lock-email-task",
+    "lock-housekeeper",
+)
+
+
+class MaintenanceApi:
+    def __init__(self, client: StalwartClient) -> None:
+        self._client = client
+
+    async def _get(self, *elements: str, params: dict | None = None):
+        return await self._client.request("GET", api_path(*elements), params=params)
+
+    # --- configuration and updates ------------------------------------------------------
+    async def reload(self, scope: str = "", *, dry_run: bool = False) -> ReloadResult:
+        """Reload the configuration (or only lookups, certificates or blocked IPs).
+
+        With `dry_run` (full reload only) Stalwart checks the configuration without applying it.
+        """
+        if scope not in RELOAD_SCOPES:
+            raise ValueError(f"Unknown reload scope {scope!r}")
+        # Stalwart matches the scope as written (no decoding), so its dot must stay a dot.
+        path = f"{api_path('reload')}/{scope}" if scope else api_path("reload")
+        params = {"dry-run": "true"} if dry_run and not scope else None
+        return ReloadResult.from_api(await self._client.request("GET", path, params=params))
+
+    async def update_spam_rules(self, *, force: bool = False, overwrite: bool = False) -> str | None:
+        """Download the spam-filter rules; the new version, or None when already up to date."""
+        data = await self._get(
+            "update", "spam-filter", params={"force": "1" if force else "", "overwrite": "1" if overwrite else ""}
+        )
+        if data is not None and not isinstance(data, str):
+            raise errors.StalwartBadResponse("Unexpected answer to the spam-rule update.")
+        return data
+
+    async def update_webadmin(self) -> None:
+        await self._get("update", "webadmin")
+
+    async def restart(self) -> None:
+        """Stalwart 0.11 and 0.12 answer `errors.Unsupported` ("Restart is not yet supported")."""
+        await self._get("restart")
+
+    # --- store ---------------------------------------------------------------------------
+    async def reindex(self, account: str = "") -> None:
+        """Rebuild the full-text index of one account, or of every account."""
+        await self._get(*(("store", "reindex", account) if account else ("store", "reindex")))
+
+    async def purge_blobs(self) -> None:
+        await self._get("store", "purge", "blob")
+
+    @staticmethod
+    def _store(store: str) -> str:
+        if store and not STORE_ID.fullmatch(store):
+            raise ValueError(f"Not a store id: {store!r}")
+        return store
+
+    async def purge_data(self, store: str = "") -> None:
+        store = self._store(store)
+        await self._get(*(("store", "purge", "data", store) if store else ("store", "purge", "data")))
+
+    async def purge_in_memory(self, store: str = "", prefix: str = "", account: str = "") -> None:
+        """Purge expired keys (no prefix), or every key under one of `IN_MEMORY_PREFIXES`."""
+        store = self._store(store)
+        if prefix and prefix not in IN_MEMORY_PREFIXES:
+            raise ValueError(f"Unknown in-memory prefix {prefix!r}")
+        if account and prefix != "bayes-account":
+            raise ValueError("Only the bayes-account prefix takes an account.")
+        elements = ["store", "purge", "in-memory"]
+        if store or prefix:
+            elements.append(store or "default")
+        if prefix:
+            elements.append(prefix)
+        if account:
+            elements.append(account)
+        await self._get(*elements)
+
+    async def delete_bayes_global(self) -> None:
+        await self.purge_in_memory(prefix="bayes-global")
+
+    async def delete_bayes_account(self, account: str) -> None:
+        await self.purge_in_memory(prefix="bayes-account", account=account)
+
+    async def purge_account(self, account: str = "") -> None:
+        """Purge deleted mail of one account, or of every account."""
+        await self._get(*(("store", "purge", "account", account) if account else ("store", "purge", "account")))
+
+    async def reset_uids(self, account: str) -> tuple[int, int]:
+        """Reset the IMAP UIDs of an account; returns (mailboxes, messages) changed."""
+        data = await self._client.request("DELETE", api_path("store", "uids", account))
+        if (
+            not isinstance(data, list)
+            or len(data) != 2
+            or not all(isinstance(item, int) and not isinstance(item, bool) for item in data)
+        ):
+            raise errors.StalwartBadResponse("Unexpected answer to the UID reset.")
+        return data[0], data[1]
+
+    async def used_quota(self, account: str, *, recalculate: bool = False) -> int:
+        data = await self._client.request("DELETE" if recalculate else "GET", api_path("store", "quota", account))
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise errors.StalwartBadResponse("Unexpected used quota.")
+        return data

@@ -1,0 +1,130 @@
+"""`/api/reports/{dmarc|tls|arf}`: reports received from other mail systems.
+
+The list answers with ids only, so a page of summaries needs one detail request per id.
+`details()` fetches them concurrently but bounded (Stalwart allows few requests in flight
+per account, api-behaviour §2.5), retries once sequentially on the concurrency-limit
+answer, and keeps the raw answers in Django's cache for a few minutes, keyed by class and
+report id. Only pages that list ids the person's own list returned use the cache, so a
+tenant administrator never gets a report Stalwart would not show them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import cache
+
+from . import errors
+from .paths import api_path
+from .report_types import KINDS, IncomingReport, IncomingReportId
+from .types import Page
+
+if TYPE_CHECKING:
+    from .client import StalwartClient
+
+CACHE_SECONDS = 300
+DEFAULT_CONCURRENCY = 4
+
+
+def cache_key(kind: str, report_id: str) -> str:
+    return f"portal.report.{kind}.{report_id}"
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"Unknown report class {kind!r}.")
+
+
+class ReportsApi:
+    def __init__(self, client: StalwartClient) -> None:
+        self._client = client
+
+    async def ids(
+        self, kind: str, *, text: str = "", page: int = 1, limit: int = 25, max_total: int = 0
+    ) -> Page[IncomingReportId]:
+        """One page of report ids, newest expiry first; `text` is Stalwart's case-sensitive search."""
+        _check_kind(kind)
+        if page < 1 or limit < 1:
+            raise ValueError("page and limit start at 1.")
+        params: dict[str, Any] = {"text": text, "page": page, "limit": limit, "max-total": max_total or None}
+        data = await self._client.request("GET", api_path("reports", kind), params=params)
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise errors.StalwartBadResponse("Unexpected list answer.", operation=f"GET /api/reports/{kind}")
+        total = data.get("total")
+        if isinstance(total, bool) or not isinstance(total, int):
+            raise errors.StalwartBadResponse("Unexpected list answer.", operation=f"GET /api/reports/{kind}")
+        items = tuple(IncomingReportId.parse(item) for item in data["items"] if isinstance(item, str))
+        return Page(items=items, total=total)
+
+    async def get(self, kind: str, report_id: str) -> IncomingReport:
+        """One report, always fresh from Stalwart (which checks the person's tenant)."""
+        _check_kind(kind)
+        data = await self._client.request("GET", api_path("reports", kind, report_id))
+        report = IncomingReport.from_api(kind, report_id, data)
+        if IncomingReportId.parse(report_id).valid:
+            await cache.aset(cache_key(kind, report_id), data, CACHE_SECONDS)
+        return report
+
+    async def details(
+        self, kind: str, ids: list[IncomingReportId], *, concurrency: int = DEFAULT_CONCURRENCY
+    ) -> dict[str, IncomingReport | None]:
+        """The reports behind `ids` (from this person's own list): cached, else fetched concurrently.
+
+        A report that disappeared in the meantime (404) maps to None.
+        """
+        _check_kind(kind)
+        wanted = [item.raw for item in ids if item.valid]
+        cached = await cache.aget_many([cache_key(kind, raw) for raw in wanted]) if wanted else {}
+        result: dict[str, IncomingReport | None] = {}
+        missing = []
+        for raw in wanted:
+            data = cached.get(cache_key(kind, raw))
+            if data is None:
+                missing.append(raw)
+                continue
+            try:
+                result[raw] = IncomingReport.from_api(kind, raw, data)
+            except errors.StalwartBadResponse:
+                missing.append(raw)
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def fetch(raw: str) -> tuple[str, Any]:
+            async with gate:
+                try:
+                    return raw, await self._client.request("GET", api_path("reports", kind, raw))
+                except errors.ConcurrencyLimited:
+                    return raw, errors.ConcurrencyLimited
+                except errors.NotFound:
+                    return raw, None
+
+        fresh = dict(await asyncio.gather(*(fetch(raw) for raw in missing)))
+        # Anything refused for concurrency is fetched again, one at a time.
+        for raw, data in list(fresh.items()):
+            if data is errors.ConcurrencyLimited:
+                try:
+                    fresh[raw] = await self._client.request("GET", api_path("reports", kind, raw))
+                except errors.NotFound:
+                    fresh[raw] = None
+        to_cache = {}
+        for raw, data in fresh.items():
+            if data is None:
+                result[raw] = None
+                continue
+            result[raw] = IncomingReport.from_api(kind, raw, data)
+            to_cache[cache_key(kind, raw)] = data
+        if to_cache:
+            await cache.aset_many(to_cache, CACHE_SECONDS)
+        return {item.raw: result.get(item.raw) for item in ids}
+
+    async def delete(self, kind: str, report_id: str) -> bool:
+        _check_kind(kind)
+        data = await self._client.request("DELETE", api_path("reports", kind, report_id))
+        await cache.adelete(cache_key(kind, report_id))
+        return data is True
+
+    async def delete_matching(self, kind: str, *, text: str = "") -> bool:
+        """Delete every report of a class matching `text` (Stalwart works in the background)."""
+        _check_kind(kind)
+        data = await self._client.request("DELETE", api_path("reports", kind), params={"text": text})
+        return data is True

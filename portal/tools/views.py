@@ -1,0 +1,408 @@
+"""Helpdesk tools: live delivery troubleshooting, DMARC check, spam filter, maintenance.
+
+The delivery check is streamed. The portal reads Stalwart's event stream itself (the browser
+never sees Stalwart's address or the token) and relays each stage as soon as it arrives:
+
+* without JavaScript, `delivery_run` streams a whole HTML page whose step list grows as the
+  browser receives it;
+* with htmx, the form swaps in a panel that opens `delivery_events`, an event stream of
+  server-rendered fragments appended by htmx's SSE extension.
+
+When the browser goes away, the response is cancelled and the upstream stream is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from portal.permissions import needs, require
+from portal.stalwart import errors
+from portal.stalwart.sse import encode_event
+from portal.stalwart.troubleshoot import DeliveryInterrupted, DeliveryStalled, stall_seconds
+
+from .actions import ACTIONS, GROUPS, MAINTENANCE_ACCESS, Action, action_for
+from .delivery import DeliveryRun, Step
+from .explain import read_dmarc, spam_headline
+from .forms import ClassifyForm, DeliveryForm, DmarcForm, TrainForm
+
+log = logging.getLogger("portal.tools")
+
+STREAM_MARKER = "<!--delivery-steps-->"
+# Browsers reconnect an event stream after this long; a reconnect never re-runs the check.
+SSE_RETRY_MS = 3000
+_STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+# --- delivery troubleshooting ----------------------------------------------------------------
+@require_GET
+@require(needs("troubleshoot"))
+async def delivery(request: HttpRequest) -> HttpResponse:
+    """The form; `?target=` pre-fills it (links from other pages)."""
+    form = DeliveryForm(initial={"target": request.GET.get("target", "").strip()[:255]})
+    return render(request, "tools/delivery.html", {"form": form})
+
+
+@require_GET
+@require(needs("troubleshoot"))
+async def delivery_run(request: HttpRequest) -> HttpResponse:
+    form = DeliveryForm(request.GET)
+    if not form.is_valid():
+        template = "tools/delivery.html#tool" if _htmx(request) else "tools/delivery.html"
+        return render(request, template, {"form": form}, status=422)
+    target = form.cleaned_data["target"]
+    context = {"form": form, "target": target, "started": timezone.now()}
+    if _htmx(request):
+        context["events_url"] = reverse("tools:delivery-events") + "?" + urlencode({"target": target})
+        return render(request, "tools/delivery.html#tool", context)
+    # Ask for the token first: a refusal or an unreachable Stalwart gets its proper error page.
+    token = await request.stalwart.troubleshoot.token()  # type: ignore[attr-defined]
+    page = render_to_string("tools/delivery_run.html", context, request=request)
+    head, tail = page.split(STREAM_MARKER, 1)
+    run = DeliveryRun(target)
+    version = request.portal_user.version  # type: ignore[attr-defined]
+    log.info("%s started a delivery check of %s", request.portal_user.name, target)  # type: ignore[attr-defined]
+    return _stream(_html_page(request, run, token, head, tail, version), "text/html; charset=utf-8")
+
+
+@require_GET
+@require(needs("troubleshoot"))
+async def delivery_events(request: HttpRequest) -> HttpResponse:
+    form = DeliveryForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Give an address or a domain as ?target=.")
+    run = DeliveryRun(form.cleaned_data["target"])
+    if request.headers.get("Last-Event-ID"):
+        # The browser lost the stream and reconnected: never start a second check behind the
+        # person's back.
+        return _stream(_sse_interrupted(run), "text/event-stream")
+    version = request.portal_user.version  # type: ignore[attr-defined]
+    log.info("%s started a delivery check of %s", request.portal_user.name, run.target)  # type: ignore[attr-defined]
+    return _stream(_sse_events(request, run, version), "text/event-stream")
+
+
+def _stream(content: AsyncIterator[str], content_type: str) -> StreamingHttpResponse:
+    return StreamingHttpResponse(content, content_type=content_type, headers=_STREAM_HEADERS)
+
+
+async def _steps(request: HttpRequest, run: DeliveryRun, token: str | None) -> AsyncIterator[Step]:
+    """The steps of the check; failures become a last step. Closing this closes Stalwart's stream."""
+    api = request.stalwart.troubleshoot  # type: ignore[attr-defined]
+    try:
+        async with aclosing(api.delivery(run.target, token=token)) as stages:
+            async for stage in stages:
+                yield run.add(stage)
+    except DeliveryStalled:
+        yield run.interrupt(f"Stalwart sent nothing for {stall_seconds():.0f} seconds, so the portal stopped waiting.")
+    except DeliveryInterrupted as exc:
+        yield run.interrupt(f"{exc.message}")
+    except errors.Forbidden:
+        yield run.interrupt("Stalwart refused the check: your account lacks the troubleshoot permission there.")
+    except errors.StalwartUnavailable:
+        yield run.interrupt("Stalwart could not be reached.")
+    except errors.StalwartError as exc:
+        yield run.interrupt(f"Stalwart refused the check: {exc.message}")
+
+
+def _step_html(step: Step) -> str:
+    return render_to_string("tools/delivery_parts.html#step", {"step": step})
+
+
+def _verdict_html(run: DeliveryRun, version: str) -> str:
+    when = timezone.localtime()
+    context = {"run": run, "verdict": run.verdict(), "summary": run.summary(when=when, version=version)}
+    return render_to_string("tools/delivery_parts.html#verdict", context)
+
+
+def _status_html(run: DeliveryRun, *, finished: bool) -> str:
+    return render_to_string("tools/delivery_parts.html#status", {"run": run, "finished": finished})
+
+
+async def _html_page(
+    request: HttpRequest, run: DeliveryRun, token: str, head: str, tail: str, version: str
+) -> AsyncIterator[str]:
+    yield head
+    yield '<ol class="steps">'
+    async with aclosing(_steps(request, run, token)) as steps:
+        async for step in steps:
+            yield _step_html(step)
+    yield "</ol>"
+    yield _verdict_html(run, version)
+    yield tail
+
+
+async def _sse_events(request: HttpRequest, run: DeliveryRun, version: str) -> AsyncIterator[str]:
+    yield encode_event(_status_html(run, finished=False), event="status", retry=SSE_RETRY_MS)
+    async with aclosing(_steps(request, run, None)) as steps:
+        async for step in steps:
+            yield encode_event(_step_html(step), event="step", id=str(step.number))
+    yield encode_event(_verdict_html(run, version), event="verdict", id="end")
+    yield encode_event(_status_html(run, finished=True), event="status")
+    yield encode_event("", event="done")
+
+
+async def _sse_interrupted(run: DeliveryRun) -> AsyncIterator[str]:
+    step = run.interrupt("The connection to the portal was interrupted. Run the check again.")
+    yield encode_event(_step_html(step), event="step", id="end")
+    yield encode_event(_status_html(run, finished=True), event="status")
+    yield encode_event("", event="done")
+
+
+# --- DMARC ---------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(needs("troubleshoot"))
+async def dmarc(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        initial = {"mail_from": request.GET.get("target", "").strip()[:320]}
+        return render(request, "tools/dmarc.html", {"form": DmarcForm(initial=initial)})
+    form = DmarcForm(request.POST, request.FILES)
+    report, status = None, 200
+    if form.is_valid():
+        data = form.cleaned_data
+        message = data["raw"].decode("utf-8", errors="replace") if data["raw"] else None
+        try:
+            report = await request.stalwart.troubleshoot.dmarc(  # type: ignore[attr-defined]
+                data["remote_ip"], data["ehlo_domain"], data["mail_from"], message
+            )
+        except errors.OtherError as exc:
+            form.add_error("message", f"Stalwart could not read this message: {exc.details or exc.message}.")
+    if form.errors:
+        status = 422
+    context = {"form": form, "report": report}
+    if report is not None:
+        data = form.cleaned_data
+        context["reading"] = read_dmarc(report, remote_ip=data["remote_ip"], mail_from=data["mail_from"])
+    template = "tools/dmarc.html#tool" if _htmx(request) else "tools/dmarc.html"
+    return render(request, template, context, status=status)
+
+
+# --- spam filter ---------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(needs("spam-filter-train"))
+async def spam_classify(request: HttpRequest) -> HttpResponse:
+    """Test a message against the filter (Stalwart checks spam-filter-train for this too)."""
+    if request.method == "GET":
+        form = ClassifyForm(initial={"tls": True, "remote_ip": "", "recipients": ""})
+        return render(request, "tools/spam_classify.html", {"form": form})
+    form = ClassifyForm(request.POST, request.FILES)
+    result = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = await request.stalwart.spam_filter.classify(  # type: ignore[attr-defined]
+                data["raw"].decode("utf-8", errors="replace"),
+                remote_ip=data["remote_ip"],
+                ehlo_domain=data["ehlo_domain"],
+                sender=data["sender"],
+                recipients=data["recipients"],
+                tls=data["tls"],
+                authenticated_as=data["authenticated_as"],
+            )
+        except errors.OtherError as exc:
+            form.add_error("message", f"Stalwart could not read this message: {exc.details or exc.message}")
+    status = 422 if form.errors else 200
+    context = {"form": form, "result": result}
+    if result is not None:
+        context["level"], context["headline"] = spam_headline(result)
+    template = "tools/spam_classify.html#tool" if _htmx(request) else "tools/spam_classify.html"
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("spam-filter-train"))
+async def spam_train(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "tools/spam_train.html", {"form": TrainForm()})
+    form = TrainForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            await request.stalwart.spam_filter.train(data["kind"], data["raw"], data["account"])  # type: ignore[attr-defined]
+        except errors.ItemNotFound:
+            form.add_error("account", f"There is no account called {data['account']}.")
+        except errors.OtherError as exc:
+            form.add_error("message", f"Stalwart could not read this message: {exc.details or exc.message}")
+        else:
+            user = request.portal_user  # type: ignore[attr-defined]
+            where = f"the filter of {data['account']}" if data["account"] else "the server-wide filter"
+            label = "spam" if data["kind"] == "spam" else "not spam"
+            log.info("%s trained %s with a %s message", user.name, where, data["kind"])
+            messages.success(request, f"Trained {where}: this message is {label}.")
+            return HttpResponseRedirect(reverse("tools:spam-train"))
+    return render(request, "tools/spam_train.html", {"form": form}, status=422)
+
+
+# --- maintenance ---------------------------------------------------------------------------
+@require_GET
+@require(MAINTENANCE_ACCESS)
+async def maintenance(request: HttpRequest) -> HttpResponse:
+    user = request.portal_user  # type: ignore[attr-defined]
+    groups = []
+    for group in GROUPS:
+        actions = [
+            (action, action.form() if action.form else None)
+            for action in ACTIONS.values()
+            if action.group == group and action.access.allows(user)
+        ]
+        if actions:
+            groups.append((group, actions))
+    return render(request, "tools/maintenance.html", {"groups": groups})
+
+
+def _action_rule(action: str, **_: object):
+    return action_for(action).access
+
+
+@require_http_methods(["GET", "POST"])
+@require(_action_rule)
+async def maintenance_action(request: HttpRequest, action: str) -> HttpResponse:
+    """GET: the action's options and, when it destroys something, its confirmation. POST: run
+    it (a destructive one only with `confirmed=yes`, sent by the confirmation form)."""
+    spec = action_for(action)
+    if request.method == "GET":
+        return _action_page(request, spec, spec.form() if spec.form else None)
+    form = spec.form(request.POST) if spec.form else None
+    data = form.cleaned_data if form is not None and form.is_valid() else {}
+    if form is not None and form.errors:
+        return _action_page(request, spec, form, status=422)
+    if spec.confirm_needed(data) and request.POST.get("confirmed") != "yes":
+        return _action_page(request, spec, form, confirm=True)
+    return await _perform(request, spec, form, data)
+
+
+def _action_page(request: HttpRequest, spec: Action, form, *, confirm: bool = False, status: int = 200) -> HttpResponse:
+    context = {"action": spec, "form": form, "confirm": confirm or spec.destructive}
+    return render(request, "tools/maintenance_action.html", context, status=status)
+
+
+async def _perform(request: HttpRequest, spec: Action, form, data: dict) -> HttpResponse:  # noqa: C901
+    api = request.stalwart.maintenance  # type: ignore[attr-defined]
+    user = request.portal_user  # type: ignore[attr-defined]
+    done = reverse("tools:maintenance")
+    try:
+        match spec.slug:
+            case "reload":
+                result = await api.reload(data.get("scope", ""), dry_run=data.get("dry_run", False))
+                log.info("%s reloaded the configuration (%s)", user.name, data)
+                context = {"action": spec, "form": form, "reload": result, "dry_run": data.get("dry_run")}
+                return render(request, "tools/maintenance_result.html", context)
+            case "update-spam-rules":
+                version = await api.update_spam_rules(
+                    force=data.get("force", False), overwrite=data.get("overwrite", False)
+                )
+                if version:
+                    messages.success(request, f"Spam-filter rules updated to version {version}.")
+                else:
+                    messages.info(request, "The spam-filter rules are already up to date.")
+            case "update-webadmin":
+                await api.update_webadmin()
+                messages.success(request, "The web admin was updated.")
+            case "restart":
+                await api.restart()
+                messages.success(request, "Stalwart is restarting.")
+            case "reindex":
+                await api.reindex(data.get("account", ""))
+                who = data.get("account") or "every account"
+                messages.success(request, f"Stalwart is rebuilding the search index of {who} in the background.")
+            case "purge-blobs":
+                await api.purge_blobs()
+                messages.success(request, "Stalwart is purging the blob store in the background.")
+            case "purge-data":
+                await api.purge_data(data.get("store", ""))
+                messages.success(request, "Stalwart is purging the data store in the background.")
+            case "purge-in-memory":
+                await api.purge_in_memory(data.get("store", ""), data.get("prefix", ""))
+                what = "expired keys" if not data.get("prefix") else f"the {data['prefix']} keys"
+                messages.success(request, f"Stalwart is purging {what} from the in-memory store.")
+            case "delete-bayes-global":
+                await api.delete_bayes_global()
+                messages.success(request, "The server-wide Bayes spam model was deleted.")
+            case "purge-accounts":
+                await api.purge_account()
+                messages.success(request, "Stalwart is purging deleted mail of every account in the background.")
+            case "reset-uids":
+                mailboxes, emails = await api.reset_uids(data["account"])
+                log.info("%s reset the IMAP UIDs of %s", user.name, data["account"])
+                context = {
+                    "action": spec,
+                    "form": form,
+                    "account": data["account"],
+                    "mailboxes": mailboxes,
+                    "emails": emails,
+                }
+                return render(request, "tools/maintenance_result.html", context)
+    except errors.ItemNotFound:
+        form.add_error("account", f"There is no account called {data.get('account')}.")
+        return _action_page(request, spec, form, status=422)
+    except errors.NotFound:
+        if form is not None and "store" in form.fields:
+            form.add_error("store", f"Stalwart has no store called {data.get('store')}.")
+            return _action_page(request, spec, form, status=422)
+        raise
+    except errors.Unsupported as exc:
+        messages.warning(request, f"Stalwart cannot do this: {exc.details or exc.message}.")
+        return HttpResponseRedirect(done)
+    except errors.ServerError:
+        if spec.slug not in ("update-spam-rules", "update-webadmin"):
+            raise
+        messages.error(request, "Stalwart could not download the update. Can it reach the internet?")
+        return HttpResponseRedirect(done)
+    log.info("%s ran maintenance action %s (%s)", user.name, spec.slug, data)
+    return HttpResponseRedirect(done)
+
+
+# --- one account: empty trash, delete its Bayes model -------------------------------------------
+def _account_return(request: HttpRequest, name: str) -> str:
+    user = request.portal_user  # type: ignore[attr-defined]
+    if user.has("individual-get"):
+        return reverse("directory:detail", kwargs={"kind": "accounts", "name": name})
+    if MAINTENANCE_ACCESS.allows(user):
+        return reverse("tools:maintenance")
+    return reverse("home")
+
+
+async def _account_action(request: HttpRequest, name: str, kind: str) -> HttpResponse:
+    context = {"name": name, "kind": kind, "back": _account_return(request, name)}
+    if request.method == "GET" or request.POST.get("confirmed") != "yes":
+        return render(request, "tools/account_action.html", context)
+    api = request.stalwart.maintenance  # type: ignore[attr-defined]
+    user = request.portal_user  # type: ignore[attr-defined]
+    try:
+        if kind == "empty-trash":
+            await api.purge_account(name)
+        else:
+            await api.delete_bayes_account(name)
+    except errors.ItemNotFound:
+        return render(request, "tools/account_action.html", {**context, "missing": True}, status=404)
+    log.info("%s ran %s for %s", user.name, kind, name)
+    if kind == "empty-trash":
+        messages.success(request, f"Stalwart is purging the deleted mail of {name} in the background.")
+    else:
+        messages.success(request, f"The Bayes spam model of {name} was deleted.")
+    return HttpResponseRedirect(context["back"])
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("purge-account"))
+async def account_empty_trash(request: HttpRequest, name: str) -> HttpResponse:
+    return await _account_action(request, name, "empty-trash")
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("purge-in-memory-store"))
+async def account_delete_bayes(request: HttpRequest, name: str) -> HttpResponse:
+    return await _account_action(request, name, "delete-bayes")

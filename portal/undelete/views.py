@@ -1,0 +1,124 @@
+"""Restore deleted mail of an account (Stalwart Enterprise: `/api/store/undelete/{account}`)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from portal import responses
+from portal.paging import Paging
+from portal.permissions import needs, require
+from portal.stalwart import errors
+from portal.stalwart.blobs import DeletedItem
+
+log = logging.getLogger("portal.undelete")
+
+UNDELETE = needs("undelete", enterprise=True)
+ENTERPRISE_NOTICE = (
+    "Restoring deleted mail is an Enterprise feature of Stalwart, and this server has no Enterprise licence."
+)
+
+
+class AccountForm(forms.Form):
+    account = forms.CharField(label="Account name", max_length=320, strip=True)
+
+
+def _list_url(account: str) -> str:
+    return reverse("undelete:list", kwargs={"account": account})
+
+
+def _encode(item: DeletedItem) -> str:
+    """One checkbox value: everything Stalwart needs to restore the item."""
+    deleted = item.deleted_at.isoformat() if item.deleted_at else ""
+    expires = item.expires_at.isoformat() if item.expires_at else ""
+    return f"{item.hash}|{item.collection}|{deleted}|{expires}"
+
+
+def _decode(value: str) -> DeletedItem | None:
+    parts = value.split("|")
+    if len(parts) != 4 or not parts[0] or not parts[2]:
+        return None
+    try:
+        deleted = datetime.fromisoformat(parts[2])
+        expires = datetime.fromisoformat(parts[3]) if parts[3] else None
+    except ValueError:
+        return None
+    return DeletedItem(hash=parts[0][:100], size=0, deleted_at=deleted, expires_at=expires, collection=parts[1][:40])
+
+
+def _enterprise_notice(request: HttpRequest, account: str = "") -> HttpResponse:
+    return render(request, "undelete/list.html", {"account": account, "enterprise_missing": True}, status=403)
+
+
+@require_GET
+@require(UNDELETE)
+async def choose_account(request: HttpRequest) -> HttpResponse:
+    form = AccountForm(request.GET or None)
+    if form.is_valid():
+        return HttpResponseRedirect(_list_url(form.cleaned_data["account"]))
+    return render(request, "undelete/index.html", {"form": form}, status=422 if form.errors else 200)
+
+
+@require_GET
+@require(UNDELETE)
+async def deleted_list(request: HttpRequest, account: str) -> HttpResponse:
+    paging = Paging.from_request(request)
+    try:
+        page = await request.stalwart.undelete.list(account, page=paging.page, limit=paging.size)  # type: ignore[attr-defined]
+    except errors.EnterpriseRequired:
+        return _enterprise_notice(request, account)
+    except errors.NotFound:
+        return responses.not_found(request, f"There is no account called {account}.")
+    context = {
+        "account": account,
+        "page": page,
+        "paging": paging.with_total(page.total),
+        "items": [(item, _encode(item)) for item in page.items],
+    }
+    return render(request, "undelete/list.html", context)
+
+
+@require_POST
+@require(UNDELETE)
+async def restore(request: HttpRequest, account: str) -> HttpResponse:
+    """Restore the selected items (or everything), after a confirmation step."""
+    everything = request.POST.get("all") == "1"
+    items = [item for item in (_decode(value) for value in request.POST.getlist("item")[:200]) if item]
+    if not everything and not items:
+        messages.info(request, "Select the messages to restore first.")
+        return HttpResponseRedirect(_list_url(account))
+    if request.POST.get("confirmed") != "yes":
+        context = {
+            "account": account,
+            "everything": everything,
+            "items": [(item, value) for item, value in zip(items, request.POST.getlist("item"), strict=False)],
+        }
+        return render(request, "undelete/confirm.html", context)
+    try:
+        results = await request.stalwart.undelete.restore(account, None if everything else items)  # type: ignore[attr-defined]
+    except errors.EnterpriseRequired:
+        return _enterprise_notice(request, account)
+    except errors.NotFound:
+        return responses.not_found(request, f"There is no account called {account}.")
+    restored = sum(1 for r in results if r.outcome == "success")
+    missing = sum(1 for r in results if r.outcome == "notFound")
+    failed = [r.reason for r in results if r.outcome == "error"]
+    log.info("%s restored %d deleted messages of %s", request.portal_user.name, restored, account)  # type: ignore[attr-defined]
+    if restored:
+        messages.success(
+            request, f"Restored {restored} message{'s' if restored != 1 else ''} to the Inbox of {account}."
+        )
+    if missing:
+        messages.warning(request, f"{missing} could not be found any more (already restored or purged).")
+    for reason in dict.fromkeys(failed):
+        messages.error(request, f"Not restored: {reason}")
+    if not results:
+        messages.info(request, "There was nothing to restore.")
+    return HttpResponseRedirect(_list_url(account))

@@ -1,0 +1,296 @@
+"""Message queue pages against the sandbox: list, detail, retry/cancel, bulk, pause/resume."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import pytest
+
+from sandbox.mailflow import state
+from sandbox.queue import enqueue
+from tests.faults import broken_upstream
+
+HOSTILE_SENDER = '"<script>alert(1)</script>"@evil.example'
+HOSTILE_REPLY = (
+    "perm_fail",
+    'Code: 550, Enhanced code: 5.1.1, Message: <img src=x onerror=alert(2)> & "{{7*7}}" no such user',
+)
+
+
+def calls(sandbox, method=None, prefix="/api/queue"):
+    return [r for r in sandbox.requests if r.path.startswith(prefix) and (method is None or r.method == method)]
+
+
+def query(record) -> dict[str, list[str]]:
+    return parse_qs(record.query, keep_blank_values=True)
+
+
+@pytest.fixture
+def scene(sandbox):
+    """A small known queue: a normal message with two domains, a bounce, and a hostile one."""
+    state(sandbox).clear()
+    normal = enqueue(
+        sandbox,
+        return_path="alice@example.org",
+        recipients=["bob@gmail.com", "jimbob@gmail.com", "carol@outlook.com", "dave@outlook.com.au"],
+        hold=600,
+    )
+    bounce = enqueue(sandbox, return_path="", recipients=["someone@yahoo.com"], hold=900)
+    hostile = enqueue(sandbox, return_path=HOSTILE_SENDER, recipients=["victim@example.com"], hold=1200)
+    domain = hostile.domains[0]
+    domain.retry_num = 3
+    domain.recipients[0].status = HOSTILE_REPLY
+    domain.status = ("perm_fail", "Unexpected response from 'mx.example.com': " + HOSTILE_REPLY[1])
+    hostile.domains[0] = domain
+    # keep the hostile message pending through a second domain
+    enqueue_extra = enqueue(sandbox, return_path=HOSTILE_SENDER, recipients=["x@pending.example"], hold=1200)
+    hostile.domains.append(enqueue_extra.domains[0])
+    del state(sandbox).messages[enqueue_extra.id]
+    sandbox.requests.clear()
+    return {"normal": normal, "bounce": bounce, "hostile": hostile}
+
+
+# --- list ---------------------------------------------------------------------------
+def test_list_is_one_request_with_values(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    response = client.get("/queue/")
+    assert response.status_code == 200
+    (record,) = calls(sandbox)
+    assert record.path == "/api/queue/messages" and record.method == "GET"
+    assert query(record) == {"values": ["1"], "page": ["1"], "limit": ["25"]}
+    content = response.content.decode()
+    assert "Mailer daemon" in content
+    assert "bob@gmail.com" in content and "+ 3 more" in content
+    assert "4 pending" in content and "1 failed" in content
+    assert "Delivery is running" in content and "Pause delivery" in content
+
+
+def test_list_filters_go_to_stalwart(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    client.get("/queue/", {"sender": "alice", "recipient": "Gmail.COM", "after": "2999-01-01T10:30", "page": "2"})
+    params = query(calls(sandbox)[0])
+    assert params["from"] == ["alice"] and params["to"] == ["gmail.com"]
+    assert params["after"] == ["2999-01-01T10:30:00Z"] and params["page"] == ["2"]
+    sandbox.requests.clear()
+    # the search overrides sender and recipient: they are not sent along
+    client.get("/queue/", {"q": "example", "sender": "alice", "recipient": "bob"})
+    params = query(calls(sandbox)[0])
+    assert params["text"] == ["example"] and "from" not in params and "to" not in params
+
+
+def test_past_times_are_refused_and_kept(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    response = client.get("/queue/", {"before": "2001-02-03T04:05", "sender": "alice"})
+    assert response.status_code == 422
+    content = response.content.decode()
+    assert "Stalwart ignores past times" in content
+    assert 'value="2001-02-03T04:05"' in content
+    assert "before" not in query(calls(sandbox)[0])
+
+
+def test_paging_links_keep_filters(signed_in, sandbox):
+    for index in range(30):
+        enqueue(sandbox, return_path=f"s{index}@example.org", recipients=["r@gmail.com"], hold=600)
+    client = signed_in("admin")
+    content = client.get("/queue/", {"sender": "example.org"}).content.decode()
+    assert 'href="?sender=example.org&amp;page=2"' in content
+
+
+def test_htmx_gets_the_results_only(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    response = client.get("/queue/?q=gmail", headers={"HX-Request": "true"})
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="results"') and "<html" not in content
+
+
+def test_refused_without_permission(signed_in, sandbox, scene):
+    client = signed_in("user")
+    for url in ("/queue/", f"/queue/messages/{scene['normal'].id}/", "/queue/bulk", "/queue/reports/"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+    assert client.post("/queue/status", {"running": "0"}).status_code == 403
+    assert client.post(f"/queue/messages/{scene['normal'].id}/cancel").status_code == 403
+    assert sandbox.requests == []
+
+
+def test_hostile_content_is_escaped(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    for url in ("/queue/", f"/queue/messages/{scene['hostile'].id}/"):
+        content = client.get(url).content.decode()
+        assert "<script>alert(1)</script>" not in content
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
+    assert "<img src=x" not in content and "&lt;img src=x onerror=alert(2)&gt;" in content
+    assert "{{7*7}}" in content
+
+
+def test_upstream_failure_page(signed_in, settings):
+    client = signed_in("admin")
+    with broken_upstream("500") as url:
+        settings.STALWART_URL = url
+        response = client.get("/queue/?q=x")
+    assert response.status_code == 502
+    assert "Stalwart reported an internal error" in response.content.decode()
+    assert "GET /api/queue/messages" in response.content.decode()
+
+
+# --- pause and resume ------------------------------------------------------------------
+def test_pause_and_resume(signed_in, sandbox, scene):
+    client = signed_in("helpdesk")
+    response = client.post("/queue/status", {"running": "0"})
+    assert response.status_code == 302
+    (record,) = calls(sandbox)
+    assert record.method == "PATCH" and record.path == "/api/queue/status/stop"
+    content = client.get("/queue/").content.decode()
+    assert "Delivery is paused" in content and "Resume delivery" in content and "Delivery paused." in content
+    sandbox.requests.clear()
+    client.post("/queue/status", {"running": "1"})
+    assert calls(sandbox)[0].path == "/api/queue/status/start"
+    assert state(sandbox).queue_running is True
+
+
+# --- detail ----------------------------------------------------------------------------
+def test_detail_with_headers_split_responses(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    message = scene["hostile"]
+    content = client.get(f"/queue/messages/{message.id}/").content.decode()
+    blob = [r for r in sandbox.requests if r.path.startswith("/api/store/blobs/")]
+    assert len(blob) == 1 and query(blob[0]) == {"limit": ["10240"]}
+    assert '<pre class="raw-text">' in content and "Subject: Test message" in content and "Hello." not in content
+    assert '<strong class="smtp-code">550 5.1.1</strong>' in content
+    assert "no such user" in content
+    assert "Unexpected response from &#x27;mx.example.com&#x27;" in content
+    assert "3 attempts" in content
+
+
+def test_detail_without_blob_fetch_hides_headers(signed_in, sandbox, scene):
+    client = signed_in("helpdesk")
+    content = client.get(f"/queue/messages/{scene['normal'].id}/").content.decode()
+    assert "Headers" not in content
+    assert not [r for r in sandbox.requests if r.path.startswith("/api/store/")]
+    # helpdesk may retry but not cancel
+    assert "Retry now" in content and "Cancel" not in content
+
+
+def test_gone_message_is_a_friendly_404(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    response = client.get("/queue/messages/12345/")
+    assert response.status_code == 404
+    assert "no longer in the queue" in response.content.decode()
+
+
+# --- retry -----------------------------------------------------------------------------
+def test_retry_asks_first_then_patches(signed_in, sandbox, scene):
+    client = signed_in("helpdesk")
+    message = scene["normal"]
+    url = f"/queue/messages/{message.id}/retry"
+    page = client.get(url, {"domain": "gmail.com"})
+    assert page.status_code == 200 and "Retry delivery now?" in page.content.decode()
+    assert not calls(sandbox, "PATCH")
+    partial = client.get(url, {"domain": "gmail.com"}, headers={"HX-Request": "true"})
+    assert "<html" not in partial.content.decode() and 'role="alertdialog"' in partial.content.decode()
+    response = client.post(url, {"domain": "gmail.com"})
+    assert response.status_code == 302 and response["Location"] == f"/queue/messages/{message.id}/"
+    (patch,) = calls(sandbox, "PATCH")
+    assert patch.path == f"/api/queue/messages/{message.id}" and query(patch) == {"filter": ["gmail.com"]}
+
+
+def test_retry_everything_sends_no_filter(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    client.post(f"/queue/messages/{scene['normal'].id}/retry")
+    (patch,) = calls(sandbox, "PATCH")
+    assert patch.query == ""
+
+
+# --- cancel ----------------------------------------------------------------------------
+def test_cancel_recipient_shows_substring_matches(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    message = scene["normal"]
+    url = f"/queue/messages/{message.id}/cancel"
+    content = client.get(url, {"recipient": "bob@gmail.com"}).content.decode()
+    assert "Cancel delivery to bob@gmail.com?" in content
+    assert "also cancels" in content and "jimbob@gmail.com" in content
+    assert not calls(sandbox, "DELETE")
+    response = client.post(url, {"recipient": "Bob@gmail.com"})
+    assert response.status_code == 302
+    (delete,) = calls(sandbox, "DELETE")
+    assert query(delete) == {"filter": ["bob@gmail.com"]}
+    remaining = state(sandbox).messages[message.id]
+    cancelled = [r.address for r in remaining.recipients() if r.status[0] == "perm_fail"]
+    assert cancelled == ["bob@gmail.com", "jimbob@gmail.com"]
+
+
+def test_cancel_domain_uses_an_at_sign(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    url = f"/queue/messages/{scene['normal'].id}/cancel"
+    content = client.get(url, {"domain": "outlook.com"}).content.decode()
+    assert "dave@outlook.com.au" in content  # matched by accident, and said so
+    client.post(url, {"domain": "outlook.com"})
+    assert query(calls(sandbox, "DELETE")[0]) == {"filter": ["@outlook.com"]}
+
+
+def test_cancel_whole_message(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    message = scene["bounce"]
+    content = client.get(f"/queue/messages/{message.id}/cancel").content.decode()
+    assert "Cancel this message?" in content
+    response = client.post(f"/queue/messages/{message.id}/cancel")
+    assert response.status_code == 302 and response["Location"] == "/queue/"
+    (delete,) = calls(sandbox, "DELETE")
+    assert delete.query == "" and message.id not in state(sandbox).messages
+
+
+def test_cancel_refused_for_helpdesk(signed_in, sandbox, scene):
+    client = signed_in("helpdesk")
+    assert client.get(f"/queue/messages/{scene['normal'].id}/cancel").status_code == 403
+    assert sandbox.requests == []
+
+
+# --- bulk ------------------------------------------------------------------------------
+def test_bulk_preview_then_retry_with_the_same_selection(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    page = client.get("/queue/bulk", {"q": "gmail"})
+    content = page.content.decode()
+    assert "1 message matches" in content and "Retry all 1 now" in content and "Cancel all 1" in content
+    (preview,) = calls(sandbox)
+    assert query(preview) == {"text": ["gmail"], "values": ["1"], "page": ["1"], "limit": ["10"]}
+    sandbox.requests.clear()
+    response = client.post("/queue/bulk", {"q": "gmail", "action": "retry", "expected": "1"})
+    assert response.status_code == 302
+    (patch,) = calls(sandbox, "PATCH")
+    assert patch.path == "/api/queue/messages" and query(patch) == {"text": ["gmail"]}
+
+
+def test_bulk_cancel_uses_from_and_to(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    response = client.post(
+        "/queue/bulk", {"sender": "alice", "recipient": "gmail", "action": "cancel", "expected": "1"}
+    )
+    assert response.status_code == 302
+    (delete,) = calls(sandbox, "DELETE")
+    assert query(delete) == {"from": ["alice"], "to": ["gmail"]}
+    assert scene["normal"].id not in state(sandbox).messages
+
+
+def test_bulk_refuses_when_the_count_changed(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    response = client.post("/queue/bulk", {"q": "example", "action": "cancel", "expected": "99"})
+    assert response.status_code == 409
+    assert "The queue changed" in response.content.decode()
+    assert not calls(sandbox, "DELETE")
+
+
+def test_bulk_cancel_refused_for_helpdesk(signed_in, sandbox, scene):
+    client = signed_in("helpdesk")
+    content = client.get("/queue/bulk").content.decode()
+    assert "Retry all" in content and "Cancel all" not in content
+    sandbox.requests.clear()
+    response = client.post("/queue/bulk", {"action": "cancel", "expected": "3"})
+    assert response.status_code == 403
+    assert not calls(sandbox, "DELETE")
+
+
+def test_bulk_with_past_time_does_nothing(signed_in, sandbox, scene):
+    client = signed_in("admin")
+    response = client.post("/queue/bulk", {"before": "2001-01-01T00:00", "action": "cancel", "expected": "3"})
+    assert response.status_code == 422
+    assert sandbox.requests == []

@@ -1,0 +1,10 @@
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Report details are cached for a few minutes: start every test without them."""
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,0 +1,344 @@
+"""Incoming reports against the sandbox: lists (ids + concurrent, cached details), details,
+deletion, escaping of hostile reports, the DMARC overview and permissions."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from django.conf import settings
+
+from sandbox.mailflow import state
+from sandbox.mailflow_seed import dmarc_record, policy_published
+from sandbox.reports import receive_report
+from tests.conftest import Persona, persona, sign_in
+from tests.faults import broken_upstream
+
+SCRIPT = "<script>alert('org')</script>"
+
+
+def calls(sandbox, kind="dmarc", method="GET"):
+    prefix = f"/api/reports/{kind}"
+    return [r for r in sandbox.requests if r.path.startswith(prefix) and r.method == method]
+
+
+def _dmarc(org="Google", domain="example.org", header_from="example.org", ip="203.0.113.25", passed=True, begin=None):
+    return {
+        "version": 1.0,
+        "report_metadata": {
+            "org_name": org,
+            "email": "noreply@reporter.example",
+            "extra_contact_info": None,
+            "report_id": "r-1",
+            "date_range": {"begin": begin or 1_700_000_000, "end": (begin or 1_700_000_000) + 86399},
+            "error": [],
+        },
+        "policy_published": policy_published(domain),
+        "record": [
+            dmarc_record(
+                ip,
+                7,
+                header_from,
+                dkim="Pass" if passed else "Fail",
+                spf="Pass" if passed else "Fail",
+                disposition="None" if passed else "Reject",
+                dkim_results=[(domain, "s1", "Pass" if passed else "Fail")],
+                spf_results=[(domain, "MailFrom", "Pass" if passed else "Fail")],
+                reasons=[("Forwarded", "<b>comment</b>")],
+            )
+        ],
+        "extensions": [],
+    }
+
+
+@pytest.fixture
+def reports(sandbox):
+    state(sandbox).clear()
+    now = sandbox.now()
+    made = {
+        "good": receive_report(
+            sandbox,
+            "dmarc",
+            sender="noreply@google.com",
+            to=["dmarc@example.org"],
+            subject="Report example.org",
+            report=_dmarc(begin=now - now % 86400 - 86400),
+            arrived=now - 7200,
+        ),
+        "hostile": receive_report(
+            sandbox,
+            "dmarc",
+            sender="evil@attacker.example",
+            to=["dmarc@example.org"],
+            subject=f"Hi {SCRIPT}",
+            report=_dmarc(
+                org=SCRIPT,
+                header_from='"><img src=x onerror=alert(1)>',
+                ip="192.0.2.66",
+                passed=False,
+                begin=now - now % 86400 - 2 * 86400,
+            ),
+            arrived=now - 3600,
+        ),
+        "tls": receive_report(
+            sandbox,
+            "tls",
+            sender="tls@google.com",
+            to=["tls@example.org"],
+            subject="TLS",
+            report={
+                "organization-name": "Google Inc.",
+                "date-range": {"start-datetime": "2025-01-01T00:00:00Z", "end-datetime": "2025-01-01T23:59:59Z"},
+                "contact-info": "smtp-tls@google.com",
+                "report-id": "tls-77",
+                "policies": [
+                    {
+                        "policy": {
+                            "policy-type": "sts",
+                            "policy-string": ["mode: enforce"],
+                            "policy-domain": "example.org",
+                            "mx-host": ["mail.example.org"],
+                        },
+                        "summary": {"total-successful-session-count": 40, "total-failure-session-count": 2},
+                        "failure-details": [
+                            {
+                                "result-type": "certificate-expired",
+                                "sending-mta-ip": "209.85.220.41",
+                                "receiving-mx-hostname": "mail.example.org",
+                                "receiving-mx-helo": None,
+                                "receiving-ip": "203.0.113.25",
+                                "failed-session-count": 2,
+                                "additional-information": "<i>see</i>",
+                                "failure-reason-code": "EXPIRED",
+                            }
+                        ],
+                    }
+                ],
+            },
+        ),
+        "arf": receive_report(
+            sandbox,
+            "arf",
+            sender="fbl@isp.example",
+            to=["abuse@example.org"],
+            subject="Complaint",
+            report={
+                "feedback_type": "AuthFailure",
+                "arrival_date": 1_700_000_000,
+                "authentication_results": [],
+                "incidents": 2,
+                "original_mail_from": "billing@example.org",
+                "reported_domain": ["example.org"],
+                "reported_uri": [],
+                "source_ip": "192.0.2.66",
+                "source_port": 4242,
+                "auth_failure": "Dmarc",
+                "delivery_result": "Reject",
+                "identity_alignment": "None",
+                "dkim_domain": "example.org",
+                "headers": "Subject: <script>alert('hdr')</script>\r\nFrom: x\r\n",
+                "message": None,
+            },
+        ),
+    }
+    sandbox.requests.clear()
+    return made
+
+
+def key(report):
+    return f"{report.id}_{report.expires}"
+
+
+def _restricted_client(client, sandbox, name, permissions):
+    """Sign in as a new account holding exactly `permissions` (plus sign-in)."""
+    admin = persona("admin")
+    body = {
+        "type": "individual",
+        "name": name,
+        "secrets": ["Restricted-Pass-1"],
+        "enabledPermissions": ["authenticate", "authenticate-oauth", *permissions],
+    }
+    created = httpx.post(f"{settings.STALWART_URL}/api/principal", json=body, auth=(admin.name, admin.password))
+    assert "data" in created.json(), created.text
+    assert sign_in(client, Persona(name, name, "Restricted-Pass-1")).status_code == 302
+    sandbox.requests.clear()
+    return client
+
+
+# --- lists --------------------------------------------------------------------------
+def test_list_fetches_ids_then_details_and_caches(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    response = client.get("/reports/dmarc/")
+    assert response.status_code == 200
+    requests = calls(sandbox)
+    assert requests[0].path == "/api/reports/dmarc"
+    assert parse_qs(requests[0].query) == {"page": ["1"], "limit": ["25"]}
+    assert sorted(r.path for r in requests[1:]) == sorted(
+        f"/api/reports/dmarc/{key(reports[k])}" for k in ("good", "hostile")
+    )
+    content = response.content.decode()
+    assert "Kept until" in content and "Received" not in content
+    sandbox.requests.clear()
+    client.get("/reports/dmarc/")
+    assert [r.path for r in calls(sandbox)] == ["/api/reports/dmarc"]  # details came from the cache
+
+
+def test_search_uses_text(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    content = client.get("/reports/dmarc/", {"q": "google"}).content.decode()
+    assert parse_qs(calls(sandbox)[0].query)["text"] == ["google"]
+    assert "noreply@google.com" in content and "attacker" not in content
+
+
+def test_htmx_partial(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    content = client.get("/reports/tls/", headers={"HX-Request": "true"}).content.decode()
+    assert content.lstrip().startswith('<div id="results"') and "<html" not in content
+    assert "Google Inc." in content
+
+
+def test_hostile_report_is_text(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    listing = client.get("/reports/dmarc/").content.decode()
+    detail = client.get(f"/reports/dmarc/{key(reports['hostile'])}/").content.decode()
+    for content in (listing, detail):
+        assert SCRIPT not in content
+        assert "&lt;script&gt;alert(&#x27;org&#x27;)&lt;/script&gt;" in content
+    assert "<img src=x" not in detail and "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in detail
+    assert "<b>comment</b>" not in detail and "&lt;b&gt;comment&lt;/b&gt;" in detail
+    arf = client.get(f"/reports/arf/{key(reports['arf'])}/").content.decode()
+    assert "<script>alert('hdr')</script>" not in arf and "&lt;script&gt;alert(&#x27;hdr&#x27;)" in arf
+
+
+def test_details_of_each_kind(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    dmarc = client.get(f"/reports/dmarc/{key(reports['good'])}/").content.decode()
+    assert (
+        "Published policy" in dmarc
+        and "Quarantine" in dmarc
+        and "203.0.113.25" in dmarc
+        and "Override: Forwarded" in dmarc
+    )
+    tls = client.get(f"/reports/tls/{key(reports['tls'])}/").content.decode()
+    assert (
+        "Certificate expired" in tls and "mode: enforce" in tls and "EXPIRED" in tls and "&lt;i&gt;see&lt;/i&gt;" in tls
+    )
+    arf = client.get(f"/reports/arf/{key(reports['arf'])}/").content.decode()
+    assert "Authentication failure" in arf and "port 4242" in arf and "billing@example.org" in arf
+    assert client.get("/reports/arf/1_2/").status_code == 404
+
+
+def test_id_number_is_labelled_as_expiry(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    content = client.get(f"/reports/dmarc/{key(reports['good'])}/").content.decode()
+    assert "Kept until" in content and "then Stalwart deletes it" in content
+
+
+# --- delete -----------------------------------------------------------------------
+def test_delete_one_with_confirmation(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    url = f"/reports/tls/{key(reports['tls'])}/delete"
+    page = client.get(url)
+    assert page.status_code == 200 and "Delete this TLS report?" in page.content.decode()
+    assert not calls(sandbox, "tls", "DELETE")
+    response = client.post(url)
+    assert response.status_code == 302 and response["Location"] == "/reports/tls/"
+    assert len(calls(sandbox, "tls", "DELETE")) == 1
+    assert state(sandbox).incoming["tls"] == {}
+
+
+def test_delete_matching_previews_then_deletes_by_text(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    content = client.get("/reports/dmarc/delete-matching", {"q": "attacker"}).content.decode()
+    assert "1 report matches" in content and "evil@attacker.example" in content
+    response = client.post("/reports/dmarc/delete-matching", {"q": "attacker", "expected": "1"})
+    assert response.status_code == 302
+    (delete,) = calls(sandbox, "dmarc", "DELETE")
+    assert parse_qs(delete.query) == {"text": ["attacker"]}
+    assert list(state(sandbox).incoming["dmarc"]) == [(reports["good"].id, reports["good"].expires)]
+
+
+def test_delete_matching_checks_the_count(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    response = client.post("/reports/dmarc/delete-matching", {"q": "", "expected": "7"})
+    assert response.status_code == 409 and not calls(sandbox, "dmarc", "DELETE")
+
+
+# --- permissions and failures --------------------------------------------------------
+def test_refused_without_permission(signed_in, sandbox, reports):
+    client = signed_in("user")
+    for url in ("/reports/dmarc/", f"/reports/dmarc/{key(reports['good'])}/", "/reports/dmarc/overview"):
+        assert client.get(url).status_code == 403, url
+    assert client.post(f"/reports/dmarc/{key(reports['good'])}/delete").status_code == 403
+    assert sandbox.requests == []
+
+
+def test_helpdesk_cannot_delete(signed_in, sandbox, reports):
+    client = signed_in("helpdesk")
+    content = client.get("/reports/dmarc/").content.decode()
+    assert "Delete" not in content
+    sandbox.requests.clear()
+    assert client.post(f"/reports/dmarc/{key(reports['good'])}/delete").status_code == 403
+    assert client.get("/reports/dmarc/delete-matching").status_code == 403
+    assert sandbox.requests == []
+
+
+def test_list_only_permission_shows_ids_without_fetching_details(client, sandbox, reports):
+    client = _restricted_client(client, sandbox, "lister", ["incoming-report-list"])
+    content = client.get("/reports/dmarc/").content.decode()
+    assert [r.path for r in sandbox.requests] == ["/api/reports/dmarc"]
+    assert key(reports["good"]) in content and "only their ids are shown" in content
+
+
+def test_tenant_admin_sees_only_tenant_reports(signed_in, sandbox, reports):
+    receive_report(
+        sandbox,
+        "dmarc",
+        sender="noreply@google.com",
+        to=["dmarc@acme.org"],
+        subject="acme",
+        report=_dmarc(domain="acme.org", org="Acme reporter"),
+    )
+    client = signed_in("tenant_admin")
+    content = client.get("/reports/dmarc/").content.decode()
+    assert "Acme reporter" in content and "attacker" not in content
+    response = client.get(f"/reports/dmarc/{key(reports['good'])}/")
+    assert response.status_code == 404
+
+
+def test_upstream_failure(signed_in, settings):
+    client = signed_in("admin")
+    with broken_upstream("500") as url:
+        settings.STALWART_URL = url
+        response = client.get("/reports/arf/")
+    assert response.status_code == 502 and "GET /api/reports/arf" in response.content.decode()
+
+
+# --- overview ----------------------------------------------------------------------
+def test_dmarc_overview_charts(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    response = client.get("/reports/dmarc/overview", {"domain": "example.org"})
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "<svg" in content and 'class="chart-pass"' in content and 'class="chart-fail"' in content
+    assert "style=" not in content.split("<main", 1)[1]
+    assert "192.0.2.66" in content and "203.0.113.25" in content
+    assert re.search(
+        r"<td data-label=\"Pass rate\" class=\"cell-number\"><span class=\"badge badge-danger\">0%", content
+    )
+    assert SCRIPT not in content
+    assert parse_qs(calls(sandbox)[0].query)["text"] == ["example.org"]
+
+
+def test_seeded_overview_renders(signed_in, sandbox):
+    client = signed_in("admin")
+    content = client.get("/reports/dmarc/overview").content.decode()
+    assert "Top sending sources" in content and "example.com" in content
+
+
+def test_unknown_report_class(signed_in, sandbox):
+    assert signed_in("user").get("/reports/bogus/").status_code == 403
+    assert signed_in("admin").get("/reports/bogus/").status_code == 404
+    assert sandbox.requests == []

@@ -1,0 +1,178 @@
+"""Service layer of the tools: troubleshooting stream, DMARC, spam filter, maintenance."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from portal.stalwart import StalwartClient, errors
+from portal.stalwart.tools_types import DeliveryStage, DmarcReport, SpamClassification
+from portal.stalwart.transport import shared_client
+from portal.stalwart.troubleshoot import DeliveryStalled
+from sandbox.toolstate import tools_state
+from sandbox.troubleshoot import delivery_stages
+from tests.faults import broken_upstream
+from tests.sandbox.helpers import Env
+
+MESSAGE = b"From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+@pytest.fixture
+def admin(sandbox, sandbox_server) -> StalwartClient:
+    env = Env(sandbox, sandbox_server[1])
+    try:
+        return StalwartClient(env.bearer_for("admin"))
+    finally:
+        env.client.close()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def collect(agen) -> list:
+    return [item async for item in agen]
+
+
+def test_delivery_yields_the_stages_and_stops_at_completed(admin, sandbox):
+    tools_state(sandbox).frame_delay = (0.0, 0.0)
+    stages = run(collect(admin.troubleshoot.delivery("Jane@Example.org")))
+    assert [s.type for s in stages] == [s["type"] for s in delivery_stages("jane@example.org")] + ["completed"]
+    assert stages[0] == DeliveryStage("mxLookupStart", {"domain": "example.org"})
+    assert stages[-1].outcome == "completed" and stages[1].outcome == "success" and stages[1].elapsed is not None
+    record = tools_state(sandbox).streams[-1]
+    assert record.completed and record.closed
+
+
+def test_closing_the_generator_closes_the_upstream_response(admin, sandbox):
+    tools_state(sandbox).frame_delay = (0.0, 0.0)
+
+    async def main():
+        stages = admin.troubleshoot.delivery("stall.example.net")
+        first = await anext(stages)
+        await stages.aclose()  # not a cancellation: the generator is parked at `yield`
+        # Closed right away, by the generator itself, not later by garbage collection:
+        pool = shared_client()._transport._pool
+        assert [c for c in pool.connections if not (c.is_idle() or c.is_closed())] == []
+        record = tools_state(sandbox).streams[-1]
+        deadline = time.monotonic() + 5
+        while not record.closed and time.monotonic() < deadline:  # noqa: ASYNC110 - the sandbox thread sets it
+            await asyncio.sleep(0.02)
+        return first, record
+
+    first, record = run(main())
+    assert first.type == "mxLookupStart"
+    assert record.closed and not record.completed
+
+
+def test_a_silent_stream_raises_stalled(admin, sandbox):
+    tools_state(sandbox).frame_delay = (0.0, 0.0)
+    tools_state(sandbox).stall_after = 2
+
+    async def main():
+        seen = []
+        with pytest.raises(DeliveryStalled):
+            async for stage in admin.troubleshoot.delivery("example.org", stall=0.3):
+                seen.append(stage.type)
+        return seen
+
+    assert run(main()) == ["mxLookupStart", "mxLookupSuccess"]
+    record = tools_state(sandbox).streams[-1]
+    deadline = time.monotonic() + 5
+    while not record.closed and time.monotonic() < deadline:  # the sandbox notices in its own thread
+        time.sleep(0.02)
+    assert record.closed
+
+
+def test_refusals_and_broken_answers(signed_in, sandbox, sandbox_server, settings):
+    env = Env(sandbox, sandbox_server[1])
+    user = StalwartClient(env.bearer_for("user"))
+    env.client.close()
+    with pytest.raises(errors.Forbidden):
+        run(collect(user.troubleshoot.delivery("example.org")))
+    with broken_upstream("html") as url:
+        settings.STALWART_URL = url
+        with pytest.raises(errors.StalwartBadResponse):
+            run(collect(user.troubleshoot.delivery("example.org", token="x")))
+
+
+def test_dmarc(admin):
+    report = run(admin.troubleshoot.dmarc("192.0.2.25", "mx.example.com", "alice@example.com"))
+    assert isinstance(report, DmarcReport)
+    assert report.dmarc_pass and report.dmarc.passed and report.spf_mail_from.passed and report.dkim == ()
+    with pytest.raises(errors.OtherError):
+        run(admin.troubleshoot.dmarc("192.0.2.25", "mx.example.com", "alice@example.com", "garbage"))
+
+
+def test_spam_filter(admin, sandbox):
+    run(admin.spam_filter.train("spam", MESSAGE))
+    run(admin.spam_filter.train("ham", MESSAGE, "jane.doe"))
+    with pytest.raises(errors.ItemNotFound):
+        run(admin.spam_filter.train("ham", MESSAGE, "nobody here"))
+    assert [r.path for r in sandbox.requests if "train" in r.path] == [
+        "/api/spam-filter/train/spam",
+        "/api/spam-filter/train/ham/jane%2Edoe",
+        "/api/spam-filter/train/ham/nobody%20here",
+    ]
+    result = run(
+        admin.spam_filter.classify(
+            MESSAGE.decode(), remote_ip="192.0.2.1", ehlo_domain="mx.example.com", sender="", recipients=["b@x.org"]
+        )
+    )
+    assert isinstance(result, SpamClassification)
+    assert result.tags[0].name == "BAYES_SPAM"  # the largest impact first
+    scores = [abs(tag.score or 0) for tag in result.tags]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_classification_orders_decisive_tags_first():
+    data = {
+        "score": 3.0,
+        "tags": {
+            "A": {"action": "allow", "value": -1.0},
+            "B": {"action": "reject"},
+            "C": {"action": "allow", "value": 2.0},
+        },
+        "disposition": {"action": "reject"},
+    }
+    result = SpamClassification.from_api(data)
+    assert [t.name for t in result.tags] == ["B", "C", "A"] and not result.is_spam and result.action == "reject"
+    with pytest.raises(errors.StalwartBadResponse):
+        SpamClassification.from_api({"score": "x", "tags": {}, "disposition": {}})
+
+
+def test_maintenance_paths(admin, sandbox):
+    api = admin.maintenance
+    run(api.reload("server.blocked-ip"))
+    run(api.reload(dry_run=True))
+    run(api.purge_in_memory(prefix="greylist"))
+    run(api.purge_in_memory())
+    run(api.delete_bayes_account("jane.doe"))
+    run(api.purge_data("rocksdb"))
+    run(api.purge_account("jane.doe"))
+    run(api.reindex())
+    mailboxes, emails = run(api.reset_uids("jane.doe"))
+    assert mailboxes > 0 and emails >= 0
+    assert run(api.used_quota("jane.doe")) == sandbox.get("jane.doe").used_quota
+    assert run(api.update_spam_rules()) == "2.0.4" and run(api.update_spam_rules()) is None
+    with pytest.raises(errors.Unsupported):
+        run(api.restart())
+    with pytest.raises(errors.ItemNotFound):
+        run(api.reset_uids("nobody"))
+    with pytest.raises(errors.NotFound):
+        run(api.purge_data("nothere"))
+    with pytest.raises(ValueError):
+        run(api.purge_data("a/b"))
+    paths = [(r.path, r.query) for r in sandbox.requests if r.path.startswith(("/api/reload", "/api/store"))]
+    assert paths[:8] == [
+        ("/api/reload/server.blocked-ip", ""),
+        ("/api/reload", "dry-run=true"),
+        ("/api/store/purge/in-memory/default/greylist", ""),
+        ("/api/store/purge/in-memory", ""),
+        ("/api/store/purge/in-memory/default/bayes-account/jane%2Edoe", ""),
+        ("/api/store/purge/data/rocksdb", ""),
+        ("/api/store/purge/account/jane%2Edoe", ""),
+        ("/api/store/reindex", ""),
+    ]
