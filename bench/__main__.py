@@ -79,7 +79,7 @@ def sandbox(scale: int, extra: list[str] | None = None):
 
 
 @contextmanager
-def portal(stalwart_url: str, workdir: Path):
+def portal(stalwart_url: str, workdir: Path, extra_env: dict | None = None):
     port = free_port()
     env = {
         **os.environ,
@@ -92,6 +92,7 @@ def portal(stalwart_url: str, workdir: Path):
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "LOG_LEVEL": "WARNING",
         "SIGNIN_MAX_FAILURES_PER_IP": "100000",
+        **(extra_env or {}),
     }
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     started = time.monotonic()
@@ -220,6 +221,35 @@ async def measure_list(portal_url: str, stalwart_url: str, *, count: int, concur
     return compare(f"account list, 50 rows, concurrency {concurrency}", through, baseline)
 
 
+async def measure_fanout(portal_url: str, stalwart_url: str, *, count: int) -> dict:
+    """The DMARC report list (25 rows, a detail call each) vs one upstream call."""
+    cookies = sign_in(portal_url)
+    token = access_token(stalwart_url)
+    headers = {"Authorization": f"Bearer {token}"}
+    ids = httpx.get(f"{stalwart_url}/api/reports/dmarc?page=1&limit=25", headers=headers).json()["data"]["items"]
+    one = f"{stalwart_url}/api/reports/dmarc/{ids[0]}"
+    page = await hammer(f"{portal_url}/reports/dmarc/", count=count, concurrency=1, cookies=cookies, expect="data-table")
+    single = await hammer(one, count=count, concurrency=1, headers=headers)
+    result = compare("DMARC list, 25 rows, 20 ms upstream latency, cold cache", page, single)
+    result["rows"] = len(ids)
+    return result
+
+
+def measure_streams(count: int) -> object:
+    """`count` delivery checks relayed at once through one portal process (see loadtest)."""
+    from loadtest.__main__ import live_streams, portal_process, sandbox_in_thread
+
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-streams-"))
+    try:
+        with sandbox_in_thread((0.1, 0.3)) as (stalwart_url, sent), portal_process(stalwart_url, workdir) as (
+            portal_url,
+            pid,
+        ):
+            return asyncio.run(live_streams(portal_url, pid, count, sent))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def row(result: dict) -> str:
     return (
         f"| {result['label']} | {result['portal_p50']:.1f} / {result['portal_p99']:.1f} | "
@@ -232,6 +262,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=400, help="requests per measurement")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--streams", type=int, default=1000, help="concurrent live streams (0: skip)")
     args = parser.parse_args()
     command = "make bench"
     results = []
@@ -255,13 +286,34 @@ def main() -> None:
                 result["label"] = f"{scale:,} principals, sequential"
                 scale_rows.append(result)
                 print(row(result), flush=True)
+        with sandbox(100, ["--latency-ms", "20"]) as stalwart_url, portal(
+            stalwart_url, workdir, {"REPORT_CACHE_SECONDS": "0"}
+        ) as (portal_url, _, _):
+            fanout = asyncio.run(measure_fanout(portal_url, stalwart_url, count=max(20, args.requests // 10)))
+            print(row(fanout), flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    streams = measure_streams(args.streams) if args.streams else None
     flat = scale_rows[1]["added_p50"] / scale_rows[0]["added_p50"] if scale_rows[0]["added_p50"] > 0 else float("nan")
-    write_report(args.output, command, results, scale_rows, flat, footprint)
+    write_report(args.output, command, results, scale_rows, flat, footprint, fanout, streams)
 
 
-def write_report(path: str, command: str, results, scale_rows, flat, footprint) -> None:
+def stream_line(streams) -> str:
+    if streams is None:
+        return "- Live streams: not measured in this run (`--streams 0`)."
+    relay = sorted(streams.relay)
+    p50 = relay[len(relay) // 2] * 1000 if relay else float("nan")
+    p99 = relay[min(len(relay) - 1, int(len(relay) * 0.99))] * 1000 if relay else float("nan")
+    return (
+        f"- Live streams: **{streams.streams}** delivery checks relayed at once by one portal process: "
+        f"{streams.completed} completed, {streams.errors} errors, {streams.events} events; relay delay p50 **{p50:.1f} ms**, "
+        f"p99 **{p99:.1f} ms** (budget ≤ 100 ms); RSS {streams.rss_idle:.0f} MB idle, **{streams.rss_peak:.0f} MB** peak "
+        f"(budget ≤ 300 MB), {streams.rss_after:.0f} MB after; all streams done in {streams.seconds:.1f} s."
+        + (f" {streams.note}" if streams.note else "")
+    )
+
+
+def write_report(path: str, command: str, results, scale_rows, flat, footprint, fanout, streams) -> None:
     header = "| Measurement | portal p50 / p99 ms | direct p50 / p99 ms | added p50 ms | portal/direct p50 | req/s portal / direct | errors |\n|---|---|---|---|---|---|---|"
     seq = results[0]
     c16 = results[1]
@@ -269,6 +321,9 @@ def write_report(path: str, command: str, results, scale_rows, flat, footprint) 
         f"- Proxy overhead, sequential: added p50 **{seq['added_p50']:.1f} ms** (budget ≤ 3 ms), ratio **{seq['ratio']:.2f}** (budget ≤ 2.0).",
         f"- Proxy overhead, concurrency 16: added p50 **{c16['added_p50']:.1f} ms**, ratio **{c16['ratio']:.2f}**.",
         f"- Flat cost at scale: portal-added p50 at 100,000 / at 1,000 principals = **{flat:.2f}** (budget ≤ 1.2).",
+        f"- Fan-out page (DMARC list, {fanout['rows']} reports, 20 ms added to every upstream answer, cold cache): "
+        f"p50 **{fanout['portal_p50']:.0f} ms** = **{fanout['ratio']:.1f} ×** one upstream call ({fanout['direct_p50']:.0f} ms; budget ≤ 4 ×).",
+        stream_line(streams),
         f"- Throughput at concurrency 32: **{results[2]['portal_rate']:.0f}** pages/s through the portal, {results[2]['direct_rate']:.0f} req/s direct.",
         f"- Footprint: idle RSS **{footprint['idle_rss_mb']:.0f} MB**, after the runs {footprint['busy_rss_mb']:.0f} MB; "
         f"portal process answering {footprint['ready_s']:.1f} s after start (dependencies installed, database migrated).",
@@ -296,6 +351,11 @@ the same `GET /api/principal` the page makes, sent straight to the sandbox with 
 
 {header}
 {chr(10).join(row(r) for r in scale_rows)}
+
+## Fan-out page vs one upstream call
+
+{header}
+{row(fanout)}
 
 <!-- notes -->{notes}"""
     Path(path).write_text(text)

@@ -7,11 +7,18 @@ appears as soon as its view lands.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from portal.permissions import SIGNED_IN, Access, PortalUser, needs, needs_any
+
+
+@functools.lru_cache(maxsize=256)
+def _reverse(prefix: str, url_name: str, kwargs: tuple[tuple[str, str], ...]) -> str:
+    # The menu is built on every page; its URLs never change for a given prefix.
+    return reverse(url_name, kwargs=dict(kwargs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +30,7 @@ class NavItem:
 
     def url(self) -> str:
         assert self.url_name is not None
-        return reverse(self.url_name, kwargs=dict(self.url_kwargs))
+        return _reverse(get_script_prefix(), self.url_name, self.url_kwargs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ class Paging:
     page: int
     size: int
     total: int | None = None
+    descending: bool = False  # sort by name, Z to A
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Paging:
@@ -33,6 +34,7 @@ class Paging:
             query=request.GET.get("q", "").strip()[:200],
             page=min(_positive_int(request.GET.get("page"), 1), 1_000_000),
             size=size if size in PAGE_SIZES else PAGE_SIZES[0],
+            descending=request.GET.get("sort") == "-name",
         )
 
     def with_total(self, total: int) -> Paging:
@@ -55,7 +57,7 @@ class Paging:
         return PAGE_SIZES
 
     def query_string(self, **changes: object) -> str:
-        params = {"q": self.query, "page": self.page, "size": self.size}
+        params = {"q": self.query, "sort": "-name" if self.descending else "", "page": self.page, "size": self.size}
         params.update(changes)
         clean = {
             key: value
@@ -65,6 +67,11 @@ class Paging:
             and not (key == "size" and value == PAGE_SIZES[0])
         }
         return "?" + urlencode(clean) if clean else "?"
+
+    @property
+    def sort_toggle_url(self) -> str:
+        """The same search sorted the other way, from the first page."""
+        return self.query_string(sort="" if self.descending else "-name", page=1)
 
     @property
     def previous_url(self) -> str | None:

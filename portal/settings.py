@@ -86,6 +86,8 @@ STALWART_OAUTH_REDIRECT_URI = env("STALWART_OAUTH_REDIRECT_URI", "stalwart://por
 STALWART_TOKEN_REFRESH_MARGIN = env_float("STALWART_TOKEN_REFRESH_MARGIN", 60.0)
 # SHA-512 crypt rounds for passwords the portal sets (Stalwart's own default is 5,000).
 PASSWORD_HASH_ROUNDS = int(env_float("PASSWORD_HASH_ROUNDS", 100_000))
+# How long fetched incoming reports are reused when lists are paged (0: never).
+REPORT_CACHE_SECONDS = int(env_float("REPORT_CACHE_SECONDS", 300)) if env("REPORT_CACHE_SECONDS") != "0" else 0
 # How long the audit trail keeps entries (`manage.py prune_audit`, e.g. daily from cron).
 AUDIT_RETENTION_DAYS = int(env_float("AUDIT_RETENTION_DAYS", 365))
 # Sign-in throttling: failed attempts allowed per window, per address and per account.

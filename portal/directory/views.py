@@ -79,7 +79,8 @@ async def principal_list(request: HttpRequest, kind: str) -> HttpResponse:
     """One page of accounts (or groups, lists, ...), searched by Stalwart."""
     spec = kind_for(kind)
     paging = Paging.from_request(request)
-    page = await request.stalwart.principals.list(  # type: ignore[attr-defined]
+    listing = request.stalwart.principals.list_descending if paging.descending else request.stalwart.principals.list  # type: ignore[attr-defined]
+    page = await listing(
         types=[spec.type], filter=paging.query, page=paging.page, limit=paging.size, fields=spec.fields
     )
     can_get = _can(request, spec, "get")

@@ -44,6 +44,33 @@ class PrincipalsApi:
         )
         return page_from_api(data, Principal.from_api)
 
+    async def list_descending(
+        self,
+        *,
+        types: Iterable[str] = (),
+        filter: str = "",
+        page: int = 1,
+        limit: int = 25,
+        fields: Iterable[str] = (),
+    ) -> Page[Principal]:
+        """One page ordered by name from Z to A.
+
+        Stalwart only lists in ascending order, so this counts the matches, then
+        reads the one or two ascending pages that hold the wanted range.
+        """
+        types, fields = list(types), list(fields)
+        total = await self.count(types=types, filter=filter)
+        end = total - (page - 1) * limit
+        if end <= 0:
+            return Page(items=(), total=total)
+        start = max(0, end - limit)
+        items: list[Principal] = []
+        for number in range(start // limit + 1, (end - 1) // limit + 2):
+            chunk = await self.list(types=types, filter=filter, page=number, limit=limit, fields=fields)
+            offset = (number - 1) * limit
+            items += [item for index, item in enumerate(chunk.items, offset) if start <= index < end]
+        return Page(items=tuple(reversed(items)), total=total)
+
     async def count(self, *, types: Iterable[str] = (), filter: str = "") -> int:
         data = await self._client.request(
             "GET", api_path("principal"), params={"types": ",".join(types), "filter": filter.strip(), "count": 1}

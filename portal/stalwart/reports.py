@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.cache import cache
 
 from . import errors
@@ -23,7 +24,6 @@ from .types import Page
 if TYPE_CHECKING:
     from .client import StalwartClient
 
-CACHE_SECONDS = 300
 DEFAULT_CONCURRENCY = 4
 
 
@@ -63,7 +63,7 @@ class ReportsApi:
         data = await self._client.request("GET", api_path("reports", kind, report_id))
         report = IncomingReport.from_api(kind, report_id, data)
         if IncomingReportId.parse(report_id).valid:
-            await cache.aset(cache_key(kind, report_id), data, CACHE_SECONDS)
+            await cache.aset(cache_key(kind, report_id), data, settings.REPORT_CACHE_SECONDS)
         return report
 
     async def details(
@@ -114,7 +114,7 @@ class ReportsApi:
             result[raw] = IncomingReport.from_api(kind, raw, data)
             to_cache[cache_key(kind, raw)] = data
         if to_cache:
-            await cache.aset_many(to_cache, CACHE_SECONDS)
+            await cache.aset_many(to_cache, settings.REPORT_CACHE_SECONDS)
         return {item.raw: result.get(item.raw) for item in ids}
 
     async def delete(self, kind: str, report_id: str) -> bool:

@@ -1,3 +1,5 @@
+import html
+import re
 from urllib.parse import parse_qs
 
 import httpx
@@ -121,3 +123,17 @@ def test_fast_row_urls_equal_reverse(name):
 
     for kind in KINDS.values():
         assert detail_url_factory(kind)(name) == reverse("directory:detail", kwargs={"kind": kind.slug, "name": name})
+
+
+@pytest.mark.parametrize("size", [25, 50])
+def test_sorting_by_name_descending(signed_in, sandbox, size):
+    client = signed_in("admin")
+    names = sorted(p.name for p in sandbox.principals.values() if p.type == "individual")
+    pages = -(-len(names) // size)
+    seen = []
+    for page in range(1, pages + 1):
+        content = client.get("/directory/accounts/", {"sort": "-name", "size": size, "page": page}).content.decode()
+        seen += re.findall(r'class="cell-title" href="[^"]+">([^<]+)</a>', content)
+    assert seen == [html.escape(name) for name in reversed(names)]
+    first = client.get("/directory/accounts/").content.decode()
+    assert 'aria-sort="ascending"' in first and "sort=-name" in first
