@@ -137,7 +137,7 @@ DEMO_SETTINGS: dict[str, str] = {
 
 
 def seed(sb) -> None:
-    if sb.seed != "demo":
+    if not sb.has_demo_data:
         return
     for key, value in DEMO_SETTINGS.items():
         sb.settings.setdefault(key, value)

@@ -532,7 +532,7 @@ def seed(sb) -> None:
         sb.settings[base + "bind"] = bind
         if tls:
             sb.settings[base + "tls.implicit"] = "true"
-    if sb.seed != "demo":
+    if not sb.has_demo_data:
         return
     host = server_hostname(sb)
     if not any(k.startswith("certificate.") for k in sb.settings):

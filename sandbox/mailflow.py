@@ -182,7 +182,7 @@ def state(sb) -> MailFlow:
 def install(sb) -> MailFlow:
     """Create the mail-flow state (seeded for the demo) and register it for resets."""
     sb.mailflow = MailFlow(base_time=sb.now())
-    if sb.seed == "demo":
+    if sb.has_demo_data:
         from .mailflow_seed import seed_mail_flow
 
         seed_mail_flow(sb, sb.mailflow)

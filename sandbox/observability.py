@@ -542,7 +542,7 @@ def build(sb) -> Observability:
     rng = random.Random(20250105)
     now = sb.now()
     obs = Observability(created=now)
-    if sb.seed != "demo":
+    if not sb.has_demo_data:
         return obs
     start = now - 2 * 86400
     stamps = sorted(rng.randint(start, now - 120) for _ in range(70))

@@ -78,7 +78,7 @@ PERSONAS: dict[str, dict] = {
 
 def personas_for(sandbox: Sandbox) -> dict[str, dict]:
     """The personas that exist in this sandbox (no tenant admin without Enterprise)."""
-    if sandbox.seed != "demo":
+    if not sandbox.has_demo_data:
         return {
             "admin": dict(
                 PERSONAS["admin"], description="Fallback administrator (configuration only, not in the directory)"
@@ -279,7 +279,7 @@ def build_seed(sb: Sandbox) -> None:
         }
     )
     b = _Builder(sb)
-    if sb.seed == "demo":
+    if sb.has_demo_data:
         _demo(sb, b)
     else:
         # A fresh install: nothing in the directory, only the fallback administrator.
@@ -296,6 +296,10 @@ def build_seed(sb: Sandbox) -> None:
     from .mailflow import install as install_mail_flow
 
     install_mail_flow(sb)
+    if sb.seed == "hostile":
+        from .hostile_seed import apply as add_hostile_content
+
+        add_hostile_content(sb)
 
 
 def _demo(sb: Sandbox, b: _Builder) -> None:

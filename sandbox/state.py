@@ -65,6 +65,8 @@ INPUT_TYPES = {
 }
 
 VERSIONS = ("0.11.8", "0.12.4")
+#: "hostile" is the demo organisation plus attacker-controlled text (``sandbox.hostile_seed``).
+SEEDS = ("demo", "hostile", "empty")
 
 
 class Principal:
@@ -179,7 +181,7 @@ class Sandbox:
         enterprise: whether an Enterprise licence is active.
         access_token_lifetime: seconds (``oauth.expiry.token``).
         refresh_token_lifetime: seconds (``oauth.expiry.refresh-token``).
-        seed: "demo" or "empty".
+        seed: "demo", "hostile" (the demo with hostile content) or "empty".
         scale: number of extra generated individual accounts.
         rate_limits: enforce the default rate limits and auth fail2ban of spec §2.5.
     """
@@ -201,8 +203,8 @@ class Sandbox:
     ):
         if version not in VERSIONS:
             raise ValueError(f"unsupported version {version!r}; use one of {VERSIONS}")
-        if seed not in ("demo", "empty"):
-            raise ValueError("seed must be 'demo' or 'empty'")
+        if seed not in SEEDS:
+            raise ValueError("seed must be 'demo', 'hostile' or 'empty'")
         self.version = version
         self.enterprise = bool(enterprise)
         self.access_token_lifetime = int(access_token_lifetime)
@@ -226,6 +228,11 @@ class Sandbox:
         self.faults = Faults(self)
 
     # ------------------------------------------------------------------ config helpers
+    @property
+    def has_demo_data(self) -> bool:
+        """The demo organisation is seeded ("demo" and "hostile" seeds)."""
+        return self.seed != "empty"
+
     @property
     def is_v012(self) -> bool:
         return self.version.startswith("0.12")

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.faults import parse_spec
 from sandbox.seed import SCALE_PASSWORD, TOTP_SECRET, personas_for
-from sandbox.state import VERSIONS, Sandbox
+from sandbox.state import SEEDS, VERSIONS, Sandbox
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--enterprise", action="store_true", default=False, help="Enterprise licence")
         parser.add_argument("--no-enterprise", dest="enterprise", action="store_false", help="Community (default)")
         parser.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
-        parser.add_argument("--seed", choices=("demo", "empty"), default="demo")
+        parser.add_argument("--seed", choices=SEEDS, default="demo")
         parser.add_argument("--scale", type=int, default=0, metavar="N")
         parser.add_argument(
             "--latency-ms", type=float, default=0, metavar="N", help="add N ms to every answer (sandbox.faults)"
