@@ -15,12 +15,13 @@ CHROMIUM ?= /usr/bin/chromium
 # interpreter on PATH, else one installed under pyenv.
 PYTHON ?= $(shell scripts/find-python)
 
-.PHONY: help venv dev-deps browser demo serve test lint bench loadtest clean
+.PHONY: help venv dev-deps browser node-deps demo serve test screenshots lint bench loadtest clean
 
 help:
 	@echo "make demo   - run the Stalwart sandbox and the portal on 127.0.0.1"
 	@echo "make test   - install what the tests need and run the whole suite"
 	@echo "make lint   - ruff"
+	@echo "make screenshots - every page at 1280 and 390 px into test-output/screenshots/pages/"
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.12+ found. Install one or set PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -42,6 +43,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# axe-core for the accessibility tests, pinned in package-lock.json. Reinstalled when
+# node_modules is missing or older than package.json / package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+node-deps: node_modules/.installed
+
 # The demo runs in DEBUG mode on loopback with the sandbox as its Stalwart.
 demo: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput -v 0
@@ -53,9 +62,15 @@ serve: venv
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/uvicorn portal.asgi:application --host $${HOST:-127.0.0.1} --port $(PORTAL_PORT)
 
-test: dev-deps browser
+test: dev-deps browser node-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Every page the URL walk reaches (plus sample detail pages), as admin and as a plain
+# user, at 1280 and 390 px: test-output/screenshots/pages/<width>/<page>.png
+# (PAGES=queue-list,directory-detail for only those).
+screenshots: dev-deps browser node-deps
+	SCREENSHOTS=1 PAGES=$(PAGES) $(PY) -m pytest tests/browser/test_page_widths.py -q -p no:warnings $(PYTEST_ARGS)
 
 # Speed and memory against the direct Stalwart (sandbox) calls; writes BENCHMARKS.md.
 bench: dev-deps
@@ -70,4 +85,4 @@ lint: dev-deps
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) test-output .pytest_cache
+	rm -rf $(VENV) node_modules test-output .pytest_cache

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
+from django_htmx.middleware import HtmxDetails
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from portal import responses
@@ -68,3 +70,44 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         if static_file is not None:
             return self.serve(static_file, request)
         return await self.get_response(request)
+
+
+class PageRequestDetails(HtmxDetails):
+    """`request.htmx` of a boosted link or a history restore: false, so views answer with
+    the whole page (not the fragment they send for an htmx swap), while the details stay
+    readable (`request.htmx.boosted`)."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def _mark_page_requests(request: HttpRequest) -> None:
+    details = getattr(request, "htmx", None)
+    if details and (details.boosted or details.history_restore_request):
+        request.htmx = PageRequestDetails(request)  # type: ignore[attr-defined]
+
+
+@sync_and_async_middleware
+def htmx_navigation(get_response):
+    """Whole pages for htmx navigation, and `Vary: HX-Request` on every answer.
+
+    Runs after django-htmx's middleware. The same URL gives a fragment to an htmx swap and
+    a page to everything else, so caches must keep them apart.
+    """
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            _mark_page_requests(request)
+            response = await get_response(request)
+            patch_vary_headers(response, ("HX-Request",))
+            return response
+
+    else:
+
+        def middleware(request: HttpRequest) -> HttpResponse:
+            _mark_page_requests(request)
+            response = get_response(request)
+            patch_vary_headers(response, ("HX-Request",))
+            return response
+
+    return middleware

@@ -11,6 +11,8 @@ import functools
 from dataclasses import dataclass
 
 from django.urls import get_script_prefix, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from portal.permissions import SIGNED_IN, Access, PortalUser, needs, needs_any
 
@@ -23,7 +25,7 @@ def _reverse(prefix: str, url_name: str, kwargs: tuple[tuple[str, str], ...]) ->
 
 @dataclass(frozen=True, slots=True)
 class NavItem:
-    label: str
+    label: str | Promise
     url_name: str | None
     access: Access
     url_kwargs: tuple[tuple[str, str], ...] = ()
@@ -35,68 +37,68 @@ class NavItem:
 
 @dataclass(frozen=True, slots=True)
 class NavSection:
-    label: str
+    label: str | Promise
     items: tuple[NavItem, ...]
 
 
-def _directory(label: str, kind: str, permission: str, *, enterprise: bool = False) -> NavItem:
+def _directory(label: str | Promise, kind: str, permission: str, *, enterprise: bool = False) -> NavItem:
     return NavItem(label, "directory:list", needs(permission, enterprise=enterprise), (("kind", kind),))
 
 
-DASHBOARD = NavItem("Dashboard", "observability:dashboard", needs("metrics-list", "metrics-live", enterprise=True))
+DASHBOARD = NavItem(_("Dashboard"), "observability:dashboard", needs("metrics-list", "metrics-live", enterprise=True))
 
 SECTIONS: tuple[NavSection, ...] = (
-    NavSection("Overview", (DASHBOARD,)),
+    NavSection(_("Overview"), (DASHBOARD,)),
     NavSection(
-        "Directory",
+        _("Directory"),
         (
-            _directory("Accounts", "accounts", "individual-list"),
-            _directory("Groups", "groups", "group-list"),
-            _directory("Mailing lists", "lists", "mailing-list-list"),
-            _directory("Domains", "domains", "domain-list"),
-            _directory("Tenants", "tenants", "tenant-list", enterprise=True),
-            _directory("Roles", "roles", "role-list"),
-            _directory("API keys", "api-keys", "api-key-list"),
-            _directory("OAuth clients", "oauth-clients", "oauth-client-list"),
+            _directory(_("Accounts"), "accounts", "individual-list"),
+            _directory(_("Groups"), "groups", "group-list"),
+            _directory(_("Mailing lists"), "lists", "mailing-list-list"),
+            _directory(_("Domains"), "domains", "domain-list"),
+            _directory(_("Tenants"), "tenants", "tenant-list", enterprise=True),
+            _directory(_("Roles"), "roles", "role-list"),
+            _directory(_("API keys"), "api-keys", "api-key-list"),
+            _directory(_("OAuth clients"), "oauth-clients", "oauth-client-list"),
         ),
     ),
     NavSection(
-        "Mail flow",
+        _("Mail flow"),
         (
-            NavItem("Message queue", "queue:list", needs("message-queue-list")),
-            NavItem("Outgoing reports", "queue:reports", needs("outgoing-report-list")),
-            NavItem("Incoming reports", "reports:list", needs("incoming-report-list"), (("kind", "dmarc"),)),
-            NavItem("Undelete", "undelete:index", needs("undelete", enterprise=True)),
+            NavItem(_("Message queue"), "queue:list", needs("message-queue-list")),
+            NavItem(_("Outgoing reports"), "queue:reports", needs("outgoing-report-list")),
+            NavItem(_("Incoming reports"), "reports:list", needs("incoming-report-list"), (("kind", "dmarc"),)),
+            NavItem(_("Undelete"), "undelete:index", needs("undelete", enterprise=True)),
         ),
     ),
     NavSection(
-        "Tools",
+        _("Tools"),
         (
-            NavItem("Delivery troubleshooting", "tools:delivery", needs("troubleshoot")),
-            NavItem("DMARC check", "tools:dmarc", needs("troubleshoot")),
-            NavItem("Spam filter", "tools:spam", needs("spam-filter-train")),
+            NavItem(_("Delivery troubleshooting"), "tools:delivery", needs("troubleshoot")),
+            NavItem(_("DMARC check"), "tools:dmarc", needs("troubleshoot")),
+            NavItem(_("Spam filter"), "tools:spam", needs("spam-filter-train")),
         ),
     ),
     NavSection(
-        "Observability",
+        _("Observability"),
         (
-            NavItem("Logs", "observability:logs", needs("logs-view")),
+            NavItem(_("Logs"), "observability:logs", needs("logs-view")),
             NavItem(
-                "Message history",
+                _("Message history"),
                 "observability:history",
                 needs("tracing-list", enterprise=True),
                 (("kind", "received"),),
             ),
-            NavItem("Live tracing", "observability:live", needs("tracing-live", enterprise=True)),
-            NavItem("Audit trail", "audit:list", SIGNED_IN),
+            NavItem(_("Live tracing"), "observability:live", needs("tracing-live", enterprise=True)),
+            NavItem(_("Audit trail"), "audit:list", SIGNED_IN),
         ),
     ),
     NavSection(
-        "Server",
+        _("Server"),
         (
-            NavItem("Settings", "config:browse", needs("settings-list")),
+            NavItem(_("Settings"), "config:browse", needs("settings-list")),
             NavItem(
-                "Maintenance",
+                _("Maintenance"),
                 "tools:maintenance",
                 needs_any(
                     "settings-reload",
@@ -113,10 +115,10 @@ SECTIONS: tuple[NavSection, ...] = (
         ),
     ),
     NavSection(
-        "My account",
+        _("My account"),
         (
-            NavItem("Overview", "account:overview", SIGNED_IN),
-            NavItem("Security", "account:security", needs_any("manage-passwords", "manage-encryption")),
+            NavItem(_("Overview"), "account:overview", SIGNED_IN),
+            NavItem(_("Security"), "account:security", needs_any("manage-passwords", "manage-encryption")),
         ),
     ),
 )

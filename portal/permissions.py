@@ -20,6 +20,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 _TABLE: tuple[tuple[int, str, str], ...] = (
     (0, "impersonate", "A"),
@@ -248,9 +250,10 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
 )
 
 # Areas, in the order the permissions editor shows them.
+# Area labels are keys (Permission.area); pages translate them for display.
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
-        "Directory",
+        gettext_noop("Directory"),
         (
             "individual-",
             "group-",
@@ -263,22 +266,22 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "oauth-client-",
         ),
     ),
-    ("Message queue and reports", ("message-queue-", "outgoing-report-", "incoming-report-")),
-    ("Settings", ("settings-",)),
+    (gettext_noop("Message queue and reports"), ("message-queue-", "outgoing-report-", "incoming-report-")),
+    (gettext_noop("Settings"), ("settings-",)),
     (
-        "Store and maintenance",
+        gettext_noop("Store and maintenance"),
         ("blob-", "purge-", "fts-", "undelete", "restart", "webadmin-update", "spam-filter-update"),
     ),
-    ("DKIM", ("dkim-",)),
-    ("Spam filter", ("spam-filter-",)),
-    ("Telemetry and logs", ("logs-", "tracing-", "metrics-", "troubleshoot")),
-    ("Account", ("authenticate", "manage-", "email-")),
-    ("JMAP", ("jmap-",)),
-    ("IMAP", ("imap-",)),
-    ("POP3", ("pop3-",)),
-    ("ManageSieve", ("sieve-",)),
-    ("WebDAV, CalDAV, CardDAV", ("dav-",)),
-    ("Administration", ("",)),
+    (gettext_noop("DKIM"), ("dkim-",)),
+    (gettext_noop("Spam filter"), ("spam-filter-",)),
+    (gettext_noop("Telemetry and logs"), ("logs-", "tracing-", "metrics-", "troubleshoot")),
+    (gettext_noop("Account"), ("authenticate", "manage-", "email-")),
+    (gettext_noop("JMAP"), ("jmap-",)),
+    (gettext_noop("IMAP"), ("imap-",)),
+    (gettext_noop("POP3"), ("pop3-",)),
+    (gettext_noop("ManageSieve"), ("sieve-",)),
+    (gettext_noop("WebDAV, CalDAV, CardDAV"), ("dav-",)),
+    (gettext_noop("Administration"), ("",)),
 )
 
 
@@ -410,69 +413,69 @@ def require(rule: AccessRule) -> Callable[[Callable[..., Any]], Callable[..., An
 
 # --- words for people -------------------------------------------------------
 _OBJECTS = {
-    "individual": ("account", "accounts"),
-    "group": ("group", "groups"),
-    "domain": ("domain", "domains"),
-    "tenant": ("tenant", "tenants"),
-    "mailing-list": ("mailing list", "mailing lists"),
-    "role": ("role", "roles"),
-    "principal": ("other principal (resource, location)", "other principals"),
-    "api-key": ("API key", "API keys"),
-    "oauth-client": ("OAuth client", "OAuth clients"),
-    "message-queue": ("queued message", "queued messages"),
-    "outgoing-report": ("outgoing report", "outgoing reports"),
-    "incoming-report": ("incoming report", "incoming reports"),
-    "settings": ("setting", "settings"),
-    "dkim-signature": ("DKIM key", "DKIM keys"),
-    "tracing": ("message trace", "message traces"),
-    "metrics": ("metric", "metrics"),
+    "individual": (gettext_lazy("account"), gettext_lazy("accounts")),
+    "group": (gettext_lazy("group"), gettext_lazy("groups")),
+    "domain": (gettext_lazy("domain"), gettext_lazy("domains")),
+    "tenant": (gettext_lazy("tenant"), gettext_lazy("tenants")),
+    "mailing-list": (gettext_lazy("mailing list"), gettext_lazy("mailing lists")),
+    "role": (gettext_lazy("role"), gettext_lazy("roles")),
+    "principal": (gettext_lazy("other principal (resource, location)"), gettext_lazy("other principals")),
+    "api-key": (gettext_lazy("API key"), gettext_lazy("API keys")),
+    "oauth-client": (gettext_lazy("OAuth client"), gettext_lazy("OAuth clients")),
+    "message-queue": (gettext_lazy("queued message"), gettext_lazy("queued messages")),
+    "outgoing-report": (gettext_lazy("outgoing report"), gettext_lazy("outgoing reports")),
+    "incoming-report": (gettext_lazy("incoming report"), gettext_lazy("incoming reports")),
+    "settings": (gettext_lazy("setting"), gettext_lazy("settings")),
+    "dkim-signature": (gettext_lazy("DKIM key"), gettext_lazy("DKIM keys")),
+    "tracing": (gettext_lazy("message trace"), gettext_lazy("message traces")),
+    "metrics": (gettext_lazy("metric"), gettext_lazy("metrics")),
 }
 _VERBS = {
-    "list": "List {plural}",
-    "get": "View {singular} details",
-    "create": "Create {plural}",
-    "update": "Change {plural}",
-    "delete": "Delete {plural}",
-    "reload": "Reload the server configuration",
-    "live": "Watch live {plural}",
+    "list": gettext_lazy("List {plural}"),
+    "get": gettext_lazy("View {singular} details"),
+    "create": gettext_lazy("Create {plural}"),
+    "update": gettext_lazy("Change {plural}"),
+    "delete": gettext_lazy("Delete {plural}"),
+    "reload": gettext_lazy("Reload the server configuration"),
+    "live": gettext_lazy("Watch live {plural}"),
 }
 _SPECIAL = {
-    "impersonate": "Act as another account (impersonation)",
-    "unlimited-requests": "Not subject to request rate limits",
-    "unlimited-uploads": "Not subject to upload limits",
-    "delete-system-folders": "Delete system folders (Inbox, Sent, ...)",
-    "blob-fetch": "Download raw messages and blobs from the store",
-    "purge-blob-store": "Purge the blob store",
-    "purge-data-store": "Purge the data store",
-    "purge-in-memory-store": "Purge the in-memory store (caches, Bayes data)",
-    "purge-account": "Empty deleted mail of accounts",
-    "fts-reindex": "Rebuild the full-text search index",
-    "undelete": "Restore deleted mail",
-    "spam-filter-update": "Update the spam filter rules",
-    "webadmin-update": "Update the official web admin",
-    "logs-view": "Read the server logs",
-    "spam-filter-train": "Train and test the spam filter",
-    "spam-filter-classify": "Classify messages with the spam filter",
-    "restart": "Restart the server",
-    "authenticate": "Sign in at all (mail clients, API, portal)",
-    "authenticate-oauth": "Sign in with OAuth (the portal, webmail)",
-    "email-send": "Send e-mail",
-    "email-receive": "Receive e-mail",
-    "manage-encryption": "Manage their own encryption at rest",
-    "manage-passwords": "Manage their own password, app passwords and two-factor",
-    "oauth-client-registration": "Register OAuth clients",
-    "oauth-client-override": "Use unregistered OAuth redirect URIs",
-    "ai-model-interact": "Use the AI models",
-    "troubleshoot": "Run delivery and DMARC troubleshooting",
-    "settings-list": "View settings",
-    "settings-update": "Change settings",
-    "settings-delete": "Delete settings",
-    "settings-reload": "Reload the server configuration",
-    "tracing-list": "List message history",
-    "tracing-get": "View message history details",
-    "tracing-live": "Watch live tracing",
-    "metrics-list": "View metrics history",
-    "metrics-live": "Watch live metrics",
+    "impersonate": gettext_lazy("Act as another account (impersonation)"),
+    "unlimited-requests": gettext_lazy("Not subject to request rate limits"),
+    "unlimited-uploads": gettext_lazy("Not subject to upload limits"),
+    "delete-system-folders": gettext_lazy("Delete system folders (Inbox, Sent, ...)"),
+    "blob-fetch": gettext_lazy("Download raw messages and blobs from the store"),
+    "purge-blob-store": gettext_lazy("Purge the blob store"),
+    "purge-data-store": gettext_lazy("Purge the data store"),
+    "purge-in-memory-store": gettext_lazy("Purge the in-memory store (caches, Bayes data)"),
+    "purge-account": gettext_lazy("Empty deleted mail of accounts"),
+    "fts-reindex": gettext_lazy("Rebuild the full-text search index"),
+    "undelete": gettext_lazy("Restore deleted mail"),
+    "spam-filter-update": gettext_lazy("Update the spam filter rules"),
+    "webadmin-update": gettext_lazy("Update the official web admin"),
+    "logs-view": gettext_lazy("Read the server logs"),
+    "spam-filter-train": gettext_lazy("Train and test the spam filter"),
+    "spam-filter-classify": gettext_lazy("Classify messages with the spam filter"),
+    "restart": gettext_lazy("Restart the server"),
+    "authenticate": gettext_lazy("Sign in at all (mail clients, API, portal)"),
+    "authenticate-oauth": gettext_lazy("Sign in with OAuth (the portal, webmail)"),
+    "email-send": gettext_lazy("Send e-mail"),
+    "email-receive": gettext_lazy("Receive e-mail"),
+    "manage-encryption": gettext_lazy("Manage their own encryption at rest"),
+    "manage-passwords": gettext_lazy("Manage their own password, app passwords and two-factor"),
+    "oauth-client-registration": gettext_lazy("Register OAuth clients"),
+    "oauth-client-override": gettext_lazy("Use unregistered OAuth redirect URIs"),
+    "ai-model-interact": gettext_lazy("Use the AI models"),
+    "troubleshoot": gettext_lazy("Run delivery and DMARC troubleshooting"),
+    "settings-list": gettext_lazy("View settings"),
+    "settings-update": gettext_lazy("Change settings"),
+    "settings-delete": gettext_lazy("Delete settings"),
+    "settings-reload": gettext_lazy("Reload the server configuration"),
+    "tracing-list": gettext_lazy("List message history"),
+    "tracing-get": gettext_lazy("View message history details"),
+    "tracing-live": gettext_lazy("Watch live tracing"),
+    "metrics-list": gettext_lazy("View metrics history"),
+    "metrics-live": gettext_lazy("Watch live metrics"),
 }
 _PROTOCOLS = {"jmap": "JMAP", "imap": "IMAP", "pop3": "POP3", "sieve": "ManageSieve", "dav": "WebDAV"}
 
@@ -480,15 +483,15 @@ _PROTOCOLS = {"jmap": "JMAP", "imap": "IMAP", "pop3": "POP3", "sieve": "ManageSi
 def describe(name: str) -> str:
     """A sentence for a permission name, for the permissions editor."""
     if name in _SPECIAL:
-        return _SPECIAL[name]
+        return str(_SPECIAL[name])
     for prefix, (singular, plural) in _OBJECTS.items():
         if name.startswith(prefix + "-"):
             verb = name[len(prefix) + 1 :]
             if verb in _VERBS:
-                return _VERBS[verb].format(singular=singular, plural=plural)
-    protocol, _, rest = name.partition("-")
+                return str(_VERBS[verb]).format(singular=singular, plural=plural)
+    protocol, _dash, rest = name.partition("-")
     if protocol in _PROTOCOLS:
-        return f"{_PROTOCOLS[protocol]}: {rest.replace('-', ' ')}"
+        return _("%(protocol)s: %(what)s") % {"protocol": _PROTOCOLS[protocol], "what": rest.replace("-", " ")}
     return name.replace("-", " ").capitalize()
 
 
@@ -503,4 +506,8 @@ def builtin_role_permissions(role: str) -> frozenset[str] | None:
     return None
 
 
-BUILTIN_ROLES = {"admin": "Administrator", "tenant-admin": "Tenant administrator", "user": "User"}
+BUILTIN_ROLES = {
+    "admin": gettext_lazy("Administrator"),
+    "tenant-admin": gettext_lazy("Tenant administrator"),
+    "user": gettext_lazy("User"),
+}

@@ -18,6 +18,7 @@ urlpatterns = [
     path("observability/", include("portal.observability.urls")),
     path("settings/", include("portal.settings_pages.urls")),
     path("tools/", include("portal.tools.urls")),
+    path("search/", include("portal.search.urls")),
 ]
 
 handler404 = "portal.views.page_not_found"

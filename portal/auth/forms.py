@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 
 class SignInForm(forms.Form):
     username = forms.CharField(
-        label="Account name",
+        label=_("Account name"),
         max_length=512,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"}),
     )
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         max_length=1024,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -23,9 +24,9 @@ class SignInForm(forms.Form):
 
 class TotpForm(forms.Form):
     code = forms.RegexField(
-        label="Code from your authenticator app",
+        label=_("Code from your authenticator app"),
         regex=r"^\d{6,8}$",
-        error_messages={"invalid": "Enter the 6 to 8 digits your authenticator app shows."},
+        error_messages={"invalid": _("Enter the 6 to 8 digits your authenticator app shows.")},
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True, "pattern": "[0-9]{6,8}"}
         ),

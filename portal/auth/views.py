@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.audit import recording as audit
@@ -20,9 +22,11 @@ from .forms import SignInForm, TotpForm
 
 log = logging.getLogger("portal.auth")
 
-WRONG_PASSWORD = "The account name or password is not correct."
-TOO_MANY = "Too many failed sign-ins. For your safety, wait %d minutes before trying again."
-WRONG_CODE = "That code is not correct, or it has expired. Enter the current code from your authenticator app."
+WRONG_PASSWORD = gettext_lazy("The account name or password is not correct.")
+TOO_MANY = gettext_lazy("Too many failed sign-ins. For your safety, wait %d minutes before trying again.")
+WRONG_CODE = gettext_lazy(
+    "That code is not correct, or it has expired. Enter the current code from your authenticator app."
+)
 
 
 def _safe_next(request: HttpRequest, candidate: str) -> str:
@@ -36,24 +40,26 @@ def _explain(exc: errors.StalwartError) -> str:
     if isinstance(exc, errors.UnsupportedVersion):
         return exc.message
     if isinstance(exc, errors.Forbidden):
-        return (
+        return _(
             "This account is not allowed to sign in to the portal: it lacks the "
             "“authenticate-oauth” permission. Ask an administrator to grant it."
         )
     if isinstance(exc, errors.RateLimited):
-        return "The mail server is refusing sign-ins for now after too many attempts. Wait a few minutes and try again."
-    if isinstance(exc, errors.StalwartTimeout):
-        return "The mail server did not answer in time. Try again in a moment."
-    if isinstance(exc, errors.StalwartUnavailable):
-        return "The mail server could not be reached. It may be restarting; try again in a moment."
-    if isinstance(exc, errors.OAuthError):
-        return (
-            f"The mail server refused to open a session ({exc.error}). "
-            "An administrator should check the portal's OAuth client settings."
+        return _(
+            "The mail server is refusing sign-ins for now after too many attempts. Wait a few minutes and try again."
         )
+    if isinstance(exc, errors.StalwartTimeout):
+        return _("The mail server did not answer in time. Try again in a moment.")
+    if isinstance(exc, errors.StalwartUnavailable):
+        return _("The mail server could not be reached. It may be restarting; try again in a moment.")
+    if isinstance(exc, errors.OAuthError):
+        return _(
+            "The mail server refused to open a session (%(error)s). "
+            "An administrator should check the portal's OAuth client settings."
+        ) % {"error": exc.error}
     if isinstance(exc, errors.StalwartBadResponse):
-        return "The server the portal is configured to use did not answer like Stalwart does."
-    return "The mail server could not complete the sign-in. Try again in a moment."
+        return _("The server the portal is configured to use did not answer like Stalwart does.")
+    return _("The mail server could not complete the sign-in. Try again in a moment.")
 
 
 async def _own_tenant(username: str, code: oauth.AuthorizationCode, token: str) -> str:
@@ -143,7 +149,7 @@ async def sign_in(request: HttpRequest) -> HttpResponse:
 async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
     held = await session.pending(request)
     if held is None:
-        messages.info(request, "The sign-in took too long. Please enter your password again.")
+        messages.info(request, _("The sign-in took too long. Please enter your password again."))
         return HttpResponseRedirect(reverse("auth:sign-in"))
     username, password, held_next = held
     form = TotpForm(request.POST)
@@ -188,5 +194,5 @@ async def sign_out(request: HttpRequest) -> HttpResponse:
             target=user.name,
         )
     await session.end(request)
-    messages.success(request, "You have signed out.")
+    messages.success(request, _("You have signed out."))
     return HttpResponseRedirect(reverse("auth:sign-in"))

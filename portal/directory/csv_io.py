@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.core.validators import validate_email
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from portal.stalwart import StalwartClient, errors
 from portal.stalwart.secrets import hash_password
@@ -70,12 +73,12 @@ async def export_rows(client: StalwartClient, kind: Kind, query: str, first=None
     """The CSV lines; `first` is page 1 when the caller already fetched it (`export_page`)."""
     writer = csv.writer(_Line())
     columns = export_columns(kind)
-    yield writer.writerow([name for name, _ in columns])
+    yield writer.writerow([name for name, _get in columns])
     page = 1
     while True:
         result = first if page == 1 and first is not None else await export_page(client, kind, query, page)
         for principal in result.items:
-            yield writer.writerow([_cell(get(principal)) for _, get in columns])
+            yield writer.writerow([_cell(get(principal)) for _name, get in columns])
         if page * EXPORT_PAGE >= result.total or not result.items:
             return
         page += 1
@@ -84,8 +87,11 @@ async def export_rows(client: StalwartClient, kind: Kind, query: str, first=None
 # --- import -----------------------------------------------------------------------
 class ImportForm(forms.Form):
     file = forms.FileField(
-        label="CSV file",
-        help_text="UTF-8, with a header row. Columns: " + ", ".join(IMPORT_COLUMNS) + " (only name is required).",
+        label=gettext_lazy("CSV file"),
+        help_text=format_lazy(
+            gettext_lazy("UTF-8, with a header row. Columns: {columns} (only name is required)."),
+            columns=", ".join(IMPORT_COLUMNS),
+        ),
     )
 
 
@@ -114,27 +120,32 @@ def parse_import(data: bytes) -> tuple[list[Row], str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return [], "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."
+        return [], _("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")
     reader = csv.DictReader(io.StringIO(text))
     header = [column.strip().lower() for column in reader.fieldnames or []]
     if "name" not in header:
-        return [], "The first line must name the columns, and one of them must be “name”."
+        return [], _("The first line must name the columns, and one of them must be “name”.")
     unknown = [column for column in header if column not in IMPORT_COLUMNS]
     if unknown:
-        return [], f"Unknown column(s): {', '.join(unknown)}. Known columns: {', '.join(IMPORT_COLUMNS)}."
+        return [], _("Unknown column(s): %(unknown)s. Known columns: %(known)s.") % {
+            "unknown": ", ".join(unknown),
+            "known": ", ".join(IMPORT_COLUMNS),
+        }
     rows: list[Row] = []
     seen: set[str] = set()
     for number, raw in enumerate(reader, start=2):
         if len(rows) >= MAX_IMPORT_ROWS:
-            return [], f"The file has more than {MAX_IMPORT_ROWS} rows; split it into smaller files."
+            return [], _("The file has more than %(count)d rows; split it into smaller files.") % {
+                "count": MAX_IMPORT_ROWS
+            }
         record = {key.strip().lower(): (value or "").strip() for key, value in raw.items() if key}
         if not any(record.values()):
             continue
         row = Row(line=number, name="".join(record.get("name", "").split()).lower())
         if not row.name:
-            row.errors.append("The name is missing.")
+            row.errors.append(_("The name is missing."))
         elif row.name in seen:
-            row.errors.append("This name appears twice in the file.")
+            row.errors.append(_("This name appears twice in the file."))
         seen.add(row.name)
         values: dict = {"name": row.name}
         if record.get("description"):
@@ -159,13 +170,13 @@ def parse_import(data: bytes) -> tuple[list[Row], str]:
                 values[field_name] = [item.lower() for item in _split(record[column])]
         if record.get("password"):
             if len(record["password"]) < 8:
-                row.errors.append("The password is shorter than 8 characters.")
+                row.errors.append(_("The password is shorter than 8 characters."))
             else:
                 row.password_hash = hash_password(record["password"])
         row.values = values
         rows.append(row)
     if not rows:
-        return [], "The file has no rows."
+        return [], _("The file has no rows.")
     return rows, ""
 
 
@@ -238,14 +249,16 @@ async def apply_import(client: StalwartClient, rows: list[Row]) -> None:
                 if row.password_hash:
                     body["secrets"] = [row.password_hash]
                 await client.principals.create(body)
-                row.result = "Created"
+                row.result = _("Created")
             else:
                 await client.principals.update(row.name, row.changes)
-                row.result = f"Changed ({len(row.changes)} change{'s' if len(row.changes) != 1 else ''})"
+                row.result = ngettext(
+                    "Changed (%(count)d change)", "Changed (%(count)d changes)", len(row.changes)
+                ) % {"count": len(row.changes)}
             row.ok = True
         except errors.ManagementError as exc:
             row.ok = False
             row.result = describe_error(exc)
         except errors.TenantQuotaExceeded:
             row.ok = False
-            row.result = "Your organisation's account limit is reached."
+            row.result = _("Your organisation's account limit is reached.")

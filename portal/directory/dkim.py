@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.stalwart import errors
 from portal.stalwart.dkim import ALGORITHMS, default_signature_id
@@ -19,24 +21,26 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 SELECTOR_PATTERN = rf"^{_LABEL}(?:\.{_LABEL})*$"
 
 ALGORITHM_CHOICES = (
-    ("Ed25519", "Ed25519: short keys, modern receivers"),
-    ("Rsa", "RSA 2048-bit: understood by every receiver"),
+    ("Ed25519", gettext_lazy("Ed25519: short keys, modern receivers")),
+    ("Rsa", gettext_lazy("RSA 2048-bit: understood by every receiver")),
 )
 
 
 class DkimKeyForm(forms.Form):
     algorithm = forms.ChoiceField(
-        label="Algorithm", choices=ALGORITHM_CHOICES, initial="Ed25519", widget=forms.RadioSelect
+        label=gettext_lazy("Algorithm"), choices=ALGORITHM_CHOICES, initial="Ed25519", widget=forms.RadioSelect
     )
     selector = forms.CharField(
-        label="Selector",
+        label=gettext_lazy("Selector"),
         required=False,
         max_length=63,
-        help_text="Optional. Without one, Stalwart uses the month and the algorithm, such as 202504e.",
+        help_text=gettext_lazy("Optional. Without one, Stalwart uses the month and the algorithm, such as 202504e."),
         validators=[
             RegexValidator(
                 SELECTOR_PATTERN,
-                "Use letters, digits and hyphens (dots between parts), not starting or ending with a hyphen.",
+                gettext_lazy(
+                    "Use letters, digits and hyphens (dots between parts), not starting or ending with a hyphen."
+                ),
                 flags=re.IGNORECASE,
             )
         ],
@@ -49,23 +53,23 @@ class DkimKeyForm(forms.Form):
 
 def already_exists_message(domain: str, algorithm: str) -> str:
     # Stalwart's answer carries the stored private key: it is never shown, logged or kept.
-    return (
-        f"{domain} already has an {ALGORITHMS[algorithm]} key (signature “{default_signature_id(algorithm, domain)}”). "
+    return _(
+        "%(domain)s already has an %(algorithm)s key (signature “%(signature)s”). "
         "Stalwart keeps one key per algorithm under this name: create the other algorithm, or remove "
         "the old signature in the server settings before creating a new one."
-    )
+    ) % {"domain": domain, "algorithm": ALGORITHMS[algorithm], "signature": default_signature_id(algorithm, domain)}
 
 
 def describe_failure(exc: errors.StalwartError) -> str:
     """A sentence for a refused key creation (never the body of a fieldAlreadyExists)."""
     if isinstance(exc, errors.Forbidden):
-        return "Your account may not create DKIM keys (dkim-signature-create)."
+        return _("Your account may not create DKIM keys (dkim-signature-create).")
     if isinstance(exc, errors.BadRequest):
-        return f"Stalwart could not read the request: {exc.detail or exc.message}"
+        return _("Stalwart could not read the request: %(detail)s") % {"detail": exc.detail or exc.message}
     if isinstance(exc, errors.StalwartUnavailable):
-        return "Stalwart could not be reached."
+        return _("Stalwart could not be reached.")
     if isinstance(exc, errors.FieldAlreadyExists):
-        return "A key with this name already exists."
+        return _("A key with this name already exists.")
     return exc.message
 
 

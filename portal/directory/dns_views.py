@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -37,7 +38,7 @@ async def domain_dns(request: HttpRequest, name: str) -> HttpResponse:
     # Stalwart answers for any name, so check first that this is a domain the person may see.
     domain = await client.principals.get(name)
     if domain.type != "domain":
-        return responses.not_found(request, "There is no domain with this name.")
+        return responses.not_found(request, _("There is no domain with this name."))
     page_url = reverse("directory:domain-dns", kwargs={"name": domain.name})
 
     if form is not None and form.is_valid():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.stalwart import errors
 from portal.stalwart.types import Principal
@@ -15,24 +17,24 @@ GIB = 1024**3
 QUOTA_UNITS = (("MiB", "MiB"), ("GiB", "GiB"))
 # Tenant per-type limits, by index of Stalwart's quota array (type id + 1).
 TENANT_LIMITS = (
-    ("limit_individual", "Maximum accounts", 1),
-    ("limit_group", "Maximum groups", 2),
-    ("limit_list", "Maximum mailing lists", 6),
-    ("limit_domain", "Maximum domains", 8),
-    ("limit_role", "Maximum roles", 10),
-    ("limit_apikey", "Maximum API keys", 11),
+    ("limit_individual", gettext_lazy("Maximum accounts"), 1),
+    ("limit_group", gettext_lazy("Maximum groups"), 2),
+    ("limit_list", gettext_lazy("Maximum mailing lists"), 6),
+    ("limit_domain", gettext_lazy("Maximum domains"), 8),
+    ("limit_role", gettext_lazy("Maximum roles"), 10),
+    ("limit_apikey", gettext_lazy("Maximum API keys"), 11),
 )
 
 NAME_LABELS = {
-    "individual": "Login name",
-    "domain": "Domain name",
-    "apiKey": "Key name",
-    "oauthClient": "Client ID",
+    "individual": gettext_lazy("Login name"),
+    "domain": gettext_lazy("Domain name"),
+    "apiKey": gettext_lazy("Key name"),
+    "oauthClient": gettext_lazy("Client ID"),
 }
 NAME_HELP = {
-    "individual": "What the person types to sign in, for example jane.doe. Stored in lower case.",
-    "domain": "For example example.org.",
-    "tenant": "A short name for the organisation.",
+    "individual": gettext_lazy("What the person types to sign in, for example jane.doe. Stored in lower case."),
+    "domain": gettext_lazy("For example example.org."),
+    "tenant": gettext_lazy("A short name for the organisation."),
 }
 
 # Which fields each type has (Stalwart's field names on the left).
@@ -91,7 +93,7 @@ class LinesField(forms.CharField):
                 try:
                     validate_email(item)
                 except forms.ValidationError:
-                    raise forms.ValidationError(f"“{item}” is not an e-mail address.") from None
+                    raise forms.ValidationError(_("“%(item)s” is not an e-mail address.") % {"item": item}) from None
         return items
 
 
@@ -103,77 +105,77 @@ class PrincipalForm(forms.Form):
         self.kind, self.creating = kind, creating
         fields = FIELDS_BY_TYPE[kind.type]
         self.fields["name"] = forms.CharField(
-            label=NAME_LABELS.get(kind.type, "Name"), max_length=512, help_text=NAME_HELP.get(kind.type, "")
+            label=NAME_LABELS.get(kind.type, _("Name")), max_length=512, help_text=NAME_HELP.get(kind.type, "")
         )
         self.fields["name"].widget.attrs.update(
             {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
         )
         if "description" in fields:
-            label = {"individual": "Full name", "oauthClient": "Display name"}.get(kind.type, "Description")
+            label = {"individual": _("Full name"), "oauthClient": _("Display name")}.get(kind.type, _("Description"))
             self.fields["description"] = forms.CharField(label=label, max_length=512, required=False)
         if "emails" in fields:
-            label = "Contact e-mail" if kind.type == "oauthClient" else "E-mail address"
+            label = _("Contact e-mail") if kind.type == "oauthClient" else _("E-mail address")
             self.fields["email"] = forms.EmailField(label=label, required=False, max_length=512)
             if kind.type != "oauthClient":
                 self.fields["aliases"] = LinesField(
-                    label="Aliases",
+                    label=_("Aliases"),
                     lowercase=True,
                     emails=True,
-                    help_text="Other addresses that deliver here, one per line.",
+                    help_text=_("Other addresses that deliver here, one per line."),
                 )
         if kind.type == "individual":
             self.fields["password"] = forms.CharField(
-                label="Password" if creating else "New password",
+                label=_("Password") if creating else _("New password"),
                 required=False,
                 strip=False,
                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-                help_text="Leave empty to keep the current password."
+                help_text=_("Leave empty to keep the current password.")
                 if not creating
-                else "Optional: without one the account can only use app passwords.",
+                else _("Optional: without one the account can only use app passwords."),
             )
         if "quota" in fields:
             self.fields["quota_amount"] = forms.DecimalField(
-                label="Storage quota",
+                label=_("Storage quota"),
                 required=False,
                 min_value=0,
                 max_digits=12,
                 decimal_places=2,
-                help_text="Empty or 0 means no limit.",
+                help_text=_("Empty or 0 means no limit."),
             )
             self.fields["quota_unit"] = forms.ChoiceField(
-                label="Unit", choices=QUOTA_UNITS, initial="GiB", required=False
+                label=_("Unit"), choices=QUOTA_UNITS, initial="GiB", required=False
             )
         if kind.type == "tenant":
-            for field, label, _ in TENANT_LIMITS:
+            for field, label, _index in TENANT_LIMITS:
                 self.fields[field] = forms.IntegerField(
-                    label=label, required=False, min_value=0, help_text="0 or empty: no limit."
+                    label=label, required=False, min_value=0, help_text=_("0 or empty: no limit.")
                 )
         for field, label, help_text in (
-            ("memberOf", "Member of groups", "Group names, one per line."),
-            ("lists", "Mailing lists", "Mailing list names, one per line."),
-            ("members", "Members", "Names, one per line."),
-            ("roles", "Roles", "Role names, one per line: admin, tenant-admin, user or your own roles."),
+            ("memberOf", _("Member of groups"), _("Group names, one per line.")),
+            ("lists", _("Mailing lists"), _("Mailing list names, one per line.")),
+            ("members", _("Members"), _("Names, one per line.")),
+            ("roles", _("Roles"), _("Role names, one per line: admin, tenant-admin, user or your own roles.")),
         ):
             if field in fields:
                 self.fields[field] = LinesField(label=label, lowercase=True, help_text=help_text)
         if "externalMembers" in fields:
             self.fields["externalMembers"] = LinesField(
-                label="External members",
+                label=_("External members"),
                 lowercase=True,
                 emails=True,
-                help_text="Addresses outside this server, one per line.",
+                help_text=_("Addresses outside this server, one per line."),
             )
         if "urls" in fields:
             self.fields["urls"] = LinesField(
-                label="Redirect URIs", help_text="One per line, for example https://app.example.org/callback."
+                label=_("Redirect URIs"), help_text=_("One per line, for example https://app.example.org/callback.")
             )
         if "picture" in fields:
             self.fields["picture"] = forms.URLField(
-                label="Logo URL", required=False, max_length=512, assume_scheme="https"
+                label=_("Logo URL"), required=False, max_length=512, assume_scheme="https"
             )
         if tenants is not None and kind.type not in {"tenant", "oauthClient"} and enterprise:
             self.fields["tenant"] = forms.ChoiceField(
-                label="Tenant", required=False, choices=[("", "None")] + [(name, name) for name in tenants]
+                label=_("Tenant"), required=False, choices=[("", _("None"))] + [(name, name) for name in tenants]
             )
 
     def clean_name(self) -> str:
@@ -183,7 +185,9 @@ class PrincipalForm(forms.Form):
         urls = self.cleaned_data.get("urls") or []
         for url in urls:
             if "://" not in url:
-                raise forms.ValidationError(f"“{url}” is not a URI (it needs a scheme such as https://).")
+                raise forms.ValidationError(
+                    _("“%(url)s” is not a URI (it needs a scheme such as https://).") % {"url": url}
+                )
         return urls
 
     # -- conversion --------------------------------------------------------
@@ -208,7 +212,7 @@ class PrincipalForm(forms.Form):
             amount = round(principal.quota / divisor, 2)
             initial["quota_amount"] = int(amount) if amount == int(amount) else amount
             initial["quota_unit"] = unit
-        for field, _, index in TENANT_LIMITS:
+        for field, _label, index in TENANT_LIMITS:
             if index < len(principal.quota_limits):
                 initial[field] = principal.quota_limits[index]
         return initial
@@ -241,7 +245,7 @@ class PrincipalForm(forms.Form):
             storage = int(amount * unit)
             if self.kind.type == "tenant":
                 limits = [storage] + [0] * 11
-                for field, _, index in TENANT_LIMITS:
+                for field, _label, index in TENANT_LIMITS:
                     limits[index] = data.get(field) or 0
                 values["quota"] = limits if any(limits[1:]) else storage
             else:
@@ -300,25 +304,32 @@ def field_for_error(exc: errors.ManagementError, values: dict, available: set[st
 def describe_error(exc: errors.ManagementError) -> str:
     """Stalwart's refusal as a sentence a helpdesk person understands."""
     if isinstance(exc, errors.FieldAlreadyExists):
-        what = {"name": "name", "emails": "address"}.get(exc.field or "", exc.field or "value")
-        return f"The {what} “{exc.value}” is already used by another account, group, list or domain."
+        if exc.field == "emails":
+            text = _("The address “%(value)s” is already used by another account, group, list or domain.")
+        elif exc.field == "name":
+            text = _("The name “%(value)s” is already used by another account, group, list or domain.")
+        else:
+            text = _("The %(field)s “%(value)s” is already used by another account, group, list or domain.")
+        return text % {"field": exc.field or _("value"), "value": exc.value}
     if isinstance(exc, errors.FieldMissing):
-        return "This is required."
+        return _("This is required.")
     if isinstance(exc, errors.ItemNotFound):
-        return f"“{exc.item}” does not exist on the server." if exc.item else "Something this refers to does not exist."
+        if exc.item:
+            return _("“%(item)s” does not exist on the server.") % {"item": exc.item}
+        return _("Something this refers to does not exist.")
     if isinstance(exc, errors.EnterpriseRequired):
-        return "This needs Stalwart's Enterprise edition."
+        return _("This needs Stalwart's Enterprise edition.")
     if isinstance(exc, errors.OtherError):
         if exc.reason:
             return f"{exc.details}: {exc.reason}" if exc.details else exc.reason
-        return exc.details or "Stalwart refused this value."
+        return exc.details or _("Stalwart refused this value.")
     return exc.message
 
 
 class ConfirmCountForm(forms.Form):
     """Bulk deletion asks for the number of principals to be typed back."""
 
-    count = forms.IntegerField(label="Type the number of items to delete", min_value=0)
+    count = forms.IntegerField(label=gettext_lazy("Type the number of items to delete"), min_value=0)
 
     def __init__(self, *args, expected: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -327,24 +338,26 @@ class ConfirmCountForm(forms.Form):
     def clean_count(self) -> int:
         count = self.cleaned_data["count"]
         if count != self.expected:
-            raise forms.ValidationError(f"Type {self.expected} to confirm.")
+            raise forms.ValidationError(_("Type %(count)d to confirm.") % {"count": self.expected})
         return count
 
 
 class PasswordResetForm(forms.Form):
     password = forms.CharField(
-        label="New password",
+        label=gettext_lazy("New password"),
         strip=False,
         min_length=8,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="App passwords and two-factor stay as they are.",
+        help_text=gettext_lazy("App passwords and two-factor stay as they are."),
     )
     confirm = forms.CharField(
-        label="Repeat the new password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=gettext_lazy("Repeat the new password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def clean(self):
         data = super().clean()
         if data.get("password") and data.get("confirm") and data["password"] != data["confirm"]:
-            self.add_error("confirm", "The two passwords differ.")
+            self.add_error("confirm", _("The two passwords differ."))
         return data

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.http import Http404
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from portal.permissions import Access, needs, principal_permission
 
@@ -13,12 +15,16 @@ from portal.permissions import Access, needs, principal_permission
 class Kind:
     slug: str  # in URLs
     type: str  # Stalwart's wire name
-    singular: str
-    plural: str
+    singular: str | Promise  # in headings: "API key"
+    plural: str | Promise  # in headings and the menu: "API keys"
     # Fields the list asks Stalwart for (`fields=`): only what it shows.
     fields: tuple[str, ...]
     enterprise: bool = False
-    empty_hint: str = ""
+    empty_hint: str | Promise = ""
+    # Inside a sentence ("New API key", "Search mailing lists"): never `singular|lower`,
+    # which would give "api key" and "oauth client".
+    noun: str | Promise = ""
+    nouns: str | Promise = ""
 
     def access(self, action: str) -> Access:
         return needs(principal_permission(self.type, action), enterprise=self.enterprise)
@@ -30,30 +36,77 @@ KINDS: dict[str, Kind] = {
         Kind(
             "accounts",
             "individual",
-            "Account",
-            "Accounts",
+            _("Account"),
+            _("Accounts"),
             ("name", "description", "emails", "quota", "usedQuota", "memberOf", "roles"),
-            empty_hint="Accounts are people who sign in and receive mail.",
+            empty_hint=_("Accounts are people who sign in and receive mail."),
+            noun=_("account"),
+            nouns=_("accounts"),
         ),
-        Kind("groups", "group", "Group", "Groups", ("name", "description", "emails", "members")),
+        Kind(
+            "groups",
+            "group",
+            _("Group"),
+            _("Groups"),
+            ("name", "description", "emails", "members"),
+            noun=_("group"),
+            nouns=_("groups"),
+        ),
         Kind(
             "lists",
             "list",
-            "Mailing list",
-            "Mailing lists",
+            _("Mailing list"),
+            _("Mailing lists"),
             ("name", "description", "emails", "members", "externalMembers"),
+            noun=_("mailing list"),
+            nouns=_("mailing lists"),
         ),
-        Kind("domains", "domain", "Domain", "Domains", ("name", "description", "members")),
-        Kind("tenants", "tenant", "Tenant", "Tenants", ("name", "description", "quota", "members"), enterprise=True),
+        Kind(
+            "domains",
+            "domain",
+            _("Domain"),
+            _("Domains"),
+            ("name", "description", "members"),
+            noun=_("domain"),
+            nouns=_("domains"),
+        ),
+        Kind(
+            "tenants",
+            "tenant",
+            _("Tenant"),
+            _("Tenants"),
+            ("name", "description", "quota", "members"),
+            enterprise=True,
+            noun=_("tenant"),
+            nouns=_("tenants"),
+        ),
         Kind(
             "roles",
             "role",
-            "Role",
-            "Roles",
+            _("Role"),
+            _("Roles"),
             ("name", "description", "roles", "enabledPermissions", "disabledPermissions"),
+            noun=_("role"),
+            nouns=_("roles"),
         ),
-        Kind("api-keys", "apiKey", "API key", "API keys", ("name", "description", "enabledPermissions")),
-        Kind("oauth-clients", "oauthClient", "OAuth client", "OAuth clients", ("name", "description", "urls")),
+        Kind(
+            "api-keys",
+            "apiKey",
+            _("API key"),
+            _("API keys"),
+            ("name", "description", "enabledPermissions"),
+            noun=_("API key"),
+            nouns=_("API keys"),
+        ),
+        Kind(
+            "oauth-clients",
+            "oauthClient",
+            _("OAuth client"),
+            _("OAuth clients"),
+            ("name", "description", "urls"),
+            noun=_("OAuth client"),
+            nouns=_("OAuth clients"),
+        ),
     )
 }
 
@@ -62,7 +115,7 @@ def kind_for(slug: str) -> Kind:
     try:
         return KINDS[slug]
     except KeyError:
-        raise Http404("No such directory") from None
+        raise Http404(_("No such directory")) from None
 
 
 def list_access(kind: str) -> Access:

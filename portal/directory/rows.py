@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from portal.converters import PrincipalName
 from portal.stalwart.types import Principal
@@ -55,19 +56,25 @@ def build_rows(kind: Kind, items: tuple[Principal, ...], *, linked: bool) -> lis
             if item.quota:
                 percent = item.quota_percent or 0
                 values["quota_percent"] = str(percent)
-                values["usage"] = f"{binary_size(item.used_quota)} of {binary_size(item.quota)} ({percent}%)"
+                values["usage"] = _("%(used)s of %(quota)s (%(percent)s%%)") % {
+                    "used": binary_size(item.used_quota),
+                    "quota": binary_size(item.quota),
+                    "percent": percent,
+                }
             else:
-                values["usage"] = (f"{binary_size(item.used_quota)} · " if item.used_quota else "") + "No limit"
+                values["usage"] = (f"{binary_size(item.used_quota)} · " if item.used_quota else "") + _("No limit")
             values["joined"] = ", ".join(item.member_of)
         elif kind.type in {"group", "list", "domain"}:
             values["count"] = str(item.total_members)
         elif kind.type == "tenant":
             values["count"] = str(item.member_count or 0)
-            values["usage"] = binary_size(item.quota) if item.quota else "No limit"
+            values["usage"] = binary_size(item.quota) if item.quota else _("No limit")
         elif kind.type == "role":
             values["joined"] = ", ".join(item.roles)
             off = len(item.disabled_permissions)
-            values["count"] = f"{len(item.enabled_permissions)} on" + (f", {off} off" if off else "")
+            values["count"] = _("%(count)d on") % {"count": len(item.enabled_permissions)} + (
+                _(", %(count)d off") % {"count": off} if off else ""
+            )
         elif kind.type == "apiKey":
             values["count"] = str(len(item.enabled_permissions))
         elif kind.type == "oauthClient":

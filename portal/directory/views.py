@@ -13,6 +13,8 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.auth.vault import seal, unseal
@@ -38,7 +40,12 @@ from .forms import PICKER_TYPES, ConfirmCountForm, PasswordResetForm, PrincipalF
 from .kinds import KINDS, Kind, kind_for, list_access
 from .rows import build_rows
 
-COUNT_LABELS = {"group": "Members", "list": "Members", "domain": "Addresses", "apiKey": "Permissions"}
+COUNT_LABELS = {
+    "group": gettext_lazy("Members"),
+    "list": gettext_lazy("Members"),
+    "domain": gettext_lazy("Addresses"),
+    "apiKey": gettext_lazy("Permissions"),
+}
 
 log = logging.getLogger("portal.directory")
 
@@ -47,7 +54,7 @@ SNAPSHOT_SALT = "portal.directory.edit"
 
 
 def _rule(action: str):
-    def rule(kind: str, **_: object) -> Access:
+    def rule(kind: str, **_kwargs: object) -> Access:
         return kind_for(kind).access(action)
 
     return rule
@@ -64,7 +71,7 @@ def _list_url(spec: Kind) -> str:
 async def _load(request: HttpRequest, spec: Kind, name: str) -> Principal:
     principal = await request.stalwart.principals.get(name)  # type: ignore[attr-defined]
     if principal.type != spec.type:
-        raise Http404(f"No {spec.singular.lower()} called {name}.")
+        raise Http404(_("No %(noun)s called %(name)s.") % {"noun": spec.noun, "name": name})
     return principal
 
 
@@ -89,7 +96,7 @@ async def principal_list(request: HttpRequest, kind: str) -> HttpResponse:
         "page": page,
         "rows": build_rows(spec, page.items, linked=can_get),
         "with_email": spec.type in {"individual", "group", "list"},
-        "email_label": "Address" if spec.type == "list" else "E-mail",
+        "email_label": _("Address") if spec.type == "list" else _("E-mail"),
         "count_label": COUNT_LABELS.get(spec.type, ""),
         "paging": paging.with_total(page.total),
         "can_get": can_get,
@@ -133,24 +140,36 @@ def _helpdesk_links(user, spec: Kind, principal: Principal) -> list[tuple[str, s
     address = principal.primary_email or principal.name
     if user.has("message-queue-list"):
         links.append(
-            ("Messages in the queue", reverse("queue:list") + "?" + urlencode({"q": address}), "to or from " + address)
+            (
+                _("Messages in the queue"),
+                reverse("queue:list") + "?" + urlencode({"q": address}),
+                _("to or from %(address)s") % {"address": address},
+            )
         )
     if user.has("troubleshoot") and principal.primary_email:
         links.append(
-            ("Test delivery", reverse("tools:delivery") + "?" + urlencode({"target": address}), "to " + address)
+            (
+                _("Test delivery"),
+                reverse("tools:delivery") + "?" + urlencode({"target": address}),
+                _("to %(address)s") % {"address": address},
+            )
         )
     if user.has("undelete") and user.enterprise:
-        links.append(("Restore deleted mail", reverse("undelete:list", kwargs={"account": principal.name}), ""))
+        links.append((_("Restore deleted mail"), reverse("undelete:list", kwargs={"account": principal.name}), ""))
     if user.has("purge-account"):
         links.append(
-            ("Empty deleted mail", reverse("tools:account-empty-trash", kwargs={"name": principal.name}), "asks first")
+            (
+                _("Empty deleted mail"),
+                reverse("tools:account-empty-trash", kwargs={"name": principal.name}),
+                _("asks first"),
+            )
         )
     if user.has("purge-in-memory-store"):
         links.append(
             (
-                "Reset spam-filter training",
+                _("Reset spam-filter training"),
                 reverse("tools:account-delete-bayes", kwargs={"name": principal.name}),
-                "asks first",
+                _("asks first"),
             )
         )
     return links
@@ -203,7 +222,7 @@ async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
         try:
             await request.stalwart.principals.create(body)  # type: ignore[attr-defined]
         except errors.TenantQuotaExceeded:
-            form.add_error(None, f"Your organisation has reached its limit of {spec.plural.lower()}.")
+            form.add_error(None, _("Your organisation has reached its limit of %(nouns)s.") % {"nouns": spec.nouns})
             status = 422
         except errors.ManagementError as exc:
             form.add_stalwart_error(exc, values)
@@ -215,7 +234,7 @@ async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
                 return render(
                     request, "directory/api_key_created.html", {"kind": spec, "name": values["name"], "token": token}
                 )
-            messages.success(request, f"{spec.singular} {values['name']} created.")
+            messages.success(request, _("%(kind)s %(name)s created.") % {"kind": spec.singular, "name": values["name"]})
             if spec.type == "domain" and user.has("dkim-signature-create"):
                 for line in await _default_dkim(request, values["name"]):
                     messages.info(request, line)
@@ -273,7 +292,9 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
         loaded = None
     status = 200
     if loaded is None:
-        form.add_error(None, "The form was too old or altered. Your changes are below; check them and save again.")
+        form.add_error(
+            None, _("The form was too old or altered. Your changes are below; check them and save again.")
+        )
         principal = await _load(request, spec, name)
         snapshot = signing.dumps(_loaded_values(principal, form), salt=SNAPSHOT_SALT)
         status = 409
@@ -289,7 +310,12 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
             status = 422
         else:
             log.info("%s changed %s %s (%d changes)", user.name, spec.type, name, len(changes))
-            messages.success(request, f"{spec.singular} {values['name']} saved." if changes else "Nothing to change.")
+            messages.success(
+                request,
+                _("%(kind)s %(name)s saved.") % {"kind": spec.singular, "name": values["name"]}
+                if changes
+                else _("Nothing to change."),
+            )
             return HttpResponseRedirect(_detail_url(spec, values["name"]))
     context = {"kind": spec, "form": form, "name": name, "snapshot": snapshot}
     return render(request, "directory/form.html", context, status=status)
@@ -310,7 +336,7 @@ async def principal_delete(request: HttpRequest, kind: str, name: str) -> HttpRe
         context = {"kind": spec, "principal": principal, "error": describe_error(exc)}
         return render(request, "directory/delete.html", context, status=409)
     log.info("%s deleted %s %s", request.portal_user.name, spec.type, name)  # type: ignore[attr-defined]
-    messages.success(request, f"{spec.singular} {name} deleted.")
+    messages.success(request, _("%(kind)s %(name)s deleted.") % {"kind": spec.singular, "name": name})
     return HttpResponseRedirect(_list_url(spec))
 
 
@@ -321,7 +347,7 @@ async def principal_bulk_delete(request: HttpRequest, kind: str) -> HttpResponse
     spec = kind_for(kind)
     names = list(dict.fromkeys(name for name in request.POST.getlist("names") if name))[:200]
     if not names:
-        messages.info(request, f"Select the {spec.plural.lower()} to delete first.")
+        messages.info(request, _("Select the %(nouns)s to delete first.") % {"nouns": spec.nouns})
         return HttpResponseRedirect(_list_url(spec))
     if request.POST.get("confirmed") != "yes":
         return render(request, "directory/bulk_delete.html", {"kind": spec, "names": names})
@@ -329,10 +355,10 @@ async def principal_bulk_delete(request: HttpRequest, kind: str) -> HttpResponse
     for name in names:
         try:
             await request.stalwart.principals.delete(name)  # type: ignore[attr-defined]
-            results.append((name, True, "Deleted"))
+            results.append((name, True, _("Deleted")))
         except errors.ManagementError as exc:
             results.append((name, False, describe_error(exc)))
-    deleted = sum(1 for _, ok, _ in results if ok)
+    deleted = sum(1 for _name, ok, _text in results if ok)
     log.info("%s deleted %d of %d %s", request.portal_user.name, deleted, len(names), spec.type)  # type: ignore[attr-defined]
     return render(request, "directory/bulk_delete.html", {"kind": spec, "results": results, "deleted": deleted})
 
@@ -353,8 +379,8 @@ async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResp
         log.info("%s deleted all %d %s matching %r", request.portal_user.name, preview.total, spec.type, query)  # type: ignore[attr-defined]
         messages.success(
             request,
-            f"Stalwart is deleting {preview.total} {spec.plural.lower()}. "
-            "It works in the background; refresh in a moment.",
+            _("Stalwart is deleting %(count)d %(nouns)s. It works in the background; refresh in a moment.")
+            % {"count": preview.total, "nouns": spec.nouns},
         )
         return HttpResponseRedirect(_list_url(spec))
     context = {"kind": spec, "query": query, "preview": preview, "form": form}
@@ -362,10 +388,10 @@ async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResp
 
 
 # --- permissions ------------------------------------------------------------------
-def _permission_rule(kind: str, **_: object) -> Access:
+def _permission_rule(kind: str, **_kwargs: object) -> Access:
     spec = kind_for(kind)
     if spec.type not in PERMISSION_TYPES:
-        raise Http404("This type has no permissions.")
+        raise Http404(_("This type has no permissions."))
     return spec.access("update")
 
 
@@ -405,7 +431,13 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
                 status = 422
             else:
                 messages.success(
-                    request, f"Permissions of {name} saved ({len(changes)} change{'s' if len(changes) != 1 else ''})."
+                    request,
+                    ngettext(
+                        "Permissions of %(name)s saved (%(count)d change).",
+                        "Permissions of %(name)s saved (%(count)d changes).",
+                        len(changes),
+                    )
+                    % {"name": name, "count": len(changes)},
                 )
                 return HttpResponseRedirect(reverse("directory:permissions", kwargs={"kind": spec.slug, "name": name}))
         enabled, disabled = new_enabled, new_disabled
@@ -417,7 +449,7 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
         user.version,  # type: ignore[attr-defined]
     )
     groups = []
-    for area, _ in AREAS:
+    for area, _prefixes in AREAS:
         rows = []
         for permission in sorted(known, key=lambda item: PERMISSIONS[item].id):
             if PERMISSIONS[permission].area != area:
@@ -463,7 +495,9 @@ async def account_password(request: HttpRequest, name: str) -> HttpResponse:
         await request.stalwart.principals.update(name, password_reset_ops(hash_password(form.cleaned_data["password"])))  # type: ignore[attr-defined]
         log.info("%s reset the password of %s", request.portal_user.name, name)  # type: ignore[attr-defined]
         messages.success(
-            request, f"The password of {name} was changed. Their app passwords and two-factor are unchanged."
+            request,
+            _("The password of %(name)s was changed. Their app passwords and two-factor are unchanged.")
+            % {"name": name},
         )
         return HttpResponseRedirect(_detail_url(spec, name))
     return render(
@@ -482,16 +516,18 @@ async def account_sign_in(request: HttpRequest, name: str) -> HttpResponse:
     await request.stalwart.principals.update(name, sign_in_ops(enable))  # type: ignore[attr-defined]
     log.info("%s %s sign-in for %s", request.portal_user.name, "enabled" if enable else "disabled", name)  # type: ignore[attr-defined]
     messages.success(
-        request, f"{name} can sign in again." if enable else f"{name} can no longer sign in (mail still arrives)."
+        request,
+        (_("%(name)s can sign in again.") if enable else _("%(name)s can no longer sign in (mail still arrives)."))
+        % {"name": name},
     )
     return HttpResponseRedirect(_detail_url(spec, name))
 
 
 # --- picker search --------------------------------------------------------------------
-def _picker_rule(field: str, **_: object) -> Access:
+def _picker_rule(field: str, **_kwargs: object) -> Access:
     types = PICKER_TYPES.get(field)
     if types is None:
-        raise Http404("No such picker.")
+        raise Http404(_("No such picker."))
     return needs(*(principal_permission(principal_type, "list") for principal_type in types))
 
 
@@ -540,7 +576,7 @@ async def account_import(request: HttpRequest) -> HttpResponse:
         sealed = await cache.aget(f"import:{plan_id}") if plan_id and plan_id == request.POST["apply"] else None
         rows_data = json.loads(unseal(sealed) or "null") if sealed else None
         if not rows_data:
-            messages.error(request, "That import preview has expired. Upload the file again.")
+            messages.error(request, _("That import preview has expired. Upload the file again."))
             return HttpResponseRedirect(reverse("directory:import"))
         rows = [csv_io.Row(**data) for data in rows_data]
         await csv_io.apply_import(request.stalwart, rows)  # type: ignore[attr-defined]
@@ -560,7 +596,7 @@ async def account_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         if upload.size > 2 * 1024 * 1024:
-            form.add_error("file", "The file is larger than 2 MiB; split it into smaller files.")
+            form.add_error("file", _("The file is larger than 2 MiB; split it into smaller files."))
         else:
             rows, problem = csv_io.parse_import(upload.read())
             if problem:

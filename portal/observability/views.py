@@ -124,14 +124,15 @@ async def logs(request: HttpRequest) -> HttpResponse:
         context["problem_detail"] = exc.reason or exc.details
     else:
         entries = [entry for entry in page.items if not query.level or entry.level == query.level]
+        has_next = page.total > query.page * query.size
         context.update(
             entries=entries,
             hidden_by_level=len(page.items) - len(entries),
             first_index=(query.page - 1) * query.size + 1,
             last_index=(query.page - 1) * query.size + len(page.items),
-            has_next=page.total > query.page * query.size,
+            has_next=has_next,
             previous_url=query.url(page=query.page - 1) if query.page > 1 else "",
-            next_url=query.url(page=query.page + 1),
+            next_url=query.url(page=query.page + 1) if has_next else "",
         )
     template = "observability/logs.html#results" if _htmx(request) else "observability/logs.html"
     return render(request, template, context)

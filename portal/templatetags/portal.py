@@ -60,3 +60,73 @@ def ago(value: object) -> str:
         return "just now"
     text = timesince(value, depth=1)
     return "just now" if text.startswith("0\xa0") else f"{text} ago"
+
+
+class _PageLinks:
+    """What `components/ui.html#pagination` reads, for pages that do not use `Paging`."""
+
+    def __init__(self, page: object, pages: object, previous_url: str, next_url: str) -> None:
+        self.page = page
+        self.pages = pages
+        self.previous_url = previous_url
+        self.next_url = next_url
+        self.total = None
+
+
+@register.inclusion_tag("components/ui.html#pagination")
+def pagination(
+    *,
+    page: object,
+    pages: object = None,
+    previous_url: str = "",
+    next_url: str = "",
+    summary: str = "",
+    previous_label: str = "",
+    next_label: str = "",
+    htmx: bool = True,
+) -> dict:
+    """The shared pager for lists paged their own way (logs, traces, settings, the audit trail).
+
+    `pages` may be unknown (None: "Page 3"); `summary` replaces "1–25 of 80"; `htmx=False`
+    gives plain links for pages without an htmx results partial.
+    """
+    return {
+        "paging": _PageLinks(page, pages, previous_url or "", next_url or ""),
+        "pagination_summary": summary,
+        "previous_label": previous_label,
+        "next_label": next_label,
+        "plain_links": not htmx,
+    }
+
+
+@register.filter
+def when(value: object) -> str:
+    """A datetime as "3 hours ago" / "in 5 minutes", with the exact UTC time on hover.
+
+    `<time datetime="…" title="2025-04-30 14:03:00 UTC">3 hours ago</time>`; "" for anything else.
+    """
+    from datetime import datetime
+
+    from django.utils import timezone
+    from django.utils.html import format_html
+
+    from portal.templatetags.mailflow import relative_time, utc
+
+    if not isinstance(value, datetime):
+        return ""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_default_timezone())
+    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), utc(value), relative_time(value))
+
+
+@register.filter(needs_autoescape=True)
+def highlight(text: object, query: object, autoescape: bool = True) -> str:
+    """`text` with the first match of `query` in <mark>; both escaped (they may come from Stalwart)."""
+    from django.utils.html import conditional_escape, format_html
+
+    value, wanted = str(text or ""), str(query or "").strip()
+    start = value.casefold().find(wanted.casefold()) if wanted else -1
+    if start < 0 or len(value.casefold()) != len(value):
+        return conditional_escape(value)
+    end = start + len(wanted)
+    return format_html("{}<mark>{}</mark>{}", value[:start], value[start:end], value[end:])

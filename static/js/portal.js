@@ -11,6 +11,7 @@
     });
   }
   document.addEventListener("DOMContentLoaded", syncMenu);
+  document.addEventListener("portal:page", syncMenu);
   wide.addEventListener("change", syncMenu);
 
   // Close the user menu when clicking elsewhere or pressing Escape.
@@ -173,6 +174,7 @@
       errors = 0;
       running(true);
       source = new EventSource(url);
+      document.addEventListener("portal:leave", function () { if (source) { source.close(); source = null; } });
       source.addEventListener("open", function () {
         errors = 0;
         status.textContent = "Watching" + (filter ? " events matching “" + filter + "”" : " every event") + ".";
@@ -209,6 +211,7 @@
       box.replaceChildren(fragment(message.data));
     });
     function stop() { source.close(); }
+    document.addEventListener("portal:leave", stop);
     source.addEventListener("failure", stop);
     source.addEventListener("end", stop);
     source.addEventListener("error", function () {
@@ -223,6 +226,7 @@
     document.querySelectorAll("[data-live-metrics][data-stream-url]").forEach(setupLiveMetrics);
   }
   document.addEventListener("DOMContentLoaded", setup);
+  document.addEventListener("portal:page", setup);
 })();
 
 // Theme switch: system → light → dark → system. Without JavaScript the portal
@@ -232,8 +236,10 @@
   var labels = { "": "Theme: system", light: "Theme: light", dark: "Theme: dark" };
   function current() { return document.documentElement.getAttribute("data-theme") || ""; }
   function show(button) { button.textContent = labels[current()]; }
-  document.addEventListener("DOMContentLoaded", function () {
+  function setup() {
     document.querySelectorAll("button.theme-toggle").forEach(function (button) {
+      if (button.dataset.themeReady) return;
+      button.dataset.themeReady = "1";
       button.hidden = false;
       show(button);
       button.addEventListener("click", function () {
@@ -246,5 +252,180 @@
         show(button);
       });
     });
+  }
+  document.addEventListener("DOMContentLoaded", setup);
+  document.addEventListener("portal:page", setup);
+})();
+
+// A form is sent once: a second click while the page is loading does nothing,
+// and the buttons say so. (htmx forms are handled by htmx itself.)
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || (form.getAttribute("method") || "get").toLowerCase() !== "post") return;
+    if (form.hasAttribute("data-submitting")) {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-submitting", "");
+    form.setAttribute("aria-busy", "true");
+    // After this event, so that the clicked button's own name and value are still sent.
+    setTimeout(function () {
+      form.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]").forEach(function (button) {
+        button.disabled = true;
+      });
+    }, 0);
   });
+  // Coming back with the browser's back button shows the page as it was left.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-submitting]").forEach(function (form) {
+      form.removeAttribute("data-submitting");
+      form.removeAttribute("aria-busy");
+      form.querySelectorAll("button, input[type=submit]").forEach(function (button) { button.disabled = false; });
+    });
+  });
+})();
+
+// Navigation with htmx (boosted menu links, paging and search that update #results):
+// the address bar follows (hx-push-url; back and forward reload the page from the
+// server), the page keeps its own look (the <body> class), live streams of the page left
+// behind are closed, focus goes where a keyboard or screen-reader user expects it, and
+// the new results are announced in the #messages live region.
+(function () {
+  "use strict";
+
+  function announce(text) {
+    var region = document.getElementById("messages");
+    if (!region || !text) return;
+    var note = region.querySelector(".announcement");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "announcement visually-hidden";
+      region.appendChild(note);
+    }
+    note.textContent = "";
+    // A change after a moment is read out even when the text is the same as before.
+    setTimeout(function () { note.textContent = text.replace(/\s+/g, " ").trim(); }, 50);
+  }
+
+  function describeResults(results) {
+    var parts = [];
+    var heading = results.querySelector(".empty-state h2, caption");
+    var summary = results.querySelector(".pagination-summary");
+    if (heading) parts.push(heading.textContent);
+    if (summary && !results.querySelector(".empty-state")) parts.push(summary.textContent);
+    return parts.join(". ");
+  }
+
+  function isPageSwap(event) {
+    return Boolean(event.detail.boosted) || event.detail.target === document.body;
+  }
+
+  function takeBodyClass(html) {
+    // Boosted pages replace what is inside <body>; the page's own class comes along.
+    var match = /<body[^>]*\sclass="([^"]*)"/.exec(html || "");
+    document.body.className = match ? match[1] : "";
+  }
+
+  function pageShown() {
+    document.dispatchEvent(new Event("portal:page"));
+    var main = document.getElementById("main");
+    if (main) main.focus({ preventScroll: true });
+    announce(document.title.split(" · ")[0]);
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!isPageSwap(event)) return;
+    document.dispatchEvent(new Event("portal:leave"));
+    takeBodyClass(event.detail.serverResponse);
+  });
+  // Back and forward: htmx asks the server for the page (no history cache).
+  document.addEventListener("htmx:historyCacheMissLoad", function (event) {
+    document.dispatchEvent(new Event("portal:leave"));
+    takeBodyClass(event.detail.serverResponse);
+  });
+  document.addEventListener("htmx:historyRestore", pageShown);
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (isPageSwap(event)) {
+      pageShown();
+      return;
+    }
+    var results = event.target;
+    if (!results || results.id !== "results") return;
+    var active = document.activeElement;
+    if (!active || active === document.body || !active.isConnected) {
+      // The link or button that was used went away with the old results.
+      results.setAttribute("tabindex", "-1");
+      results.focus();
+    }
+    announce(describeResults(results));
+  });
+})();
+
+// Quick search in the top bar: Ctrl+K (or Cmd+K) jumps to it, results drop down as you
+// type (htmx), the arrow keys move through them, Escape closes them. Without JavaScript
+// the field submits to the search page.
+(function () {
+  "use strict";
+  function parts() {
+    var input = document.getElementById("quick-search");
+    var results = document.getElementById("quick-results");
+    return input && results ? { input: input, results: results } : null;
+  }
+  function show(open) {
+    var p = parts();
+    if (!p) return;
+    p.results.hidden = !open;
+  }
+  function links() {
+    var p = parts();
+    return p ? Array.prototype.slice.call(p.results.querySelectorAll("a[href]")) : [];
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var p = parts();
+    if (!p || event.detail.target !== p.results) return;
+    show(p.input.value.trim() !== "" && p.results.textContent.trim() !== "");
+  });
+  document.addEventListener("keydown", function (event) {
+    var p = parts();
+    if (!p) return;
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k") {
+      event.preventDefault();
+      p.input.focus();
+      p.input.select();
+      if (p.input.value.trim() && p.results.textContent.trim()) show(true);
+      return;
+    }
+    var inside = p.input.form.contains(document.activeElement);
+    if (!inside) return;
+    if (event.key === "Escape") {
+      if (!p.results.hidden) {
+        event.preventDefault();
+        show(false);
+        p.input.focus();
+      }
+      return;
+    }
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    var items = links();
+    if (!items.length || p.results.hidden) return;
+    event.preventDefault();
+    var index = items.indexOf(document.activeElement);
+    if (event.key === "ArrowDown") index = index < 0 ? 0 : Math.min(index + 1, items.length - 1);
+    else index = index <= 0 ? -1 : index - 1;
+    if (index < 0) p.input.focus(); else items[index].focus();
+  });
+  document.addEventListener("click", function (event) {
+    var p = parts();
+    if (p && !p.input.form.contains(event.target)) show(false);
+  });
+  document.addEventListener("focusin", function (event) {
+    var p = parts();
+    if (p && !p.input.form.contains(event.target)) show(false);
+  });
+  // A result opened through boosted navigation: the field starts empty on the new page.
+  document.addEventListener("portal:page", function () { show(false); });
 })();

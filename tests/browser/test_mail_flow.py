@@ -58,7 +58,7 @@ def test_queue_pause_and_bulk_preview(page, portal_url):
     expect(page.get_by_text("Delivery is running.")).to_be_visible()
 
     page.get_by_role("link", name="Retry or cancel all matching…").click()
-    page.get_by_label("Search").fill("gmail.com")
+    page.get_by_label("Search", exact=True).fill("gmail.com")
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_role("heading", name=re.compile(r"\d+ messages? match"))).to_be_visible()
     screenshot(page, "queue-bulk-preview")

@@ -89,13 +89,13 @@ def test_logs(wide, phone, asgi_url, sandbox):
     expect(wide.locator(".log-table tbody tr").first).to_be_visible()
     screenshot(wide, "logs", full_page=False)
     # Searching updates the table in place and keeps the query in the URL.
-    wide.get_by_label("Search").fill("auth.failed")
+    wide.get_by_label("Search", exact=True).fill("auth.failed")
     expect(wide).to_have_url(re.compile(r"q=auth.failed"))
     expect(wide.locator(".log-table tbody tr").first).to_contain_text("Authentication failed")
     # Hostile details are shown as text.
-    wide.get_by_label("Search").fill("admin' OR")
+    wide.get_by_label("Search", exact=True).fill("admin' OR")
     expect(wide.locator(".cell-details").first).to_contain_text("admin' OR '1'='1")
-    wide.get_by_label("Search").fill("")
+    wide.get_by_label("Search", exact=True).fill("")
     wide.get_by_label("Level").select_option("ERROR")
     expect(wide).to_have_url(re.compile(r"level=ERROR"))
     expect(wide.locator(".log-table tbody .badge").first).to_have_text("ERROR")

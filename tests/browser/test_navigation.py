@@ -1,0 +1,135 @@
+"""Navigation that feels quick: boosted menu links, the progress bar, back and forward,
+focus after htmx swaps, announcements, and the skip link."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_sign_in_and_accounts import sign_in
+from tests.conftest import persona
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _same_document(page) -> bool:
+    return page.evaluate("window.__sameDocument === true")
+
+
+def test_menu_links_swap_the_page_and_history_works(page, portal_url):
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+
+    menu = page.get_by_role("navigation", name="Main")
+    menu.get_by_role("link", name="Groups").click()
+    expect(page).to_have_url(re.compile(r"/directory/groups/$"))
+    expect(page.get_by_role("heading", name="Groups", level=1)).to_be_visible()
+    assert _same_document(page), "a menu link reloaded the whole document"
+    expect(menu.get_by_role("link", name="Groups")).to_have_attribute("aria-current", "page")
+    expect(page).to_have_title(re.compile(r"^Groups"))
+    # Focus moves to the new page's content, and the new page is announced.
+    expect(page.locator("#main")).to_be_focused()
+    expect(page.locator("#messages .announcement")).to_have_text("Groups")
+
+    # The page's own look comes along (<body class>), and its scripts work again.
+    menu.get_by_role("link", name="Security").click()
+    expect(page.get_by_role("heading", name="Security", level=1)).to_be_visible()
+    assert page.evaluate("document.body.classList.contains('page-security')")
+    toggle = page.locator("button.theme-toggle")
+    expect(toggle).to_be_visible()
+    toggle.click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+
+    # Back and forward give whole pages (never a fragment), with one h1 and one #results.
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/directory/groups/$"))
+    expect(page.get_by_role("heading", name="Groups", level=1)).to_be_visible()
+    expect(page.locator("h1")).to_have_count(1)
+    page.go_back()
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    expect(page.locator("#results")).to_have_count(1)
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    page.go_forward()
+    expect(page.get_by_role("heading", name="Groups", level=1)).to_be_visible()
+
+
+def test_search_and_paging_keep_the_address_bar_back_and_focus(page, portal_url):
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    search = page.get_by_label("Search accounts")
+    search.fill("jane")
+    expect(page).to_have_url(re.compile(r"q=jane"))
+    # Typing keeps the focus in the search field; the result is announced.
+    assert page.evaluate("document.activeElement.id") == "search"
+    expect(page.locator("#messages .announcement")).to_contain_text("matching “jane”")
+
+    search.fill("")
+    expect(page.locator("table.data-table tbody tr")).to_have_count(25)
+    page.get_by_role("link", name="Next").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"page=2"))
+    # The Next link went away with the old results: focus goes to the new ones.
+    expect(page.locator("#results")).to_be_focused()
+    expect(page.locator("#messages .announcement")).to_contain_text("page 2")
+
+    page.go_back()
+    expect(page.get_by_text(re.compile(r"Page 1 of"))).to_be_visible()
+    expect(page.locator("#results")).to_have_count(1)
+    expect(page.locator("h1")).to_have_count(1)
+
+
+def test_progress_bar_shows_during_slow_navigation(page, portal_url):
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+
+    def slow(route):
+        page.wait_for_timeout(700)
+        route.continue_()
+
+    page.route("**/directory/roles/", slow)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Roles").click()
+    expect(page.locator("body")).to_have_class(re.compile(r"\bis-loading\b"))
+    expect(page.get_by_role("heading", name="Roles", level=1)).to_be_visible()
+    expect(page.locator("body")).not_to_have_class(re.compile(r"\bis-loading\b"))
+
+
+def test_skip_link_goes_to_the_content(page, portal_url):
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    assert page.evaluate("document.querySelector('.skip-link').getBoundingClientRect().top >= 0")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # The next Tab lands inside the content, not back in the menu.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.getElementById('main').contains(document.activeElement)")
+
+
+def test_quick_search_with_the_keyboard(page, portal_url):
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    page.keyboard.press("Control+k")
+    field = page.get_by_role("searchbox", name="Search the portal")
+    expect(field).to_be_focused()
+    field.press_sequentially("jane", delay=30)
+    results = page.locator("#quick-results")
+    expect(results).to_be_visible()
+    expect(results.locator(f'a[href="/directory/accounts/{persona("user").name}/"]')).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    first = results.locator("a[href]").first
+    expect(first).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(results).to_be_hidden()
+    expect(field).to_be_focused()
+
+    # Enter without choosing submits to the search page (also what happens without JavaScript).
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/search/\?q=jane"))
+    expect(page.get_by_role("heading", name="Search", level=1)).to_be_visible()
+    page.get_by_role("main").locator(f'a[href="/directory/accounts/{persona("user").name}/"]').click()
+    expect(page).to_have_url(re.compile(r"/directory/accounts/" + re.escape(persona("user").name) + "/$"))
