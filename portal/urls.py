@@ -8,6 +8,7 @@ register_converter(PrincipalName, "principal")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/catalog.js", views.javascript_catalog, name="javascript-catalog"),
     path("auth/", include("portal.auth.urls")),
     path("account/", include("portal.account.urls")),
     path("directory/", include("portal.directory.urls")),

@@ -1,10 +1,15 @@
-"""Pages that belong to no area: the landing redirect, health, my account."""
+"""Pages that belong to no area: the landing redirect, health, the script's words, my account."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import patch_cache_control
+from django.utils.translation import get_language, override
 from django.views.decorators.http import require_GET
+from django.views.i18n import JavaScriptCatalog
 
 from portal import responses
 from portal.auth import session
@@ -24,6 +29,24 @@ async def home(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers and the container HEALTHCHECK (no upstream call)."""
     return JsonResponse({"status": "ok"})
+
+
+@lru_cache(maxsize=8)
+def _javascript_catalog(language: str) -> bytes:
+    # The compiled catalogs do not change while the process runs; the view's GET reads
+    # nothing from the request.
+    with override(language):
+        return JavaScriptCatalog().get(None).content
+
+
+@require_GET
+async def javascript_catalog(request: HttpRequest) -> HttpResponse:
+    """Django's JavaScript catalog: `gettext()`, `ngettext()` and `interpolate()` with the
+    words of static/js/portal.js (the djangojs domain). Public, like the sign-in page that
+    uses it; the script keeps its English words when this does not load."""
+    response = HttpResponse(_javascript_catalog(get_language()), content_type='text/javascript; charset="utf-8"')
+    patch_cache_control(response, max_age=3600)
+    return response
 
 
 @require_GET

@@ -30,6 +30,7 @@ class Page:
 # Not pages: POST-only actions, downloads, event streams and htmx fragments.
 NOT_PAGES = {
     "healthz",
+    "javascript-catalog",
     "auth:sign-out",
     "account:app-password-revoke",
     "account:app-passwords-revoke-all",

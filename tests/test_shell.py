@@ -25,6 +25,19 @@ def test_security_headers_and_csp(client, sandbox):
     assert response["Referrer-Policy"] == "same-origin"
 
 
+def test_the_script_words_come_from_a_public_catalog(client, sandbox):
+    """Django's JavaScript catalog, loaded (with the nonce) before portal.js on every page,
+    the sign-in page included."""
+    page = client.get("/auth/sign-in").content.decode()
+    catalog = page.index('<script src="/i18n/catalog.js"')
+    assert catalog < page.index('/js/portal.js"')
+    response = client.get("/i18n/catalog.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert "django.gettext" in response.content.decode() and "interpolate" in response.content.decode()
+    assert "max-age=3600" in response["Cache-Control"]
+
+
 def test_no_inline_handlers_or_styles(signed_in):
     content = signed_in("admin").get("/directory/accounts/").content.decode()
     assert not re.search(r"\son[a-z]+=", content)

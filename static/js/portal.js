@@ -1,5 +1,27 @@
 // The portal's only first-party script: small enhancements on pages that
 // already work without it. No inline handlers, no eval (strict CSP).
+
+// The words this script shows go through gettext(), ngettext() and interpolate() from
+// Django's JavaScript catalog (/i18n/catalog.js, loaded just before this file; the
+// djangojs domain, `make messages`). Should the catalog not load, they stay in English.
+(function () {
+  "use strict";
+  if (typeof window.gettext !== "function") {
+    window.gettext = function (text) { return text; };
+  }
+  if (typeof window.ngettext !== "function") {
+    window.ngettext = function (singular, plural, count) { return count === 1 ? singular : plural; };
+  }
+  if (typeof window.interpolate !== "function") {
+    window.interpolate = function (format, values, named) {
+      if (named) {
+        return format.replace(/%\(\w+\)s/g, function (match) { return String(values[match.slice(2, -2)]); });
+      }
+      var list = Array.prototype.slice.call(values);
+      return format.replace(/%s/g, function () { return String(list.shift()); });
+    };
+  }
+})();
 (function () {
   "use strict";
 
@@ -72,7 +94,7 @@
       if (source && navigator.clipboard) {
         navigator.clipboard.writeText(source.textContent.trim()).then(function () {
           var label = copy.textContent;
-          copy.textContent = "Copied";
+          copy.textContent = gettext("Copied");
           setTimeout(function () { copy.textContent = label; }, 2000);
         });
       }
@@ -105,7 +127,7 @@
         if (!source) return;
         var text = source.textContent.trim();
         var done = function () {
-          button.textContent = "Copied";
+          button.textContent = gettext("Copied");
           setTimeout(function () { button.textContent = label; }, 2000);
         };
         if (navigator.clipboard && window.isSecureContext) {
@@ -169,15 +191,17 @@
       var pageUrl = form.getAttribute("action") + (filter ? "?filter=" + encodeURIComponent(filter) : "");
       window.history.replaceState(null, "", pageUrl);
       list.replaceChildren();
-      if (empty) { empty.hidden = false; empty.textContent = "Waiting for events…"; }
-      status.textContent = "Connecting…";
+      if (empty) { empty.hidden = false; empty.textContent = gettext("Waiting for events…"); }
+      status.textContent = gettext("Connecting…");
       errors = 0;
       running(true);
       source = new EventSource(url);
       document.addEventListener("portal:leave", function () { if (source) { source.close(); source = null; } });
       source.addEventListener("open", function () {
         errors = 0;
-        status.textContent = "Watching" + (filter ? " events matching “" + filter + "”" : " every event") + ".";
+        status.textContent = filter
+          ? interpolate(gettext("Watching events matching “%(filter)s”."), { filter: filter }, true)
+          : gettext("Watching every event.");
       });
       source.addEventListener("trace", function (message) {
         var items = Array.prototype.slice.call(fragment(message.data).children);
@@ -190,14 +214,15 @@
       source.addEventListener("error", function () {
         errors += 1;
         if (!source || source.readyState === EventSource.CLOSED || errors >= MAX_ERRORS) {
-          finish("The connection to the portal was lost. Press Start to try again.");
+          finish(gettext("The connection to the portal was lost. Press Start to try again."));
         } else {
-          status.textContent = "Reconnecting…";
+          status.textContent = gettext("Reconnecting…");
         }
       });
     });
     stop.addEventListener("click", function () {
-      finish("Stopped. " + list.children.length + " event" + (list.children.length === 1 ? "" : "s") + " shown.");
+      var count = list.children.length;
+      finish(interpolate(ngettext("Stopped. %(count)s event shown.", "Stopped. %(count)s events shown.", count), { count: count }, true));
     });
   }
 
@@ -233,9 +258,11 @@
 // follows the system setting.
 (function () {
   "use strict";
-  var labels = { "": "Theme: system", light: "Theme: light", dark: "Theme: dark" };
   function current() { return document.documentElement.getAttribute("data-theme") || ""; }
-  function show(button) { button.textContent = labels[current()]; }
+  function show(button) {
+    var labels = { "": gettext("Theme: system"), light: gettext("Theme: light"), dark: gettext("Theme: dark") };
+    button.textContent = labels[current()];
+  }
   function setup() {
     document.querySelectorAll("button.theme-toggle").forEach(function (button) {
       if (button.dataset.themeReady) return;

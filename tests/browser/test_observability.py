@@ -145,7 +145,7 @@ def test_live_tracing(wide, phone, asgi_url, sandbox):
     assert obs.open_streams == before + 1
     screenshot(wide, "live-tracing", full_page=False)
     wide.get_by_role("button", name="Stop").click()
-    expect(wide.locator("[data-live-status]")).to_contain_text("Stopped")
+    expect(wide.locator("[data-live-status]")).to_have_text(re.compile(r"^Stopped\. \d+ events shown\.$"))
     deadline = time.monotonic() + 5
     while obs.open_streams > before and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -155,6 +155,7 @@ def test_live_tracing(wide, phone, asgi_url, sandbox):
     wide.get_by_label("Filter").fill("remoteIp:203.0.113.25")
     wide.get_by_role("button", name="Start").click()
     expect(wide).to_have_url(re.compile(r"filter=remoteIp"))
+    expect(wide.locator("[data-live-status]")).to_have_text("Watching events matching “remoteIp:203.0.113.25”.")
     expect(wide.locator("#live-events .timeline-item").first).to_contain_text("203.0.113.25", timeout=15_000)
     wide.get_by_role("button", name="Stop").click()
 
