@@ -23,8 +23,10 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.auth import session
 from portal.permissions import SIGNED_IN, PortalUser, needs, require
 from portal.stalwart import StalwartClient, errors
 from portal.stalwart.account import (
@@ -392,21 +394,35 @@ async def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.POST, account_name=user.name, needs_code=needs_code)
     if form.is_valid():
         new_hash = await _hash(form.cleaned_data["new_password"])
-        done, _ = await _with_password(
-            request,
-            form,
-            form.cleaned_data["password"],
-            form.cleaned_data.get("code", ""),
-            lambda client: client.account.update_auth([set_password(new_hash)]),
-        )
+        try:
+            done, _ = await _with_password(
+                request,
+                form,
+                form.cleaned_data["password"],
+                form.cleaned_data.get("code", ""),
+                lambda client: client.account.update_auth([set_password(new_hash)]),
+            )
+        except (errors.Unsupported, errors.OtherError) as exc:
+            # E.g. an LDAP or SQL directory: Stalwart cannot change the password there.
+            form.add_error(
+                None,
+                gettext("The mail server did not change your password: %(reason)s")
+                % {"reason": exc.details or exc.message},
+            )
+            done = False
         if done:
             log.info("password changed by %s", user.name)
+            # Every portal session of this account ends, this one now, the others
+            # (other browsers, other portal processes) at their next request.
+            await session.credentials_changed(user.name)
+            await session.end(request)
             messages.success(
                 request,
-                "Your password is changed. " + STAYS_SIGNED_IN.format(what="use your new password") + " "
-                "Mail apps that use your old password need the new one; app passwords keep working.",
+                session.password_changed_message()
+                + " "
+                + gettext("Mail apps that use your old password need the new one; app passwords keep working."),
             )
-            return HttpResponseRedirect(reverse("account:security"))
+            return HttpResponseRedirect(reverse("auth:sign-in"))
     return _password_page(request, _with_code_step(form), status=_status(form))
 
 

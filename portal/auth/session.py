@@ -3,17 +3,27 @@
 Everything lives in Django's server-side session store. The access token is
 refreshed through authlib shortly before it expires; when refreshing fails
 the person is sent back to sign-in with `?next=` kept.
+
+A session ends after SESSION_IDLE_TIMEOUT without a request, after
+SESSION_COOKIE_AGE in any case, and when the account's password was changed
+after it signed in: `credentials_changed(name)` notes the time in the shared
+cache (Redis with several processes), and `current()` compares it with the
+sign-in time, so every session of that person ends, in every browser.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 from portal import responses
 from portal.audit.recording import recording
@@ -27,6 +37,12 @@ log = logging.getLogger("portal.auth")
 IDENTITY_KEY = "portal.identity"
 PENDING_KEY = "portal.signin_pending"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Kept past the longest a session can live, so no older session outlives the mark.
+CREDENTIALS_MARK_MARGIN = 300
+
+
+def password_changed_message() -> str:
+    return _("Your password was changed. Sign in again with your new password.")
 
 
 async def start(
@@ -52,11 +68,26 @@ async def start(
     return _user(await request.session.aget(IDENTITY_KEY))
 
 
-async def end(request: HttpRequest, *, expired: bool = False) -> None:
-    """Sign out; `expired` says it happened to the person, not by their choice."""
+async def end(request: HttpRequest, *, expired: bool = False, message: str = "") -> None:
+    """Sign out; `expired` says it happened to the person, not by their choice.
+
+    A `message` explains why on the sign-in page (instead of the general "session ended").
+    """
     await request.session.aflush()
-    if expired:
+    if message:
+        messages.info(request, message)
+    elif expired:
         request.portal_session_expired = True  # type: ignore[attr-defined]
+
+
+def _credentials_key(name: str) -> str:
+    # Stalwart trims and lowercases the names it authenticates.
+    return "credentials-changed:" + hashlib.sha256(name.strip().lower().encode()).hexdigest()[:32]
+
+
+async def credentials_changed(name: str) -> None:
+    """Note that `name`'s password changed now: its sessions signed in before end."""
+    await cache.aset(_credentials_key(name), time.time(), timeout=settings.SESSION_COOKIE_AGE + CREDENTIALS_MARK_MARGIN)
 
 
 def _user(data: dict[str, Any]) -> PortalUser:
@@ -89,6 +120,10 @@ async def current(request: HttpRequest) -> tuple[PortalUser, str] | None:
         or now - data.get("seen_at", 0) > settings.SESSION_IDLE_TIMEOUT
     ):
         await end(request, expired=True)
+        return None
+    changed_at = await cache.aget(_credentials_key(data["name"]))  # the one cache read per request
+    if changed_at is not None and data.get("signed_in_at", 0) <= changed_at:
+        await end(request, message=password_changed_message())
         return None
     if now - data["seen_at"] > 60:  # note activity, at most once a minute
         data = {**data, "seen_at": now}

@@ -20,6 +20,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from portal.auth import session
 from portal.stalwart import StalwartClient, errors
 from portal.stalwart.secrets import hash_password
 from portal.stalwart.types import Principal
@@ -252,9 +253,11 @@ async def apply_import(client: StalwartClient, rows: list[Row]) -> None:
                 row.result = _("Created")
             else:
                 await client.principals.update(row.name, row.changes)
-                row.result = ngettext(
-                    "Changed (%(count)d change)", "Changed (%(count)d changes)", len(row.changes)
-                ) % {"count": len(row.changes)}
+                if row.password_hash:
+                    await session.credentials_changed(row.name)  # their portal sessions end
+                row.result = ngettext("Changed (%(count)d change)", "Changed (%(count)d changes)", len(row.changes)) % {
+                    "count": len(row.changes)
+                }
             row.ok = True
         except errors.ManagementError as exc:
             row.ok = False

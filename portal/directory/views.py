@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.auth import session
 from portal.auth.vault import seal, unseal
 from portal.paging import Paging
 from portal.permissions import (
@@ -38,7 +39,7 @@ from .changes import password_reset_ops, principal_diff, sign_in_ops
 from .effective import effective_permissions, known_permissions
 from .forms import PICKER_TYPES, ConfirmCountForm, PasswordResetForm, PrincipalForm, describe_error
 from .kinds import KINDS, Kind, kind_for, list_access
-from .rows import build_rows
+from .rows import render_rows
 
 COUNT_LABELS = {
     "group": gettext_lazy("Members"),
@@ -91,17 +92,22 @@ async def principal_list(request: HttpRequest, kind: str) -> HttpResponse:
         types=[spec.type], filter=paging.query, page=paging.page, limit=paging.size, fields=spec.fields
     )
     can_get = _can(request, spec, "get")
+    can_delete = _can(request, spec, "delete")
     context = {
         "kind": spec,
         "page": page,
-        "rows": build_rows(spec, page.items, linked=can_get),
-        "with_email": spec.type in {"individual", "group", "list"},
-        "email_label": _("Address") if spec.type == "list" else _("E-mail"),
-        "count_label": COUNT_LABELS.get(spec.type, ""),
+        "rows": render_rows(
+            spec,
+            page.items,
+            linked=can_get,
+            selectable=can_delete,
+            email_label=_("Address") if spec.type == "list" else _("E-mail"),
+            count_label=COUNT_LABELS.get(spec.type, ""),
+        ),
         "paging": paging.with_total(page.total),
         "can_get": can_get,
         "can_create": _can(request, spec, "create"),
-        "can_delete": _can(request, spec, "delete"),
+        "can_delete": can_delete,
         "can_import": spec.type == "individual"
         and request.portal_user.has("individual-create", "individual-update", "individual-get"),  # type: ignore[attr-defined]
     }
@@ -292,9 +298,7 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
         loaded = None
     status = 200
     if loaded is None:
-        form.add_error(
-            None, _("The form was too old or altered. Your changes are below; check them and save again.")
-        )
+        form.add_error(None, _("The form was too old or altered. Your changes are below; check them and save again."))
         principal = await _load(request, spec, name)
         snapshot = signing.dumps(_loaded_values(principal, form), salt=SNAPSHOT_SALT)
         status = 409
@@ -309,6 +313,8 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
             form.add_stalwart_error(exc, values)
             status = 422
         else:
+            if spec.type == "individual" and form.cleaned_data.get("password"):
+                await session.credentials_changed(name)  # their portal sessions end
             log.info("%s changed %s %s (%d changes)", user.name, spec.type, name, len(changes))
             messages.success(
                 request,
@@ -493,10 +499,14 @@ async def account_password(request: HttpRequest, name: str) -> HttpResponse:
     form = PasswordResetForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         await request.stalwart.principals.update(name, password_reset_ops(hash_password(form.cleaned_data["password"])))  # type: ignore[attr-defined]
+        await session.credentials_changed(name)  # their portal sessions end
         log.info("%s reset the password of %s", request.portal_user.name, name)  # type: ignore[attr-defined]
         messages.success(
             request,
-            _("The password of %(name)s was changed. Their app passwords and two-factor are unchanged.")
+            _(
+                "The password of %(name)s was changed and they are signed out of the portal. "
+                "Their app passwords and two-factor are unchanged."
+            )
             % {"name": name},
         )
         return HttpResponseRedirect(_detail_url(spec, name))

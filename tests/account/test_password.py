@@ -3,8 +3,10 @@
 import logging
 
 import pytest
+from django.test import Client
 
-from tests.conftest import persona
+from portal.auth.session import IDENTITY_KEY
+from tests.conftest import Persona, persona, sign_in
 
 from .conftest import basic_api, field_errors, totp_code
 
@@ -29,7 +31,7 @@ def test_change_round_trip(signed_in, sandbox, caplog):
     assert 'name="code"' not in page  # no two-factor on this account
     assert 'hx-post="/account/security/password/strength"' in page
     response = change(client, user.password)
-    assert response.status_code == 302 and response.url == "/account/security/"
+    assert response.status_code == 302 and response.url == "/auth/sign-in"
     (post,) = account_posts(sandbox)
     assert post.auth_scheme == "Basic" and post.status == 200
     secrets = sandbox.get(user.name).secrets
@@ -39,26 +41,74 @@ def test_change_round_trip(signed_in, sandbox, caplog):
     assert NEW not in caplog.text and user.password not in caplog.text
     assert NEW not in repr(dict(client.session))
 
-    # The session keeps working and the message says what happens next.
-    overview = client.get("/account/security/")
-    assert overview.status_code == 200
-    assert "Your password is changed. You stay signed in" in overview.content.decode()
-
-    # When the access token runs out, the refresh token (bound to the old password) is
-    # refused and the person is sent to sign in again; no broken page.
-    sandbox.advance(3700)
+    # The portal session has ended; the sign-in page says why.
+    assert IDENTITY_KEY not in client.session
+    sign_in_page = client.get(response.url).content.decode()
+    assert "Your password was changed. Sign in again with your new password." in sign_in_page
     later = client.get("/account/security/")
     assert later.status_code == 302 and later.url.startswith("/auth/sign-in?next=")
+
+    # Signing in again with the new password gives a session that is not ended.
+    again = sign_in(client, Persona(user.key, user.name, NEW))
+    assert again.status_code == 302
+    assert client.get("/account/security/").status_code == 200
+
+
+def test_change_ends_the_other_sessions_of_that_person(signed_in, sandbox):
+    client = signed_in("user")
+    other_browser = Client()
+    assert sign_in(other_browser, "user").status_code == 302
+    someone_else = Client()
+    assert sign_in(someone_else, "admin").status_code == 302
+    assert other_browser.get("/account/security/").status_code == 200
+
+    assert change(client, persona("user").password).status_code == 302
+    ended = other_browser.get("/account/security/", follow=True)
+    assert ended.redirect_chain[0][1] == 302 and ended.redirect_chain[0][0].startswith("/auth/sign-in")
+    assert "Your password was changed. Sign in again with your new password." in ended.content.decode()
+    assert IDENTITY_KEY not in other_browser.session
+    # Other people are not affected.
+    assert someone_else.get("/directory/accounts/").status_code == 200
 
 
 def test_wrong_current_password(signed_in, sandbox):
     client = signed_in("user")
+    other_browser = Client()
+    assert sign_in(other_browser, "user").status_code == 302
     response = change(client, "not-the-password")
     assert response.status_code == 401
     assert field_errors(response, "password") == ["This is not your current password. Check it and try again."]
     assert NEW.encode() not in response.content and b"not-the-password" not in response.content
     assert client.get("/account/security/").status_code == 200  # still signed in
+    assert other_browser.get("/account/security/").status_code == 200  # and so is the other browser
     assert basic_api("GET", "/api/account/auth", persona("user").name, persona("user").password).status_code == 200
+
+
+def test_stalwart_refusing_the_change_keeps_the_session_and_the_form(signed_in_totp, sandbox):
+    """An external directory (LDAP, SQL): Stalwart cannot change the password there."""
+    client = signed_in_totp()
+    theo = persona("totp_user")
+    sandbox.settings["storage.directory"] = "corp"
+    sandbox.settings["directory.corp.type"] = "ldap"
+    code = totp_code(sandbox)
+    response = change(client, theo.password, code=code, with_code="1")
+    assert response.status_code == 400
+    content = response.content.decode()
+    assert "The mail server did not change your password: LDAP directory cannot be managed." in content
+    assert f'value="{code}"' in content and 'name="with_code" value="1"' in content  # what was typed stays
+    assert theo.password not in content and NEW not in content  # passwords are never filled back in
+    assert client.get("/account/security/").status_code == 200  # still signed in
+    assert basic_api("GET", "/api/account/auth", theo.name, f"{theo.password}${code}").status_code == 200
+
+
+def test_stalwart_failing_keeps_the_session(signed_in, sandbox):
+    client = signed_in("user")
+    sandbox.faults.server_error(500, prefix="/api/account/auth", methods={"POST"})
+    response = change(client, persona("user").password)
+    assert response.status_code == 502
+    assert NEW.encode() not in response.content and persona("user").password.encode() not in response.content
+    sandbox.faults.clear()
+    assert client.get("/account/security/").status_code == 200  # still signed in
 
 
 @pytest.mark.parametrize(

@@ -78,3 +78,40 @@ def test_ended_sessions_say_so(signed_in, client, settings):
     _age_session(client, seen_at=time.time() - settings.SESSION_IDLE_TIMEOUT - 5)
     response = client.get("/directory/accounts/", follow=True)
     assert b"Your session has ended" in response.content
+
+
+def test_sessions_signed_in_before_a_password_change_end(signed_in, client, sandbox):
+    from asgiref.sync import async_to_sync
+    from django.test import Client
+
+    from portal.auth.session import credentials_changed
+
+    signed_in("user")
+    other = Client()
+    assert sign_in(other, "admin").status_code == 302
+    async_to_sync(credentials_changed)("  Jane.Doe ")  # as Stalwart does: trimmed, lowercased
+    sandbox.requests.clear()
+    response = client.get("/directory/accounts/")
+    assert response.status_code == 302 and response.url.startswith("/auth/sign-in?next=")
+    assert sandbox.requests == []  # ended before any upstream call
+    assert IDENTITY_KEY not in client.session
+    page = client.get(response.url).content.decode()
+    assert "Your password was changed. Sign in again with your new password." in page
+    assert "Your session has ended" not in page
+    assert other.get("/directory/accounts/").status_code == 200  # another account's session stays
+
+    # A sign-in after the change is not affected.
+    assert sign_in(client, "user").status_code == 302
+    assert client.get("/account/security/").status_code == 200
+
+
+def test_the_sign_in_page_and_home_explain_a_password_change(signed_in, client):
+    from asgiref.sync import async_to_sync
+
+    from portal.auth.session import credentials_changed
+
+    signed_in("user")
+    async_to_sync(credentials_changed)("jane.doe")
+    home = client.get("/", follow=True)
+    assert "Your password was changed" in home.content.decode()
+    assert IDENTITY_KEY not in client.session

@@ -87,6 +87,25 @@ def test_import_preview_then_apply(signed_in, sandbox):
     assert "support" in page
 
 
+def test_import_with_a_password_ends_that_accounts_sessions(signed_in, sandbox):
+    from django.test import Client
+
+    from tests.conftest import sign_in
+
+    client = signed_in("admin")
+    user, helpdesk = persona("user").name, persona("helpdesk").name
+    target, untouched = Client(), Client()
+    assert sign_in(target, "user").status_code == 302
+    assert sign_in(untouched, "helpdesk").status_code == 302
+    data = f"name,password,description\n{user},Long-Imported-Pass-1,\n{helpdesk},,Helpdesk agent\n"
+    preview = client.post(reverse("directory:import"), {"file": SimpleUploadedFile("a.csv", data.encode())})
+    plan_id = preview.content.decode().split('name="apply" value="')[1].split('"')[0]
+    assert "2 done" in client.post(reverse("directory:import"), {"apply": plan_id}).content.decode()
+    assert target.get("/account/security/").status_code == 302  # its password changed
+    assert untouched.get("/account/security/").status_code == 200  # only its description did
+    assert client.get(reverse("directory:import")).status_code == 200  # the admin stays
+
+
 def test_import_plan_cannot_be_replayed_or_borrowed(signed_in, sandbox):
     client = signed_in("admin")
     response = client.post(reverse("directory:import"), {"apply": "made-up"})

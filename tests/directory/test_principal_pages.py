@@ -6,9 +6,11 @@ from urllib.parse import parse_qs, unquote
 
 import httpx
 import pytest
+from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import persona
+from portal.auth.session import IDENTITY_KEY
+from tests.conftest import persona, sign_in
 
 
 def detail(kind, name):
@@ -258,6 +260,56 @@ def test_password_reset_keeps_app_passwords_and_totp(signed_in, sandbox):
     assert any(s.startswith("otpauth://") for s in secrets)
     assert any(s.startswith("$app$") for s in secrets)
     assert httpx.get(f"{sandbox_url()}/api/principal/x", auth=(who.name, "App-Sandbox-1")).status_code != 401
+
+
+def test_password_reset_ends_the_portal_sessions_of_that_account(signed_in, sandbox):
+    admin = signed_in("admin")
+    target = Client()
+    assert sign_in(target, "user").status_code == 302
+    bystander = Client()
+    assert sign_in(bystander, "helpdesk").status_code == 302
+    assert target.get("/account/security/").status_code == 200
+    url = reverse("directory:account-password", kwargs={"name": persona("user").name})
+    mismatch = admin.post(url, {"password": "brand new password", "confirm": "other"})
+    assert mismatch.status_code == 422
+    assert target.get("/account/security/").status_code == 200  # nothing changed, nothing ends
+
+    response = admin.post(url, {"password": "brand new password", "confirm": "brand new password"})
+    assert response.status_code == 302
+    assert "they are signed out of the portal" in admin.get(response.url).content.decode()  # the admin stays
+    ended = target.get("/account/security/", follow=True)
+    assert ended.redirect_chain[0][0].startswith("/auth/sign-in")
+    assert "Your password was changed. Sign in again with your new password." in ended.content.decode()
+    assert IDENTITY_KEY not in target.session
+    assert bystander.get("/account/security/").status_code == 200
+
+
+def test_password_set_in_the_edit_form_ends_the_sessions(signed_in, sandbox):
+    admin = signed_in("admin")
+    name = persona("user").name
+    target = Client()
+    assert sign_in(target, "user").status_code == 302
+    url = reverse("directory:edit", kwargs={"kind": "accounts", "name": name})
+
+    def form(**extra):
+        response, snapshot = edit_form(admin, "accounts", name)
+        values = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', response.content.decode()))
+        data = {
+            "snapshot": snapshot,
+            "name": name,
+            "description": "Jane Changed",
+            "email": values.get("email", ""),
+            "roles": "user",
+            "quota_unit": "GiB",
+        }
+        return {**data, **extra}
+
+    assert admin.post(url, form()).status_code == 302  # no password: the session stays
+    assert target.get("/account/security/").status_code == 200
+    assert admin.post(url, form(password="a long enough password")).status_code == 302
+    assert target.get("/account/security/").status_code == 302
+    assert IDENTITY_KEY not in target.session
+    assert admin.get(detail("accounts", name)).status_code == 200
 
 
 def test_disable_and_enable_sign_in(signed_in, client, sandbox):

@@ -108,3 +108,23 @@ def test_failed_sign_ins_count_on_every_process(scaleout: ScaleOut):
         assert throttled.status_code == 429, scaleout.log_tails()
         # Another account is not concerned.
         assert sign_in(b, "user").status_code == 302
+
+
+def test_a_password_change_ends_the_sessions_on_every_process(scaleout: ScaleOut):
+    who = persona("user")
+    url = f"/directory/accounts/{who.name}/password"
+    with clients(scaleout) as (a, b):
+        assert sign_in(a, "admin").status_code == 302, scaleout.log_tails()
+        assert sign_in(b, "user").status_code == 302, scaleout.log_tails()
+        assert b.get("/account/").status_code == 200
+
+        # The administrator resets the password through A; the person's session on B ends.
+        reset = post_form(a, url, {"password": "a brand new password", "confirm": "a brand new password"})
+        assert reset.status_code == 302, reset.text[:2000]
+        ended = b.get("/account/")
+        assert ended.status_code == 302 and ended.headers["location"].startswith("/auth/sign-in")
+        assert "Your password was changed" in b.get(ended.headers["location"]).text
+        assert a.get("/directory/accounts/").status_code == 200  # the administrator stays
+
+        restored = post_form(a, url, {"password": who.password, "confirm": who.password})
+        assert restored.status_code == 302, restored.text[:2000]
