@@ -9,6 +9,7 @@ COPY manage.py ./
 COPY portal ./portal
 COPY sandbox ./sandbox
 COPY templates ./templates
+COPY locale ./locale
 COPY static ./static
 # collectstatic needs settings to load; this key exists only during the build.
 RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost /venv/bin/python manage.py collectstatic --noinput -v 0

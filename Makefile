@@ -15,12 +15,13 @@ CHROMIUM ?= /usr/bin/chromium
 # interpreter on PATH, else one installed under pyenv.
 PYTHON ?= $(shell scripts/find-python)
 
-.PHONY: help venv dev-deps browser node-deps demo serve test screenshots lint bench loadtest clean
+.PHONY: help venv dev-deps browser node-deps demo serve test screenshots lint messages bench loadtest clean
 
 help:
 	@echo "make demo   - run the Stalwart sandbox and the portal on 127.0.0.1"
 	@echo "make test   - install what the tests need and run the whole suite"
 	@echo "make lint   - ruff"
+	@echo "make messages - refresh the English catalogues in locale/ (needs GNU gettext)"
 	@echo "make screenshots - every page at 1280 and 390 px into test-output/screenshots/pages/"
 
 $(VENV)/.installed: requirements.txt
@@ -83,6 +84,18 @@ loadtest: venv
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .
+
+# The English catalogues, locale/en/LC_MESSAGES/: the marked strings of portal/ and
+# templates/ (django.po) and of static/js/ (djangojs.po), then their .mo files. Both are
+# committed, so nothing else needs GNU gettext (xgettext, msgmerge, msgfmt); the creation
+# date is left out so that a run without new strings changes nothing.
+MESSAGES_IGNORE := $(addprefix --ignore=,.venv node_modules staticfiles test-output tests sandbox bench loadtest scripts var)
+messages: venv
+	@command -v xgettext >/dev/null && command -v msgfmt >/dev/null || { echo "make messages needs GNU gettext (e.g. apt-get install gettext)" >&2; exit 1; }
+	DEBUG=1 $(PY) manage.py makemessages -l en --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	DEBUG=1 $(PY) manage.py makemessages -l en -d djangojs --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	sed -i '/^"POT-Creation-Date: /d' locale/*/LC_MESSAGES/*.po
+	DEBUG=1 $(PY) manage.py compilemessages -l en $(MESSAGES_IGNORE)
 
 clean:
 	rm -rf $(VENV) node_modules test-output .pytest_cache

@@ -207,6 +207,9 @@ SECURE_CSP = {
 LANGUAGE_CODE = "en"
 TIME_ZONE = env("TIME_ZONE", "UTC") or "UTC"
 USE_I18N = True
+# English is the shipped locale: locale/en/LC_MESSAGES/django.po and djangojs.po
+# (`make messages` refreshes them; the .mo files are compiled from them).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"
