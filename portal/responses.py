@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from portal.permissions import Access, PortalUser
@@ -35,7 +36,7 @@ def sign_in_url(request: HttpRequest) -> str:
 
 def sign_in_redirect(request: HttpRequest, *, expired: bool = False) -> HttpResponse:
     if expired:
-        messages.info(request, "Your session has ended. Please sign in again.")
+        messages.info(request, gettext("Your session has ended. Please sign in again."))
     url = sign_in_url(request)
     if _is_htmx(request):
         return HttpResponseClientRedirect(url)
@@ -67,44 +68,46 @@ _UPSTREAM_TEXT: list[tuple[type[errors.StalwartError], int, str, str]] = [
     (
         errors.StalwartTimeout,
         504,
-        "Stalwart did not answer in time",
-        "The mail server took too long to answer. It may be busy; try again in a moment.",
+        gettext_lazy("Stalwart did not answer in time"),
+        gettext_lazy("The mail server took too long to answer. It may be busy; try again in a moment."),
     ),
     (
         errors.StalwartUnavailable,
         502,
-        "Stalwart could not be reached",
-        "The portal could not connect to the mail server. It may be restarting or down.",
+        gettext_lazy("Stalwart could not be reached"),
+        gettext_lazy("The portal could not connect to the mail server. It may be restarting or down."),
     ),
     (
         errors.RateLimited,
         503,
-        "Stalwart is limiting requests",
-        "The mail server asked the portal to slow down. Wait a few seconds and try again.",
+        gettext_lazy("Stalwart is limiting requests"),
+        gettext_lazy("The mail server asked the portal to slow down. Wait a few seconds and try again."),
     ),
     (
         errors.ConcurrencyLimited,
         503,
-        "Too many requests at once",
-        "Stalwart refuses more than a few simultaneous requests per account. Try again in a moment.",
+        gettext_lazy("Too many requests at once"),
+        gettext_lazy("Stalwart refuses more than a few simultaneous requests per account. Try again in a moment."),
     ),
     (
         errors.Forbidden,
         403,
-        "Stalwart refused this",
-        "Your account does not have the permission the mail server requires for this.",
+        gettext_lazy("Stalwart refused this"),
+        gettext_lazy("Your account does not have the permission the mail server requires for this."),
     ),
     (
         errors.ServerError,
         502,
-        "Stalwart reported an internal error",
-        "The mail server failed while handling the request. Its logs will say more.",
+        gettext_lazy("Stalwart reported an internal error"),
+        gettext_lazy("The mail server failed while handling the request. Its logs will say more."),
     ),
     (
         errors.StalwartBadResponse,
         502,
-        "Stalwart sent an unexpected answer",
-        "The mail server's answer could not be read. Is the portal pointed at a supported Stalwart version?",
+        gettext_lazy("Stalwart sent an unexpected answer"),
+        gettext_lazy(
+            "The mail server's answer could not be read. Is the portal pointed at a supported Stalwart version?"
+        ),
     ),
 ]
 
@@ -114,7 +117,7 @@ def upstream_error(request: HttpRequest, exc: errors.StalwartError) -> HttpRespo
         return not_found(request, exc.message)
     status, title, explanation = next(
         ((status, title, text) for cls, status, title, text in _UPSTREAM_TEXT if isinstance(exc, cls)),
-        (502, "Stalwart refused the request", exc.message),
+        (502, gettext("Stalwart refused the request"), exc.message),
     )
     context = {
         "status": status,

@@ -6,12 +6,15 @@ Stalwart reports failures in two families (api-behaviour §1.5):
 * problem errors: a 4xx/5xx status with an `application/problem+json` body.
 
 Both become subclasses of `StalwartError`; nothing from httpx crosses the
-package boundary. Messages never contain credentials.
+package boundary. Messages never contain credentials; the sentences the portal writes
+itself are shown to people, so they are translated (Stalwart's own words are not).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from django.utils.translation import gettext
 
 
 class StalwartError(Exception):
@@ -214,24 +217,31 @@ def _is_private_key(body: dict[str, Any]) -> bool:
 
 
 def _management_message(code: str, body: dict[str, Any]) -> str:
+    field, value = body.get("field"), body.get("value")
     match code:
         case "fieldAlreadyExists":
-            if not body.get("value"):
-                return f"The {body.get('field', 'value')} is already in use."
-            return f"The {body.get('field', 'value')} {body.get('value', '')!s} is already in use."
+            if not field:
+                return gettext("The value is already in use.")
+            if not value:
+                return gettext("The %(field)s is already in use.") % {"field": field}
+            return gettext("The %(field)s %(value)s is already in use.") % {"field": field, "value": value}
         case "fieldMissing":
-            return f"The {body.get('field', 'field')} is required."
+            if not field:
+                return gettext("The field is required.")
+            return gettext("The %(field)s is required.") % {"field": field}
         case "notFound":
             item = body.get("item") or ""
-            return f"{item} was not found." if item else "Not found."
+            return gettext("%(item)s was not found.") % {"item": item} if item else gettext("Not found.")
         case "unsupported":
-            return str(body.get("details") or "Not supported by this server.")
+            return str(body.get("details") or gettext("Not supported by this server."))
         case "assertFailed":
-            return "The value changed on the server in the meantime."
+            return gettext("The value changed on the server in the meantime.")
         case "other":
             details, reason = body.get("details"), body.get("reason")
-            return f"{details}: {reason}" if details and reason else str(details or reason or "Rejected.")
-    return f"Stalwart refused the request ({code})."
+            if details and reason:
+                return gettext("%(details)s: %(reason)s") % {"details": details, "reason": reason}
+            return str(details or reason or gettext("Rejected."))
+    return gettext("Stalwart refused the request (%(code)s).") % {"code": code}
 
 
 # --- OAuth token endpoint ----------------------------------------------------
@@ -239,7 +249,7 @@ class OAuthError(StalwartError):
     """`/auth/token` answered 400 `{"error": "invalid_grant"}` or similar."""
 
     def __init__(self, error: str, *, operation: str = "POST /auth/token") -> None:
-        super().__init__(f"The token request was refused ({error}).", operation=operation)
+        super().__init__(gettext("The token request was refused (%(error)s).") % {"error": error}, operation=operation)
         self.error = error
 
 
@@ -248,6 +258,7 @@ class UnsupportedVersion(StalwartError):
 
     def __init__(self, version: str) -> None:
         super().__init__(
-            f"This portal needs Stalwart 0.11 or newer; the server reports version {version or 'unknown'}."
+            gettext("This portal needs Stalwart 0.11 or newer; the server reports version %(version)s.")
+            % {"version": version or gettext("unknown")}
         )
         self.version = version
