@@ -7,6 +7,8 @@ import re
 
 from django import forms
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import strength
 
@@ -15,7 +17,9 @@ MAX_CERTIFICATE_BYTES = 256 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def password_field(label: str = "Your current password", *, autocomplete: str = "current-password") -> forms.CharField:
+def password_field(
+    label: str = _("Your current password"), *, autocomplete: str = "current-password"
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         max_length=1024,
@@ -26,12 +30,12 @@ def password_field(label: str = "Your current password", *, autocomplete: str = 
 
 def code_field(*, required: bool) -> forms.RegexField:
     return forms.RegexField(
-        label="Code from your authenticator app",
+        label=_("Code from your authenticator app"),
         regex=CODE_PATTERN,
         required=required,
         error_messages={
-            "invalid": "Enter the 6 digits your authenticator app shows (some apps show 8).",
-            "required": "Enter the code your authenticator app shows.",
+            "invalid": _("Enter the 6 digits your authenticator app shows (some apps show 8)."),
+            "required": _("Enter the code your authenticator app shows."),
         },
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]{6,8}", "size": 8}
@@ -57,16 +61,16 @@ class CodeStepMixin:
 
 class AppPasswordForm(forms.Form):
     label = forms.CharField(
-        label="What will use it?",
+        label=_("What will use it?"),
         max_length=64,
-        help_text="A name to recognise it by later, such as “iPhone Mail” or “Thunderbird at home”.",
+        help_text=_("A name to recognise it by later, such as “iPhone Mail” or “Thunderbird at home”."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
     )
 
     def clean_label(self) -> str:
         label = " ".join(self.cleaned_data["label"].split())
         if not label or _CONTROL.search(label):
-            raise forms.ValidationError("Use letters, digits and spaces for the name.")
+            raise forms.ValidationError(gettext("Use letters, digits and spaces for the name."))
         return label
 
 
@@ -86,8 +90,8 @@ class TwoFactorDisableForm(forms.Form):
 class PasswordChangeForm(CodeStepMixin, forms.Form):
     password = password_field()
     code = code_field(required=True)
-    new_password = password_field("New password", autocomplete="new-password")
-    confirm_password = password_field("Type the new password again", autocomplete="new-password")
+    new_password = password_field(_("New password"), autocomplete="new-password")
+    confirm_password = password_field(_("Type the new password again"), autocomplete="new-password")
 
     def __init__(self, *args, account_name: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -116,32 +120,32 @@ class PasswordChangeForm(CodeStepMixin, forms.Form):
         data = super().clean()
         new, confirm = data.get("new_password"), data.get("confirm_password")
         if new and confirm is not None and new != confirm:
-            self.add_error("confirm_password", "The two new passwords are not the same. Type them again.")
+            self.add_error("confirm_password", gettext("The two new passwords are not the same. Type them again."))
         if new and data.get("password") == new:
-            self.add_error("new_password", "The new password is the same as the current one.")
+            self.add_error("new_password", gettext("The new password is the same as the current one."))
         return data
 
 
 ENCRYPTION_METHOD_CHOICES = [
-    ("pGP", "OpenPGP — a public key from GnuPG, Thunderbird, Proton or similar"),
-    ("sMIME", "S/MIME — a certificate, as used by Outlook and Apple Mail"),
+    ("pGP", _("OpenPGP — a public key from GnuPG, Thunderbird, Proton or similar")),
+    ("sMIME", _("S/MIME — a certificate, as used by Outlook and Apple Mail")),
 ]
-ALGORITHM_CHOICES = [("Aes256", "AES-256 (recommended)"), ("Aes128", "AES-128")]
+ALGORITHM_CHOICES = [("Aes256", _("AES-256 (recommended)")), ("Aes128", "AES-128")]
 
 
 class EncryptionForm(CodeStepMixin, forms.Form):
-    method = forms.ChoiceField(label="Type of key", choices=ENCRYPTION_METHOD_CHOICES, widget=forms.RadioSelect)
-    algo = forms.ChoiceField(label="Cipher", choices=ALGORITHM_CHOICES, initial="Aes256")
+    method = forms.ChoiceField(label=_("Type of key"), choices=ENCRYPTION_METHOD_CHOICES, widget=forms.RadioSelect)
+    algo = forms.ChoiceField(label=_("Cipher"), choices=ALGORITHM_CHOICES, initial="Aes256")
     certs = forms.CharField(
-        label="Paste your public key or certificate",
+        label=_("Paste your public key or certificate"),
         required=False,
         strip=False,
         widget=forms.Textarea(
             attrs={"rows": 8, "spellcheck": "false", "placeholder": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n…"}
         ),
-        help_text="Only the public part. Several S/MIME certificates can be pasted one after the other.",
+        help_text=_("Only the public part. Several S/MIME certificates can be pasted one after the other."),
     )
-    certs_file = forms.FileField(label="…or upload it", required=False)
+    certs_file = forms.FileField(label=_("…or upload it"), required=False)
     password = password_field()
     code = code_field(required=True)
 
@@ -150,7 +154,7 @@ class EncryptionForm(CodeStepMixin, forms.Form):
         if upload is None:
             return None
         if upload.size > MAX_CERTIFICATE_BYTES:
-            raise forms.ValidationError("This file is too large for a key or certificate.")
+            raise forms.ValidationError(gettext("This file is too large for a key or certificate."))
         return upload.read(MAX_CERTIFICATE_BYTES + 1)
 
     def clean(self) -> dict:
@@ -161,7 +165,7 @@ class EncryptionForm(CodeStepMixin, forms.Form):
         elif (data.get("certs") or "").strip():
             data["certificates"] = data["certs"].strip() + "\n"
         else:
-            self.add_error("certs", "Paste your public key or certificate, or upload the file.")
+            self.add_error("certs", gettext("Paste your public key or certificate, or upload the file."))
         return data
 
 

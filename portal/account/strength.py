@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext, ngettext
+
 MIN_LENGTH = 12
 MIN_WORDS = 4
 
@@ -70,23 +72,28 @@ def _is_common(password: str) -> bool:
 def assess(password: str, account_name: str = "") -> Strength:
     problems: list[str] = []
     if not password:
-        return Strength(("Enter a new password.",), 0, "")
+        return Strength((gettext("Enter a new password."),), 0, "")
     long_enough = len(password) >= MIN_LENGTH or len(words(password)) >= MIN_WORDS
     if not long_enough:
         missing = MIN_LENGTH - len(password)
         problems.append(
-            f"Use at least {MIN_LENGTH} characters ({missing} more), or a passphrase of at least {MIN_WORDS} words."
+            ngettext(
+                "Use at least %(length)s characters (%(missing)s more), or a passphrase of at least %(words)s words.",
+                "Use at least %(length)s characters (%(missing)s more), or a passphrase of at least %(words)s words.",
+                missing,
+            )
+            % {"length": MIN_LENGTH, "missing": missing, "words": MIN_WORDS}
         )
     name = account_name.lower()
     if name and password.lower() in {name, name.split("@", 1)[0]}:
-        problems.append("Don't use your account name as your password.")
+        problems.append(gettext("Don't use your account name as your password."))
     elif _is_common(password):
-        problems.append("This is one of the passwords people try first. Choose something less predictable.")
+        problems.append(gettext("This is one of the passwords people try first. Choose something less predictable."))
     if problems:
-        return Strength(tuple(problems), 1 if long_enough else 0, "Too weak")
+        return Strength(tuple(problems), 1 if long_enough else 0, gettext("Too weak"))
     variety = sum(bool(re.search(pattern, password)) for pattern in (r"[a-z]", r"[A-Z]", r"\d", r"[^A-Za-z\d]"))
     if len(password) >= 20 or len(words(password)) >= 5 or (len(password) >= 16 and variety >= 3):
-        return Strength((), 4, "Very strong")
+        return Strength((), 4, gettext("Very strong"))
     if len(password) >= 14 or variety >= 3 or len(words(password)) >= MIN_WORDS:
-        return Strength((), 3, "Strong")
-    return Strength((), 2, "Good")
+        return Strength((), 3, gettext("Strong"))
+    return Strength((), 2, gettext("Good"))

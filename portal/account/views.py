@@ -20,10 +20,9 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.auth import session
@@ -54,10 +53,11 @@ log = logging.getLogger("portal.account")
 PASSWORDS = needs("manage-passwords")
 ENCRYPTION = needs("manage-encryption")
 
-WRONG_PASSWORD = "This is not your current password. Check it and try again."
-WRONG_CODE = "That code is not correct, or it has expired. Enter the code your authenticator app shows now."
-CODE_NEEDED = "Your account uses two-factor sign-in: enter the code from your authenticator app as well."
-STAYS_SIGNED_IN = "You stay signed in to the portal. If it asks you to sign in again later, {what}."
+WRONG_PASSWORD = gettext_lazy("This is not your current password. Check it and try again.")
+WRONG_CODE = gettext_lazy(
+    "That code is not correct, or it has expired. Enter the code your authenticator app shows now."
+)
+CODE_NEEDED = gettext_lazy("Your account uses two-factor sign-in: enter the code from your authenticator app as well.")
 APP_FORM_TOKENS_KEY = "portal.app_password_forms"
 
 
@@ -77,11 +77,15 @@ def _basic(request: HttpRequest, secret: str) -> StalwartClient:
 
 def _tabs(request: HttpRequest, current: str) -> list[dict[str, Any]]:
     user = _user(request)
-    items = [("security", "Overview")]
+    items = [("security", gettext("Overview"))]
     if user.has("manage-passwords"):
-        items += [("app-passwords", "App passwords"), ("two-factor", "Two-factor"), ("password", "Password")]
+        items += [
+            ("app-passwords", gettext("App passwords")),
+            ("two-factor", gettext("Two-factor")),
+            ("password", gettext("Password")),
+        ]
     if user.has("manage-encryption"):
-        items.append(("encryption", "Encryption"))
+        items.append(("encryption", gettext("Encryption")))
     return [{"url": reverse(f"account:{name}"), "label": label, "current": name == current} for name, label in items]
 
 
@@ -168,19 +172,23 @@ def _next_step(auth: AccountAuth | None) -> dict[str, str] | None:
         return None
     if not auth.otp_enabled:
         return {
-            "title": "Turn on two-factor sign-in",
-            "text": "With a code from your phone as well as your password, nobody can sign in as you "
-            "even if they learn your password.",
+            "title": gettext("Turn on two-factor sign-in"),
+            "text": gettext(
+                "With a code from your phone as well as your password, nobody can sign in as you "
+                "even if they learn your password."
+            ),
             "url": reverse("account:two-factor"),
-            "action": "Turn on two-factor",
+            "action": gettext("Turn on two-factor"),
         }
     if not auth.app_passwords:
         return {
-            "title": "Create an app password for your phone",
-            "text": "Mail apps cannot ask for two-factor codes. Give each app its own password, "
-            "and you can switch it off without changing your main password.",
+            "title": gettext("Create an app password for your phone"),
+            "text": gettext(
+                "Mail apps cannot ask for two-factor codes. Give each app its own password, "
+                "and you can switch it off without changing your main password."
+            ),
             "url": reverse("account:app-password-create"),
-            "action": "Create an app password for your phone",
+            "action": gettext("Create an app password for your phone"),
         }
     return None
 
@@ -248,8 +256,10 @@ async def app_password_create(request: HttpRequest) -> HttpResponse:
         # A reload (or a second click) of a form that already created its password.
         messages.info(
             request,
-            "That app password was already created and cannot be shown again. "
-            "If you did not copy it, revoke it and create a new one.",
+            gettext(
+                "That app password was already created and cannot be shown again. "
+                "If you did not copy it, revoke it and create a new one."
+            ),
         )
         return HttpResponseRedirect(reverse("account:app-passwords"))
 
@@ -269,12 +279,14 @@ async def app_password_revoke(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and name:
         label = AppPassword.from_raw_name(name).label
         await _api(request).update_auth([remove_app_password(name)])
-        messages.success(request, f"“{label}” is revoked: it can no longer be used to sign in.")
+        messages.success(
+            request, gettext("“%(label)s” is revoked: it can no longer be used to sign in.") % {"label": label}
+        )
         return HttpResponseRedirect(reverse("account:app-passwords"))
     auth = await _api(request).get_auth()
     match = next((a for a in auth.app_passwords if a.raw_name == name), None)
     if match is None:
-        messages.info(request, "That app password no longer exists.")
+        messages.info(request, gettext("That app password no longer exists."))
         return HttpResponseRedirect(reverse("account:app-passwords"))
     return _page(request, "account/app_password_revoke.html", "app-passwords", {"app_password": match, "all": False})
 
@@ -284,7 +296,9 @@ async def app_password_revoke(request: HttpRequest) -> HttpResponse:
 async def app_passwords_revoke_all(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         await _api(request).update_auth([remove_app_password()])
-        messages.success(request, "All app passwords are revoked. Mail apps that used them must be given new ones.")
+        messages.success(
+            request, gettext("All app passwords are revoked. Mail apps that used them must be given new ones.")
+        )
         return HttpResponseRedirect(reverse("account:app-passwords"))
     auth = await _api(request).get_auth()
     if not auth.app_passwords:
@@ -308,21 +322,23 @@ async def two_factor_enable(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if request.method == "GET":
         if (await _api(request).get_auth()).otp_enabled:
-            messages.info(request, "Two-factor sign-in is already on.")
+            messages.info(request, gettext("Two-factor sign-in is already on."))
             return HttpResponseRedirect(reverse("account:two-factor"))
         secret = await totp.pending_secret(request, create=True)
         return _enable_page(request, TwoFactorEnableForm(), secret)
 
     secret = await totp.pending_secret(request, create=False)
     if secret is None:
-        messages.info(request, "The setup took too long, so here is a new code. Scan it again, please.")
+        messages.info(request, gettext("The setup took too long, so here is a new code. Scan it again, please."))
         return HttpResponseRedirect(reverse("account:two-factor-enable"))
     form = TwoFactorEnableForm(request.POST)
     if form.is_valid() and not totp.verify(secret, form.cleaned_data["code"]):
         form.add_error(
             "code",
-            "That code does not match. Check that you scanned the code on this page "
-            "and enter the code your app shows now.",
+            gettext(
+                "That code does not match. Check that you scanned the code on this page "
+                "and enter the code your app shows now."
+            ),
         )
     if form.is_valid():
         url = totp.otpauth_url(secret, user.name)
@@ -338,8 +354,11 @@ async def two_factor_enable(request: HttpRequest) -> HttpResponse:
             log.info("two-factor sign-in turned on by %s", user.name)
             messages.success(
                 request,
-                "Two-factor sign-in is on. From now on the portal asks for a code from your app "
-                "after your password. " + STAYS_SIGNED_IN.format(what="have your phone at hand for the code"),
+                gettext(
+                    "Two-factor sign-in is on. From now on the portal asks for a code from your app "
+                    "after your password. You stay signed in to the portal. If it asks you to sign in "
+                    "again later, have your phone at hand for the code."
+                ),
             )
             return HttpResponseRedirect(reverse("account:security"))
     return _enable_page(request, form, secret, status=_status(form))
@@ -373,7 +392,9 @@ async def two_factor_disable(request: HttpRequest) -> HttpResponse:
             log.info("two-factor sign-in turned off by %s", _user(request).name)
             messages.success(
                 request,
-                "Two-factor sign-in is off: your password alone now signs you in. You stay signed in to the portal.",
+                gettext(
+                    "Two-factor sign-in is off: your password alone now signs you in. You stay signed in to the portal."
+                ),
             )
             return HttpResponseRedirect(reverse("account:security"))
     auth = await _api(request).get_auth()
@@ -473,19 +494,33 @@ async def encryption(request: HttpRequest) -> HttpResponse:
                 lambda client: client.account.set_crypto(data["method"], data["algo"], data["certificates"]),
             )
         except errors.OtherError as exc:
-            form.add_error("certs", f"The mail server cannot use this: {exc.details or exc.message}")
+            form.add_error(
+                "certs", gettext("The mail server cannot use this: %(reason)s") % {"reason": exc.details or exc.message}
+            )
         except errors.Unsupported as exc:
             form.add_error(None, _unsupported(exc))
         else:
             if done:
-                kind = "key" if data["method"] == "pGP" else "certificate"
                 log.info("encryption at rest turned on by %s (%s)", _user(request).name, data["method"])
-                messages.success(
-                    request,
-                    f"Encryption at rest is on. New messages are stored encrypted with your "
-                    f"{ENCRYPTION_METHODS[data['method']]} {kind} ({count} certificate{pluralize(count)} "
-                    "accepted), so only you can read them, with your private key.",
-                )
+                if data["method"] == "pGP":
+                    text = ngettext(
+                        "Encryption at rest is on. New messages are stored encrypted with your %(method)s key "
+                        "(%(count)s certificate accepted), so only you can read them, with your private key.",
+                        "Encryption at rest is on. New messages are stored encrypted with your %(method)s key "
+                        "(%(count)s certificates accepted), so only you can read them, with your private key.",
+                        count,
+                    )
+                else:
+                    text = ngettext(
+                        "Encryption at rest is on. New messages are stored encrypted with your %(method)s "
+                        "certificate (%(count)s certificate accepted), so only you can read them, with your "
+                        "private key.",
+                        "Encryption at rest is on. New messages are stored encrypted with your %(method)s "
+                        "certificate (%(count)s certificates accepted), so only you can read them, with your "
+                        "private key.",
+                        count,
+                    )
+                messages.success(request, text % {"method": ENCRYPTION_METHODS[data["method"]], "count": count})
                 return HttpResponseRedirect(reverse("account:encryption"))
     crypto = await _api(request).get_crypto()
     off_form = EncryptionOffForm(needs_code=form.needs_code or getattr(form, "code_required", False))
@@ -495,10 +530,9 @@ async def encryption(request: HttpRequest) -> HttpResponse:
 
 
 def _unsupported(exc: errors.Unsupported) -> str:
-    return (
-        "Encryption at rest is not available on this server: "
-        f"{exc.details or exc.message}. Ask your administrator if you need it."
-    )
+    return gettext(
+        "Encryption at rest is not available on this server: %(reason)s. Ask your administrator if you need it."
+    ) % {"reason": exc.details or exc.message}
 
 
 @require_POST
@@ -522,8 +556,10 @@ async def encryption_disable(request: HttpRequest) -> HttpResponse:
             log.info("encryption at rest turned off by %s", _user(request).name)
             messages.success(
                 request,
-                "Encryption at rest is off. New messages are stored as they arrive; "
-                "messages stored while it was on stay encrypted.",
+                gettext(
+                    "Encryption at rest is off. New messages are stored as they arrive; "
+                    "messages stored while it was on stay encrypted."
+                ),
             )
             return HttpResponseRedirect(reverse("account:encryption"))
     crypto = await _api(request).get_crypto()
