@@ -158,14 +158,17 @@ def parse_import(data: bytes) -> tuple[list[Row], str]:
             try:
                 validate_email(address)
             except forms.ValidationError:
-                row.errors.append(f"“{address}” is not an e-mail address.")
+                row.errors.append(_("“%(address)s” is not an e-mail address.") % {"address": address})
         if emails:
             values["emails"] = list(dict.fromkeys(emails))
         if record.get("quota"):
             try:
                 values["quota"] = _quota(record["quota"])
             except ValueError:
-                row.errors.append(f"“{record['quota']}” is not a size (use bytes, or a number with MiB or GiB).")
+                row.errors.append(
+                    _("“%(quota)s” is not a size (use bytes, or a number with MiB or GiB).")
+                    % {"quota": record["quota"]}
+                )
         for column, field_name in (("groups", "memberOf"), ("lists", "lists"), ("roles", "roles")):
             if record.get(column):
                 values[field_name] = [item.lower() for item in _split(record[column])]
@@ -216,7 +219,7 @@ async def plan_import(client: StalwartClient, rows: list[Row]) -> None:
             return
         if existing.type != "individual":
             row.action = "invalid"
-            row.errors.append(f"“{row.name}” exists and is not an account.")
+            row.errors.append(_("“%(name)s” exists and is not an account.") % {"name": row.name})
             return
         current = {
             "description": existing.description,

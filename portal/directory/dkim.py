@@ -86,9 +86,14 @@ async def create_default_keys(client: StalwartClient, domain: str) -> list[str]:
         try:
             await client.dkim.create(domain, algorithm)
         except errors.FieldAlreadyExists:
-            results.append(f"{label} DKIM key: {domain} already has one.")
+            results.append(
+                _("%(algorithm)s DKIM key: %(domain)s already has one.") % {"algorithm": label, "domain": domain}
+            )
         except errors.StalwartError as exc:
-            results.append(f"{label} DKIM key not generated: {describe_failure(exc)}")
+            results.append(
+                _("%(algorithm)s DKIM key not generated: %(reason)s")
+                % {"algorithm": label, "reason": describe_failure(exc)}
+            )
         else:
-            results.append(f"{label} DKIM key generated.")
+            results.append(_("%(algorithm)s DKIM key generated.") % {"algorithm": label})
     return results

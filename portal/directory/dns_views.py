@@ -50,10 +50,13 @@ async def domain_dns(request: HttpRequest, name: str) -> HttpResponse:
         except (errors.BadRequest, errors.ManagementError) as exc:
             form.add_error(None, describe_failure(exc))
         else:
-            chosen = f" with the selector {selector}" if selector else ""
-            messages.success(
-                request, f"{ALGORITHMS[algorithm]} DKIM key generated{chosen}. Publish its TXT record below."
-            )
+            if selector:
+                text = _(
+                    "%(algorithm)s DKIM key generated with the selector %(selector)s. Publish its TXT record below."
+                )
+            else:
+                text = _("%(algorithm)s DKIM key generated. Publish its TXT record below.")
+            messages.success(request, text % {"algorithm": ALGORITHMS[algorithm], "selector": selector})
             if request.htmx:  # type: ignore[attr-defined]
                 return HttpResponseClientRedirect(page_url)
             return HttpResponseRedirect(page_url)

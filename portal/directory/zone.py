@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.utils.translation import gettext, ngettext
+
 from portal.stalwart.types import DnsRecord
 
 TXT_CHUNK = 255
@@ -114,7 +116,7 @@ def content_lines(record: DnsRecord) -> list[str]:
 def zone_snippet(domain: str, records: Iterable[DnsRecord]) -> str:
     inside, outside = in_zone(records, domain)
     lines = [
-        f"; DNS records for {escape_name(origin(domain))} suggested by Stalwart",
+        "; " + gettext("DNS records for %(origin)s suggested by Stalwart") % {"origin": escape_name(origin(domain))},
         f"$ORIGIN {escape_name(origin(domain))}",
     ]
     rows = []
@@ -128,5 +130,13 @@ def zone_snippet(domain: str, records: Iterable[DnsRecord]) -> str:
         lines.append(prefix + data[0])
         lines.extend(" " * len(prefix) + more for more in data[1:])
     if outside:
-        lines.append(f"; {len(outside)} more record(s) belong to other zones; see the table.")
+        lines.append(
+            "; "
+            + ngettext(
+                "%(count)s more record belongs to another zone; see the table.",
+                "%(count)s more records belong to other zones; see the table.",
+                len(outside),
+            )
+            % {"count": len(outside)}
+        )
     return "\n".join(lines) + "\n"

@@ -307,7 +307,7 @@ def test_zone_snippet_format():
         f'                               "{second}" )\n'
         '@                   IN  TXT  "v=spf1 mx ra=postmaster -all"\n'
         "_submissions._tcp   IN  SRV  0 1 465 mail.example.org.\n"
-        "; 1 more record(s) belong to other zones; see the table.\n"
+        "; 1 more record belongs to another zone; see the table.\n"
     )
 
 
