@@ -285,7 +285,7 @@
 })();
 
 // A form is sent once: a second click while the page is loading does nothing,
-// and the buttons say so. (htmx forms are handled by htmx itself.)
+// and the buttons say so. (htmx forms: the next block.)
 (function () {
   "use strict";
   document.addEventListener("submit", function (event) {
@@ -311,6 +311,51 @@
       form.removeAttribute("data-submitting");
       form.removeAttribute("aria-busy");
       form.querySelectorAll("button, input[type=submit]").forEach(function (button) { button.disabled = false; });
+    });
+  });
+})();
+
+// htmx forms are sent once too. htmx would queue a second submission made while the
+// first is on its way and send it afterwards; it is dropped instead. While a form's
+// request (anything but GET) is out, the form is busy and its buttons are disabled,
+// until the answer or the failure is in; an answer that loads another page keeps them so.
+(function () {
+  "use strict";
+  var BUTTONS = "button[type=submit], button:not([type]), input[type=submit]";
+
+  // The form a request submits: the form itself, or the form of a submit button that
+  // carries hx-post. Other requests (a live check while typing) are not submissions.
+  function submitted(elt, verb) {
+    if (!elt || !elt.tagName || (verb || "get").toLowerCase() === "get") return null;
+    if (elt.tagName === "FORM") return elt;
+    return elt.matches(BUTTONS) && elt.form ? elt.form : null;
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = submitted(event.detail.elt, event.detail.verb);
+    if (form && form.hasAttribute("data-submitting")) event.preventDefault();
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = submitted(event.detail.elt, (event.detail.requestConfig || {}).verb);
+    if (!form || event.defaultPrevented) return;
+    form.setAttribute("data-submitting", "");
+    form.setAttribute("aria-busy", "true");
+    form.querySelectorAll(BUTTONS).forEach(function (button) {
+      if (button.disabled) return;
+      button.disabled = true;
+      button.setAttribute("data-busy-disabled", "");
+    });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = submitted(event.detail.elt, (event.detail.requestConfig || {}).verb);
+    var xhr = event.detail.xhr;
+    var leaving = xhr && (xhr.getResponseHeader("HX-Redirect") || xhr.getResponseHeader("HX-Refresh") === "true");
+    if (!form || leaving) return;
+    form.removeAttribute("data-submitting");
+    form.removeAttribute("aria-busy");
+    form.querySelectorAll("[data-busy-disabled]").forEach(function (button) {
+      button.disabled = false;
+      button.removeAttribute("data-busy-disabled");
     });
   });
 })();
