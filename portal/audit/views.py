@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from portal.models import AuditEntry
@@ -21,14 +22,16 @@ PAGE_SIZE = 50
 
 
 class AuditFilter(forms.Form):
-    actor = forms.CharField(required=False, max_length=512, label="Who")
-    action = forms.CharField(required=False, max_length=100, label="Action")
-    target = forms.CharField(required=False, max_length=512, label="Target")
+    actor = forms.CharField(required=False, max_length=512, label=_("Who"))
+    action = forms.CharField(required=False, max_length=100, label=_("Action"))
+    target = forms.CharField(required=False, max_length=512, label=_("Target"))
     outcome = forms.ChoiceField(
-        required=False, choices=[("", "Any result"), (AuditEntry.SUCCESS, "Succeeded"), (AuditEntry.FAILURE, "Failed")]
+        required=False,
+        label=_("Outcome"),
+        choices=[("", _("Any result")), (AuditEntry.SUCCESS, _("Succeeded")), (AuditEntry.FAILURE, _("Failed"))],
     )
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}))
 
 
 def visible_entries(user: PortalUser) -> QuerySet[AuditEntry]:

@@ -5,21 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django import template
+from django.utils.translation import gettext, ngettext_lazy
 
 register = template.Library()
 
-_UNITS = (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
+_UNITS = (
+    (ngettext_lazy("%(count)s year", "%(count)s years", "count"), 365 * 86400),
+    (ngettext_lazy("%(count)s day", "%(count)s days", "count"), 86400),
+    (ngettext_lazy("%(count)s hour", "%(count)s hours", "count"), 3600),
+    (ngettext_lazy("%(count)s minute", "%(count)s minutes", "count"), 60),
+)
 
 
 def _span(seconds: float) -> str:
     seconds = abs(seconds)
     if seconds < 60:
-        return "less than a minute"
-    for name, size in _UNITS:
+        return gettext("less than a minute")
+    for text, size in _UNITS:
         if seconds >= size:
-            count = int(seconds // size)
-            return f"{count} {name}{'s' if count != 1 else ''}"
-    return "less than a minute"  # pragma: no cover
+            return text % {"count": int(seconds // size)}
+    return gettext("less than a minute")  # pragma: no cover
 
 
 @register.filter
@@ -29,8 +34,10 @@ def relative_time(value: object) -> str:
         return ""
     delta = (value - datetime.now(UTC)).total_seconds()
     if abs(delta) < 60:
-        return "now" if delta >= 0 else "just now"
-    return f"in {_span(delta)}" if delta > 0 else f"{_span(delta)} ago"
+        return gettext("now") if delta >= 0 else gettext("just now")
+    if delta > 0:
+        return gettext("in %(time)s") % {"time": _span(delta)}
+    return gettext("%(time)s ago") % {"time": _span(delta)}
 
 
 @register.filter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 register = template.Library()
 
@@ -21,7 +22,7 @@ def binary_size(value: object) -> str:
         size /= 1024
         unit += 1
     if unit == 0:
-        return f"{int(size)} bytes" if size != 1 else "1 byte"
+        return ngettext("%(count)s byte", "%(count)s bytes", int(size)) % {"count": int(size)}
     return f"{size:.1f} {_UNITS[unit]}".replace(".0 ", " ")
 
 
@@ -34,7 +35,14 @@ def more_than_one(items: object) -> int:
         return 0
 
 
-_LIMIT_LABELS = {1: "Accounts", 2: "Groups", 6: "Mailing lists", 8: "Domains", 10: "Roles", 11: "API keys"}
+_LIMIT_LABELS = {
+    1: gettext_lazy("Accounts"),
+    2: gettext_lazy("Groups"),
+    6: gettext_lazy("Mailing lists"),
+    8: gettext_lazy("Domains"),
+    10: gettext_lazy("Roles"),
+    11: gettext_lazy("API keys"),
+}
 
 
 @register.filter
@@ -57,9 +65,9 @@ def ago(value: object) -> str:
     if timezone.is_naive(value):
         value = timezone.make_aware(value, timezone.get_default_timezone())
     if value > timezone.now():
-        return "just now"
+        return gettext("just now")
     text = timesince(value, depth=1)
-    return "just now" if text.startswith("0\xa0") else f"{text} ago"
+    return gettext("just now") if text.startswith("0\xa0") else gettext("%(time)s ago") % {"time": text}
 
 
 class _PageLinks:
