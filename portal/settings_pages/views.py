@@ -623,7 +623,7 @@ async def saved(request: HttpRequest) -> HttpResponse:
 async def reload(request: HttpRequest) -> HttpResponse:
     dry_run = request.POST.get("mode") == "check"
     back = _safe_back(request, request.POST.get("back"), reverse("config:browse"))
-    result = await request.stalwart.settings.reload(dry_run=dry_run)  # type: ignore[attr-defined]
+    result = await request.stalwart.maintenance.reload(dry_run=dry_run)  # type: ignore[attr-defined]
     log.info(
         "%s %s the configuration: %d errors, %d warnings",
         request.portal_user.name,  # type: ignore[attr-defined]

@@ -1,4 +1,6 @@
-"""`/api/settings/*` and `/api/reload`: the server's flat key/value configuration (§9, §10).
+"""`/api/settings/*`: the server's flat key/value configuration (§9).
+
+Applying it (`/api/reload`, §10) is `MaintenanceApi.reload` (`client.maintenance`).
 
 Writes are lists of operations applied in order by Stalwart, **not atomically**:
 
@@ -17,7 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .errors import StalwartBadResponse
-from .observability_types import ReloadResult, SettingsPage, SettingsRecord
+from .observability_types import SettingsPage, SettingsRecord
 from .paths import api_path
 from .types import Page
 
@@ -126,8 +128,3 @@ class SettingsApi:
     async def delete(self, key: str) -> None:
         """Delete exactly one key (never a prefix)."""
         await self._client.request("DELETE", api_path("settings", key))
-
-    async def reload(self, *, dry_run: bool = False) -> ReloadResult:
-        """Rebuild the running configuration from the settings (or only check it)."""
-        data = await self._client.request("GET", api_path("reload"), params={"dry-run": "true" if dry_run else None})
-        return ReloadResult.from_api(data)
