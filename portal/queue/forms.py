@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.http import HttpRequest, QueryDict
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.paging import PAGE_SIZES, Paging
 from portal.stalwart.queue_types import QueueSelection
@@ -50,21 +52,21 @@ class UtcDateTimeInput(forms.DateTimeInput):
 class QueueFilterForm(forms.Form):
     """Search, sender, recipient and "next attempt before/after" (UTC), as Stalwart selects them."""
 
-    q = forms.CharField(label="Search", required=False, max_length=200, strip=True)
-    sender = forms.CharField(label="Sender contains", required=False, max_length=200, strip=True)
-    recipient = forms.CharField(label="Recipient contains", required=False, max_length=200, strip=True)
+    q = forms.CharField(label=_("Search"), required=False, max_length=200, strip=True)
+    sender = forms.CharField(label=_("Sender contains"), required=False, max_length=200, strip=True)
+    recipient = forms.CharField(label=_("Recipient contains"), required=False, max_length=200, strip=True)
     before = forms.DateTimeField(
-        label="Next attempt before (UTC)", required=False, input_formats=DATETIME_FORMATS, widget=UtcDateTimeInput()
+        label=_("Next attempt before (UTC)"), required=False, input_formats=DATETIME_FORMATS, widget=UtcDateTimeInput()
     )
     after = forms.DateTimeField(
-        label="Next attempt after (UTC)", required=False, input_formats=DATETIME_FORMATS, widget=UtcDateTimeInput()
+        label=_("Next attempt after (UTC)"), required=False, input_formats=DATETIME_FORMATS, widget=UtcDateTimeInput()
     )
 
     def __init__(self, data: QueryDict | None = None, **kwargs) -> None:
         super().__init__(data, **kwargs)
-        self.fields["q"].widget.attrs.update({"type": "search", "placeholder": "Sender or recipient address"})
-        self.fields["sender"].widget.attrs.update({"placeholder": "e.g. @example.org"})
-        self.fields["recipient"].widget.attrs.update({"placeholder": "e.g. gmail.com"})
+        self.fields["q"].widget.attrs.update({"type": "search", "placeholder": gettext("Sender or recipient address")})
+        self.fields["sender"].widget.attrs.update({"placeholder": gettext("e.g. @example.org")})
+        self.fields["recipient"].widget.attrs.update({"placeholder": gettext("e.g. gmail.com")})
         for name in ("q", "sender", "recipient"):
             self.fields[name].widget.attrs["autocomplete"] = "off"
 
@@ -74,7 +76,7 @@ class QueueFilterForm(forms.Form):
             return None
         value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         if value <= datetime.now(UTC):
-            raise forms.ValidationError("Choose a time in the future: Stalwart ignores past times here.")
+            raise forms.ValidationError(gettext("Choose a time in the future: Stalwart ignores past times here."))
         return value
 
     def clean_before(self) -> datetime | None:
@@ -121,6 +123,6 @@ class ReportFilterForm(forms.Form):
     """Outgoing (queued) reports: type and domain."""
 
     type = forms.ChoiceField(
-        label="Type", required=False, choices=[("", "DMARC and TLS"), ("dmarc", "DMARC"), ("tls", "TLS")]
+        label=_("Type"), required=False, choices=[("", _("DMARC and TLS")), ("dmarc", "DMARC"), ("tls", "TLS")]
     )
-    domain = forms.CharField(label="Domain contains", required=False, max_length=200, strip=True)
+    domain = forms.CharField(label=_("Domain contains"), required=False, max_length=200, strip=True)

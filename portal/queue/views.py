@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import responses
@@ -21,8 +22,8 @@ from .forms import FilteredPaging, QueueFilterForm, ReportFilterForm, queue_filt
 
 log = logging.getLogger("portal.queue")
 
-GONE = "This message is no longer in the queue: it was delivered, returned to its sender or cancelled."
-REPORT_GONE = "This report is no longer queued: it was sent or cancelled."
+GONE = gettext_lazy("This message is no longer in the queue: it was delivered, returned to its sender or cancelled.")
+REPORT_GONE = gettext_lazy("This report is no longer queued: it was sent or cancelled.")
 SAMPLE_SIZE = 10
 
 # The bulk page previews with the list call, then retries or cancels.
@@ -51,10 +52,6 @@ def _detail_url(message_id: int) -> str:
 
 def _list_url(query: str = "") -> str:
     return reverse("queue:list") + (f"?{query}" if query else "")
-
-
-def _plural(count: int, word: str, plural: str = "") -> str:
-    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 async def _load(request: HttpRequest, message_id: int) -> QueuedMessage | HttpResponse:
@@ -94,11 +91,13 @@ async def queue_status(request: HttpRequest) -> HttpResponse:
     was_running = await _client(request).queue.set_running(run)
     log.info("%s %s the queue", _user(request).name, "resumed" if run else "paused")
     if run:
-        messages.success(request, "Delivery resumed." if not was_running else "Delivery was already running.")
+        messages.success(
+            request, gettext("Delivery resumed.") if not was_running else gettext("Delivery was already running.")
+        )
     elif was_running:
-        messages.success(request, "Delivery paused. Messages wait in the queue until you resume it.")
+        messages.success(request, gettext("Delivery paused. Messages wait in the queue until you resume it."))
     else:
-        messages.info(request, "Delivery was already paused.")
+        messages.info(request, gettext("Delivery was already paused."))
     return HttpResponseRedirect(_list_url())
 
 
@@ -116,9 +115,9 @@ async def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         try:
             headers = await _client(request).blobs.headers(message.blob_hash)
         except errors.ItemNotFound:
-            headers_note = "The message content is no longer in the blob store."
+            headers_note = gettext("The message content is no longer in the blob store.")
         except errors.BadRequest:
-            headers_note = "Stalwart could not read this message's content reference."
+            headers_note = gettext("Stalwart could not read this message's content reference.")
     context = {
         "message": message,
         "headers": headers,
@@ -147,7 +146,7 @@ async def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
     # Stalwart matches the domain filter as a substring of pending domain names.
     affected = [d for d in message.pending_domains if domain in d.name]
     if not affected:
-        messages.info(request, "Nothing is waiting for delivery here.")
+        messages.info(request, gettext("Nothing is waiting for delivery here."))
         return HttpResponseRedirect(_detail_url(message_id))
     if request.method == "GET":
         context = {"message": message, "action": "retry", "domain": domain, "domains": affected}
@@ -156,9 +155,9 @@ async def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
     log.info("%s retried queue message %s (domain %r)", _user(request).name, message_id, domain)
     if changed:
         names = ", ".join(d.name for d in affected)
-        messages.success(request, f"Stalwart will try to deliver to {names} now.")
+        messages.success(request, gettext("Stalwart will try to deliver to %(domains)s now.") % {"domains": names})
     else:
-        messages.info(request, "Nothing was waiting for delivery any more.")
+        messages.info(request, gettext("Nothing was waiting for delivery any more."))
     return HttpResponseRedirect(_detail_url(message_id))
 
 
@@ -182,7 +181,7 @@ async def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
     # show exactly who that is, including addresses the filter matches by accident.
     affected = [r for r in message.recipients if item in r.address.lower()]
     if not affected:
-        messages.info(request, "No recipient of this message matches.")
+        messages.info(request, gettext("No recipient of this message matches."))
         return HttpResponseRedirect(_detail_url(message_id))
     if scope == "recipient":
         extra = [r for r in affected if r.address.lower() != recipient]
@@ -206,12 +205,17 @@ async def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
     changed = await _client(request).queue.cancel(message_id, recipients=item)
     log.info("%s cancelled queue message %s (%s %r)", _user(request).name, message_id, scope, item)
     if scope == "message":
-        messages.success(request, "The message was removed from the queue.")
+        messages.success(request, gettext("The message was removed from the queue."))
         return HttpResponseRedirect(_list_url())
     if changed:
-        messages.success(request, f"Delivery to {_plural(len(affected), 'recipient')} cancelled.")
+        count = len(affected)
+        messages.success(
+            request,
+            ngettext("Delivery to %(count)s recipient cancelled.", "Delivery to %(count)s recipients cancelled.", count)
+            % {"count": count},
+        )
     else:
-        messages.info(request, "No recipient matched any more; nothing was cancelled.")
+        messages.info(request, gettext("No recipient matched any more; nothing was cancelled."))
     return HttpResponseRedirect(_list_url() if not remaining else _detail_url(message_id))
 
 
@@ -249,22 +253,32 @@ async def bulk(request: HttpRequest) -> HttpResponse:
     except ValueError:
         expected = -1
     if preview.total == 0:
-        messages.info(request, "No queued message matches any more; nothing was done.")
+        messages.info(request, gettext("No queued message matches any more; nothing was done."))
         return HttpResponseRedirect(_list_url(paging.filters_query))
     if expected != preview.total:
         context["changed"] = True
         return render(request, "queue/bulk.html", context, status=409)
     if action == "retry":
         matched = await _client(request).queue.retry_matching(selection)
-        text = f"Stalwart is retrying {_plural(preview.total, 'message')} now, in the background."
+        text = ngettext(
+            "Stalwart is retrying %(count)s message now, in the background. Refresh in a moment to see the result.",
+            "Stalwart is retrying %(count)s messages now, in the background. Refresh in a moment to see the result.",
+            preview.total,
+        )
     else:
         matched = await _client(request).queue.cancel_matching(selection)
-        text = f"Stalwart is removing {_plural(preview.total, 'message')} from the queue, in the background."
+        text = ngettext(
+            "Stalwart is removing %(count)s message from the queue, in the background. "
+            "Refresh in a moment to see the result.",
+            "Stalwart is removing %(count)s messages from the queue, in the background. "
+            "Refresh in a moment to see the result.",
+            preview.total,
+        )
     log.info("%s bulk %s of %d queued messages (%s)", user.name, action, preview.total, selection.params())
     if matched:
-        messages.success(request, text + " Refresh in a moment to see the result.")
+        messages.success(request, text % {"count": preview.total})
     else:
-        messages.info(request, "No queued message matched any more; nothing was done.")
+        messages.info(request, gettext("No queued message matched any more; nothing was done."))
     return HttpResponseRedirect(_list_url(paging.filters_query if action == "retry" else ""))
 
 
@@ -329,9 +343,13 @@ async def report_delete(request: HttpRequest, report_id: str) -> HttpResponse:
         return responses.not_found(request, REPORT_GONE)
     log.info("%s cancelled outgoing report %s", _user(request).name, report_id)
     if deleted:
-        messages.success(request, f"The {parsed.kind.upper()} report for {parsed.domain} will not be sent.")
+        messages.success(
+            request,
+            gettext("The %(kind)s report for %(domain)s will not be sent.")
+            % {"kind": parsed.kind.upper(), "domain": parsed.domain},
+        )
     else:
-        messages.info(request, "This report could not be cancelled.")
+        messages.info(request, gettext("This report could not be cancelled."))
     return HttpResponseRedirect(reverse("queue:reports"))
 
 
@@ -351,7 +369,7 @@ async def reports_delete_matching(request: HttpRequest) -> HttpResponse:
     except ValueError:
         expected = -1
     if preview.total == 0:
-        messages.info(request, "No queued report matches any more; nothing was cancelled.")
+        messages.info(request, gettext("No queued report matches any more; nothing was cancelled."))
         return HttpResponseRedirect(reverse("queue:reports"))
     if expected != preview.total:
         context["changed"] = True
@@ -360,7 +378,15 @@ async def reports_delete_matching(request: HttpRequest) -> HttpResponse:
     log.info(
         "%s cancelled %d outgoing reports (type %r, domain %r)", _user(request).name, preview.total, kind, paging.query
     )
-    messages.success(request, f"Cancelling {_plural(preview.total, 'report')} in the background.")
+    messages.success(
+        request,
+        ngettext(
+            "Cancelling %(count)s report in the background.",
+            "Cancelling %(count)s reports in the background.",
+            preview.total,
+        )
+        % {"count": preview.total},
+    )
     return HttpResponseRedirect(reverse("queue:reports"))
 
 
