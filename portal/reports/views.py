@@ -9,6 +9,8 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import responses
@@ -22,11 +24,41 @@ from .charts import dmarc_overview_data
 log = logging.getLogger("portal.reports")
 
 KIND_TEXT = {
-    "dmarc": {"title": "DMARC aggregate reports", "tab": "DMARC", "one": "DMARC report"},
-    "tls": {"title": "TLS reports", "tab": "TLS", "one": "TLS report"},
-    "arf": {"title": "Failure and abuse reports", "tab": "Failure (ARF)", "one": "failure report"},
+    "dmarc": {
+        "title": _("DMARC aggregate reports"),
+        "tab": "DMARC",
+        "one": _("DMARC report"),
+        "deleted": _("The DMARC report was deleted."),
+        "deleting": ngettext_lazy(
+            "Deleting %(count)s DMARC report in the background.",
+            "Deleting %(count)s DMARC reports in the background.",
+            "count",
+        ),
+    },
+    "tls": {
+        "title": _("TLS reports"),
+        "tab": "TLS",
+        "one": _("TLS report"),
+        "deleted": _("The TLS report was deleted."),
+        "deleting": ngettext_lazy(
+            "Deleting %(count)s TLS report in the background.",
+            "Deleting %(count)s TLS reports in the background.",
+            "count",
+        ),
+    },
+    "arf": {
+        "title": _("Failure and abuse reports"),
+        "tab": _("Failure (ARF)"),
+        "one": _("failure report"),
+        "deleted": _("The failure report was deleted."),
+        "deleting": ngettext_lazy(
+            "Deleting %(count)s failure report in the background.",
+            "Deleting %(count)s failure reports in the background.",
+            "count",
+        ),
+    },
 }
-GONE = "This report is no longer stored: it expired or was deleted."
+GONE = _("This report is no longer stored: it expired or was deleted.")
 SAMPLE_SIZE = 10
 OVERVIEW_LIMIT = 300
 
@@ -53,10 +85,6 @@ def _check(kind: str) -> None:
 def _list_url(kind: str, query: str = "") -> str:
     url = reverse("reports:list", kwargs={"kind": kind})
     return url + (f"?{query}" if query else "")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 async def _rows(request: HttpRequest, kind: str, ids: tuple[IncomingReportId, ...]) -> list:
@@ -128,7 +156,7 @@ async def report_delete(request: HttpRequest, kind: str, report_id: str) -> Http
     except errors.NotFound:
         return responses.not_found(request, GONE)
     log.info("%s deleted %s report %s", _user(request).name, kind, report_id)
-    messages.success(request, f"The {KIND_TEXT[kind]['one']} was deleted.")
+    messages.success(request, str(KIND_TEXT[kind]["deleted"]))
     return HttpResponseRedirect(_list_url(kind))
 
 
@@ -155,14 +183,14 @@ async def delete_matching(request: HttpRequest, kind: str) -> HttpResponse:
     except ValueError:
         expected = -1
     if preview.total == 0:
-        messages.info(request, "No report matches any more; nothing was deleted.")
+        messages.info(request, gettext("No report matches any more; nothing was deleted."))
         return HttpResponseRedirect(_list_url(kind))
     if expected != preview.total:
         context["changed"] = True
         return render(request, "reports/delete_matching.html", context, status=409)
     await reports.delete_matching(kind, text=text)
     log.info("%s deleted %d %s reports matching %r", _user(request).name, preview.total, kind, text)
-    messages.success(request, f"Deleting {_plural(preview.total, KIND_TEXT[kind]['one'])} in the background.")
+    messages.success(request, KIND_TEXT[kind]["deleting"] % {"count": preview.total})
     return HttpResponseRedirect(_list_url(kind))
 
 
