@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import responses
@@ -21,13 +23,13 @@ from portal.stalwart.blobs import DeletedItem
 log = logging.getLogger("portal.undelete")
 
 UNDELETE = needs("undelete", enterprise=True)
-ENTERPRISE_NOTICE = (
+ENTERPRISE_NOTICE = _(
     "Restoring deleted mail is an Enterprise feature of Stalwart, and this server has no Enterprise licence."
 )
 
 
 class AccountForm(forms.Form):
-    account = forms.CharField(label="Account name", max_length=320, strip=True)
+    account = forms.CharField(label=_("Account name"), max_length=320, strip=True)
 
 
 def _list_url(account: str) -> str:
@@ -75,7 +77,7 @@ async def deleted_list(request: HttpRequest, account: str) -> HttpResponse:
     except errors.EnterpriseRequired:
         return _enterprise_notice(request, account)
     except errors.NotFound:
-        return responses.not_found(request, f"There is no account called {account}.")
+        return responses.not_found(request, gettext("There is no account called %(account)s.") % {"account": account})
     context = {
         "account": account,
         "page": page,
@@ -92,7 +94,7 @@ async def restore(request: HttpRequest, account: str) -> HttpResponse:
     everything = request.POST.get("all") == "1"
     items = [item for item in (_decode(value) for value in request.POST.getlist("item")[:200]) if item]
     if not everything and not items:
-        messages.info(request, "Select the messages to restore first.")
+        messages.info(request, gettext("Select the messages to restore first."))
         return HttpResponseRedirect(_list_url(account))
     if request.POST.get("confirmed") != "yes":
         context = {
@@ -106,19 +108,33 @@ async def restore(request: HttpRequest, account: str) -> HttpResponse:
     except errors.EnterpriseRequired:
         return _enterprise_notice(request, account)
     except errors.NotFound:
-        return responses.not_found(request, f"There is no account called {account}.")
+        return responses.not_found(request, gettext("There is no account called %(account)s.") % {"account": account})
     restored = sum(1 for r in results if r.outcome == "success")
     missing = sum(1 for r in results if r.outcome == "notFound")
     failed = [r.reason for r in results if r.outcome == "error"]
     log.info("%s restored %d deleted messages of %s", request.portal_user.name, restored, account)  # type: ignore[attr-defined]
     if restored:
         messages.success(
-            request, f"Restored {restored} message{'s' if restored != 1 else ''} to the Inbox of {account}."
+            request,
+            ngettext(
+                "Restored %(count)s message to the Inbox of %(account)s.",
+                "Restored %(count)s messages to the Inbox of %(account)s.",
+                restored,
+            )
+            % {"count": restored, "account": account},
         )
     if missing:
-        messages.warning(request, f"{missing} could not be found any more (already restored or purged).")
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)s could not be found any more (already restored or purged).",
+                "%(count)s could not be found any more (already restored or purged).",
+                missing,
+            )
+            % {"count": missing},
+        )
     for reason in dict.fromkeys(failed):
-        messages.error(request, f"Not restored: {reason}")
+        messages.error(request, gettext("Not restored: %(reason)s") % {"reason": reason})
     if not results:
-        messages.info(request, "There was nothing to restore.")
+        messages.info(request, gettext("There was nothing to restore."))
     return HttpResponseRedirect(_list_url(account))
