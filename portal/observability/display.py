@@ -12,44 +12,46 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.stalwart.observability_types import MetricPoint, TraceEvent
 from portal.templatetags.portal import binary_size
 
 LABELS = {
-    "accountName": "Account",
-    "accountId": "Account id",
-    "causedBy": "Caused by",
-    "code": "Code",
-    "details": "Details",
-    "domain": "Domain",
-    "elapsed": "Took",
-    "expires": "Expires",
-    "from": "From",
-    "hostname": "Host",
-    "id": "Id",
-    "listenerId": "Listener",
-    "localIp": "Local IP",
-    "localPort": "Local port",
-    "messageId": "Message id",
-    "nextRetry": "Next retry",
-    "nextDsn": "Next DSN",
-    "policy": "Policy",
-    "queueId": "Queue id",
-    "queueName": "Queue",
-    "reason": "Reason",
-    "remoteIp": "Remote IP",
-    "remotePort": "Remote port",
-    "result": "Result",
-    "size": "Size",
-    "spanId": "Span",
+    "accountName": _("Account"),
+    "accountId": _("Account id"),
+    "causedBy": _("Caused by"),
+    "code": _("Code"),
+    "details": _("Details"),
+    "domain": _("Domain"),
+    "elapsed": _("Took"),
+    "expires": _("Expires"),
+    "from": _("From"),
+    "hostname": _("Host"),
+    "id": _("Id"),
+    "listenerId": _("Listener"),
+    "localIp": _("Local IP"),
+    "localPort": _("Local port"),
+    "messageId": _("Message id"),
+    "nextRetry": _("Next retry"),
+    "nextDsn": _("Next DSN"),
+    "policy": _("Policy"),
+    "queueId": _("Queue id"),
+    "queueName": _("Queue"),
+    "reason": _("Reason"),
+    "remoteIp": _("Remote IP"),
+    "remotePort": _("Remote port"),
+    "result": _("Result"),
+    "size": _("Size"),
+    "spanId": _("Span"),
     "tls": "TLS",
-    "to": "To",
-    "total": "Total",
-    "totalFailures": "Failed",
-    "totalSuccesses": "Succeeded",
+    "to": _("To"),
+    "total": _("Total"),
+    "totalFailures": _("Failed"),
+    "totalSuccesses": _("Succeeded"),
     "url": "URL",
-    "version": "Version",
+    "version": _("Version"),
 }
 _FAILURE_WORDS = ("fail", "error", "invalid", "reject", "does-not-exist", "not-allowed", "blocked", "ban")
 
@@ -105,7 +107,7 @@ class EventView:
 
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if isinstance(value, tuple):
         return ", ".join(_scalar(item) for item in value if not isinstance(item, TraceEvent))
     return "" if value is None else str(value)
@@ -120,7 +122,7 @@ def _row(key: str, value: Any, *, link_spans: bool) -> Row:
     elif key == "size" and isinstance(value, int) and not isinstance(value, bool):
         row.text = binary_size(value)
     elif key == "tls" and isinstance(value, bool):
-        row.text = "enabled" if value else "disabled"
+        row.text = gettext("enabled") if value else gettext("disabled")
     elif key == "queueId" and isinstance(value, int) and not isinstance(value, bool):
         row.text = str(value)
         row.url = reverse("observability:history", kwargs={"kind": "delivery"}) + f"?queue={value}"
@@ -156,18 +158,20 @@ class SpanSummary:
     started: datetime | None
     duration: str
     events: int
+    received: bool = False  # a received message (else a delivery attempt)
 
 
 def span_summary(events: Sequence[TraceEvent]) -> SpanSummary:
     first, last = events[0], events[-1]
-    kind = "Received message" if first.type.startswith("smtp.") else "Delivery attempt"
+    received = first.type.startswith("smtp.")
+    kind = gettext("Received message") if received else gettext("Delivery attempt")
     duration = ""
     if first.created is not None and last.created is not None:
         duration = human_duration((last.created - first.created).total_seconds() * 1000)
     elapsed = last.get("elapsed")
     if isinstance(elapsed, int) and not isinstance(elapsed, bool) and elapsed > 0:
         duration = human_duration(elapsed)
-    return SpanSummary(kind, first.created, duration, len(events))
+    return SpanSummary(kind, first.created, duration, len(events), received)
 
 
 # --- sparklines -------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from portal.permissions import needs, require
@@ -140,8 +142,8 @@ async def logs(request: HttpRequest) -> HttpResponse:
 
 # --- message history ----------------------------------------------------------------
 HISTORY_KINDS = {
-    "received": ("Received messages", RECEIVED),
-    "delivery": ("Delivery attempts", DELIVERY),
+    "received": (_("Received messages"), RECEIVED),
+    "delivery": (_("Delivery attempts"), DELIVERY),
 }
 
 
@@ -190,7 +192,7 @@ async def history(request: HttpRequest, kind: str) -> HttpResponse:
     user = request.portal_user  # type: ignore[attr-defined]
     title, event_type = HISTORY_KINDS[kind]
     if not user.enterprise:
-        return _enterprise_notice(request, "Message history")
+        return _enterprise_notice(request, gettext("Message history"))
     query = HistoryQuery.from_request(request, kind)
     context: dict = {"query": query, "title": title, "kinds": HISTORY_KINDS, "can_get": user.has("tracing-get")}
     try:
@@ -198,7 +200,7 @@ async def history(request: HttpRequest, kind: str) -> HttpResponse:
             event_type, filter=query.q, queue_id=query.queue, page=query.page, limit=query.size
         )
     except errors.EnterpriseRequired:
-        return _enterprise_notice(request, "Message history")
+        return _enterprise_notice(request, gettext("Message history"))
     except errors.Unsupported as exc:
         context["problem"] = exc.details
     else:
@@ -218,11 +220,11 @@ async def history(request: HttpRequest, kind: str) -> HttpResponse:
 async def span(request: HttpRequest, span_id: int) -> HttpResponse:
     user = request.portal_user  # type: ignore[attr-defined]
     if not user.enterprise:
-        return _enterprise_notice(request, "Message history")
+        return _enterprise_notice(request, gettext("Message history"))
     try:
         events = await request.stalwart.telemetry.trace(span_id)  # type: ignore[attr-defined]
     except errors.EnterpriseRequired:
-        return _enterprise_notice(request, "Message history")
+        return _enterprise_notice(request, gettext("Message history"))
     except errors.Unsupported as exc:
         return render(request, "observability/span.html", {"problem": exc.details, "span_id": span_id})
     if not events:
@@ -233,7 +235,7 @@ async def span(request: HttpRequest, span_id: int) -> HttpResponse:
         "span_id": span_id,
         "summary": summary,
         "timeline": [event_view(event, start) for event in events],
-        "back_kind": "received" if summary.kind == "Received message" else "delivery",
+        "back_kind": "received" if summary.received else "delivery",
         "can_list": user.has("tracing-list"),
     }
     return render(request, "observability/span.html", context)
@@ -274,7 +276,7 @@ async def live(request: HttpRequest) -> HttpResponse:
     it, "Start" captures a few seconds of events here and shows them."""
     user = request.portal_user  # type: ignore[attr-defined]
     if not user.enterprise:
-        return _enterprise_notice(request, "Live tracing")
+        return _enterprise_notice(request, gettext("Live tracing"))
     live_filter = LiveFilter.parse(request.GET.get("filter", ""))
     stream_url = reverse("observability:live-stream")
     if live_filter.raw:
@@ -288,7 +290,7 @@ async def live(request: HttpRequest) -> HttpResponse:
                 text=live_filter.text, keys=dict(live_filter.keys)
             )
         except errors.EnterpriseRequired:
-            return _enterprise_notice(request, "Live tracing")
+            return _enterprise_notice(request, gettext("Live tracing"))
         async with stream:
             try:
                 async with asyncio.timeout(capture_seconds):
@@ -326,19 +328,25 @@ def _failure_html(title: str, text: str) -> str:
     return render_to_string("observability/live.html#failure", {"title": title, "text": text})
 
 
-def _open_failure(exc: errors.StalwartError, feature: str) -> str:
+def _enterprise_failure(title: str) -> str:
+    return _failure_html(title, gettext("This Stalwart server has no Enterprise licence."))
+
+
+def _open_failure(exc: errors.StalwartError, enterprise_title: str) -> str:
     if isinstance(exc, errors.EnterpriseRequired):
-        return _failure_html(f"{feature} is an Enterprise feature", "This Stalwart server has no Enterprise licence.")
+        return _enterprise_failure(enterprise_title)
     if isinstance(exc, errors.Forbidden):
-        return _failure_html("Stalwart refused this", "Your account lacks the permission Stalwart requires.")
+        return _failure_html(
+            gettext("Stalwart refused this"), gettext("Your account lacks the permission Stalwart requires.")
+        )
     if isinstance(exc, errors.Unauthorized):
-        return _failure_html("Your session has ended", "Reload the page to sign in again.")
+        return _failure_html(gettext("Your session has ended"), gettext("Reload the page to sign in again."))
     log.info("live stream could not start: %s", type(exc).__name__)
-    return _failure_html("The stream could not start", exc.message)
+    return _failure_html(gettext("The stream could not start"), exc.message)
 
 
 async def _relay(
-    opener: Callable[[], Awaitable[LiveStream]], render_frame, *, kind: str, feature: str, limit: float
+    opener: Callable[[], Awaitable[LiveStream]], render_frame, *, kind: str, enterprise_title: str, limit: float
 ) -> AsyncIterator[str]:
     """Frames of Stalwart's stream as HTML fragments.
 
@@ -350,7 +358,7 @@ async def _relay(
         try:
             stream = await opener()
         except errors.StalwartError as exc:
-            yield encode_event(_open_failure(exc, feature), event="failure")
+            yield encode_event(_open_failure(exc, enterprise_title), event="failure")
             return
         yield encode_comment("connected")
         try:
@@ -363,12 +371,15 @@ async def _relay(
                         yield encode_comment("ping")
         except TimeoutError:
             yield encode_event(
-                _failure_html("Stopped", "The stream ran for its maximum time. Start it again to go on."), event="end"
+                _failure_html(
+                    gettext("Stopped"), gettext("The stream ran for its maximum time. Start it again to go on.")
+                ),
+                event="end",
             )
             return
-        yield encode_event(_failure_html("Stream ended", "Stalwart closed the stream."), event="end")
+        yield encode_event(_failure_html(gettext("Stream ended"), gettext("Stalwart closed the stream.")), event="end")
     except errors.StalwartError as exc:
-        yield encode_event(_failure_html("The stream broke off", exc.message), event="failure")
+        yield encode_event(_failure_html(gettext("The stream broke off"), exc.message), event="failure")
     finally:
         if stream is not None:
             await stream.aclose()
@@ -390,13 +401,7 @@ async def live_stream(request: HttpRequest) -> StreamingHttpResponse:
     """`text/event-stream` for portal.js: `trace` events carry rendered rows."""
     user = request.portal_user  # type: ignore[attr-defined]
     if not user.enterprise:
-        return _sse_response(
-            _failure_stream(
-                _failure_html(
-                    "Live tracing is an Enterprise feature", "This Stalwart server has no Enterprise licence."
-                )
-            )
-        )
+        return _sse_response(_failure_stream(_enterprise_failure(gettext("Live tracing is an Enterprise feature"))))
     live_filter = LiveFilter.parse(request.GET.get("filter", ""))
     telemetry = request.stalwart.telemetry  # type: ignore[attr-defined]
     return _sse_response(
@@ -404,7 +409,7 @@ async def live_stream(request: HttpRequest) -> StreamingHttpResponse:
             lambda: telemetry.open_live_traces(text=live_filter.text, keys=dict(live_filter.keys)),
             _trace_fragment,
             kind="trace",
-            feature="Live tracing",
+            enterprise_title=gettext("Live tracing is an Enterprise feature"),
             limit=_stream_limit(request),
         )
     )
@@ -421,38 +426,38 @@ class Card:
 
 
 CARDS = (
-    Card("Queue size", ("queue.count",), "last", "count", "Messages waiting in the queue"),
-    Card("Deliveries", ("delivery.delivered",), "sum", "count", "Messages handed to remote servers"),
-    Card("Received messages", ("queue.queue-message",), "sum", "count", "Messages accepted over SMTP"),
+    Card(_("Queue size"), ("queue.count",), "last", "count", _("Messages waiting in the queue")),
+    Card(_("Deliveries"), ("delivery.delivered",), "sum", "count", _("Messages handed to remote servers")),
+    Card(_("Received messages"), ("queue.queue-message",), "sum", "count", _("Messages accepted over SMTP")),
     Card(
-        "Rejections",
+        _("Rejections"),
         ("smtp.mailbox-does-not-exist", "smtp.relay-not-allowed", "security.ip-blocked"),
         "sum",
         "count",
-        "Unknown recipients, relay attempts and blocked IP addresses",
+        _("Unknown recipients, relay attempts and blocked IP addresses"),
     ),
-    Card("Authentication failures", ("auth.failed",), "sum", "count", "Failed sign-ins on every protocol"),
+    Card(_("Authentication failures"), ("auth.failed",), "sum", "count", _("Failed sign-ins on every protocol")),
     Card(
-        "Connections",
+        _("Connections"),
         ("smtp.connection-start", "imap.connection-start", "pop3.connection-start", "http.connection-start"),
         "sum",
         "count",
-        "New SMTP, IMAP, POP3 and HTTP connections",
+        _("New SMTP, IMAP, POP3 and HTTP connections"),
     ),
-    Card("Memory", ("server.memory",), "last", "bytes", "Memory used by the server"),
-    Card("Delivery time", ("delivery.total-time",), "mean", "ms", "Average time from submission to delivery"),
+    Card(_("Memory"), ("server.memory",), "last", "bytes", _("Memory used by the server")),
+    Card(_("Delivery time"), ("delivery.total-time",), "mean", "ms", _("Average time from submission to delivery")),
 )
-PERIODS = {"24h": ("Last 24 hours", 24), "7d": ("Last 7 days", 7 * 24)}
+PERIODS = {"24h": (_("Last 24 hours"), 24), "7d": (_("Last 7 days"), 7 * 24)}
 LIVE_METRICS = (
-    ("user.count", "Accounts", "count"),
-    ("domain.count", "Domains", "count"),
-    ("queue.count", "Queued messages", "count"),
-    ("server.memory", "Memory", "bytes"),
-    ("smtp.active-connections", "SMTP connections", "count"),
-    ("imap.active-connections", "IMAP connections", "count"),
-    ("pop3.active-connections", "POP3 connections", "count"),
-    ("http.active-connections", "HTTP connections", "count"),
-    ("delivery.active-connections", "Outgoing deliveries", "count"),
+    ("user.count", _("Accounts"), "count"),
+    ("domain.count", _("Domains"), "count"),
+    ("queue.count", _("Queued messages"), "count"),
+    ("server.memory", _("Memory"), "bytes"),
+    ("smtp.active-connections", _("SMTP connections"), "count"),
+    ("imap.active-connections", _("IMAP connections"), "count"),
+    ("pop3.active-connections", _("POP3 connections"), "count"),
+    ("http.active-connections", _("HTTP connections"), "count"),
+    ("delivery.active-connections", _("Outgoing deliveries"), "count"),
 )
 
 
@@ -499,7 +504,7 @@ async def _first_live_frame(request: HttpRequest) -> list[dict] | None:
 async def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.portal_user  # type: ignore[attr-defined]
     if not user.enterprise:
-        return _enterprise_notice(request, "The dashboard")
+        return _enterprise_notice(request, gettext("The dashboard"))
     period = request.GET.get("period", "24h")
     if period not in PERIODS:
         period = "24h"
@@ -510,7 +515,7 @@ async def dashboard(request: HttpRequest) -> HttpResponse:
     try:
         points = await request.stalwart.telemetry.metrics(after=start)  # type: ignore[attr-defined]
     except errors.EnterpriseRequired:
-        return _enterprise_notice(request, "The dashboard")
+        return _enterprise_notice(request, gettext("The dashboard"))
     except errors.OtherError as exc:
         context["problem"] = exc.details
         context["problem_reason"] = exc.reason
@@ -550,13 +555,7 @@ def _metrics_fragment(event) -> str | None:
 async def metrics_stream(request: HttpRequest) -> StreamingHttpResponse:
     user = request.portal_user  # type: ignore[attr-defined]
     if not user.enterprise:
-        return _sse_response(
-            _failure_stream(
-                _failure_html(
-                    "Live metrics are an Enterprise feature", "This Stalwart server has no Enterprise licence."
-                )
-            )
-        )
+        return _sse_response(_failure_stream(_enterprise_failure(gettext("Live metrics are an Enterprise feature"))))
     telemetry = request.stalwart.telemetry  # type: ignore[attr-defined]
     interval = int(getattr(settings, "PORTAL_LIVE_METRICS_INTERVAL", 15))
     return _sse_response(
@@ -564,7 +563,7 @@ async def metrics_stream(request: HttpRequest) -> StreamingHttpResponse:
             lambda: telemetry.open_live_metrics([m for m, _, _ in LIVE_METRICS], interval=interval),
             _metrics_fragment,
             kind="metrics",
-            feature="Live metrics",
+            enterprise_title=gettext("Live metrics are an Enterprise feature"),
             limit=_stream_limit(request),
         )
     )
