@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 # Stalwart's default `config.local-keys` (crates/common/src/manager/config.rs, v0.11.8): keys
 # kept in the server's local configuration file instead of the database. "!" excludes.
 DEFAULT_LOCAL_PATTERNS = (
@@ -108,14 +110,20 @@ class GroupPreset:
 
 GROUPS = (
     GroupPreset(
-        "listeners", "Listeners", "server.listener", "protocol", "Network listeners: protocol, bind address, TLS"
+        "listeners", _("Listeners"), "server.listener", "protocol", _("Network listeners: protocol, bind address, TLS")
     ),
-    GroupPreset("stores", "Stores", "store", "type", "Databases and blob stores"),
-    GroupPreset("directories", "Directories", "directory", "type", "Where accounts come from: internal, LDAP, SQL, …"),
-    GroupPreset("tracers", "Logging and tracing", "tracer", "type", "Log files, console, OpenTelemetry, journald"),
-    GroupPreset("certificates", "TLS certificates", "certificate", "cert", "Certificates and private keys"),
-    GroupPreset("signatures", "DKIM signatures", "signature", "algorithm", "DKIM signing keys"),
-    GroupPreset("webhooks", "Webhooks", "webhook", "url", "Event notifications sent to other systems"),
-    GroupPreset("throttles", "Outbound throttles", "queue.throttle.outbound", "enable", "Rate and concurrency limits"),
+    GroupPreset("stores", _("Stores"), "store", "type", _("Databases and blob stores")),
+    GroupPreset(
+        "directories", _("Directories"), "directory", "type", _("Where accounts come from: internal, LDAP, SQL, …")
+    ),
+    GroupPreset(
+        "tracers", _("Logging and tracing"), "tracer", "type", _("Log files, console, OpenTelemetry, journald")
+    ),
+    GroupPreset("certificates", _("TLS certificates"), "certificate", "cert", _("Certificates and private keys")),
+    GroupPreset("signatures", _("DKIM signatures"), "signature", "algorithm", _("DKIM signing keys")),
+    GroupPreset("webhooks", _("Webhooks"), "webhook", "url", _("Event notifications sent to other systems")),
+    GroupPreset(
+        "throttles", _("Outbound throttles"), "queue.throttle.outbound", "enable", _("Rate and concurrency limits")
+    ),
 )
 GROUPS_BY_SLUG = {group.slug: group for group in GROUPS}

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.auth.vault import seal, unseal
@@ -318,14 +319,14 @@ async def key_edit(request: HttpRequest) -> HttpResponse:
         changes = diff({key: old}, {key: new})
         if same is None or same is False:
             context["conflict"] = (
-                "The value changed on the server since you opened this form. Check the difference again."
+                gettext("The value changed on the server since you opened this form. Check the difference again.")
                 if same is False
-                else "The form was too old or altered. Check the difference again."
+                else gettext("The form was too old or altered. Check the difference again.")
             )
             context.update(step="confirm", changes=changes, value=typed, snapshot=_snapshot({key: old}))
             return render(request, "settings_pages/key_form.html", context, status=409)
         if not changes:
-            messages.info(request, "Nothing to change: the value is the same.")
+            messages.info(request, gettext("Nothing to change: the value is the same."))
             context.update(step="edit", value=typed, snapshot=snapshot)
             return render(request, "settings_pages/key_form.html", context)
         if action == "preview":
@@ -333,7 +334,7 @@ async def key_edit(request: HttpRequest) -> HttpResponse:
             return render(request, "settings_pages/key_form.html", context)
         await api.update([insert_op(None, [(key, new)], assert_empty=False)])
         log.info("%s changed setting %s", request.portal_user.name, key)  # type: ignore[attr-defined]
-        messages.success(request, f"Saved {key}.")
+        messages.success(request, gettext("Saved %(key)s.") % {"key": key})
         return _reload_offer(back)
     context.update(step="edit", value=typed, snapshot=_snapshot({key: old}))
     return render(request, "settings_pages/key_form.html", context)
@@ -361,7 +362,7 @@ async def key_new(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "") if request.method == "POST" else ""
     if action in ("preview", "save"):
         if not valid_key(key):
-            context["key_error"] = "Use letters, digits and . - _ (a key cannot start or end with a dot)."
+            context["key_error"] = gettext("Use letters, digits and . - _ (a key cannot start or end with a dot).")
             return render(request, "settings_pages/key_form.html", context, status=422)
         context["back"] = _url("config:browse", prefix=parent_prefix(key))
         if action == "preview":
@@ -370,11 +371,13 @@ async def key_new(request: HttpRequest) -> HttpResponse:
         try:
             await api.update([insert_op(None, [(key, value)], assert_empty=True)])
         except errors.AssertFailed:
-            context["key_error"] = f"{key} already exists. Edit it instead, or choose another key."
+            context["key_error"] = gettext("%(key)s already exists. Edit it instead, or choose another key.") % {
+                "key": key
+            }
             context["existing_url"] = _url("config:key-edit", key=key)
             return render(request, "settings_pages/key_form.html", context, status=409)
         log.info("%s created setting %s", request.portal_user.name, key)  # type: ignore[attr-defined]
-        messages.success(request, f"Created {key}.")
+        messages.success(request, gettext("Created %(key)s.") % {"key": key})
         return _reload_offer(context["back"])
     return render(request, "settings_pages/key_form.html", context)
 
@@ -390,7 +393,7 @@ async def key_delete(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         await api.delete(key)
         log.info("%s deleted setting %s", request.portal_user.name, key)  # type: ignore[attr-defined]
-        messages.success(request, f"Deleted {key}.")
+        messages.success(request, gettext("Deleted %(key)s.") % {"key": key})
         return _reload_offer(back)
     current = await api.keys([key])
     if key not in current:
@@ -420,9 +423,9 @@ def _record_values(request: HttpRequest, old: dict[str, str]) -> tuple[dict[str,
         if not field:
             continue
         if not valid_key(field):
-            problems.append(f"“{field}” is not a valid field name.")
+            problems.append(gettext("“%(field)s” is not a valid field name.") % {"field": field})
         elif field in new:
-            problems.append(f"{field} is already a field of this record.")
+            problems.append(gettext("%(field)s is already a field of this record.") % {"field": field})
         else:
             new[field] = value
     return new, typed, problems
@@ -507,24 +510,28 @@ async def record_edit(request: HttpRequest) -> HttpResponse:
         same = _snapshot_matches(snapshot, old)
         if not same:
             context["conflict"] = (
-                "The record changed on the server since you opened this form. Check the difference again."
+                gettext("The record changed on the server since you opened this form. Check the difference again.")
                 if same is False
-                else "The form was too old or altered. Check the difference again."
+                else gettext("The form was too old or altered. Check the difference again.")
             )
             context.update(step="confirm", changes=changes, snapshot=_snapshot(old))
             return render(request, "settings_pages/record_form.html", context, status=409)
         if not changes:
-            messages.info(request, "Nothing to change.")
+            messages.info(request, gettext("Nothing to change."))
             return render(request, "settings_pages/record_form.html", context)
         if not new:
-            context["problems"] = ["A record needs at least one field. Delete the record instead."]
+            context["problems"] = [gettext("A record needs at least one field. Delete the record instead.")]
             return render(request, "settings_pages/record_form.html", context, status=422)
         if action == "preview":
             context.update(step="confirm", changes=changes)
             return render(request, "settings_pages/record_form.html", context)
         await api.update([clear_op(base + "."), insert_op(base, sorted(new.items()), assert_empty=False)])
         log.info("%s changed record %s (%d keys)", request.portal_user.name, base, len(changes))  # type: ignore[attr-defined]
-        messages.success(request, f"Saved {record_id} ({len(changes)} change{'s' if len(changes) != 1 else ''}).")
+        messages.success(
+            request,
+            ngettext("Saved %(record)s (%(count)s change).", "Saved %(record)s (%(count)s changes).", len(changes))
+            % {"record": record_id, "count": len(changes)},
+        )
         return _reload_offer(back)
     return render(request, "settings_pages/record_form.html", context)
 
@@ -554,11 +561,11 @@ async def record_new(request: HttpRequest) -> HttpResponse:
     if action in ("preview", "save"):
         new, _, problems = _record_values(request, {})
         if not prefix or not valid_key(prefix):
-            context["prefix_error"] = "Give the prefix of the group, e.g. server.listener."
+            context["prefix_error"] = gettext("Give the prefix of the group, e.g. server.listener.")
         if not valid_record_id(record_id):
-            context["id_error"] = "Use letters, digits and . - _ for the id."
+            context["id_error"] = gettext("Use letters, digits and . - _ for the id.")
         if not new:
-            problems.append("Give at least one field and its value.")
+            problems.append(gettext("Give at least one field and its value."))
         if problems or "prefix_error" in context or "id_error" in context:
             context["problems"] = problems
             return render(request, "settings_pages/record_form.html", context, status=422)
@@ -570,13 +577,13 @@ async def record_new(request: HttpRequest) -> HttpResponse:
         try:
             await request.stalwart.settings.update([insert_op(base, sorted(new.items()), assert_empty=True)])  # type: ignore[attr-defined]
         except errors.AssertFailed:
-            context["id_error"] = (
-                f"A record “{record_id}” already exists under {prefix}. Choose another id, or edit that record."
-            )
+            context["id_error"] = gettext(
+                "A record “%(record)s” already exists under %(prefix)s. Choose another id, or edit that record."
+            ) % {"record": record_id, "prefix": prefix}
             context["existing_url"] = _url("config:record-edit", prefix=prefix, id=record_id)
             return render(request, "settings_pages/record_form.html", context, status=409)
         log.info("%s created record %s", request.portal_user.name, base)  # type: ignore[attr-defined]
-        messages.success(request, f"Created {record_id}.")
+        messages.success(request, gettext("Created %(record)s.") % {"record": record_id})
         return _reload_offer(context["back"])
     return render(request, "settings_pages/record_form.html", context)
 
@@ -595,7 +602,9 @@ async def record_delete(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         await api.update([clear_op(base + ".")])
         log.info("%s deleted record %s", request.portal_user.name, base)  # type: ignore[attr-defined]
-        messages.success(request, f"Deleted {record_id} from {prefix}.")
+        messages.success(
+            request, gettext("Deleted %(record)s from %(prefix)s.") % {"record": record_id, "prefix": prefix}
+        )
         return _reload_offer(back)
     listing = await api.list(base)
     if not listing.items:
