@@ -143,6 +143,184 @@ def test_reports_parse_leniently():
         IncomingReport.from_api("dmarc", "1_2", ["not", "a", "report"])
 
 
+def test_reports_parse_every_field():
+    """Every field of each report shape, as the mail-auth crate serialises it."""
+    dmarc = DmarcReport.from_api(
+        {
+            "report_metadata": {
+                "org_name": "google.com",
+                "email": "noreply-dmarc-support@google.com",
+                "extra_contact_info": "https://support.google.com/a/answer/2466580",
+                "report_id": "5717107811868587391",
+                "date_range": {"begin": 1700000000, "end": 1700086399},
+                "error": ["one", 2, None],
+            },
+            "policy_published": {
+                "domain": "example.org",
+                "adkim": "Relaxed",
+                "aspf": "Strict",
+                "p": "Reject",
+                "sp": "Quarantine",
+                "testing": True,
+                "fo": "1",
+            },
+            "record": [
+                {
+                    "row": {
+                        "source_ip": "192.0.2.1",
+                        "count": 7,
+                        "policy_evaluated": {
+                            "disposition": "Quarantine",
+                            "dkim": "Fail",
+                            "spf": "Pass",
+                            "reason": [{"type_": "Forwarded", "comment": "via a list"}, {"type_": "Other"}, "junk"],
+                        },
+                    },
+                    "identifiers": {
+                        "envelope_to": "example.org",
+                        "envelope_from": "bounce.example.net",
+                        "header_from": "example.net",
+                    },
+                    "auth_results": {
+                        "dkim": [
+                            {"domain": "example.net", "selector": "s1", "result": "Fail", "human_result": "bad sig"}
+                        ],
+                        "spf": [{"domain": "bounce.example.net", "scope": "MailFrom", "result": "Pass"}],
+                    },
+                }
+            ],
+        }
+    )
+    assert dmarc.org_name == "google.com" and dmarc.email == "noreply-dmarc-support@google.com"
+    assert dmarc.extra_contact_info == "https://support.google.com/a/answer/2466580"
+    assert dmarc.report_id == "5717107811868587391" and dmarc.errors == ("one", "2")
+    assert dmarc.begin == datetime.fromtimestamp(1700000000, UTC) and dmarc.end == datetime.fromtimestamp(
+        1700086399, UTC
+    )
+    assert (dmarc.policy.domain, dmarc.policy.adkim, dmarc.policy.aspf) == ("example.org", "Relaxed", "Strict")
+    assert (dmarc.policy.p, dmarc.policy.sp, dmarc.policy.testing, dmarc.policy.fo) == (
+        "Reject",
+        "Quarantine",
+        True,
+        "1",
+    )
+    (record,) = dmarc.records
+    assert (record.source_ip, record.count, record.disposition) == ("192.0.2.1", 7, "Quarantine")
+    assert (record.dkim, record.spf, record.passed) == ("Fail", "Pass", True)
+    assert record.reasons == (("Forwarded", "via a list"), ("Other", ""), ("", ""))
+    assert (record.envelope_to, record.envelope_from, record.header_from) == (
+        "example.org",
+        "bounce.example.net",
+        "example.net",
+    )
+    assert [tuple(vars_of(r)) for r in record.dkim_results] == [("example.net", "s1", "Fail", "bad sig")]
+    assert [tuple(vars_of(r)) for r in record.spf_results] == [("bounce.example.net", "MailFrom", "Pass", "")]
+    assert (dmarc.quarantined, dmarc.rejected, dmarc.delivered) == (7, 0, 0)
+
+    tls = TlsReport.from_api(
+        {
+            "organization-name": "Google Inc.",
+            "date-range": {"start-datetime": "2025-01-05T00:00:00Z", "end-datetime": "2025-01-05T23:59:59Z"},
+            "contact-info": "smtp-tls-reporting@google.com",
+            "report-id": "2025-01-05T00:00:00Z_example.org",
+            "policies": [
+                {
+                    "policy": {
+                        "policy-type": "sts",
+                        "policy-string": ["version: STSv1", "mode: enforce"],
+                        "policy-domain": "example.org",
+                        "mx-host": "mail.example.org",
+                    },
+                    "summary": {"total-successful-session-count": 40, "total-failure-session-count": 3},
+                    "failure-details": [
+                        {
+                            "result-type": "certificate-expired",
+                            "sending-mta-ip": "203.0.113.9",
+                            "receiving-mx-hostname": "mail.example.org",
+                            "receiving-mx-helo": "mx1.example.org",
+                            "receiving-ip": "192.0.2.25",
+                            "failed-session-count": 3,
+                            "additional-information": "https://example.org/tls",
+                            "failure-reason-code": "X509_V_ERR_CERT_HAS_EXPIRED",
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    assert (tls.organization, tls.contact, tls.report_id) == (
+        "Google Inc.",
+        "smtp-tls-reporting@google.com",
+        "2025-01-05T00:00:00Z_example.org",
+    )
+    assert tls.start == datetime(2025, 1, 5, tzinfo=UTC) and tls.end == datetime(2025, 1, 5, 23, 59, 59, tzinfo=UTC)
+    (policy,) = tls.policies
+    assert (policy.policy_type, policy.type_text, policy.domain) == ("sts", "MTA-STS", "example.org")
+    assert policy.policy_strings == ("version: STSv1", "mode: enforce") and policy.mx_hosts == ("mail.example.org",)
+    assert (policy.successes, policy.failures, tls.domains) == (40, 3, ("example.org",))
+    (failure,) = policy.failure_details
+    assert tuple(vars_of(failure)) == (
+        "certificate-expired",
+        "203.0.113.9",
+        "mail.example.org",
+        "mx1.example.org",
+        "192.0.2.25",
+        3,
+        "https://example.org/tls",
+        "X509_V_ERR_CERT_HAS_EXPIRED",
+    )
+    assert failure.result_text == "Certificate expired"
+
+    fields = {
+        name: f"<{name}>"
+        for name in (
+            "original_envelope_id original_mail_from original_rcpt_to reporting_mta source_ip user_agent version "
+            "auth_failure delivery_result identity_alignment dkim_adsp_dns dkim_canonicalized_body "
+            "dkim_canonicalized_header dkim_domain dkim_identity dkim_selector dkim_selector_dns spf_dns"
+        ).split()
+    }
+    arf = ArfReport.from_api(
+        {
+            **fields,
+            "feedback_type": "AuthFailure",
+            "arrival_date": 1700000000,
+            "authentication_results": ["dkim=fail", "spf=pass"],
+            "incidents": 4,
+            "reported_domain": ["example.net"],
+            "reported_uri": "https://example.net/x",
+            "source_port": 25,
+            "message": "Subject: hi",
+            "headers": list(b"From: a@example.net"),
+        }
+    )
+    assert all(getattr(arf, name) == value for name, value in fields.items())
+    assert (arf.feedback_type, arf.feedback_text, arf.is_auth_failure) == (
+        "AuthFailure",
+        "Authentication failure",
+        True,
+    )
+    assert arf.arrival_date == datetime.fromtimestamp(1700000000, UTC)
+    assert arf.authentication_results == ("dkim=fail", "spf=pass") and arf.incidents == 4
+    assert arf.reported_domains == ("example.net",) and arf.reported_uris == ("https://example.net/x",)
+    assert (arf.source_port, arf.message, arf.headers) == (25, "Subject: hi", "From: a@example.net")
+
+
+def test_empty_reports_have_empty_fields():
+    dmarc = DmarcReport.from_api(None)
+    assert (dmarc.org_name, dmarc.report_id, dmarc.begin, dmarc.records, dmarc.errors) == ("", "", None, (), ())
+    assert (dmarc.policy.domain, dmarc.policy.testing) == ("", False)
+    tls = TlsReport.from_api({"policies": [{"failure-details": [{}]}]})
+    assert (tls.organization, tls.start, tls.policies[0].policy_type) == ("", None, "")
+    assert tuple(vars_of(tls.policies[0].failure_details[0])) == ("", "", "", "", "", 0, "", "")
+    arf = ArfReport.from_api({"message": [300], "version": {"not": "text"}})
+    assert (arf.feedback_type, arf.message, arf.version, arf.incidents, arf.arrival_date) == ("", "", "", 1, None)
+
+
+def vars_of(item):
+    """The field values of a slotted dataclass, in order."""
+    return (getattr(item, field) for field in item.__dataclass_fields__)
+
+
 def test_header_block():
     assert header_block(b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\nmore") == "A: 1\nB: 2"
     assert header_block(b"only headers, cut short") == "only headers, cut short"
