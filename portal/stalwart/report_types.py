@@ -7,6 +7,7 @@ or number: nothing from a report is ever trusted as markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,15 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
+def _fields(
+    data: dict, convert: Callable[[Any], Any], names: str = "", *, dashed: bool = False, **renamed: str
+) -> dict:
+    """`{field: convert(data.get(key))}` for the space-separated field `names`, each read under
+    its own name (kebab-case when `dashed`, as TLS reports write them), and for `field="key"`."""
+    keys = {name: name.replace("_", "-") if dashed else name for name in names.split()} | renamed
+    return {name: convert(data.get(key)) for name, key in keys.items()}
+
+
 # --------------------------------------------------------------------------- DMARC
 
 
@@ -63,6 +73,12 @@ class AuthResult:
     detail: str  # DKIM selector or SPF scope
     result: str
     human_result: str
+
+    @classmethod
+    def list_from_api(cls, items: Any, detail: str) -> tuple[AuthResult, ...]:
+        return tuple(
+            cls(**_fields(item, _s, "domain result human_result", detail=detail)) for item in map(_dict, _list(items))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,25 +114,15 @@ class DmarcRecord:
         identifiers = _dict(data.get("identifiers"))
         auth = _dict(data.get("auth_results"))
         return cls(
-            source_ip=_s(row.get("source_ip")),
+            **_fields(row, _s, "source_ip"),
             count=_n(row.get("count")),
-            disposition=_s(evaluated.get("disposition")),
-            dkim=_s(evaluated.get("dkim")),
-            spf=_s(evaluated.get("spf")),
+            **_fields(evaluated, _s, "disposition dkim spf"),
             reasons=tuple(
-                (_s(_dict(r).get("type_")), _s(_dict(r).get("comment"))) for r in _list(evaluated.get("reason"))
+                (_s(r.get("type_")), _s(r.get("comment"))) for r in map(_dict, _list(evaluated.get("reason")))
             ),
-            envelope_to=_s(identifiers.get("envelope_to")),
-            envelope_from=_s(identifiers.get("envelope_from")),
-            header_from=_s(identifiers.get("header_from")),
-            dkim_results=tuple(
-                AuthResult(_s(d.get("domain")), _s(d.get("selector")), _s(d.get("result")), _s(d.get("human_result")))
-                for d in map(_dict, _list(auth.get("dkim")))
-            ),
-            spf_results=tuple(
-                AuthResult(_s(d.get("domain")), _s(d.get("scope")), _s(d.get("result")), _s(d.get("human_result")))
-                for d in map(_dict, _list(auth.get("spf")))
-            ),
+            **_fields(identifiers, _s, "envelope_to envelope_from header_from"),
+            dkim_results=AuthResult.list_from_api(auth.get("dkim"), "selector"),
+            spf_results=AuthResult.list_from_api(auth.get("spf"), "scope"),
         )
 
 
@@ -181,21 +187,12 @@ class DmarcReport:
         date_range = _dict(meta.get("date_range"))
         policy = _dict(data.get("policy_published"))
         return cls(
-            org_name=_s(meta.get("org_name")),
-            email=_s(meta.get("email")),
-            extra_contact_info=_s(meta.get("extra_contact_info")),
-            report_id=_s(meta.get("report_id")),
-            begin=from_timestamp(date_range.get("begin")),
-            end=from_timestamp(date_range.get("end")),
+            **_fields(meta, _s, "org_name email extra_contact_info report_id"),
+            **_fields(date_range, from_timestamp, "begin end"),
             errors=_strings(meta.get("error")),
             policy=DmarcPolicy(
-                domain=_s(policy.get("domain")),
-                adkim=_s(policy.get("adkim")),
-                aspf=_s(policy.get("aspf")),
-                p=_s(policy.get("p")),
-                sp=_s(policy.get("sp")),
+                **_fields(policy, _s, "domain adkim aspf p sp fo"),
                 testing=policy.get("testing") is True,
-                fo=_s(policy.get("fo")),
             ),
             records=tuple(DmarcRecord.from_api(r) for r in _list(data.get("record"))),
         )
@@ -234,6 +231,20 @@ class TlsFailure:
     def result_text(self) -> str:
         return TLS_RESULT_TEXT.get(self.result_type, self.result_type)
 
+    @classmethod
+    def from_api(cls, data: Any) -> TlsFailure:
+        data = _dict(data)
+        return cls(
+            **_fields(
+                data,
+                _s,
+                "result_type sending_mta_ip receiving_mx_hostname receiving_mx_helo receiving_ip "
+                "additional_information failure_reason_code",
+                dashed=True,
+            ),
+            failed_sessions=_n(data.get("failed-session-count")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TlsPolicy:
@@ -248,6 +259,18 @@ class TlsPolicy:
     @property
     def type_text(self) -> str:
         return TLS_POLICY_TEXT.get(self.policy_type, self.policy_type)
+
+    @classmethod
+    def from_api(cls, data: Any) -> TlsPolicy:
+        data = _dict(data)
+        policy = _dict(data.get("policy"))
+        summary = _dict(data.get("summary"))
+        return cls(
+            **_fields(policy, _s, "policy_type", dashed=True, domain="policy-domain"),
+            **_fields(policy, _strings, policy_strings="policy-string", mx_hosts="mx-host"),
+            **_fields(summary, _n, successes="total-successful-session-count", failures="total-failure-session-count"),
+            failure_details=tuple(TlsFailure.from_api(f) for f in _list(data.get("failure-details"))),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,40 +298,10 @@ class TlsReport:
     def from_api(cls, data: Any) -> TlsReport:
         data = _dict(data)
         date_range = _dict(data.get("date-range"))
-        policies = []
-        for item in map(_dict, _list(data.get("policies"))):
-            policy = _dict(item.get("policy"))
-            summary = _dict(item.get("summary"))
-            policies.append(
-                TlsPolicy(
-                    policy_type=_s(policy.get("policy-type")),
-                    policy_strings=_strings(policy.get("policy-string")),
-                    domain=_s(policy.get("policy-domain")),
-                    mx_hosts=_strings(policy.get("mx-host")),
-                    successes=_n(summary.get("total-successful-session-count")),
-                    failures=_n(summary.get("total-failure-session-count")),
-                    failure_details=tuple(
-                        TlsFailure(
-                            result_type=_s(f.get("result-type")),
-                            sending_mta_ip=_s(f.get("sending-mta-ip")),
-                            receiving_mx_hostname=_s(f.get("receiving-mx-hostname")),
-                            receiving_mx_helo=_s(f.get("receiving-mx-helo")),
-                            receiving_ip=_s(f.get("receiving-ip")),
-                            failed_sessions=_n(f.get("failed-session-count")),
-                            additional_information=_s(f.get("additional-information")),
-                            failure_reason_code=_s(f.get("failure-reason-code")),
-                        )
-                        for f in map(_dict, _list(item.get("failure-details")))
-                    ),
-                )
-            )
         return cls(
-            organization=_s(data.get("organization-name")),
-            start=_time(date_range.get("start-datetime")),
-            end=_time(date_range.get("end-datetime")),
-            contact=_s(data.get("contact-info")),
-            report_id=_s(data.get("report-id")),
-            policies=tuple(policies),
+            **_fields(data, _s, "report_id", dashed=True, organization="organization-name", contact="contact-info"),
+            **_fields(date_range, _time, start="start-datetime", end="end-datetime"),
+            policies=tuple(TlsPolicy.from_api(item) for item in _list(data.get("policies"))),
         )
 
 
@@ -375,33 +368,25 @@ class ArfReport:
     def from_api(cls, data: Any) -> ArfReport:
         data = _dict(data)
         return cls(
-            feedback_type=_s(data.get("feedback_type")),
+            **_fields(
+                data,
+                _s,
+                "feedback_type original_envelope_id original_mail_from original_rcpt_to reporting_mta source_ip "
+                "user_agent version auth_failure delivery_result identity_alignment dkim_adsp_dns "
+                "dkim_canonicalized_body dkim_canonicalized_header dkim_domain dkim_identity dkim_selector "
+                "dkim_selector_dns spf_dns",
+            ),
+            **_fields(
+                data,
+                _strings,
+                "authentication_results",
+                reported_domains="reported_domain",
+                reported_uris="reported_uri",
+            ),
+            **_fields(data, _text_or_bytes, "message headers"),
             arrival_date=from_timestamp(data.get("arrival_date")),
-            authentication_results=_strings(data.get("authentication_results")),
             incidents=max(1, _n(data.get("incidents"))),
-            original_envelope_id=_s(data.get("original_envelope_id")),
-            original_mail_from=_s(data.get("original_mail_from")),
-            original_rcpt_to=_s(data.get("original_rcpt_to")),
-            reported_domains=_strings(data.get("reported_domain")),
-            reported_uris=_strings(data.get("reported_uri")),
-            reporting_mta=_s(data.get("reporting_mta")),
-            source_ip=_s(data.get("source_ip")),
             source_port=_n(data.get("source_port")),
-            user_agent=_s(data.get("user_agent")),
-            version=_s(data.get("version")),
-            auth_failure=_s(data.get("auth_failure")),
-            delivery_result=_s(data.get("delivery_result")),
-            identity_alignment=_s(data.get("identity_alignment")),
-            dkim_adsp_dns=_s(data.get("dkim_adsp_dns")),
-            dkim_canonicalized_body=_s(data.get("dkim_canonicalized_body")),
-            dkim_canonicalized_header=_s(data.get("dkim_canonicalized_header")),
-            dkim_domain=_s(data.get("dkim_domain")),
-            dkim_identity=_s(data.get("dkim_identity")),
-            dkim_selector=_s(data.get("dkim_selector")),
-            dkim_selector_dns=_s(data.get("dkim_selector_dns")),
-            spf_dns=_s(data.get("spf_dns")),
-            message=_text_or_bytes(data.get("message")),
-            headers=_text_or_bytes(data.get("headers")),
         )
 
 
