@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from portal.navigation import sections_for
+from portal.navigation import Menu
 
 
 def portal(request: HttpRequest) -> dict:
     user = getattr(request, "portal_user", None)
     return {
         "portal_user": user,
-        "nav_sections": sections_for(user) if user is not None else [],
+        "nav_menu": Menu(user, request.path) if user is not None else None,
     }

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.sessions import middleware as sessions_middleware
 from django.http import HttpRequest, HttpResponse
+from django.middleware import clickjacking, common, csp, csrf, security
 from django.utils.cache import patch_vary_headers
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
@@ -14,7 +18,74 @@ from portal import responses
 from portal.stalwart import errors
 
 
-class UpstreamErrorMiddleware(MiddlewareMixin):
+class InlineHooks:
+    """For Django middleware whose hooks only compute (headers, cookies, tokens).
+
+    Under ASGI, Django runs every hook of a synchronous middleware through a thread hop
+    (`sync_to_async`), one at a time in a single shared thread: a dozen hops per request,
+    serialised across concurrent requests. These hooks do no I/O, so they run in the
+    event loop instead. In a synchronous stack nothing changes.
+    """
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        if self.async_mode:
+            for name in ("process_view", "process_exception", "process_template_response"):
+                hook = getattr(self, name, None)
+                if hook is not None and not iscoroutinefunction(hook):
+                    setattr(self, name, _in_event_loop(hook))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        response = self.process_request(request) if hasattr(self, "process_request") else None
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            response = self.process_response(request, response)
+        return response
+
+
+def _in_event_loop(hook):
+    async def run(*args):
+        return hook(*args)
+
+    return run
+
+
+class SecurityMiddleware(InlineHooks, security.SecurityMiddleware):
+    pass
+
+
+class CommonMiddleware(InlineHooks, common.CommonMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(InlineHooks, csrf.CsrfViewMiddleware):
+    """The token lives in a cookie (not the session): checking it is computation."""
+
+
+class MessageMiddleware(InlineHooks, messages_middleware.MessageMiddleware):
+    """Messages are kept in the session, which the session middleware saves."""
+
+
+class XFrameOptionsMiddleware(InlineHooks, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+class ContentSecurityPolicyMiddleware(InlineHooks, csp.ContentSecurityPolicyMiddleware):
+    pass
+
+
+class SessionMiddleware(InlineHooks, sessions_middleware.SessionMiddleware):
+    """Saving a changed session is I/O: only then does the answer take a thread hop."""
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        self.process_request(request)
+        response = await self.get_response(request)
+        if request.session.modified or settings.SESSION_SAVE_EVERY_REQUEST:
+            return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+        return self.process_response(request, response)
+
+
+class UpstreamErrorMiddleware(InlineHooks, MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, errors.StalwartError):
             return responses.upstream_error(request, exception)

@@ -8,10 +8,15 @@ appears as soon as its view lands.
 from __future__ import annotations
 
 import functools
+import html
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.template.loader import render_to_string
 from django.urls import get_script_prefix, reverse
-from django.utils.functional import Promise
+from django.utils.functional import Promise, cached_property
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from portal.permissions import SIGNED_IN, Access, PortalUser, needs, needs_any
@@ -132,6 +137,44 @@ def sections_for(user: PortalUser) -> list[tuple[str, list[tuple[str, str]]]]:
         if items:
             result.append((section.label, items))
     return result
+
+
+class Menu:
+    """The side menu of one page, rendered from templates/components/menu.html.
+
+    The menu is the same on every page for everyone with the same permissions, so its
+    HTML is rendered once per (visible items, language, script prefix) and kept; the
+    current page is then marked with `aria-current` by a string replacement, since the
+    menu's links are exactly the escaped URLs of the items.
+    """
+
+    def __init__(self, user: PortalUser, path: str):
+        self.user = user
+        self.path = path
+
+    @cached_property
+    def html(self) -> SafeString:
+        visible = tuple(
+            (index, position)
+            for index, section in enumerate(SECTIONS)
+            for position, item in enumerate(section.items)
+            if item.url_name and item.access.allows(self.user)
+        )
+        render = _menu_html.__wrapped__ if settings.DEBUG else _menu_html  # templates may change while developing
+        rendered = render(visible, get_language(), get_script_prefix())
+        link = f'<a href="{html.escape(self.path)}">'
+        return SafeString(rendered.replace(link, link[:-1] + ' aria-current="page">', 1))
+
+
+@functools.lru_cache(maxsize=128)
+def _menu_html(visible: tuple[tuple[int, int], ...], language: str | None, prefix: str) -> str:
+    sections: dict[int, tuple[str | Promise, list[tuple[str | Promise, str]]]] = {}
+    for index, position in visible:
+        item = SECTIONS[index].items[position]
+        sections.setdefault(index, (SECTIONS[index].label, []))[1].append((item.label, item.url()))
+    if not sections:
+        return ""
+    return render_to_string("components/menu.html", {"nav_sections": list(sections.values())})
 
 
 # Where a person lands after sign-in: the first page they may use, in this
