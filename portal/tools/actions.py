@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from portal.permissions import Access, needs, needs_any
 
@@ -26,6 +27,7 @@ class Action:
     summary: str  # one line on the maintenance page
     effect: str  # what happens, on the confirmation page
     button: str
+    confirm_button: str  # the button of the confirmation step
     destructive: bool = False
     form: type[forms.Form] | None = None
 
@@ -33,19 +35,15 @@ class Action:
     def access(self) -> Access:
         return needs(self.permission)
 
-    @property
-    def confirm_button(self) -> str:
-        return f"Yes, {self.button[:1].lower()}{self.button[1:]}"
-
     def confirm_needed(self, data: dict) -> bool:
         if self.slug == "update-spam-rules":
             return bool(data.get("overwrite"))
         return self.destructive
 
 
-CONFIGURATION = "Configuration and updates"
-STORE = "Store clean-up"
-ACCOUNTS = "Accounts"
+CONFIGURATION = _("Configuration and updates")
+STORE = _("Store clean-up")
+ACCOUNTS = _("Accounts")
 
 ACTIONS: dict[str, Action] = {
     action.slug: action
@@ -54,69 +52,76 @@ ACTIONS: dict[str, Action] = {
             "reload",
             "settings-reload",
             CONFIGURATION,
-            "Reload configuration",
-            "Apply configuration changes without a restart, or only check them first.",
-            "Stalwart reads its configuration again and applies it.",
-            "Reload",
+            _("Reload configuration"),
+            _("Apply configuration changes without a restart, or only check them first."),
+            _("Stalwart reads its configuration again and applies it."),
+            _("Reload"),
+            _("Yes, reload"),
             form=ReloadForm,
         ),
         Action(
             "update-spam-rules",
             "spam-filter-update",
             CONFIGURATION,
-            "Update spam-filter rules",
-            "Download the newest spam-filter rules from Stalwart Labs.",
-            "Stalwart downloads the newest spam-filter rules and replaces the rules you changed locally.",
-            "Update rules",
+            _("Update spam-filter rules"),
+            _("Download the newest spam-filter rules from Stalwart Labs."),
+            _("Stalwart downloads the newest spam-filter rules and replaces the rules you changed locally."),
+            _("Update rules"),
+            _("Yes, update rules"),
             form=SpamRulesForm,
         ),
         Action(
             "update-webadmin",
             "webadmin-update",
             CONFIGURATION,
-            "Update the web admin",
-            "Download and install the newest official web admin.",
-            "Stalwart downloads the newest web admin and installs it.",
-            "Update web admin",
+            _("Update the web admin"),
+            _("Download and install the newest official web admin."),
+            _("Stalwart downloads the newest web admin and installs it."),
+            _("Update web admin"),
+            _("Yes, update web admin"),
         ),
         Action(
             "restart",
             "restart",
             CONFIGURATION,
-            "Restart the server",
-            "Ask Stalwart to restart (Stalwart 0.11 and 0.12 do not support this yet).",
-            "Stalwart restarts: every connection (IMAP, SMTP, web) is cut for a moment.",
-            "Restart",
+            _("Restart the server"),
+            _("Ask Stalwart to restart (Stalwart 0.11 and 0.12 do not support this yet)."),
+            _("Stalwart restarts: every connection (IMAP, SMTP, web) is cut for a moment."),
+            _("Restart"),
+            _("Yes, restart"),
             destructive=True,
         ),
         Action(
             "reindex",
             "fts-reindex",
             STORE,
-            "Rebuild the search index",
-            "Re-index mail for full-text search, for one account or all. Heavy on large servers.",
-            "Stalwart rebuilds the full-text search index in the background.",
-            "Rebuild index",
+            _("Rebuild the search index"),
+            _("Re-index mail for full-text search, for one account or all. Heavy on large servers."),
+            _("Stalwart rebuilds the full-text search index in the background."),
+            _("Rebuild index"),
+            _("Yes, rebuild index"),
             form=OptionalAccountForm,
         ),
         Action(
             "purge-blobs",
             "purge-blob-store",
             STORE,
-            "Purge the blob store",
-            "Delete stored message files that nothing refers to any more.",
-            "Stalwart deletes every blob (message file, attachment) no message refers to any more, for good.",
-            "Purge blobs",
+            _("Purge the blob store"),
+            _("Delete stored message files that nothing refers to any more."),
+            _("Stalwart deletes every blob (message file, attachment) no message refers to any more, for good."),
+            _("Purge blobs"),
+            _("Yes, purge blobs"),
             destructive=True,
         ),
         Action(
             "purge-data",
             "purge-data-store",
             STORE,
-            "Purge the data store",
-            "Remove deleted and expired entries from a data store for good.",
-            "Stalwart removes entries marked as deleted or expired from the data store, for good.",
-            "Purge data",
+            _("Purge the data store"),
+            _("Remove deleted and expired entries from a data store for good."),
+            _("Stalwart removes entries marked as deleted or expired from the data store, for good."),
+            _("Purge data"),
+            _("Yes, purge data"),
             destructive=True,
             form=DataStoreForm,
         ),
@@ -124,10 +129,11 @@ ACTIONS: dict[str, Action] = {
             "purge-in-memory",
             "purge-in-memory-store",
             STORE,
-            "Purge the in-memory store",
-            "Drop expired keys, or everything under one prefix (rate limits, greylist, reputation, …).",
-            "Stalwart deletes the chosen keys from the in-memory store: counters, caches and lists start empty.",
-            "Purge keys",
+            _("Purge the in-memory store"),
+            _("Drop expired keys, or everything under one prefix (rate limits, greylist, reputation, …)."),
+            _("Stalwart deletes the chosen keys from the in-memory store: counters, caches and lists start empty."),
+            _("Purge keys"),
+            _("Yes, purge keys"),
             destructive=True,
             form=InMemoryForm,
         ),
@@ -135,32 +141,39 @@ ACTIONS: dict[str, Action] = {
             "delete-bayes-global",
             "purge-in-memory-store",
             STORE,
-            "Delete the server-wide Bayes model",
-            "Forget everything the spam filter learnt server-wide.",
-            "Stalwart deletes the server-wide Bayes spam model; the filter learns again from scratch.",
-            "Delete Bayes model",
+            _("Delete the server-wide Bayes model"),
+            _("Forget everything the spam filter learnt server-wide."),
+            _("Stalwart deletes the server-wide Bayes spam model; the filter learns again from scratch."),
+            _("Delete Bayes model"),
+            _("Yes, delete Bayes model"),
             destructive=True,
         ),
         Action(
             "purge-accounts",
             "purge-account",
             STORE,
-            "Purge deleted mail of all accounts",
-            "Empty old Trash and Junk and finish deleting removed mail, for every account.",
-            "For every account, Stalwart permanently removes messages in Trash and Junk older than the "
-            "auto-expunge period and finishes deleting messages that were already deleted.",
-            "Purge all accounts",
+            _("Purge deleted mail of all accounts"),
+            _("Empty old Trash and Junk and finish deleting removed mail, for every account."),
+            _(
+                "For every account, Stalwart permanently removes messages in Trash and Junk older than the "
+                "auto-expunge period and finishes deleting messages that were already deleted."
+            ),
+            _("Purge all accounts"),
+            _("Yes, purge all accounts"),
             destructive=True,
         ),
         Action(
             "reset-uids",
             "purge-account",
             ACCOUNTS,
-            "Reset IMAP UIDs of an account",
-            "Give every message of an account new IMAP UIDs, when a mail app is stuck out of sync.",
-            "Stalwart gives every mailbox and message of the account new IMAP UIDs. Mail apps then download "
-            "the whole mailbox again.",
-            "Reset UIDs",
+            _("Reset IMAP UIDs of an account"),
+            _("Give every message of an account new IMAP UIDs, when a mail app is stuck out of sync."),
+            _(
+                "Stalwart gives every mailbox and message of the account new IMAP UIDs. Mail apps then download "
+                "the whole mailbox again."
+            ),
+            _("Reset UIDs"),
+            _("Yes, reset UIDs"),
             destructive=True,
             form=AccountForm,
         ),

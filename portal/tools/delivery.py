@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.utils.translation import gettext, ngettext
+
 from portal.stalwart.tools_types import DeliveryStage
 
 
@@ -28,12 +30,12 @@ class Step:
     def mark(self) -> str:
         """A one-word status for the summary and for screen readers."""
         return {
-            "success": "ok",
-            "error": "failed",
-            "notFound": "none",
-            "completed": "done",
+            "success": gettext("ok"),
+            "error": gettext("failed"),
+            "notFound": gettext("none"),
+            "completed": gettext("done"),
             "start": "…",
-        }.get(self.outcome, "info")
+        }.get(self.outcome, gettext("info"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +69,20 @@ _ERROR_RANK = {
 }
 
 
-def _plural(count: int, word: str, plural: str = "") -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {plural or word + 's'}"
-
-
 def _age(seconds: object) -> str:
     if not isinstance(seconds, int):
         return ""
     if seconds % 86400 == 0:
-        return _plural(seconds // 86400, "day")
+        days = seconds // 86400
+        return ngettext("%(count)s day", "%(count)s days", days) % {"count": days}
     if seconds % 3600 == 0:
-        return _plural(seconds // 3600, "hour")
+        hours = seconds // 3600
+        return ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours}
     return f"{seconds} s"
+
+
+def _no_reason() -> str:
+    return gettext("no reason given")
 
 
 class DeliveryRun:
@@ -120,7 +124,9 @@ class DeliveryRun:
     def interrupt(self, reason: str) -> Step:
         """The check stopped before `completed` (stalled, broken, refused)."""
         self.interrupted = reason
-        step = Step(len(self.steps) + 1, "error", "The check stopped", reason, at=time.monotonic() - self.started)
+        step = Step(
+            len(self.steps) + 1, "error", gettext("The check stopped"), reason, at=time.monotonic() - self.started
+        )
         self.steps.append(step)
         return step
 
@@ -130,26 +136,35 @@ class DeliveryRun:
 
     def _problem(self, stage: DeliveryStage) -> None:
         if self.host is not None:
-            self.host.problems.append((stage.type, stage.reason or "no reason given"))
+            self.host.problems.append((stage.type, stage.reason or _no_reason()))
 
     def _describe(self, stage: DeliveryStage) -> tuple[str, str, list[str]]:  # noqa: C901 - one case per stage
         t, reason = stage.type, stage.reason
-        host = self.host.name if self.host else "the server"
+        host = self.host.name if self.host else gettext("the server")
         match t:
             case "mxLookupStart":
-                return f"Looking up the mail servers (MX) of {stage.text('domain') or self.domain}", "", []
+                domain = stage.text("domain") or self.domain
+                return gettext("Looking up the mail servers (MX) of %(domain)s") % {"domain": domain}, "", []
             case "mxLookupSuccess":
                 for mx in stage.data.get("mxs") or []:
                     if isinstance(mx, dict):
                         for exchange in mx.get("exchanges") or []:
                             self.mx.append((str(exchange), int(mx.get("preference") or 0)))
-                items = [f"{name} (preference {pref})" for name, pref in self.mx]
-                return f"Found {_plural(len(self.mx), 'mail server')}", "", items
+                items = [
+                    gettext("%(name)s (preference %(preference)s)") % {"name": name, "preference": pref}
+                    for name, pref in self.mx
+                ]
+                count = len(self.mx)
+                return (
+                    ngettext("Found %(count)s mail server", "Found %(count)s mail servers", count) % {"count": count},
+                    "",
+                    items,
+                )
             case "mxLookupError":
-                self.mx_error = reason or "no reason given"
-                return "The MX lookup failed", reason, []
+                self.mx_error = reason or _no_reason()
+                return gettext("The MX lookup failed"), reason, []
             case "mtaStsFetchStart":
-                return "Fetching the MTA-STS policy", "", []
+                return gettext("Fetching the MTA-STS policy"), "", []
             case "mtaStsFetchSuccess":
                 policy = stage.data.get("policy") if isinstance(stage.data.get("policy"), dict) else {}
                 self.sts_mode = str(policy.get("mode") or "none")
@@ -158,41 +173,49 @@ class DeliveryRun:
                         self.sts_patterns.append(str(pattern["equals"]))
                     elif isinstance(pattern, dict) and "startsWith" in pattern:
                         self.sts_patterns.append(f"*.{pattern['startsWith']}")
-                items = [f"Mode: {self.sts_mode}", f"Allowed mail servers: {', '.join(self.sts_patterns) or 'none'}"]
+                allowed = ", ".join(self.sts_patterns) or gettext("none")
+                items = [
+                    gettext("Mode: %(mode)s") % {"mode": self.sts_mode},
+                    gettext("Allowed mail servers: %(servers)s") % {"servers": allowed},
+                ]
                 if policy.get("id"):
-                    items.append(f"Policy id: {policy['id']}")
+                    items.append(gettext("Policy id: %(id)s") % {"id": policy["id"]})
                 if _age(policy.get("max_age")):
-                    items.append(f"Cached for: {_age(policy.get('max_age'))}")
-                return "MTA-STS policy found", "", items
+                    items.append(gettext("Cached for: %(age)s") % {"age": _age(policy.get("max_age"))})
+                return gettext("MTA-STS policy found"), "", items
             case "mtaStsFetchError":
                 self.sts_error = reason
-                return "The MTA-STS policy could not be fetched", reason, []
+                return gettext("The MTA-STS policy could not be fetched"), reason, []
             case "mtaStsNotFound":
                 self.sts_mode = "none"
-                return "No MTA-STS policy", "The domain does not require TLS through MTA-STS.", []
+                return gettext("No MTA-STS policy"), gettext("The domain does not require TLS through MTA-STS."), []
             case "tlsRptLookupStart":
-                return "Looking up where TLS reports go (TLS-RPT)", "", []
+                return gettext("Looking up where TLS reports go (TLS-RPT)"), "", []
             case "tlsRptLookupSuccess":
                 for rua in stage.data.get("rua") or []:
                     if isinstance(rua, dict):
                         self.tlsrpt.append(str(rua.get("email") or rua.get("url") or ""))
-                return "TLS reports are sent to", "", list(self.tlsrpt)
+                return gettext("TLS reports are sent to"), "", list(self.tlsrpt)
             case "tlsRptLookupError":
-                return "The TLS-RPT lookup failed", reason, []
+                return gettext("The TLS-RPT lookup failed"), reason, []
             case "tlsRptNotFound":
-                return "No TLS reporting address", "", []
+                return gettext("No TLS reporting address"), "", []
             case "deliveryAttemptStart":
                 name = stage.text("hostname") or "?"
                 self.host = self.hosts.setdefault(name, HostResult(name))
                 self.ehlo_count = 0
-                return f"Trying {name}", "", []
+                return gettext("Trying %(host)s") % {"host": name}, "", []
             case "mtaStsVerifySuccess":
-                return f"{host} is allowed by the MTA-STS policy", "", []
+                return gettext("%(host)s is allowed by the MTA-STS policy") % {"host": host}, "", []
             case "mtaStsVerifyError":
                 self._problem(stage)
-                return f"{host} is not allowed by the MTA-STS policy", f"{reason}. This server is skipped.", []
+                return (
+                    gettext("%(host)s is not allowed by the MTA-STS policy") % {"host": host},
+                    gettext("%(reason)s. This server is skipped.") % {"reason": reason},
+                    [],
+                )
             case "tlsaLookupStart":
-                return "Looking up DANE (TLSA) records", "", []
+                return gettext("Looking up DANE (TLSA) records"), "", []
             case "tlsaLookupSuccess":
                 record = stage.data.get("record") if isinstance(stage.data.get("record"), dict) else {}
                 items = []
@@ -200,94 +223,101 @@ class DeliveryRun:
                     if isinstance(entry, dict):
                         data = entry.get("data") or []
                         hex_data = "".join(f"{b:02x}" for b in data if isinstance(b, int) and 0 <= b < 256)
-                        kind = "server certificate" if entry.get("is_end_entity") else "issuer"
-                        what = "public key" if entry.get("is_spki") else "certificate"
+                        kind = gettext("server certificate") if entry.get("is_end_entity") else gettext("issuer")
+                        what = gettext("public key") if entry.get("is_spki") else gettext("certificate")
                         algo = "SHA-256" if entry.get("is_sha256") else "SHA-512"
                         items.append(f"{kind}, {what}, {algo}: {hex_data}")
-                return "DANE records found", "", items
+                return gettext("DANE records found"), "", items
             case "tlsaNotFound":
-                return "No DANE records", reason, []
+                return gettext("No DANE records"), reason, []
             case "tlsaLookupError":
-                return "The DANE lookup failed", reason, []
+                return gettext("The DANE lookup failed"), reason, []
             case "ipLookupStart":
-                return f"Resolving the addresses of {host}", "", []
+                return gettext("Resolving the addresses of %(host)s") % {"host": host}, "", []
             case "ipLookupSuccess":
                 ips = [str(ip) for ip in stage.data.get("remote_ips") or []]
                 if self.host:
                     self.host.ips = ips
-                return f"{host} has {_plural(len(ips), 'address', 'addresses')}", "", ips
+                count = len(ips)
+                return (
+                    ngettext("%(host)s has %(count)s address", "%(host)s has %(count)s addresses", count)
+                    % {"host": host, "count": count},
+                    "",
+                    ips,
+                )
             case "ipLookupError":
                 self._problem(stage)
-                return f"The addresses of {host} could not be resolved", reason, []
+                return gettext("The addresses of %(host)s could not be resolved") % {"host": host}, reason, []
             case "connectionStart":
                 self.ip = stage.text("remote_ip")
-                return f"Connecting to {self.ip or host} on port 25", "", []
+                return gettext("Connecting to %(host)s on port 25") % {"host": self.ip or host}, "", []
             case "connectionSuccess":
-                return "Connected", "", []
+                return gettext("Connected"), "", []
             case "connectionError":
                 self._problem(stage)
-                return f"Could not connect to {self.ip or host}", reason, []
+                return gettext("Could not connect to %(host)s") % {"host": self.ip or host}, reason, []
             case "readGreetingStart":
-                return "Waiting for the server's greeting", "", []
+                return gettext("Waiting for the server's greeting"), "", []
             case "readGreetingSuccess":
-                return "The server greeted us", "", []
+                return gettext("The server greeted us"), "", []
             case "readGreetingError":
                 self._problem(stage)
-                return "The server did not greet us properly", reason, []
+                return gettext("The server did not greet us properly"), reason, []
             case "ehloStart":
                 self.ehlo_count += 1
-                return ("Saying EHLO" if self.ehlo_count == 1 else "Saying EHLO again, over TLS"), "", []
+                title = gettext("Saying EHLO") if self.ehlo_count == 1 else gettext("Saying EHLO again, over TLS")
+                return title, "", []
             case "ehloSuccess":
-                return "EHLO accepted", "", []
+                return gettext("EHLO accepted"), "", []
             case "ehloError":
                 self._problem(stage)
-                return "EHLO was refused", reason, []
+                return gettext("EHLO was refused"), reason, []
             case "startTlsStart":
-                return "Starting TLS (STARTTLS)", "", []
+                return gettext("Starting TLS (STARTTLS)"), "", []
             case "startTlsSuccess":
                 if self.host:
                     self.host.tls = True
-                return "TLS is up", "", []
+                return gettext("TLS is up"), "", []
             case "startTlsError":
                 if self.host:
                     self.host.tls = False
                 self._problem(stage)
-                return "TLS could not be started", reason, []
+                return gettext("TLS could not be started"), reason, []
             case "daneVerifySuccess":
                 if self.host:
                     self.host.dane = True
-                return "The certificate matches the DANE records", "", []
+                return gettext("The certificate matches the DANE records"), "", []
             case "daneVerifyError":
                 if self.host:
                     self.host.dane = False
-                return "The certificate does not match the DANE records", reason, []
+                return gettext("The certificate does not match the DANE records"), reason, []
             case "mailFromStart":
-                return "Sending MAIL FROM:<> (a test without a sender)", "", []
+                return gettext("Sending MAIL FROM:<> (a test without a sender)"), "", []
             case "mailFromSuccess":
-                return "The sender was accepted", "", []
+                return gettext("The sender was accepted"), "", []
             case "mailFromError":
                 self._problem(stage)
-                return "The sender was refused", reason, []
+                return gettext("The sender was refused"), reason, []
             case "rcptToStart":
-                return f"Asking whether {self.email} is accepted (RCPT TO)", "", []
+                return gettext("Asking whether %(address)s is accepted (RCPT TO)") % {"address": self.email}, "", []
             case "rcptToSuccess":
                 if self.host:
                     self.host.accepted = True
                     self.delivered = self.host
-                return f"{self.email} is accepted", "", []
+                return gettext("%(address)s is accepted") % {"address": self.email}, "", []
             case "rcptToError":
                 self._problem(stage)
-                return f"{self.email} was refused", reason, []
+                return gettext("%(address)s was refused") % {"address": self.email}, reason, []
             case "quitStart":
-                return "Closing the connection (QUIT)", "", []
+                return gettext("Closing the connection (QUIT)"), "", []
             case "quitCompleted":
                 if not self.email and self.host and self.host.tls:
                     self.host.accepted = True
                     self.delivered = self.host
-                return "Connection closed", "", []
+                return gettext("Connection closed"), "", []
             case "completed":
                 self.completed = True
-                return "Check finished", "", []
+                return gettext("Check finished"), "", []
         return t, reason, []
 
     # --- conclusions -----------------------------------------------------------------------
@@ -296,120 +326,186 @@ class DeliveryRun:
             if "null mx" in self.mx_error.lower():
                 return Verdict(
                     "error",
-                    f"{self.domain} does not accept mail",
-                    "The domain publishes a “null MX” record: it says it receives no e-mail at all.",
+                    gettext("%(domain)s does not accept mail") % {"domain": self.domain},
+                    gettext("The domain publishes a “null MX” record: it says it receives no e-mail at all."),
                 )
             return Verdict(
                 "error",
-                f"Mail to {self.target} cannot be delivered",
-                f"The mail servers (MX records) of {self.domain} could not be found: {self.mx_error}. "
-                "Check the spelling, or the domain's DNS.",
+                gettext("Mail to %(target)s cannot be delivered") % {"target": self.target},
+                gettext(
+                    "The mail servers (MX records) of %(domain)s could not be found: %(reason)s. "
+                    "Check the spelling, or the domain's DNS."
+                )
+                % {"domain": self.domain, "reason": self.mx_error},
             )
         notes = self._notes()
         if self.delivered is not None:
             host = self.delivered
-            tls = " over TLS" + (" with a DANE-verified certificate" if host.dane else "") if host.tls else ""
             if self.email:
+                if host.tls and host.dane:
+                    text = gettext(
+                        "%(host)s accepted the recipient over TLS with a DANE-verified certificate. "
+                        "Mail from this server should be delivered."
+                    )
+                elif host.tls:
+                    text = gettext(
+                        "%(host)s accepted the recipient over TLS. Mail from this server should be delivered."
+                    )
+                else:
+                    text = gettext("%(host)s accepted the recipient. Mail from this server should be delivered.")
                 return Verdict(
                     "ok",
-                    f"{self.email} accepts mail",
-                    f"{host.name} accepted the recipient{tls}. Mail from this server should be delivered.",
+                    gettext("%(address)s accepts mail") % {"address": self.email},
+                    text % {"host": host.name},
                     notes,
+                )
+            if host.dane:
+                text = gettext(
+                    "Stalwart reached %(host)s and started TLS (DANE verified). "
+                    "To check one mailbox as well, enter its address."
+                )
+            else:
+                text = gettext(
+                    "Stalwart reached %(host)s and started TLS. To check one mailbox as well, enter its address."
                 )
             return Verdict(
                 "ok",
-                f"{self.domain} can receive mail",
-                f"Stalwart reached {host.name} and started TLS{' (DANE verified)' if host.dane else ''}. "
-                "To check one mailbox as well, enter its address.",
+                gettext("%(domain)s can receive mail") % {"domain": self.domain},
+                text % {"host": host.name},
                 notes,
             )
         if self.interrupted:
             return Verdict(
                 "warn",
-                "The check did not finish",
-                f"{self.interrupted} The steps above are what Stalwart reported until then; run the check again.",
+                gettext("The check did not finish"),
+                gettext("%(reason)s The steps above are what Stalwart reported until then; run the check again.")
+                % {"reason": self.interrupted},
                 notes,
             )
         problems = [(t, reason, host.name) for host in self.hosts.values() for t, reason in host.problems]
         if not problems:
             if not self.mx:
-                return Verdict("warn", "Nothing was checked", "Stalwart reported no mail servers to try.", notes)
+                return Verdict(
+                    "warn",
+                    gettext("Nothing was checked"),
+                    gettext("Stalwart reported no mail servers to try."),
+                    notes,
+                )
             return Verdict(
-                "warn", "Delivery was not confirmed", "Stalwart tried the mail servers without a clear result.", notes
+                "warn",
+                gettext("Delivery was not confirmed"),
+                gettext("Stalwart tried the mail servers without a clear result."),
+                notes,
             )
         kind, reason, host = max(problems, key=lambda p: _ERROR_RANK.get(p[0], 0))
+        values = {
+            "host": host,
+            "reason": reason,
+            "address": self.email,
+            "domain": self.domain,
+            "allowed": ", ".join(self.sts_patterns) or gettext("no server"),
+            "servers": ", ".join(name for name, _ in self.mx),
+        }
         explanations = {
             "rcptToError": (
-                f"The recipient {self.email} was refused",
-                f"{host} answered: {reason}. The address may not exist, be full or be blocked; "
-                "ask the recipient to check it.",
+                gettext("The recipient %(address)s was refused"),
+                gettext(
+                    "%(host)s answered: %(reason)s. The address may not exist, be full or be blocked; "
+                    "ask the recipient to check it."
+                ),
             ),
             "mailFromError": (
-                "The receiving server refused to start a message",
-                f"{host} answered MAIL FROM with: {reason}. Stalwart's address may be blocked there.",
+                gettext("The receiving server refused to start a message"),
+                gettext("%(host)s answered MAIL FROM with: %(reason)s. Stalwart's address may be blocked there."),
             ),
             "startTlsError": (
-                "TLS could not be established",
-                f"{host}: {reason}. Stalwart only falls back to an unencrypted connection when neither "
-                "MTA-STS nor DANE require TLS for this domain.",
+                gettext("TLS could not be established"),
+                gettext(
+                    "%(host)s: %(reason)s. Stalwart only falls back to an unencrypted connection when neither "
+                    "MTA-STS nor DANE require TLS for this domain."
+                ),
             ),
-            "ehloError": ("The receiving server refused the conversation", f"{host} answered EHLO with: {reason}."),
-            "readGreetingError": ("The receiving server did not greet properly", f"{host}: {reason}."),
+            "ehloError": (
+                gettext("The receiving server refused the conversation"),
+                gettext("%(host)s answered EHLO with: %(reason)s."),
+            ),
+            "readGreetingError": (
+                gettext("The receiving server did not greet properly"),
+                gettext("%(host)s: %(reason)s."),
+            ),
             "connectionError": (
-                f"No mail server of {self.domain} could be reached",
-                f"{reason}. The servers may be down, or port 25 may be blocked between Stalwart and them.",
+                gettext("No mail server of %(domain)s could be reached"),
+                gettext("%(reason)s. The servers may be down, or port 25 may be blocked between Stalwart and them."),
             ),
-            "ipLookupError": ("The mail servers' addresses could not be resolved", f"{host}: {reason}."),
+            "ipLookupError": (
+                gettext("The mail servers' addresses could not be resolved"),
+                gettext("%(host)s: %(reason)s."),
+            ),
             "mtaStsVerifyError": (
-                "No mail server is allowed by the domain's MTA-STS policy",
-                f"The policy allows {', '.join(self.sts_patterns) or 'no server'}, but the MX records name "
-                f"{', '.join(name for name, _ in self.mx)}. The domain must fix its policy or its MX records.",
+                gettext("No mail server is allowed by the domain's MTA-STS policy"),
+                gettext(
+                    "The policy allows %(allowed)s, but the MX records name %(servers)s. "
+                    "The domain must fix its policy or its MX records."
+                ),
             ),
         }
-        headline, explanation = explanations.get(kind, ("Delivery failed", f"{host}: {reason}"))
-        return Verdict("error", headline, explanation, notes)
+        headline, explanation = explanations.get(kind, (gettext("Delivery failed"), gettext("%(host)s: %(reason)s")))
+        return Verdict("error", headline % values, explanation % values, notes)
 
     def _notes(self) -> tuple[str, ...]:
         notes = []
         if self.sts_error:
-            notes.append(f"The MTA-STS policy could not be fetched: {self.sts_error}.")
+            notes.append(gettext("The MTA-STS policy could not be fetched: %(reason)s.") % {"reason": self.sts_error})
         if any(host.dane is False for host in self.hosts.values()):
-            notes.append("A server's certificate did not match its DANE records.")
+            notes.append(gettext("A server's certificate did not match its DANE records."))
         failed = [host.name for host in self.hosts.values() if host.problems and host is not self.delivered]
         if failed and self.delivered is not None:
-            notes.append(f"Before that, {', '.join(failed)} failed.")
+            notes.append(gettext("Before that, %(servers)s failed.") % {"servers": ", ".join(failed)})
         return tuple(notes)
 
     def summary(self, *, when: datetime, version: str = "") -> str:
         """Plain text for a ticket."""
         verdict = self.verdict()
+        unknown = gettext("unknown")
+        checked = gettext("When: %(time)s") % {"time": f"{when:%Y-%m-%d %H:%M:%S %Z}".rstrip()}
+        if version:
+            checked += f" (Stalwart {version})"
         lines = [
-            f"Delivery check: {self.target}",
-            f"When: {when:%Y-%m-%d %H:%M:%S %Z}".rstrip() + (f" (Stalwart {version})" if version else ""),
-            f"Result: {verdict.level.upper()} - {verdict.headline}",
+            gettext("Delivery check: %(target)s") % {"target": self.target},
+            checked,
+            gettext("Result: %(level)s - %(headline)s")
+            % {"level": verdict.level.upper(), "headline": verdict.headline},
             verdict.explanation,
             *verdict.notes,
             "",
-            "MX: " + (", ".join(f"{name} ({pref})" for name, pref in self.mx) or self.mx_error or "unknown"),
+            "MX: " + (", ".join(f"{name} ({pref})" for name, pref in self.mx) or self.mx_error or unknown),
             "MTA-STS: "
             + (
                 f"{self.sts_mode} ({', '.join(self.sts_patterns)})"
                 if self.sts_patterns
-                else self.sts_mode or self.sts_error or "unknown"
+                else self.sts_mode or self.sts_error or unknown
             ),
-            "TLS-RPT: " + (", ".join(self.tlsrpt) or "none"),
+            "TLS-RPT: " + (", ".join(self.tlsrpt) or gettext("none")),
         ]
         for host in self.hosts.values():
-            facts = [", ".join(host.ips) or "no address"]
+            facts = [", ".join(host.ips) or gettext("no address")]
             if host.tls is not None:
-                facts.append("TLS ok" if host.tls else "TLS failed")
+                facts.append(gettext("TLS ok") if host.tls else gettext("TLS failed"))
             if host.dane is not None:
-                facts.append("DANE ok" if host.dane else "DANE mismatch")
+                facts.append(gettext("DANE ok") if host.dane else gettext("DANE mismatch"))
             if host.accepted:
-                facts.append("accepted")
+                facts.append(gettext("accepted"))
             facts.extend(f"{kind}: {reason}" for kind, reason in host.problems)
-            lines.append(f"Host {host.name}: " + "; ".join(facts))
-        lines += ["", f"Steps ({len(self.steps)} reported in {self.elapsed:.1f} s; starts left out):"]
+            lines.append(gettext("Host %(host)s: %(facts)s") % {"host": host.name, "facts": "; ".join(facts)})
+        lines += [
+            "",
+            ngettext(
+                "Steps (%(count)s reported in %(seconds)s s; starts left out):",
+                "Steps (%(count)s reported in %(seconds)s s; starts left out):",
+                len(self.steps),
+            )
+            % {"count": len(self.steps), "seconds": f"{self.elapsed:.1f}"},
+        ]
         for step in self.steps:
             if step.outcome == "start":
                 continue

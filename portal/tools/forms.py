@@ -6,6 +6,8 @@ import re
 
 from django import forms
 from django.core.validators import validate_email
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.stalwart.maintenance import IN_MEMORY_PREFIXES, RELOAD_SCOPES, STORE_ID
 from portal.stalwart.spamfilter import MAX_MESSAGE
@@ -20,22 +22,24 @@ def _text_input(**attrs) -> forms.TextInput:
 
 class DeliveryForm(forms.Form):
     target = forms.CharField(
-        label="E-mail address or domain",
+        label=_("E-mail address or domain"),
         max_length=255,
-        widget=_text_input(placeholder="jane@example.com or example.com", autocapitalize="none"),
-        help_text="An address also checks that the receiving server accepts that recipient.",
+        widget=_text_input(placeholder=_("jane@example.com or example.com"), autocapitalize="none"),
+        help_text=_("An address also checks that the receiving server accepts that recipient."),
     )
 
     def clean_target(self) -> str:
         value = self.cleaned_data["target"].strip().lower()
         if not _TARGET.fullmatch(value):
-            raise forms.ValidationError("Enter an e-mail address or a domain, like jane@example.com or example.com.")
+            raise forms.ValidationError(
+                gettext("Enter an e-mail address or a domain, like jane@example.com or example.com.")
+            )
         local, at, domain = value.rpartition("@")
         if not domain.isascii():
             try:  # DNS needs the ASCII form of an internationalised domain
                 domain = domain.encode("idna").decode("ascii")
             except UnicodeError:
-                raise forms.ValidationError("This domain name is not valid.") from None
+                raise forms.ValidationError(gettext("This domain name is not valid.")) from None
         return f"{local}{at}{domain}"
 
 
@@ -48,16 +52,16 @@ class MessageMixin:
         upload = self.cleaned_data.get("eml")
         text = self.cleaned_data.get("message") or ""
         if upload and text.strip():
-            raise forms.ValidationError("Paste the message or upload a file, not both.")
+            raise forms.ValidationError(gettext("Paste the message or upload a file, not both."))
         if upload:
             if upload.size > MAX_MESSAGE:
-                raise forms.ValidationError("Stalwart reads messages up to 1 MiB; this file is larger.")
+                raise forms.ValidationError(gettext("Stalwart reads messages up to 1 MiB; this file is larger."))
             return upload.read()
         raw = text.encode("utf-8")
         if len(raw) > MAX_MESSAGE:
-            raise forms.ValidationError("Stalwart reads messages up to 1 MiB; this message is larger.")
+            raise forms.ValidationError(gettext("Stalwart reads messages up to 1 MiB; this message is larger."))
         if self.message_required and not text.strip():
-            raise forms.ValidationError("Paste the message (headers and body) or upload an .eml file.")
+            raise forms.ValidationError(gettext("Paste the message (headers and body) or upload an .eml file."))
         return raw
 
     def clean(self):
@@ -71,7 +75,7 @@ class MessageMixin:
 
 def _message_field(required: bool, help_text: str) -> forms.CharField:
     return forms.CharField(
-        label="Message",
+        label=_("Message"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "class": "mono"}),
         help_text=help_text,
@@ -81,7 +85,7 @@ def _message_field(required: bool, help_text: str) -> forms.CharField:
 
 def _eml_field() -> forms.FileField:
     return forms.FileField(
-        label="Or upload an .eml file",
+        label=_("Or upload an .eml file"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".eml,message/rfc822"}),
     )
@@ -91,31 +95,35 @@ class DmarcForm(MessageMixin, forms.Form):
     message_required = False
 
     remote_ip = forms.GenericIPAddressField(
-        label="Sender IP address", widget=_text_input(placeholder="192.0.2.25"), help_text="The connecting server's IP."
+        label=_("Sender IP address"),
+        widget=_text_input(placeholder="192.0.2.25"),
+        help_text=_("The connecting server's IP."),
     )
     ehlo_domain = forms.CharField(
-        label="EHLO name",
+        label=_("EHLO name"),
         max_length=255,
         widget=_text_input(placeholder="mail.example.com"),
-        help_text="The name the sending server gave in EHLO.",
+        help_text=_("The name the sending server gave in EHLO."),
     )
     mail_from = forms.CharField(
         label="MAIL FROM",
         max_length=320,
         widget=_text_input(placeholder="alice@example.com"),
-        help_text="The envelope sender.",
+        help_text=_("The envelope sender."),
     )
     message = _message_field(
         False,
-        "Optional: the raw message, headers included, for DKIM, ARC and DMARC. "
-        "Without it only SPF and the reverse IP are checked.",
+        _(
+            "Optional: the raw message, headers included, for DKIM, ARC and DMARC. "
+            "Without it only SPF and the reverse IP are checked."
+        ),
     )
     eml = _eml_field()
 
     def clean_ehlo_domain(self) -> str:
         value = self.cleaned_data["ehlo_domain"].strip().lower()
         if not _DOMAIN.fullmatch(value):
-            raise forms.ValidationError("Enter a host name, like mail.example.com.")
+            raise forms.ValidationError(gettext("Enter a host name, like mail.example.com."))
         return value
 
     def clean_mail_from(self) -> str:
@@ -126,52 +134,54 @@ class DmarcForm(MessageMixin, forms.Form):
 
 class TrainForm(MessageMixin, forms.Form):
     kind = forms.ChoiceField(
-        label="This message is",
-        choices=(("spam", "Spam"), ("ham", "Not spam (ham)")),
+        label=_("This message is"),
+        choices=(("spam", _("Spam")), ("ham", _("Not spam (ham)"))),
         widget=forms.RadioSelect,
         initial="spam",
     )
     account = forms.CharField(
-        label="Account (optional)",
+        label=_("Account (optional)"),
         required=False,
         max_length=255,
         widget=_text_input(placeholder="jane.doe"),
-        help_text="Train only this account's filter. Leave empty to train the server-wide filter.",
+        help_text=_("Train only this account's filter. Leave empty to train the server-wide filter."),
     )
-    message = _message_field(True, "The raw message, headers included.")
+    message = _message_field(True, _("The raw message, headers included."))
     eml = _eml_field()
 
 
 class ClassifyForm(MessageMixin, forms.Form):
-    remote_ip = forms.GenericIPAddressField(label="Sender IP address", widget=_text_input(placeholder="192.0.2.25"))
-    ehlo_domain = forms.CharField(label="EHLO name", max_length=255, widget=_text_input(placeholder="mail.example.com"))
+    remote_ip = forms.GenericIPAddressField(label=_("Sender IP address"), widget=_text_input(placeholder="192.0.2.25"))
+    ehlo_domain = forms.CharField(
+        label=_("EHLO name"), max_length=255, widget=_text_input(placeholder="mail.example.com")
+    )
     sender = forms.CharField(
-        label="Envelope sender (MAIL FROM)",
+        label=_("Envelope sender (MAIL FROM)"),
         required=False,
         max_length=320,
         widget=_text_input(placeholder="alice@example.com"),
-        help_text="Leave empty for a bounce (null sender).",
+        help_text=_("Leave empty for a bounce (null sender)."),
     )
     recipients = forms.CharField(
-        label="Envelope recipients",
+        label=_("Envelope recipients"),
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
-        help_text="One address per line.",
+        help_text=_("One address per line."),
     )
     authenticated_as = forms.CharField(
-        label="Authenticated as (optional)",
+        label=_("Authenticated as (optional)"),
         required=False,
         max_length=255,
         widget=_text_input(),
-        help_text="The account name when the message was sent by a signed-in user.",
+        help_text=_("The account name when the message was sent by a signed-in user."),
     )
-    tls = forms.BooleanField(label="Received over TLS", required=False, initial=True)
-    message = _message_field(True, "The raw message, headers included.")
+    tls = forms.BooleanField(label=_("Received over TLS"), required=False, initial=True)
+    message = _message_field(True, _("The raw message, headers included."))
     eml = _eml_field()
 
     def clean_ehlo_domain(self) -> str:
         value = self.cleaned_data["ehlo_domain"].strip().lower()
         if not _DOMAIN.fullmatch(value):
-            raise forms.ValidationError("Enter a host name, like mail.example.com.")
+            raise forms.ValidationError(gettext("Enter a host name, like mail.example.com."))
         return value
 
     def clean_sender(self) -> str:
@@ -183,31 +193,33 @@ class ClassifyForm(MessageMixin, forms.Form):
     def clean_recipients(self) -> list[str]:
         values = [line.strip() for line in re.split(r"[\n,;]", self.cleaned_data["recipients"]) if line.strip()]
         if not values:
-            raise forms.ValidationError("Enter at least one recipient.")
+            raise forms.ValidationError(gettext("Enter at least one recipient."))
         for value in values:
             try:
                 validate_email(value)
             except forms.ValidationError:
-                raise forms.ValidationError(f"{value} is not an e-mail address.") from None
+                raise forms.ValidationError(
+                    gettext("%(address)s is not an e-mail address.") % {"address": value}
+                ) from None
         return list(dict.fromkeys(values))[:100]
 
 
 # --- maintenance ----------------------------------------------------------------------------
 class ReloadForm(forms.Form):
     scope = forms.ChoiceField(
-        label="What to reload",
+        label=_("What to reload"),
         choices=(
-            ("", "Everything"),
-            ("lookup", "Lookup lists only"),
-            ("certificate", "TLS certificates only"),
-            ("server.blocked-ip", "Blocked IP addresses only"),
+            ("", _("Everything")),
+            ("lookup", _("Lookup lists only")),
+            ("certificate", _("TLS certificates only")),
+            ("server.blocked-ip", _("Blocked IP addresses only")),
         ),
         required=False,
     )
     dry_run = forms.BooleanField(
-        label="Only check (dry run)",
+        label=_("Only check (dry run)"),
         required=False,
-        help_text="Stalwart reads and checks the configuration without applying it (full reload only).",
+        help_text=_("Stalwart reads and checks the configuration without applying it (full reload only)."),
     )
 
     def clean_scope(self) -> str:
@@ -217,16 +229,16 @@ class ReloadForm(forms.Form):
 
 
 class SpamRulesForm(forms.Form):
-    force = forms.BooleanField(label="Download even when the version is the same", required=False)
+    force = forms.BooleanField(label=_("Download even when the version is the same"), required=False)
     overwrite = forms.BooleanField(
-        label="Overwrite rules changed locally",
+        label=_("Overwrite rules changed locally"),
         required=False,
-        help_text="Replaces spam-filter rules your administrators edited.",
+        help_text=_("Replaces spam-filter rules your administrators edited."),
     )
 
 
 class AccountForm(forms.Form):
-    account = forms.CharField(label="Account", max_length=255, widget=_text_input(placeholder="jane.doe"))
+    account = forms.CharField(label=_("Account"), max_length=255, widget=_text_input(placeholder="jane.doe"))
 
     def clean_account(self) -> str:
         return self.cleaned_data["account"].strip()
@@ -234,11 +246,11 @@ class AccountForm(forms.Form):
 
 class OptionalAccountForm(forms.Form):
     account = forms.CharField(
-        label="Account (optional)",
+        label=_("Account (optional)"),
         required=False,
         max_length=255,
         widget=_text_input(placeholder="jane.doe"),
-        help_text="Leave empty for every account.",
+        help_text=_("Leave empty for every account."),
     )
 
     def clean_account(self) -> str:
@@ -247,7 +259,7 @@ class OptionalAccountForm(forms.Form):
 
 def _store_field(help_text: str) -> forms.CharField:
     return forms.CharField(
-        label="Store (optional)",
+        label=_("Store (optional)"),
         required=False,
         max_length=64,
         widget=_text_input(placeholder="default"),
@@ -256,46 +268,46 @@ def _store_field(help_text: str) -> forms.CharField:
 
 
 class DataStoreForm(forms.Form):
-    store = _store_field("The id of a data store from the configuration; empty means the main data store.")
+    store = _store_field(_("The id of a data store from the configuration; empty means the main data store."))
 
     def clean_store(self) -> str:
         return _clean_store(self.cleaned_data["store"])
 
 
 PREFIX_LABELS = {
-    "acme": "ACME (certificate) challenges",
-    "oauth": "OAuth codes and tokens in flight",
-    "rate-rcpt": "Rate limits: recipients",
-    "rate-scan": "Rate limits: scanning",
-    "rate-loiter": "Rate limits: loitering",
-    "rate-auth": "Rate limits: authentication",
-    "rate-smtp": "Rate limits: SMTP",
-    "rate-contact": "Rate limits: contact forms",
-    "rate-http-authenticated": "Rate limits: HTTP, signed in",
-    "rate-http-anonymous": "Rate limits: HTTP, anonymous",
-    "rate-imap": "Rate limits: IMAP",
-    "reputation-ip": "Reputation: IP addresses",
-    "reputation-from": "Reputation: senders",
-    "reputation-domain": "Reputation: domains",
-    "reputation-asn": "Reputation: networks (ASN)",
-    "greylist": "Greylisting",
-    "bayes-account": "Bayes spam models of every account",
-    "bayes-global": "Server-wide Bayes spam model",
-    "trusted-reply": "Trusted replies",
-    "lock-purge-account": "Locks: account purges",
-    "lock-queue-message": "Locks: queued messages",
-    "lock-queue-report": "Locks: queued reports",
-    "lock-email-task": "Locks: e-mail tasks",
-    "lock-housekeeper": "Locks: housekeeper",
+    "acme": _("ACME (certificate) challenges"),
+    "oauth": _("OAuth codes and tokens in flight"),
+    "rate-rcpt": _("Rate limits: recipients"),
+    "rate-scan": _("Rate limits: scanning"),
+    "rate-loiter": _("Rate limits: loitering"),
+    "rate-auth": _("Rate limits: authentication"),
+    "rate-smtp": _("Rate limits: SMTP"),
+    "rate-contact": _("Rate limits: contact forms"),
+    "rate-http-authenticated": _("Rate limits: HTTP, signed in"),
+    "rate-http-anonymous": _("Rate limits: HTTP, anonymous"),
+    "rate-imap": _("Rate limits: IMAP"),
+    "reputation-ip": _("Reputation: IP addresses"),
+    "reputation-from": _("Reputation: senders"),
+    "reputation-domain": _("Reputation: domains"),
+    "reputation-asn": _("Reputation: networks (ASN)"),
+    "greylist": _("Greylisting"),
+    "bayes-account": _("Bayes spam models of every account"),
+    "bayes-global": _("Server-wide Bayes spam model"),
+    "trusted-reply": _("Trusted replies"),
+    "lock-purge-account": _("Locks: account purges"),
+    "lock-queue-message": _("Locks: queued messages"),
+    "lock-queue-report": _("Locks: queued reports"),
+    "lock-email-task": _("Locks: e-mail tasks"),
+    "lock-housekeeper": _("Locks: housekeeper"),
 }
 assert set(PREFIX_LABELS) == set(IN_MEMORY_PREFIXES)
 
 
 class InMemoryForm(forms.Form):
-    store = _store_field("The id of an in-memory store from the configuration; empty means the default one.")
+    store = _store_field(_("The id of an in-memory store from the configuration; empty means the default one."))
     prefix = forms.ChoiceField(
-        label="What to purge",
-        choices=(("", "Only expired keys"), *PREFIX_LABELS.items()),
+        label=_("What to purge"),
+        choices=(("", _("Only expired keys")), *PREFIX_LABELS.items()),
         required=False,
     )
 
@@ -306,5 +318,5 @@ class InMemoryForm(forms.Form):
 def _clean_store(value: str) -> str:
     value = value.strip()
     if value and not STORE_ID.fullmatch(value):
-        raise forms.ValidationError("A store id has letters, digits, '-' and '_' only.")
+        raise forms.ValidationError(gettext("A store id has letters, digits, '-' and '_' only."))
     return "" if value == "default" else value

@@ -24,6 +24,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.permissions import needs, require
@@ -84,7 +85,7 @@ async def delivery_run(request: HttpRequest) -> HttpResponse:
 async def delivery_events(request: HttpRequest) -> HttpResponse:
     form = DeliveryForm(request.GET)
     if not form.is_valid():
-        return HttpResponseBadRequest("Give an address or a domain as ?target=.")
+        return HttpResponseBadRequest(gettext("Give an address or a domain as ?target=."))
     run = DeliveryRun(form.cleaned_data["target"])
     if request.headers.get("Last-Event-ID"):
         # The browser lost the stream and reconnected: never start a second check behind the
@@ -107,15 +108,20 @@ async def _steps(request: HttpRequest, run: DeliveryRun, token: str | None) -> A
             async for stage in stages:
                 yield run.add(stage)
     except DeliveryStalled:
-        yield run.interrupt(f"Stalwart sent nothing for {stall_seconds():.0f} seconds, so the portal stopped waiting.")
+        yield run.interrupt(
+            gettext("Stalwart sent nothing for %(seconds)s seconds, so the portal stopped waiting.")
+            % {"seconds": f"{stall_seconds():.0f}"}
+        )
     except DeliveryInterrupted as exc:
         yield run.interrupt(f"{exc.message}")
     except errors.Forbidden:
-        yield run.interrupt("Stalwart refused the check: your account lacks the troubleshoot permission there.")
+        yield run.interrupt(
+            gettext("Stalwart refused the check: your account lacks the troubleshoot permission there.")
+        )
     except errors.StalwartUnavailable:
-        yield run.interrupt("Stalwart could not be reached.")
+        yield run.interrupt(gettext("Stalwart could not be reached."))
     except errors.StalwartError as exc:
-        yield run.interrupt(f"Stalwart refused the check: {exc.message}")
+        yield run.interrupt(gettext("Stalwart refused the check: %(reason)s") % {"reason": exc.message})
 
 
 def _step_html(step: Step) -> str:
@@ -156,7 +162,7 @@ async def _sse_events(request: HttpRequest, run: DeliveryRun, version: str) -> A
 
 
 async def _sse_interrupted(run: DeliveryRun) -> AsyncIterator[str]:
-    step = run.interrupt("The connection to the portal was interrupted. Run the check again.")
+    step = run.interrupt(gettext("The connection to the portal was interrupted. Run the check again."))
     yield encode_event(_step_html(step), event="step", id="end")
     yield encode_event(_status_html(run, finished=True), event="status")
     yield encode_event("", event="done")
@@ -179,7 +185,10 @@ async def dmarc(request: HttpRequest) -> HttpResponse:
                 data["remote_ip"], data["ehlo_domain"], data["mail_from"], message
             )
         except errors.OtherError as exc:
-            form.add_error("message", f"Stalwart could not read this message: {exc.details or exc.message}.")
+            form.add_error(
+                "message",
+                gettext("Stalwart could not read this message: %(reason)s.") % {"reason": exc.details or exc.message},
+            )
     if form.errors:
         status = 422
     context = {"form": form, "report": report}
@@ -213,7 +222,10 @@ async def spam_classify(request: HttpRequest) -> HttpResponse:
                 authenticated_as=data["authenticated_as"],
             )
         except errors.OtherError as exc:
-            form.add_error("message", f"Stalwart could not read this message: {exc.details or exc.message}")
+            form.add_error(
+                "message",
+                gettext("Stalwart could not read this message: %(reason)s") % {"reason": exc.details or exc.message},
+            )
     status = 422 if form.errors else 200
     context = {"form": form, "result": result}
     if result is not None:
@@ -233,15 +245,30 @@ async def spam_train(request: HttpRequest) -> HttpResponse:
         try:
             await request.stalwart.spam_filter.train(data["kind"], data["raw"], data["account"])  # type: ignore[attr-defined]
         except errors.ItemNotFound:
-            form.add_error("account", f"There is no account called {data['account']}.")
+            form.add_error("account", gettext("There is no account called %(account)s.") % {"account": data["account"]})
         except errors.OtherError as exc:
-            form.add_error("message", f"Stalwart could not read this message: {exc.details or exc.message}")
+            form.add_error(
+                "message",
+                gettext("Stalwart could not read this message: %(reason)s") % {"reason": exc.details or exc.message},
+            )
         else:
             user = request.portal_user  # type: ignore[attr-defined]
             where = f"the filter of {data['account']}" if data["account"] else "the server-wide filter"
-            label = "spam" if data["kind"] == "spam" else "not spam"
             log.info("%s trained %s with a %s message", user.name, where, data["kind"])
-            messages.success(request, f"Trained {where}: this message is {label}.")
+            spam = data["kind"] == "spam"
+            if data["account"]:
+                text = (
+                    gettext("Trained the filter of %(account)s: this message is spam.")
+                    if spam
+                    else gettext("Trained the filter of %(account)s: this message is not spam.")
+                )
+            else:
+                text = (
+                    gettext("Trained the server-wide filter: this message is spam.")
+                    if spam
+                    else gettext("Trained the server-wide filter: this message is not spam.")
+                )
+            messages.success(request, text % {"account": data["account"]})
             return HttpResponseRedirect(reverse("tools:spam-train"))
     return render(request, "tools/spam_train.html", {"form": form}, status=422)
 
@@ -305,35 +332,49 @@ async def _perform(request: HttpRequest, spec: Action, form, data: dict) -> Http
                     force=data.get("force", False), overwrite=data.get("overwrite", False)
                 )
                 if version:
-                    messages.success(request, f"Spam-filter rules updated to version {version}.")
+                    messages.success(
+                        request, gettext("Spam-filter rules updated to version %(version)s.") % {"version": version}
+                    )
                 else:
-                    messages.info(request, "The spam-filter rules are already up to date.")
+                    messages.info(request, gettext("The spam-filter rules are already up to date."))
             case "update-webadmin":
                 await api.update_webadmin()
-                messages.success(request, "The web admin was updated.")
+                messages.success(request, gettext("The web admin was updated."))
             case "restart":
                 await api.restart()
-                messages.success(request, "Stalwart is restarting.")
+                messages.success(request, gettext("Stalwart is restarting."))
             case "reindex":
                 await api.reindex(data.get("account", ""))
-                who = data.get("account") or "every account"
-                messages.success(request, f"Stalwart is rebuilding the search index of {who} in the background.")
+                if data.get("account"):
+                    text = gettext("Stalwart is rebuilding the search index of %(account)s in the background.") % {
+                        "account": data["account"]
+                    }
+                else:
+                    text = gettext("Stalwart is rebuilding the search index of every account in the background.")
+                messages.success(request, text)
             case "purge-blobs":
                 await api.purge_blobs()
-                messages.success(request, "Stalwart is purging the blob store in the background.")
+                messages.success(request, gettext("Stalwart is purging the blob store in the background."))
             case "purge-data":
                 await api.purge_data(data.get("store", ""))
-                messages.success(request, "Stalwart is purging the data store in the background.")
+                messages.success(request, gettext("Stalwart is purging the data store in the background."))
             case "purge-in-memory":
                 await api.purge_in_memory(data.get("store", ""), data.get("prefix", ""))
-                what = "expired keys" if not data.get("prefix") else f"the {data['prefix']} keys"
-                messages.success(request, f"Stalwart is purging {what} from the in-memory store.")
+                if data.get("prefix"):
+                    text = gettext("Stalwart is purging the %(prefix)s keys from the in-memory store.") % {
+                        "prefix": data["prefix"]
+                    }
+                else:
+                    text = gettext("Stalwart is purging expired keys from the in-memory store.")
+                messages.success(request, text)
             case "delete-bayes-global":
                 await api.delete_bayes_global()
-                messages.success(request, "The server-wide Bayes spam model was deleted.")
+                messages.success(request, gettext("The server-wide Bayes spam model was deleted."))
             case "purge-accounts":
                 await api.purge_account()
-                messages.success(request, "Stalwart is purging deleted mail of every account in the background.")
+                messages.success(
+                    request, gettext("Stalwart is purging deleted mail of every account in the background.")
+                )
             case "reset-uids":
                 mailboxes, emails = await api.reset_uids(data["account"])
                 log.info("%s reset the IMAP UIDs of %s", user.name, data["account"])
@@ -346,20 +387,22 @@ async def _perform(request: HttpRequest, spec: Action, form, data: dict) -> Http
                 }
                 return render(request, "tools/maintenance_result.html", context)
     except errors.ItemNotFound:
-        form.add_error("account", f"There is no account called {data.get('account')}.")
+        form.add_error("account", gettext("There is no account called %(account)s.") % {"account": data.get("account")})
         return _action_page(request, spec, form, status=422)
     except errors.NotFound:
         if form is not None and "store" in form.fields:
-            form.add_error("store", f"Stalwart has no store called {data.get('store')}.")
+            form.add_error("store", gettext("Stalwart has no store called %(store)s.") % {"store": data.get("store")})
             return _action_page(request, spec, form, status=422)
         raise
     except errors.Unsupported as exc:
-        messages.warning(request, f"Stalwart cannot do this: {exc.details or exc.message}.")
+        messages.warning(
+            request, gettext("Stalwart cannot do this: %(reason)s.") % {"reason": exc.details or exc.message}
+        )
         return HttpResponseRedirect(done)
     except errors.ServerError:
         if spec.slug not in ("update-spam-rules", "update-webadmin"):
             raise
-        messages.error(request, "Stalwart could not download the update. Can it reach the internet?")
+        messages.error(request, gettext("Stalwart could not download the update. Can it reach the internet?"))
         return HttpResponseRedirect(done)
     log.info("%s ran maintenance action %s (%s)", user.name, spec.slug, data)
     return HttpResponseRedirect(done)
@@ -390,9 +433,12 @@ async def _account_action(request: HttpRequest, name: str, kind: str) -> HttpRes
         return render(request, "tools/account_action.html", {**context, "missing": True}, status=404)
     log.info("%s ran %s for %s", user.name, kind, name)
     if kind == "empty-trash":
-        messages.success(request, f"Stalwart is purging the deleted mail of {name} in the background.")
+        messages.success(
+            request,
+            gettext("Stalwart is purging the deleted mail of %(account)s in the background.") % {"account": name},
+        )
     else:
-        messages.success(request, f"The Bayes spam model of {name} was deleted.")
+        messages.success(request, gettext("The Bayes spam model of %(account)s was deleted.") % {"account": name})
     return HttpResponseRedirect(context["back"])
 
 
