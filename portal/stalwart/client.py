@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext
 
 from . import errors
 from .transport import shared_client
@@ -118,10 +119,10 @@ class StalwartClient:
             response = await shared_client().request(method, path, params=query, content=content, headers=headers)
         except httpx.TimeoutException as exc:
             log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
-            raise errors.StalwartTimeout("Stalwart did not answer in time.", operation=operation) from exc
+            raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
         except httpx.HTTPError as exc:
             log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
-            raise errors.StalwartUnavailable("Stalwart could not be reached.", operation=operation) from exc
+            raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
         return decode_response(response, operation=operation, started=started)
 
     async def request_raw(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> bytes:
@@ -150,15 +151,17 @@ class StalwartClient:
             response = await shared_client().request(method, path, params=query, headers=headers)
         except httpx.TimeoutException as exc:
             log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
-            raise errors.StalwartTimeout("Stalwart did not answer in time.", operation=operation) from exc
+            raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
         except httpx.HTTPError as exc:
             log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
-            raise errors.StalwartUnavailable("Stalwart could not be reached.", operation=operation) from exc
+            raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if response.status_code < 300 and content_type not in JSON_TYPES:
             return response.content
         decode_response(response, operation=operation, started=started)
-        raise errors.StalwartBadResponse("Stalwart sent JSON where raw content was expected.", operation=operation)
+        raise errors.StalwartBadResponse(
+            gettext("Stalwart sent JSON where raw content was expected."), operation=operation
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,13 +192,15 @@ def decode_response(response: httpx.Response, *, operation: str, started: float 
         raise error
     if not isinstance(body, dict):
         log.warning("stalwart bad response: %s -> %s (%.0f ms)", operation, response.status_code, elapsed)
-        raise errors.StalwartBadResponse("Stalwart sent an answer the portal cannot read.", operation=operation)
+        raise errors.StalwartBadResponse(
+            gettext("Stalwart sent an answer the portal cannot read."), operation=operation
+        )
     if "error" in body and "data" not in body:
         error = errors.management_error(body, operation=operation)
         log.info("stalwart management error: %s -> %s", operation, error.code)
         raise error
     if "data" not in body:
-        raise errors.StalwartBadResponse("Stalwart's answer has no data.", operation=operation)
+        raise errors.StalwartBadResponse(gettext("Stalwart's answer has no data."), operation=operation)
     return body["data"]
 
 

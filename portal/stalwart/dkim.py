@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext
+
 from .errors import StalwartBadResponse
 from .paths import api_path
 
@@ -43,5 +45,5 @@ class DkimApi:
         """
         data = await self._client.request("GET", api_path("dkim", signature_id))
         if not isinstance(data, str):
-            raise StalwartBadResponse("Stalwart did not return a public key.", operation="GET /api/dkim")
+            raise StalwartBadResponse(gettext("Stalwart did not return a public key."), operation="GET /api/dkim")
         return data

@@ -14,6 +14,7 @@ import httpx
 from authlib.common.errors import AuthlibBaseError
 from authlib.deprecate import AuthlibDeprecationWarning
 from django.conf import settings
+from django.utils.translation import gettext
 
 with warnings.catch_warnings():
     # Authlib would prefer the httpx2 fork and says so at import; the portal
@@ -75,14 +76,16 @@ async def request_code(username: str, password: str) -> AuthorizationCode:
         },
     )
     if not isinstance(data, dict) or not isinstance(data.get("code"), str):
-        raise errors.StalwartBadResponse("Stalwart's sign-in answer has no code.", operation="POST /api/oauth")
+        raise errors.StalwartBadResponse(gettext("Stalwart's sign-in answer has no code."), operation="POST /api/oauth")
     version = str(data.get("version") or "")
     parsed = parse_version(version)
     if parsed is None or parsed[:2] < MINIMUM_VERSION:
         raise errors.UnsupportedVersion(version)
     permissions = data.get("permissions") or []
     if not isinstance(permissions, list):
-        raise errors.StalwartBadResponse("Stalwart's permission list is unreadable.", operation="POST /api/oauth")
+        raise errors.StalwartBadResponse(
+            gettext("Stalwart's permission list is unreadable."), operation="POST /api/oauth"
+        )
     return AuthorizationCode(
         code=data["code"],
         permissions=frozenset(str(item) for item in permissions),
@@ -129,16 +132,18 @@ async def _token_call(call: Any) -> Tokens:
     try:
         token = await call(client)
     except httpx.TimeoutException as exc:
-        raise errors.StalwartTimeout("Stalwart did not answer in time.", operation=operation) from exc
+        raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
     except httpx.HTTPError as exc:
-        raise errors.StalwartUnavailable("Stalwart could not be reached.", operation=operation) from exc
+        raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
     except AuthlibBaseError as exc:
         raise errors.OAuthError(str(getattr(exc, "error", "") or "invalid_grant")) from exc
     except ValueError as exc:  # a body that is not JSON
-        raise errors.StalwartBadResponse("Stalwart's token answer is unreadable.", operation=operation) from exc
+        raise errors.StalwartBadResponse(
+            gettext("Stalwart's token answer is unreadable."), operation=operation
+        ) from exc
     access = token.get("access_token")
     if not isinstance(access, str) or not access:
-        raise errors.StalwartBadResponse("Stalwart's token answer has no access token.", operation=operation)
+        raise errors.StalwartBadResponse(gettext("Stalwart's token answer has no access token."), operation=operation)
     expires_in = token.get("expires_in")
     lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
     return Tokens(

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from . import errors
 
 
@@ -81,9 +84,9 @@ class ReloadIssue:
 
 
 _WARNING_TEXT = {
-    "missing": "A required value is missing.",
-    "appliedDefault": "Not set; the default {default} applies.",
-    "unread": "Not used by any part of the server.",
+    "missing": _("A required value is missing."),
+    "appliedDefault": _("Not set; the default %(default)s applies."),
+    "unread": _("Not used by any part of the server."),
 }
 
 
@@ -113,9 +116,9 @@ class ReloadResult:
             if "error" in value:
                 message = _str(value.get("error"))
             elif kind in _WARNING_TEXT:
-                message = _WARNING_TEXT[kind].format(default=_str(value.get("default")))
+                message = _WARNING_TEXT[kind] % {"default": _str(value.get("default"))}
             else:
-                message = kind or "Reported by the server."
+                message = kind or gettext("Reported by the server.")
             issues.append(ReloadIssue(_str(key), kind, message))
         return tuple(issues)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.utils.translation import gettext
+
 from . import errors
 
 _SMTP = re.compile(
@@ -102,10 +104,10 @@ class DeliveryStatus:
     @property
     def label(self) -> str:
         return {
-            "scheduled": "Scheduled",
-            "completed": "Delivered",
-            "temp_fail": "Will retry",
-            "perm_fail": "Failed",
+            "scheduled": gettext("Scheduled"),
+            "completed": gettext("Delivered"),
+            "temp_fail": gettext("Will retry"),
+            "perm_fail": gettext("Failed"),
         }[self.kind]
 
     @property

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from . import errors
 from .queue_types import from_timestamp, parse_time
 
@@ -201,19 +203,19 @@ class DmarcReport:
 # --------------------------------------------------------------------------- TLS
 
 TLS_RESULT_TEXT = {
-    "starttls-not-supported": "STARTTLS not supported",
-    "certificate-host-mismatch": "Certificate host mismatch",
-    "certificate-expired": "Certificate expired",
-    "certificate-not-trusted": "Certificate not trusted",
-    "validation-failure": "Validation failure",
-    "tlsa-invalid": "Invalid TLSA record",
-    "dnssec-invalid": "Invalid DNSSEC",
-    "dane-required": "DANE required",
-    "sts-policy-fetch-error": "MTA-STS policy could not be fetched",
-    "sts-policy-invalid": "Invalid MTA-STS policy",
-    "sts-webpki-invalid": "MTA-STS WebPKI validation failed",
+    "starttls-not-supported": _("STARTTLS not supported"),
+    "certificate-host-mismatch": _("Certificate host mismatch"),
+    "certificate-expired": _("Certificate expired"),
+    "certificate-not-trusted": _("Certificate not trusted"),
+    "validation-failure": _("Validation failure"),
+    "tlsa-invalid": _("Invalid TLSA record"),
+    "dnssec-invalid": _("Invalid DNSSEC"),
+    "dane-required": _("DANE required"),
+    "sts-policy-fetch-error": _("MTA-STS policy could not be fetched"),
+    "sts-policy-invalid": _("Invalid MTA-STS policy"),
+    "sts-webpki-invalid": _("MTA-STS WebPKI validation failed"),
 }
-TLS_POLICY_TEXT = {"tlsa": "DANE (TLSA)", "sts": "MTA-STS", "no-policy-found": "No policy found"}
+TLS_POLICY_TEXT = {"tlsa": "DANE (TLSA)", "sts": "MTA-STS", "no-policy-found": _("No policy found")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,12 +310,12 @@ class TlsReport:
 # --------------------------------------------------------------------------- ARF
 
 FEEDBACK_TEXT = {
-    "Abuse": "Abuse",
-    "AuthFailure": "Authentication failure",
-    "Fraud": "Fraud",
-    "NotSpam": "Not spam",
-    "Other": "Other",
-    "Virus": "Virus",
+    "Abuse": _("Abuse"),
+    "AuthFailure": _("Authentication failure"),
+    "Fraud": _("Fraud"),
+    "NotSpam": _("Not spam"),
+    "Other": _("Other"),
+    "Virus": _("Virus"),
 }
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext
 
 from . import errors
 from .observability_types import MetricPoint, TraceEvent, TraceSummary
@@ -57,9 +58,13 @@ class LiveStream:
             async for event in aiter_events(self._response.aiter_bytes()):
                 yield event
         except httpx.TimeoutException as exc:
-            raise errors.StalwartTimeout("Stalwart's live stream went silent.", operation=self.operation) from exc
+            raise errors.StalwartTimeout(
+                gettext("Stalwart's live stream went silent."), operation=self.operation
+            ) from exc
         except (httpx.HTTPError, SSEError) as exc:
-            raise errors.StalwartUnavailable("Stalwart's live stream broke off.", operation=self.operation) from exc
+            raise errors.StalwartUnavailable(
+                gettext("Stalwart's live stream broke off."), operation=self.operation
+            ) from exc
 
     async def aclose(self) -> None:
         if not self.closed:
@@ -167,7 +172,7 @@ class TelemetryApi:
     @staticmethod
     def _token(data: Any) -> str:
         if not isinstance(data, str) or not data:
-            raise errors.StalwartBadResponse("Stalwart did not return a live token.")
+            raise errors.StalwartBadResponse(gettext("Stalwart did not return a live token."))
         return data
 
     async def open_live_traces(self, *, text: str = "", keys: Mapping[str, str] | None = None) -> LiveStream:
@@ -198,9 +203,9 @@ class TelemetryApi:
         try:
             response = await client.send(request, stream=True)
         except httpx.TimeoutException as exc:
-            raise errors.StalwartTimeout("Stalwart did not answer in time.", operation=operation) from exc
+            raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
         except httpx.HTTPError as exc:
-            raise errors.StalwartUnavailable("Stalwart could not be reached.", operation=operation) from exc
+            raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if response.status_code == 200 and content_type == "text/event-stream":
             log.info("stalwart live stream opened: %s (%.0f ms)", operation, (time.perf_counter() - started) * 1000)
@@ -212,4 +217,4 @@ class TelemetryApi:
         from .client import decode_response
 
         decode_response(response, operation=operation, started=started)
-        raise errors.StalwartBadResponse("Stalwart did not answer with an event stream.", operation=operation)
+        raise errors.StalwartBadResponse(gettext("Stalwart did not answer with an event stream."), operation=operation)

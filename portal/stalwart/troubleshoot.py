@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext
 
 from . import errors
 from .paths import api_path
@@ -58,7 +59,7 @@ class TroubleshootApi:
     async def token(self) -> str:
         data = await self._client.request("GET", api_path("troubleshoot", "token"))
         if not isinstance(data, str) or not data:
-            raise errors.StalwartBadResponse("Stalwart did not return a troubleshooting token.")
+            raise errors.StalwartBadResponse(gettext("Stalwart did not return a troubleshooting token."))
         return data
 
     async def dmarc(self, remote_ip: str, ehlo_domain: str, mail_from: str, message: str | None = None) -> DmarcReport:
@@ -100,9 +101,9 @@ class TroubleshootApi:
         try:
             response = await client.send(request, stream=True)
         except httpx.TimeoutException as exc:
-            raise errors.StalwartTimeout("Stalwart did not answer in time.", operation=operation) from exc
+            raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
         except httpx.HTTPError as exc:
-            raise errors.StalwartUnavailable("Stalwart could not be reached.", operation=operation) from exc
+            raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
         try:
             await _check_stream(response, operation, started)
             log.info("stalwart delivery check opened: %s", operation)
@@ -110,7 +111,7 @@ class TroubleshootApi:
                 yield stage
                 if stage.type == "completed":
                     return
-            raise DeliveryInterrupted("Stalwart ended the check before it completed.", operation=operation)
+            raise DeliveryInterrupted(gettext("Stalwart ended the check before it completed."), operation=operation)
         finally:
             await response.aclose()
             log.info("stalwart delivery check closed: %s (%.0f ms)", operation, (time.perf_counter() - started) * 1000)
@@ -124,7 +125,7 @@ async def _check_stream(response: httpx.Response, operation: str, started: float
     from .client import decode_response
 
     decode_response(response, operation=operation, started=started)
-    raise errors.StalwartBadResponse("Stalwart did not answer with an event stream.", operation=operation)
+    raise errors.StalwartBadResponse(gettext("Stalwart did not answer with an event stream."), operation=operation)
 
 
 async def _stages(response: httpx.Response, operation: str, stall: float) -> AsyncIterator[DeliveryStage]:
@@ -136,9 +137,12 @@ async def _stages(response: httpx.Response, operation: str, stall: float) -> Asy
         except StopAsyncIteration:
             break
         except TimeoutError:
-            raise DeliveryStalled(f"Stalwart sent nothing for {stall:.0f} seconds.", operation=operation) from None
+            raise DeliveryStalled(
+                gettext("Stalwart sent nothing for %(seconds)s seconds.") % {"seconds": f"{stall:.0f}"},
+                operation=operation,
+            ) from None
         except httpx.HTTPError as exc:
-            raise DeliveryInterrupted("The connection to Stalwart broke off.", operation=operation) from exc
+            raise DeliveryInterrupted(gettext("The connection to Stalwart broke off."), operation=operation) from exc
         try:
             events = parser.feed(chunk)
         except SSEError as exc:
