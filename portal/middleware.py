@@ -11,6 +11,7 @@ from django.middleware import clickjacking, common, csp, csrf, security
 from django.utils.cache import patch_vary_headers
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -158,18 +159,42 @@ def _mark_page_requests(request: HttpRequest) -> None:
         request.htmx = PageRequestDetails(request)  # type: ignore[attr-defined]
 
 
+def _answer_boosted(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """What a boosted link or form (`hx-boost`) gets: a page to swap in.
+
+    A boosted GET answered with something that is not a page (a CSV download, a streamed
+    answer) is fetched again by the browser itself (`HX-Redirect`), so downloads save and
+    streams show as they arrive. A form sent with POST and answered without a redirect (its
+    errors, a confirmation step) keeps the address bar where it was (`HX-Push-Url: false`):
+    the form's URL may take POST only, so going back to it or reloading it would fail.
+    """
+    details = getattr(request, "htmx", None)
+    if not isinstance(details, PageRequestDetails) or not details.boosted or response.status_code in range(300, 400):
+        return response
+    if request.method == "GET":
+        downloaded = "attachment" in response.get("Content-Disposition", "")
+        if response.streaming or downloaded or not response.get("Content-Type", "").startswith("text/html"):
+            # Never read: a streamed body has not started (close() would also signal the end
+            # of the request).
+            return HttpResponseClientRedirect(request.get_full_path())
+    elif not response.has_header("HX-Push-Url"):
+        response["HX-Push-Url"] = "false"
+    return response
+
+
 @sync_and_async_middleware
 def htmx_navigation(get_response):
     """Whole pages for htmx navigation, and `Vary: HX-Request` on every answer.
 
     Runs after django-htmx's middleware. The same URL gives a fragment to an htmx swap and
-    a page to everything else, so caches must keep them apart.
+    a page to everything else, so caches must keep them apart. Boosted requests are
+    answered as `_answer_boosted` says.
     """
     if iscoroutinefunction(get_response):
 
         async def middleware(request: HttpRequest) -> HttpResponse:
             _mark_page_requests(request)
-            response = await get_response(request)
+            response = _answer_boosted(request, await get_response(request))
             patch_vary_headers(response, ("HX-Request",))
             return response
 
@@ -177,7 +202,7 @@ def htmx_navigation(get_response):
 
         def middleware(request: HttpRequest) -> HttpResponse:
             _mark_page_requests(request)
-            response = get_response(request)
+            response = _answer_boosted(request, get_response(request))
             patch_vary_headers(response, ("HX-Request",))
             return response
 

@@ -360,13 +360,25 @@
   });
 })();
 
-// Navigation with htmx (boosted menu links, paging and search that update #results):
-// the address bar follows (hx-push-url; back and forward reload the page from the
-// server), the page keeps its own look (the <body> class), live streams of the page left
-// behind are closed, focus goes where a keyboard or screen-reader user expects it, and
-// the new results are announced in the #messages live region.
+// Navigation with htmx (boosted links and forms, hx-boost on the menu and on <main>;
+// paging and search that update #results): the address bar follows (hx-push-url; back and
+// forward reload the page from the server), the page keeps its own look (the <body>
+// class), live streams of the page left behind are closed, focus goes where a keyboard or
+// screen-reader user expects it, and the new page or results are announced in the
+// #messages live region.
 (function () {
   "use strict";
+
+  // Boosting is for pages. Downloads, links to other origins and the live tracing form
+  // (which opens its own event stream) are left to the browser. (A boosted request that
+  // turns out not to be a page is sent back to the browser by the server: HX-Redirect.)
+  var NOT_BOOSTED = "a[download], form[data-live-form]";
+  document.addEventListener("htmx:beforeProcessNode", function (event) {
+    var elt = event.target;
+    if (!elt || !elt.matches || elt.hasAttribute("hx-boost")) return;
+    var foreign = elt.tagName === "A" && elt.href && elt.origin !== window.location.origin;
+    if (foreign || elt.matches(NOT_BOOSTED)) elt.setAttribute("hx-boost", "false");
+  });
 
   function announce(text) {
     var region = document.getElementById("messages");
@@ -409,6 +421,15 @@
   }
 
   document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.boosted) {
+      // A boosted link or form replaces the page, whatever hx-target or hx-swap an element
+      // around it sets for its own requests (htmx would let it inherit them). A page that
+      // comes with an error status (a form's errors, "not found") is shown like any page,
+      // as the browser itself would, not reported as a failed request.
+      event.detail.target = document.body;
+      event.detail.swapOverride = "innerHTML";
+      event.detail.isError = false;
+    }
     if (!isPageSwap(event)) return;
     document.dispatchEvent(new Event("portal:leave"));
     takeBodyClass(event.detail.serverResponse);

@@ -21,13 +21,25 @@ SUBMIT_TWICE = """() => {
 
 
 def test_a_form_is_sent_once(page, portal_url, sandbox):
+    # A plain form (the sign-in page is not boosted): the first submission goes ahead; a
+    # second one while it is on its way is refused, and the buttons are disabled.
+    page.goto(f"{portal_url}/auth/sign-in")
+    assert page.evaluate(SUBMIT_TWICE) == [False, True]
+    expect(page.get_by_role("button", name="Sign in")).to_be_disabled()
+
+
+def test_a_boosted_form_is_sent_once(page, portal_url, sandbox):
+    """Forms in the page content are boosted (htmx sends them): sent once as well."""
     sign_in(page, portal_url, persona("admin"))
     expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
     page.goto(f"{portal_url}/directory/groups/sales/edit")
-    # The first submission goes ahead; a second one while it is on its way is refused,
-    # and the buttons are disabled.
-    assert page.evaluate(SUBMIT_TWICE) == [False, True]
-    expect(page.get_by_role("button", name="Save changes")).to_be_disabled()
+    page.locator("#id_description").fill("Sent once, boosted")
+    sandbox.requests.clear()
+    sandbox.faults.latency(1000, prefix="/api/principal", methods={"PATCH"})
+    assert page.evaluate(HTMX_SUBMIT_TWICE, "main form[method=post]") == {"busy": "true", "disabled": True}
+    expect(page.get_by_role("heading", name="Sent once, boosted", level=1)).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert len([r for r in sandbox.requests if r.method == "PATCH"]) == 1
 
 
 def test_the_real_submission_still_works(page, portal_url, sandbox):

@@ -133,3 +133,87 @@ def test_quick_search_with_the_keyboard(page, portal_url):
     expect(page.get_by_role("heading", name="Search", level=1)).to_be_visible()
     page.get_by_role("main").locator(f'a[href="/directory/accounts/{persona("user").name}/"]').click()
     expect(page).to_have_url(re.compile(r"/directory/accounts/" + re.escape(persona("user").name) + "/$"))
+
+
+def test_links_in_the_page_swap_it_and_history_works(page, portal_url):
+    """Row links, breadcrumbs and other links inside <main> are boosted like the menu: the
+    address changes by pushState (the window survives), focus and the announcement follow,
+    and back returns to the list."""
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+
+    page.locator("#results").get_by_role("link", name="bruno.moreau", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/directory/accounts/bruno\.moreau/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bruno Moreau (Support)")
+    assert _same_document(page), "a row link reloaded the whole document"
+    expect(page.locator("#main")).to_be_focused()
+    expect(page.locator("#messages .announcement")).to_have_text(re.compile(r"\S"))
+
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Accounts").click()
+    expect(page).to_have_url(re.compile(r"/directory/accounts/$"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    assert _same_document(page), "a breadcrumb reloaded the whole document"
+
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/directory/accounts/bruno\.moreau/$"))
+    expect(page.locator("h1")).to_have_count(1)
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/directory/accounts/$"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    expect(page.locator("#results")).to_have_count(1)
+    assert _same_document(page), "back reloaded the whole document"
+
+
+def test_a_boosted_form_shows_its_message_on_the_next_page(page, portal_url, sandbox):
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    page.goto(f"{portal_url}/directory/groups/sales/")
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_role("main").get_by_role("link", name="Edit", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/directory/groups/sales/edit$"))
+    page.locator("#id_description").fill("Sales, boosted")
+    sandbox.requests.clear()
+    page.get_by_role("button", name="Save changes").click()
+    # The POST redirects: the next page comes whole, with the message, at its own address.
+    expect(page).to_have_url(re.compile(r"/directory/groups/sales/$"))
+    expect(page.get_by_role("heading", name="Sales, boosted", level=1)).to_be_visible()
+    expect(page.locator("#messages")).to_contain_text("saved")
+    assert _same_document(page), "the form reloaded the whole document"
+    assert len([r for r in sandbox.requests if r.method == "PATCH"]) == 1
+
+    # A form answered in place (here: an error) keeps the address of the page it was on.
+    page.get_by_role("main").get_by_role("link", name="Edit", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/directory/groups/sales/edit$"))
+    page.locator("#id_name").fill("engineering")  # another group's name
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text(re.compile(r"already used by another"))).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/directory/groups/sales/edit$"))
+    assert _same_document(page)
+
+
+def test_downloads_are_not_swapped_into_the_page(page, portal_url):
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    assert download.value.suggested_filename == "accounts.csv"
+    expect(page).to_have_url(re.compile(r"/directory/accounts/$"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+    expect(page.locator("body")).not_to_have_class(re.compile(r"\bis-loading\b"))
+
+
+def test_progress_bar_shows_for_links_in_the_page(page, portal_url):
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+
+    def slow(route):
+        page.wait_for_timeout(700)
+        route.continue_()
+
+    page.route("**/directory/accounts/bruno.moreau/", slow)
+    page.locator("#results").get_by_role("link", name="bruno.moreau", exact=True).click()
+    expect(page.locator("body")).to_have_class(re.compile(r"\bis-loading\b"))
+    expect(page.get_by_role("heading", name="Bruno Moreau (Support)", level=1)).to_be_visible()
+    expect(page.locator("body")).not_to_have_class(re.compile(r"\bis-loading\b"))
