@@ -237,15 +237,11 @@ async def measure_fanout(portal_url: str, stalwart_url: str, *, count: int) -> d
 
 def measure_streams(count: int) -> object:
     """`count` delivery checks relayed at once through one portal process (see loadtest)."""
-    from loadtest.__main__ import live_streams, portal_process, sandbox_in_thread
+    from loadtest.__main__ import measure_streams as streams
 
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-streams-"))
     try:
-        with sandbox_in_thread((0.1, 0.3)) as (stalwart_url, sent), portal_process(stalwart_url, workdir) as (
-            portal_url,
-            pid,
-        ):
-            return asyncio.run(live_streams(portal_url, pid, count, sent))
+        return streams(count, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -305,7 +301,8 @@ def stream_line(streams) -> str:
     p50 = relay[len(relay) // 2] * 1000 if relay else float("nan")
     p99 = relay[min(len(relay) - 1, int(len(relay) * 0.99))] * 1000 if relay else float("nan")
     return (
-        f"- Live streams: **{streams.streams}** delivery checks relayed at once by one portal process: "
+        f"- Live streams: **{streams.streams}** delivery checks relayed by one portal process "
+        f"(started over {streams.ramp:g} s, {streams.peak_open} open at once at the peak): "
         f"{streams.completed} completed, {streams.errors} errors, {streams.events} events; relay delay p50 **{p50:.1f} ms**, "
         f"p99 **{p99:.1f} ms** (budget ≤ 100 ms); RSS {streams.rss_idle:.0f} MB idle, **{streams.rss_peak:.0f} MB** peak "
         f"(budget ≤ 300 MB), {streams.rss_after:.0f} MB after; all streams done in {streams.seconds:.1f} s."

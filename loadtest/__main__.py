@@ -31,15 +31,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote
 
 import httpx
+
+from loadtest.streams_sandbox import TimedSandbox, timed_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -127,46 +127,10 @@ def portal_process(stalwart_url: str, workdir: Path) -> Iterator[tuple[str, int]
 
 
 @contextmanager
-def sandbox_in_thread(frame_delay: tuple[float, float]) -> Iterator[tuple[str, dict[str, list[float]]]]:
-    """A sandbox served from this process; yields its URL and, per delivery target, the
-    `perf_counter()` at which each frame of its stream was handed to the socket."""
-    import uvicorn
-
-    from sandbox.app import create_app
-    from sandbox.state import Sandbox
-    from sandbox.toolstate import tools_state
-
-    sb = Sandbox(version="0.11.8", enterprise=True, rate_limits=False)
-    tools_state(sb).frame_delay = frame_delay
-    app = create_app(sb)
-    sent: dict[str, list[float]] = {}
-
-    async def timed(scope, receive, send):
-        if scope["type"] != "http" or not scope["path"].startswith("/api/troubleshoot/delivery/"):
-            return await app(scope, receive, send)
-        raw = (scope.get("raw_path") or scope["path"].encode()).decode()
-        times = sent.setdefault(unquote(raw.rsplit("/", 1)[-1]).lower(), [])
-
-        async def send_timed(message):
-            if message["type"] == "http.response.body" and message.get("more_body") and message.get("body"):
-                times.append(time.perf_counter())
-            await send(message)
-
-        return await app(scope, receive, send_timed)
-
-    port = free_port()
-    config = uvicorn.Config(timed, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                            access_log=False, timeout_graceful_shutdown=2)  # fmt: skip
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None
-    thread = threading.Thread(target=server.run, name="loadtest-sandbox", daemon=True)
-    thread.start()
-    try:
-        wait_for(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server", 60)
-        yield f"http://127.0.0.1:{port}", sent
-    finally:
-        server.should_exit = True
-        thread.join(10)
+def streams_sandbox(frame_delay: tuple[float, float]) -> Iterator[TimedSandbox]:
+    """A sandbox process that notes when it sends each frame (see loadtest/streams_sandbox.py)."""
+    with timed_sandbox(frame_delay, free_port(), wait_for) as sandbox:
+        yield sandbox
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -259,11 +223,28 @@ class StreamResult:
     rss_peak: float = 0.0
     rss_after: float = 0.0
     seconds: float = 0.0
+    ramp: float = 0.0
+    peak_open: int = 0
+    arrivals: dict[str, dict[int, float]] = field(default_factory=dict)
     note: str = ""
 
+    def settle(self, sent: dict[str, list[float]]) -> StreamResult:
+        """Relay delays: each event's arrival against the moment the sandbox sent its frame."""
+        for target, arrived in self.arrivals.items():
+            frames = sent.get(target, [])
+            for number, at in arrived.items():
+                if number <= len(frames):
+                    self.relay.append(at - frames[number - 1])
+        return self
 
-async def live_streams(portal_url: str, pid: int, count: int, sent: dict[str, list[float]]) -> StreamResult:
-    result = StreamResult(count)
+
+async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0) -> StreamResult:
+    """`count` delivery checks through the portal, started evenly over `ramp` seconds (people
+    do not all press the button in the same millisecond), all open together once started if
+    each stream outlasts the ramp (`peak_open` says how many were). Call `settle()` with the
+    sandbox's frame times for the relay delays."""
+    result = StreamResult(count, ramp=ramp)
+    open_now = 0
     limits = httpx.Limits(max_connections=count + 4, max_keepalive_connections=count + 4)
     async with httpx.AsyncClient(base_url=portal_url, timeout=60, limits=limits) as client:
         await sign_in(client)
@@ -283,9 +264,13 @@ async def live_streams(portal_url: str, pid: int, count: int, sent: dict[str, li
                 await asyncio.sleep(0.05)
 
         async def one(index: int) -> None:
+            nonlocal open_now
+            await asyncio.sleep(ramp * index / count)
             target = f"check{index}@site{index}.example.org"
-            arrivals: dict[int, float] = {}
+            arrivals = result.arrivals[target] = {}
             finished = False
+            open_now += 1
+            result.peak_open = max(result.peak_open, open_now)
             try:
                 async with client.stream(
                     "GET", STREAM_PATH, params={"target": target}, headers={"Accept": "text/event-stream"}
@@ -307,14 +292,12 @@ async def live_streams(portal_url: str, pid: int, count: int, sent: dict[str, li
             except httpx.HTTPError:
                 result.errors += 1
                 return
+            finally:
+                open_now -= 1
             if not finished:
                 result.errors += 1
                 return
             result.completed += 1
-            frames = sent.get(target, [])
-            for number, arrived in arrivals.items():
-                if number <= len(frames):
-                    result.relay.append(arrived - frames[number - 1])
             result.events += len(arrivals)
 
         sampler = asyncio.ensure_future(sample())
@@ -359,7 +342,8 @@ def report(args, command: str, browsing: list[Samples], elapsed: float, streams:
             f"`{STREAM_PATH}` through one fresh portal process: each stream is a delivery check the portal "
             "relays from Stalwart's event stream, rendering every stage as an HTML fragment. Relay latency: from "
             "the sandbox handing a frame to its socket to the relayed event reaching the client (same clock). "
-            f"All {streams.streams} streams ran within {streams.seconds:.1f} s.",
+            f"The streams were started evenly over {streams.ramp:g} s and {streams.peak_open} were open at the same "
+            f"time at the peak; all {streams.streams} ran within {streams.seconds:.1f} s.",
             "",
             "| Streams | Completed | Errors | Events relayed | Relay p50 / p95 / p99 ms | "
             "Portal RSS idle / peak / after MB | Peak RSS per stream KB |",
@@ -369,6 +353,26 @@ def report(args, command: str, browsing: list[Samples], elapsed: float, streams:
             f"{streams.rss_idle:.0f} / {streams.rss_peak:.0f} / {streams.rss_after:.0f} | {per_stream:.0f} |",
         ]
     return "\n".join(lines) + "\n"
+
+
+STREAM_FRAME_DELAY = (0.4, 0.6)  # seconds between frames: a check lasts about 9 s
+
+
+def measure_streams(count: int, workdir: Path) -> StreamResult:
+    """`count` delivery checks through one fresh portal process, started over a few seconds."""
+    ramp = min(4.0, count / 250)
+    with streams_sandbox(STREAM_FRAME_DELAY) as sandbox, portal_process(sandbox.url, workdir) as (portal_url, pid):
+        result = run(live_streams(portal_url, pid, count, ramp))
+        return result.settle(sandbox.sent())
+
+
+def run(coroutine):
+    """asyncio.run, on uvloop when it is installed (as the portal's uvicorn uses it)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return asyncio.run(coroutine, loop_factory=uvloop.new_event_loop)
 
 
 def write_section(path: Path, section: str) -> None:
@@ -408,19 +412,18 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="portal-loadtest-"))
     try:
         print(f"browsing: {args.users} people for {args.duration:g} s ...", flush=True)
-        with sandbox_process(args.scale, args.latency_ms) as stalwart_url, portal_process(stalwart_url, workdir) as (
-            portal_url,
-            _,
+        with (
+            sandbox_process(args.scale, args.latency_ms) as stalwart_url,
+            portal_process(stalwart_url, workdir) as (
+                portal_url,
+                _,
+            ),
         ):
             browsing, elapsed = asyncio.run(browse(portal_url, args.users, args.duration, args.scale))
         streams = None
         if args.streams > 0:
             print(f"live streams: {args.streams} at once ...", flush=True)
-            with sandbox_in_thread((0.1, 0.3)) as (stalwart_url, sent), portal_process(stalwart_url, workdir) as (
-                portal_url,
-                pid,
-            ):
-                streams = asyncio.run(live_streams(portal_url, pid, args.streams, sent))
+            streams = measure_streams(args.streams, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     section = report(args, command, browsing, elapsed, streams)

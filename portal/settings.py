@@ -75,6 +75,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 STALWART_URL = (env("STALWART_URL", "http://127.0.0.1:8081") or "").rstrip("/")
 STALWART_CONNECT_TIMEOUT = env_float("STALWART_CONNECT_TIMEOUT", 3.0)
 STALWART_TIMEOUT = env_float("STALWART_TIMEOUT", 15.0)
+# Event streams (delivery checks, live tracing, live metrics) open at once per portal process;
+# they have their own connections, so API calls never wait behind them.
+STALWART_MAX_STREAMS = int(env_float("STALWART_MAX_STREAMS", 2000))
 # A live delivery check that sends nothing for this long is shown as stalled and stopped.
 TROUBLESHOOT_STALL_SECONDS = env_float("TROUBLESHOOT_STALL_SECONDS", 30.0)
 STALWART_VERIFY_TLS = env_bool("STALWART_VERIFY_TLS", True)

@@ -71,10 +71,14 @@ def _client(request: HttpRequest):
     return request.stalwart  # type: ignore[attr-defined]
 
 
+# Stalwart allows 4 requests in flight per account unless it holds unlimited-requests (§2.5).
+# Without that limit, a page of 25 (or 32) reports is fetched in one round after the list
+# call: measured against the sandbox, 25 calls at once finish sooner than two rounds of 16.
+UNLIMITED_CONCURRENCY = 32
+
+
 def _concurrency(request: HttpRequest) -> int:
-    # Stalwart allows 4 requests in flight per account unless it holds unlimited-requests (§2.5).
-    # 16 fetches a page of 25 reports in two rounds after the list call.
-    return 16 if _user(request).has("unlimited-requests") else 4
+    return UNLIMITED_CONCURRENCY if _user(request).has("unlimited-requests") else 4
 
 
 def _check(kind: str) -> None:

@@ -24,7 +24,7 @@ from . import errors
 from .observability_types import MetricPoint, TraceEvent, TraceSummary
 from .paths import api_path
 from .sse import SSEError, SSEEvent, aiter_events
-from .transport import shared_client
+from .transport import stream_client
 from .types import Page
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class TelemetryApi:
 
     async def _open(self, path: str, params: dict[str, str], token: str) -> LiveStream:
         operation = f"GET {path}"
-        client = shared_client()
+        client = stream_client()
         timeout = httpx.Timeout(LIVE_READ_TIMEOUT, connect=settings.STALWART_CONNECT_TIMEOUT)
         request = client.build_request(
             "GET", path, params={**params, "token": token}, headers={"Accept": "text/event-stream"}, timeout=timeout

@@ -23,7 +23,7 @@ from . import errors
 from .paths import api_path
 from .sse import SSEError, SSEParser
 from .tools_types import DeliveryStage, DmarcReport
-from .transport import shared_client
+from .transport import stream_client
 
 if TYPE_CHECKING:
     from .client import StalwartClient
@@ -88,7 +88,7 @@ class TroubleshootApi:
             token = await self.token()
         path = api_path("troubleshoot", "delivery", target.strip().lower())
         operation = f"GET {path}"
-        client = shared_client()
+        client = stream_client()
         request = client.build_request(
             "GET",
             path,

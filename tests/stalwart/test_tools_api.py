@@ -9,7 +9,7 @@ import pytest
 
 from portal.stalwart import StalwartClient, errors
 from portal.stalwart.tools_types import DeliveryStage, DmarcReport, SpamClassification
-from portal.stalwart.transport import shared_client
+from portal.stalwart.transport import shared_client, stream_client
 from portal.stalwart.troubleshoot import DeliveryStalled
 from sandbox.toolstate import tools_state
 from sandbox.troubleshoot import delivery_stages
@@ -54,7 +54,7 @@ def test_closing_the_generator_closes_the_upstream_response(admin, sandbox):
         first = await anext(stages)
         await stages.aclose()  # not a cancellation: the generator is parked at `yield`
         # Closed right away, by the generator itself, not later by garbage collection:
-        pool = shared_client()._transport._pool
+        pool = stream_client()._transport._pool
         assert [c for c in pool.connections if not (c.is_idle() or c.is_closed())] == []
         record = tools_state(sandbox).streams[-1]
         deadline = time.monotonic() + 5
@@ -65,6 +65,29 @@ def test_closing_the_generator_closes_the_upstream_response(admin, sandbox):
     first, record = run(main())
     assert first.type == "mxLookupStart"
     assert record.closed and not record.completed
+
+
+def busy(client) -> int:
+    return len([c for c in client._transport._pool.connections if not (c.is_idle() or c.is_closed())])
+
+
+def test_streams_have_their_own_connections(admin, sandbox, settings):
+    """An open stream never takes a connection API calls need (nor the other way round)."""
+    tools_state(sandbox).frame_delay = (0.0, 0.0)
+    settings.STALWART_MAX_STREAMS = 1
+
+    async def main():
+        stages = admin.troubleshoot.delivery("stall.example.net")
+        await anext(stages)
+        during = busy(stream_client()), busy(shared_client())
+        # The one stream slot is taken; API calls still go through at once.
+        listed = await asyncio.wait_for(admin.principals.list(types=["individual"], limit=5), 5)
+        await stages.aclose()
+        return during, listed, stream_client() is not shared_client()
+
+    (streams, api), listed, apart = run(main())
+    assert (streams, api) == (1, 0) and apart
+    assert listed.items
 
 
 def test_a_silent_stream_raises_stalled(admin, sandbox):
