@@ -1,10 +1,31 @@
 import os
 import warnings
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # WhiteNoise hands Django file iterators that Django reads in a thread under
 # ASGI; that works, and the warning about it would repeat for every static file.
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
-application = get_asgi_application()
+
+
+class PortalASGIHandler(ASGIHandler):
+    """Django's ASGI handler, without a new thread for every request.
+
+    Django runs each request in its own `ThreadSensitiveContext`: the synchronous work of
+    that request (here: closing the response, the request signals, a session or audit
+    write) gets a thread started for it and joined at the end, which costs more than the
+    rest of Django's request cycle. The portal's views are asynchronous and do little
+    synchronous work, so it all goes to asgiref's one shared thread instead, one call at a
+    time; database connections are then kept and reused as CONN_MAX_AGE intends.
+    """
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"The portal serves HTTP only, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+
+django.setup(set_prefix=False)
+application = PortalASGIHandler()

@@ -18,13 +18,14 @@ from collections.abc import Iterator
 import httpx
 import uvicorn
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.core.asgi import get_asgi_application
 
 
 @contextlib.contextmanager
 def portal_asgi_server() -> Iterator[str]:
     """Serve the portal on 127.0.0.1; yields its base URL."""
-    app = ASGIStaticFilesHandler(get_asgi_application())
+    from portal.asgi import PortalASGIHandler
+
+    app = ASGIStaticFilesHandler(PortalASGIHandler())
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
