@@ -111,7 +111,7 @@ def portal_process(stalwart_url: str, workdir: Path) -> Iterator[tuple[str, int]
         "DEBUG": "0",
         "STALWART_URL": stalwart_url,
         "DATABASE_URL": f"sqlite:///{workdir / 'loadtest.sqlite3'}",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("LT_LOG_LEVEL", "WARNING"),
         "SIGNIN_MAX_FAILURES_PER_IP": "100000",
     }
     env.pop("REDIS_URL", None)
@@ -226,7 +226,17 @@ class StreamResult:
     ramp: float = 0.0
     peak_open: int = 0
     arrivals: dict[str, dict[int, float]] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    #: when the last stream opened and the first one closed: between the two, all were open
+    last_opened: float = 0.0
+    first_closed: float = float("inf")
+    #: relay delays of the events that arrived while every stream was open
+    relay_all_open: list[float] = field(default_factory=list)
     note: str = ""
+
+    def fail(self, reason: str) -> None:
+        self.errors += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
     def settle(self, sent: dict[str, list[float]]) -> StreamResult:
         """Relay delays: each event's arrival against the moment the sandbox sent its frame."""
@@ -235,7 +245,13 @@ class StreamResult:
             for number, at in arrived.items():
                 if number <= len(frames):
                     self.relay.append(at - frames[number - 1])
+                    if self.last_opened <= at <= self.first_closed:
+                        self.relay_all_open.append(at - frames[number - 1])
         return self
+
+
+STREAMS_PER_CLIENT = 50
+GROUP_LIMITS = httpx.Limits(max_connections=STREAMS_PER_CLIENT, max_keepalive_connections=STREAMS_PER_CLIENT)
 
 
 async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0) -> StreamResult:
@@ -245,8 +261,7 @@ async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0)
     sandbox's frame times for the relay delays."""
     result = StreamResult(count, ramp=ramp)
     open_now = 0
-    limits = httpx.Limits(max_connections=count + 4, max_keepalive_connections=count + 4)
-    async with httpx.AsyncClient(base_url=portal_url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=portal_url, timeout=60) as client:
         await sign_in(client)
         probe = await client.get(STREAM_PATH, params={"target": "probe@example.org"}, headers={"Last-Event-ID": "1"})
         if probe.status_code == 404:
@@ -263,20 +278,29 @@ async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0)
                 peak = max(peak, rss_mb(pid))
                 await asyncio.sleep(0.05)
 
+        # Several small clients, like several browsers: one pool of a thousand connections would
+        # make the load generator itself the slow part (httpx's pool bookkeeping grows with it).
+        groups = [
+            httpx.AsyncClient(base_url=portal_url, timeout=60, cookies=client.cookies, limits=GROUP_LIMITS)
+            for _ in range(-(-count // STREAMS_PER_CLIENT))
+        ]
+
         async def one(index: int) -> None:
             nonlocal open_now
             await asyncio.sleep(ramp * index / count)
+            browser = groups[index // STREAMS_PER_CLIENT]
             target = f"check{index}@site{index}.example.org"
             arrivals = result.arrivals[target] = {}
             finished = False
             open_now += 1
             result.peak_open = max(result.peak_open, open_now)
+            result.last_opened = max(result.last_opened, time.perf_counter())
             try:
-                async with client.stream(
+                async with browser.stream(
                     "GET", STREAM_PATH, params={"target": target}, headers={"Accept": "text/event-stream"}
                 ) as response:
                     if response.status_code != 200:
-                        result.errors += 1
+                        result.fail(f"answer {response.status_code}")
                         return
                     buffer = ""
                     async for text in response.aiter_text():
@@ -289,13 +313,14 @@ async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0)
                                 arrivals[int(fields["id"])] = now
                             elif fields.get("event") == "done":
                                 finished = True
-            except httpx.HTTPError:
-                result.errors += 1
+            except httpx.HTTPError as exc:
+                result.fail(type(exc).__name__)
                 return
             finally:
                 open_now -= 1
+                result.first_closed = min(result.first_closed, time.perf_counter())
             if not finished:
-                result.errors += 1
+                result.fail("ended without its last event")
                 return
             result.completed += 1
             result.events += len(arrivals)
@@ -304,6 +329,8 @@ async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0)
         started = time.perf_counter()
         await asyncio.gather(*(one(index) for index in range(count)))
         result.seconds = time.perf_counter() - started
+        for browser in groups:
+            await browser.aclose()
         running = False
         await sampler
         result.rss_peak = peak
@@ -355,12 +382,12 @@ def report(args, command: str, browsing: list[Samples], elapsed: float, streams:
     return "\n".join(lines) + "\n"
 
 
-STREAM_FRAME_DELAY = (0.4, 0.6)  # seconds between frames: a check lasts about 9 s
+STREAM_FRAME_DELAY = (0.4, 0.6)  # seconds between frames (30 frames: a check lasts about 15 s)
 
 
 def measure_streams(count: int, workdir: Path) -> StreamResult:
     """`count` delivery checks through one fresh portal process, started over a few seconds."""
-    ramp = min(4.0, count / 250)
+    ramp = min(10.0, count / 100)  # 100 new streams a second, at most 10 s: a check lasts about 15 s
     with streams_sandbox(STREAM_FRAME_DELAY) as sandbox, portal_process(sandbox.url, workdir) as (portal_url, pid):
         result = run(live_streams(portal_url, pid, count, ramp))
         return result.settle(sandbox.sent())

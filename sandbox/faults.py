@@ -17,7 +17,8 @@ What each kind does to a matching request:
 * ``latency``: waits ``latency_ms`` before handling it (cut short when the client gives up);
   the latencies of several matching rules add up.
 * ``error``: answers ``status`` (5xx) with a problem+json body; the handler never runs.
-* ``malformed``: the handler runs (a change is made), its answer is truncated to half.
+* ``malformed``: the handler runs (a change is made), its answer is truncated to half (an
+  event stream keeps its events, each with the first half of its data).
 * ``reset``: the connection is reset (TCP RST) without any answer; the handler never runs.
 * ``truncate-sse``: an event stream ends (or with ``reset=True`` is reset) after ``after``
   body chunks; other answers pass unchanged.
@@ -37,6 +38,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import re
 import socket
 import struct
 import threading
@@ -299,20 +301,34 @@ async def reset_connection(send: Send, receive: Receive) -> None:
                 pass
 
 
+_DATA_LINE = re.compile(rb"^data: ?(.*)$", re.MULTILINE)
+
+
+def _half_data(chunk: bytes) -> bytes:
+    """An event-stream chunk whose `data:` lines keep only their first half."""
+    return _DATA_LINE.sub(lambda match: b"data: " + match.group(1)[: len(match.group(1)) // 2], chunk)
+
+
 def _truncating(send: Send) -> Send:
-    """A ``send`` that cuts a whole (non-streamed) answer in half, as a broken proxy might."""
+    """A ``send`` that cuts a whole answer in half, as a broken proxy might (in an event
+    stream: the data of every event)."""
     held: dict | None = None
+    streamed = False
 
     async def wrapped(message: dict) -> None:
-        nonlocal held
+        nonlocal held, streamed
         if message["type"] == "http.response.start":
             held = message
             return
+        if streamed and message["type"] == "http.response.body":
+            await send({**message, "body": _half_data(message.get("body", b""))})
+            return
         if message["type"] == "http.response.body" and held is not None:
             start, held = held, None
-            if message.get("more_body"):  # streamed: leave it alone
+            if message.get("more_body"):  # an event stream: its events' data is garbled instead
+                streamed = True
                 await send(start)
-                await send(message)
+                await send({**message, "body": _half_data(message.get("body", b""))})
                 return
             body = message.get("body", b"")
             cut = body[: len(body) // 2] if len(body) >= 2 else b'{"data":'

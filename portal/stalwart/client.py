@@ -73,6 +73,11 @@ class StalwartClient:
         self.spam_filter = SpamFilterApi(self)
         self.maintenance = MaintenanceApi(self)
 
+    @property
+    def authorization(self) -> str:
+        """The `Authorization` header value, for requests made outside `request()` (streams)."""
+        return self._authorization
+
     def __repr__(self) -> str:  # never show the credential
         return "<StalwartClient>"
 

@@ -28,11 +28,19 @@ def timeout() -> httpx.Timeout:
     return httpx.Timeout(settings.STALWART_TIMEOUT, connect=settings.STALWART_CONNECT_TIMEOUT)
 
 
-def _build(transport: httpx.AsyncHTTPTransport, limits: httpx.Limits | None = None) -> httpx.AsyncClient:
+API_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30)
+
+
+def _transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    # The pool's limits belong to the transport: a client given its own transport ignores
+    # the `limits` it is passed. Connection failures are retried once; requests never are.
+    return httpx.AsyncHTTPTransport(retries=1, verify=settings.STALWART_VERIFY_TLS, limits=limits)
+
+
+def _build(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=settings.STALWART_URL,
         timeout=timeout(),
-        limits=limits or httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30),
         verify=settings.STALWART_VERIFY_TLS,
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
@@ -40,12 +48,16 @@ def _build(transport: httpx.AsyncHTTPTransport, limits: httpx.Limits | None = No
     )
 
 
+def _stale(client: httpx.AsyncClient | None) -> bool:
+    return client is None or client.is_closed or str(client.base_url).rstrip("/") != settings.STALWART_URL
+
+
 def shared_client() -> httpx.AsyncClient:
+    """The pool for API calls: up to 200 connections per process."""
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
-    if client is None or client.is_closed or str(client.base_url).rstrip("/") != settings.STALWART_URL:
-        # Connection failures are retried once; requests never are.
-        transport = _transports[loop] = httpx.AsyncHTTPTransport(retries=1, verify=settings.STALWART_VERIFY_TLS)
+    if _stale(client):
+        transport = _transports[loop] = _transport(API_LIMITS)
         client = _clients[loop] = _build(transport)
     return client
 
@@ -54,12 +66,11 @@ def stream_client() -> httpx.AsyncClient:
     """The pool for event streams: up to `STALWART_MAX_STREAMS` open at once per process."""
     loop = asyncio.get_running_loop()
     client = _stream_clients.get(loop)
-    if client is None or client.is_closed or str(client.base_url).rstrip("/") != settings.STALWART_URL:
-        transport = httpx.AsyncHTTPTransport(retries=1, verify=settings.STALWART_VERIFY_TLS)
+    if _stale(client):
         limits = httpx.Limits(
             max_connections=settings.STALWART_MAX_STREAMS, max_keepalive_connections=20, keepalive_expiry=30
         )
-        client = _stream_clients[loop] = _build(transport, limits)
+        client = _stream_clients[loop] = _build(_transport(limits))
     return client
 
 

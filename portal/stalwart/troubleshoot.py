@@ -80,27 +80,37 @@ class TroubleshootApi:
 
         Ends after the `completed` stage. Raises `DeliveryStalled` when nothing arrives for
         `stall` seconds, `DeliveryInterrupted` when the stream breaks or ends early, and the
-        usual errors when it cannot be opened. Pass a `token` from `token()` to surface
-        permission and connection errors before anything is streamed.
+        usual errors when it cannot be opened. Without a `token`, the stream is opened with the
+        person's own credentials; pass one from `token()` to surface permission and connection
+        errors before anything is streamed.
         """
         stall = stall_seconds() if stall is None else stall
-        if token is None:
-            token = await self.token()
         path = api_path("troubleshoot", "delivery", target.strip().lower())
         operation = f"GET {path}"
+        params = {"timeout": str(step_timeout(stall))}
+        headers = {"Accept": "text/event-stream"}
+        if token is None:
+            # The portal can send headers (a browser's EventSource cannot): the person's own
+            # credentials open the stream, without asking for a token first (§2.2, §14).
+            headers["Authorization"] = self._client.authorization
+        else:
+            params["token"] = token
         client = stream_client()
         request = client.build_request(
             "GET",
             path,
-            params={"token": token, "timeout": str(step_timeout(stall))},
-            headers={"Accept": "text/event-stream"},
+            params=params,
+            headers=headers,
             # Reads are bounded by the stall limit below, not by the normal page timeout.
             timeout=httpx.Timeout(None, connect=settings.STALWART_CONNECT_TIMEOUT),
         )
         started = time.perf_counter()
         try:
-            response = await client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
+            # The answer's head must come within the page timeout; its events then have the
+            # stall limit.
+            async with asyncio.timeout(settings.STALWART_TIMEOUT):
+                response = await client.send(request, stream=True)
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
         except httpx.HTTPError as exc:
             raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc

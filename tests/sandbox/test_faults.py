@@ -123,6 +123,16 @@ def test_truncated_event_stream_ends_early(fast):
     assert tools_state(fast.sb).streams[-1].closed
 
 
+def test_malformed_event_stream_keeps_its_events_with_half_their_data(fast):
+    full = parse_sse(fast.get("/api/troubleshoot/delivery/example.org").text)
+    fast.sb.faults.malformed_json(prefix="/api/troubleshoot/delivery")
+    garbled = parse_sse(fast.get("/api/troubleshoot/delivery/example.org").text)
+    assert [e.event for e in garbled] == [e.event for e in full]
+    assert [e.data for e in garbled] == [e.data[: len(e.data) // 2] for e in full]
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(garbled[0].data)
+
+
 def test_truncated_event_stream_can_be_reset(fast):
     fast.sb.faults.truncate_sse(after=1, reset=True, prefix="/api/troubleshoot/delivery")
     received = b""

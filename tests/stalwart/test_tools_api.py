@@ -44,6 +44,9 @@ def test_delivery_yields_the_stages_and_stops_at_completed(admin, sandbox):
     assert stages[-1].outcome == "completed" and stages[1].outcome == "success" and stages[1].elapsed is not None
     record = tools_state(sandbox).streams[-1]
     assert record.completed and record.closed
+    # The portal sends its own credentials: no troubleshooting token is needed (§2.2).
+    calls = [(r.path, r.auth_scheme) for r in sandbox.requests if r.path.startswith("/api/troubleshoot")]
+    assert calls == [("/api/troubleshoot/delivery/jane%40example%2Eorg", "Bearer")]
 
 
 def test_closing_the_generator_closes_the_upstream_response(admin, sandbox):
@@ -80,7 +83,10 @@ def test_streams_have_their_own_connections(admin, sandbox, settings):
         stages = admin.troubleshoot.delivery("stall.example.net")
         await anext(stages)
         during = busy(stream_client()), busy(shared_client())
-        # The one stream slot is taken; API calls still go through at once.
+        # The one stream slot is taken: a second stream waits for it; API calls go through at once.
+        second = admin.troubleshoot.delivery("jane@example.org")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(second), 1)
         listed = await asyncio.wait_for(admin.principals.list(types=["individual"], limit=5), 5)
         await stages.aclose()
         return during, listed, stream_client() is not shared_client()
@@ -88,6 +94,15 @@ def test_streams_have_their_own_connections(admin, sandbox, settings):
     (streams, api), listed, apart = run(main())
     assert (streams, api) == (1, 0) and apart
     assert listed.items
+
+
+def test_the_pools_have_their_limits(admin, settings):
+    settings.STALWART_MAX_STREAMS = 1234
+
+    async def main():
+        return shared_client()._transport._pool._max_connections, stream_client()._transport._pool._max_connections
+
+    assert run(main()) == (200, 1234)
 
 
 def test_a_silent_stream_raises_stalled(admin, sandbox):
