@@ -1,0 +1,75 @@
+"""The directory list rows are the one place the portal writes HTML in Python: everything
+Stalwart sends must come out as text."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+
+from portal.directory.kinds import KINDS
+from portal.directory.rows import render_rows
+from portal.stalwart.types import Principal
+
+PAYLOAD = '"><img src=x onerror=alert(1)><script>alert(2)</script>\'&{{7*7}}{% debug %}'
+TAGS = {"tr", "td", "th", "a", "span", "input", "meter"}
+
+
+class Collect(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def hostile(kind: str) -> Principal:
+    return Principal.from_api(
+        {
+            "id": 1,
+            "type": kind,
+            "name": f"x{PAYLOAD}/../%2F+&=?#",
+            "description": PAYLOAD,
+            "emails": [f"a{PAYLOAD}@example.org", f"b{PAYLOAD}@example.org"],
+            "quota": 1000,
+            "usedQuota": 10,
+            "memberOf": [PAYLOAD],
+            "roles": [PAYLOAD],
+            "members": [PAYLOAD],
+            "enabledPermissions": ["x"],
+            "urls": [f"javascript:alert(3)//{PAYLOAD}"],
+        }
+    )
+
+
+@pytest.mark.parametrize("slug", sorted(KINDS))
+@pytest.mark.parametrize("linked", [True, False])
+def test_every_value_is_text(slug, linked):
+    kind = KINDS[slug]
+    (row,) = render_rows(
+        kind, (hostile(kind.type),), linked=linked, selectable=True, email_label=PAYLOAD, count_label=PAYLOAD
+    )
+    parsed = Collect()
+    parsed.feed(str(row))
+    assert {tag for tag, _ in parsed.tags} <= TAGS
+    for tag, attrs in parsed.tags:
+        assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
+        if tag == "a":
+            assert attrs["href"].startswith(f"/directory/{slug}/") and "<" not in attrs["href"]
+    # The payload survived as text: in the cell, or in the checkbox's value and label.
+    assert PAYLOAD in "".join(parsed.text) or any(PAYLOAD in value for _, a in parsed.tags for value in a.values())
+    assert "<script" not in str(row) and "<img" not in str(row)
+
+
+def test_rows_match_what_the_page_shows(signed_in, sandbox):
+    """One row per account of the page, each linking to its detail page."""
+    client = signed_in("admin")
+    page = client.get("/directory/accounts/", {"size": 25}).content.decode()
+    accounts = [p for p in sandbox.principals.values() if p.type == "individual"]
+    assert page.count('<th scope="row">') == min(25, len(accounts))
+    assert 'class="cell-select"' in page and '<a class="cell-title" href="/directory/accounts/' in page
