@@ -316,7 +316,10 @@ def stream_line(streams) -> str:
         f"(started over {streams.ramp:g} s, {streams.peak_open} open at once at the peak): "
         f"{streams.completed} completed, {streams.errors} errors, {streams.events} events; relay delay p50 "
         f"**{_percentile(streams.relay, 0.5):.1f} ms**, p99 **{_percentile(streams.relay, 0.99):.1f} ms** (budget ≤ 100 ms)"
-        f"{steady}; RSS {streams.rss_idle:.0f} MB idle, **{streams.rss_peak:.0f} MB** peak "
+        f"{steady}; frames sent by Stalwart {streams.frames_sent}, relayed as steps {streams.events} "
+        f"({streams.frames_sent - streams.events} dropped); "
+        f"{streams.left} more checks whose watchers left after the first step: "
+        f"{streams.left_open} of Stalwart's streams still open afterwards; RSS {streams.rss_idle:.0f} MB idle, **{streams.rss_peak:.0f} MB** peak "
         f"(budget ≤ 300 MB), {streams.rss_after:.0f} MB after; all streams done in {streams.seconds:.1f} s."
         + (f" {streams.note}" if streams.note else "")
     )

@@ -8,10 +8,13 @@ Everything runs on 127.0.0.1 and stops by itself:
    list and account pages for ``--duration`` seconds. Reported: throughput, p50/p95/p99
    latency and errors (any answer but 200, or no answer).
 2. Live streams. ``--streams`` delivery checks (``/tools/delivery/events``, the portal's
-   server-side relay of Stalwart's event stream) run at once through a fresh portal process.
-   The sandbox runs in this process so the moment it sends each frame can be set against the
-   moment the relayed event arrives (one monotonic clock): that difference is the relay
-   latency. The portal's memory (RSS from /proc) is sampled before, during and after.
+   server-side relay of Stalwart's event stream) run at once through a fresh portal process,
+   started evenly over a few seconds and watched from several clients, like many browsers.
+   The sandbox (loadtest/streams_sandbox.py, its own process) notes when it sends each frame;
+   set against the moment the relayed event arrives (one system-wide monotonic clock), that
+   is the relay latency. The portal's memory (RSS from /proc) is sampled before, during and
+   after. Then a tenth as many checks are started and their watchers leave after the first
+   step: Stalwart's streams behind them must all be closed.
 
 ``python -m loadtest`` (or ``make loadtest``) prints the results and writes them into the
 "Load test" section of BENCHMARKS.md, after the ``<!-- notes -->`` marker that ``make bench``
@@ -232,6 +235,11 @@ class StreamResult:
     first_closed: float = float("inf")
     #: relay delays of the events that arrived while every stream was open
     relay_all_open: list[float] = field(default_factory=list)
+    #: frames the sandbox sent, each relayed as one step
+    frames_sent: int = 0
+    #: checks whose watcher left early, and Stalwart streams of theirs still open afterwards
+    left: int = 0
+    left_open: int = 0
     note: str = ""
 
     def fail(self, reason: str) -> None:
@@ -378,6 +386,11 @@ def report(args, command: str, browsing: list[Samples], elapsed: float, streams:
             f"| {streams.streams} | {streams.completed} | {streams.errors} | {streams.events} | "
             f"{pct(streams.relay, 50):.1f} / {pct(streams.relay, 95):.1f} / {pct(streams.relay, 99):.1f} | "
             f"{streams.rss_idle:.0f} / {streams.rss_peak:.0f} / {streams.rss_after:.0f} | {per_stream:.0f} |",
+            "",
+            f"Frames sent by the sandbox: {streams.frames_sent}, relayed: {streams.events}. "
+            f"{streams.left} more checks whose watchers left after the first step: {streams.left_open} of "
+            "the sandbox's streams behind them were still open afterwards."
+            + (f" Errors: {streams.reasons}." if streams.reasons else ""),
         ]
     return "\n".join(lines) + "\n"
 
@@ -386,11 +399,37 @@ STREAM_FRAME_DELAY = (0.4, 0.6)  # seconds between frames (30 frames: a check la
 
 
 def measure_streams(count: int, workdir: Path) -> StreamResult:
-    """`count` delivery checks through one fresh portal process, started over a few seconds."""
+    """`count` delivery checks through one fresh portal process, started over a few seconds;
+    then `count // 10` more whose watchers leave after the first step."""
     ramp = min(10.0, count / 100)  # 100 new streams a second, at most 10 s: a check lasts about 15 s
     with streams_sandbox(STREAM_FRAME_DELAY) as sandbox, portal_process(sandbox.url, workdir) as (portal_url, pid):
         result = run(live_streams(portal_url, pid, count, ramp))
-        return result.settle(sandbox.sent())
+        result.settle(sandbox.sent())
+        result.frames_sent = sum(len(times) for times in sandbox.sent().values())
+        result.left, result.left_open = run(walk_away(portal_url, sandbox, max(1, count // 10)))
+        return result
+
+
+async def walk_away(portal_url: str, sandbox: TimedSandbox, count: int) -> tuple[int, int]:
+    """`count` people start a check and close the page after its first step: how many of
+    Stalwart's streams are still open a few seconds later (none, when the portal closes them)."""
+    async with httpx.AsyncClient(base_url=portal_url, timeout=60) as client:
+        await sign_in(client)
+        clients = [httpx.AsyncClient(base_url=portal_url, timeout=60, cookies=client.cookies) for _ in range(count)]
+
+        async def one(index: int, browser: httpx.AsyncClient) -> None:
+            target = f"leave{index}@site{index}.example.org"
+            async with browser.stream("GET", STREAM_PATH, params={"target": target}) as response:
+                async for text in response.aiter_text():
+                    if "event: step" in text:
+                        break
+            await browser.aclose()  # the page is closed: the connection goes away
+
+        await asyncio.gather(*(one(index, browser) for index, browser in enumerate(clients)))
+    deadline = time.monotonic() + 10
+    while (still_open := sandbox.open_streams()) and time.monotonic() < deadline:  # noqa: ASYNC110 - another process
+        await asyncio.sleep(0.2)
+    return count, still_open
 
 
 def run(coroutine):

@@ -50,10 +50,14 @@ def _serve(port: int, frame_delay: tuple[float, float], conn) -> None:
     server = uvicorn.Server(config)
 
     def answer() -> None:
-        # "sent" asks for the frame times; "stop" (or the parent going away) ends the server.
+        # "sent" asks for the frame times, "open" for the streams not yet over; "stop" (or
+        # the parent going away) ends the server.
         try:
-            while conn.recv() == "sent":
-                conn.send({target: list(times) for target, times in sent.items()})
+            while (question := conn.recv()) in ("sent", "open"):
+                if question == "sent":
+                    conn.send({target: list(times) for target, times in sent.items()})
+                else:
+                    conn.send(sum(1 for record in list(tools_state(sb).streams) if not record.closed))
         except EOFError:
             pass
         server.should_exit = True
@@ -70,6 +74,11 @@ class TimedSandbox:
     def sent(self) -> dict[str, list[float]]:
         """Per delivery target, when each frame of its stream was sent (perf_counter)."""
         self.conn.send("sent")
+        return self.conn.recv()
+
+    def open_streams(self) -> int:
+        """How many delivery streams the sandbox is still serving."""
+        self.conn.send("open")
         return self.conn.recv()
 
 
