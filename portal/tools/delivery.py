@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.utils.translation import gettext, ngettext
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from portal.stalwart.tools_types import DeliveryStage
 
@@ -29,13 +30,28 @@ class Step:
     @property
     def mark(self) -> str:
         """A one-word status for the summary and for screen readers."""
-        return {
-            "success": gettext("ok"),
-            "error": gettext("failed"),
-            "notFound": gettext("none"),
-            "completed": gettext("done"),
-            "start": "…",
-        }.get(self.outcome, gettext("info"))
+        return str(_MARKS.get(self.outcome, _MARKS["info"]))
+
+    @property
+    def elapsed_text(self) -> str:
+        """What Stalwart measured, in words ("28 ms"); empty when it measured nothing."""
+        return "" if self.elapsed is None else gettext("%(elapsed)s ms") % {"elapsed": self.elapsed}
+
+    @property
+    def at_text(self) -> str:
+        """When the portal saw the step, counted from the start ("+1.5 s")."""
+        return gettext("+%(seconds)s s") % {"seconds": number_format(round(self.at, 1), 1)}
+
+
+# Marks are looked up for every step relayed: translated once each, when used.
+_MARKS = {
+    "success": gettext_lazy("ok"),
+    "error": gettext_lazy("failed"),
+    "notFound": gettext_lazy("none"),
+    "completed": gettext_lazy("done"),
+    "start": "…",
+    "info": gettext_lazy("info"),
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,17 @@ When the browser goes away, the response is cancelled and the upstream stream is
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -125,7 +127,17 @@ async def _steps(request: HttpRequest, run: DeliveryRun, token: str | None) -> A
 
 
 def _step_html(step: Step) -> str:
-    return render_to_string("tools/delivery_parts.html#step", {"step": step})
+    return _step_template().render({"step": step})
+
+
+@functools.cache
+def _cached_step_template():
+    return get_template("tools/delivery_parts.html#step")
+
+
+def _step_template():
+    # Looked up once per process (every relayed step uses it); afresh while developing.
+    return get_template("tools/delivery_parts.html#step") if settings.DEBUG else _cached_step_template()
 
 
 def _verdict_html(run: DeliveryRun, version: str) -> str:
