@@ -25,6 +25,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -468,7 +469,7 @@ def _format(value: float | None, unit: str) -> str:
         return binary_size(value)
     if unit == "ms":
         return human_duration(value)
-    return f"{round(value):,}"
+    return number_format(round(value), force_grouping=True)
 
 
 def _live_values(points: tuple[MetricPoint, ...]) -> list[dict]:

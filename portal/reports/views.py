@@ -27,8 +27,11 @@ KIND_TEXT = {
     "dmarc": {
         "title": _("DMARC aggregate reports"),
         "tab": "DMARC",
-        "one": _("DMARC report"),
         "deleted": _("The DMARC report was deleted."),
+        "delete_question": _("Delete this DMARC report?"),
+        "from": _("DMARC report from %(sender)s"),
+        "from_unknown": _("DMARC report from an unknown sender"),
+        "empty_for_all": _("Leave empty for every DMARC report"),
         "deleting": ngettext_lazy(
             "Deleting %(count)s DMARC report in the background.",
             "Deleting %(count)s DMARC reports in the background.",
@@ -38,8 +41,11 @@ KIND_TEXT = {
     "tls": {
         "title": _("TLS reports"),
         "tab": "TLS",
-        "one": _("TLS report"),
         "deleted": _("The TLS report was deleted."),
+        "delete_question": _("Delete this TLS report?"),
+        "from": _("TLS report from %(sender)s"),
+        "from_unknown": _("TLS report from an unknown sender"),
+        "empty_for_all": _("Leave empty for every TLS report"),
         "deleting": ngettext_lazy(
             "Deleting %(count)s TLS report in the background.",
             "Deleting %(count)s TLS reports in the background.",
@@ -49,8 +55,11 @@ KIND_TEXT = {
     "arf": {
         "title": _("Failure and abuse reports"),
         "tab": _("Failure (ARF)"),
-        "one": _("failure report"),
         "deleted": _("The failure report was deleted."),
+        "delete_question": _("Delete this failure report?"),
+        "from": _("Failure report from %(sender)s"),
+        "from_unknown": _("Failure report from an unknown sender"),
+        "empty_for_all": _("Leave empty for every failure report"),
         "deleting": ngettext_lazy(
             "Deleting %(count)s failure report in the background.",
             "Deleting %(count)s failure reports in the background.",
@@ -134,9 +143,11 @@ async def report_detail(request: HttpRequest, kind: str, report_id: str) -> Http
         report = await _client(request).reports.get(kind, report_id)
     except errors.NotFound:
         return responses.not_found(request, GONE)
+    text = KIND_TEXT[kind]
     context = {
         "kind": kind,
-        "text": KIND_TEXT[kind],
+        "text": text,
+        "heading": text["from"] % {"sender": report.sender} if report.sender else text["from_unknown"],
         "item": report,
         "report": report.report,
         "can_delete": _user(request).has("incoming-report-delete"),

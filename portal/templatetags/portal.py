@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 register = template.Library()
 
@@ -50,24 +50,6 @@ def tenant_limits(limits: object) -> list[tuple[str, int]]:
     """A tenant's per-type quota array as (label, value) pairs."""
     values = list(limits) if isinstance(limits, list | tuple) else []
     return [(label, values[index]) for index, label in _LIMIT_LABELS.items() if index < len(values)]
-
-
-@register.filter
-def ago(value: object) -> str:
-    """A datetime -> "3 days ago" (one unit, like the official web admin); "" for anything else."""
-    from datetime import datetime
-
-    from django.utils import timezone
-    from django.utils.timesince import timesince
-
-    if not isinstance(value, datetime):
-        return ""
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.get_default_timezone())
-    if value > timezone.now():
-        return gettext("just now")
-    text = timesince(value, depth=1)
-    return gettext("just now") if text.startswith("0\xa0") else gettext("%(time)s ago") % {"time": text}
 
 
 class _PageLinks:
