@@ -114,7 +114,7 @@ def portal_process(stalwart_url: str, workdir: Path) -> Iterator[tuple[str, int]
         "DEBUG": "0",
         "STALWART_URL": stalwart_url,
         "DATABASE_URL": f"sqlite:///{workdir / 'loadtest.sqlite3'}",
-        "LOG_LEVEL": os.environ.get("LT_LOG_LEVEL", "WARNING"),
+        "LOG_LEVEL": "WARNING",
         "SIGNIN_MAX_FAILURES_PER_IP": "100000",
     }
     env.pop("REDIS_URL", None)
