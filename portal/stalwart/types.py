@@ -99,6 +99,9 @@ class SecretsSummary:
         return cls(has_password=plain, otp_enabled=otp, app_passwords=tuple(apps))
 
 
+NO_SECRETS = SecretsSummary(False, False, ())
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     id: int | None
@@ -122,7 +125,7 @@ class Principal:
     picture: str = ""
     urls: tuple[str, ...] = ()
     external_members: tuple[str, ...] = ()
-    secrets: SecretsSummary = SecretsSummary(False, False, ())
+    secrets: SecretsSummary = NO_SECRETS
 
     @property
     def primary_email(self) -> str:
@@ -148,42 +151,59 @@ class Principal:
     def from_api(cls, data: Any) -> Principal:
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
             raise errors.StalwartBadResponse("Unexpected principal object.")
-        quota = data.get("quota")
+        get = data.get
+        quota = get("quota")
         quota_limits: tuple[int, ...] = ()
         if isinstance(quota, list):
             quota_limits = tuple(_int(item, field="quota") for item in quota)
             quota_value = quota_limits[0] if quota_limits else 0
         else:
             quota_value = _int(quota, field="quota")
-        members = data.get("members")
+        members = get("members")
         member_count = None
         if isinstance(members, int) and not isinstance(members, bool):
             member_count, member_names = members, ()
         else:
             member_names = as_list(members, field="members")
-        identifier = data.get("id")
+        identifier = get("id")
+        # A list page asks for a few fields: the others are absent, and cost nothing here.
+        lists = {key: as_list(value, field=key) for key in _LIST_FIELDS if (value := get(key)) is not None}
+        secrets = lists.get("secrets")
         return cls(
             id=identifier if isinstance(identifier, int) else None,
             type=data["type"],
-            name=str(data.get("name") or ""),
-            description=str(data.get("description") or ""),
-            emails=as_list(data.get("emails"), field="emails"),
+            name=str(get("name") or ""),
+            description=str(get("description") or ""),
+            emails=lists.get("emails", ()),
             quota=quota_value,
             quota_limits=quota_limits,
-            used_quota=_int(data.get("usedQuota"), field="usedQuota"),
-            member_of=as_list(data.get("memberOf"), field="memberOf"),
+            used_quota=_int(get("usedQuota"), field="usedQuota"),
+            member_of=lists.get("memberOf", ()),
             members=member_names,
             member_count=member_count,
-            lists=as_list(data.get("lists"), field="lists"),
-            roles=as_list(data.get("roles"), field="roles"),
-            enabled_permissions=as_list(data.get("enabledPermissions"), field="enabledPermissions"),
-            disabled_permissions=as_list(data.get("disabledPermissions"), field="disabledPermissions"),
-            tenant=str(data.get("tenant") or ""),
-            picture=str(data.get("picture") or ""),
-            urls=as_list(data.get("urls"), field="urls"),
-            external_members=as_list(data.get("externalMembers"), field="externalMembers"),
-            secrets=SecretsSummary.from_secrets(as_list(data.get("secrets"), field="secrets")),
+            lists=lists.get("lists", ()),
+            roles=lists.get("roles", ()),
+            enabled_permissions=lists.get("enabledPermissions", ()),
+            disabled_permissions=lists.get("disabledPermissions", ()),
+            tenant=str(get("tenant") or ""),
+            picture=str(get("picture") or ""),
+            urls=lists.get("urls", ()),
+            external_members=lists.get("externalMembers", ()),
+            secrets=SecretsSummary.from_secrets(secrets) if secrets else NO_SECRETS,
         )
+
+
+_LIST_FIELDS = (
+    "emails",
+    "memberOf",
+    "lists",
+    "roles",
+    "enabledPermissions",
+    "disabledPermissions",
+    "urls",
+    "externalMembers",
+    "secrets",
+)
 
 
 def page_from_api(data: Any, parse: Any) -> Page[Any]:
