@@ -13,7 +13,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,33 +24,11 @@ from pathlib import Path
 
 import httpx
 
+from loadtest.__main__ import free_port, pct, rss_mb, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 LIST_FIELDS = "name,description,emails,quota,usedQuota,memberOf,roles"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = 60) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        try:
-            httpx.get(url, timeout=1)
-            return time.monotonic() - started
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer within {seconds} s")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @contextmanager
@@ -114,7 +91,7 @@ def portal(stalwart_url: str, workdir: Path, extra_env: dict | None = None):
         env=env,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthz")
+        wait_for(f"http://127.0.0.1:{port}/healthz", 60)
         ready = time.monotonic() - started
         yield f"http://127.0.0.1:{port}", process.pid, ready
     finally:
@@ -304,17 +281,13 @@ def main() -> None:
     write_report(args.output, command, results, scale_rows, flat, footprint, fanout, streams)
 
 
-def _percentile(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else float("nan")
-
-
 def stream_line(streams) -> str:
     if streams is None:
         return "- Live streams: not measured in this run (`--streams 0`)."
+
     steady = (
         f"; while all {streams.streams} were open ({len(streams.relay_all_open)} events): "
-        f"p50 {_percentile(streams.relay_all_open, 0.5):.1f} ms, p99 **{_percentile(streams.relay_all_open, 0.99):.1f} ms**"
+        f"p50 {pct(streams.relay_all_open, 50):.1f} ms, p99 **{pct(streams.relay_all_open, 99):.1f} ms**"
         if streams.relay_all_open
         else ""
     )
@@ -322,7 +295,7 @@ def stream_line(streams) -> str:
         f"- Live streams: **{streams.streams}** delivery checks relayed by one portal process "
         f"(started over {streams.ramp:g} s, {streams.peak_open} open at once at the peak): "
         f"{streams.completed} completed, {streams.errors} errors, {streams.events} events; relay delay p50 "
-        f"**{_percentile(streams.relay, 0.5):.1f} ms**, p99 **{_percentile(streams.relay, 0.99):.1f} ms** (budget ≤ 100 ms)"
+        f"**{pct(streams.relay, 50):.1f} ms**, p99 **{pct(streams.relay, 99):.1f} ms** (budget ≤ 100 ms)"
         f"{steady}; frames sent by Stalwart {streams.frames_sent}, relayed as steps {streams.events} "
         f"({streams.frames_sent - streams.events} dropped); "
         f"{streams.left} more checks whose watchers left after the first step: "

@@ -59,12 +59,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for(url: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+def wait_for(url: str, seconds: float = 120) -> float:
+    """Wait until `url` answers; how long that took, in seconds."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
         try:
             httpx.get(url, timeout=1)
-            return
+            return time.monotonic() - started
         except httpx.HTTPError:
             time.sleep(0.05)
     raise RuntimeError(f"{url} did not answer within {seconds} s")
@@ -127,13 +128,6 @@ def portal_process(stalwart_url: str, workdir: Path) -> Iterator[tuple[str, int]
         yield f"http://127.0.0.1:{port}", process.pid
     finally:
         _stop(process)
-
-
-@contextmanager
-def streams_sandbox(frame_delay: tuple[float, float]) -> Iterator[TimedSandbox]:
-    """A sandbox process that notes when it sends each frame (see loadtest/streams_sandbox.py)."""
-    with timed_sandbox(frame_delay, free_port(), wait_for) as sandbox:
-        yield sandbox
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -402,7 +396,10 @@ def measure_streams(count: int, workdir: Path) -> StreamResult:
     """`count` delivery checks through one fresh portal process, started over a few seconds;
     then `count // 10` more whose watchers leave after the first step."""
     ramp = min(10.0, count / 100)  # 100 new streams a second, at most 10 s: a check lasts about 15 s
-    with streams_sandbox(STREAM_FRAME_DELAY) as sandbox, portal_process(sandbox.url, workdir) as (portal_url, pid):
+    with (
+        timed_sandbox(STREAM_FRAME_DELAY, free_port(), wait_for) as sandbox,
+        portal_process(sandbox.url, workdir) as (portal_url, pid),
+    ):
         result = run(live_streams(portal_url, pid, count, ramp))
         result.settle(sandbox.sent())
         result.frames_sent = sum(len(times) for times in sandbox.sent().values())

@@ -129,14 +129,27 @@ SECTIONS: tuple[NavSection, ...] = (
 )
 
 
-def sections_for(user: PortalUser) -> list[tuple[str, list[tuple[str, str]]]]:
+def _visible(user: PortalUser) -> tuple[tuple[int, int], ...]:
+    """(section, item) positions of the menu entries `user` may open."""
+    return tuple(
+        (index, position)
+        for index, section in enumerate(SECTIONS)
+        for position, item in enumerate(section.items)
+        if item.url_name and item.access.allows(user)
+    )
+
+
+def _sections(visible: tuple[tuple[int, int], ...]) -> list[tuple[str | Promise, list[tuple[str | Promise, str]]]]:
+    sections: dict[int, tuple[str | Promise, list[tuple[str | Promise, str]]]] = {}
+    for index, position in visible:
+        item = SECTIONS[index].items[position]
+        sections.setdefault(index, (SECTIONS[index].label, []))[1].append((item.label, item.url()))
+    return list(sections.values())
+
+
+def sections_for(user: PortalUser) -> list[tuple[str | Promise, list[tuple[str | Promise, str]]]]:
     """[(section label, [(item label, url), ...]), ...] for what `user` may open."""
-    result = []
-    for section in SECTIONS:
-        items = [(item.label, item.url()) for item in section.items if item.url_name and item.access.allows(user)]
-        if items:
-            result.append((section.label, items))
-    return result
+    return _sections(_visible(user))
 
 
 class Menu:
@@ -154,27 +167,16 @@ class Menu:
 
     @cached_property
     def html(self) -> SafeString:
-        visible = tuple(
-            (index, position)
-            for index, section in enumerate(SECTIONS)
-            for position, item in enumerate(section.items)
-            if item.url_name and item.access.allows(self.user)
-        )
         render = _menu_html.__wrapped__ if settings.DEBUG else _menu_html  # templates may change while developing
-        rendered = render(visible, get_language(), get_script_prefix())
+        rendered = render(_visible(self.user), get_language(), get_script_prefix())
         link = f'<a href="{html.escape(self.path)}">'
         return SafeString(rendered.replace(link, link[:-1] + ' aria-current="page">', 1))
 
 
 @functools.lru_cache(maxsize=128)
 def _menu_html(visible: tuple[tuple[int, int], ...], language: str | None, prefix: str) -> str:
-    sections: dict[int, tuple[str | Promise, list[tuple[str | Promise, str]]]] = {}
-    for index, position in visible:
-        item = SECTIONS[index].items[position]
-        sections.setdefault(index, (SECTIONS[index].label, []))[1].append((item.label, item.url()))
-    if not sections:
-        return ""
-    return render_to_string("components/menu.html", {"nav_sections": list(sections.values())})
+    sections = _sections(visible)
+    return render_to_string("components/menu.html", {"nav_sections": sections}) if sections else ""
 
 
 # Where a person lands after sign-in: the first page they may use, in this

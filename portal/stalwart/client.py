@@ -9,13 +9,29 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from django.utils.translation import gettext
 
 from . import errors
 from .transport import shared_client
+
+if TYPE_CHECKING:
+    from .account import AccountApi
+    from .blobs import BlobsApi, UndeleteApi
+    from .dkim import DkimApi
+    from .dns import DnsApi
+    from .logs import LogsApi
+    from .maintenance import MaintenanceApi
+    from .principals import PrincipalsApi
+    from .queue import QueueApi
+    from .reports import ReportsApi
+    from .settings_api import SettingsApi
+    from .spamfilter import SpamFilterApi
+    from .telemetry import TelemetryApi
+    from .troubleshoot import TroubleshootApi
 
 log = logging.getLogger("portal.stalwart")
 
@@ -39,39 +55,91 @@ class StalwartClient:
             assert basic is not None
             raw = f"{basic[0]}:{basic[1]}".encode()
             self._authorization = "Basic " + base64.b64encode(raw).decode("ascii")
+
+    # The API areas, each created on first use: a page needs one or two of them.
+    @cached_property
+    def principals(self) -> PrincipalsApi:
         from .principals import PrincipalsApi
 
-        self.principals = PrincipalsApi(self)
+        return PrincipalsApi(self)
+
+    @cached_property
+    def account(self) -> AccountApi:
         from .account import AccountApi
 
-        self.account = AccountApi(self)
+        return AccountApi(self)
+
+    @cached_property
+    def dkim(self) -> DkimApi:
         from .dkim import DkimApi
+
+        return DkimApi(self)
+
+    @cached_property
+    def dns(self) -> DnsApi:
         from .dns import DnsApi
 
-        self.dkim = DkimApi(self)
-        self.dns = DnsApi(self)
-        from .blobs import BlobsApi, UndeleteApi
+        return DnsApi(self)
+
+    @cached_property
+    def queue(self) -> QueueApi:
         from .queue import QueueApi
+
+        return QueueApi(self)
+
+    @cached_property
+    def reports(self) -> ReportsApi:
         from .reports import ReportsApi
 
-        self.queue = QueueApi(self)
-        self.reports = ReportsApi(self)
-        self.blobs = BlobsApi(self)
-        self.undelete = UndeleteApi(self)
+        return ReportsApi(self)
+
+    @cached_property
+    def blobs(self) -> BlobsApi:
+        from .blobs import BlobsApi
+
+        return BlobsApi(self)
+
+    @cached_property
+    def undelete(self) -> UndeleteApi:
+        from .blobs import UndeleteApi
+
+        return UndeleteApi(self)
+
+    @cached_property
+    def logs(self) -> LogsApi:
         from .logs import LogsApi
+
+        return LogsApi(self)
+
+    @cached_property
+    def settings(self) -> SettingsApi:
         from .settings_api import SettingsApi
+
+        return SettingsApi(self)
+
+    @cached_property
+    def telemetry(self) -> TelemetryApi:
         from .telemetry import TelemetryApi
 
-        self.logs = LogsApi(self)
-        self.settings = SettingsApi(self)
-        self.telemetry = TelemetryApi(self)
-        from .maintenance import MaintenanceApi
-        from .spamfilter import SpamFilterApi
+        return TelemetryApi(self)
+
+    @cached_property
+    def troubleshoot(self) -> TroubleshootApi:
         from .troubleshoot import TroubleshootApi
 
-        self.troubleshoot = TroubleshootApi(self)
-        self.spam_filter = SpamFilterApi(self)
-        self.maintenance = MaintenanceApi(self)
+        return TroubleshootApi(self)
+
+    @cached_property
+    def spam_filter(self) -> SpamFilterApi:
+        from .spamfilter import SpamFilterApi
+
+        return SpamFilterApi(self)
+
+    @cached_property
+    def maintenance(self) -> MaintenanceApi:
+        from .maintenance import MaintenanceApi
+
+        return MaintenanceApi(self)
 
     @property
     def authorization(self) -> str:
