@@ -2,7 +2,9 @@ import os
 import warnings
 
 import django
+from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
+from django.db import close_old_connections, reset_queries
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # WhiteNoise hands Django file iterators that Django reads in a thread under
@@ -28,4 +30,21 @@ class PortalASGIHandler(ASGIHandler):
 
 
 django.setup(set_prefix=False)
+
+
+def look_after_connections_at_request_end() -> None:
+    """Django looks after database connections when a request starts and when it ends.
+
+    Both are synchronous signal receivers, so under ASGI each costs a thread hop, and the
+    one at the start delays every page. The portal's connections all live in asgiref's one
+    synchronous thread, which the hop at the end (closing the response) visits anyway: the
+    end-of-request check closes broken and expired connections there, and
+    CONN_HEALTH_CHECKS (portal/settings.py) tests a kept connection before its next use.
+    """
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_started.disconnect(reset_queries)
+    signals.request_finished.connect(reset_queries)
+
+
+look_after_connections_at_request_end()
 application = PortalASGIHandler()

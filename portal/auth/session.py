@@ -23,6 +23,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import rotate_token
 from django.utils.translation import gettext as _
 
 from portal import responses
@@ -50,6 +51,7 @@ async def start(
 ) -> PortalUser:
     """Record a successful sign-in under a fresh session key."""
     await request.session.aflush()  # drops any earlier identity and rotates the key
+    rotate_token(request)  # and a new CSRF secret, as Django's own login() does
     await request.session.aset(
         IDENTITY_KEY,
         {
