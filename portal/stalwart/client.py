@@ -16,7 +16,7 @@ import httpx
 from django.utils.translation import gettext
 
 from . import errors
-from .transport import shared_client
+from .transport import api_url, shared_client
 
 if TYPE_CHECKING:
     from .account import AccountApi
@@ -189,7 +189,7 @@ class StalwartClient:
             headers["Content-Type"] = content_type
         started = time.perf_counter()
         try:
-            response = await shared_client().request(method, path, params=query, content=content, headers=headers)
+            response = await shared_client().request(method, api_url(path, query), content=content, headers=headers)
         except httpx.TimeoutException as exc:
             log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
             raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
@@ -221,7 +221,7 @@ class StalwartClient:
         headers = {"Authorization": self._authorization, "Accept": "application/octet-stream, application/json"}
         started = time.perf_counter()
         try:
-            response = await shared_client().request(method, path, params=query, headers=headers)
+            response = await shared_client().request(method, api_url(path, query), headers=headers)
         except httpx.TimeoutException as exc:
             log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
             raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings
@@ -50,6 +51,17 @@ def _build(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncClient:
 
 def _stale(client: httpx.AsyncClient | None) -> bool:
     return client is None or client.is_closed or str(client.base_url).rstrip("/") != settings.STALWART_URL
+
+
+def api_url(path: str, query: dict[str, str]) -> str:
+    """The absolute URL of an API call (`path` already encoded, as `paths.api_path()` makes it).
+
+    Given a relative path and `params`, httpx parses the URL three times (joining the base,
+    then merging the query); an absolute URL with its query encoded the same way
+    (`urlencode`, as httpx does) is parsed once.
+    """
+    url = settings.STALWART_URL + path
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def shared_client() -> httpx.AsyncClient:

@@ -31,12 +31,16 @@ PRINCIPAL_TYPES = (
 
 
 def as_list(value: Any, *, field: str) -> tuple[str, ...]:
+    if isinstance(value, list):
+        items = tuple(value)
+        for item in items:
+            if not isinstance(item, str):
+                raise errors.StalwartBadResponse(f"Unexpected value for {field}.")
+        return items
     if value is None or value == "":
         return ()
     if isinstance(value, str):
         return (value,)
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value)
     raise errors.StalwartBadResponse(f"Unexpected value for {field}.")
 
 

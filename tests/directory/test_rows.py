@@ -11,7 +11,7 @@ from portal.directory.kinds import KINDS
 from portal.directory.rows import render_rows
 from portal.stalwart.types import Principal
 
-PAYLOAD = '"><img src=x onerror=alert(1)><script>alert(2)</script>\'&{{7*7}}{% debug %}'
+PAYLOAD = "\"><img src=x onerror=alert(1)><script>alert(2)</script>'&{{7*7}}{% debug %}"
 TAGS = {"tr", "td", "th", "a", "span", "input", "meter"}
 
 
@@ -73,3 +73,40 @@ def test_rows_match_what_the_page_shows(signed_in, sandbox):
     accounts = [p for p in sandbox.principals.values() if p.type == "individual"]
     assert page.count('<th scope="row">') == min(25, len(accounts))
     assert 'class="cell-select"' in page and '<a class="cell-title" href="/directory/accounts/' in page
+
+
+NAMES = [
+    "jane",
+    "jane.doe@example.org",
+    "a+b=c",
+    "it's",
+    "..",
+    ".",
+    ".hidden",
+    "a..b",
+    "a/b",
+    "%2F",
+    "jörg",
+    "a b",
+    "x?y#z",
+    "~u_1-2",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_detail_links_are_those_reverse_gives(name):
+    from django.urls import reverse
+
+    from portal.directory.rows import detail_url_factory
+
+    kind = KINDS["accounts"]
+    assert detail_url_factory(kind)(name) == reverse("directory:detail", kwargs={"kind": kind.slug, "name": name})
+
+
+@pytest.mark.parametrize("text", [*NAMES, PAYLOAD, "", "&amp;", 42])
+def test_escaping_is_djangos(text):
+    from django.utils.html import escape
+
+    from portal.directory.rows import e
+
+    assert e(text) == escape(text)

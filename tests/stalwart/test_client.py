@@ -1,6 +1,7 @@
 """The service layer against the sandbox: real HTTP, real answers."""
 
 import asyncio
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -26,6 +27,15 @@ def test_hostile_names_stay_one_path_element(sandbox, name):
     paths = [r.path for r in sandbox.requests]
     assert len(paths) == 1
     assert paths[0].startswith("/api/principal/") and paths[0].count("/") == 3
+
+
+@pytest.mark.parametrize("search", ["jane doe", "a+b&c=d#e", "100%", "jörg", "x/y?z"])
+def test_search_words_reach_stalwart_as_typed(sandbox, search):
+    run(admin_client().principals.list(types=["individual"], filter=search, page=2, limit=5))
+    (call,) = sandbox.requests
+    query = parse_qs(call.query)
+    assert query["filter"] == [search] and query["types"] == ["individual"]
+    assert query["page"] == ["2"] and query["limit"] == ["5"]
 
 
 def test_get_and_list(sandbox):
