@@ -110,3 +110,32 @@ def test_escaping_is_djangos(text):
     from portal.directory.rows import e
 
     assert e(text) == escape(text)
+
+
+def test_the_cached_list_heading_follows_permissions_and_search(client, sandbox):
+    """The heading and search form of a list are rendered once per key (templates/directory/
+    list.html): what one person may do, or searched for, never shows on another's page."""
+    from tests.conftest import sign_in
+
+    def top(page: str) -> str:
+        return page[page.index('<header class="page-header">') : page.index('<div id="results"')]
+
+    sign_in(client, "admin")
+    admin = top(client.get("/directory/accounts/").content.decode())
+    assert "New account" in admin and "Import CSV" in admin
+    assert "New group" in top(client.get("/directory/groups/").content.decode())
+    searched = top(client.get("/directory/accounts/", {"q": PAYLOAD, "size": 50, "sort": "-name"}).content.decode())
+    assert 'value="-name"' in searched and '<option value="50" selected>' in searched
+    parsed = Collect()
+    parsed.feed(searched)
+    assert PAYLOAD in [attrs.get("value") for tag, attrs in parsed.tags if tag == "input"]
+    assert "<img" not in searched and "<script" not in searched
+    client.post("/auth/sign-out")
+
+    sign_in(client, "helpdesk")
+    helpdesk = top(client.get("/directory/accounts/").content.decode())
+    assert "New account" not in helpdesk and "Import CSV" not in helpdesk
+    assert "Export CSV" in helpdesk
+    assert "New group" not in top(client.get("/directory/groups/").content.decode())
+    other = top(client.get("/directory/accounts/", {"q": "jane"}).content.decode())
+    assert 'value="jane"' in other and PAYLOAD not in other and 'value="-name"' not in other
