@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 from urllib.parse import urlencode
 
 from django.http import HttpRequest
@@ -19,7 +20,7 @@ def _positive_int(value: str | None, default: int) -> int:
     return number if number >= 1 else default
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Paging:
     query: str
     page: int
@@ -40,7 +41,7 @@ class Paging:
     def with_total(self, total: int) -> Paging:
         return replace(self, total=total)
 
-    @property
+    @cached_property  # read several times per page
     def pages(self) -> int:
         return max(1, math.ceil((self.total or 0) / self.size))
 
@@ -68,15 +69,15 @@ class Paging:
         }
         return "?" + urlencode(clean) if clean else "?"
 
-    @property
+    @cached_property  # read several times per page
     def sort_toggle_url(self) -> str:
         """The same search sorted the other way, from the first page."""
         return self.query_string(sort="" if self.descending else "-name", page=1)
 
-    @property
+    @cached_property  # read several times per page
     def previous_url(self) -> str | None:
         return self.query_string(page=self.page - 1) if self.page > 1 else None
 
-    @property
+    @cached_property  # read several times per page
     def next_url(self) -> str | None:
         return self.query_string(page=self.page + 1) if self.page < self.pages else None

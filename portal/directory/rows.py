@@ -179,6 +179,7 @@ def render_rows(
     selectable: bool,
     email_label: str,
     count_label: str,
-) -> list[SafeString]:
+) -> SafeString:
+    """The `<tr>` of every item, one per line (empty when there are none)."""
     render = RowRenderer(kind, linked=linked, selectable=selectable, email_label=email_label, count_label=count_label)
-    return [render(item) for item in items]
+    return SafeString("\n".join([render(item) for item in items]))

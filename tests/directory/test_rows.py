@@ -51,7 +51,7 @@ def hostile(kind: str) -> Principal:
 @pytest.mark.parametrize("linked", [True, False])
 def test_every_value_is_text(slug, linked):
     kind = KINDS[slug]
-    (row,) = render_rows(
+    row = render_rows(
         kind, (hostile(kind.type),), linked=linked, selectable=True, email_label=PAYLOAD, count_label=PAYLOAD
     )
     parsed = Collect()
