@@ -139,3 +139,26 @@ def test_the_cached_list_heading_follows_permissions_and_search(client, sandbox)
     assert "New group" not in top(client.get("/directory/groups/").content.decode())
     other = top(client.get("/directory/accounts/", {"q": "jane"}).content.decode())
     assert 'value="jane"' in other and PAYLOAD not in other and 'value="-name"' not in other
+
+
+def test_the_cached_table_frame_follows_the_page_and_the_total(signed_in, sandbox):
+    from sandbox.state import Principal as SandboxPrincipal
+
+    client = signed_in("admin")
+
+    def frame(params: dict) -> tuple[str, str]:
+        page = client.get("/directory/accounts/", params).content.decode()
+        return page[page.index('<div class="bulk-bar">') : page.index("<tbody>")], page[page.index("</tbody>") :]
+
+    total = sandbox.type_counts["individual"]
+    head, foot = frame({})
+    assert f"Delete all {total}…" in head and "page 1 of" in head and 'aria-sort="ascending"' in head
+    assert f"1–25 of {total}" in foot and 'rel="next"' in foot and 'rel="prev"' not in foot
+
+    head, foot = frame({"page": 2, "sort": "-name"})
+    assert "page 2 of" in head and 'aria-sort="descending"' in head and 'href="?"' in head
+    assert f"26–{min(50, total)} of {total}" in foot and 'rel="prev"' in foot and "sort=-name" in foot
+
+    sandbox.insert(SandboxPrincipal(sandbox.allocate_id(), "individual", "zz-one-more"))
+    head, foot = frame({})
+    assert f"Delete all {total + 1}…" in head and f"of {total + 1}" in foot
