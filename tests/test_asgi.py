@@ -26,3 +26,17 @@ def test_database_connections_are_still_looked_after_once_per_request():
 
     assert {close_old_connections, reset_queries} <= receivers(signals.request_finished)
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+def test_what_startup_loaded_is_left_out_of_garbage_collection():
+    import gc
+    import sys
+
+    from portal.asgi import leave_startup_objects_out_of_collections
+
+    try:
+        leave_startup_objects_out_of_collections()
+        assert "portal.directory.views" in sys.modules and "portal.tools.views" in sys.modules
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()  # the test process goes on collecting as before
