@@ -180,8 +180,8 @@ else:
         SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     else:
         SESSION_ENGINE = "django.contrib.sessions.backends.db"
-# Rendered page chrome ({% cache %} in templates/base.html): the same in every process,
-# so each keeps its own copy instead of asking Redis for it on every page.
+# Rendered page fragments ({% cache %} in templates/base.html and directory/list.html): the
+# same in every process, so each keeps its own copy instead of asking Redis on every page.
 CACHES["template_fragments"] = {
     "BACKEND": "portal.cache.LocMemCache",
     "LOCATION": "template-fragments",
