@@ -81,15 +81,21 @@ def test_search_and_paging_keep_the_address_bar_back_and_focus(page, portal_url)
     expect(page.locator("h1")).to_have_count(1)
 
 
-def test_progress_bar_shows_during_slow_navigation(page, portal_url):
-    sign_in(page, portal_url, persona("admin"))
-    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+def answer_slowly(page, pattern: str) -> None:
+    """Hold every request matching `pattern` for 0.7 s, so the progress bar has time to show."""
 
     def slow(route):
         page.wait_for_timeout(700)
         route.continue_()
 
-    page.route("**/directory/roles/", slow)
+    page.route(pattern, slow)
+
+
+def test_progress_bar_shows_during_slow_navigation(page, portal_url):
+    sign_in(page, portal_url, persona("admin"))
+    expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
+
+    answer_slowly(page, "**/directory/roles/")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Roles").click()
     expect(page.locator("body")).to_have_class(re.compile(r"\bis-loading\b"))
     expect(page.get_by_role("heading", name="Roles", level=1)).to_be_visible()
@@ -208,11 +214,7 @@ def test_progress_bar_shows_for_links_in_the_page(page, portal_url):
     sign_in(page, portal_url, persona("admin"))
     expect(page.get_by_role("heading", name="Accounts", level=1)).to_be_visible()
 
-    def slow(route):
-        page.wait_for_timeout(700)
-        route.continue_()
-
-    page.route("**/directory/accounts/bruno.moreau/", slow)
+    answer_slowly(page, "**/directory/accounts/bruno.moreau/")
     page.locator("#results").get_by_role("link", name="bruno.moreau", exact=True).click()
     expect(page.locator("body")).to_have_class(re.compile(r"\bis-loading\b"))
     expect(page.get_by_role("heading", name="Bruno Moreau (Support)", level=1)).to_be_visible()
