@@ -1,11 +1,17 @@
+import asyncio
 import gc
 import os
+import time
 import warnings
+from contextlib import closing
 
 import django
+from asgiref.sync import sync_to_async
 from django.core import signals
-from django.core.handlers.asgi import ASGIHandler
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import close_old_connections, reset_queries
+from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # WhiteNoise hands Django file iterators that Django reads in a thread under
@@ -13,38 +19,123 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 
 
+class ConnectionCare:
+    """Django's per-request database care, in the thread that owns the connections.
+
+    Django closes broken and expired connections when a request starts and when it ends,
+    with synchronous signal receivers; under ASGI each is a thread hop, about 0.2-0.3 ms of
+    CPU time, for every request, although most pages never touch the database (sessions
+    are read from the cache). The portal's connections all live in asgiref's one shared
+    thread (see PortalASGIHandler). The handler sends this there before a request when the
+    last visit is more than a second old, and after every server error (a broken connection
+    is then closed before the next request can stumble on it). CONN_HEALTH_CHECKS
+    (portal/settings.py) has a kept connection tested before its first use after each visit.
+    """
+
+    interval = 1.0
+
+    def __init__(self) -> None:
+        self.next_visit = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self.next_visit:
+            return False
+        self.next_visit = now + self.interval
+        return True
+
+    @staticmethod
+    def _look_after() -> None:
+        reset_queries()
+        close_old_connections()
+
+    async def visit(self) -> None:
+        await sync_to_async(self._look_after, thread_sensitive=True)()
+
+
 class PortalASGIHandler(ASGIHandler):
-    """Django's ASGI handler, without a new thread for every request.
+    """Django's ASGI handler, without thread hops that most requests do not need.
 
     Django runs each request in its own `ThreadSensitiveContext`: the synchronous work of
-    that request (here: closing the response, the request signals, a session or audit
-    write) gets a thread started for it and joined at the end, which costs more than the
-    rest of Django's request cycle. The portal's views are asynchronous and do little
-    synchronous work, so it all goes to asgiref's one shared thread instead, one call at a
-    time; database connections are then kept and reused as CONN_MAX_AGE intends.
+    that request (a session or audit write) gets a thread started for it and joined at the
+    end, which costs more than the rest of Django's request cycle. The portal's views are
+    asynchronous and do little synchronous work, so it all goes to asgiref's one shared
+    thread instead, one call at a time; database connections are then kept and reused as
+    CONN_MAX_AGE intends. Django also closes every response in that thread; the portal
+    closes it in the event loop (the receivers left on `request_finished` only compute)
+    and leaves the database care to `ConnectionCare`.
+
+    The rest is Django's own `handle`: a client that hangs up stops the view or the
+    stream it is reading.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connection_care = ConnectionCare()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"The portal serves HTTP only, not {scope['type']}.")
         await self.handle(scope, receive, send)
 
+    async def handle(self, scope, receive, send):
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        with closing(body_file):
+            set_script_prefix(get_script_prefix(scope))
+            if self.connection_care.due():
+                await self.connection_care.visit()
+            await signals.request_started.asend(sender=self.__class__, scope=scope)
+            request, response = self.create_request(scope, body_file)
+            if request is None:  # Django's own answer to a request it cannot read
+                await self.send_response(response, send)
+            else:
+                response = await self.respond_until_hung_up(request, receive, send)
+            if response is None:
+                await signals.request_finished.asend(sender=self.__class__)
+            else:
+                response.close()
+                if response.status_code >= 500:
+                    await self.connection_care.visit()
+
+    async def respond_until_hung_up(self, request, receive, send):
+        """Run the view and send its answer, unless the client hangs up first."""
+
+        class Answered(Exception):
+            pass
+
+        response = None
+        try:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self.listen_for_disconnect(receive))
+                    response = await self.run_get_response(request)
+                    await self.send_response(response, send)
+                    raise Answered
+            except* (Answered, RequestAborted):
+                pass
+        except BaseExceptionGroup as failures:
+            # A single failure is raised as itself, as Django does, so that it reads as usual.
+            if len(failures.exceptions) == 1:
+                raise failures.exceptions[0] from None
+            raise
+        return response
+
 
 django.setup(set_prefix=False)
 
 
-def look_after_connections_at_request_end() -> None:
+def leave_connection_care_to_the_handler() -> None:
     """Django looks after database connections when a request starts and when it ends.
 
-    Both are synchronous signal receivers, so under ASGI each costs a thread hop, and the
-    one at the start delays every page. The portal's connections all live in asgiref's one
-    synchronous thread, which the hop at the end (closing the response) visits anyway: the
-    end-of-request check closes broken and expired connections there, and
-    CONN_HEALTH_CHECKS (portal/settings.py) tests a kept connection before its next use.
+    Both are synchronous signal receivers which, under ASGI, run in the event loop's thread,
+    where the portal has no connections: `ConnectionCare` does it in the thread that has them.
     """
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_started.disconnect(reset_queries)
-    signals.request_finished.connect(reset_queries)
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+        signal.disconnect(reset_queries)
 
 
 def leave_startup_objects_out_of_collections() -> None:
@@ -63,6 +154,6 @@ def leave_startup_objects_out_of_collections() -> None:
     gc.freeze()
 
 
-look_after_connections_at_request_end()
+leave_connection_care_to_the_handler()
 application = PortalASGIHandler()
 leave_startup_objects_out_of_collections()

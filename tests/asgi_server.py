@@ -21,11 +21,11 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
 
 @contextlib.contextmanager
-def portal_asgi_server() -> Iterator[str]:
-    """Serve the portal on 127.0.0.1; yields its base URL."""
+def portal_asgi_server(handler=None) -> Iterator[str]:
+    """Serve the portal (or the given PortalASGIHandler) on 127.0.0.1; yields its base URL."""
     from portal.asgi import PortalASGIHandler
 
-    app = ASGIStaticFilesHandler(PortalASGIHandler())
+    app = ASGIStaticFilesHandler(handler or PortalASGIHandler())
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
