@@ -10,20 +10,21 @@ templates/directory/list.html.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from urllib.parse import quote
 
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from portal.converters import PrincipalName
 from portal.stalwart.types import Principal
 from portal.templatetags.portal import binary_size
 
-from .kinds import Kind
+from .kinds import KINDS, Kind
 
 _PLACEHOLDER = "__principal__"
 # What Django's reverse() leaves unquoted (RFC 3986 sub-delimiters and "/~:@").
@@ -181,5 +182,18 @@ def render_rows(
     count_label: str,
 ) -> SafeString:
     """The `<tr>` of every item, one per line (empty when there are none)."""
-    render = RowRenderer(kind, linked=linked, selectable=selectable, email_label=email_label, count_label=count_label)
+    render = _renderer(
+        kind.slug, linked, selectable, str(email_label), str(count_label), get_language(), get_script_prefix()
+    )
     return SafeString("\n".join([render(item) for item in items]))
+
+
+@functools.lru_cache(maxsize=64)
+def _renderer(
+    slug: str, linked: bool, selectable: bool, email_label: str, count_label: str, language: str | None, prefix: str
+) -> RowRenderer:
+    """One renderer per kind, options, language and script prefix: its labels and links are
+    the same on every page (preparing them took longer than rendering ten rows)."""
+    return RowRenderer(
+        KINDS[slug], linked=linked, selectable=selectable, email_label=email_label, count_label=count_label
+    )

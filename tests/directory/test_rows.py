@@ -162,3 +162,20 @@ def test_the_cached_table_frame_follows_the_page_and_the_total(signed_in, sandbo
     sandbox.insert(SandboxPrincipal(sandbox.allocate_id(), "individual", "zz-one-more"))
     head, foot = frame({})
     assert f"Delete all {total + 1}…" in head and f"of {total + 1}" in foot
+
+
+def test_links_follow_the_script_prefix_of_each_request():
+    """The prepared renderer is kept per prefix: a portal served under /portal/ links there."""
+    from django.urls import set_script_prefix
+
+    kind = KINDS["accounts"]
+    item = Principal.from_api({"type": "individual", "name": "jane"})
+    links = []
+    try:
+        for prefix in ("/", "/portal/", "/"):
+            set_script_prefix(prefix)
+            row = str(render_rows(kind, (item,), linked=True, selectable=False, email_label="E", count_label=""))
+            links.append(row.split('href="')[1].split('"')[0])
+    finally:
+        set_script_prefix("/")
+    assert links == ["/directory/accounts/jane/", "/portal/directory/accounts/jane/", "/directory/accounts/jane/"]
