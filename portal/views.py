@@ -26,7 +26,7 @@ async def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+async def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers and the container HEALTHCHECK (no upstream call)."""
     return JsonResponse({"status": "ok"})
 

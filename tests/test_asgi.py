@@ -89,6 +89,23 @@ def test_the_handler_visits_before_the_first_request_of_a_second_and_after_serve
         assert care.visits == 3
 
 
+def test_every_view_of_the_portal_is_asynchronous():
+    """Under ASGI Django runs a synchronous view through a thread hop on every request."""
+    from asgiref.sync import iscoroutinefunction
+    from django.urls import URLResolver, get_resolver
+
+    def views(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from views(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern), pattern.callback
+
+    found = dict(views(get_resolver("portal.urls").url_patterns))
+    assert "healthz" in found and len(found) > 50
+    assert [route for route, view in found.items() if not iscoroutinefunction(view)] == []
+
+
 def test_what_startup_loaded_is_left_out_of_garbage_collection():
     import gc
     import sys
