@@ -217,15 +217,15 @@ async def measure_list(
     rounds = ROUNDS if concurrency == 1 else 1
     auth = {"Authorization": f"Bearer {token}"}
     portal_cpu = 0.0
+    share = count // rounds
     for _ in range(rounds):
-        share = count // rounds
         before = cpu_seconds(pid) if pid else 0.0
         through.add(await hammer(page, count=share, concurrency=concurrency, cookies=cookies, expect="data-table"))
         portal_cpu += cpu_seconds(pid) - before if pid else 0.0
         baseline.add(await hammer(direct, count=share, concurrency=concurrency, headers=auth))
     result = compare(f"account list, 50 rows, concurrency {concurrency}", through, baseline)
     # Less at the mercy of other processes than the latency: what one page costs the portal.
-    result["portal_cpu_ms"] = portal_cpu / (share * rounds) * 1000 if pid else float("nan")
+    result["portal_cpu_ms"] = portal_cpu / len(through.samples) * 1000 if pid else float("nan")
     return result
 
 

@@ -38,6 +38,7 @@ class ConnectionCare:
         self.next_visit = 0.0
 
     def due(self) -> bool:
+        """Whether a visit is due now; if so, the next one is booked a second later."""
         now = time.monotonic()
         if now < self.next_visit:
             return False
@@ -51,6 +52,10 @@ class ConnectionCare:
 
     async def visit(self) -> None:
         await sync_to_async(self._look_after, thread_sensitive=True)()
+
+
+class Answered(Exception):
+    """Ends the task group once the answer is sent (its disconnect listener is then cancelled)."""
 
 
 class PortalASGIHandler(ASGIHandler):
@@ -102,10 +107,6 @@ class PortalASGIHandler(ASGIHandler):
 
     async def respond_until_hung_up(self, request, receive, send):
         """Run the view and send its answer, unless the client hangs up first."""
-
-        class Answered(Exception):
-            pass
-
         response = None
         try:
             try:

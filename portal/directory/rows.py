@@ -15,6 +15,7 @@ import html
 import re
 from urllib.parse import quote
 
+from django.conf import settings
 from django.urls import get_script_prefix, reverse
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, ngettext
@@ -182,7 +183,9 @@ def render_rows(
     count_label: str,
 ) -> SafeString:
     """The `<tr>` of every item, one per line (empty when there are none)."""
-    render = _renderer(
+    # Kept per process; made afresh while developing (translations may change).
+    make = _renderer.__wrapped__ if settings.DEBUG else _renderer
+    render = make(
         kind.slug, linked, selectable, str(email_label), str(count_label), get_language(), get_script_prefix()
     )
     return SafeString("\n".join([render(item) for item in items]))

@@ -127,17 +127,14 @@ async def _steps(request: HttpRequest, run: DeliveryRun, token: str | None) -> A
 
 
 def _step_html(step: Step) -> str:
-    return _step_template().render({"step": step})
+    # Looked up once per process (every relayed step uses it); afresh while developing.
+    template = _step_template.__wrapped__() if settings.DEBUG else _step_template()
+    return template.render({"step": step})
 
 
 @functools.cache
-def _cached_step_template():
-    return get_template("tools/delivery_parts.html#step")
-
-
 def _step_template():
-    # Looked up once per process (every relayed step uses it); afresh while developing.
-    return get_template("tools/delivery_parts.html#step") if settings.DEBUG else _cached_step_template()
+    return get_template("tools/delivery_parts.html#step")
 
 
 def _verdict_html(run: DeliveryRun, version: str) -> str:
