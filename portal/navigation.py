@@ -11,7 +11,6 @@ import functools
 import html
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix, reverse
 from django.utils.functional import Promise, cached_property
@@ -19,6 +18,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from portal.markup import kept
 from portal.permissions import SIGNED_IN, Access, PortalUser, needs, needs_any
 
 
@@ -167,8 +167,7 @@ class Menu:
 
     @cached_property
     def html(self) -> SafeString:
-        render = _menu_html.__wrapped__ if settings.DEBUG else _menu_html  # templates may change while developing
-        rendered = render(_visible(self.user), get_language(), get_script_prefix())
+        rendered = kept(_menu_html)(_visible(self.user), get_language(), get_script_prefix())
         link = f'<a href="{html.escape(self.path)}">'
         return SafeString(rendered.replace(link, link[:-1] + ' aria-current="page">', 1))
 

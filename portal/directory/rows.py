@@ -1,55 +1,31 @@
-"""The rows of the directory lists, rendered in Python.
-
-The list is the portal's hottest page, and the template engine's cost per node
-(a lookup per variable, a node per `{% if %}`) made a 50-row table take longer
-than the Stalwart call behind it. Here each row is one `format_html` call: every
-value from Stalwart goes through it and is escaped, nothing is marked safe
-unescaped. The table around the rows, its headers and the empty states stay in
-templates/directory/list.html.
+"""The rows of the directory lists, rendered in Python (see portal/markup.py for why and
+for the rules every row renderer keeps). The table around the rows, its headers and the
+empty states stay in templates/directory/list.html.
 """
 
 from __future__ import annotations
 
 import functools
-import html
-import re
-from urllib.parse import quote
 
-from django.conf import settings
-from django.urls import get_script_prefix, reverse
+from django.urls import get_script_prefix
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from portal.converters import PrincipalName
+from portal.markup import NONE as _NONE
+from portal.markup import e, kept, url_pattern
 from portal.stalwart.types import Principal
 from portal.templatetags.portal import binary_size
 
 from .kinds import KINDS, Kind
 
-_PLACEHOLDER = "__principal__"
-# What Django's reverse() leaves unquoted (RFC 3986 sub-delimiters and "/~:@").
-_REVERSE_SAFE = "!$&'()*+,;=/~:@"
-_CONVERTER = PrincipalName()
-
-
-# Names made of these alone come out of the converter and reverse() unchanged.
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9@:+!$'()*,;=_~-][A-Za-z0-9@:+!$'()*,;=._~-]*")
-
 
 def detail_url_factory(kind: Kind):
     """A function name -> detail URL, equal to reverse() but without its cost per row."""
-    head, tail = reverse("directory:detail", kwargs={"kind": kind.slug, "name": _PLACEHOLDER}).split(_PLACEHOLDER)
-
-    def url_for(name: str) -> str:
-        if _PLAIN_NAME.fullmatch(name) is None:
-            name = quote(_CONVERTER.to_url(name), safe=_REVERSE_SAFE)
-        return head + name + tail
-
-    return url_for
-
-
-_NONE = '<span class="muted">—</span>'
+    return url_pattern(
+        "directory:detail", "name", placeholder="__principal__", to_url=PrincipalName().to_url, kind=kind.slug
+    )
 
 
 class RowRenderer:
@@ -163,16 +139,6 @@ class RowRenderer:
         return [f'<td data-label="{self.count_label}">{int(count)}</td>']
 
 
-_SPECIAL = re.compile("[&<>\"']")
-
-
-def e(value: object) -> str:
-    """Escape text for HTML content and quoted attribute values (as Django's `escape`)."""
-    text = str(value)
-    # Most names and addresses have nothing to escape: one scan instead of five replaces.
-    return html.escape(text, quote=True) if _SPECIAL.search(text) else text
-
-
 def render_rows(
     kind: Kind,
     items: tuple[Principal, ...],
@@ -184,8 +150,7 @@ def render_rows(
 ) -> SafeString:
     """The `<tr>` of every item, one per line (empty when there are none)."""
     # Kept per process; made afresh while developing (translations may change).
-    make = _renderer.__wrapped__ if settings.DEBUG else _renderer
-    render = make(
+    render = kept(_renderer)(
         kind.slug, linked, selectable, str(email_label), str(count_label), get_language(), get_script_prefix()
     )
     return SafeString("\n".join([render(item) for item in items]))

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
@@ -29,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
+from portal.markup import kept
 from portal.permissions import needs, require
 from portal.stalwart import errors
 from portal.stalwart.sse import encode_event
@@ -128,7 +128,7 @@ async def _steps(request: HttpRequest, run: DeliveryRun, token: str | None) -> A
 
 def _step_html(step: Step) -> str:
     # Looked up once per process (every relayed step uses it); afresh while developing.
-    template = _step_template.__wrapped__() if settings.DEBUG else _step_template()
+    template = kept(_step_template)()
     return template.render({"step": step})
 
 

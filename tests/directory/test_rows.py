@@ -103,15 +103,6 @@ def test_detail_links_are_those_reverse_gives(name):
     assert detail_url_factory(kind)(name) == reverse("directory:detail", kwargs={"kind": kind.slug, "name": name})
 
 
-@pytest.mark.parametrize("text", [*NAMES, PAYLOAD, "", "&amp;", 42])
-def test_escaping_is_djangos(text):
-    from django.utils.html import escape
-
-    from portal.directory.rows import e
-
-    assert e(text) == escape(text)
-
-
 def test_the_cached_list_heading_follows_permissions_and_search(client, sandbox):
     """The heading and search form of a list are rendered once per key (templates/directory/
     list.html): what one person may do, or searched for, never shows on another's page."""
