@@ -19,6 +19,7 @@ from portal.stalwart import errors
 from portal.stalwart.queue_types import QueuedMessage
 
 from .forms import FilteredPaging, QueueFilterForm, ReportFilterForm, queue_filters
+from .rows import render_rows
 
 log = logging.getLogger("portal.queue")
 
@@ -72,9 +73,9 @@ async def message_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
+        "rows": render_rows(page.items, linked=user.has("message-queue-get")),
         "paging": paging.with_total(page.total),
         "running": page.running,
-        "can_get": user.has("message-queue-get"),
         "can_update": user.has("message-queue-update"),
         "can_delete": user.has("message-queue-delete"),
         "filtered": not form.selection().is_empty,

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
 from django.utils.translation import gettext_lazy, ngettext
+
+from portal.templatetags.mailflow import relative_time, utc
 
 register = template.Library()
 
@@ -95,13 +101,6 @@ def when(value: object) -> str:
 
     `<time datetime="…" title="2025-04-30 14:03:00 UTC">3 hours ago</time>`; "" for anything else.
     """
-    from datetime import datetime
-
-    from django.utils import timezone
-    from django.utils.html import format_html
-
-    from portal.templatetags.mailflow import relative_time, utc
-
     if not isinstance(value, datetime):
         return ""
     if timezone.is_naive(value):
@@ -112,8 +111,6 @@ def when(value: object) -> str:
 @register.filter(needs_autoescape=True)
 def highlight(text: object, query: object, autoescape: bool = True) -> str:
     """`text` with the first match of `query` in <mark>; both escaped (they may come from Stalwart)."""
-    from django.utils.html import conditional_escape, format_html
-
     value, wanted = str(text or ""), str(query or "").strip()
     start = value.casefold().find(wanted.casefold()) if wanted else -1
     if start < 0 or len(value.casefold()) != len(value):

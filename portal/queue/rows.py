@@ -1,0 +1,87 @@
+"""The rows of the message queue list, rendered in Python (see portal/markup.py). The table
+around them, its headers and the empty states stay in templates/queue/list.html."""
+
+from __future__ import annotations
+
+import functools
+
+from django.urls import get_script_prefix
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+
+from portal.markup import NONE, e, kept, url_pattern
+from portal.stalwart.queue_types import QueuedMessage
+from portal.templatetags.portal import binary_size, when
+
+# Any number that cannot appear in a script prefix: message ids are `<int:…>` in the URL.
+_ID_PLACEHOLDER = "9081726354"
+
+
+class MessageRows:
+    """Renders the `<tr>` of one queued message; labels are translated when it is made."""
+
+    def __init__(self, *, linked: bool):
+        self.url_for = url_pattern("queue:detail", "message_id", placeholder=_ID_PLACEHOLDER) if linked else None
+        self.daemon = e(_("Mailer daemon"))
+        self.bounce_note = e(_("Delivery report (null sender <>)"))
+        self.queued = e(_("Queued %(created)s"))
+        self.labels = {
+            "recipients": e(_("Recipients")),
+            "status": e(_("Status")),
+            "next": e(_("Next attempt")),
+            "size": e(_("Size")),
+        }
+
+    def __call__(self, message: QueuedMessage) -> str:
+        title = self.daemon if message.is_bounce else e(message.return_path)
+        if self.url_for:
+            title = f'<a class="cell-title" href="{e(self.url_for(str(int(message.id))))}">{title}</a>'
+        else:
+            title = f'<span class="cell-title">{title}</span>'
+        if message.is_bounce:
+            sub = self.bounce_note
+        else:
+            sub = self.queued % {"created": when(message.created)}
+        next_retry = message.next_retry
+        labels = self.labels
+        return (
+            f'<tr><th scope="row">{title}<span class="cell-sub">{sub}</span></th>'
+            f'<td data-label="{labels["recipients"]}">{self._recipients(message)}</td>'
+            f'<td data-label="{labels["status"]}"><span class="status-counts">{self._status(message)}</span></td>'
+            f'<td data-label="{labels["next"]}">{when(next_retry) if next_retry else NONE}</td>'
+            f'<td data-label="{labels["size"]}" class="cell-number">{e(binary_size(message.size))}</td></tr>'
+        )
+
+    def _recipients(self, message: QueuedMessage) -> str:
+        addresses = [recipient.address for recipient in message.recipients]
+        first = f'<span class="cell-wrap">{e(addresses[0] if addresses else "")}</span>'
+        if len(addresses) < 2:
+            return first
+        more = e(_("+ %(more)s more") % {"more": len(addresses) - 1})
+        return f'{first} <span class="badge" title="{e(", ".join(addresses[1:]))}">{more}</span>'
+
+    def _status(self, message: QueuedMessage) -> str:
+        badges = []
+        if count := message.delivered_count:
+            text = ngettext("%(counter)s delivered", "%(counter)s delivered", count) % {"counter": count}
+            badges.append(f'<span class="badge badge-ok">{e(text)}</span>')
+        if count := message.pending_count:
+            text = ngettext("%(counter)s pending", "%(counter)s pending", count) % {"counter": count}
+            badges.append(f'<span class="badge badge-pending">{e(text)}</span>')
+        if count := message.failed_count:
+            text = ngettext("%(counter)s failed", "%(counter)s failed", count) % {"counter": count}
+            badges.append(f'<span class="badge badge-danger">{e(text)}</span>')
+        return " ".join(badges)
+
+
+def render_rows(messages: tuple[QueuedMessage, ...], *, linked: bool) -> SafeString:
+    """The `<tr>` of every message, one per line (empty when there are none)."""
+    render = kept(_renderer)(linked, get_language(), get_script_prefix())
+    return SafeString("\n".join([render(message) for message in messages]))
+
+
+@functools.lru_cache(maxsize=16)
+def _renderer(linked: bool, language: str | None, prefix: str) -> MessageRows:
+    """One renderer per option, language and script prefix."""
+    return MessageRows(linked=linked)
