@@ -20,6 +20,7 @@ from portal.stalwart import errors
 from portal.stalwart.report_types import IncomingReportId
 
 from .charts import dmarc_overview_data
+from .rows import render_rows
 
 log = logging.getLogger("portal.reports")
 
@@ -121,15 +122,18 @@ async def report_list(request: HttpRequest, kind: str) -> HttpResponse:
     paging = Paging.from_request(request)
     page = await _client(request).reports.ids(kind, text=paging.query, page=paging.page, limit=paging.size)
     user = _user(request)
+    can_get, can_delete = user.has("incoming-report-get"), user.has("incoming-report-delete")
+    rows = await _rows(request, kind, page.items)
     context = {
         "kind": kind,
         "text": KIND_TEXT[kind],
         "kinds": KIND_TEXT,
-        "rows": await _rows(request, kind, page.items),
+        "rows": rows,
+        "row_html": render_rows(kind, rows, can_get=can_get, can_delete=can_delete),
         "page": page,
         "paging": paging.with_total(page.total),
-        "can_get": user.has("incoming-report-get"),
-        "can_delete": user.has("incoming-report-delete"),
+        "can_get": can_get,
+        "can_delete": can_delete,
     }
     template = "reports/list.html#results" if getattr(request, "htmx", False) else "reports/list.html"
     return render(request, template, context)
