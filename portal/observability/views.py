@@ -38,6 +38,7 @@ from portal.stalwart.telemetry import DELIVERY, RECEIVED, LiveStream, metrics_fr
 from portal.templatetags.portal import binary_size
 
 from .display import bucket, event_view, human_duration, now_utc, span_summary, sparkline
+from .rows import render_rows
 
 log = logging.getLogger("portal.observability")
 
@@ -130,6 +131,7 @@ async def logs(request: HttpRequest) -> HttpResponse:
         has_next = page.total > query.page * query.size
         context.update(
             entries=entries,
+            rows=render_rows(entries),
             hidden_by_level=len(page.items) - len(entries),
             first_index=(query.page - 1) * query.size + 1,
             last_index=(query.page - 1) * query.size + len(page.items),

@@ -1,0 +1,56 @@
+"""The rows of the log viewer, rendered in Python (see portal/markup.py): the page refreshes
+itself while it is open, so each open page renders its rows again and again. The table
+around them, its headers and the empty states stay in templates/observability/logs.html."""
+
+from __future__ import annotations
+
+import functools
+
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from portal.markup import NONE, e, kept
+from portal.stalwart.observability_types import LogEntry
+from portal.templatetags.mailflow import utc
+from portal.templatetags.portal import when
+
+_BADGES = {"ERROR": "badge-danger", "WARN": "badge-warn", "INFO": "badge-ok", "DEBUG": "badge-info"}
+
+
+class LogRows:
+    """Renders the `<tr>` of one log entry; labels are translated when it is made."""
+
+    def __init__(self) -> None:
+        self.when, self.level, self.event, self.details = (
+            e(_("When")),
+            e(_("Level")),
+            e(_("Event")),
+            e(_("Details")),
+        )
+
+    def __call__(self, entry: LogEntry) -> str:
+        if entry.timestamp:
+            time = f'{when(entry.timestamp)}<span class="cell-sub">{e(utc(entry.timestamp))}</span>'
+        else:
+            time = NONE
+        badge = _BADGES.get(entry.level, "badge-neutral")
+        return (
+            f'<tr><td data-label="{self.when}" class="cell-time">{time}</td>'
+            f'<td data-label="{self.level}"><span class="badge {badge}">{e(entry.level)}</span></td>'
+            f'<td data-label="{self.event}"><span class="cell-title">{e(entry.event)}</span>'
+            f'<code class="cell-sub">{e(entry.event_id)}</code></td>'
+            f'<td data-label="{self.details}" class="cell-details">{e(entry.details)}</td></tr>'
+        )
+
+
+def render_rows(entries: list[LogEntry]) -> SafeString:
+    """The `<tr>` of every entry, one per line (empty when there are none)."""
+    render = kept(_renderer)(get_language())
+    return SafeString("\n".join([render(entry) for entry in entries]))
+
+
+@functools.lru_cache(maxsize=16)
+def _renderer(language: str | None) -> LogRows:
+    """One renderer per language."""
+    return LogRows()
