@@ -1,9 +1,9 @@
 """Building blocks for the table rows the portal writes in Python.
 
-The longest tables (the directory lists, the message queue, incoming reports) have their
-rows rendered by small renderer classes instead of the template engine, whose cost per
-node (a lookup per variable, a node per `{% if %}`) made a page of rows cost more than
-the Stalwart calls behind it. The rules those renderers keep:
+The longest tables (the directory lists, the message queue, incoming reports, the log
+viewer) have their rows rendered by small renderer classes instead of the template engine,
+whose cost per node (a lookup per variable, a node per `{% if %}`) made a page of rows
+cost more than the Stalwart calls behind it. The rules those renderers keep:
 
 - every value interpolated into markup goes through `e()`, whether it came from
   Stalwart or from a translation; nothing is marked safe without being escaped;

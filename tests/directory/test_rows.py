@@ -1,5 +1,5 @@
-"""The directory list rows are the one place the portal writes HTML in Python: everything
-Stalwart sends must come out as text."""
+"""The directory list rows are written in Python (portal/markup.py): everything Stalwart
+sends must come out as text."""
 
 from __future__ import annotations
 
