@@ -8,19 +8,22 @@ cost more than the Stalwart calls behind it. The rules those renderers keep:
 - every value interpolated into markup goes through `e()`, whether it came from
   Stalwart or from a translation; nothing is marked safe without being escaped;
 - links are built by `url_pattern()`, which gives what `reverse()` gives;
-- a renderer's labels are translated once, when it is made; renderers are kept per
-  language and script prefix (see `kept()`).
+- a renderer's labels are translated once, when it is made; `rows_html()` keeps each
+  renderer per options, language and script prefix (see `kept()`).
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 
 #: An empty cell's content.
 NONE = '<span class="muted">—</span>'
@@ -66,3 +69,11 @@ def kept[F: Callable](cached: F) -> F:
     """The per-process cached `cached` (an `lru_cache`d factory), or a fresh one per call
     while developing, where translations and templates may change under a running process."""
     return cached.__wrapped__ if settings.DEBUG else cached  # type: ignore[attr-defined]
+
+
+def rows_html(factory: Callable[..., Callable[[Any], str]], items: Iterable, *options: Hashable) -> SafeString:
+    """The `<tr>` of every item, one per line (empty when there are none), written by the
+    renderer `factory(*options, language, script prefix)`: an `lru_cache`d factory, so its
+    labels and links are prepared once per process (afresh per call under DEBUG)."""
+    render = kept(factory)(*options, get_language(), get_script_prefix())
+    return SafeString("\n".join([render(item) for item in items]))

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import functools
 
-from django.urls import get_script_prefix
 from django.utils.safestring import SafeString
-from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.converters import PrincipalName
 from portal.markup import NONE as _NONE
-from portal.markup import e, kept, url_pattern
+from portal.markup import e, rows_html, url_pattern
 from portal.stalwart.types import Principal
 from portal.templatetags.portal import binary_size
 
@@ -149,11 +148,7 @@ def render_rows(
     count_label: str,
 ) -> SafeString:
     """The `<tr>` of every item, one per line (empty when there are none)."""
-    # Kept per process; made afresh while developing (translations may change).
-    render = kept(_renderer)(
-        kind.slug, linked, selectable, str(email_label), str(count_label), get_language(), get_script_prefix()
-    )
-    return SafeString("\n".join([render(item) for item in items]))
+    return rows_html(_renderer, items, kind.slug, linked, selectable, str(email_label), str(count_label))
 
 
 @functools.lru_cache(maxsize=64)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import functools
 
 from django.utils.safestring import SafeString
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from portal.markup import NONE, e, kept
+from portal.markup import NONE, e, rows_html
 from portal.stalwart.observability_types import LogEntry
 from portal.templatetags.mailflow import utc
 from portal.templatetags.portal import when
@@ -46,11 +45,10 @@ class LogRows:
 
 def render_rows(entries: list[LogEntry]) -> SafeString:
     """The `<tr>` of every entry, one per line (empty when there are none)."""
-    render = kept(_renderer)(get_language())
-    return SafeString("\n".join([render(entry) for entry in entries]))
+    return rows_html(_renderer, entries)
 
 
 @functools.lru_cache(maxsize=16)
-def _renderer(language: str | None) -> LogRows:
-    """One renderer per language."""
+def _renderer(language: str | None, prefix: str) -> LogRows:
+    """One renderer per language (and script prefix, which its rows do not use)."""
     return LogRows()

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import functools
 
-from django.urls import get_script_prefix
 from django.utils.safestring import SafeString
-from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from portal.markup import NONE, e, kept, url_pattern
+from portal.markup import NONE, e, rows_html, url_pattern
 from portal.stalwart.queue_types import QueuedMessage
 from portal.templatetags.portal import binary_size, when
 
@@ -77,8 +76,7 @@ class MessageRows:
 
 def render_rows(messages: tuple[QueuedMessage, ...], *, linked: bool) -> SafeString:
     """The `<tr>` of every message, one per line (empty when there are none)."""
-    render = kept(_renderer)(linked, get_language(), get_script_prefix())
-    return SafeString("\n".join([render(message) for message in messages]))
+    return rows_html(_renderer, messages, linked)
 
 
 @functools.lru_cache(maxsize=16)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import functools
 
-from django.urls import get_script_prefix
 from django.utils.safestring import SafeString
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from portal.markup import e, kept, url_pattern
+from portal.markup import e, rows_html, url_pattern
 from portal.stalwart.report_types import ArfReport, DmarcReport, IncomingReport, IncomingReportId, TlsReport
 from portal.templatetags.mailflow import utc, utc_date
 from portal.templatetags.portal import when
@@ -59,7 +57,8 @@ class ReportRows:
             }.items()
         }
 
-    def __call__(self, report_id: IncomingReportId, item: IncomingReport | None) -> str:
+    def __call__(self, row: tuple[IncomingReportId, IncomingReport | None]) -> str:
+        report_id, item = row
         if item is None:
             head = f'<span class="cell-title"><code>{e(report_id.raw)}</code></span>{self.gone}'
             cells = self.empty
@@ -135,8 +134,7 @@ def render_rows(
     kind: str, rows: list[tuple[IncomingReportId, IncomingReport | None]], *, can_get: bool, can_delete: bool
 ) -> SafeString:
     """The `<tr>` of every report, one per line (empty when there are none)."""
-    render = kept(_renderer)(kind, can_get, can_delete, get_language(), get_script_prefix())
-    return SafeString("\n".join([render(report_id, item) for report_id, item in rows]))
+    return rows_html(_renderer, rows, kind, can_get, can_delete)
 
 
 @functools.lru_cache(maxsize=32)
