@@ -10,6 +10,7 @@ import traceback
 from . import limits
 from .auth import authenticate_request
 from .errors import ManagementError, ProblemError
+from .faults import reset_connection
 from .http import (
     MAX_JSON_BODY,
     PROBLEM_CONTENT_TYPE,
@@ -68,8 +69,9 @@ def _api(sb: Sandbox, req: Request) -> Response:
 
 def dispatch(sb: Sandbox, req: Request) -> Response:
     """Route one request and turn raised API errors into responses."""
+    if limits.is_blocked(sb, req.client_ip):
+        return empty_response(403)  # a banned forwarded address (a banned socket never gets here)
     try:
-        limits.check_blocked_ip(sb, req.client_ip)
         first = req.elements[0] if req.elements else ""
         if first == "api":
             return _api(sb, req)
@@ -166,17 +168,23 @@ def create_app(sandbox: Sandbox):
         body = b"".join(chunks) if size <= MAX_JSON_BODY else None
 
         client = scope.get("client") or ("127.0.0.1", 0)
+        with sandbox.lock:
+            address = limits.client_address(sandbox, client[0], headers)
+            banned_socket = limits.is_blocked(sandbox, client[0])
         req = Request(
             method=scope["method"].upper(),
             raw_path=path,
             query_string=query,
             headers=headers,
             body=body,
-            client_ip=client[0],
+            client_ip=address,
             base_url=f"http://{headers.get('host', 'localhost')}",
         )
         record = RequestRecord(req.method, path, query, _auth_scheme(headers.get("authorization")))
         sandbox.requests.append(record)
+        if banned_socket:  # the listener drops a banned address's connections unanswered
+            await reset_connection(send, receive)
+            return
         faults = sandbox.faults.take(req.method, path)  # injected failures, see sandbox.faults
         if faults is not None and (send := await faults.apply(record, receive, send)) is None:
             return
