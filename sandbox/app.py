@@ -41,7 +41,7 @@ def error_response(sb: Sandbox, exc: Exception) -> Response:
         return json_response(exc.body)
     if isinstance(exc, ProblemError):
         headers = []
-        if exc.auth_failed and exc.status == 401 and sb.is_v012:
+        if exc.auth_failed and exc.status == 401 and sb.at_least((0, 12)):
             headers = list(_REALM_HEADERS)
         return Response(exc.status, dump_json(exc.body()), PROBLEM_CONTENT_TYPE, headers)
     log.error("sandbox handler crashed:\n%s", "".join(traceback.format_exception(exc)))

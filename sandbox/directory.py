@@ -803,7 +803,7 @@ def _find_str(p: Principal, term: str) -> bool:
 def select_principals(sb, filter_: str | None, tenant_id: int | None, types: list[str]) -> list[Principal]:
     """Principals matching types, tenant and filter, in name order."""
     type_set = set(types)
-    if sb.is_v012:
+    if sb.at_least((0, 12)):
         candidates = None
         if filter_ is not None and filter_.strip():
             candidates = None
@@ -851,7 +851,8 @@ def list_principals(
 ) -> dict:
     """``{items, total}`` for GET /api/principal (§5.4)."""
     offset = max(page - 1, 0) * limit
-    no_filter = not filter_ or (sb.is_v012 and not filter_.strip()) or (not sb.is_v012 and not filter_.split())
+    v012 = sb.at_least((0, 12))
+    no_filter = not filter_ or (v012 and not filter_.strip()) or (not v012 and not filter_.split())
     if no_filter and tenant_id is None:
         # Fast path: totals from per-type counters, items from the start of the name index.
         wanted = set(types)
@@ -898,7 +899,7 @@ def _domain_counts(sb) -> dict[str, int]:
 def principal_json(sb, p: Principal, fields: list[str] | tuple = ()) -> dict:
     """The JSON object of a principal for the configured version (§5.2 output)."""
     want = (lambda f: True) if not fields else (lambda f: f in fields)
-    v012 = sb.is_v012
+    v012 = sb.at_least((0, 12))
     out: dict[str, Any] = {"id": p.id, "type": p.type}
 
     def multi(field: str, values: list[str]):

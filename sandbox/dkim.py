@@ -434,7 +434,7 @@ def dns_records(sb, domain: str) -> list[dict]:
             records.append(_record("SRV", f"_{protocol}{suffix}._tcp.{domain}.", f"0 1 {port} {host}."))
         elif protocol == "http" and tls:
             has_https = True
-            services = ("jmap", "caldavs", "carddavs") if sb.is_v012 else ("jmap",)
+            services = ("jmap", "caldavs", "carddavs") if sb.at_least((0, 12)) else ("jmap",)
             for service in services:
                 records.append(_record("SRV", f"_{service}._tcp.{domain}.", f"0 1 {port} {host}."))
 

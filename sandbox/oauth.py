@@ -79,7 +79,7 @@ def handle_api_oauth(sb, req):
         return data_response(
             {
                 "code": code,
-                "permissions": access.permission_names(),
+                "permissions": sb.perms.names_in_bitset_order(access.permissions, serde=True),
                 "version": sb.version,
                 "isEnterprise": sb.enterprise,
             },

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 
-# Appendix A. Marks: U = in role "user" (and so in tenant-admin), T = tenant-admin only,
-# A = admin only (or explicit grant).
+# Appendix A (v0.11; ids and marks checked against crates/directory/src/lib.rs and
+# crates/directory/src/core/principal.rs at v0.11.8 and v0.12.4). Marks: U = in role "user"
+# (and so in tenant-admin), T = tenant-admin only, A = admin only (or explicit grant).
 _V011 = """
 0:impersonate[A] 1:unlimited-requests[A] 2:unlimited-uploads[A] 3:delete-system-folders[A]
 4:message-queue-list[T] 5:message-queue-get[T] 6:message-queue-update[T] 7:message-queue-delete[T]
@@ -75,6 +76,52 @@ _V012_EXTRA = """
 222:dav-cal-free-busy-query[U]
 """
 
+# v0.13 (crates/directory/src/lib.rs at v0.13.4): three calendar permissions appended.
+_V013_EXTRA = """
+223:calendar-alarms[U] 224:calendar-scheduling-send[U] 225:calendar-scheduling-receive[U]
+"""
+
+# v0.14 (crates/directory/src/lib.rs at v0.14.1): JMAP contacts, files, sharing, calendars.
+_V014_EXTRA = """
+226:jmap-address-book-get[U] 227:jmap-address-book-set[U] 228:jmap-address-book-changes[U]
+229:jmap-contact-card-get[U] 230:jmap-contact-card-changes[U] 231:jmap-contact-card-query[U]
+232:jmap-contact-card-query-changes[U] 233:jmap-contact-card-set[U]
+234:jmap-contact-card-copy[U] 235:jmap-contact-card-parse[U] 236:jmap-file-node-get[U]
+237:jmap-file-node-set[U] 238:jmap-file-node-changes[U] 239:jmap-file-node-query[U]
+240:jmap-file-node-query-changes[U] 241:jmap-principal-get-availability[U]
+242:jmap-principal-changes[U] 243:jmap-share-notification-get[U]
+244:jmap-share-notification-set[U] 245:jmap-share-notification-changes[U]
+246:jmap-share-notification-query[U] 247:jmap-share-notification-query-changes[U]
+248:jmap-calendar-get[U] 249:jmap-calendar-set[U] 250:jmap-calendar-changes[U]
+251:jmap-calendar-event-get[U] 252:jmap-calendar-event-set[U] 253:jmap-calendar-event-changes[U]
+254:jmap-calendar-event-query[U] 255:jmap-calendar-event-query-changes[U]
+256:jmap-calendar-event-copy[U] 257:jmap-calendar-event-parse[U]
+258:jmap-calendar-event-notification-get[U] 259:jmap-calendar-event-notification-set[U]
+260:jmap-calendar-event-notification-changes[U] 261:jmap-calendar-event-notification-query[U]
+262:jmap-calendar-event-notification-query-changes[U] 263:jmap-participant-identity-get[U]
+264:jmap-participant-identity-set[U] 265:jmap-participant-identity-changes[U]
+"""
+
+#: Marks that change from one version on (crates/directory/src/core/principal.rs,
+#: ``is_user_permission`` / ``is_tenant_admin_permission``): (version, id, new mark).
+_MARK_CHANGES = (
+    ((0, 14), 86, "U"),  # jmap-principal-get
+    ((0, 14), 110, "U"),  # jmap-principal-query-changes
+    ((0, 14), 116, "U"),  # jmap-principal-query
+    ((0, 14), 184, "U"),  # dav-principal-list
+    ((0, 14), 186, "U"),  # dav-principal-search
+    ((0, 15), 65, "T"),  # spam-filter-train
+    ((0, 15), 180, "T"),  # spam-filter-test (renamed below)
+)
+
+#: Renames (crates/directory/src/lib.rs at v0.15.5): (version, id, new name). The name is
+#: what principals and error details carry (the ``EnumMethods`` name); ``/api/oauth`` lists
+#: the serde kebab-case spelling, where ``_`` becomes ``-`` (``delete-system-folders-``).
+_RENAMES = (
+    ((0, 15), 3, "delete-system-folders_"),
+    ((0, 15), 180, "spam-filter-test"),
+)
+
 _ENTRY = re.compile(r"(\d+):([a-z0-9-]+)\[([UTA])\]")
 
 
@@ -82,18 +129,20 @@ def _parse(text: str) -> list[tuple[int, str, str]]:
     return [(int(i), name, mark) for i, name, mark in _ENTRY.findall(text)]
 
 
-_ALL_ENTRIES = _parse(_V011) + _parse(_V012_EXTRA)
-assert [e[0] for e in _ALL_ENTRIES] == list(range(223))
+_ALL_ENTRIES = _parse(_V011) + _parse(_V012_EXTRA) + _parse(_V013_EXTRA) + _parse(_V014_EXTRA)
+assert [e[0] for e in _ALL_ENTRIES] == list(range(266))
 
-#: id -> name for every known permission (v0.12 superset).
+#: id -> name for every permission id ever known (v0.14 names).
 PERMISSION_NAMES: list[str] = [name for _, name, _ in _ALL_ENTRIES]
-#: id -> mark ("U", "T" or "A").
+#: id -> mark ("U", "T" or "A") as of v0.11/v0.12.
 PERMISSION_MARKS: list[str] = [mark for _, _, mark in _ALL_ENTRIES]
-#: name -> id for every known permission (v0.12 superset).
+#: name -> id (v0.14 names).
 PERMISSION_IDS: dict[str, int] = {name: pid for pid, name, _ in _ALL_ENTRIES}
 
 COUNT_V011 = 181
 COUNT_V012 = 223
+COUNT_V013 = 226
+COUNT_V014 = 266
 
 # Built-in role ids (crates/directory/src/lib.rs).
 ROLE_ADMIN = 0xFFFFFFFF
@@ -103,8 +152,35 @@ BUILTIN_ROLE_IDS = {"admin": ROLE_ADMIN, "tenant-admin": ROLE_TENANT_ADMIN, "use
 BUILTIN_ROLE_NAMES = {v: k for k, v in BUILTIN_ROLE_IDS.items()}
 
 
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``"0.13.4"`` -> ``(0, 13, 4)``."""
+    return tuple(int(part) for part in str(version).split("."))
+
+
 def permission_count(version: str) -> int:
-    return COUNT_V012 if str(version).startswith("0.12") else COUNT_V011
+    v = version_tuple(version)
+    if v >= (0, 14):
+        return COUNT_V014
+    if v >= (0, 13):
+        return COUNT_V013
+    if v >= (0, 12):
+        return COUNT_V012
+    return COUNT_V011
+
+
+def permission_table(version: str) -> list[tuple[str, str]]:
+    """(name, mark) of every permission id of one server version."""
+    v = version_tuple(version)
+    count = permission_count(version)
+    names = PERMISSION_NAMES[:count]
+    marks = PERMISSION_MARKS[:count]
+    for since, pid, mark in _MARK_CHANGES:
+        if v >= since:
+            marks[pid] = mark
+    for since, pid, name in _RENAMES:
+        if v >= since:
+            names[pid] = name
+    return list(zip(names, marks, strict=True))
 
 
 class PermissionSet:
@@ -112,13 +188,15 @@ class PermissionSet:
 
     def __init__(self, version: str):
         self.version = version
-        self.count = permission_count(version)
-        self.names = PERMISSION_NAMES[: self.count]
+        table = permission_table(version)
+        self.count = len(table)
+        self.names = [name for name, _ in table]
+        #: the serde spelling ``/api/oauth`` lists (``_`` -> ``-``)
+        self.serde_names = [name.replace("_", "-") for name in self.names]
         self.ids = {name: pid for pid, name in enumerate(self.names)}
         self.all_mask = (1 << self.count) - 1
         user = tenant = 0
-        for pid in range(self.count):
-            mark = PERMISSION_MARKS[pid]
+        for pid, (_, mark) in enumerate(table):
             if mark == "U":
                 user |= 1 << pid
                 tenant |= 1 << pid
@@ -153,18 +231,19 @@ class PermissionSet:
             return self.user_mask
         return None
 
-    def names_in_bitset_order(self, mask: int) -> list[str]:
+    def names_in_bitset_order(self, mask: int, serde: bool = False) -> list[str]:
         """Names of the permissions in ``mask`` in the order the server emits them.
 
         The server walks its bitset one 64-bit word at a time, highest bit first:
-        ids 63..0, then 127..64, then 191..128, ...
+        ids 63..0, then 127..64, then 191..128, ... ``serde``: the spelling of ``/api/oauth``.
         """
+        names = self.serde_names if serde else self.names
         out = []
         for block_start in range(0, self.count, 64):
             block_end = min(block_start + 64, self.count)
             for pid in range(block_end - 1, block_start - 1, -1):
                 if mask >> pid & 1:
-                    out.append(self.names[pid])
+                    out.append(names[pid])
         return out
 
     def names_in_id_order(self, mask: int) -> list[str]:

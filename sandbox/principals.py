@@ -160,7 +160,7 @@ def _bulk_delete(sb, req, access):
     if not sb.enterprise and typ == "tenant":
         raise ManagementError.enterprise()
     filter_ = params.get("filter")
-    if sb.is_v012:
+    if sb.at_least((0, 12)):
         no_filter = not filter_ or not filter_.strip()
     else:
         no_filter = not filter_ or not filter_.split()

@@ -552,7 +552,7 @@ def _scale(sb: Sandbox, b: _Builder, count: int) -> None:
     by_name = sb.by_name
     members_user = sb.members.setdefault(BUILTIN_ROLE_IDS["user"], set())
     role_user = BUILTIN_ROLE_IDS["user"]
-    v012 = sb.is_v012
+    v012 = sb.at_least((0, 12))
     word_index = sb.word_index
     for n in range(1, count + 1):
         name = f"user{n:0{width}d}@{SCALE_DOMAIN}"

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .jmap import JMAP_VERSIONS  # releases served by the 0.16 front-end (same state, JMAP API)
 from .permissions import (
     BUILTIN_ROLE_IDS,
     BUILTIN_ROLE_NAMES,
     PermissionSet,
     effective_permissions,
+    version_tuple,
 )
 
 # Principal types (§5.1): wire name -> type id.
@@ -64,7 +66,7 @@ INPUT_TYPES = {
     "oauthClient": "oauthClient",
 }
 
-VERSIONS = ("0.11.8", "0.12.4")
+VERSIONS = ("0.11.8", "0.12.4", "0.13.4", "0.14.1", "0.15.5")
 #: "hostile" is the demo organisation plus attacker-controlled text (``sandbox.hostile_seed``).
 SEEDS = ("demo", "hostile", "empty")
 
@@ -177,7 +179,7 @@ class Sandbox:
     """In-memory emulator state of one Stalwart server.
 
     Args:
-        version: "0.11.8" or "0.12.4".
+        version: one of ``VERSIONS`` (sandbox/VERSIONS.md: what differs).
         enterprise: whether an Enterprise licence is active.
         access_token_lifetime: seconds (``oauth.expiry.token``).
         refresh_token_lifetime: seconds (``oauth.expiry.refresh-token``).
@@ -201,11 +203,20 @@ class Sandbox:
         scale: int = 0,
         rate_limits: bool = True,
     ):
-        if version not in VERSIONS:
-            raise ValueError(f"unsupported version {version!r}; use one of {VERSIONS}")
+        if version not in VERSIONS and version not in JMAP_VERSIONS:
+            raise ValueError(f"unsupported version {version!r}; use one of {VERSIONS + JMAP_VERSIONS}")
+        #: the emulated release, and its protocol generation: "rest" (≤0.15 management API)
+        #: or "jmap" (0.16: ``sandbox.jmap``). A 0.16 sandbox keeps its directory in the model
+        #: of the last REST release (what a 0.16 server is migrated from) and shows it as
+        #: 0.16 objects, so ``version`` below is that release.
+        self.release = version
+        self.generation = "jmap" if version in JMAP_VERSIONS else "rest"
+        if self.generation == "jmap":
+            version = VERSIONS[-1]
         if seed not in SEEDS:
             raise ValueError("seed must be 'demo', 'hostile' or 'empty'")
         self.version = version
+        self.version_info = version_tuple(version)
         self.enterprise = bool(enterprise)
         self.access_token_lifetime = int(access_token_lifetime)
         self.refresh_token_lifetime = int(refresh_token_lifetime)
@@ -233,9 +244,12 @@ class Sandbox:
         """The demo organisation is seeded ("demo" and "hostile" seeds)."""
         return self.seed != "empty"
 
-    @property
-    def is_v012(self) -> bool:
-        return self.version.startswith("0.12")
+    def at_least(self, version: tuple[int, ...]) -> bool:
+        """The emulated server is ``version`` or later: ``sb.at_least((0, 13))``.
+
+        Every version-dependent behaviour of the sandbox goes through this.
+        """
+        return self.version_info >= tuple(version)
 
     # ------------------------------------------------------------------ clock
     def now(self) -> int:
@@ -458,7 +472,7 @@ class Sandbox:
 
     # v0.12 word index -------------------------------------------------------------
     def _reindex_words(self, p: Principal) -> None:
-        if not self.is_v012:
+        if not self.at_least((0, 12)):
             return
         from .directory import index_words
 

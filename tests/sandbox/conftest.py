@@ -17,7 +17,13 @@ _CONFIGS = {
     "v12": dict(version="0.12.4", enterprise=True),
     "v12ce": dict(version="0.12.4", enterprise=False),
     "empty": dict(version="0.11.8", enterprise=True, seed="empty"),
+    "v13": dict(version="0.13.4", enterprise=True),
+    "v14": dict(version="0.14.1", enterprise=True),
+    "v15": dict(version="0.15.5", enterprise=True),
 }
+
+#: fixture name of each emulated version (Enterprise)
+VERSION_ENVS = {"0.11.8": "ee", "0.12.4": "v12", "0.13.4": "v13", "0.14.1": "v14", "0.15.5": "v15"}
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +77,27 @@ def v12ce(_servers) -> Env:
 def empty(_servers) -> Env:
     """v0.11.8 Enterprise with the empty seed."""
     return _env(_servers, "empty")
+
+
+@pytest.fixture
+def v13(_servers) -> Env:
+    """v0.13.4, Enterprise edition."""
+    return _env(_servers, "v13")
+
+
+@pytest.fixture
+def v14(_servers) -> Env:
+    """v0.14.1, Enterprise edition."""
+    return _env(_servers, "v14")
+
+
+@pytest.fixture
+def v15(_servers) -> Env:
+    """v0.15.5, Enterprise edition."""
+    return _env(_servers, "v15")
+
+
+@pytest.fixture(params=list(VERSION_ENVS))
+def each_version(request, _servers) -> Env:
+    """Every emulated version in turn (Enterprise)."""
+    return _env(_servers, VERSION_ENVS[request.param])

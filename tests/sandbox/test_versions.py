@@ -1,0 +1,108 @@
+"""What differs between the emulated Stalwart versions (sandbox/VERSIONS.md), checked over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox import Sandbox
+from sandbox.permissions import PermissionSet
+
+CODE_REQUEST = {"type": "code", "client_id": "webadmin", "redirect_uri": "stalwart://auth"}
+
+#: permission ids per version (crates/directory/src/lib.rs at each tag)
+COUNTS = {"0.11.8": 181, "0.12.4": 223, "0.13.4": 226, "0.14.1": 266, "0.15.5": 266}
+
+
+def oauth_permissions(env, persona: str) -> list[str]:
+    return env.data("POST", "/api/oauth", auth=persona, json=CODE_REQUEST)["permissions"]
+
+
+# ------------------------------------------------------------------ versions and the helper
+
+
+def test_at_least_compares_version_tuples():
+    sb = Sandbox(version="0.13.4", seed="empty")
+    assert sb.at_least((0, 12)) and sb.at_least((0, 13)) and sb.at_least((0, 13, 4))
+    assert not sb.at_least((0, 13, 5)) and not sb.at_least((0, 14))
+    with pytest.raises(ValueError):
+        Sandbox(version="0.13.0", seed="empty")
+
+
+def test_admin_holds_every_permission_of_its_version(each_version):
+    data = each_version.data("POST", "/api/oauth", auth="admin", json=CODE_REQUEST)
+    assert data["version"] == each_version.sb.version
+    assert len(data["permissions"]) == len(set(data["permissions"])) == COUNTS[each_version.sb.version]
+
+
+# ------------------------------------------------------------------ permission tables
+
+
+def test_v013_adds_the_calendar_permissions(v12, v13):
+    added = {"calendar-alarms", "calendar-scheduling-send", "calendar-scheduling-receive"}
+    assert not added & set(oauth_permissions(v12, "admin"))
+    assert added <= set(oauth_permissions(v13, "user"))
+    assert [v13.sb.perms.id_of(name) for name in sorted(added)] == [223, 225, 224]
+
+
+def test_v014_adds_jmap_permissions_and_gives_principal_lookups_to_users(v13, v14):
+    user13 = set(oauth_permissions(v13, "user"))
+    user14 = set(oauth_permissions(v14, "user"))
+    moved = {"jmap-principal-get", "jmap-principal-query", "jmap-principal-query-changes"}
+    moved |= {"dav-principal-list", "dav-principal-search"}
+    assert not moved & user13
+    assert moved <= user14
+    assert {"jmap-address-book-get", "jmap-file-node-set", "jmap-participant-identity-changes"} <= user14
+    assert v14.sb.perms.id_of("jmap-address-book-get") == 226
+    assert v14.sb.perms.id_of("jmap-participant-identity-changes") == 265
+
+
+def test_v015_renames_and_moves_the_spam_permissions(v14, v15):
+    admin15 = oauth_permissions(v15, "admin")
+    # /api/oauth lists the serde spelling; principals use the other one.
+    assert "delete-system-folders-" in admin15 and "delete-system-folders_" not in admin15
+    assert "spam-filter-test" in admin15 and "spam-filter-classify" not in admin15
+    assert "delete-system-folders" in oauth_permissions(v14, "admin")
+
+    user14 = set(oauth_permissions(v14, "user"))
+    user15 = set(oauth_permissions(v15, "user"))
+    assert {"spam-filter-train", "spam-filter-classify"} <= user14
+    assert not {"spam-filter-train", "spam-filter-test"} & user15
+    assert {"spam-filter-train", "spam-filter-test"} <= set(oauth_permissions(v15, "tenant_admin"))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "accepted", "refused"),
+    [
+        ("v14", "delete-system-folders", "delete-system-folders_"),
+        ("v15", "delete-system-folders_", "delete-system-folders"),
+        ("v14", "spam-filter-classify", "spam-filter-test"),
+        ("v15", "spam-filter-test", "spam-filter-classify"),
+        ("v12", "dav-cal-free-busy-query", "calendar-alarms"),
+        ("v13", "calendar-alarms", "jmap-calendar-get"),
+    ],
+)
+def test_principal_permissions_use_the_version_names(request, fixture, accepted, refused):
+    env = request.getfixturevalue(fixture)
+    r = env.patch(
+        "/api/principal/jane.doe",
+        json=[{"action": "addItem", "field": "enabledPermissions", "value": accepted}],
+    )
+    assert r.status_code == 200 and "error" not in r.json(), r.text
+    assert accepted in env.data("GET", "/api/principal/jane.doe")["enabledPermissions"]
+    r = env.patch(
+        "/api/principal/jane.doe",
+        json=[{"action": "addItem", "field": "enabledPermissions", "value": refused}],
+    )
+    assert r.json()["error"] == "other" and r.json()["details"] == "Invalid enabledPermissions value"
+
+
+def test_builtin_roles_match_the_source_marks():
+    """Spot checks of which built-in role holds what (crates/directory/src/core/principal.rs)."""
+    v12, v14, v15 = PermissionSet("0.12.4"), PermissionSet("0.14.1"), PermissionSet("0.15.5")
+    for perms in (v12, v14, v15):
+        assert not perms.tenant_admin_mask >> perms.id_of("settings-update") & 1
+        assert perms.user_mask & ~perms.tenant_admin_mask == 0
+    assert v12.tenant_admin_mask >> 86 & 1 and not v12.user_mask >> 86 & 1
+    assert v14.user_mask >> 86 & 1
+    assert v15.tenant_admin_mask >> 65 & 1 and not v15.user_mask >> 65 & 1
+    assert v15.names[3] == "delete-system-folders_" and v15.serde_names[3] == "delete-system-folders-"
