@@ -71,6 +71,10 @@ def dispatch(sb: Sandbox, req: Request) -> Response:
     """Route one request and turn raised API errors into responses."""
     if limits.is_blocked(sb, req.client_ip):
         return empty_response(403)  # a banned forwarded address (a banned socket never gets here)
+    if sb.generation == "jmap":  # Stalwart 0.16: its own front-end over the same state
+        from .jmap.front import dispatch as dispatch_jmap
+
+        return dispatch_jmap(sb, req)
     try:
         first = req.elements[0] if req.elements else ""
         if first == "api":
