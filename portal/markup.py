@@ -9,21 +9,26 @@ cost more than the Stalwart calls behind it. The rules those renderers keep:
   Stalwart or from a translation; nothing is marked safe without being escaped;
 - links are built by `url_pattern()`, which gives what `reverse()` gives;
 - a renderer's labels are translated once, when it is made; `rows_html()` keeps each
-  renderer per options, language and script prefix (see `kept()`).
+  renderer per options, language and script prefix (see `kept()`);
+- a value from Stalwart or from mail is shown through `clip()` (the `|clip` filter in
+  templates): direction isolated, control characters made visible, long values cut short.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
 from django.urls import get_script_prefix, reverse
-from django.utils.safestring import SafeString
-from django.utils.translation import get_language
+from django.utils.formats import number_format
+from django.utils.safestring import SafeData, SafeString
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 
 #: An empty cell's content.
 NONE = '<span class="muted">—</span>'
@@ -77,3 +82,69 @@ def rows_html(factory: Callable[..., Callable[[Any], str]], items: Iterable, *op
     labels and links are prepared once per process (afresh per call under DEBUG)."""
     render = kept(factory)(*options, get_language(), get_script_prefix())
     return SafeString("\n".join([render(item) for item in items]))
+
+
+#: Characters that change the direction of the text around them or hide inside it: the bidi
+#: embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), the directional marks
+#: (U+200E, U+200F, U+061C) and the invisible zero-width space, word joiner and BOM.
+CONTROLS = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+#: How much of a value a table cell shows before "Show all"; detail pages pass more.
+CLIP = 200
+
+
+def _visible(text: str) -> str:
+    """`text` escaped, each control character replaced by a visible marker naming it."""
+    if CONTROLS.search(text) is None:
+        return e(text)
+    title = _("Hidden control character: %(name)s")
+    parts = []
+    last = 0
+    for match in CONTROLS.finditer(text):
+        char = match.group()
+        name = unicodedata.name(char, "")
+        parts.append(e(text[last : match.start()]))
+        parts.append(
+            f'<span class="control-char" title="{e(title % {"name": name})}">⟨U+{ord(char):04X}⟩</span>'
+        )
+        last = match.end()
+    parts.append(e(text[last:]))
+    return "".join(parts)
+
+
+def clip(value: object, limit: int = CLIP, *, expand: bool = True) -> str:
+    """A value from Stalwart or from mail as safe HTML: escaped, its direction isolated in a
+    `<bdi>` (so it cannot reorder the text around it), bidi and zero-width control characters
+    shown as visible markers (⟨U+202E⟩), and cut to `limit` characters with the whole value
+    one click away in a `<details>` (`expand=False` inside links and summaries, where the
+    value is only cut). None and "" are "". A safe string (the output of `|join`) is taken
+    as escaped text."""
+    if value is None:
+        return ""
+    text = html.unescape(value) if isinstance(value, SafeData) else str(value)
+    if not text:
+        return ""
+    if len(text) <= limit:
+        return f"<bdi>{_visible(text)}</bdi>"
+    head = f'<bdi class="clip-head">{_visible(text[:limit])}…</bdi>'
+    if not expand:
+        return head
+    count = len(text)
+    more = ngettext("Show all %(count)s character", "Show all %(count)s characters", count) % {
+        "count": number_format(count, force_grouping=True)
+    }
+    return (
+        f'<span class="clip">{head}<details class="clip-more"><summary>{e(more)}</summary>'
+        f'<bdi class="clip-full">{_visible(text)}</bdi></details></span>'
+    )
+
+
+def plain(value: object, limit: int = CLIP) -> str:
+    """A value from Stalwart as escaped text for places that take no markup (attributes such
+    as `title` and `aria-label`, `<option>`): control characters written as ⟨U+202E⟩, cut to
+    `limit` characters with "…"."""
+    if value is None:
+        return ""
+    text = html.unescape(value) if isinstance(value, SafeData) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return e(CONTROLS.sub(lambda match: f"⟨U+{ord(match.group()):04X}⟩", text))

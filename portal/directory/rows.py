@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 
 from portal.converters import PrincipalName
 from portal.markup import NONE as _NONE
-from portal.markup import e, rows_html, url_pattern
+from portal.markup import clip, e, plain, rows_html, url_pattern
 from portal.stalwart.types import Principal
 from portal.templatetags.portal import binary_size
 
@@ -42,7 +42,7 @@ class RowRenderer:
         self.with_email = kind.type in {"individual", "group", "list"}
         self.email_label = e(email_label)
         self.count_label = e(count_label)
-        self.select = _("Select %(name)s")
+        self.select_label = e(_("Select %(name)s"))
         self.usage_of = _("%(used)s of %(quota)s (%(percent)s%%)")
         self.no_limit = _("No limit")
         self.alias_badges: dict[int, str] = {}
@@ -61,16 +61,16 @@ class RowRenderer:
         name = e(item.name)
         cells = []
         if self.selectable:
-            label = e(self.select % {"name": item.name})
+            label = self.select_label % {"name": plain(item.name, 100)}
             cells.append(
                 f'<td class="cell-select"><input type="checkbox" name="names" value="{name}" form="bulk-form" '
                 f'aria-label="{label}"></td>'
             )
         if self.url_for:
-            title = f'<a class="cell-title" href="{e(self.url_for(item.name))}">{name}</a>'
+            title = f'<a class="cell-title" href="{e(self.url_for(item.name))}">{clip(item.name, expand=False)}</a>'
         else:
-            title = f'<span class="cell-title">{name}</span>'
-        sub = f'<span class="cell-sub">{e(item.description)}</span>' if item.description else ""
+            title = f'<span class="cell-title">{clip(item.name)}</span>'
+        sub = f'<span class="cell-sub">{clip(item.description)}</span>' if item.description else ""
         cells.append(f'<th scope="row">{title}{sub}</th>')
         if self.with_email:
             cells.append(f'<td data-label="{self.email_label}">{self._email(item)}</td>')
@@ -81,14 +81,14 @@ class RowRenderer:
         if not item.primary_email:
             return _NONE
         if not item.aliases:
-            return e(item.primary_email)
+            return clip(item.primary_email)
         count = len(item.aliases)
         badge = self.alias_badges.get(count)
         if badge is None:
             badge = self.alias_badges[count] = e(
                 ngettext("+%(counter)s alias", "+%(counter)s aliases", count) % {"counter": count}
             )
-        return f'{e(item.primary_email)} <span class="badge" title="{e(", ".join(item.aliases))}">{badge}</span>'
+        return f'{clip(item.primary_email)} <span class="badge" title="{plain(", ".join(item.aliases))}">{badge}</span>'
 
     def _usage(self, item: Principal) -> str:
         if item.quota:
@@ -115,10 +115,12 @@ class RowRenderer:
                 )
             else:
                 quota = f'<span class="muted">{usage}</span>'
-            roles = "".join(f'<span class="badge">{e(role)}</span> ' for role in item.roles) or _NONE
+            roles = (
+                "".join(f'<span class="badge">{clip(role, 40, expand=False)}</span> ' for role in item.roles) or _NONE
+            )
             return [
                 f'<td class="cell-quota" data-label="{self.labels["quota"]}">{quota}</td>',
-                self._cell("groups", e(", ".join(item.member_of)) or "—"),
+                self._cell("groups", clip(", ".join(item.member_of)) if item.member_of else "—"),
                 self._cell("roles", roles),
             ]
         if kind == "tenant":
@@ -131,9 +133,10 @@ class RowRenderer:
             count = _("%(count)d on") % {"count": len(item.enabled_permissions)} + (
                 _(", %(count)d off") % {"count": off} if off else ""
             )
-            return [self._cell("includes", e(", ".join(item.roles)) or "—"), self._cell("permissions", e(count))]
+            includes = clip(", ".join(item.roles)) if item.roles else "—"
+            return [self._cell("includes", includes), self._cell("permissions", e(count))]
         if kind == "oauthClient":
-            return [self._cell("redirects", e(", ".join(item.urls)) or "—")]
+            return [self._cell("redirects", clip(", ".join(item.urls)) if item.urls else "—")]
         count = len(item.enabled_permissions) if kind == "apiKey" else item.total_members  # group, list, domain
         return [f'<td data-label="{self.count_label}">{int(count)}</td>']
 

@@ -9,10 +9,13 @@ import functools
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from portal.markup import NONE, e, rows_html
+from portal.markup import NONE, clip, e, rows_html
 from portal.stalwart.observability_types import LogEntry
 from portal.templatetags.mailflow import utc
 from portal.templatetags.portal import when
+
+#: How much of a log line the table shows before "Show all".
+LINE = 500
 
 _BADGES = {"ERROR": "badge-danger", "WARN": "badge-warn", "INFO": "badge-ok", "DEBUG": "badge-info"}
 
@@ -34,12 +37,13 @@ class LogRows:
         else:
             time = NONE
         badge = _BADGES.get(entry.level, "badge-neutral")
+        level = clip(entry.level, 20, expand=False)
         return (
             f'<tr><td data-label="{self.when}" class="cell-time">{time}</td>'
-            f'<td data-label="{self.level}"><span class="badge {badge}">{e(entry.level)}</span></td>'
-            f'<td data-label="{self.event}"><span class="cell-title">{e(entry.event)}</span>'
-            f'<code class="cell-sub">{e(entry.event_id)}</code></td>'
-            f'<td data-label="{self.details}" class="cell-details">{e(entry.details)}</td></tr>'
+            f'<td data-label="{self.level}"><span class="badge {badge}">{level}</span></td>'
+            f'<td data-label="{self.event}"><span class="cell-title">{clip(entry.event)}</span>'
+            f'<code class="cell-sub">{clip(entry.event_id)}</code></td>'
+            f'<td data-label="{self.details}" class="cell-details">{clip(entry.details, LINE)}</td></tr>'
         )
 
 

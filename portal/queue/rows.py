@@ -9,7 +9,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from portal.markup import NONE, e, rows_html, url_pattern
+from portal.markup import NONE, clip, e, plain, rows_html, url_pattern
 from portal.stalwart.queue_types import QueuedMessage
 from portal.templatetags.portal import binary_size, when
 
@@ -33,10 +33,11 @@ class MessageRows:
         }
 
     def __call__(self, message: QueuedMessage) -> str:
-        title = self.daemon if message.is_bounce else e(message.return_path)
         if self.url_for:
+            title = self.daemon if message.is_bounce else clip(message.return_path, expand=False)
             title = f'<a class="cell-title" href="{e(self.url_for(str(int(message.id))))}">{title}</a>'
         else:
+            title = self.daemon if message.is_bounce else clip(message.return_path)
             title = f'<span class="cell-title">{title}</span>'
         if message.is_bounce:
             sub = self.bounce_note
@@ -54,11 +55,11 @@ class MessageRows:
 
     def _recipients(self, message: QueuedMessage) -> str:
         addresses = [recipient.address for recipient in message.recipients]
-        first = f'<span class="cell-wrap">{e(addresses[0] if addresses else "")}</span>'
+        first = f'<span class="cell-wrap">{clip(addresses[0] if addresses else "")}</span>'
         if len(addresses) < 2:
             return first
         more = e(_("+ %(more)s more") % {"more": len(addresses) - 1})
-        return f'{first} <span class="badge" title="{e(", ".join(addresses[1:]))}">{more}</span>'
+        return f'{first} <span class="badge" title="{plain(", ".join(addresses[1:]))}">{more}</span>'
 
     def _status(self, message: QueuedMessage) -> str:
         badges = []

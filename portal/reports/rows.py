@@ -9,7 +9,7 @@ import functools
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from portal.markup import e, rows_html, url_pattern
+from portal.markup import clip, e, rows_html, url_pattern
 from portal.stalwart.report_types import ArfReport, DmarcReport, IncomingReport, IncomingReportId, TlsReport
 from portal.templatetags.mailflow import utc, utc_date
 from portal.templatetags.portal import when
@@ -60,12 +60,13 @@ class ReportRows:
     def __call__(self, row: tuple[IncomingReportId, IncomingReport | None]) -> str:
         report_id, item = row
         if item is None:
-            head = f'<span class="cell-title"><code>{e(report_id.raw)}</code></span>{self.gone}'
+            head = f'<span class="cell-title"><code>{clip(report_id.raw)}</code></span>{self.gone}'
             cells = self.empty
         else:
             head = (
-                f'<a class="cell-title" href="{e(self.detail_url(report_id.raw))}">{e(self._title(item))}</a>'
-                f'<span class="cell-sub cell-wrap">{e(item.sender)}</span>'
+                f'<a class="cell-title" href="{e(self.detail_url(report_id.raw))}">'
+                f"{clip(self._title(item), expand=False)}</a>"
+                f'<span class="cell-sub cell-wrap">{clip(item.sender)}</span>'
             )
             cells = self._cells(item.report)
         if report_id.expires:
@@ -103,7 +104,7 @@ class ReportRows:
             if end and end != begin:
                 period += f'<span class="cell-sub">{self.to_end % {"end": e(end)}}</span>'
             return (
-                self._cell("domain", e(report.domain or "—"))
+                self._cell("domain", clip(report.domain or "—"))
                 + self._cell("period", period)
                 + self._cell("messages", str(int(report.messages)), number=True)
                 + self._cell("pass", f'<span class="badge badge-ok">{int(report.passed)}</span>', number=True)
@@ -111,7 +112,7 @@ class ReportRows:
             )
         if isinstance(report, TlsReport):
             domains = report.domains
-            first = e(domains[0] if domains and domains[0] else "—")
+            first = clip(domains[0] if domains and domains[0] else "—")
             if len(domains) > 1:
                 first += f' <span class="badge">+ {len(domains) - 1}</span>'
             return (
@@ -121,11 +122,11 @@ class ReportRows:
                 + self._cell("failed", _failures(int(report.failures)), number=True)
             )
         style = " badge-danger" if report.feedback_type in _ALARMING else ""
-        kind = e(report.feedback_text or self.unknown)
+        kind = clip(report.feedback_text or self.unknown, 40, expand=False)
         return (
             self._cell("type", f'<span class="badge{style}">{kind}</span>')
             + self._cell("arrival", when(report.arrival_date) if report.arrival_date else "—")
-            + self._cell("domains", e(", ".join(report.reported_domains) or "—"))
+            + self._cell("domains", clip(", ".join(report.reported_domains) or "—"))
             + self._cell("incidents", str(int(report.incidents)), number=True)
         )
 

@@ -7,8 +7,10 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy, ngettext
 
+from portal import markup
 from portal.templatetags.mailflow import relative_time, utc
 
 register = template.Library()
@@ -30,6 +32,39 @@ def binary_size(value: object) -> str:
     if unit == 0:
         return ngettext("%(count)s byte", "%(count)s bytes", int(size)) % {"count": int(size)}
     return f"{size:.1f} {_UNITS[unit]}".replace(".0 ", " ")
+
+
+@register.filter(is_safe=True)
+def clip(value: object, limit: object = markup.CLIP) -> SafeString:
+    """A value from Stalwart or from mail, escaped, direction-isolated, controls made visible and
+    cut to `limit` characters (200 by default) with the whole value behind "Show all"
+    (`portal.markup.clip`). `{{ report.org_name|default:"—"|clip }}`, `{{ line|clip:2000 }}`."""
+    try:
+        size = int(limit)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        size = markup.CLIP
+    return SafeString(markup.clip(value, size))
+
+
+@register.filter(is_safe=True)
+def clip_short(value: object, limit: object = markup.CLIP) -> SafeString:
+    """As `clip`, but only cut (no "Show all"): for values inside links, buttons and summaries."""
+    try:
+        size = int(limit)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        size = markup.CLIP
+    return SafeString(markup.clip(value, size, expand=False))
+
+
+@register.filter(is_safe=True)
+def plain(value: object, limit: object = markup.CLIP) -> SafeString:
+    """A value from Stalwart for attributes and `<option>` text: escaped, control characters
+    written as ⟨U+202E⟩, cut to `limit` characters (`portal.markup.plain`)."""
+    try:
+        size = int(limit)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        size = markup.CLIP
+    return SafeString(markup.plain(value, size))
 
 
 @register.filter

@@ -12,7 +12,7 @@ from portal.directory.rows import render_rows
 from portal.stalwart.types import Principal
 
 PAYLOAD = "\"><img src=x onerror=alert(1)><script>alert(2)</script>'&{{7*7}}{% debug %}"
-TAGS = {"tr", "td", "th", "a", "span", "input", "meter"}
+TAGS = {"tr", "td", "th", "a", "span", "input", "meter", "bdi", "details", "summary"}
 
 
 class Collect(HTMLParser):

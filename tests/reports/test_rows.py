@@ -11,7 +11,7 @@ from portal.stalwart.report_types import IncomingReport, IncomingReportId
 from sandbox.mailflow_seed import dmarc_record, policy_published
 from tests.directory.test_rows import PAYLOAD, Collect
 
-TAGS = {"tr", "th", "td", "a", "span", "code", "time"}
+TAGS = {"tr", "th", "td", "a", "span", "code", "time", "bdi", "details", "summary"}
 RAW = "342277996150784125_1798082867"
 DAY = 86400
 BEGIN = 1_700_006_400  # a midnight, UTC
