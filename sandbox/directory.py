@@ -240,6 +240,15 @@ def is_password(secret: str) -> bool:
     return not is_otp_auth(secret) and not is_app_password(secret)
 
 
+def _secrets_v014(secrets: list[str]) -> list[str]:
+    """v0.14+ keeps the first password only and stores secrets sorted: TOTP secrets, the
+    password, then app passwords, each group by value (``PrincipalData`` order)."""
+    password = next((s for s in secrets if is_password(s)), None)
+    otp = sorted(s for s in secrets if is_otp_auth(s))
+    apps = sorted(s for s in secrets if is_app_password(s))
+    return list(dict.fromkeys(otp + ([password] if password is not None else []) + apps))
+
+
 def _err_other(details: str, reason: str | None = None) -> ManagementError:
     return ManagementError.other(details, reason)
 
@@ -416,6 +425,8 @@ def create_principal(sb, new: NewPrincipal, caller_tenant: int | None, allowed_m
     if quota is not None:
         p.quota = _store_quota(quota)
     p.secrets = list(fields.get("secrets", ()))
+    if sb.at_least((0, 14)):
+        p.secrets = _secrets_v014(p.secrets)
     p.emails = emails
     p.urls = list(fields.get("urls", ()))
     p.external_members = list(fields.get("externalMembers", ()))
@@ -549,6 +560,19 @@ def update_principal(sb, p: Principal, changes: list[Change], tenant_id: int | N
 
         elif action == "set" and field == "secrets" and kind in ("S", "SL"):
             w.secrets = [value] if kind == "S" else list(value)
+            if sb.at_least((0, 14)):
+                w.secrets = _secrets_v014(w.secrets)
+        elif action == "addItem" and field == "secrets" and kind == "S" and sb.at_least((0, 14)):
+            # One password and one TOTP secret: adding either replaces the one held.
+            if value not in w.secrets:
+                if is_otp_auth(value):
+                    w.secrets = [s for s in w.secrets if not is_otp_auth(s)]
+                elif is_password(value):
+                    w.secrets = [s for s in w.secrets if not is_password(s)]
+                w.secrets = _secrets_v014(w.secrets + [value])
+        elif action == "removeItem" and field == "secrets" and kind == "S" and not value and sb.at_least((0, 14)):
+            # v0.14+: the empty string removes app passwords and TOTP secrets, not the password.
+            w.secrets = [s for s in w.secrets if is_password(s)]
         elif action == "addItem" and field == "secrets" and kind == "S":
             if value not in w.secrets:
                 if is_otp_auth(value):
@@ -900,12 +924,17 @@ def principal_json(sb, p: Principal, fields: list[str] | tuple = ()) -> dict:
     """The JSON object of a principal for the configured version (§5.2 output)."""
     want = (lambda f: True) if not fields else (lambda f: f in fields)
     v012 = sb.at_least((0, 12))
+    v014 = sb.at_least((0, 14))
     out: dict[str, Any] = {"id": p.id, "type": p.type}
 
     def multi(field: str, values: list[str]):
         if not want(field):
             return
-        if v012:
+        if v014:
+            # Built from one entry per item: nothing when there is none.
+            if values:
+                out[field] = [values[0], *sorted(values[1:])] if field == "emails" else list(values)
+        elif v012:
             if field in ("secrets", "emails") or values:
                 out[field] = list(values)
         elif len(values) == 1:

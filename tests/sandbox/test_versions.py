@@ -6,6 +6,10 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.permissions import PermissionSet
+from sandbox.seed import PERSONAS
+
+from .conftest import VERSION_ENVS
+from .helpers import basic
 
 CODE_REQUEST = {"type": "code", "client_id": "webadmin", "redirect_uri": "stalwart://auth"}
 
@@ -106,3 +110,72 @@ def test_builtin_roles_match_the_source_marks():
     assert v14.user_mask >> 86 & 1
     assert v15.tenant_admin_mask >> 65 & 1 and not v15.user_mask >> 65 & 1
     assert v15.names[3] == "delete-system-folders_" and v15.serde_names[3] == "delete-system-folders-"
+
+
+# ------------------------------------------------------------------ secrets (v0.14)
+
+
+def patch_secrets(env, name: str, *changes) -> dict:
+    body = [{"action": action, "field": "secrets", "value": value} for action, value in changes]
+    r = env.patch(f"/api/principal/{name}", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_password_reset_keeps_totp_and_app_passwords_before_v014(request):
+    for fixture in ("ce", "v12", "v13"):
+        env = request.getfixturevalue(fixture)
+        login = PERSONAS["totp_user"]["login"]
+        otp, _, app = env.sb.get(login).secrets
+        assert patch_secrets(env, login, ("removeItem", ""), ("addItem", "New-Pass-1")) == {"data": None}
+        assert env.sb.get(login).secrets == [otp, app, "New-Pass-1"]
+        # the new password alone is not enough: the TOTP secret still guards the account (402)
+        assert env.get("/api/principal?types=domain", auth=basic(login, "New-Pass-1")).status_code == 402
+
+
+def test_v014_password_reset_drops_totp_and_app_passwords(v14, v15):
+    for env in (v14, v15):
+        login = PERSONAS["totp_user"]["login"]
+        otp, password, app = env.sb.get(login).secrets
+        # removeItem "" removes the app passwords and the TOTP secret, not the password
+        assert patch_secrets(env, login, ("removeItem", "")) == {"data": None}
+        assert env.sb.get(login).secrets == [password]
+        assert patch_secrets(env, login, ("addItem", otp), ("addItem", app)) == {"data": None}
+        assert env.sb.get(login).secrets == [otp, password, app]
+        # the portal's reset: the user's second factor and app passwords are gone
+        assert patch_secrets(env, login, ("removeItem", ""), ("addItem", "New-Pass-1")) == {"data": None}
+        assert env.sb.get(login).secrets == ["New-Pass-1"]
+        r = env.post("/api/oauth", auth=basic(login, "New-Pass-1"), json=CODE_REQUEST)
+        assert r.status_code == 200, r.text
+
+
+def test_v014_add_item_replaces_the_password_and_the_totp_secret(v13, v14):
+    login = PERSONAS["totp_user"]["login"]
+    otp, password, app = v14.sb.get(login).secrets
+    other_otp = "otpauth://totp/Stalwart:theo?secret=AAAA"
+    assert patch_secrets(v14, login, ("addItem", "Second-Pass-1"), ("addItem", other_otp)) == {"data": None}
+    assert v14.sb.get(login).secrets == [other_otp, "Second-Pass-1", app]
+    old_password = basic(login, PERSONAS["totp_user"]["password"])
+    assert v14.get("/api/principal?types=domain", auth=old_password).status_code == 401
+    # v0.13 still adds a second password and a second TOTP secret
+    assert patch_secrets(v13, login, ("addItem", "Second-Pass-1"), ("addItem", other_otp)) == {"data": None}
+    assert v13.sb.get(login).secrets == [other_otp, otp, password, app, "Second-Pass-1"]
+
+
+def test_v014_set_keeps_the_first_password_only(v14):
+    assert patch_secrets(v14, "jane.doe", ("set", ["b-pass", "a-pass", "$app$x$y"])) == {"data": None}
+    assert v14.sb.get("jane.doe").secrets == ["b-pass", "$app$x$y"]
+
+
+@pytest.mark.parametrize("version", list(VERSION_ENVS))
+def test_empty_secrets_and_emails_in_principal_json(request, version):
+    env = request.getfixturevalue(VERSION_ENVS[version])
+    r = env.post("/api/principal", json={"type": "group", "name": "bare-group"})
+    assert r.status_code == 200, r.text
+    data = env.data("GET", "/api/principal/bare-group")
+    if env.sb.at_least((0, 14)):
+        assert "secrets" not in data and "emails" not in data
+    elif env.sb.at_least((0, 12)):
+        assert data["secrets"] == [] and data["emails"] == []
+    else:
+        assert "secrets" not in data and "emails" not in data
