@@ -53,16 +53,16 @@ def handle(sb, req, caller) -> dict:
     if len(calls) > MAX_CALLS:
         raise request_error("limit", "The request exceeds the maximum number of calls in a single request.",
                             "maxCallsInRequest")
-    for call in calls:
-        if not (isinstance(call, list) and len(call) == 3 and isinstance(call[0], str)
-                and isinstance(call[1], dict) and isinstance(call[2], str)):
+    for entry in calls:
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+                and isinstance(entry[1], dict) and isinstance(entry[2], str)):
             raise request_error("notRequest", "Invalid method call.")
     created_ids = dict(body.get("createdIds") or {})
     responses: list = []
     for name, args, call_id in calls:
         try:
             args = resolve_references(args, responses, created_ids)
-            result = call(sb, caller, name, args, created_ids)
+            result = run_method(sb, caller, name, args, created_ids)
             responses.append([name, result, call_id])
         except MethodError as exc:
             responses.append(["error", exc.body(), call_id])
@@ -135,7 +135,7 @@ def _walk(value, parts):
 
 
 # ------------------------------------------------------------------------- dispatch
-def call(sb, caller, name: str, args: dict, created_ids: dict) -> dict:
+def run_method(sb, caller, name: str, args: dict, created_ids: dict) -> dict:
     if not name.startswith("x:") or "/" not in name:
         raise MethodError("unknownMethod", f"Unknown method: {name}")
     obj_name, op = name[2:].split("/", 1)

@@ -319,6 +319,10 @@ class AccountKind(Kind):
         p = Principal(sb.allocate_id(), "individual" if kind == "User" else "group", address)
         p.emails = [address]
         p.tenant = tenant_id
+        if kind == "User" and "roles" not in obj:
+            from ..permissions import BUILTIN_ROLE_IDS
+
+            p.member_of = [BUILTIN_ROLE_IDS["user"]]  # roles default to {"@type": "User"}
         try:
             self.apply(sb, caller, p, obj, creating=True)
         except SetError:
