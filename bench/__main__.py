@@ -69,7 +69,7 @@ def portal(stalwart_url: str, workdir: Path, extra_env: dict | None = None):
         "STALWART_URL": stalwart_url,
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "LOG_LEVEL": "WARNING",
-        "SIGNIN_MAX_FAILURES_PER_IP": "100000",
+        "SIGNIN_MAX_FAILURES_PER_IP_PER_DAY": "100000",
         **(extra_env or {}),
     }
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)

@@ -116,7 +116,7 @@ def portal_process(stalwart_url: str, workdir: Path) -> Iterator[tuple[str, int]
         "STALWART_URL": stalwart_url,
         "DATABASE_URL": f"sqlite:///{workdir / 'loadtest.sqlite3'}",
         "LOG_LEVEL": "WARNING",
-        "SIGNIN_MAX_FAILURES_PER_IP": "100000",
+        "SIGNIN_MAX_FAILURES_PER_IP_PER_DAY": "100000",
     }
     env.pop("REDIS_URL", None)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)

@@ -93,10 +93,17 @@ PASSWORD_HASH_ROUNDS = int(env_float("PASSWORD_HASH_ROUNDS", 100_000))
 REPORT_CACHE_SECONDS = int(env_float("REPORT_CACHE_SECONDS", 300)) if env("REPORT_CACHE_SECONDS") != "0" else 0
 # How long the audit trail keeps entries (`manage.py prune_audit`, e.g. daily from cron).
 AUDIT_RETENTION_DAYS = int(env_float("AUDIT_RETENTION_DAYS", 365))
-# Sign-in throttling: failed attempts allowed per window, per address and per account.
+# Sign-in throttling (portal/auth/throttle.py, docs/security.md): failed sign-ins the portal
+# forwards per client address and account name in a window (then a pause that doubles), per
+# address and per account in 24 hours, and in all; each stays under Stalwart's
+# server.auto-ban.auth.rate (STALWART_AUTH_BAN_RATE failures a day; 0 if the server has none).
 SIGNIN_THROTTLE_WINDOW = int(env_float("SIGNIN_THROTTLE_WINDOW", 900))
-SIGNIN_MAX_FAILURES_PER_IP = int(env_float("SIGNIN_MAX_FAILURES_PER_IP", 30))
-SIGNIN_MAX_FAILURES_PER_ACCOUNT = int(env_float("SIGNIN_MAX_FAILURES_PER_ACCOUNT", 10))
+SIGNIN_MAX_FAILURES = int(env_float("SIGNIN_MAX_FAILURES", 20))
+SIGNIN_MAX_FAILURES_PER_IP_PER_DAY = int(env_float("SIGNIN_MAX_FAILURES_PER_IP_PER_DAY", 50))
+SIGNIN_MAX_FAILURES_PER_ACCOUNT_PER_DAY = int(env_float("SIGNIN_MAX_FAILURES_PER_ACCOUNT_PER_DAY", 50))
+SIGNIN_FRESH_ADDRESS_FAILURES = int(env_float("SIGNIN_FRESH_ADDRESS_FAILURES", 3))
+SIGNIN_MAX_FAILURES_PER_DAY = int(env_float("SIGNIN_MAX_FAILURES_PER_DAY", 90))
+STALWART_AUTH_BAN_RATE = int(env_float("STALWART_AUTH_BAN_RATE", 100))
 # A session ends after this long without a request, and in any case after SESSION_MAX_AGE.
 SESSION_IDLE_TIMEOUT = int(env_float("SESSION_IDLE_TIMEOUT", 2 * 3600))
 # How long the sign-in form waits for the two-factor code before starting over.

@@ -184,7 +184,7 @@ def create_app(sandbox: Sandbox):
             client_ip=address,
             base_url=f"http://{headers.get('host', 'localhost')}",
         )
-        record = RequestRecord(req.method, path, query, _auth_scheme(headers.get("authorization")))
+        record = RequestRecord(req.method, path, query, _auth_scheme(headers.get("authorization")), address=address)
         sandbox.requests.append(record)
         if banned_socket:  # the listener drops a banned address's connections unanswered
             await reset_connection(send, receive)

@@ -150,6 +150,8 @@ class RequestRecord:
     status: int | None = None
     #: kinds of the injected faults that applied to it (``sandbox.faults``)
     faults: tuple[str, ...] = ()
+    #: the client address the server acted on (the forwarded one with ``use-x-forwarded``)
+    address: str = ""
 
 
 @dataclass

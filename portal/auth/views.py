@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.audit import recording as audit
@@ -23,7 +26,6 @@ from .forms import SignInForm, TotpForm
 log = logging.getLogger("portal.auth")
 
 WRONG_PASSWORD = gettext_lazy("The account name or password is not correct.")
-TOO_MANY = gettext_lazy("Too many failed sign-ins. For your safety, wait %d minutes before trying again.")
 WRONG_CODE = gettext_lazy(
     "That code is not correct, or it has expired. Enter the current code from your authenticator app."
 )
@@ -72,11 +74,38 @@ async def _own_tenant(username: str, code: oauth.AuthorizationCode, token: str) 
         return ""
 
 
+def _too_many(refusal: throttle.Refusal) -> str:
+    """The sentence that says when to try again (a time of day and a number of minutes)."""
+    minutes = max(1, -(-refusal.seconds // 60))
+    at = localtime(datetime.fromtimestamp(refusal.until, tz=UTC))
+    when = date_format(at, "DATETIME_FORMAT" if refusal.seconds > 12 * 3600 else "TIME_FORMAT")
+    reason = {
+        "all": _("The portal has paused sign-ins after too many failed attempts."),
+        "account": _("This account has had too many failed attempts."),
+    }.get(refusal.reason, _("Your network has used up its attempts for now."))
+    return ngettext(
+        "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in %(minutes)d minute.",
+        "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in %(minutes)d minutes.",
+        minutes,
+    ) % {"reason": reason, "time": when, "tz": at.tzname(), "minutes": minutes}
+
+
+def _refused(
+    request: HttpRequest, form: SignInForm | TotpForm, refusal: throttle.Refusal, step: str, next_url: str
+) -> HttpResponse:
+    form.add_error(None, _too_many(refusal))
+    response = render(request, "auth/sign_in.html", {"form": form, "step": step, "next": next_url}, status=429)
+    response["Retry-After"] = str(refusal.seconds)
+    log.warning("sign-in refused by the throttle (%s) until %.0f", refusal.reason, refusal.until)
+    return response
+
+
 async def _finish(request: HttpRequest, username: str, password: str, next_url: str) -> HttpResponse:
     """Get a code with these credentials, exchange it and open the session."""
+    ip = audit.client_ip(request)
     try:
-        code = await oauth.request_code(username, password)
-        tokens = await oauth.exchange_code(code.code)
+        code = await oauth.request_code(username, password, client_ip=ip)
+        tokens = await oauth.exchange_code(code.code, client_ip=ip)
     except errors.TotpRequired:
         raise
     except errors.StalwartError as exc:
@@ -123,12 +152,10 @@ async def sign_in(request: HttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         username, password = form.cleaned_data["username"], form.cleaned_data["password"]
-        ip = audit.client_ip(request)
-        if await throttle.blocked(ip, username):
-            form.add_error(None, TOO_MANY % throttle.retry_minutes())
-            return render(
-                request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=429
-            )
+        attempt = await throttle.reserve(audit.client_ip(request), username)
+        if isinstance(attempt, throttle.Refusal):
+            return _refused(request, form, attempt, "password", next_url)
+        failed = False
         try:
             return await _finish(request, username, password, next_url)
         except errors.TotpRequired:
@@ -137,12 +164,14 @@ async def sign_in(request: HttpRequest) -> HttpResponse:
             await session.hold_pending(request, username, password, next_url)
             return render(request, "auth/sign_in.html", {"form": TotpForm(), "step": "totp", "next": next_url})
         except errors.Unauthorized:
-            await throttle.failed(ip, username)
+            failed = True
             form.add_error(None, WRONG_PASSWORD)
             status = 401
         except errors.StalwartError as exc:
             form.add_error(None, _explain(exc))
             status = 403 if isinstance(exc, errors.Forbidden) else 429 if isinstance(exc, errors.RateLimited) else 502
+        finally:
+            await attempt.settle(failed=failed)
     return render(request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=status)
 
 
@@ -154,17 +183,17 @@ async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
     username, password, held_next = held
     form = TotpForm(request.POST)
     status = 200
-    ip = audit.client_ip(request)
-    if await throttle.blocked(ip, username):
-        form.add_error(None, TOO_MANY % throttle.retry_minutes())
-        return render(request, "auth/sign_in.html", {"form": form, "step": "totp", "next": held_next}, status=429)
     if form.is_valid():
+        attempt = await throttle.reserve(audit.client_ip(request), username)
+        if isinstance(attempt, throttle.Refusal):
+            return _refused(request, form, attempt, "totp", held_next or next_url)
+        failed = False
         try:
             response = await _finish(
                 request, username, f"{password}${form.cleaned_data['code']}", held_next or next_url
             )
         except errors.Unauthorized:
-            await throttle.failed(ip, username)
+            failed = True
             form.add_error("code", WRONG_CODE)
             status = 401
         except errors.StalwartError as exc:
@@ -172,6 +201,8 @@ async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
             status = 502
         else:
             return response
+        finally:
+            await attempt.settle(failed=failed)
     return render(
         request, "auth/sign_in.html", {"form": form, "step": "totp", "next": held_next or next_url}, status=status
     )

@@ -46,9 +46,14 @@ class StalwartClient:
     Stalwart only accepts that way, and for sign-in).
     """
 
-    def __init__(self, access_token: str | None = None, *, basic: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, access_token: str | None = None, *, basic: tuple[str, str] | None = None, client_ip: str | None = None
+    ) -> None:
+        """`client_ip`, for a password check: the address of the person typing it, sent as
+        `X-Forwarded-For` (a Stalwart with `http.use-x-forwarded` bans that, not the portal)."""
         if (access_token is None) == (basic is None):
             raise ValueError("Give either an access token or Basic credentials.")
+        self._forwarded_for = client_ip if basic is not None else None
         if access_token is not None:
             self._authorization = f"Bearer {access_token}"
         else:
@@ -182,6 +187,8 @@ class StalwartClient:
     ) -> Any:
         operation = f"{method} {path}"
         headers = {"Authorization": self._authorization, "Accept": "application/json"}
+        if self._forwarded_for:
+            headers["X-Forwarded-For"] = self._forwarded_for
         if json_body is not None:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = "application/json"

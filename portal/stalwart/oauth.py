@@ -21,6 +21,7 @@ with warnings.catch_warnings():
     # stays on httpx, which authlib supports.
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client
+    from authlib.oauth2.client import DEFAULT_HEADERS
 
 from . import errors
 from .client import StalwartClient, decode_response
@@ -56,14 +57,17 @@ def parse_version(text: str) -> tuple[int, ...] | None:
     return tuple(int(part) for part in match.groups(default="0"))
 
 
-async def request_code(username: str, password: str) -> AuthorizationCode:
+async def request_code(username: str, password: str, client_ip: str | None = None) -> AuthorizationCode:
     """Ask Stalwart for an authorization code with the person's credentials.
+
+    `client_ip` (the person's address) goes to Stalwart as `X-Forwarded-For`, so that a
+    server with `http.use-x-forwarded = true` counts failures against it, not the portal.
 
     Raises `Unauthorized` (wrong name or password, or wrong TOTP code),
     `TotpRequired` (the password was right, a code is needed), `Forbidden`
     (no authenticate-oauth), `UnsupportedVersion`, or a transport error.
     """
-    client = StalwartClient(basic=(username, password))
+    client = StalwartClient(basic=(username, password), client_ip=client_ip)
     nonce = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(10))
     data = await client.request(
         "POST",
@@ -108,13 +112,16 @@ def _oauth_client() -> AsyncOAuth2Client:
     )
 
 
-async def exchange_code(code: str) -> Tokens:
+async def exchange_code(code: str, client_ip: str | None = None) -> Tokens:
+    # authlib sends its default headers only when given none: keep them.
+    headers = {**DEFAULT_HEADERS, "X-Forwarded-For": client_ip} if client_ip else None
     return await _token_call(
         lambda client: client.fetch_token(
             TOKEN_PATH,
             grant_type="authorization_code",
             code=code,
             redirect_uri=settings.STALWART_OAUTH_REDIRECT_URI,
+            headers=headers,
         )
     )
 

@@ -223,7 +223,7 @@ def scaleout() -> Iterator[ScaleOut]:
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "LOG_LEVEL": "WARNING",
-            "SIGNIN_MAX_FAILURES_PER_ACCOUNT": str(MAX_FAILURES),
+            "SIGNIN_MAX_FAILURES": str(MAX_FAILURES),
         }
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests; never in a real deployment
         migrate = subprocess.run(
