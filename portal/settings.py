@@ -87,8 +87,18 @@ STALWART_OAUTH_CLIENT_ID = env("STALWART_OAUTH_CLIENT_ID", "stalwart-portal") or
 STALWART_OAUTH_REDIRECT_URI = env("STALWART_OAUTH_REDIRECT_URI", "stalwart://portal") or ""
 # Refresh the access token when it has less than this many seconds left.
 STALWART_TOKEN_REFRESH_MARGIN = env_float("STALWART_TOKEN_REFRESH_MARGIN", 60.0)
-# SHA-512 crypt rounds for passwords the portal sets (Stalwart's own default is 5,000).
+# How passwords the portal sets are hashed (docs/security.md): Argon2id, or SHA-512 crypt
+# (what the official web admin sends) with PASSWORD_HASH_ROUNDS rounds (Stalwart's own default is 5,000).
+PASSWORD_HASH_SCHEME = (env("PASSWORD_HASH_SCHEME", "argon2id") or "argon2id").strip().lower()
+if PASSWORD_HASH_SCHEME not in {"argon2id", "sha512-crypt"}:
+    raise ImproperlyConfigured(f"PASSWORD_HASH_SCHEME must be argon2id or sha512-crypt, not {PASSWORD_HASH_SCHEME!r}")
 PASSWORD_HASH_ROUNDS = int(env_float("PASSWORD_HASH_ROUNDS", 100_000))
+# Argon2id cost: Stalwart pays it again at every password sign-in (IMAP, SMTP, JMAP).
+PASSWORD_ARGON2_TIME_COST = int(env_float("PASSWORD_ARGON2_TIME_COST", 2))
+PASSWORD_ARGON2_MEMORY_KIB = int(env_float("PASSWORD_ARGON2_MEMORY_KIB", 19_456))
+PASSWORD_ARGON2_PARALLELISM = int(env_float("PASSWORD_ARGON2_PARALLELISM", 1))
+# Threads that hash passwords (their own pool, never the request path's shared thread).
+PASSWORD_HASH_THREADS = int(env_float("PASSWORD_HASH_THREADS", 2))
 # How long fetched incoming reports are reused when lists are paged (0: never).
 REPORT_CACHE_SECONDS = int(env_float("REPORT_CACHE_SECONDS", 300)) if env("REPORT_CACHE_SECONDS") != "0" else 0
 # How long the audit trail keeps entries (`manage.py prune_audit`, e.g. daily from cron).

@@ -55,6 +55,62 @@ def _b64_nopad(value: str) -> bytes:
     return base64.b64decode(value + "=" * (-len(value) % 4))
 
 
+# What Stalwart's verifier (RustCrypto's argon2 crate) assumes when a PHC string leaves
+# something out: version 0x13 and the crate's default costs.
+_ARGON2_DEFAULTS = {"m": 19_456, "t": 2, "p": 1}
+
+
+def _verify_argon2(secret: str, hashed: str, parts: list[str]) -> bool:
+    """`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` checked as Stalwart checks it.
+
+    A string that does not parse as PHC is an error (the login answers 401 without counting
+    as a failed password); an unknown variant or version, unusable costs, or a missing salt
+    or hash make the password wrong.
+    """
+    from argon2 import Type
+    from argon2.exceptions import HashingError
+    from argon2.low_level import hash_secret_raw
+
+    variant = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}.get(parts[1])
+    fields = parts[2:]
+    version = 0x13
+    if fields and fields[0].startswith("v="):
+        if not fields[0][2:].isdigit():
+            raise HashError(hashed)
+        version = int(fields.pop(0)[2:])
+    params = dict(_ARGON2_DEFAULTS)
+    if fields and "=" in fields[0]:
+        for pair in fields.pop(0).split(","):
+            key, sep, value = pair.partition("=")
+            if not (sep and key and value):
+                raise HashError(hashed)
+            if key not in params or not value.isdigit():
+                return False
+            params[key] = int(value)
+    if len(fields) > 2:
+        raise HashError(hashed)
+    try:
+        salt, expected = (_b64_nopad(field) for field in fields) if len(fields) == 2 else (b"", b"")
+    except ValueError as exc:
+        raise HashError(hashed) from exc
+    if variant is None or version not in (0x10, 0x13) or not salt or not expected:
+        return False
+    try:
+        computed = hash_secret_raw(
+            secret.encode(),
+            salt,
+            time_cost=params["t"],
+            memory_cost=params["m"],
+            parallelism=params["p"],
+            hash_len=len(expected),
+            type=variant,
+            version=version,
+        )
+    except HashingError:
+        return False
+    return hmac.compare_digest(computed, expected)
+
+
 def _verify_phc(secret: str, hashed: str) -> bool:
     """PHC strings: $pbkdf2-sha256$, $pbkdf2-sha512$, $scrypt$, $argon2id|i|d$."""
     parts = hashed.split("$")
@@ -84,26 +140,8 @@ def _verify_phc(secret: str, hashed: str) -> bool:
                 dklen=len(expected),
             )
             return hmac.compare_digest(got, expected)
-        if algo in ("argon2id", "argon2i", "argon2d"):
-            from cryptography.hazmat.primitives.kdf import argon2
-
-            cls = {"argon2id": "Argon2id", "argon2i": "Argon2i", "argon2d": "Argon2d"}[algo]
-            kdf_cls = getattr(argon2, cls, None)
-            if kdf_cls is None:
-                return False
-            idx = 2
-            if parts[idx].startswith("v="):
-                idx += 1
-            params = dict(kv.split("=", 1) for kv in parts[idx].split(","))
-            salt, expected = _b64_nopad(parts[idx + 1]), _b64_nopad(parts[idx + 2])
-            kdf = kdf_cls(
-                salt=salt,
-                length=len(expected),
-                iterations=int(params["t"]),
-                lanes=int(params["p"]),
-                memory_cost=int(params["m"]),
-            )
-            return hmac.compare_digest(kdf.derive(secret.encode()), expected)
+        if algo.startswith("argon2"):
+            return _verify_argon2(secret, hashed, parts)
     except (KeyError, ValueError, IndexError) as exc:
         raise HashError(hashed) from exc
     raise HashError(hashed)

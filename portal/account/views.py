@@ -35,7 +35,7 @@ from portal.stalwart.account import (
     remove_app_password,
     set_password,
 )
-from portal.stalwart.secrets import app_password_name, generate_app_password, hash_password
+from portal.stalwart.secrets import app_password_name, generate_app_password, hash_password_async
 from portal.stalwart.types import ENCRYPTION_METHODS, AccountAuth, AppPassword, EncryptionAtRest
 
 from . import strength, totp
@@ -96,11 +96,6 @@ def _page(
     response = render(request, template, context, status=status)
     add_never_cache_headers(response)  # pages about secrets are never kept by browsers or proxies
     return response
-
-
-async def _hash(password: str) -> str:
-    """sha512-crypt with many rounds takes a moment: off the event loop."""
-    return await asyncio.to_thread(hash_password, password)
 
 
 async def _password_was_wrong(request: HttpRequest, password: str) -> bool:
@@ -265,7 +260,7 @@ async def app_password_create(request: HttpRequest) -> HttpResponse:
 
     label = form.cleaned_data["label"]
     password = generate_app_password()
-    await _api(request).update_auth([add_app_password(app_password_name(label), await _hash(password))])
+    await _api(request).update_auth([add_app_password(app_password_name(label), await hash_password_async(password))])
     log.info("app password created by %s", _user(request).name)
     # Shown once, straight from this response: never stored, never in a redirect or the session.
     context = {"label": label, "password": password, "account_name": _user(request).name}
@@ -414,7 +409,7 @@ async def password_change(request: HttpRequest) -> HttpResponse:
     needs_code = request.POST.get("with_code") == "1"
     form = PasswordChangeForm(request.POST, account_name=user.name, needs_code=needs_code)
     if form.is_valid():
-        new_hash = await _hash(form.cleaned_data["new_password"])
+        new_hash = await hash_password_async(form.cleaned_data["new_password"])
         try:
             done, _ = await _with_password(
                 request,

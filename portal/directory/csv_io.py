@@ -4,7 +4,8 @@ Export pages through Stalwart (500 at a time) and streams, so a directory of
 100,000 accounts never sits in memory. Import reads a file, checks every row
 (locally, then whether the account exists), shows what would happen, and only
 then creates or changes accounts, one request per row, reporting each result.
-Passwords from the file are hashed as soon as they are read.
+Passwords from the file are hashed (in the hashing threads) before anything is
+planned, and only their hashes are kept.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from portal.auth import session
 from portal.stalwart import StalwartClient, errors
-from portal.stalwart.secrets import hash_password
+from portal.stalwart.secrets import MAX_PASSWORD_LENGTH, hash_passwords
 from portal.stalwart.types import Principal
 
 from .changes import password_reset_ops, principal_diff
@@ -107,9 +108,11 @@ class Row:
     changes: list[dict] = field(default_factory=list)
     result: str = ""
     ok: bool | None = None
+    # The password as read, until plan_import replaces it with its hash; never kept.
+    password: str = field(default="", repr=False)
 
     def as_dict(self) -> dict:
-        return self.__dict__.copy()
+        return {key: value for key, value in self.__dict__.items() if key != "password"}
 
 
 def _split(value: str) -> list[str]:
@@ -175,8 +178,12 @@ def parse_import(data: bytes) -> tuple[list[Row], str]:
         if record.get("password"):
             if len(record["password"]) < 8:
                 row.errors.append(_("The password is shorter than 8 characters."))
+            elif len(record["password"]) > MAX_PASSWORD_LENGTH:
+                row.errors.append(
+                    _("The password is longer than %(limit)d characters.") % {"limit": MAX_PASSWORD_LENGTH}
+                )
             else:
-                row.password_hash = hash_password(record["password"])
+                row.password = record["password"]
         row.values = values
         rows.append(row)
     if not rows:
@@ -200,9 +207,15 @@ def _quota(text: str) -> int:
 
 
 async def plan_import(client: StalwartClient, rows: list[Row]) -> None:
-    """Decide, per valid row, whether it creates or changes an account (reads only)."""
+    """Hash the valid rows' passwords, then decide, per valid row, whether it creates or
+    changes an account (reads only)."""
     import asyncio
 
+    hashing = [row for row in rows if row.password and not row.errors]
+    for row, hashed in zip(hashing, await hash_passwords(row.password for row in hashing), strict=True):
+        row.password_hash = hashed
+    for row in rows:
+        row.password = ""
     limit = asyncio.Semaphore(8)
 
     async def plan(row: Row) -> None:

@@ -31,7 +31,7 @@ from portal.permissions import (
     require,
 )
 from portal.stalwart import errors
-from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password
+from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password_async
 from portal.stalwart.types import Principal
 
 from . import csv_io
@@ -190,17 +190,17 @@ async def _tenant_names(request: HttpRequest) -> list[str] | None:
     return [tenant.name for tenant in page.items]
 
 
-def _create_body(spec: Kind, values: dict, form: PrincipalForm, version: str) -> tuple[dict, str | None]:
+async def _create_body(spec: Kind, values: dict, form: PrincipalForm, version: str) -> tuple[dict, str | None]:
     body = {key: value for key, value in values.items() if value not in ("", [], None)}
     body["type"] = spec.type
     api_secret = None
     if spec.type == "individual" and form.cleaned_data.get("password"):
-        body["secrets"] = [hash_password(form.cleaned_data["password"])]
+        body["secrets"] = [await hash_password_async(form.cleaned_data["password"])]
     if spec.type == "group":
         body["enabledPermissions"] = ["email-send", "email-receive"]
     if spec.type == "apiKey":
         api_secret = generate_api_secret()
-        body["secrets"] = [hash_password(api_secret)]
+        body["secrets"] = [await hash_password_async(api_secret)]
         body["enabledPermissions"] = (
             ["authenticate"] if version.startswith("0.12") else ["authenticate", "authenticate-oauth"]
         )
@@ -224,7 +224,7 @@ async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
     status = 200
     if form.is_valid():
         values = form.to_values()
-        body, api_secret = _create_body(spec, values, form, user.version)
+        body, api_secret = await _create_body(spec, values, form, user.version)
         try:
             await request.stalwart.principals.create(body)  # type: ignore[attr-defined]
         except errors.TenantQuotaExceeded:
@@ -306,7 +306,7 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
         values = form.to_values()
         changes = principal_diff(spec.type, loaded, values)
         if form.cleaned_data.get("password"):
-            changes += password_reset_ops(hash_password(form.cleaned_data["password"]))
+            changes += password_reset_ops(await hash_password_async(form.cleaned_data["password"]))
         try:
             await request.stalwart.principals.update(name, changes)  # type: ignore[attr-defined]
         except errors.ManagementError as exc:
@@ -498,7 +498,8 @@ async def account_password(request: HttpRequest, name: str) -> HttpResponse:
     principal = await _load(request, spec, name)
     form = PasswordResetForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        await request.stalwart.principals.update(name, password_reset_ops(hash_password(form.cleaned_data["password"])))  # type: ignore[attr-defined]
+        secret = await hash_password_async(form.cleaned_data["password"])
+        await request.stalwart.principals.update(name, password_reset_ops(secret))  # type: ignore[attr-defined]
         await session.credentials_changed(name)  # their portal sessions end
         log.info("%s reset the password of %s", request.portal_user.name, name)  # type: ignore[attr-defined]
         messages.success(

@@ -71,7 +71,7 @@ def test_create_shows_the_password_once_and_it_signs_in(signed_in, sandbox, capl
     _, _, name, hashed = secret.split("$", 3)
     label, _, created = base64.b64decode(name).decode().rpartition("$")
     assert label == "iPhone Mail" and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", created)
-    assert hashed.startswith("$6$") and password not in secret
+    assert hashed.startswith("$argon2id$") and password not in secret
 
     # It works as a password with Basic auth, for the API and the OAuth sign-in.
     assert basic_api("GET", "/api/account/auth", user.name, password).status_code == 200

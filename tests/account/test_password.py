@@ -35,7 +35,7 @@ def test_change_round_trip(signed_in, sandbox, caplog):
     (post,) = account_posts(sandbox)
     assert post.auth_scheme == "Basic" and post.status == 200
     secrets = sandbox.get(user.name).secrets
-    assert len(secrets) == 1 and secrets[0].startswith("$6$") and NEW not in secrets[0]
+    assert len(secrets) == 1 and secrets[0].startswith("$argon2id$") and NEW not in secrets[0]
     assert basic_api("GET", "/api/account/auth", user.name, NEW).status_code == 200
     assert basic_api("GET", "/api/account/auth", user.name, user.password).status_code == 401
     assert NEW not in caplog.text and user.password not in caplog.text
