@@ -5,8 +5,16 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.faults import parse_spec
+from sandbox.jmap import JMAP_VERSIONS
 from sandbox.seed import SCALE_PASSWORD, TOTP_SECRET, personas_for
 from sandbox.state import SEEDS, VERSIONS, Sandbox
+
+#: What differs for a persona on 0.16 (sign-in with the e-mail address, TOTP as ``mfaToken``).
+JMAP_PERSONA_NOTES = {
+    "totp_user": {"description": "User with two-factor TOTP enabled: send the code as mfaToken to /api/auth; "
+                  "app password 'App-Sandbox-1' bypasses TOTP"},
+    "no_oauth": {"description": "Plain user (0.16 has no authenticate-oauth permission: can sign in)"},
+}
 
 
 class Command(BaseCommand):
@@ -22,7 +30,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8081)
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--version", dest="stalwart_version", choices=VERSIONS, default="0.11.8")
+        parser.add_argument("--version", dest="stalwart_version", choices=VERSIONS + JMAP_VERSIONS, default="0.11.8")
         parser.add_argument("--enterprise", action="store_true", default=False, help="Enterprise licence")
         parser.add_argument("--no-enterprise", dest="enterprise", action="store_false", help="Community (default)")
         parser.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
@@ -68,13 +76,19 @@ class Command(BaseCommand):
 
     def describe(self, sb: Sandbox, host: str, port: int) -> str:
         lines = [
-            f"Stalwart sandbox v{sb.version} "
+            f"Stalwart sandbox v{sb.release} "
             f"({'Enterprise' if sb.enterprise else 'Community'} edition, seed {sb.seed!r}, "
             f"{len(sb.principals)} principals) on http://{host}:{port}",
         ]
         personas = personas_for(sb)
         if personas:
             lines.append("Personas (login / password):")
+            if sb.generation == "jmap":  # 0.16 signs in with the e-mail address
+                from sandbox.jmap.store import address_of
+
+                personas = {k: dict(p, login=address_of(sb, sb.get(p["name"])), **JMAP_PERSONA_NOTES.get(k, {}))
+                            for k, p in personas.items()
+                            if sb.get(p["name"]) is not None and sb.get(p["name"]).type == "individual"}
             width = max(len(p["login"]) for p in personas.values())
             for key, p in personas.items():
                 lines.append(f"  {p['login']:<{width}}  {p['password']:<20}  {key}: {p['description']}")
