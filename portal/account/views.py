@@ -25,7 +25,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.auth import session
+from portal.audit import recording as audit
+from portal.auth import session, throttle
 from portal.permissions import SIGNED_IN, PortalUser, needs, require
 from portal.stalwart import StalwartClient, errors
 from portal.stalwart.account import (
@@ -71,8 +72,8 @@ def _api(request: HttpRequest):
 
 
 def _basic(request: HttpRequest, secret: str) -> StalwartClient:
-    """A client acting with the password just typed (never stored)."""
-    return StalwartClient(basic=(_user(request).name, secret))
+    """A client acting with the password just typed (never stored), from the person's address."""
+    return StalwartClient(basic=(_user(request).name, secret), client_ip=audit.client_ip(request))
 
 
 def _tabs(request: HttpRequest, current: str) -> list[dict[str, Any]]:
@@ -102,14 +103,22 @@ async def _password_was_wrong(request: HttpRequest, password: str) -> bool:
     """After a 401 for `password$code`: was it the password (True) or the code (False)?
 
     Asks Stalwart with the password alone: 401 means the password is wrong; anything else
-    (402 "code needed", 403, or success) means it was right, so the code was not.
+    (402 "code needed", 403, or success) means it was right, so the code was not. A check the
+    sign-in throttle refuses counts as a wrong password.
     """
+    attempt = await throttle.reserve(audit.client_ip(request), _user(request).name)
+    if isinstance(attempt, throttle.Refusal):
+        return True
+    failed = False
     try:
         await _basic(request, password).account.get_auth()
     except errors.Unauthorized:
+        failed = True
         return True
     except errors.StalwartError:
         return False
+    finally:
+        await attempt.settle(failed=failed)
     return False
 
 
@@ -126,8 +135,24 @@ async def _with_password(
     `form.code_required` is set when Stalwart asked for a two-factor code.
     """
     secret = f"{password}${code}" if code else password
+    # A wrong password here counts towards Stalwart's ban like a failed sign-in: same budget.
+    attempt = await throttle.reserve(audit.client_ip(request), _user(request).name)
+    if isinstance(attempt, throttle.Refusal):
+        form.throttled = attempt  # type: ignore[attr-defined]
+        form.add_error("password", throttle.explain(attempt))
+        return False, None
+
+    async def counted(client: StalwartClient) -> Any:
+        try:
+            result = await call(client)
+        except BaseException as exc:
+            await attempt.settle(failed=isinstance(exc, errors.Unauthorized))
+            raise
+        await attempt.settle(failed=False)
+        return result
+
     try:
-        return True, await call(_basic(request, secret))
+        return True, await counted(_basic(request, secret))
     except errors.TotpRequired:
         form.code_required = form.upstream_refused = True  # type: ignore[attr-defined]
         form.add_error(None, CODE_NEEDED)
@@ -141,7 +166,10 @@ async def _with_password(
 
 
 def _status(form: forms.Form) -> int:
-    """401 when Stalwart refused the password or code, 400 for anything else wrong."""
+    """401 when Stalwart refused the password or code, 429 when the portal did not ask it
+    (too many failures), 400 for anything else wrong."""
+    if getattr(form, "throttled", None) is not None:
+        return 429
     refused = getattr(form, "code_required", False) or form.has_error("password") or form.has_error("code")
     return 401 if refused and getattr(form, "upstream_refused", False) else 400
 

@@ -33,9 +33,14 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -208,6 +213,22 @@ def _refusal(counts: Counts, limit: Limits, own: int) -> Refusal | None:
     if limit.total and counts.day("all") - own >= limit.total:
         found.append(Refusal(counts.released("all", limit.total, own), "all"))
     return max(found, key=lambda refusal: refusal.until) if found else None
+
+
+def explain(refusal: Refusal) -> str:
+    """The sentence that says when to try again (a time of day and a number of minutes)."""
+    minutes = max(1, -(-refusal.seconds // 60))
+    at = localtime(datetime.fromtimestamp(refusal.until, tz=UTC))
+    when = date_format(at, "DATETIME_FORMAT" if refusal.seconds > 12 * 3600 else "TIME_FORMAT")
+    reason = {
+        "all": _("The portal has paused sign-ins after too many failed attempts."),
+        "account": _("This account has had too many failed attempts."),
+    }.get(refusal.reason, _("Your network has used up its attempts for now."))
+    return ngettext(
+        "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in %(minutes)d minute.",
+        "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in %(minutes)d minutes.",
+        minutes,
+    ) % {"reason": reason, "time": when, "tz": at.tzname(), "minutes": minutes}
 
 
 @dataclass(slots=True)

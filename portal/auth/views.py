@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.audit import recording as audit
@@ -74,26 +71,10 @@ async def _own_tenant(username: str, code: oauth.AuthorizationCode, token: str) 
         return ""
 
 
-def _too_many(refusal: throttle.Refusal) -> str:
-    """The sentence that says when to try again (a time of day and a number of minutes)."""
-    minutes = max(1, -(-refusal.seconds // 60))
-    at = localtime(datetime.fromtimestamp(refusal.until, tz=UTC))
-    when = date_format(at, "DATETIME_FORMAT" if refusal.seconds > 12 * 3600 else "TIME_FORMAT")
-    reason = {
-        "all": _("The portal has paused sign-ins after too many failed attempts."),
-        "account": _("This account has had too many failed attempts."),
-    }.get(refusal.reason, _("Your network has used up its attempts for now."))
-    return ngettext(
-        "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in %(minutes)d minute.",
-        "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in %(minutes)d minutes.",
-        minutes,
-    ) % {"reason": reason, "time": when, "tz": at.tzname(), "minutes": minutes}
-
-
 def _refused(
     request: HttpRequest, form: SignInForm | TotpForm, refusal: throttle.Refusal, step: str, next_url: str
 ) -> HttpResponse:
-    form.add_error(None, _too_many(refusal))
+    form.add_error(None, throttle.explain(refusal))
     response = render(request, "auth/sign_in.html", {"form": form, "step": step, "next": next_url}, status=429)
     response["Retry-After"] = str(refusal.seconds)
     log.warning("sign-in refused by the throttle (%s) until %.0f", refusal.reason, refusal.until)
