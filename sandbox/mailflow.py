@@ -72,6 +72,11 @@ class QueueDomain:
     error: str | None = None
     #: The MX host name used in response texts.
     mx: str = ""
+    #: v0.13+: the virtual queue ("remote", "local", "dsn", "report"); there one entry
+    #: holds one recipient, whose own retry_num/next_retry/next_notify/expires these are.
+    queue: str = "remote"
+    #: v0.13+: after a reschedule the expiry counts attempts, not time (``QueueExpiry::Attempts``).
+    expires_attempts: int | None = None
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 from .dates import parse_rfc3339, rfc3339, snowflake
 from .errors import ProblemError
@@ -54,6 +55,8 @@ def blob_hash(content: bytes) -> str:
 
 
 def message_json(sb, message: QueuedMessage) -> dict:
+    if sb.at_least((0, 13)):
+        return _message_json_v013(sb, message)
     now = sb.now()
     data: dict = {
         "id": message.id,
@@ -79,6 +82,70 @@ def message_json(sb, message: QueuedMessage) -> dict:
         data["env_id"] = message.env_id
     data["blob_hash"] = message.blob_hash
     return data
+
+
+def _message_json_v013(sb, message: QueuedMessage) -> dict:
+    """v0.13+: one flat ``recipients[]``, each with its own queue and schedule."""
+    now = sb.now()
+    recipients = []
+    for domain in message.domains:
+        for recipient in domain.recipients:
+            item: dict = {
+                "address": recipient.address,
+                "queue": domain.queue,
+                "status": status_json(_status_v013(message, domain, recipient)),
+                "retry_num": domain.retry_num,
+                "next_retry": rfc3339(domain.next_retry),
+            }
+            if domain.next_notify > now:
+                item["next_notify"] = rfc3339(domain.next_notify)
+            if domain.expires_attempts is None:
+                item["expires"] = rfc3339(domain.expires)
+            if recipient.orcpt is not None:
+                item["orcpt"] = recipient.orcpt
+            recipients.append(item)
+    data: dict = {
+        "id": message.id,
+        "return_path": message.return_path,
+        "recipients": recipients,
+        "created": rfc3339(message.created),
+        "size": message.size,
+    }
+    if message.priority:
+        data["priority"] = message.priority
+    if message.env_id is not None:
+        data["env_id"] = message.env_id
+    data["blob_hash"] = message.blob_hash
+    return data
+
+
+_UNEXPECTED_V012 = re.compile(r"^Unexpected response from '([^']*)': (.*)$", re.S)
+
+
+def _status_v013(message: QueuedMessage, domain: QueueDomain, recipient: QueueRecipient):
+    """A recipient's status as v0.13+ words it: failures read ``Error for <host>: <error>``."""
+    kind, text = recipient.status
+    if kind == "scheduled" and domain.status[0] == "temp_fail":
+        kind, text = domain.status
+    if kind not in ("temp_fail", "perm_fail") or text.startswith("Error for "):
+        return kind, text
+    if text == CANCELED:
+        return kind, "Error for localhost: Queue error: Delivery canceled."
+    host = domain.mx or f"mx.{domain.name}"
+    match = _UNEXPECTED_V012.match(text)
+    if match:
+        host, text = match.groups()
+    if text.startswith("Code: "):
+        text = f"Unexpected response for RCPT TO:<{recipient.address}>: {text}"
+    return kind, f"Error for {host}: {text}"
+
+
+def queue_name(sb, return_path: str, domain: str) -> str:
+    """The default ``queue.strategy.schedule`` of v0.13: local domains, DSNs, then remote."""
+    local = sb.get(domain)
+    if local is not None and local.type == "domain":
+        return "local"
+    return "dsn" if not return_path else "remote"
 
 
 def _recipient_json(recipient: QueueRecipient) -> dict:
@@ -123,15 +190,18 @@ def enqueue(
     expire = expire_after if expire_after is not None else DEFAULT_EXPIRE
     domains: dict[str, QueueDomain] = {}
     seen: set[str] = set()
+    per_recipient = sb.at_least((0, 13))
     for address in recipients:
         lower = address.lower()
         if lower in seen:
             continue
         seen.add(lower)
         name = lower.rpartition("@")[2]
-        domain = domains.get(name)
+        # v0.13+ schedules each recipient on its own: one entry per recipient.
+        key = lower if per_recipient else name
+        domain = domains.get(key)
         if domain is None:
-            domain = domains[name] = QueueDomain(
+            domain = domains[key] = QueueDomain(
                 name=name,
                 recipients=[],
                 next_retry=now + hold,
@@ -139,6 +209,7 @@ def enqueue(
                 expires=now + expire + hold,
                 error=(domain_errors or {}).get(name),
                 mx=f"mx.{name}",
+                queue=queue_name(sb, return_path, name),
             )
         recipient = QueueRecipient(address=address, orcpt=f"rfc822;{address}" if orcpt else None)
         if outcomes and address in outcomes:
@@ -182,7 +253,11 @@ def process_queue(sb) -> None:
         for domain in message.domains:
             if not is_pending(domain.status):
                 continue
-            if domain.expires <= now:
+            if domain.expires_attempts is not None:
+                expired = domain.retry_num >= domain.expires_attempts
+            else:
+                expired = domain.expires <= now
+            if expired:
                 _expire(domain)
             elif domain.next_retry <= now:
                 _attempt(flow, domain, now)
@@ -245,7 +320,11 @@ def select_messages(sb, params, tenant: list[str] | None) -> tuple[list[int], li
     range_end = params.get_uint("range-end")
     range_end = 2**64 - 1 if range_end is None else range_end
     max_total = params.get_uint("max-total") or 0
-    has_filters = any(v is not None for v in (text, sender, to, before, after))
+    # v0.13+: ?queue= (a queue name of 1 to 8 bytes; anything else is ignored)
+    queue = params.get("queue") if sb.at_least((0, 13)) else None
+    if queue is not None and not 1 <= len(queue.encode()) <= 8:
+        queue = None
+    has_filters = any(v is not None for v in (text, sender, to, before, after, queue))
     offset = max(page - 1, 0) * limit
     ids: list[int] = []
     items: list[dict] = []
@@ -256,7 +335,7 @@ def select_messages(sb, params, tenant: list[str] | None) -> tuple[list[int], li
         message = state(sb).messages[message_id]
         if tenant is not None and not message.has_domain(tenant):
             continue
-        if has_filters and not _matches(sb, message, text, sender, to, before, after):
+        if has_filters and not _matches(sb, message, text, sender, to, before, after, queue):
             continue
         if offset == 0:
             if limit == 0 or returned < limit:
@@ -273,7 +352,7 @@ def select_messages(sb, params, tenant: list[str] | None) -> tuple[list[int], li
     return ids, items, total
 
 
-def _matches(sb, message: QueuedMessage, text, sender, to, before, after) -> bool:
+def _matches(sb, message: QueuedMessage, text, sender, to, before, after, queue=None) -> bool:
     if text is not None:
         ok = text in message.return_path or any(text in r.address_lcase for r in message.recipients())
     else:
@@ -282,24 +361,41 @@ def _matches(sb, message: QueuedMessage, text, sender, to, before, after) -> boo
         )
     if not ok:
         return False
-    next_delivery = _next_delivery_event(sb, message)
+    if queue is not None and not any(d.queue == queue for d in message.domains):
+        return False
+    next_delivery = _next_delivery_event(sb, message, queue)
     if before is not None and not next_delivery < before:
         return False
     return after is None or next_delivery > after
 
 
-def _next_delivery_event(sb, message: QueuedMessage) -> int:
-    pending = [d.next_retry for d in message.domains if is_pending(d.status)]
+def _next_delivery_event(sb, message: QueuedMessage, queue: str | None = None) -> int:
+    pending = [
+        d.next_retry for d in message.domains if is_pending(d.status) and (queue is None or d.queue == queue)
+    ]
     return min(pending) if pending else sb.now()
 
 
 # --------------------------------------------------------------------------- reschedule and cancel
 
 
-def reschedule(domain: QueueDomain, at: int) -> None:
+def reschedule(sb, domain: QueueDomain, at: int) -> None:
     domain.next_retry = at
-    if domain.expires > at:
+    if sb.at_least((0, 13)):
+        # the expiry becomes "ten more attempts" (and leaves the JSON)
+        if domain.expires_attempts is None and domain.expires > at:
+            domain.expires_attempts = domain.retry_num + 10
+    elif domain.expires > at:
         domain.expires = at + 10
+
+
+def _reschedule_match(sb, domain: QueueDomain, item: str | None) -> bool:
+    """``filter`` of a message reschedule: the domain name (v0.12-), a recipient address (v0.13+)."""
+    if item is None:
+        return True
+    if sb.at_least((0, 13)):
+        return any(item in r.address_lcase for r in domain.recipients)
+    return item in domain.name
 
 
 def cancel_recipients(sb, message: QueuedMessage, item: str) -> bool:
@@ -453,7 +549,7 @@ def handle_queue(sb, req):
             for message_id in ids:
                 for domain in flow.messages[message_id].domains:
                     if is_pending(domain.status):
-                        reschedule(domain, at)
+                        reschedule(sb, domain, at)
             return data_response(bool(ids))
         if item is not None and method == "PATCH":
             access.require("message-queue-update")
@@ -462,9 +558,10 @@ def handle_queue(sb, req):
             message = _message(sb, item, tenant)
             found = False
             for domain in message.domains:
-                if is_pending(domain.status) and (domain_filter is None or domain_filter in domain.name):
-                    reschedule(domain, at)
-                    found = True
+                if not is_pending(domain.status) or not _reschedule_match(sb, domain, domain_filter):
+                    continue
+                reschedule(sb, domain, at)
+                found = True
             return data_response(found)
         if item is None and method == "DELETE":
             access.require("message-queue-delete")

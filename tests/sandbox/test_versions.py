@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from sandbox import Sandbox
+from sandbox.dates import parse_rfc3339, rfc3339
+from sandbox.mailflow import state
 from sandbox.permissions import PermissionSet
+from sandbox.queue import enqueue
 from sandbox.seed import PERSONAS
 
 from .conftest import VERSION_ENVS
@@ -179,3 +182,124 @@ def test_empty_secrets_and_emails_in_principal_json(request, version):
         assert data["secrets"] == [] and data["emails"] == []
     else:
         assert "secrets" not in data and "emails" not in data
+
+
+# ------------------------------------------------------------------ queue messages (v0.13)
+
+TEMP = ("temp_fail", "Code: 451, Enhanced code: 4.3.0, Message: Mailbox temporarily unavailable")
+
+
+def _queue_one(env, **kw):
+    flow = state(env.sb)
+    flow.clear()
+    flow.retry_intervals = [1000]
+    return enqueue(
+        env.sb,
+        return_path=kw.pop("return_path", "bill@foobar.net"),
+        recipients=kw.pop("recipients", ["a@example1.org", "b@example1.org", "c@example2.org"]),
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("fixture", ["v13", "v14", "v15"])
+def test_v013_queue_messages_have_flat_recipients(request, fixture):
+    env = request.getfixturevalue(fixture)
+    message = _queue_one(env, outcomes={"b@example1.org": TEMP}, hold=100, notify_after=2000, expire_after=3000)
+    now = env.sb.now()
+    data = env.data("GET", f"/api/queue/messages/{message.id}")
+    assert "domains" not in data
+    assert [r["address"] for r in data["recipients"]] == ["a@example1.org", "b@example1.org", "c@example2.org"]
+    for r in data["recipients"]:
+        assert r["queue"] == "remote" and r["status"] == "scheduled" and r["retry_num"] == 0
+        assert parse_rfc3339(r["next_retry"]) == now + 100
+        assert parse_rfc3339(r["next_notify"]) == now + 2100
+        assert parse_rfc3339(r["expires"]) == now + 3100
+    # one delivery attempt: each recipient keeps its own result and schedule
+    env.sb.advance(100)
+    (listed,) = env.data("GET", "/api/queue/messages?values=1")["items"]
+    by_address = {r["address"]: r for r in listed["recipients"]}
+    failed = by_address["b@example1.org"]
+    assert failed["retry_num"] == 1
+    assert failed["status"] == {
+        "temp_fail": "Error for mx.example1.org: Unexpected response for RCPT TO:<b@example1.org>: " + TEMP[1]
+    }
+    assert parse_rfc3339(failed["next_retry"]) == now + 1100
+    assert by_address["a@example1.org"]["status"] == {"completed": "Code: 250, Enhanced code: 2.0.0, Message: OK"}
+
+
+def test_v012_queue_messages_keep_domains(v12):
+    message = _queue_one(v12, hold=100)
+    data = v12.data("GET", f"/api/queue/messages/{message.id}")
+    assert [d["name"] for d in data["domains"]] == ["example1.org", "example2.org"]
+    assert "recipients" not in data and "queue" not in data["domains"][0]
+
+
+def test_v013_domain_failures_read_error_for_host(v13):
+    message = _queue_one(
+        v13,
+        recipients=["c@example2.org"],
+        domain_errors={"example2.org": "Connection failed: connection refused"},
+    )
+    data = v13.data("GET", "/api/queue/messages?values=1")["items"][0]
+    assert data["id"] == message.id
+    assert [r["status"] for r in data["recipients"]] == [
+        {"temp_fail": "Error for mx.example2.org: Connection failed: connection refused"}
+    ]
+
+
+def test_v013_queue_filter_and_queue_names(v12, v13):
+    remote = _queue_one(v13, hold=500)
+    local = enqueue(v13.sb, return_path="x@foobar.net", recipients=["jane.doe@example.org"], hold=500)
+    dsn = enqueue(v13.sb, return_path="", recipients=["someone@example9.org"], hold=500)
+    queues = {m["id"]: {r["queue"] for r in m["recipients"]} for m in _values(v13, "?values=1")}
+    assert queues == {remote.id: {"remote"}, local.id: {"local"}, dsn.id: {"dsn"}}
+    assert set(v13.data("GET", "/api/queue/messages?queue=local")["items"]) == {local.id}
+    assert set(v13.data("GET", "/api/queue/messages?queue=dsn")["items"]) == {dsn.id}
+    # a name longer than 8 bytes is no filter at all
+    assert len(v13.data("GET", "/api/queue/messages?queue=much-too-long")["items"]) == 3
+    # v0.12 knows no queue filter
+    _queue_one(v12, hold=500)
+    enqueue(v12.sb, return_path="", recipients=["someone@example9.org"], hold=500)
+    assert len(v12.data("GET", "/api/queue/messages?queue=dsn")["items"]) == 2
+
+
+def _values(env, query):
+    return env.data("GET", "/api/queue/messages" + query)["items"]
+
+
+def test_v013_reschedule_filter_matches_recipient_addresses(v12, v13):
+    at = rfc3339(v13.sb.now() + 5000)
+    message = _queue_one(v13, hold=100, expire_after=9000)
+    assert v13.data("PATCH", f"/api/queue/messages/{message.id}?filter=b@&at={at}") is True
+    assert v13.data("PATCH", f"/api/queue/messages/{message.id}?filter=example2.org-nomatch") is False
+    recipients = {r["address"]: r for r in v13.data("GET", f"/api/queue/messages/{message.id}")["recipients"]}
+    assert recipients["b@example1.org"]["next_retry"] == at
+    # the expiry now counts attempts: it leaves the answer
+    assert "expires" not in recipients["b@example1.org"]
+    assert recipients["a@example1.org"]["next_retry"] != at and "expires" in recipients["a@example1.org"]
+    # v0.12: the filter is a domain name
+    message12 = _queue_one(v12, hold=100)
+    assert v12.data("PATCH", f"/api/queue/messages/{message12.id}?filter=b@") is False
+    assert v12.data("PATCH", f"/api/queue/messages/{message12.id}?filter=example2") is True
+
+
+def test_v013_cancel_text(v12, v13):
+    for env, text in (
+        (v13, "Error for localhost: Queue error: Delivery canceled."),
+        (v12, "Code: 0, Enhanced code: 0.0.0, Message: Delivery canceled."),
+    ):
+        message = _queue_one(env, hold=100)
+        assert env.data("DELETE", f"/api/queue/messages/{message.id}?filter=a@example1") is True
+        data = env.data("GET", f"/api/queue/messages/{message.id}")
+        recipients = data["recipients"] if "recipients" in data else data["domains"][0]["recipients"]
+        assert recipients[0]["address"] == "a@example1.org"
+        assert recipients[0]["status"] == {"perm_fail": text}
+
+
+@pytest.mark.parametrize("version", list(VERSION_ENVS))
+def test_queue_status_exists_in_every_version(request, version):
+    env = request.getfixturevalue(VERSION_ENVS[version])
+    assert env.data("GET", "/api/queue/status") is True
+    assert env.data("PATCH", "/api/queue/status/stop") is True
+    assert env.data("GET", "/api/queue/status") is False
+    assert env.data("GET", "/api/queue/messages")["status"] is False
