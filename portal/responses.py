@@ -6,8 +6,10 @@ page's error panel swapped into `#main`, or a client-side redirect).
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
+from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,6 +20,8 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from portal.permissions import Access, PortalUser
 from portal.stalwart import errors
+
+log = logging.getLogger("portal.responses")
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -110,6 +114,125 @@ _UPSTREAM_TEXT: list[tuple[type[errors.StalwartError], int, str, str]] = [
         ),
     ),
 ]
+
+
+# --- a change that failed in Stalwart --------------------------------------------------------
+# Failures during a submit after which the form is shown again with what was typed (rather
+# than the error page): Stalwart could not be reached, timed out, failed or garbled its answer,
+# or refused to take more requests. Refusals with a meaning (403, 404, validation) are not here.
+SUBMIT_FAILURES: tuple[type[errors.StalwartError], ...] = (
+    errors.StalwartUnavailable,
+    errors.ServerError,
+    errors.StalwartBadResponse,
+    errors.RateLimited,
+    errors.ConcurrencyLimited,
+)
+
+
+def change_not_applied(exc: errors.StalwartError) -> bool:
+    """Whether Stalwart certainly did not apply the change whose request failed with `exc`.
+
+    True when the request never left the portal (the connection could not be made) or when
+    Stalwart refused it before acting (rate and concurrency limits). A timeout, a broken
+    connection, a 5xx or an unreadable answer come after the request was sent: the change
+    may have been applied.
+    """
+    if isinstance(exc, errors.StalwartUnavailable):
+        return not exc.sent
+    return isinstance(exc, errors.RateLimited | errors.ConcurrencyLimited)
+
+
+def _failure_text(exc: errors.StalwartError, idempotent: bool, changes: bool) -> str:
+    if not changes:
+        return gettext(
+            "The mail server did not complete the check, and it changes nothing. What you typed is below; "
+            "submit it again in a moment."
+        )
+    if change_not_applied(exc):
+        if isinstance(exc, errors.StalwartUnavailable):
+            return gettext(
+                "Nothing was changed: the portal could not connect to the mail server, so the request was "
+                "never sent. What you typed is below; submit it again when the server is back."
+            )
+        return gettext(
+            "Nothing was changed: the mail server refused the request because it is busy. "
+            "What you typed is below; submit it again in a moment."
+        )
+    if isinstance(exc, errors.StalwartTimeout):
+        happened = gettext("The mail server did not answer in time, so the change may have been applied.")
+    else:
+        happened = gettext("The mail server failed while handling the change, so it may or may not have been applied.")
+    if idempotent:
+        advice = gettext("Check the result before going on; submitting the form below again is safe.")
+    else:
+        advice = gettext(
+            "Check the result before submitting again: if it was applied, submitting again would do it twice or fail."
+        )
+    return f"{happened} {advice}"
+
+
+def _forget_secrets(form, secrets: tuple[str, ...]) -> None:
+    """Empty the secret fields of a bound form, so nothing typed into them is rendered back."""
+    if form is None or not getattr(form, "is_bound", False):
+        return
+    names = set(secrets) | {
+        name for name, field in form.fields.items() if isinstance(field.widget, django_forms.PasswordInput)
+    }
+    data = form.data.copy()
+    for name in names:
+        data.pop(form.add_prefix(name), None)
+    form.data = data
+
+
+def form_upstream_failure(
+    request: HttpRequest,
+    template: str,
+    context: dict,
+    exc: errors.StalwartError,
+    *,
+    check_url: str = "",
+    check_label: str = "",
+    form=None,
+    secrets: tuple[str, ...] = (),
+    idempotent: bool = False,
+    changes: bool = True,
+) -> HttpResponse:
+    """The form page again, after the change it submitted failed in Stalwart.
+
+    `template` and `context` are what the view renders for a form with errors, holding the
+    bound `form` (or, for a form without a Django form, the typed values). Fields with a
+    password widget and the fields named in `secrets` are emptied. The message above the form
+    (`submit_failure`, shown by `components/ui.html#form-errors` for `form`, or by
+    `#submit-failure` where a template places it) says whether the change was not applied or
+    may have been, and links to `check_url`, where the person can see what happened.
+    `idempotent`: sending the same change twice does no harm (saving a set of values), so
+    the text does not warn against submitting again; `changes=False`: the form only asks
+    (a check that changes nothing). The status is the error page's (502, 503 or 504).
+    """
+    status, title = _status_and_title(exc)
+    _forget_secrets(form, secrets)
+    failure = {
+        "title": title,
+        "text": _failure_text(exc, idempotent, changes),
+        "applied": "no" if change_not_applied(exc) or not changes else "maybe",
+        "check_url": check_url,
+        "check_label": check_label or gettext("See the current state"),
+        "form": form,
+    }
+    log.warning(
+        "change failed in stalwart: %s (%s, %s)",
+        exc.operation,
+        type(exc).__name__,
+        "not applied" if failure["applied"] == "no" else "may have been applied",
+    )
+    return render(request, template, {**context, "submit_failure": failure}, status=status)
+
+
+def _status_and_title(exc: errors.StalwartError) -> tuple[int, str]:
+    return next(
+        ((status, str(title)) for cls, status, title, _text in _UPSTREAM_TEXT if isinstance(exc, cls)),
+        (502, gettext("Stalwart refused the request")),
+    )
 
 
 def upstream_error(request: HttpRequest, exc: errors.StalwartError) -> HttpResponse:

@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from portal.passwords import password_length_validator
+
 from . import strength
 
 CODE_PATTERN = r"^\d{6,8}$"
@@ -22,8 +24,8 @@ def password_field(
 ) -> forms.CharField:
     return forms.CharField(
         label=label,
-        max_length=1024,
         strip=False,
+        validators=[password_length_validator()],
         widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
     )
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext, ngettext
 
+from portal.stalwart.secrets import MAX_PASSWORD_LENGTH
+
 MIN_LENGTH = 12
 MIN_WORDS = 4
 
@@ -73,6 +75,9 @@ def assess(password: str, account_name: str = "") -> Strength:
     problems: list[str] = []
     if not password:
         return Strength((gettext("Enter a new password."),), 0, "")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        text = gettext("A password can have at most %(limit_value)d characters.")
+        return Strength((text % {"limit_value": MAX_PASSWORD_LENGTH},), 0, gettext("Too long"))
     long_enough = len(password) >= MIN_LENGTH or len(words(password)) >= MIN_WORDS
     if not long_enough:
         missing = MIN_LENGTH - len(password)

@@ -25,6 +25,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal import responses
 from portal.audit import recording as audit
 from portal.auth import session, throttle
 from portal.permissions import SIGNED_IN, PortalUser, needs, require
@@ -94,8 +95,40 @@ def _page(
     request: HttpRequest, template: str, current: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     context = {"tabs": _tabs(request, current), "server_host": totp.server_host(), **context}
+    failed = next((f for f in (context.get("form"), context.get("off_form")) if _failure(f) is not None), None)
+    if failed is not None:
+        return _failed(request, template, current, context, _failure(failed), failed)
     response = render(request, template, context, status=status)
     add_never_cache_headers(response)  # pages about secrets are never kept by browsers or proxies
+    return response
+
+
+def _failure(form: Any) -> errors.StalwartError | None:
+    """The failure of the change a form sent, when Stalwart failed (set by `_with_password`)."""
+    return getattr(form, "submit_failure", None)
+
+
+def _failed(
+    request: HttpRequest,
+    template: str,
+    current: str,
+    context: dict[str, Any],
+    exc: errors.StalwartError,
+    form: forms.Form | None = None,
+) -> HttpResponse:
+    """The page again after its change failed in Stalwart: typed values kept, passwords and codes not."""
+    check = "security" if current == "password" else current
+    response = responses.form_upstream_failure(
+        request,
+        template,
+        {"tabs": _tabs(request, current), "server_host": totp.server_host(), **context},
+        exc,
+        form=form,
+        secrets=("code",),
+        check_url=reverse(f"account:{check}"),
+        check_label=gettext("See your settings as they are now"),
+    )
+    add_never_cache_headers(response)
     return response
 
 
@@ -162,6 +195,8 @@ async def _with_password(
             form.add_error("code", WRONG_CODE)
         else:
             form.add_error("password", WRONG_PASSWORD)
+    except responses.SUBMIT_FAILURES as exc:
+        form.submit_failure = exc  # type: ignore[attr-defined]  # the page shows the form again, and why
     return False, None
 
 
@@ -288,7 +323,12 @@ async def app_password_create(request: HttpRequest) -> HttpResponse:
 
     label = form.cleaned_data["label"]
     password = generate_app_password()
-    await _api(request).update_auth([add_app_password(app_password_name(label), await hash_password_async(password))])
+    hashed = await hash_password_async(password)
+    try:
+        await _api(request).update_auth([add_app_password(app_password_name(label), hashed)])
+    except responses.SUBMIT_FAILURES as exc:
+        context = {"form": form, "form_token": await _issue_form_token(request)}
+        return _failed(request, "account/app_password_new.html", "app-passwords", context, exc, form)
     log.info("app password created by %s", _user(request).name)
     # Shown once, straight from this response: never stored, never in a redirect or the session.
     context = {"label": label, "password": password, "account_name": _user(request).name}
@@ -301,7 +341,11 @@ async def app_password_revoke(request: HttpRequest) -> HttpResponse:
     name = (request.POST.get("name") if request.method == "POST" else request.GET.get("name")) or ""
     if request.method == "POST" and name:
         label = AppPassword.from_raw_name(name).label
-        await _api(request).update_auth([remove_app_password(name)])
+        try:
+            await _api(request).update_auth([remove_app_password(name)])
+        except responses.SUBMIT_FAILURES as exc:
+            context = {"app_password": AppPassword.from_raw_name(name), "all": False}
+            return _failed(request, "account/app_password_revoke.html", "app-passwords", context, exc)
         messages.success(
             request, gettext("“%(label)s” is revoked: it can no longer be used to sign in.") % {"label": label}
         )
@@ -318,7 +362,10 @@ async def app_password_revoke(request: HttpRequest) -> HttpResponse:
 @require(PASSWORDS)
 async def app_passwords_revoke_all(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        await _api(request).update_auth([remove_app_password()])
+        try:
+            await _api(request).update_auth([remove_app_password()])
+        except responses.SUBMIT_FAILURES as exc:
+            return _failed(request, "account/app_password_revoke.html", "app-passwords", {"all": True}, exc)
         messages.success(
             request, gettext("All app passwords are revoked. Mail apps that used them must be given new ones.")
         )

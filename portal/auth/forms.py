@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from portal.passwords import password_length_validator
+
 
 class SignInForm(forms.Form):
     username = forms.CharField(
@@ -12,8 +14,9 @@ class SignInForm(forms.Form):
     )
     password = forms.CharField(
         label=_("Password"),
-        max_length=1024,
         strip=False,
+        # Refused here, never forwarded: Stalwart would hash it to compare.
+        validators=[password_length_validator()],
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 

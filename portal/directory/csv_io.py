@@ -258,8 +258,8 @@ async def plan_import(client: StalwartClient, rows: list[Row]) -> None:
 async def apply_import(client: StalwartClient, rows: list[Row]) -> None:
     """Create or change each planned row, one request each, recording the outcome."""
     for row in rows:
-        if row.action not in {"create", "update"}:
-            continue
+        if row.action not in {"create", "update"} or row.ok is not None:
+            continue  # nothing to do, or done by an earlier attempt that then failed
         try:
             if row.action == "create":
                 body = {"type": "individual", "roles": ["user"], **row.values}

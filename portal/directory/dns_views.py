@@ -41,10 +41,13 @@ async def domain_dns(request: HttpRequest, name: str) -> HttpResponse:
         return responses.not_found(request, _("There is no domain with this name."))
     page_url = reverse("directory:domain-dns", kwargs={"name": domain.name})
 
+    failure = None
     if form is not None and form.is_valid():
         algorithm, selector = form.cleaned_data["algorithm"], form.cleaned_data["selector"]
         try:
             await client.dkim.create(domain.name, algorithm, selector or None)
+        except responses.SUBMIT_FAILURES as exc:
+            failure = exc
         except errors.FieldAlreadyExists:
             form.add_error("algorithm", already_exists_message(domain.name, algorithm))
         except (errors.BadRequest, errors.ManagementError) as exc:
@@ -63,6 +66,8 @@ async def domain_dns(request: HttpRequest, name: str) -> HttpResponse:
 
     if form is not None and request.htmx:  # type: ignore[attr-defined]
         context = {"form": form, "page_url": page_url, "can_create_dkim": True}
+        if failure is not None:
+            return _failed(request, "directory/domain_dns.html#dkim-form", context, failure, form, page_url)
         return render(request, "directory/domain_dns.html#dkim-form", context)
 
     context = await _page_context(request, domain.name)
@@ -73,7 +78,16 @@ async def domain_dns(request: HttpRequest, name: str) -> HttpResponse:
         can_create_dkim=CREATE_DKIM.allows(user),
         can_list_domains=user.has("domain-list"),
     )
+    if failure is not None:
+        return _failed(request, "directory/domain_dns.html", context, failure, form, page_url)
     return render(request, "directory/domain_dns.html", context, status=422 if form and form.errors else 200)
+
+
+def _failed(request, template: str, context: dict, exc: errors.StalwartError, form, page_url: str) -> HttpResponse:
+    """The DKIM form again after Stalwart failed to create the key; the page lists the keys it has."""
+    return responses.form_upstream_failure(
+        request, template, context, exc, form=form, check_url=page_url, check_label=_("See the domain's DKIM keys")
+    )
 
 
 async def _page_context(request: HttpRequest, domain: str) -> dict:

@@ -7,6 +7,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from portal.passwords import password_length_validator
 from portal.stalwart import errors
 from portal.stalwart.types import Principal
 
@@ -128,6 +129,7 @@ class PrincipalForm(forms.Form):
                 label=_("Password") if creating else _("New password"),
                 required=False,
                 strip=False,
+                validators=[password_length_validator()],
                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
                 help_text=_("Leave empty to keep the current password.")
                 if not creating
@@ -347,6 +349,7 @@ class PasswordResetForm(forms.Form):
         label=gettext_lazy("New password"),
         strip=False,
         min_length=8,
+        validators=[password_length_validator()],
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=gettext_lazy("App passwords and two-factor stay as they are."),
     )

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal import responses
 from portal.auth import session
 from portal.auth.vault import seal, unseal
 from portal.paging import Paging
@@ -233,6 +234,16 @@ async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
         except errors.ManagementError as exc:
             form.add_stalwart_error(exc, values)
             status = 422
+        except responses.SUBMIT_FAILURES as exc:
+            return responses.form_upstream_failure(
+                request,
+                "directory/form.html",
+                {"kind": spec, "form": form, "creating": True},
+                exc,
+                form=form,
+                check_url=_list_url(spec) + "?" + urlencode({"q": values["name"]}),
+                check_label=_("Look for %(name)s in the list") % {"name": values["name"]},
+            )
         else:
             log.info("%s created %s %s", user.name, spec.type, values["name"])
             if spec.type == "apiKey" and api_secret:
@@ -312,6 +323,16 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
         except errors.ManagementError as exc:
             form.add_stalwart_error(exc, values)
             status = 422
+        except responses.SUBMIT_FAILURES as exc:
+            return responses.form_upstream_failure(
+                request,
+                "directory/form.html",
+                {"kind": spec, "form": form, "name": name, "snapshot": snapshot},
+                exc,
+                form=form,
+                check_url=_detail_url(spec, name),
+                check_label=_("See %(name)s as it is now") % {"name": name},
+            )
         else:
             if spec.type == "individual" and form.cleaned_data.get("password"):
                 await session.credentials_changed(name)  # their portal sessions end
@@ -341,6 +362,15 @@ async def principal_delete(request: HttpRequest, kind: str, name: str) -> HttpRe
         principal = await _load(request, spec, name)
         context = {"kind": spec, "principal": principal, "error": describe_error(exc)}
         return render(request, "directory/delete.html", context, status=409)
+    except responses.SUBMIT_FAILURES as exc:
+        return responses.form_upstream_failure(
+            request,
+            "directory/delete.html",
+            {"kind": spec, "principal": {"name": name}},
+            exc,
+            check_url=_list_url(spec) + "?" + urlencode({"q": name}),
+            check_label=_("Look for %(name)s in the list") % {"name": name},
+        )
     log.info("%s deleted %s %s", request.portal_user.name, spec.type, name)  # type: ignore[attr-defined]
     messages.success(request, _("%(kind)s %(name)s deleted.") % {"kind": spec.singular, "name": name})
     return HttpResponseRedirect(_list_url(spec))
@@ -358,12 +388,27 @@ async def principal_bulk_delete(request: HttpRequest, kind: str) -> HttpResponse
     if request.POST.get("confirmed") != "yes":
         return render(request, "directory/bulk_delete.html", {"kind": spec, "names": names})
     results = []
-    for name in names:
+    for index, name in enumerate(names):
         try:
             await request.stalwart.principals.delete(name)  # type: ignore[attr-defined]
             results.append((name, True, _("Deleted")))
         except errors.ManagementError as exc:
             results.append((name, False, describe_error(exc)))
+        except responses.SUBMIT_FAILURES as exc:
+            # The confirmation again, for the names not known to be deleted (this one onwards).
+            deleted_names = [done for done, ok, _text in results if ok]
+            if deleted_names:
+                messages.success(
+                    request, _("Deleted before the failure: %(names)s.") % {"names": ", ".join(deleted_names)}
+                )
+            return responses.form_upstream_failure(
+                request,
+                "directory/bulk_delete.html",
+                {"kind": spec, "names": names[index:]},
+                exc,
+                check_url=_list_url(spec),
+                check_label=_("See the %(nouns)s as they are now") % {"nouns": spec.nouns},
+            )
     deleted = sum(1 for _name, ok, _text in results if ok)
     log.info("%s deleted %d of %d %s", request.portal_user.name, deleted, len(names), spec.type)  # type: ignore[attr-defined]
     return render(request, "directory/bulk_delete.html", {"kind": spec, "results": results, "deleted": deleted})
@@ -380,8 +425,20 @@ async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResp
         types=[spec.type], filter=query, page=1, limit=20, fields=["name", "description"]
     )
     form = ConfirmCountForm(request.POST if request.method == "POST" else None, expected=preview.total)
+    context = {"kind": spec, "query": query, "preview": preview, "form": form}
     if request.method == "POST" and form.is_valid() and preview.total:
-        await request.stalwart.principals.delete_matching(spec.type, query)  # type: ignore[attr-defined]
+        try:
+            await request.stalwart.principals.delete_matching(spec.type, query)  # type: ignore[attr-defined]
+        except responses.SUBMIT_FAILURES as exc:
+            return responses.form_upstream_failure(
+                request,
+                "directory/delete_matching.html",
+                context,
+                exc,
+                form=form,
+                check_url=_list_url(spec) + ("?" + urlencode({"q": query}) if query else ""),
+                check_label=_("See the %(nouns)s as they are now") % {"nouns": spec.nouns},
+            )
         log.info("%s deleted all %d %s matching %r", request.portal_user.name, preview.total, spec.type, query)  # type: ignore[attr-defined]
         messages.success(
             request,
@@ -389,7 +446,6 @@ async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResp
             % {"count": preview.total, "nouns": spec.nouns},
         )
         return HttpResponseRedirect(_list_url(spec))
-    context = {"kind": spec, "query": query, "preview": preview, "form": form}
     return render(request, "directory/delete_matching.html", context, status=422 if form.errors else 200)
 
 
@@ -412,6 +468,7 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
     query = (request.GET.get("q") or request.POST.get("q") or "").strip().lower()
     status = 200
     error = ""
+    failure = None
     if request.method == "POST":
         new_enabled, new_disabled = set(enabled), set(disabled)
         for permission in known:
@@ -435,6 +492,8 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
             except errors.ManagementError as exc:
                 error = describe_error(exc)
                 status = 422
+            except responses.SUBMIT_FAILURES as exc:
+                failure = exc  # the table below keeps the choices made
             else:
                 messages.success(
                     request,
@@ -487,6 +546,15 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
         "roles": [(role, BUILTIN_ROLES.get(role, "")) for role in principal.roles],
     }
     template = "directory/permissions.html#permission-table" if request.htmx else "directory/permissions.html"  # type: ignore[attr-defined]
+    if failure is not None:
+        return responses.form_upstream_failure(
+            request,
+            template,
+            context,
+            failure,
+            check_url=reverse("directory:permissions", kwargs={"kind": spec.slug, "name": name}),
+            check_label=_("See the permissions of %(name)s as they are now") % {"name": name},
+        )
     return render(request, template, context, status=status)
 
 
@@ -499,7 +567,19 @@ async def account_password(request: HttpRequest, name: str) -> HttpResponse:
     form = PasswordResetForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         secret = await hash_password_async(form.cleaned_data["password"])
-        await request.stalwart.principals.update(name, password_reset_ops(secret))  # type: ignore[attr-defined]
+        try:
+            await request.stalwart.principals.update(name, password_reset_ops(secret))  # type: ignore[attr-defined]
+        except responses.SUBMIT_FAILURES as exc:
+            return responses.form_upstream_failure(
+                request,
+                "directory/password.html",
+                {"kind": spec, "principal": principal, "form": form},
+                exc,
+                form=form,
+                check_url=_detail_url(spec, name),
+                check_label=_("See %(name)s as it is now") % {"name": name},
+                idempotent=True,
+            )
         await session.credentials_changed(name)  # their portal sessions end
         log.info("%s reset the password of %s", request.portal_user.name, name)  # type: ignore[attr-defined]
         messages.success(
@@ -590,7 +670,23 @@ async def account_import(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("That import preview has expired. Upload the file again."))
             return HttpResponseRedirect(reverse("directory:import"))
         rows = [csv_io.Row(**data) for data in rows_data]
-        await csv_io.apply_import(request.stalwart, rows)  # type: ignore[attr-defined]
+        try:
+            await csv_io.apply_import(request.stalwart, rows)  # type: ignore[attr-defined]
+        except responses.SUBMIT_FAILURES as exc:
+            # The preview again, with the rows done so far: applying it again skips them.
+            await cache.aset(f"import:{plan_id}", seal(json.dumps([row.as_dict() for row in rows])), timeout=900)
+            pending = [row for row in rows if row.ok is None]
+            counts = {action: sum(1 for row in pending if row.action == action) for action in ("create", "update")}
+            counts |= {action: sum(1 for row in rows if row.action == action) for action in ("unchanged", "invalid")}
+            context = {"kind": spec, "form": csv_io.ImportForm(), "rows": rows, "plan_id": plan_id, "counts": counts}
+            return responses.form_upstream_failure(
+                request,
+                "directory/import.html",
+                context,
+                exc,
+                check_url=_list_url(spec),
+                check_label=_("See the accounts as they are now"),
+            )
         await cache.adelete(f"import:{plan_id}")
         await request.session.apop(IMPORT_KEY, None)
         done = sum(1 for row in rows if row.ok)

@@ -135,6 +135,29 @@ def _confirm(request: HttpRequest, context: dict, status: int = 200) -> HttpResp
     return render(request, template, context, status=status)
 
 
+def _failed(
+    request: HttpRequest,
+    context: dict,
+    exc: errors.StalwartError,
+    check_url: str,
+    *,
+    template: str = "",
+    idempotent: bool = False,
+) -> HttpResponse:
+    """The confirmation again after the action failed in Stalwart, with where to check its effect."""
+    if not template:
+        template = "queue/confirm.html#confirm" if _htmx(request) else "queue/confirm.html"
+    return responses.form_upstream_failure(
+        request,
+        template,
+        context,
+        exc,
+        check_url=check_url,
+        check_label=gettext("See the queue as it is now"),
+        idempotent=idempotent,
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @require(needs("message-queue-update"))
 async def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
@@ -149,10 +172,13 @@ async def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
     if not affected:
         messages.info(request, gettext("Nothing is waiting for delivery here."))
         return HttpResponseRedirect(_detail_url(message_id))
+    context = {"message": message, "action": "retry", "domain": domain, "domains": affected}
     if request.method == "GET":
-        context = {"message": message, "action": "retry", "domain": domain, "domains": affected}
         return _confirm(request, context)
-    changed = await _client(request).queue.retry(message_id, domain=domain)
+    try:
+        changed = await _client(request).queue.retry(message_id, domain=domain)
+    except responses.SUBMIT_FAILURES as exc:
+        return _failed(request, context, exc, _detail_url(message_id), idempotent=True)
     log.info("%s retried queue message %s (domain %r)", _user(request).name, message_id, domain)
     if changed:
         names = ", ".join(d.name for d in affected)
@@ -191,19 +217,22 @@ async def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
     else:
         extra = []
     remaining = [r for r in message.recipients if r not in affected and r.effective.pending]
+    context = {
+        "message": message,
+        "action": "cancel",
+        "scope": scope,
+        "recipient": recipient,
+        "domain": domain,
+        "affected": affected,
+        "extra": extra,
+        "removes_message": not remaining,
+    }
     if request.method == "GET":
-        context = {
-            "message": message,
-            "action": "cancel",
-            "scope": scope,
-            "recipient": recipient,
-            "domain": domain,
-            "affected": affected,
-            "extra": extra,
-            "removes_message": not remaining,
-        }
         return _confirm(request, context)
-    changed = await _client(request).queue.cancel(message_id, recipients=item)
+    try:
+        changed = await _client(request).queue.cancel(message_id, recipients=item)
+    except responses.SUBMIT_FAILURES as exc:
+        return _failed(request, context, exc, _detail_url(message_id))
     log.info("%s cancelled queue message %s (%s %r)", _user(request).name, message_id, scope, item)
     if scope == "message":
         messages.success(request, gettext("The message was removed from the queue."))
@@ -259,15 +288,21 @@ async def bulk(request: HttpRequest) -> HttpResponse:
     if expected != preview.total:
         context["changed"] = True
         return render(request, "queue/bulk.html", context, status=409)
+    try:
+        if action == "retry":
+            matched = await _client(request).queue.retry_matching(selection)
+        else:
+            matched = await _client(request).queue.cancel_matching(selection)
+    except responses.SUBMIT_FAILURES as exc:
+        check_url = _list_url(paging.filters_query)
+        return _failed(request, context, exc, check_url, template="queue/bulk.html", idempotent=action == "retry")
     if action == "retry":
-        matched = await _client(request).queue.retry_matching(selection)
         text = ngettext(
             "Stalwart is retrying %(count)s message now, in the background. Refresh in a moment to see the result.",
             "Stalwart is retrying %(count)s messages now, in the background. Refresh in a moment to see the result.",
             preview.total,
         )
     else:
-        matched = await _client(request).queue.cancel_matching(selection)
         text = ngettext(
             "Stalwart is removing %(count)s message from the queue, in the background. "
             "Refresh in a moment to see the result.",
@@ -342,6 +377,9 @@ async def report_delete(request: HttpRequest, report_id: str) -> HttpResponse:
         deleted = await _client(request).queue.delete_report(report_id)
     except errors.NotFound:
         return responses.not_found(request, REPORT_GONE)
+    except responses.SUBMIT_FAILURES as exc:
+        template = "queue/report_delete.html#confirm" if _htmx(request) else "queue/report_delete.html"
+        return _failed(request, {"report": parsed}, exc, reverse("queue:reports"), template=template)
     log.info("%s cancelled outgoing report %s", _user(request).name, report_id)
     if deleted:
         messages.success(
@@ -375,7 +413,10 @@ async def reports_delete_matching(request: HttpRequest) -> HttpResponse:
     if expected != preview.total:
         context["changed"] = True
         return render(request, "queue/reports_delete.html", context, status=409)
-    await queue.delete_reports_matching(kind=kind, domain=paging.query)
+    try:
+        await queue.delete_reports_matching(kind=kind, domain=paging.query)
+    except responses.SUBMIT_FAILURES as exc:
+        return _failed(request, context, exc, reverse("queue:reports"), template="queue/reports_delete.html")
     log.info(
         "%s cancelled %d outgoing reports (type %r, domain %r)", _user(request).name, preview.total, kind, paging.query
     )

@@ -174,6 +174,9 @@ async def report_delete(request: HttpRequest, kind: str, report_id: str) -> Http
         await _client(request).reports.delete(kind, report_id)
     except errors.NotFound:
         return responses.not_found(request, GONE)
+    except responses.SUBMIT_FAILURES as exc:
+        context = {"kind": kind, "text": KIND_TEXT[kind], "report_id": parsed}
+        return _failed(request, "reports/delete.html", context, exc, kind)
     log.info("%s deleted %s report %s", _user(request).name, kind, report_id)
     messages.success(request, str(KIND_TEXT[kind]["deleted"]))
     return HttpResponseRedirect(_list_url(kind))
@@ -207,10 +210,25 @@ async def delete_matching(request: HttpRequest, kind: str) -> HttpResponse:
     if expected != preview.total:
         context["changed"] = True
         return render(request, "reports/delete_matching.html", context, status=409)
-    await reports.delete_matching(kind, text=text)
+    try:
+        await reports.delete_matching(kind, text=text)
+    except responses.SUBMIT_FAILURES as exc:
+        return _failed(request, "reports/delete_matching.html", context, exc, kind)
     log.info("%s deleted %d %s reports matching %r", _user(request).name, preview.total, kind, text)
     messages.success(request, KIND_TEXT[kind]["deleting"] % {"count": preview.total})
     return HttpResponseRedirect(_list_url(kind))
+
+
+def _failed(request: HttpRequest, template: str, context: dict, exc: errors.StalwartError, kind: str) -> HttpResponse:
+    """The confirmation again after the deletion failed in Stalwart, with a link to the list to check."""
+    return responses.form_upstream_failure(
+        request,
+        template,
+        context,
+        exc,
+        check_url=_list_url(kind),
+        check_label=gettext("See the reports as they are now"),
+    )
 
 
 @require_GET

@@ -23,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal import responses
 from portal.auth.vault import seal, unseal
 from portal.permissions import needs, require
 from portal.stalwart import errors
@@ -290,6 +291,24 @@ def _snapshot_matches(token: str, current: dict[str, str]) -> bool | None:
     return saved == {key: fingerprint(value) for key, value in current.items()}
 
 
+def _failed(
+    request: HttpRequest, template: str, context: dict, exc: errors.StalwartError, check: str, idempotent: bool = False
+) -> HttpResponse:
+    """The form again (at the step it was sent from) after its change failed in Stalwart.
+
+    Secret values are never in `context`: their fields are blank, with the sealed copy.
+    """
+    return responses.form_upstream_failure(
+        request,
+        template,
+        context,
+        exc,
+        check_url=check,
+        check_label=gettext("See the setting as it is now"),
+        idempotent=idempotent,
+    )
+
+
 def _reload_offer(back: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(_url("config:saved", back=back))
 
@@ -332,7 +351,12 @@ async def key_edit(request: HttpRequest) -> HttpResponse:
         if action == "preview":
             context.update(step="confirm", changes=changes, value=typed, snapshot=snapshot)
             return render(request, "settings_pages/key_form.html", context)
-        await api.update([insert_op(None, [(key, new)], assert_empty=False)])
+        context.update(step="confirm", changes=changes, value=typed, snapshot=snapshot)
+        try:
+            await api.update([insert_op(None, [(key, new)], assert_empty=False)])
+        except responses.SUBMIT_FAILURES as exc:
+            check = _url("config:key-edit", key=key)
+            return _failed(request, "settings_pages/key_form.html", context, exc, check, True)
         log.info("%s changed setting %s", request.portal_user.name, key)  # type: ignore[attr-defined]
         messages.success(request, gettext("Saved %(key)s.") % {"key": key})
         return _reload_offer(back)
@@ -370,6 +394,9 @@ async def key_new(request: HttpRequest) -> HttpResponse:
             return render(request, "settings_pages/key_form.html", context)
         try:
             await api.update([insert_op(None, [(key, value)], assert_empty=True)])
+        except responses.SUBMIT_FAILURES as exc:
+            context.update(step="confirm", changes=[Change(key, None, value)])
+            return _failed(request, "settings_pages/key_form.html", context, exc, _url("config:key-edit", key=key))
         except errors.AssertFailed:
             context["key_error"] = gettext("%(key)s already exists. Edit it instead, or choose another key.") % {
                 "key": key
@@ -391,7 +418,11 @@ async def key_delete(request: HttpRequest) -> HttpResponse:
     api = request.stalwart.settings  # type: ignore[attr-defined]
     back = _url("config:browse", prefix=parent_prefix(key))
     if request.method == "POST":
-        await api.delete(key)
+        try:
+            await api.delete(key)
+        except responses.SUBMIT_FAILURES as exc:
+            context = {"setting": Setting(key, "", False), "back": back, "value_unknown": True}
+            return _failed(request, "settings_pages/delete.html", context, exc, back)
         log.info("%s deleted setting %s", request.portal_user.name, key)  # type: ignore[attr-defined]
         messages.success(request, gettext("Deleted %(key)s.") % {"key": key})
         return _reload_offer(back)
@@ -525,7 +556,12 @@ async def record_edit(request: HttpRequest) -> HttpResponse:
         if action == "preview":
             context.update(step="confirm", changes=changes)
             return render(request, "settings_pages/record_form.html", context)
-        await api.update([clear_op(base + "."), insert_op(base, sorted(new.items()), assert_empty=False)])
+        try:
+            await api.update([clear_op(base + "."), insert_op(base, sorted(new.items()), assert_empty=False)])
+        except responses.SUBMIT_FAILURES as exc:
+            context.update(step="confirm", changes=changes)
+            check = _url("config:record-edit", prefix=prefix, id=record_id)
+            return _failed(request, "settings_pages/record_form.html", context, exc, check, True)
         log.info("%s changed record %s (%d keys)", request.portal_user.name, base, len(changes))  # type: ignore[attr-defined]
         messages.success(
             request,
@@ -576,6 +612,10 @@ async def record_new(request: HttpRequest) -> HttpResponse:
             return render(request, "settings_pages/record_form.html", context)
         try:
             await request.stalwart.settings.update([insert_op(base, sorted(new.items()), assert_empty=True)])  # type: ignore[attr-defined]
+        except responses.SUBMIT_FAILURES as exc:
+            context.update(step="confirm", changes=changes)
+            check = _url("config:record-edit", prefix=prefix, id=record_id)
+            return _failed(request, "settings_pages/record_form.html", context, exc, check)
         except errors.AssertFailed:
             context["id_error"] = gettext(
                 "A record “%(record)s” already exists under %(prefix)s. Choose another id, or edit that record."
@@ -600,7 +640,11 @@ async def record_delete(request: HttpRequest) -> HttpResponse:
     base = f"{prefix}.{record_id}"
     back = _group_url(prefix)
     if request.method == "POST":
-        await api.update([clear_op(base + ".")])
+        try:
+            await api.update([clear_op(base + ".")])
+        except responses.SUBMIT_FAILURES as exc:
+            context = {"prefix": prefix, "record_id": record_id, "settings": [], "back": back, "value_unknown": True}
+            return _failed(request, "settings_pages/delete.html", context, exc, back)
         log.info("%s deleted record %s", request.portal_user.name, base)  # type: ignore[attr-defined]
         messages.success(
             request, gettext("Deleted %(record)s from %(prefix)s.") % {"record": record_id, "prefix": prefix}
@@ -632,7 +676,11 @@ async def saved(request: HttpRequest) -> HttpResponse:
 async def reload(request: HttpRequest) -> HttpResponse:
     dry_run = request.POST.get("mode") == "check"
     back = _safe_back(request, request.POST.get("back"), reverse("config:browse"))
-    result = await request.stalwart.maintenance.reload(dry_run=dry_run)  # type: ignore[attr-defined]
+    try:
+        result = await request.stalwart.maintenance.reload(dry_run=dry_run)  # type: ignore[attr-defined]
+    except responses.SUBMIT_FAILURES as exc:
+        context = {"back": back, "can_reload": True}
+        return _failed(request, "settings_pages/saved.html", context, exc, back, True)
     log.info(
         "%s %s the configuration: %d errors, %d warnings",
         request.portal_user.name,  # type: ignore[attr-defined]

@@ -199,10 +199,14 @@ class StalwartClient:
             response = await shared_client().request(method, api_url(path, query), content=content, headers=headers)
         except httpx.TimeoutException as exc:
             log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
-            raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
+            raise errors.StalwartTimeout(
+                gettext("Stalwart did not answer in time."), operation=operation, sent=_sent(exc)
+            ) from exc
         except httpx.HTTPError as exc:
             log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
-            raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
+            raise errors.StalwartUnavailable(
+                gettext("Stalwart could not be reached."), operation=operation, sent=_sent(exc)
+            ) from exc
         return decode_response(response, operation=operation, started=started)
 
     async def request_raw(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> bytes:
@@ -231,10 +235,14 @@ class StalwartClient:
             response = await shared_client().request(method, api_url(path, query), headers=headers)
         except httpx.TimeoutException as exc:
             log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
-            raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
+            raise errors.StalwartTimeout(
+                gettext("Stalwart did not answer in time."), operation=operation, sent=_sent(exc)
+            ) from exc
         except httpx.HTTPError as exc:
             log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
-            raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
+            raise errors.StalwartUnavailable(
+                gettext("Stalwart could not be reached."), operation=operation, sent=_sent(exc)
+            ) from exc
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if response.status_code < 300 and content_type not in JSON_TYPES:
             return response.content
@@ -296,3 +304,12 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+# Failures that happen before a request leaves the portal: Stalwart cannot have acted on it.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)
+
+
+def _sent(exc: httpx.HTTPError) -> bool:
+    """Whether the failed request may have reached Stalwart (and so may have changed something)."""
+    return not isinstance(exc, _NOT_SENT)
+
+

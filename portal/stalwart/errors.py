@@ -29,7 +29,16 @@ class StalwartError(Exception):
 
 # --- transport -------------------------------------------------------------
 class StalwartUnavailable(StalwartError):
-    """Stalwart could not be reached, or the connection broke."""
+    """Stalwart could not be reached, or the connection broke.
+
+    `sent` says whether the request may have reached Stalwart: False when the connection
+    could not be made (so nothing was changed), True when it broke or timed out afterwards
+    (so a change may have been applied).
+    """
+
+    def __init__(self, message: str, *, operation: str = "", sent: bool = True) -> None:
+        super().__init__(message, operation=operation)
+        self.sent = sent
 
 
 class StalwartTimeout(StalwartUnavailable):

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
+from portal import responses
 from portal.markup import kept
 from portal.permissions import needs, require
 from portal.stalwart import errors
@@ -198,6 +199,9 @@ async def dmarc(request: HttpRequest) -> HttpResponse:
                 "message",
                 gettext("Stalwart could not read this message: %(reason)s.") % {"reason": exc.details or exc.message},
             )
+        except responses.SUBMIT_FAILURES as exc:
+            template = "tools/dmarc.html#tool" if _htmx(request) else "tools/dmarc.html"
+            return responses.form_upstream_failure(request, template, {"form": form}, exc, form=form, changes=False)
     if form.errors:
         status = 422
     context = {"form": form, "report": report}
@@ -235,6 +239,9 @@ async def spam_classify(request: HttpRequest) -> HttpResponse:
                 "message",
                 gettext("Stalwart could not read this message: %(reason)s") % {"reason": exc.details or exc.message},
             )
+        except responses.SUBMIT_FAILURES as exc:
+            template = "tools/spam_classify.html#tool" if _htmx(request) else "tools/spam_classify.html"
+            return responses.form_upstream_failure(request, template, {"form": form}, exc, form=form, changes=False)
     status = 422 if form.errors else 200
     context = {"form": form, "result": result}
     if result is not None:
@@ -260,6 +267,9 @@ async def spam_train(request: HttpRequest) -> HttpResponse:
                 "message",
                 gettext("Stalwart could not read this message: %(reason)s") % {"reason": exc.details or exc.message},
             )
+        except responses.SUBMIT_FAILURES as exc:
+            # Nothing in the portal shows a filter's training: no page to check, only the warning.
+            return responses.form_upstream_failure(request, "tools/spam_train.html", {"form": form}, exc, form=form)
         else:
             user = request.portal_user  # type: ignore[attr-defined]
             where = f"the filter of {data['account']}" if data["account"] else "the server-wide filter"
@@ -408,11 +418,21 @@ async def _perform(request: HttpRequest, spec: Action, form, data: dict) -> Http
             request, gettext("Stalwart cannot do this: %(reason)s.") % {"reason": exc.details or exc.message}
         )
         return HttpResponseRedirect(done)
-    except errors.ServerError:
-        if spec.slug not in ("update-spam-rules", "update-webadmin"):
-            raise
-        messages.error(request, gettext("Stalwart could not download the update. Can it reach the internet?"))
-        return HttpResponseRedirect(done)
+    except responses.SUBMIT_FAILURES as exc:
+        if isinstance(exc, errors.ServerError) and spec.slug in ("update-spam-rules", "update-webadmin"):
+            messages.error(request, gettext("Stalwart could not download the update. Can it reach the internet?"))
+            return HttpResponseRedirect(done)
+        context = {"action": spec, "form": form, "confirm": spec.confirm_needed(data) or spec.destructive}
+        return responses.form_upstream_failure(
+            request,
+            "tools/maintenance_action.html",
+            context,
+            exc,
+            form=form,
+            check_url=done,
+            check_label=gettext("Back to maintenance"),
+            idempotent=spec.slug == "reload",
+        )
     log.info("%s ran maintenance action %s (%s)", user.name, spec.slug, data)
     return HttpResponseRedirect(done)
 
@@ -440,6 +460,16 @@ async def _account_action(request: HttpRequest, name: str, kind: str) -> HttpRes
             await api.delete_bayes_account(name)
     except errors.ItemNotFound:
         return render(request, "tools/account_action.html", {**context, "missing": True}, status=404)
+    except responses.SUBMIT_FAILURES as exc:
+        return responses.form_upstream_failure(
+            request,
+            "tools/account_action.html",
+            context,
+            exc,
+            check_url=context["back"],
+            check_label=gettext("Back to %(account)s") % {"account": name},
+            idempotent=True,
+        )
     log.info("%s ran %s for %s", user.name, kind, name)
     if kind == "empty-trash":
         messages.success(

@@ -96,15 +96,24 @@ async def restore(request: HttpRequest, account: str) -> HttpResponse:
     if not everything and not items:
         messages.info(request, gettext("Select the messages to restore first."))
         return HttpResponseRedirect(_list_url(account))
+    context = {
+        "account": account,
+        "everything": everything,
+        "items": [(item, value) for item, value in zip(items, request.POST.getlist("item"), strict=False)],
+    }
     if request.POST.get("confirmed") != "yes":
-        context = {
-            "account": account,
-            "everything": everything,
-            "items": [(item, value) for item, value in zip(items, request.POST.getlist("item"), strict=False)],
-        }
         return render(request, "undelete/confirm.html", context)
     try:
         results = await request.stalwart.undelete.restore(account, None if everything else items)  # type: ignore[attr-defined]
+    except responses.SUBMIT_FAILURES as exc:
+        return responses.form_upstream_failure(
+            request,
+            "undelete/confirm.html",
+            context,
+            exc,
+            check_url=_list_url(account),
+            check_label=gettext("See what is still deleted"),
+        )
     except errors.EnterpriseRequired:
         return _enterprise_notice(request, account)
     except errors.NotFound:
