@@ -116,29 +116,47 @@ KEYS = (
 ).split()
 KEYS_BY_LOWER = {key.lower(): key for key in KEYS}
 
-#: Counters shown by the official dashboard (event ids).
-COUNTERS = (
+#: What the metrics history store records (GET /api/telemetry/metrics), checked against the
+#: server's metrics store writer at v0.11.8 and v0.12.4 (identical lists). Once per
+#: ``metrics.history.interval`` (hourly by default) it writes, per counter, the number of events
+#: since the previous write, only when that number is above 0; the two gauges only when above 0;
+#: the histograms' count and sum since the previous write, only when they changed. Nothing else is
+#: ever stored: no ``delivery.delivered``, ``auth.success``, ``smtp.*`` rejections, ``user.count``...
+HISTORY_COUNTERS = (
     "smtp.connection-start",
     "imap.connection-start",
     "pop3.connection-start",
+    "manage-sieve.connection-start",
     "http.connection-start",
     "delivery.attempt-start",
-    "delivery.delivered",
-    "delivery.failed",
     "queue.queue-message",
     "queue.queue-message-authenticated",
     "queue.queue-dsn",
     "queue.queue-report",
     "message-ingest.ham",
     "message-ingest.spam",
-    "smtp.mailbox-does-not-exist",
-    "smtp.relay-not-allowed",
-    "auth.success",
     "auth.failed",
-    "security.ip-blocked",
     "security.authentication-ban",
+    "security.scan-ban",
+    "security.abuse-ban",
+    "security.loiter-ban",
+    "security.ip-blocked",
+    "incoming-report.dmarc-report",
+    "incoming-report.dmarc-report-with-warnings",
+    "incoming-report.tls-report",
+    "incoming-report.tls-report-with-warnings",
 )
-#: Gauges (``MetricType``) and their unit.
+HISTORY_GAUGES = ("queue.count", "server.memory")
+HISTORY_HISTOGRAMS = (
+    "message-ingest.time",
+    "message-ingest.index-time",
+    "delivery.total-time",
+    "delivery.attempt-time",
+    "dns.lookup-time",
+)
+#: Counters the live stream may carry besides those (any event the server counted).
+COUNTERS = HISTORY_COUNTERS + ("delivery.delivered", "delivery.failed", "auth.success")
+#: Gauges (``MetricType``) and their unit: what the live stream sends (Enterprise).
 GAUGES = {
     "server.memory": "bytes",
     "queue.count": "messages",
@@ -149,6 +167,7 @@ GAUGES = {
     "pop3.active-connections": "connections",
     "http.active-connections": "connections",
     "delivery.active-connections": "connections",
+    "sieve.active-connections": "connections",
 }
 HISTOGRAMS = {
     "message-ingest.time": "milliseconds",
@@ -573,13 +592,12 @@ def build(sb) -> Observability:
 
 
 def _metric_history(sb, rng: random.Random, now: int) -> list[dict]:
-    """Hourly points for the last seven days, with a daily rhythm."""
+    """A week of what the metrics history store would hold: one write at the top of each hour,
+    with a daily rhythm, the names and the skipped zeros of :data:`HISTORY_COUNTERS`."""
     import math
 
     points: list[dict] = []
     hour = now - now % 3600
-    users = sum(1 for p in sb.principals.values() if p.type == "individual")
-    domains = sum(1 for p in sb.principals.values() if p.type == "domain")
     queue = 12
     for step in range(7 * 24, 0, -1):
         ts = hour - step * 3600
@@ -591,50 +609,49 @@ def _metric_history(sb, rng: random.Random, now: int) -> list[dict]:
             "smtp.connection-start": received + rng.randint(5, 40),
             "imap.connection-start": int(activity * rng.randint(60, 160)),
             "pop3.connection-start": rng.randint(0, 6),
+            "manage-sieve.connection-start": rng.randint(0, 2),
             "http.connection-start": int(activity * rng.randint(100, 300)),
             "delivery.attempt-start": int(activity * rng.randint(20, 50)),
-            "delivery.delivered": int(activity * rng.randint(18, 45)),
-            "delivery.failed": rng.randint(0, 3),
             "queue.queue-message": received,
             "queue.queue-message-authenticated": int(activity * rng.randint(15, 40)),
             "queue.queue-dsn": rng.randint(0, 2),
             "queue.queue-report": rng.randint(0, 1),
             "message-ingest.ham": int(received * 0.85),
             "message-ingest.spam": received - int(received * 0.85),
-            "smtp.mailbox-does-not-exist": rng.randint(0, 9),
-            "smtp.relay-not-allowed": rng.randint(0, 4),
-            "auth.success": int(activity * rng.randint(30, 80)),
             "auth.failed": rng.randint(0, 12) + (40 if step in (30, 31) else 0),
-            "security.ip-blocked": rng.randint(0, 3),
             "security.authentication-ban": 1 if step in (30,) else 0,
+            "security.scan-ban": 1 if step % 50 == 7 else 0,
+            "security.ip-blocked": rng.randint(0, 3),
+            "incoming-report.dmarc-report": 1 if local_hour == 3 else 0,
+            "incoming-report.tls-report": 1 if local_hour == 4 else 0,
         }
         for counter_id, value in counters.items():
-            if value:
+            if value > 0:
                 points.append({"type": "counter", "id": counter_id, "timestamp": stamp, "value": value, "ts": ts})
         queue = min(60, max(0, queue + rng.randint(-4, 5)))
-        gauges = {
-            "server.memory": int((310 + 60 * activity + rng.randint(-8, 8)) * 1024 * 1024),
-            "queue.count": queue,
-            "user.count": users,
-            "domain.count": domains,
-            "smtp.active-connections": int(activity * rng.randint(1, 12)),
-            "imap.active-connections": int(activity * rng.randint(10, 40)),
-            "delivery.active-connections": int(activity * rng.randint(0, 6)),
-        }
+        gauges = {"queue.count": queue, "server.memory": int((310 + 60 * activity + rng.randint(-8, 8)) * 1024 * 1024)}
         for gauge_id, value in gauges.items():
-            points.append({"type": "gauge", "id": gauge_id, "timestamp": stamp, "value": value, "ts": ts})
-        for histogram_id, mean in (("delivery.total-time", 1800), ("message-ingest.time", 45), ("dns.lookup-time", 12)):
-            count = max(1, int(activity * rng.randint(10, 40)))
-            points.append(
-                {
-                    "type": "histogram",
-                    "id": histogram_id,
-                    "timestamp": stamp,
-                    "count": count,
-                    "sum": count * (mean + rng.randint(-mean // 3, mean // 3)),
-                    "ts": ts,
-                }
-            )
+            if value > 0:
+                points.append({"type": "gauge", "id": gauge_id, "timestamp": stamp, "value": value, "ts": ts})
+        for histogram_id, mean in (
+            ("message-ingest.time", 45),
+            ("message-ingest.index-time", 20),
+            ("delivery.total-time", 1800),
+            ("delivery.attempt-time", 900),
+            ("dns.lookup-time", 12),
+        ):
+            count = int(activity * rng.randint(0, 40))
+            if count > 0:
+                points.append(
+                    {
+                        "type": "histogram",
+                        "id": histogram_id,
+                        "timestamp": stamp,
+                        "count": count,
+                        "sum": count * (mean + rng.randint(-mean // 3, mean // 3)),
+                        "ts": ts,
+                    }
+                )
     return points
 
 

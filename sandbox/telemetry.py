@@ -332,6 +332,7 @@ def _live_metrics(sb, counters: set[str], metrics: set[str], rng) -> list[dict]:
         "pop3.active-connections": rng.randint(0, 2),
         "http.active-connections": rng.randint(1, 9),
         "delivery.active-connections": rng.randint(0, 4),
+        "sieve.active-connections": rng.randint(0, 1),
     }
     for gauge_id in GAUGES:
         if not metrics or gauge_id in metrics:

@@ -213,11 +213,16 @@ def bucket(
     step: timedelta,
     count: int,
     how: str,
+    recorded_from: datetime | None = None,
 ) -> Series:
     """Group points of the given metric ids into `count` buckets from `start`.
 
     `how` is "sum" (counters: what happened in the bucket), "last" (gauges: the last value
     seen) or "mean" (histograms: sum / count, e.g. an average time).
+
+    Stalwart's history store writes a counter only when it grew and a gauge only when it is
+    above zero, so from `recorded_from` (the store's first sample) on, a bucket without a
+    counter or gauge point is 0; before it, and for histograms (no average of nothing), None.
     """
     wanted = set(ids)
     sums = [0.0] * count
@@ -243,7 +248,8 @@ def bucket(
     values: list[float | None] = []
     for index in range(count):
         if not seen[index]:
-            values.append(None)
+            recorded = recorded_from is not None and how != "mean" and start + step * (index + 1) > recorded_from
+            values.append(0.0 if recorded else None)
         elif how == "mean":
             values.append(sums[index] / counts[index] if counts[index] else None)
         elif how == "last":

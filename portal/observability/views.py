@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -428,24 +428,48 @@ class Card:
     caption: str
 
 
+#: Only names Stalwart's metrics history store writes (its list is the same in v0.11.8 and
+#: v0.12.4): every connection-start, delivery.attempt-start, the queue-* and message-ingest
+#: counters, auth.failed, the security bans and blocks, incoming reports; the gauges queue.count
+#: and server.memory; the histograms message-ingest.time/index-time, delivery.total-time,
+#: delivery.attempt-time and dns.lookup-time. Successful deliveries (`delivery.delivered`),
+#: SMTP rejections and the other gauges are never stored, so a card must not read them.
 CARDS = (
     Card(_("Queue size"), ("queue.count",), "last", "count", _("Messages waiting in the queue")),
-    Card(_("Deliveries"), ("delivery.delivered",), "sum", "count", _("Messages handed to remote servers")),
-    Card(_("Received messages"), ("queue.queue-message",), "sum", "count", _("Messages accepted over SMTP")),
     Card(
-        _("Rejections"),
-        ("smtp.mailbox-does-not-exist", "smtp.relay-not-allowed", "security.ip-blocked"),
+        _("Delivery attempts"),
+        ("delivery.attempt-start",),
         "sum",
         "count",
-        _("Unknown recipients, relay attempts and blocked IP addresses"),
+        _("Attempts to hand messages to remote servers, successful or not"),
+    ),
+    Card(_("Received messages"), ("queue.queue-message",), "sum", "count", _("Messages accepted over SMTP")),
+    Card(
+        _("Blocked and banned"),
+        (
+            "security.ip-blocked",
+            "security.authentication-ban",
+            "security.abuse-ban",
+            "security.scan-ban",
+            "security.loiter-ban",
+        ),
+        "sum",
+        "count",
+        _("Connections from blocked addresses, and addresses banned for failed sign-ins, abuse, scanning or loitering"),
     ),
     Card(_("Authentication failures"), ("auth.failed",), "sum", "count", _("Failed sign-ins on every protocol")),
     Card(
         _("Connections"),
-        ("smtp.connection-start", "imap.connection-start", "pop3.connection-start", "http.connection-start"),
+        (
+            "smtp.connection-start",
+            "imap.connection-start",
+            "pop3.connection-start",
+            "manage-sieve.connection-start",
+            "http.connection-start",
+        ),
         "sum",
         "count",
-        _("New SMTP, IMAP, POP3 and HTTP connections"),
+        _("New SMTP, IMAP, POP3, ManageSieve and HTTP connections"),
     ),
     Card(_("Memory"), ("server.memory",), "last", "bytes", _("Memory used by the server")),
     Card(_("Delivery time"), ("delivery.total-time",), "mean", "ms", _("Average time from submission to delivery")),
@@ -462,6 +486,22 @@ LIVE_METRICS = (
     ("http.active-connections", _("HTTP connections"), "count"),
     ("delivery.active-connections", _("Outgoing deliveries"), "count"),
 )
+
+
+HOUR = timedelta(hours=1)
+
+
+def _window_end(latest: datetime | None, clock_end: datetime) -> datetime:
+    """Where the charts end: after the hour of Stalwart's newest sample, so the last point of
+    every chart (and the value shown beside it) is that sample's hour, on the server's clock.
+
+    Stalwart writes its history at the top of each hour; until this hour's write arrives the
+    newest sample is an hour old, and a window ending on the portal's clock would end on an
+    empty hour. A store that has written nothing for longer keeps the portal's clock, so the
+    gap shows."""
+    if latest is None or latest < clock_end - 2 * HOUR:
+        return clock_end
+    return latest.replace(minute=0, second=0, microsecond=0) + HOUR
 
 
 def _format(value: float | None, unit: str) -> str:
@@ -512,20 +552,26 @@ async def dashboard(request: HttpRequest) -> HttpResponse:
     if period not in PERIODS:
         period = "24h"
     label, hours = PERIODS[period]
-    now = now_utc().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    start = now - timedelta(hours=hours)
+    clock_end = now_utc().replace(minute=0, second=0, microsecond=0) + HOUR
     context: dict = {"period": period, "periods": PERIODS, "period_label": label, "can_live": user.has("metrics-live")}
     try:
-        points = await request.stalwart.telemetry.metrics(after=start)  # type: ignore[attr-defined]
+        # One hour more than shown: the window may end an hour early (see _window_end).
+        points = await request.stalwart.telemetry.metrics(after=clock_end - HOUR * (hours + 1))  # type: ignore[attr-defined]
     except errors.EnterpriseRequired:
         return _enterprise_notice(request, gettext("The dashboard"))
     except errors.OtherError as exc:
         context["problem"] = exc.details
         context["problem_reason"] = exc.reason
         points = ()
+    stamps = [point.timestamp for point in points if point.timestamp is not None]
+    end = _window_end(max(stamps, default=None), clock_end)
+    start = end - HOUR * hours
+    context["latest_sample"] = max(stamps, default=None)
     cards = []
     for card in CARDS:
-        series = bucket(points, card.ids, start=start, step=timedelta(hours=1), count=hours, how=card.how)
+        series = bucket(
+            points, card.ids, start=start, step=HOUR, count=hours, how=card.how, recorded_from=min(stamps, default=None)
+        )
         cards.append(
             {
                 "card": card,

@@ -22,7 +22,14 @@ def test_dashboard_shows_sparklines_with_numbers(signed_in, sandbox):
     response = client.get("/observability/dashboard/")
     assert response.status_code == 200
     html = response.content.decode()
-    for title in ("Queue size", "Deliveries", "Rejections", "Authentication failures", "Connections", "Memory"):
+    for title in (
+        "Queue size",
+        "Delivery attempts",
+        "Blocked and banned",
+        "Authentication failures",
+        "Connections",
+        "Memory",
+    ):
         assert f">{title}</h2>" in html
     assert html.count('<svg class="sparkline"') == 8
     assert "style=" not in html and "<script>" not in html.split("</head>")[1]
@@ -36,6 +43,94 @@ def test_dashboard_shows_sparklines_with_numbers(signed_in, sandbox):
     assert "Right now" in html and "Accounts" in html
     assert 'data-stream-url="/observability/dashboard/live"' in html
     assert state(sandbox).open_streams == 0
+
+
+def test_cards_read_only_names_stalwarts_history_store_writes():
+    """The store writes a fixed list of counters, gauges and histograms (the same in v0.11.8 and
+    v0.12.4; the sandbox lists them); a card reading any other name would always show nothing."""
+    from portal.observability.views import CARDS
+    from sandbox.observability import HISTORY_COUNTERS, HISTORY_GAUGES, HISTORY_HISTOGRAMS
+
+    kinds = {"sum": set(HISTORY_COUNTERS), "last": set(HISTORY_GAUGES), "mean": set(HISTORY_HISTOGRAMS)}
+    for card in CARDS:
+        assert set(card.ids) <= kinds[card.how], (card.title, card.ids)
+    assert "delivery.delivered" not in {metric for card in CARDS for metric in card.ids}
+
+
+def _card(html: str, title: str) -> str:
+    start = html.index(f">{title}</h2>")
+    return html[start : html.index("</section>", start)]
+
+
+def _hour_points(sandbox, values: dict[str, dict[int, int]]) -> int:
+    """Replace the sandbox's metrics history: `{id: {hours before the current hour: value}}`,
+    written at the top of each hour as Stalwart does. Returns the current hour (epoch)."""
+    from sandbox.dates import rfc3339
+    from sandbox.observability import HISTORY_COUNTERS
+
+    hour = sandbox.now() - sandbox.now() % 3600
+    points = []
+    for metric_id, by_age in values.items():
+        kind = "counter" if metric_id in HISTORY_COUNTERS else "gauge"
+        for age, value in by_age.items():
+            ts = hour - age * 3600
+            points.append({"type": kind, "id": metric_id, "timestamp": rfc3339(ts), "value": value, "ts": ts})
+    state(sandbox).metrics = sorted(points, key=lambda point: point["ts"])
+    return hour
+
+
+def _dashboard_within_one_hour(client, sandbox, values) -> str:
+    """The dashboard over the given history; again if the hour turned while it was asked."""
+    for _ in range(2):
+        hour = _hour_points(sandbox, values)
+        html = client.get("/observability/dashboard/").content.decode()
+        if sandbox.now() - sandbox.now() % 3600 == hour:
+            return html
+    raise AssertionError("the hour turned twice")
+
+
+def test_deliveries_count_the_delivery_attempts_stalwart_records(signed_in, sandbox):
+    client = signed_in("admin")
+    seeded = [p for p in state(sandbox).metrics if p["id"] == "delivery.attempt-start"]
+    assert seeded and all(p["id"] != "delivery.delivered" for p in state(sandbox).metrics)
+    html = client.get("/observability/dashboard/").content.decode()
+    total = re.search(r"([\d,]+)<span class=\"metric-unit\"> in total", _card(html, "Delivery attempts"))
+    assert total and int(total.group(1).replace(",", "")) > 0
+
+    html = _dashboard_within_one_hour(
+        client, sandbox, {"delivery.attempt-start": {3: 4, 1: 6}, "server.memory": {3: 1 << 28, 2: 1 << 28, 1: 1 << 28}}
+    )
+    card = _card(html, "Delivery attempts")
+    assert '10<span class="metric-unit"> in total' in card
+    assert "<dt>Latest hour</dt><dd>6</dd>" in card
+
+
+def test_the_shown_value_is_the_last_point_of_the_chart(signed_in, sandbox):
+    """Stalwart writes its history at the top of each hour; until this hour's write the newest
+    sample is an hour old. The charts end at that sample, and the value beside each chart is
+    its last point: an empty queue (no queue.count point: gauges at 0 are not written) is 0,
+    not the last non-empty sample, and an hour without failures is 0, not the last failures."""
+    client = signed_in("admin")
+    html = _dashboard_within_one_hour(
+        client,
+        sandbox,
+        {
+            "queue.count": {3: 7, 2: 9},
+            "server.memory": {3: 300 << 20, 2: 320 << 20, 1: 310 << 20},
+            "auth.failed": {3: 9},
+        },
+    )
+    queue = _card(html, "Queue size")
+    assert '0<span class="metric-unit"> in the latest sample' in queue
+    assert "ending at 0</title>" in queue and 'cy="45.0"' in queue  # the chart ends at its lowest point
+    failures = _card(html, "Authentication failures")
+    assert '9<span class="metric-unit"> in total' in failures
+    assert "<dt>Latest hour</dt><dd>0</dd>" in failures and "ending at 0</title>" in failures
+    assert 'cy="45.0"' in failures
+    memory = _card(html, "Memory")
+    assert '310 MiB<span class="metric-unit"> in the latest sample' in memory
+    assert "ending at 310 MiB</title>" in memory
+    assert "its latest sample is from <time" in html
 
 
 def test_period_switch(signed_in, sandbox):
@@ -110,6 +205,18 @@ def test_bucketing_and_sparkline():
     assert gauges.values == (None, 9, None)
     means = bucket(points, ["delivery.total-time"], start=start, step=timedelta(hours=1), count=3, how="mean")
     assert means.values == (150, None, None)
+    # From the store's first sample on, no counter or gauge point means 0 (Stalwart skips
+    # zeros); before it, and for averages, nothing is known.
+    recorded = start + timedelta(hours=1, minutes=5)
+    assert bucket(
+        points, ["auth.failed"], start=start, step=timedelta(hours=1), count=4, how="sum", recorded_from=recorded
+    ).values == (5, 0, 7, 0)
+    assert bucket(
+        points, ["queue.count"], start=start, step=timedelta(hours=1), count=3, how="last", recorded_from=recorded
+    ).values == (None, 9, 0)
+    assert bucket(
+        points, ["delivery.total-time"], start=start, step=timedelta(hours=1), count=2, how="mean", recorded_from=start
+    ).values == (150, None)
     line = sparkline(counters)
     assert not line.empty and len(line.line.split()) == 3
     assert sparkline(bucket([], ["x"], start=start, step=timedelta(hours=1), count=3, how="sum")).empty

@@ -136,6 +136,21 @@ def test_metrics_history_and_filters(ee):
     assert all(point["timestamp"] >= points[-1]["timestamp"] for point in recent)
 
 
+def test_metrics_history_holds_only_what_stalwarts_store_writes(ee):
+    """The history store writes a fixed list of names (v0.11.8 and v0.12.4), and never a zero:
+    no successful deliveries, no SMTP rejections, no user or connection gauges."""
+    from sandbox.observability import HISTORY_COUNTERS, HISTORY_GAUGES, HISTORY_HISTOGRAMS
+
+    points = ee.data("GET", "/api/telemetry/metrics")
+    allowed = {"counter": HISTORY_COUNTERS, "gauge": HISTORY_GAUGES, "histogram": HISTORY_HISTOGRAMS}
+    for point in points:
+        assert point["id"] in allowed[point["type"]], point
+        assert (point["count"] if point["type"] == "histogram" else point["value"]) > 0, point
+    ids = {point["id"] for point in points}
+    assert {"delivery.attempt-start", "queue.count", "server.memory", "delivery.total-time"} <= ids
+    assert not ids & {"delivery.delivered", "auth.success", "user.count", "smtp.active-connections"}
+
+
 def test_no_metrics_store(ee):
     ee.sb.settings["metrics.history.enable"] = "false"
     assert ee.get("/api/telemetry/metrics").json() == {
