@@ -157,6 +157,8 @@ def run_method(sb, caller, name: str, args: dict, created_ids: dict) -> dict:
     if op == "get":
         response.update(do_get(sb, caller, kind, args))
     elif op == "query":
+        if not kind.queryable:
+            raise MethodError("invalidArguments", f"{name} is not supported.")
         response.update(do_query(sb, caller, kind, args))
     else:
         response.update(do_set(sb, caller, kind, args, created_ids))

@@ -21,7 +21,7 @@ import re
 from ..permissions import BUILTIN_ROLE_NAMES
 from ..state import Principal
 from . import ids
-from .errors import MethodError, SetError
+from .errors import SetError
 from .permissions import map_name, permission_ids
 from .store import (
     address_of,
@@ -85,6 +85,8 @@ class Kind:
     prefix = ""
     singleton = False
     tenant_scoped = True
+    #: False: ``/query`` answers invalidArguments (x:Action)
+    queryable = True
     properties: tuple[str, ...] = ()
     server_set: tuple[str, ...] = ("createdAt",)
     filters: tuple[str, ...] = ()
@@ -905,13 +907,10 @@ ROLE = RoleKind()
 OAUTH_CLIENT = OAuthClientKind()
 
 
-class EnterpriseOnly(MethodError):
-    pass
-
-
 def kinds(sb) -> dict[str, Kind]:
+    from .actions import ACTION
     from .selfservice import ACCOUNT_PASSWORD, API_KEY, APP_PASSWORD
 
     table = {k.name: k for k in (ACCOUNT, DOMAIN, MAILING_LIST, TENANT, ROLE, OAUTH_CLIENT, ACCOUNT_PASSWORD,
-                                 API_KEY, APP_PASSWORD)}
+                                 API_KEY, APP_PASSWORD, ACTION)}
     return table

@@ -189,3 +189,34 @@ def test_seeded_app_password_is_an_app_password(v16):
     assert [a["description"] for a in apps] == ["Phone mail app"]
     r = v16.login("theo.martin@example.org", "App-Sandbox-1")
     assert r.json()["type"] == "authenticated"  # app passwords bypass TOTP
+
+
+def test_actions_without_properties_run_and_are_never_listed(v16):
+    r = v16.call("admin", "x:Action/set", {"create": {"c": {"@type": "InvalidateCaches"}}})[1]
+    assert set(r["created"]["c"]) == {"id"}
+    assert v16.call("admin", "x:Action/get", {"ids": [r["created"]["c"]["id"]]})[1]["list"] == []
+    assert v16.call("admin", "x:Action/query", {})[1]["type"] == "invalidArguments"
+    unknown = v16.call("admin", "x:Action/set", {"create": {"c": {"@type": "Explode"}}})[1]
+    assert unknown["notCreated"]["c"]["type"] == "invalidPatch"
+    assert v16.call("user", "x:Action/set", {"create": {"c": {"@type": "InvalidateCaches"}}})[1]["type"] == "forbidden"
+
+
+def test_basic_auth_and_an_explicit_account_id(v16):
+    """How the server's own provisioning script talks to it (tests/resources/scripts/stress_test_prepare.py)."""
+    import base64
+
+    admin = PERSONAS["admin"]
+    headers = {"Authorization": "Basic " + base64.b64encode(f"admin:{admin['password']}".encode()).decode()}
+    session = v16.client.get("/.well-known/jmap", headers=headers, follow_redirects=True).json()
+    own = next(iter(session["accounts"]))
+    body = {"using": ["urn:ietf:params:jmap:core", "urn:stalwart:jmap"], "methodCalls": [
+        ["x:Account/set", {"accountId": own, "create": {"a": {
+            "@type": "User", "name": "test1", "domainId": _id_of(v16, "example.org"),
+            "credentials": {"0": {"@type": "Password", "secret": "k3JdP9sQ2mXa7LbZ"}},
+            "encryptionAtRest": {"@type": "Disabled"}, "permissions": {"@type": "Inherit"},
+            "roles": {"@type": "User"}, "locale": "en_US"}}}, "c0"]]}
+    r = v16.client.post(session["apiUrl"], json=body, headers=headers).json()
+    assert "a" in r["methodResponses"][0][1]["created"]
+    other = v16.call("user", "x:AccountPassword/get", {"accountId": own, "ids": ["singleton"]})
+    assert other[0] == "error" and other[1] == {"type": "forbidden",
+                                                "description": f"You are not an owner of account {own}."}
