@@ -102,6 +102,7 @@ SECTIONS: tuple[NavSection, ...] = (
         _("Server"),
         (
             NavItem(_("Settings"), "config:browse", needs("settings-list")),
+            NavItem(_("Sign-in throttle"), "auth:throttle", needs("settings-update")),
             NavItem(
                 _("Maintenance"),
                 "tools:maintenance",

@@ -314,6 +314,18 @@ class Entry:
     last_failure: float
     refused_until: float | None
 
+    @property
+    def last_at(self) -> datetime:
+        return datetime.fromtimestamp(self.last_failure, tz=UTC)
+
+    @property
+    def until_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.refused_until, tz=UTC) if self.refused_until else None
+
+    @property
+    def clearable(self) -> bool:
+        return self.kind in CLEARABLE
+
 
 async def entries() -> list[Entry]:
     """What failed in the last day, most refused first, then the most recent."""

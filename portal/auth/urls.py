@@ -6,4 +6,6 @@ app_name = "auth"
 urlpatterns = [
     path("sign-in", views.sign_in, name="sign-in"),
     path("sign-out", views.sign_out, name="sign-out"),
+    path("throttle/", views.throttle_list, name="throttle"),
+    path("throttle/clear", views.throttle_clear, name="throttle-clear"),
 ]

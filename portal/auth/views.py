@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.audit import recording as audit
 from portal.navigation import landing_url
+from portal.permissions import needs, require
 from portal.stalwart import StalwartClient, errors, oauth
 
 from . import session, throttle
@@ -208,3 +209,42 @@ async def sign_out(request: HttpRequest) -> HttpResponse:
     await session.end(request)
     messages.success(request, _("You have signed out."))
     return HttpResponseRedirect(reverse("auth:sign-in"))
+
+
+# --- the sign-in throttle, for administrators ------------------------------------------------
+# Clearing lets more guesses reach Stalwart, so it takes the right to change its settings.
+THROTTLE_ADMIN = needs("settings-update")
+
+
+@require_GET
+@require(THROTTLE_ADMIN)
+async def throttle_list(request: HttpRequest) -> HttpResponse:
+    limits = throttle.limits()
+    context = {"entries": await throttle.entries(), "limits": limits, "window_minutes": max(1, limits.window // 60)}
+    return render(request, "auth/throttle.html", context)
+
+
+@require_POST
+@require(THROTTLE_ADMIN)
+async def throttle_clear(request: HttpRequest) -> HttpResponse:
+    cleared = await throttle.clear(request.POST.get("entry", "")[:64])
+    if cleared is None:
+        messages.error(request, _("That entry is no longer there, or cannot be cleared here."))
+        return HttpResponseRedirect(reverse("auth:throttle"))
+    user = request.portal_user  # type: ignore[attr-defined]
+    target = " ".join(part for part in (cleared.address, cleared.account) if part)
+    await audit.write(
+        actor=user.name,
+        actor_tenant=user.tenant,
+        ip=audit.client_ip(request),
+        method="POST",
+        path=reverse("auth:throttle-clear"),
+        query={},
+        body={"kind": cleared.kind, "address": cleared.address, "account": cleared.account},
+        error=None,
+        action="portal.sign-in-throttle-clear",
+        target=target,
+    )
+    log.info("sign-in throttle cleared by %s: %s", user.name, cleared.kind)
+    messages.success(request, _("Cleared. Sign-ins from there may be tried again."))
+    return HttpResponseRedirect(reverse("auth:throttle"))

@@ -8,7 +8,6 @@ from django.test import Client
 from portal.auth.session import IDENTITY_KEY
 from tests.conftest import persona, sign_in
 
-
 ATTACKER = "198.51.100.7"
 USER_ADDRESS = "203.0.113.20"
 THROTTLE_OFF = {

@@ -66,9 +66,7 @@ def test_limits_can_be_disabled():
 
 def _fail(env, login="admin", times=1, forwarded_for=None):
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
-    return [
-        env.get("/api/principal/x", auth={**basic(login, "wrong"), **headers}).status_code for _ in range(times)
-    ]
+    return [env.get("/api/principal/x", auth={**basic(login, "wrong"), **headers}).status_code for _ in range(times)]
 
 
 def _banned(env) -> set[str]:
