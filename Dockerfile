@@ -20,9 +20,19 @@ RUN useradd --system --uid 10001 --home /app portal
 WORKDIR /app
 COPY --from=build /venv /venv
 COPY --from=build --chown=portal:portal /app /app
+# The default SQLite database (var/portal.sqlite3) lives in this volume, so sessions and the
+# audit trail outlive the container: mount it (docker run -v portal-data:/app/var ...), or set
+# DATABASE_URL to PostgreSQL. Created before the volume is declared, so a new named volume
+# starts out owned by the portal user.
 RUN mkdir -p /app/var && chown portal:portal /app/var
+VOLUME ["/app/var"]
 USER portal
+# PORTAL_PORT moves the listener (and the health check with it). FORWARDED_ALLOW_IPS: the
+# addresses of the proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes
+# (the sign-in throttle keys on the client address); the default trusts none but loopback.
+ENV PORTAL_PORT=8000 FORWARDED_ALLOW_IPS=127.0.0.1
 EXPOSE 8000
+# /healthz answers before Django's host check, so the probe needs no ALLOWED_HOSTS entry.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec uvicorn portal.asgi:application --host 0.0.0.0 --port 8000 --proxy-headers"]
+  CMD python -c "import os,sys,urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORTAL_PORT', '8000'), timeout=4).status != 200)"
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec uvicorn portal.asgi:application --host 0.0.0.0 --port \"${PORTAL_PORT:-8000}\" --proxy-headers --forwarded-allow-ips \"${FORWARDED_ALLOW_IPS:-127.0.0.1}\""]

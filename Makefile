@@ -17,12 +17,22 @@ PYTHON ?= $(shell scripts/find-python)
 
 .PHONY: help venv dev-deps browser node-deps demo serve test screenshots lint messages bench loadtest clean
 
+# One line per target of .PHONY (tests/test_packaging.py checks that none is missing).
 help:
-	@echo "make demo   - run the Stalwart sandbox and the portal on 127.0.0.1"
-	@echo "make test   - install what the tests need and run the whole suite"
-	@echo "make lint   - ruff"
-	@echo "make messages - refresh the English catalogues in locale/ (needs GNU gettext)"
-	@echo "make screenshots - every page at 1280 and 390 px into test-output/screenshots/pages/"
+	@echo "make demo        - run the Stalwart sandbox and the portal on 127.0.0.1 (PORTAL_PORT, SANDBOX_PORT)"
+	@echo "make test        - install what the tests need and run the whole suite (PYTEST_ARGS)"
+	@echo "make serve       - the portal alone against STALWART_URL (PORTAL_HOST, PORTAL_PORT, FORWARDED_ALLOW_IPS)"
+	@echo "make lint        - ruff"
+	@echo "make screenshots - every page at 1280 and 390 px into test-output/screenshots/pages/ (PAGES)"
+	@echo "make bench       - speed and memory next to the direct Stalwart calls, into BENCHMARKS.md"
+	@echo "make loadtest    - concurrent people and live streams through one portal process (LOADTEST_ARGS)"
+	@echo "make messages    - refresh the English catalogues in locale/ (needs GNU gettext)"
+	@echo "make venv        - create .venv and install the pinned dependencies"
+	@echo "make dev-deps    - venv plus the development dependencies"
+	@echo "make browser     - install Debian's chromium for the browser tests when missing"
+	@echo "make node-deps   - install the pinned axe-core with npm ci"
+	@echo "make clean       - remove .venv, node_modules and test output"
+	@echo "make help        - this list"
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.12+ found. Install one or set PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -57,11 +67,13 @@ demo: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput -v 0
 	DEBUG=1 STALWART_URL=http://127.0.0.1:$(SANDBOX_PORT) $(PY) manage.py demo --sandbox-port $(SANDBOX_PORT) --port $(PORTAL_PORT) --sandbox-args="$(SANDBOX_ARGS)"
 
-# The portal alone, against the Stalwart named by STALWART_URL (see README).
+# The portal alone, against the Stalwart named by STALWART_URL (see README). uvicorn believes
+# X-Forwarded-For/-Proto only from FORWARDED_ALLOW_IPS (default: loopback only).
 serve: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
-	$(VENV)/bin/uvicorn portal.asgi:application --host $${HOST:-127.0.0.1} --port $(PORTAL_PORT)
+	$(VENV)/bin/uvicorn portal.asgi:application --host "$${PORTAL_HOST:-127.0.0.1}" --port "$(PORTAL_PORT)" \
+	  --proxy-headers --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 
 test: dev-deps browser node-deps
 	$(VENV)/bin/ruff check .

@@ -93,6 +93,44 @@ class UpstreamErrorMiddleware(InlineHooks, MiddlewareMixin):
         return None
 
 
+HEALTH_PATH = "/healthz"
+
+
+def health_answer() -> HttpResponse:
+    """The liveness answer: the same for every Host, with nothing from the request in it."""
+    response = HttpResponse(b'{"status": "ok"}', content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@sync_and_async_middleware
+def health_check(get_response):
+    """Answer `GET /healthz` before anything validates the Host header.
+
+    Probes (the Dockerfile's HEALTHCHECK, a load balancer) call the portal by an address that
+    is not in ALLOWED_HOSTS (127.0.0.1, the container's IP) and over plain HTTP: Django's host
+    validation would answer 400 (SECURE_REDIRECT_EXEMPT spares the path the HTTPS redirect).
+    It sits right after SecurityMiddleware, whose headers the answer gets and which reads the
+    host only to redirect. Only this exact path and method get past, with a fixed answer that
+    reads nothing from the request and sets no cookie, so a forged Host header gains nothing.
+    """
+
+    def wanted(request: HttpRequest) -> bool:
+        return request.path_info == HEALTH_PATH and request.method in ("GET", "HEAD")
+
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            return health_answer() if wanted(request) else await get_response(request)
+
+    else:
+
+        def middleware(request: HttpRequest) -> HttpResponse:
+            return health_answer() if wanted(request) else get_response(request)
+
+    return middleware
+
+
 @sync_and_async_middleware
 def session_preload(get_response):
     """Load the session before the view runs.

@@ -139,6 +139,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Django's own middleware, with hooks run in the event loop (portal/middleware.py).
     "portal.middleware.SecurityMiddleware",
+    # GET /healthz, answered before host validation (probes use an IP; exempt from the HTTPS
+    # redirect below), with the security headers above.
+    "portal.middleware.health_check",
     "portal.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable
     "portal.middleware.SessionMiddleware",
     "portal.middleware.session_preload",
@@ -212,6 +215,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 SESSION_COOKIE_AGE = int(env_float("SESSION_MAX_AGE", 12 * 3600))
+# The key that seals tokens in the session store (portal/auth/vault.py); SECRET_KEY when unset.
+SESSION_ENCRYPTION_KEY = env("SESSION_ENCRYPTION_KEY") or ""
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -221,6 +226,8 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 if env("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (env("SECURE_PROXY_SSL_HEADER_NAME"), "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Health probes (the image's HEALTHCHECK, load balancers) speak plain HTTP to the process.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = int(env_float("SECURE_HSTS_SECONDS", 31536000)) if SECURE_SSL_REDIRECT else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_SSL_REDIRECT)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_SSL_REDIRECT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language, override
@@ -13,6 +13,7 @@ from django.views.i18n import JavaScriptCatalog
 
 from portal import responses
 from portal.auth import session
+from portal.middleware import health_answer
 from portal.navigation import landing_url
 from portal.permissions import AREAS, PERMISSIONS, SIGNED_IN, require
 
@@ -26,9 +27,12 @@ async def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-async def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and the container HEALTHCHECK (no upstream call)."""
-    return JsonResponse({"status": "ok"})
+async def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers and the container HEALTHCHECK (no upstream call).
+
+    `portal.middleware.health_check` answers GET and HEAD before any host check; this view
+    names the URL and answers what reaches it (other methods get 405)."""
+    return health_answer()
 
 
 @lru_cache(maxsize=8)
