@@ -11,12 +11,16 @@ matching requests; None means until :meth:`Faults.clear` or :meth:`Sandbox.reset
     sb.faults.truncate_sse(after=2)                         # event streams end after 2 chunks
     sb.faults.expire_tokens(methods={"PATCH"}, times=1)     # tokens die just before the PATCH
     sb.faults.invalidate_tokens()                           # every access token dies now
+    sb.faults.rate_limit(prefix="/auth/token", times=3)     # 429 Too Many Requests
 
 What each kind does to a matching request:
 
 * ``latency``: waits ``latency_ms`` before handling it (cut short when the client gives up);
   the latencies of several matching rules add up.
 * ``error``: answers ``status`` (5xx) with a problem+json body; the handler never runs.
+* ``ratelimit``: answers 429 exactly as Stalwart's rate limiter does (problem+json "Too Many
+  Requests", or "Too Many Authentication Attempts" with ``auth=True``); the handler never runs.
+  Stalwart sends no ``Retry-After``; ``retry_after=N`` adds one, as a proxy in front of it may.
 * ``malformed``: the handler runs (a change is made), its answer is truncated to half (an
   event stream keeps its events, each with the first half of its data).
 * ``reset``: the connection is reset (TCP RST) without any answer; the handler never runs.
@@ -47,7 +51,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-KINDS = ("latency", "error", "malformed", "reset", "truncate-sse", "expire-tokens")
+KINDS = ("latency", "error", "ratelimit", "malformed", "reset", "truncate-sse", "expire-tokens")
 
 Send = Callable[[dict], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict]]
@@ -68,6 +72,10 @@ class Fault:
     after: int = 1
     #: truncate-sse: reset the connection instead of ending the stream cleanly
     reset: bool = False
+    #: ratelimit: the Retry-After header to send (seconds); None: none, as Stalwart
+    retry_after: int | None = None
+    #: ratelimit: the authentication ban's answer instead of the request rate limit's
+    auth: bool = False
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -104,10 +112,14 @@ class _Plan:
             return None
         if self.first("expire-tokens") is not None:
             self.faults.invalidate_tokens()
-        answer = self.first("error", "reset")
+        answer = self.first("error", "ratelimit", "reset")
         if answer is not None and answer.kind == "error":
             record.status = answer.status
             await _send_problem(send, answer.status)
+            return None
+        if answer is not None and answer.kind == "ratelimit":
+            record.status = 429
+            await _send_rate_limited(send, auth=answer.auth, retry_after=answer.retry_after)
             return None
         if answer is not None:
             await reset_connection(send, receive)
@@ -174,6 +186,11 @@ class Faults:
             raise ValueError("status must be a 5xx code")
         return self.add("error", status=status, **scope)
 
+    def rate_limit(self, *, retry_after: int | None = None, auth: bool = False, **scope: Any) -> Fault:
+        if retry_after is not None and retry_after < 0:
+            raise ValueError("retry_after must not be negative")
+        return self.add("ratelimit", retry_after=retry_after, auth=auth, **scope)
+
     def malformed_json(self, **scope: Any) -> Fault:
         return self.add("malformed", **scope)
 
@@ -223,18 +240,25 @@ class Faults:
         lines = []
         for rule in self.rules:
             scope = rule.prefix + (f" ({', '.join(sorted(rule.methods))})" if rule.methods else "")
-            detail = {"latency": f" {rule.latency_ms:g} ms", "error": f" {rule.status}"}.get(rule.kind, "")
+            detail = {
+                "latency": f" {rule.latency_ms:g} ms",
+                "error": f" {rule.status}",
+                "ratelimit": f" (Retry-After {rule.retry_after})" if rule.retry_after is not None else "",
+            }.get(rule.kind, "")
             budget = "" if rule.times is None else f", next {rule.times} requests"
             lines.append(f"{rule.kind}{detail} on {scope}{budget}")
         return lines
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``KIND[:PREFIX]`` (the CLI's ``--fault``) -> (kind, scope); "error503" sets the status."""
+    """``KIND[:PREFIX]`` (the CLI's ``--fault``) -> (kind, scope); "error503" sets the status,
+    "ratelimit30" a Retry-After of 30 seconds."""
     kind, _, prefix = spec.partition(":")
     options: dict[str, Any] = {}
     if kind.startswith("error") and kind[5:].isdigit():
         kind, options["status"] = "error", int(kind[5:])
+    if kind.startswith("ratelimit") and kind[9:].isdigit():
+        kind, options["retry_after"] = "ratelimit", int(kind[9:])
     if kind not in KINDS or kind == "latency":
         raise ValueError(f"unknown fault {spec!r}")
     if prefix:
@@ -269,6 +293,28 @@ async def _send_problem(send: Send, status: int) -> None:
     ).encode()
     headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# The bodies of Stalwart's two 429 answers (api-behaviour §1.5); it sends no Retry-After.
+_RATE_LIMITED = {
+    False: ("Too Many Requests", "Your request has been rate limited. Please try again in a few seconds."),
+    True: (
+        "Too Many Authentication Attempts",
+        "Your request has been rate limited. Please try again in a few minutes.",
+    ),
+}
+
+
+async def _send_rate_limited(send: Send, *, auth: bool, retry_after: int | None) -> None:
+    title, detail = _RATE_LIMITED[auth]
+    body = json.dumps(
+        {"type": "about:blank", "status": 429, "title": title, "detail": detail}, separators=(",", ":")
+    ).encode()
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -64,6 +64,35 @@ def test_server_error_one_shot_for_one_method(ee):
     assert [(r.status, r.faults) for r in patches] == [(503, ("error",)), (200, ())]
 
 
+def test_rate_limit_answers_429_as_stalwart_does(ee):
+    """Stalwart's rate limiter answers problem+json 429 without a Retry-After header."""
+    ee.sb.faults.rate_limit(prefix="/api/principal", times=1)
+    limited = ee.get(f"/api/principal/{JANE}")
+    assert limited.status_code == 429
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert "retry-after" not in limited.headers
+    assert limited.json() == {
+        "type": "about:blank",
+        "status": 429,
+        "title": "Too Many Requests",
+        "detail": "Your request has been rate limited. Please try again in a few seconds.",
+    }
+    assert ee.get(f"/api/principal/{JANE}").status_code == 200  # budget used up
+    assert [(r.status, r.faults) for r in ee.sb.requests] == [(429, ("ratelimit",)), (200, ())]
+
+
+def test_rate_limit_with_retry_after_and_the_ban_answer(ee):
+    ee.sb.faults.rate_limit(retry_after=30, prefix="/auth/token", times=1)
+    limited = ee.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": "x"})
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "30"
+    ee.sb.faults.rate_limit(auth=True, times=1)
+    banned = ee.get(f"/api/principal/{JANE}")
+    assert banned.status_code == 429 and "retry-after" not in banned.headers
+    assert banned.json()["title"] == "Too Many Authentication Attempts"
+    with pytest.raises(ValueError):
+        ee.sb.faults.rate_limit(retry_after=-1)
+
+
 def test_server_error_needs_a_5xx_status(ee):
     with pytest.raises(ValueError):
         ee.sb.faults.server_error(404)
@@ -205,6 +234,8 @@ def test_command_line_faults():
     assert sb.faults.describe() == ["latency 20 ms on /", "error 503 on /api/principal", "reset on /"]
     sb.reset()  # the configured faults are what the sandbox starts with, and stay
     assert len(sb.faults.rules) == 3
+    limited = Command().build_sandbox(options("--seed", "empty", "--fault", "ratelimit30:/auth/token"))
+    assert limited.faults.describe() == ["ratelimit (Retry-After 30) on /auth/token"]
     with pytest.raises(CommandError):
         Command().build_sandbox(options("--seed", "empty", "--fault", "explode"))
     with pytest.raises(CommandError):

@@ -44,8 +44,9 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="KIND[:PREFIX]",
-            help="inject a fault on every request under PREFIX (default /): error, error503, malformed, "
-            "reset, truncate-sse, expire-tokens",
+            help="inject a fault on every request under PREFIX (default /): error, error503, ratelimit "
+            "(429 as Stalwart sends it; ratelimit30 adds Retry-After: 30), malformed, reset, truncate-sse, "
+            "expire-tokens",
         )
 
     def build_sandbox(self, options) -> Sandbox:
