@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from portal.permissions import Access, PortalUser
@@ -84,8 +84,8 @@ _UPSTREAM_TEXT: list[tuple[type[errors.StalwartError], int, str, str]] = [
     (
         errors.RateLimited,
         503,
-        gettext_lazy("Stalwart is limiting requests"),
-        gettext_lazy("The mail server asked the portal to slow down. Wait a few seconds and try again."),
+        gettext_lazy("The mail server is busy"),
+        gettext_lazy("The mail server asked the portal to slow down. Wait a moment and try again."),
     ),
     (
         errors.ConcurrencyLimited,
@@ -235,6 +235,40 @@ def _status_and_title(exc: errors.StalwartError) -> tuple[int, str]:
     )
 
 
+# Stalwart's concurrency limit counts requests in flight: a second or two frees a place.
+CONCURRENCY_RETRY_SECONDS = 2
+
+
+def retry_after(exc: errors.StalwartError) -> int | None:
+    """Seconds after which trying again makes sense, for the answer's `Retry-After` header:
+    Stalwart's own (a 429 passed on, `RateLimited.wait`), or None when waiting will not help."""
+    if isinstance(exc, errors.RateLimited):
+        return exc.wait
+    if isinstance(exc, errors.ConcurrencyLimited):
+        return CONCURRENCY_RETRY_SECONDS
+    return None
+
+
+def wait_text(seconds: int) -> str:
+    """How long to wait, in words: "30 seconds", "5 minutes"."""
+    if seconds < 120:
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
+    minutes = -(-seconds // 60)
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+
+
+def _rate_limited_text(exc: errors.RateLimited) -> tuple[str, str]:
+    if exc.banned:
+        return gettext("The mail server has blocked the portal"), gettext(
+            "After too many failed sign-ins the mail server refuses requests from the portal's address. "
+            "An administrator of the mail server must lift the block; then try again (in %(wait)s at the "
+            "earliest)."
+        ) % {"wait": wait_text(exc.wait)}
+    return gettext("The mail server is busy"), gettext(
+        "The mail server is limiting how many requests it accepts from the portal. Try again in %(wait)s."
+    ) % {"wait": wait_text(exc.wait)}
+
+
 def upstream_error(request: HttpRequest, exc: errors.StalwartError) -> HttpResponse:
     if isinstance(exc, errors.NotFound | errors.ItemNotFound):
         return not_found(request, exc.message)
@@ -242,6 +276,8 @@ def upstream_error(request: HttpRequest, exc: errors.StalwartError) -> HttpRespo
         ((status, title, text) for cls, status, title, text in _UPSTREAM_TEXT if isinstance(exc, cls)),
         (502, gettext("Stalwart refused the request"), exc.message),
     )
+    if isinstance(exc, errors.RateLimited):
+        title, explanation = _rate_limited_text(exc)
     context = {
         "status": status,
         "title": title,
@@ -252,4 +288,8 @@ def upstream_error(request: HttpRequest, exc: errors.StalwartError) -> HttpRespo
         "show_server": settings.DEBUG,
         "stalwart_url": settings.STALWART_URL,
     }
-    return _error_page(request, "errors/upstream.html", context, status)
+    response = _error_page(request, "errors/upstream.html", context, status)
+    wait = retry_after(exc)
+    if wait is not None:
+        response["Retry-After"] = str(wait)
+    return response

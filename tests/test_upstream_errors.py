@@ -60,3 +60,36 @@ def test_sign_in_page_survives_a_broken_server(client, sandbox, settings):
         response = client.post("/auth/sign-in", {"username": "admin", "password": "x"})
     assert response.status_code == 502
     assert "did not answer like Stalwart" in response.content.decode()
+
+
+def test_a_busy_server_says_when_to_retry(signed_in, sandbox):
+    """Stalwart's 429 (no Retry-After of its own): the page says the server is busy and when to
+    try again, and the portal's 503 carries Retry-After."""
+    client = signed_in("admin")
+    sandbox.faults.rate_limit(prefix="/api/principal")
+    response = client.get("/directory/accounts/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    content = response.content.decode()
+    assert "The mail server is busy" in content and "Try again in 60 seconds." in content
+    assert 'href="/directory/accounts/"' in content  # retry
+
+
+def test_retry_after_from_the_server_is_honoured(signed_in, sandbox):
+    client = signed_in("admin")
+    sandbox.faults.rate_limit(retry_after=7, prefix="/api/principal")
+    response = client.get("/directory/accounts/?q=x", headers={"HX-Request": "true"})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "7"
+    assert response["HX-Retarget"] == "#main"
+    assert "Try again in 7 seconds." in response.content.decode()
+
+
+def test_a_banned_portal_is_explained(signed_in, sandbox):
+    client = signed_in("admin")
+    sandbox.faults.rate_limit(auth=True, prefix="/api/principal")
+    response = client.get("/directory/accounts/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "300"
+    content = response.content.decode()
+    assert "The mail server has blocked the portal" in content and "5 minutes" in content

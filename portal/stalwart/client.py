@@ -272,7 +272,12 @@ def decode_response(response: httpx.Response, *, operation: str, started: float 
     elapsed = _ms(started) if started is not None else 0.0
     body = _json_or_none(response)
     if response.status_code >= 300:
-        error = errors.status_error(response.status_code, body, operation=operation)
+        error = errors.status_error(
+            response.status_code,
+            body,
+            operation=operation,
+            retry_after=errors.parse_retry_after(response.headers.get("retry-after")),
+        )
         level = logging.WARNING if response.status_code >= 500 else logging.INFO
         log.log(
             level, "stalwart %s: %s -> %s %s (%.0f ms)", "error", operation, response.status_code, error.title, elapsed

@@ -12,6 +12,8 @@ itself are shown to people, so they are translated (Stalwart's own words are not
 
 from __future__ import annotations
 
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.utils.translation import gettext
@@ -62,12 +64,15 @@ class StalwartStatusError(StalwartError):
         detail: str = "",
         body: Any = None,
         operation: str = "",
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, operation=operation)
         self.status = status
         self.title = title
         self.detail = detail
         self.body = body
+        # Seconds from the answer's `Retry-After` header, when it had one.
+        self.retry_after = retry_after
 
 
 class BadRequest(StalwartStatusError):
@@ -95,7 +100,26 @@ class NotFound(StalwartStatusError):
 
 
 class RateLimited(StalwartStatusError):
-    """429: too many requests, or too many failed sign-ins from this address."""
+    """429: too many requests, or too many failed sign-ins from this address.
+
+    Stalwart itself sends no `Retry-After` (api-behaviour §1.5); a proxy in front of it may.
+    `wait` is the header's value when there was one, otherwise what Stalwart's own text
+    promises: "a few seconds" (its limits count per minute) or, for the authentication
+    ban, "a few minutes".
+    """
+
+    AUTH_ATTEMPTS_TITLE = "Too Many Authentication Attempts"
+
+    @property
+    def banned(self) -> bool:
+        """The server blocked the portal's address after too many failed sign-ins."""
+        return self.title == self.AUTH_ATTEMPTS_TITLE
+
+    @property
+    def wait(self) -> int:
+        if self.retry_after is not None:
+            return max(1, min(int(self.retry_after + 0.999), MAX_RETRY_AFTER))
+        return 300 if self.banned else 60
 
 
 class ConcurrencyLimited(StalwartStatusError):
@@ -116,7 +140,28 @@ _STATUS_CLASSES: dict[int, type[StalwartStatusError]] = {
 }
 
 
-def status_error(status: int, body: Any, *, operation: str) -> StalwartStatusError:
+# A Retry-After longer than this is taken as this (an hour): the page still says when to retry.
+MAX_RETRY_AFTER = 3600
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), MAX_RETRY_AFTER))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    seconds = when.timestamp() - (time.time() if now is None else now)
+    return float(min(max(seconds, 0.0), MAX_RETRY_AFTER))
+
+
+def status_error(status: int, body: Any, *, operation: str, retry_after: float | None = None) -> StalwartStatusError:
     """Build the error for a non-2xx answer; `body` is the decoded JSON or None."""
     title = detail = ""
     if isinstance(body, dict):
@@ -131,7 +176,9 @@ def status_error(status: int, body: Any, *, operation: str) -> StalwartStatusErr
     else:
         cls = _STATUS_CLASSES.get(status, StalwartStatusError)
     message = detail or title or f"HTTP {status}"
-    return cls(message, status=status, title=title, detail=detail, body=body, operation=operation)
+    return cls(
+        message, status=status, title=title, detail=detail, body=body, operation=operation, retry_after=retry_after
+    )
 
 
 # --- management errors (HTTP 200, {"error": ...}) ---------------------------

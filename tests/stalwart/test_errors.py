@@ -96,6 +96,39 @@ def test_problem_errors_map_by_status(status, title, cls):
     assert caught.value.detail == "some detail"
 
 
+def test_rate_limited_without_retry_after_waits_as_stalwart_says():
+    """Stalwart sends no Retry-After: "a few seconds" (per-minute limits) or, for the
+    authentication ban, "a few minutes"."""
+    limited = problem(
+        429, "Too Many Requests", "Your request has been rate limited. Please try again in a few seconds."
+    )
+    with pytest.raises(errors.RateLimited) as caught:
+        decode_response(limited, operation=OP)
+    assert caught.value.retry_after is None and caught.value.wait == 60 and not caught.value.banned
+    banned = problem(429, "Too Many Authentication Attempts", "Please try again in a few minutes.")
+    with pytest.raises(errors.RateLimited) as caught:
+        decode_response(banned, operation=OP)
+    assert caught.value.banned and caught.value.wait == 300
+
+
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [("17", 17), ("0", 1), ("86400", 3600), ("Wed, 21 Oct 2015 07:28:00 GMT", 1), ("soon", 60)],
+)
+def test_rate_limited_carries_retry_after(header, wait):
+    response = problem(429, "Too Many Requests", "x")
+    response.headers["Retry-After"] = header
+    with pytest.raises(errors.RateLimited) as caught:
+        decode_response(response, operation=OP)
+    assert caught.value.wait == wait
+
+
+def test_retry_after_as_a_date():
+    assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == 30.0
+    assert errors.parse_retry_after("", now=0) is None
+    assert errors.parse_retry_after("-5") is None
+
+
 def test_status_only_problem_without_title():
     response = answer(404, {"type": "about:blank", "status": 404, "detail": "Not Found"}, "application/problem+json")
     with pytest.raises(errors.NotFound) as caught:
