@@ -60,7 +60,12 @@ def weak_password(secret: str) -> bool:
     return classes < 3 and len(secret) < 16
 
 
-def new_permissions(p) -> dict:
+def new_permissions(p, sb=None) -> dict:
+    """x:Permissions of a principal: as last set through 0.16, else derived from ≤0.15 lists."""
+    if sb is not None:
+        stored = jmap_state(sb).extras.get(p.id, {}).get("permissions")
+        if stored is not None:
+            return stored
     if not p.enabled_permissions and not p.disabled_permissions:
         return {"@type": "Inherit"}
     return {"@type": "Merge", "enabledPermissions": _mapped(p.enabled_permissions),
@@ -249,7 +254,7 @@ class AccountKind(Kind):
             "locale": extra.get("locale", "en_US"),
             "timeZone": extra.get("timeZone"),
             "memberTenantId": jid(p.tenant) if p.tenant is not None else None,
-            "permissions": new_permissions(p),
+            "permissions": new_permissions(p, sb),
             "quotas": {"maxDiskQuota": p.quota} if isinstance(p.quota, int) and p.quota else {},
             "usedDiskQuota": p.used_quota,
         }
@@ -484,7 +489,7 @@ class AccountKind(Kind):
             for rid in (value.get("roleIds") or {}):
                 number = ids.decode(rid)
                 r = sb.principals.get(number) if number is not None else None
-                if r is None or r.type != "role" or not ROLE.visible(sb, caller, r):
+                if r is None or r.type != "role" or not self.visible(sb, caller, r):
                     raise SetError.foreign_key("Role", str(rid))
                 roles.append(number)
         p.member_of = sorted(set(keep) | set(roles))
@@ -494,6 +499,7 @@ class AccountKind(Kind):
             raise SetError.invalid_patch("permissions", "Invalid value for property.")
         if value["@type"] == "Inherit":
             p.enabled_permissions, p.disabled_permissions = [], []
+            jmap_state(sb).extras_of(p.id).pop("permissions", None)
             return
         known = permission_ids()
         enabled = [k for k, v in (value.get("enabledPermissions") or {}).items() if v]
@@ -506,6 +512,8 @@ class AccountKind(Kind):
             raise SetError("forbidden", "You are not authorized to grant permissions: " + ", ".join(sorted(lacking)))
         p.enabled_permissions = _old_numbers(sb, enabled)
         p.disabled_permissions = _old_numbers(sb, disabled)
+        jmap_state(sb).extras_of(p.id)["permissions"] = {
+            "@type": value["@type"], "enabledPermissions": pset(enabled), "disabledPermissions": pset(disabled)}
 
     def patch_credentials(self, sb, caller, p, rest: list[str], value, *, creating: bool) -> None:
         if p.type != "individual":
@@ -563,7 +571,12 @@ class AccountKind(Kind):
         p.secrets = [hashed, *rest]
 
     def destroy(self, sb, caller, p) -> None:
-        super().destroy(sb, caller, p)
+        if p.type == "group":
+            from .directory import destroy_unlinked
+
+            destroy_unlinked(self, sb, caller, p)  # members point at it (memberGroupIds)
+        else:
+            super().destroy(sb, caller, p)
         jmap_state(sb).creds.pop(p.id, None)
 
 
@@ -780,135 +793,13 @@ class DomainKind(Kind):
         super().destroy(sb, caller, p)
 
 
-# ------------------------------------------------------------------------------- lists
-class MailingListKind(Kind):
-    name = "MailingList"
-    prefix = "sysMailingList"
-    types = ("list",)
-    properties = ("aliases", "description", "domainId", "emailAddress", "memberTenantId", "name", "recipients")
-    server_set = ("emailAddress",)
-    filters = ("text", "memberTenantId")
-    sorts = ("id", "memberTenantId")
-
-    def view(self, sb, caller, p) -> dict:
-        address = address_of(sb, p)
-        local, domain = split_address(address)
-        recipients = {}
-        for mid in sb.member_ids(p.id):
-            m = sb.principals.get(mid)
-            if m is not None:
-                recipients[address_of(sb, m)] = True
-        for ext in p.external_members:
-            recipients[ext] = True
-        aliases = {}
-        for i, email in enumerate(p.emails[1:]):
-            a_local, a_domain = split_address(email)
-            aliases[str(i)] = {"name": a_local, "domainId": domain_id_of(sb, a_domain), "enabled": True,
-                               "description": None}
-        return {"name": local, "domainId": domain_id_of(sb, domain), "emailAddress": address,
-                "description": p.description, "aliases": aliases, "recipients": recipients,
-                "memberTenantId": jid(p.tenant) if p.tenant is not None else None}
-
-    def text_of(self, sb, p) -> list:
-        view = self.view(sb, None, p)
-        return [view["name"], p.description or "", *p.emails, *view["recipients"]]
-
-    def filter_value(self, sb, p, prop: str):
-        if prop == "memberTenantId":
-            return jid(p.tenant) if p.tenant is not None else None
-        return super().filter_value(sb, p, prop)
-
-
-# ------------------------------------------------------------------------------- tenants
-class TenantKind(Kind):
-    name = "Tenant"
-    prefix = "sysTenant"
-    types = ("tenant",)
-    tenant_scoped = False
-    properties = ("createdAt", "logo", "name", "permissions", "quotas", "roles", "usedDiskQuota")
-    filters = ("text",)
-
-    def view(self, sb, caller, p) -> dict:
-        quota = p.quota if isinstance(p.quota, list) else []
-        quotas = {k: quota[i] for k, i in _TENANT_QUOTAS.items() if i < len(quota) and quota[i]}
-        custom = [r for r in p.member_of if sb.type_of(r) == "role" and r not in BUILTIN_ROLE_NAMES]
-        return {"name": p.name, "logo": p.picture, "createdAt": jmap_state(sb).created_at(p),
-                "permissions": new_permissions(p), "quotas": quotas,
-                "roles": {"@type": "Custom", "roleIds": pset(jid(r) for r in custom)} if custom else {
-                    "@type": "Default"},
-                "usedDiskQuota": p.used_quota}
-
-    def text_of(self, sb, p) -> list:
-        return [p.name]
-
-
-# ------------------------------------------------------------------------------- roles
-class RoleKind(Kind):
-    name = "Role"
-    prefix = "sysRole"
-    types = ("role",)
-    properties = ("description", "disabledPermissions", "enabledPermissions", "memberTenantId", "roleIds")
-    server_set = ()
-    filters = ("description", "memberTenantId")
-    sorts = ("id", "memberTenantId")
-
-    def view(self, sb, caller, p) -> dict:
-        return {"description": p.description or p.name,
-                "enabledPermissions": _mapped(p.enabled_permissions),
-                "disabledPermissions": _mapped(p.disabled_permissions),
-                "roleIds": pset(jid(r) for r in p.member_of if sb.type_of(r) == "role" and r not in
-                                BUILTIN_ROLE_NAMES),
-                "memberTenantId": jid(p.tenant) if p.tenant is not None else None}
-
-    def matches(self, sb, caller, p, prop, op, value) -> bool:
-        if prop == "description":
-            hay = (p.description or p.name).lower()
-            return all(w in hay for w in str(value).lower().split())
-        return super().matches(sb, caller, p, prop, op, value)
-
-    def filter_value(self, sb, p, prop: str):
-        if prop == "memberTenantId":
-            return jid(p.tenant) if p.tenant is not None else None
-        return super().filter_value(sb, p, prop)
-
-
-# ------------------------------------------------------------------------------- OAuth clients
-class OAuthClientKind(Kind):
-    name = "OAuthClient"
-    prefix = "sysOAuthClient"
-    types = ("oauthClient",)
-    properties = ("clientId", "contacts", "createdAt", "description", "expiresAt", "logo", "memberTenantId",
-                  "redirectUris", "secret")
-    filters = ("text", "clientId", "memberTenantId")
-    sorts = ("id", "clientId", "memberTenantId")
-
-    def view(self, sb, caller, p) -> dict:
-        return {"clientId": p.name, "description": p.description, "contacts": pset(p.emails),
-                "redirectUris": pset(p.urls), "secret": MASK if p.secrets else None, "logo": p.picture,
-                "expiresAt": None, "createdAt": jmap_state(sb).created_at(p),
-                "memberTenantId": jid(p.tenant) if p.tenant is not None else None}
-
-    def filter_value(self, sb, p, prop: str):
-        if prop == "clientId":
-            return p.name
-        if prop == "memberTenantId":
-            return jid(p.tenant) if p.tenant is not None else None
-        return super().filter_value(sb, p, prop)
-
-    def text_of(self, sb, p) -> list:
-        return [p.description or "", *p.emails]
-
-
 ACCOUNT = AccountKind()
 DOMAIN = DomainKind()
-MAILING_LIST = MailingListKind()
-TENANT = TenantKind()
-ROLE = RoleKind()
-OAUTH_CLIENT = OAuthClientKind()
 
 
 def kinds(sb) -> dict[str, Kind]:
     from .actions import ACTION
+    from .directory import MAILING_LIST, OAUTH_CLIENT, ROLE, TENANT
     from .selfservice import ACCOUNT_PASSWORD, API_KEY, APP_PASSWORD
 
     table = {k.name: k for k in (ACCOUNT, DOMAIN, MAILING_LIST, TENANT, ROLE, OAUTH_CLIENT, ACCOUNT_PASSWORD,

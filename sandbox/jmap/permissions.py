@@ -122,14 +122,35 @@ def map_name(old: str) -> tuple[str, ...]:
 
 
 def permissions_of(sb, principal) -> frozenset[str]:
-    """The 0.16 permissions of a directory principal (its effective ≤0.15 permissions mapped)."""
+    """The 0.16 permissions of a directory principal: its effective ≤0.15 permissions mapped,
+    plus what was granted through 0.16 objects that has no ≤0.15 equivalent (the 0.16 lists
+    of its roles and its own ``permissions``; ``Replace`` ignores the roles)."""
+    from .store import jmap_state
+
+    extras = jmap_state(sb).extras
+    own = extras.get(principal.id, {}).get("permissions") or {}
+    enabled = {k for k, v in (own.get("enabledPermissions") or {}).items() if v}
+    disabled = {k for k, v in (own.get("disabledPermissions") or {}).items() if v}
+    if own.get("@type") == "Replace":
+        return frozenset(enabled - disabled)
     mask = sb.effective_permissions(principal)
     if mask & sb.perms.all_mask == sb.perms.all_mask:
         return frozenset(permission_names())
     held: set[str] = set()
     for old in sb.perms.names_in_id_order(mask):
         held.update(map_name(old))
-    return frozenset(held)
+    seen: set[int] = set()
+    stack = [r for r in principal.member_of if sb.type_of(r) == "role"]
+    while stack:
+        rid = stack.pop()
+        if rid in seen or rid not in sb.principals:
+            continue
+        seen.add(rid)
+        role = extras.get(rid, {})
+        held |= {k for k, v in (role.get("enabledPermissions") or {}).items() if v}
+        held -= {k for k, v in (role.get("disabledPermissions") or {}).items() if v}
+        stack.extend(r for r in sb.principals[rid].member_of if sb.type_of(r) == "role")
+    return frozenset((held | enabled) - disabled)
 
 
 def reported_order(names) -> list[str]:
