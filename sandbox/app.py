@@ -41,7 +41,11 @@ def error_response(sb: Sandbox, exc: Exception) -> Response:
         return json_response(exc.body)
     if isinstance(exc, ProblemError):
         headers = []
-        if exc.auth_failed and exc.status == 401 and sb.at_least((0, 12)):
+        if exc.status == 401 and sb.at_least((0, 13)):
+            # v0.13+: every 401 names the realms except a failed sign-in at /api
+            if not getattr(exc, "bare_401", False):
+                headers = list(_REALM_HEADERS)
+        elif exc.auth_failed and exc.status == 401 and sb.at_least((0, 12)):
             headers = list(_REALM_HEADERS)
         return Response(exc.status, dump_json(exc.body()), PROBLEM_CONTENT_TYPE, headers)
     log.error("sandbox handler crashed:\n%s", "".join(traceback.format_exception(exc)))
@@ -59,6 +63,7 @@ def _api(sb: Sandbox, req: Request) -> Response:
                 response = fallback(sb, req)
                 if response is not None:
                     return response
+            exc.bare_401 = True
         raise
     module = req.elements[1] if len(req.elements) > 1 else ""
     handler = API_MODULES.get(module)

@@ -33,6 +33,8 @@ FIELDS = (
     "urls",
     "externalMembers",
 )
+#: v0.13 adds ``locale``.
+FIELDS_V013 = (*FIELDS, "locale")
 _LIST_FIELDS = (
     "secrets",
     "emails",
@@ -136,15 +138,20 @@ class NewPrincipal:
     fields: dict
 
 
-def parse_principal(obj: Any) -> NewPrincipal:
+def fields_of(sb) -> tuple[str, ...]:
+    """The ``PrincipalField`` names the emulated version knows."""
+    return FIELDS_V013 if sb.at_least((0, 13)) else FIELDS
+
+
+def parse_principal(obj: Any, fields: tuple[str, ...] = FIELDS) -> NewPrincipal:
     """Deserialize a principal object for create (§5.2 input rules). Raises PP 400."""
     try:
-        return _parse_principal(obj)
+        return _parse_principal(obj, fields)
     except Bad:
         raise ProblemError.json_failed() from None
 
 
-def _parse_principal(obj: Any) -> NewPrincipal:
+def _parse_principal(obj: Any, known: tuple[str, ...] = FIELDS) -> NewPrincipal:
     if type(obj) is not dict:
         raise Bad("not a map")
     typ = "individual"
@@ -152,13 +159,13 @@ def _parse_principal(obj: Any) -> NewPrincipal:
     for key, value in obj.items():
         if key == "id" or key == "usedQuota":
             continue
-        if key not in FIELDS:
+        if key not in known:
             raise Bad(f"invalid principal field: {key}")
         if key == "name":
             if type(value) is not str or not _str_ok(value):
                 raise Bad("name")
             fields["name"] = value
-        elif key in ("description", "tenant", "picture"):
+        elif key in ("description", "tenant", "picture", "locale"):
             if value is None:
                 continue
             if type(value) is not str or not _str_ok(value):
@@ -192,7 +199,7 @@ class Change:
     value: PV
 
 
-def parse_changes(obj: Any) -> list[Change]:
+def parse_changes(obj: Any, fields: tuple[str, ...] = FIELDS) -> list[Change]:
     """Deserialize a PATCH body (array of ``{action, field, value}``). Raises PP 400."""
     if type(obj) is not list:
         raise ProblemError.json_failed()
@@ -206,7 +213,7 @@ def parse_changes(obj: Any) -> list[Change]:
             action, field = item["action"], item["field"]
             if action not in ("set", "addItem", "removeItem"):
                 raise Bad("action")
-            if field not in FIELDS:
+            if field not in fields:
                 raise Bad("field")
             changes.append(Change(action, field, parse_value(item["value"])))
     except Bad:
@@ -421,6 +428,7 @@ def create_principal(sb, new: NewPrincipal, caller_tenant: int | None, allowed_m
     p = Principal(sb.allocate_id(), typ, name)
     p.description = fields.get("description")
     p.picture = fields.get("picture")
+    p.locale = fields.get("locale")
     quota = fields.get("quota")
     if quota is not None:
         p.quota = _store_quota(quota)
@@ -587,7 +595,7 @@ def update_principal(sb, p: Principal, changes: list[Change], tenant_id: int | N
             else:
                 w.secrets = [s for s in w.secrets if not is_password(s)]
 
-        elif action == "set" and field in ("description", "picture") and kind == "S":
+        elif action == "set" and field in ("description", "picture", "locale") and kind == "S":
             setattr(w, field, value if value else None)
 
         elif action == "set" and field == "quota" and kind == "I" and typ in ("individual", "group", "tenant"):
@@ -956,6 +964,8 @@ def principal_json(sb, p: Principal, fields: list[str] | tuple = ()) -> dict:
     multi("externalMembers", p.external_members)
     if p.picture is not None and want("picture"):
         out["picture"] = p.picture
+    if p.locale is not None and want("locale"):
+        out["locale"] = p.locale
 
     groups, lists, roles = [], [], []
     for mid in p.member_of:

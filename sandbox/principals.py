@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import directory
 from .directory import (
-    FIELDS,
+    fields_of,
     has_tenant_access,
     list_principals,
     parse_changes,
@@ -42,10 +42,11 @@ def _parse_types(value: str | None) -> list[str]:
     return types
 
 
-def _parse_fields(value: str | None) -> list[str]:
+def _parse_fields(sb, value: str | None) -> list[str]:
+    known = fields_of(sb)
     fields: list[str] = []
     for item in (value or "").split(","):
-        if item in FIELDS and item not in fields:
+        if item in known and item not in fields:
             fields.append(item)
     return fields
 
@@ -67,7 +68,8 @@ def handle_principal(sb, req):
     name_element = path_element(req, 1)
     method = req.method
 
-    if name_element is None and method == "POST":
+    if (name_element is None or (name_element == "deploy" and sb.at_least((0, 13)))) and method == "POST":
+        # v0.13+: /deploy creates even where the directory is external (the sandbox's never is)
         return _create(sb, req, access)
     if name_element is None and method == "GET":
         return _list(sb, req, access)
@@ -93,7 +95,7 @@ def handle_principal(sb, req):
     if method == "PATCH":
         permission = principal_permission(p.type, "update")
         access.require(permission)
-        changes = parse_changes(req.json_body())
+        changes = parse_changes(req.json_body(), fields_of(sb))
         for change in changes:
             if change.field == "tenant" and access.tenant_id is not None:
                 raise ProblemError.forbidden()
@@ -111,10 +113,16 @@ def handle_principal(sb, req):
 
 
 def _create(sb, req, access):
-    new = parse_principal(req.json_body())
+    new = parse_principal(req.json_body(), fields_of(sb))
     access.require(principal_permission(new.type, "create"))
     if (new.type == "tenant" or "tenant" in new.fields) and not sb.enterprise:
         raise ManagementError.enterprise()
+    if new.type == "individual" and sb.enterprise and sb.at_least((0, 15)):
+        if sb.type_counts.get("individual", 0) + 1 > sb.licensed_accounts:
+            raise ManagementError.other(
+                "License account limit reached",
+                f"Enterprise licensed account limit reached: {sb.licensed_accounts} accounts licensed.",
+            )
     role_grant_check(sb, new.fields.get("roles", ()), access.tenant_id, access.permissions)
     set_report_domain = new.type == "domain" and "report.domain" not in sb.settings
     p = directory.create_principal(sb, new, access.tenant_id, access.permissions)
@@ -133,7 +141,7 @@ def _list(sb, req, access):
     if types_value is None:
         types_value = params.get("type")
     types = _parse_types(types_value)
-    fields = _parse_fields(params.get("fields"))
+    fields = _parse_fields(sb, params.get("fields"))
 
     for typ in types or _ALL_LIST_TYPES:
         access.require(principal_permission(typ, "list"))

@@ -85,6 +85,7 @@ class Principal:
         "urls",
         "external_members",
         "picture",
+        "locale",
         "enabled_permissions",
         "disabled_permissions",
         "tenant",
@@ -104,6 +105,8 @@ class Principal:
         self.urls: list[str] = []
         self.external_members: list[str] = []
         self.picture: str | None = None
+        #: v0.13+
+        self.locale: str | None = None
         self.enabled_permissions: list[int] = []
         self.disabled_permissions: list[int] = []
         self.tenant: int | None = None
@@ -123,6 +126,7 @@ class Principal:
         p.urls = list(self.urls)
         p.external_members = list(self.external_members)
         p.picture = self.picture
+        p.locale = self.locale
         p.enabled_permissions = list(self.enabled_permissions)
         p.disabled_permissions = list(self.disabled_permissions)
         p.tenant = self.tenant
@@ -190,6 +194,10 @@ class Sandbox:
         rate_limits: enforce the default rate limits and auth fail2ban of spec §2.5.
     """
 
+    #: accounts the Enterprise licence allows (v0.15+ refuses to create more individuals);
+    #: tests lower ``licensed_accounts``, ``reset()`` restores it
+    LICENSED_ACCOUNTS = 10_000
+
     AUTH_CODE_LIFETIME = 10 * 60
     USER_CODE_LIFETIME = 30 * 60
     REFRESH_RENEW_WINDOW = 4 * 86400
@@ -225,6 +233,7 @@ class Sandbox:
         self.seed = seed
         self.scale = int(scale)
         self.rate_limits = bool(rate_limits)
+        self.licensed_accounts = self.LICENSED_ACCOUNTS
         self.perms = PermissionSet(version)
         self.lock = threading.RLock()
         self.requests: list[RequestRecord] = []
@@ -342,6 +351,7 @@ class Sandbox:
             self.rate_counters = {}
             self.http_auth_cache = set()
             self.clock_offset = 0
+            self.licensed_accounts = self.LICENSED_ACCOUNTS
             self.requests.clear()
 
     # ------------------------------------------------------------------ lookups

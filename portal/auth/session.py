@@ -1,8 +1,15 @@
 """The signed-in person's session: identity, sealed tokens, refresh.
 
 Everything lives in Django's server-side session store. The access token is
-refreshed through authlib shortly before it expires; when refreshing fails
-the person is sent back to sign-in with `?next=` kept.
+refreshed through authlib shortly before it expires: when less than
+min(STALWART_TOKEN_REFRESH_MARGIN, a quarter of its lifetime) is left. One
+refresh per session runs at a time (an asyncio lock per session in a process,
+and a short lock in the shared cache across processes); the requests that find
+a refresh under way keep using the current token while it is valid, and the
+others read the new one from the session store afterwards. When Stalwart
+refuses the refresh token the person is sent back to sign-in with `?next=` kept;
+when refreshing fails for a passing reason (unreachable, busy, 5xx) the session
+stays and the current token is used while it is valid.
 
 A session ends after SESSION_IDLE_TIMEOUT without a request, after
 SESSION_COOKIE_AGE in any case, and when the account's password was changed
@@ -13,14 +20,18 @@ sign-in time, so every session of that person ends, in every browser.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.sessions.backends.base import UpdateError
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import rotate_token
@@ -40,6 +51,15 @@ PENDING_KEY = "portal.signin_pending"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Kept past the longest a session can live, so no older session outlives the mark.
 CREDENTIALS_MARK_MARGIN = 300
+# A token is refreshed when less than min(STALWART_TOKEN_REFRESH_MARGIN, this share of its
+# lifetime) is left: a 20 s token in its last 5 s, a one-hour token in its last minute.
+REFRESH_SHARE = 0.25
+# After a refresh failed for a passing reason, the current token (still valid) is used for
+# this long before the session tries again; after a 429, for as long as Stalwart asked.
+REFRESH_RETRY_SECONDS = 5
+# How often a request whose token is no longer usable looks whether another process has
+# finished refreshing it.
+REFRESH_POLL_SECONDS = 0.1
 
 
 def password_changed_message() -> str:
@@ -63,6 +83,7 @@ async def start(
             "access": seal(tokens.access_token),
             "refresh": seal(tokens.refresh_token) if tokens.refresh_token else "",
             "expires_at": tokens.expires_at,
+            "lifetime": _lifetime(tokens),
             "signed_in_at": time.time(),
             "seen_at": time.time(),
         },
@@ -74,6 +95,14 @@ async def end(request: HttpRequest, *, expired: bool = False, message: str = "")
     """Sign out; `expired` says it happened to the person, not by their choice.
 
     A `message` explains why on the sign-in page (instead of the general "session ended").
+
+    The sealed tokens go with the session: flushing deletes it from the store (database row
+    and cache entry, or the Redis entry). Stalwart itself offers no way to revoke them: its
+    OAuth endpoints (v0.11 to v0.15) are /auth/token, /auth/device, /auth/introspect,
+    /auth/userinfo, /auth/register and /auth/jwks.json, and its tokens are sealed values it
+    does not keep, so an access token stays valid until it expires (STALWART token lifetime,
+    `oauth.expiry.token`) and a refresh token until it expires or the account's password
+    changes (docs/security.md, "Sessions and tokens").
     """
     await request.session.aflush()
     if message:
@@ -130,25 +159,174 @@ async def current(request: HttpRequest) -> tuple[PortalUser, str] | None:
     if now - data["seen_at"] > 60:  # note activity, at most once a minute
         data = {**data, "seen_at": now}
         await request.session.aset(IDENTITY_KEY, data)
-    if data["expires_at"] - time.time() < settings.STALWART_TOKEN_REFRESH_MARGIN:
-        try:
-            token = await refresh(request, data)
-        except errors.StalwartUnavailable:
-            # Stalwart is down for a moment: keep going with the old token while
-            # it is still valid; otherwise the error page explains.
-            if data["expires_at"] <= time.time():
-                raise
-        if token is None:
+    if _refresh_due(data):
+        fresh = await _fresh_token(request, data, refused=False)
+        if fresh is None:
             return None
+        data, token = fresh
     return _user(data), token
 
 
 async def refresh(request: HttpRequest, data: dict[str, Any] | None = None) -> str | None:
-    """Get a new access token; None (and the session ends) when that is refused."""
+    """A new access token after Stalwart refused the current one; None (and the session
+    ends) when the refresh token is refused too. Single flight like every refresh: a token
+    another request got in the meantime is taken instead of asking again."""
     if data is None:
         data = await request.session.aget(IDENTITY_KEY)
         if not isinstance(data, dict):
             return None
+    fresh = await _fresh_token(request, data, refused=True)
+    return fresh[1] if fresh is not None else None
+
+
+# --- refreshing, once per session at a time ------------------------------------------------
+def _lifetime(tokens: oauth.Tokens) -> float:
+    return max(tokens.expires_at - time.time(), 0.0)
+
+
+def _refresh_due(data: dict[str, Any]) -> bool:
+    margin = settings.STALWART_TOKEN_REFRESH_MARGIN
+    lifetime = data.get("lifetime") or 0
+    if lifetime > 0:
+        margin = min(margin, lifetime * REFRESH_SHARE)
+    return data["expires_at"] - time.time() < margin
+
+
+def _still_valid(data: dict[str, Any]) -> bool:
+    return data["expires_at"] > time.time()
+
+
+def _flight_key(session_key: str) -> str:
+    # Cache keys name the session by a digest, never by its key (which is its bearer secret).
+    return hashlib.sha256(b"token-refresh\x00" + session_key.encode()).hexdigest()[:32]
+
+
+def refresh_lock_key(session_key: str) -> str:
+    """The shared cache key a process holds while it refreshes that session's token."""
+    return "token-refresh-lock:" + _flight_key(session_key)
+
+
+# In this process: one lock per session, per event loop (uvicorn runs one; tests one per request).
+_flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, list[Any]]] = weakref.WeakKeyDictionary()
+
+
+def _refreshing_here(key: str) -> bool:
+    entry = _flights.get(asyncio.get_running_loop(), {}).get(key)
+    return entry is not None and entry[0].locked()
+
+
+@contextlib.asynccontextmanager
+async def _single_flight(key: str) -> AsyncIterator[None]:
+    table = _flights.setdefault(asyncio.get_running_loop(), {})
+    entry = table.setdefault(key, [asyncio.Lock(), 0])
+    entry[1] += 1
+    try:
+        async with entry[0]:
+            yield
+    finally:
+        entry[1] -= 1
+        if entry[1] == 0:
+            table.pop(key, None)
+
+
+def _shared_lock_seconds() -> int:
+    # As long as one refresh can take; a process that dies holding it blocks no longer.
+    return int(settings.STALWART_TIMEOUT + settings.STALWART_CONNECT_TIMEOUT) + 2
+
+
+async def _backing_off(key: str) -> bool:
+    """A recent refresh failed for a passing reason: do not ask again yet."""
+    found = await cache.aget_many(["token-refresh-busy", "token-refresh-wait:" + key])
+    return bool(found)
+
+
+async def _back_off(key: str, exc: errors.StalwartError) -> None:
+    if isinstance(exc, errors.RateLimited):
+        # Stalwart limits anonymous requests (refresh grants among them) per address, and the
+        # portal is one address for all its sessions: they all wait.
+        await cache.aset("token-refresh-busy", True, timeout=exc.wait)
+    else:
+        await cache.aset("token-refresh-wait:" + key, True, timeout=REFRESH_RETRY_SECONDS)
+
+
+async def _stored_identity(request: HttpRequest) -> dict[str, Any] | None:
+    """The identity as the session store has it now (another request may have refreshed it)."""
+    session_key = request.session.session_key
+    if session_key is None:
+        return None
+    data = await request.session.__class__(session_key).aget(IDENTITY_KEY)
+    return data if isinstance(data, dict) else None
+
+
+async def _fresh_token(
+    request: HttpRequest, data: dict[str, Any], *, refused: bool
+) -> tuple[dict[str, Any], str] | None:
+    """A usable (identity, access token) for the session, or None when the session ended.
+
+    `refused`: Stalwart has just refused `data`'s token; otherwise it is merely due.
+    """
+    key = _flight_key(request.session.session_key or "")
+    current_token = unseal(data.get("access", ""))
+    usable = not refused and current_token is not None and _still_valid(data)
+    if usable and (_refreshing_here(key) or await _backing_off(key)):
+        return data, current_token  # type: ignore[return-value]
+    async with _single_flight(key):
+        latest = await _stored_identity(request)
+        if latest is None:
+            await end(request, expired=True)  # signed out meanwhile
+            return None
+        if latest.get("access") != data.get("access"):
+            adopted = await _adopt(request, data, latest)
+            if adopted is not None:
+                return adopted
+            data = latest
+        lock = refresh_lock_key(request.session.session_key or "")
+        locked = await cache.aadd(lock, True, timeout=_shared_lock_seconds())
+        if not locked:
+            # Another process is refreshing this session.
+            if usable:
+                return data, current_token  # type: ignore[return-value]
+            latest = await _wait_for_other_process(request, data, lock)
+            if latest is not None:
+                adopted = await _adopt(request, data, latest)
+                if adopted is not None:
+                    return adopted
+        try:
+            return await _refresh_now(request, data, key, usable=usable)
+        finally:
+            if locked:
+                await cache.adelete(lock)
+
+
+async def _adopt(
+    request: HttpRequest, data: dict[str, Any], latest: dict[str, Any]
+) -> tuple[dict[str, Any], str] | None:
+    """Take the token another request stored, when it is still valid."""
+    token = unseal(latest.get("access", ""))
+    if token is None or not _still_valid(latest):
+        return None
+    merged = {**latest, "seen_at": max(latest.get("seen_at", 0), data.get("seen_at", 0))}
+    # Held in this request's session too, so saving it (a message, the activity mark) never
+    # writes the old token back over the new one.
+    await request.session.aset(IDENTITY_KEY, merged)
+    return merged, token
+
+
+async def _wait_for_other_process(request: HttpRequest, data: dict[str, Any], lock: str) -> dict[str, Any] | None:
+    deadline = time.monotonic() + _shared_lock_seconds()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(REFRESH_POLL_SECONDS)
+        latest = await _stored_identity(request)
+        if latest is not None and latest.get("access") != data.get("access"):
+            return latest
+        if not await cache.ahas_key(lock):
+            break  # it finished without a new token, or died: try here
+    return None
+
+
+async def _refresh_now(
+    request: HttpRequest, data: dict[str, Any], key: str, *, usable: bool
+) -> tuple[dict[str, Any], str] | None:
     refresh_token = unseal(data.get("refresh", "")) if data.get("refresh") else None
     if not refresh_token:
         await end(request, expired=True)
@@ -159,13 +337,32 @@ async def refresh(request: HttpRequest, data: dict[str, Any] | None = None) -> s
         log.info("token refresh refused for %s: %s", data.get("name"), type(exc).__name__)
         await end(request, expired=True)
         return None
+    except errors.StalwartError as exc:
+        # A passing failure (unreachable, timeout, 429, 5xx, an unreadable answer): the session
+        # stays. The current token serves while it is valid; otherwise the error page explains.
+        await _back_off(key, exc)
+        if usable:
+            log.warning(
+                "token refresh failed for %s (%s): the current token is still valid",
+                data.get("name"),
+                type(exc).__name__,
+            )
+            return data, unseal(data["access"])  # type: ignore[return-value]
+        raise
     data = dict(data)
     data["access"] = seal(tokens.access_token)
     if tokens.refresh_token and tokens.refresh_token != refresh_token:
         data["refresh"] = seal(tokens.refresh_token)
     data["expires_at"] = tokens.expires_at
+    data["lifetime"] = _lifetime(tokens)
     await request.session.aset(IDENTITY_KEY, data)
-    return tokens.access_token
+    try:
+        # Stored now, not when this answer is sent: parallel requests read it from the store.
+        await request.session.asave()
+    except UpdateError:
+        await end(request, expired=True)  # the session was deleted meanwhile (signed out)
+        return None
+    return data, tokens.access_token
 
 
 async def run_authorised(

@@ -10,9 +10,10 @@ from sandbox.mailflow import state
 from sandbox.permissions import PermissionSet
 from sandbox.queue import enqueue
 from sandbox.seed import PERSONAS
+from sandbox.server import run_in_thread
 
 from .conftest import VERSION_ENVS
-from .helpers import basic
+from .helpers import Env, basic
 
 CODE_REQUEST = {"type": "code", "client_id": "webadmin", "redirect_uri": "stalwart://auth"}
 
@@ -303,3 +304,86 @@ def test_queue_status_exists_in_every_version(request, version):
     assert env.data("PATCH", "/api/queue/status/stop") is True
     assert env.data("GET", "/api/queue/status") is False
     assert env.data("GET", "/api/queue/messages")["status"] is False
+
+
+# ------------------------------------------------------------------ principals (v0.13, v0.15)
+
+
+def test_v013_principals_have_a_locale(v12, v13):
+    r = v13.post("/api/principal", json={"type": "individual", "name": "lea", "locale": "fr_FR"})
+    assert r.status_code == 200, r.text
+    assert v13.data("GET", "/api/principal/lea")["locale"] == "fr_FR"
+    listed = v13.data("GET", "/api/principal?types=individual&filter=lea&fields=locale")["items"]
+    assert {"locale": "fr_FR"}.items() <= listed[0].items() and "emails" not in listed[0]
+    r = v13.patch("/api/principal/lea", json=[{"action": "set", "field": "locale", "value": "de"}])
+    assert r.json() == {"data": None}
+    assert v13.data("GET", "/api/principal/lea")["locale"] == "de"
+    v13.patch("/api/principal/lea", json=[{"action": "set", "field": "locale", "value": ""}])
+    assert "locale" not in v13.data("GET", "/api/principal/lea")
+    # v0.12 knows no such field
+    r = v12.post("/api/principal", json={"type": "individual", "name": "lea", "locale": "fr_FR"})
+    assert r.status_code == 400
+    r = v12.patch("/api/principal/jane.doe", json=[{"action": "set", "field": "locale", "value": "de"}])
+    assert r.status_code == 400
+
+
+def test_v013_principal_deploy_creates(v12, v13):
+    r = v13.post("/api/principal/deploy", json={"type": "individual", "name": "deployed", "roles": ["user"]})
+    assert r.status_code == 200, r.text
+    assert v13.data("GET", "/api/principal/deployed")["roles"] == ["user"]
+    r = v13.post("/api/principal/deploy", json={"type": "domain", "name": "d.example"}, auth="user")
+    assert r.status_code == 403
+    r = v12.post("/api/principal/deploy", json={"type": "individual", "name": "deployed"})
+    assert r.json() == {"error": "notFound", "item": "deploy"} and v12.sb.get("deployed") is None
+
+
+def test_v015_licence_account_limit(v14, v15):
+    for env in (v14, v15):
+        env.sb.licensed_accounts = env.sb.type_counts["individual"]
+        r = env.post("/api/principal", json={"type": "individual", "name": "one-too-many"})
+        if env is v15:
+            assert r.json() == {
+                "error": "other",
+                "details": "License account limit reached",
+                "reason": f"Enterprise licensed account limit reached: {env.sb.licensed_accounts} accounts licensed.",
+            }
+            # groups do not count
+            assert "data" in env.post("/api/principal", json={"type": "group", "name": "g-extra"}).json()
+        else:
+            assert "data" in r.json()
+
+
+def test_v015_licence_limit_needs_enterprise():
+    sb = Sandbox(version="0.15.5", enterprise=False)
+    sb.licensed_accounts = 0
+    with run_in_thread(sb) as url:
+        env = Env(sb, url)
+        r = env.post("/api/principal", json={"type": "individual", "name": "community-user"})
+        env.client.close()
+    assert "data" in r.json(), r.text
+
+
+# ------------------------------------------------------------------ 401 and WWW-Authenticate (v0.13)
+
+REALMS = ['Bearer realm="Stalwart Server"', 'Basic realm="Stalwart Server"']
+
+
+@pytest.mark.parametrize("version", ["0.13.4", "0.14.1", "0.15.5"])
+def test_v013_failed_sign_in_has_no_realms_but_token_errors_do(request, version):
+    env = request.getfixturevalue(VERSION_ENVS[version])
+    for auth in (None, basic("admin", "wrong"), basic("nobody", "x")):
+        r = env.get("/api/principal", auth=auth)
+        assert r.status_code == 401 and "www-authenticate" not in r.headers
+    token = env.bearer_for("admin")
+    env.sb.advance(env.sb.access_token_lifetime + 1)
+    for auth in (f"Bearer {token}", "Bearer bm9wZQ==", "Basic !!!", "Digest abc"):
+        r = env.get("/api/principal", auth={"Authorization": auth})
+        assert r.status_code == 401 and r.headers.get_list("www-authenticate") == REALMS, auth
+
+
+def test_v012_realms_only_on_failed_sign_in(v12):
+    assert v12.get("/api/principal", auth=None).headers.get_list("www-authenticate") == REALMS
+    token = v12.bearer_for("admin")
+    v12.sb.advance(v12.sb.access_token_lifetime + 1)
+    r = v12.get("/api/principal", auth={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401 and "www-authenticate" not in r.headers
