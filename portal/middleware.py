@@ -131,6 +131,43 @@ def health_check(get_response):
     return middleware
 
 
+def _signed_in(request: HttpRequest) -> bool:
+    if getattr(request, "portal_user", None) is not None:
+        return True
+    session = getattr(request, "session", None)
+    # Loaded already (session_preload): reading it is no I/O.
+    return session is not None and "portal.identity" in session
+
+
+def _no_store(request: HttpRequest, response: HttpResponse, signed_in: bool) -> HttpResponse:
+    if signed_in or _signed_in(request):
+        cache_control = response.get("Cache-Control", "")
+        # A response marked public is the same for everyone (the script's words): it may be kept.
+        if "public" not in cache_control:
+            response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@sync_and_async_middleware
+def no_store_when_signed_in(get_response):
+    """`Cache-Control: no-store, private` on every answer to a signed-in person (pages, error
+    pages, fragments, downloads, event streams), and on the answer that signs them in or out:
+    neither the browser's cache nor a proxy keeps what the portal showed them."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            signed_in = _signed_in(request)
+            return _no_store(request, await get_response(request), signed_in)
+
+    else:
+
+        def middleware(request: HttpRequest) -> HttpResponse:
+            signed_in = _signed_in(request)
+            return _no_store(request, get_response(request), signed_in)
+
+    return middleware
+
+
 @sync_and_async_middleware
 def session_preload(get_response):
     """Load the session before the view runs.

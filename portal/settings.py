@@ -145,6 +145,7 @@ MIDDLEWARE = [
     "portal.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable
     "portal.middleware.SessionMiddleware",
     "portal.middleware.session_preload",
+    "portal.middleware.no_store_when_signed_in",
     "portal.middleware.CommonMiddleware",
     "portal.middleware.CsrfViewMiddleware",
     "portal.middleware.MessageMiddleware",
@@ -228,9 +229,14 @@ if env("SECURE_PROXY_SSL_HEADER_NAME"):
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 # Health probes (the image's HEALTHCHECK, load balancers) speak plain HTTP to the process.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_HSTS_SECONDS = int(env_float("SECURE_HSTS_SECONDS", 31536000)) if SECURE_SSL_REDIRECT else 0
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_SSL_REDIRECT)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_SSL_REDIRECT)
+# HSTS goes on every answer to an HTTPS request (request.is_secure(): behind a proxy, through
+# SECURE_PROXY_SSL_HEADER_NAME), whether or not the portal redirects plain HTTP itself (the
+# proxy may do that). Never on plain HTTP. SECURE_HSTS_SECONDS=0 turns it off; off under DEBUG.
+SECURE_HSTS_SECONDS = (
+    int(env_float("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)) if env("SECURE_HSTS_SECONDS") != "0" else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -49,7 +49,7 @@ async def javascript_catalog(request: HttpRequest) -> HttpResponse:
     words of static/js/portal.js (the djangojs domain). Public, like the sign-in page that
     uses it; the script keeps its English words when this does not load."""
     response = HttpResponse(_javascript_catalog(get_language()), content_type='text/javascript; charset="utf-8"')
-    patch_cache_control(response, max_age=3600)
+    patch_cache_control(response, public=True, max_age=3600)
     return response
 
 

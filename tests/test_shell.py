@@ -93,7 +93,7 @@ def test_deploy_checks_are_clean_with_production_settings():
 def test_hsts_when_secure(client, settings):
     settings.SECURE_HSTS_SECONDS = 31536000
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    response = client.get("/healthz", secure=True)
+    response = client.get("/auth/sign-in", secure=True)
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
