@@ -53,13 +53,18 @@ def _set_patch(current: dict, key: str, value, prop: str) -> dict:
         if not isinstance(value, dict):
             raise SetError.invalid_patch(key, "Invalid value for property.")
         return {k: True for k, v in value.items() if v}
-    member = key.split("/", 1)[1]
+    member = unescape(key.split("/", 1)[1])
     out = dict(current)
     if value:
         out[member] = True
     else:
         out.pop(member, None)
     return out
+
+
+def unescape(member: str) -> str:
+    """A JSON-pointer path element: ``~1`` is ``/`` and ``~0`` is ``~`` (RFC 6901)."""
+    return member.replace("~1", "/").replace("~0", "~")
 
 
 def _unique_name(sb, base: str) -> str:

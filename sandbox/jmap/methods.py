@@ -307,10 +307,10 @@ def do_query(sb, caller, kind, args) -> dict:
     result.update({"position": start, "ids": [ids.encode(r.id) for r in page]})
     if total:
         result["total"] = len(ordered)
-    if len(ordered) > effective and limit is not None:
-        result["limit"] = effective
-    elif limit == 0 and ordered:
+    if limit == 0 and ordered:
         result["limit"] = 0
+    elif len(ordered) > effective:
+        result["limit"] = effective
     return result
 
 

@@ -85,11 +85,14 @@ class SecondaryKind(Kind):
                     raise SetError.invalid_patch(key, "Invalid value for property.")
                 rec.cred["expiresAt"] = parse_utc(value) if value else None
             elif key.startswith("allowedIps/"):
+                from .directory import unescape
+
                 ips = rec.cred.setdefault("allowedIps", {})
+                member = unescape(key.split("/", 1)[1])
                 if value:
-                    ips[key.split("/", 1)[1]] = True
+                    ips[member] = True
                 else:
-                    ips.pop(key.split("/", 1)[1], None)
+                    ips.pop(member, None)
             else:
                 rec.cred[key] = value
         return None

@@ -220,3 +220,63 @@ def test_basic_auth_and_an_explicit_account_id(v16):
     other = v16.call("user", "x:AccountPassword/get", {"accountId": own, "ids": ["singleton"]})
     assert other[0] == "error" and other[1] == {"type": "forbidden",
                                                 "description": f"You are not an owner of account {own}."}
+
+
+def test_domain_update_aliases_and_names(v16):
+    example = _id_of(v16, "example.net")
+    r = v16.call("admin", "x:Domain/set", {"update": {example: {"aliases/example.info": True, "description": None,
+                                                                "catchAllAddress": "postmaster@example.net"}}})[1]
+    assert r["updated"] == {example: None}
+    got = v16.call("admin", "x:Domain/get", {"ids": [example], "properties": ["aliases", "description",
+                                                                              "catchAllAddress"]})[1]["list"][0]
+    assert got == {"id": example, "aliases": {"example.info": True}, "description": None,
+                   "catchAllAddress": "postmaster@example.net"}
+    assert v16.call("admin", "x:Domain/query", {"filter": {"aliases": "example.info"}})[1]["ids"] == [example]
+    bad = v16.call("admin", "x:Domain/set", {"create": {"a": {"name": "not a host"}, "b": {"name": "example.info"},
+                                                        "c": {"name": "x.example", "dnsZoneFile": "x"}}})[1]
+    assert bad["notCreated"]["a"] == {"type": "invalidProperties", "description": "Invalid domain name.",
+                                      "properties": ["name"]}
+    assert bad["notCreated"]["b"]["type"] == "primaryKeyViolation"
+    assert bad["notCreated"]["c"]["type"] == "invalidPatch"
+    zone = v16.call("admin", "x:Domain/get", {"ids": [example], "properties": ["dnsZoneFile"]})[1]["list"][0]
+    assert "example.net. IN MX 10 mail.example.org." in zone["dnsZoneFile"]
+
+
+def test_tenant_admin_sees_its_domain_only(v16):
+    q = v16.call("tenant_admin", "x:Domain/query", {"position": 0})[1]
+    assert q["ids"] == [_id_of(v16, "acme.org")]
+
+
+def test_api_key_update_and_destroy(v16):
+    user = v16.token("user")
+    created = v16.call(user, "x:ApiKey/set", {"create": {"k": {"description": "ci",
+                                                               "expiresAt": "2099-01-01T00:00:00Z"}}})[1]
+    kid, secret = created["created"]["k"]["id"], created["created"]["k"]["secret"]
+    v16.call(user, "x:ApiKey/set", {"update": {kid: {"description": "ci runner", "allowedIps/10.0.0.0~18": True}}})
+    got = v16.call(user, "x:ApiKey/get", {"ids": [kid]})[1]["list"][0]
+    assert got["description"] == "ci runner" and got["allowedIps"] == {"10.0.0.0/8": True}
+    assert got["expiresAt"] == "2099-01-01T00:00:00Z"
+    assert v16.call(user, "x:ApiKey/set", {"destroy": [kid]})[1]["destroyed"] == [kid]
+    assert v16.client.get("/api/account", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    # someone else's keys are not visible
+    assert v16.call("admin", "x:ApiKey/get", {"ids": [kid]})[1]["notFound"] == [kid]
+
+
+def test_totp_account_changes_its_password_with_a_code(v16):
+    import pyotp
+
+    from sandbox.seed import TOTP_SECRET
+
+    theo = v16.token("totp_user")
+    got = v16.call(theo, "x:AccountPassword/get", {"ids": ["singleton"]})[1]["list"][0]
+    assert got["otpAuth"]["otpUrl"] == "****"
+    patch = {"currentSecret": PERSONAS["totp_user"]["password"], "secret": "Totp-Sandbox-Changed-2"}
+    no_code = v16.call(theo, "x:AccountPassword/set", {"update": {"singleton": patch}})[1]
+    assert no_code["notUpdated"]["singleton"]["description"] == (
+        "Current OTP code is required to change the password or OTP auth.")
+    code = pyotp.TOTP(TOTP_SECRET).at(v16.sb.now())
+    ok = v16.call(theo, "x:AccountPassword/set", {"update": {"singleton": {**patch, "otpAuth/otpCode": code}}})[1]
+    assert ok["updated"] == {"singleton": None}
+    weak = v16.call(v16.token("user"), "x:AccountPassword/set", {"update": {"singleton": {
+        "currentSecret": PERSONAS["user"]["password"], "secret": "short"}}})[1]
+    assert weak["notUpdated"]["singleton"]["properties"] == ["secret"]
