@@ -184,3 +184,8 @@ def test_schema_redirects_to_its_hash_and_serves_the_server_schema(v16):
 def test_api_key_of_the_rest_generation_does_not_exist(v16):
     r = v16.client.get("/api/account", headers={"Authorization": "Bearer api_bW9uaXRvcmluZzpBcGlLZXk="})
     assert r.status_code == 401
+
+
+def test_every_rest_generation_answers_discover_with_401(each_version):
+    r = each_version.client.get("/api/discover/probe@example.invalid")
+    assert r.status_code == 401, each_version.sb.version
