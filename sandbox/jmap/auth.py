@@ -19,7 +19,7 @@ from ..passwords import HashError, verify_secret_hash
 from ..state import OAuthCode, TokenInfo
 from . import ids
 from .permissions import permissions_of
-from .store import address_of, jmap_state, password_hash, totp_url
+from .store import address_of, addressless, jmap_state, password_hash, totp_url
 
 CLIENT_ID_MAX_LEN = 2048
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -75,10 +75,8 @@ def resolve_login(sb, account_name: str):
     pid = sb.emails.get(name)
     if pid is None:
         # seeded principals without an address are found by the address they are shown with
-        for p in sb.principals.values():
-            if p.type == "individual" and address_of(sb, p) == name:
-                return p
-        return None
+        p = addressless(sb, name)
+        return p if p is not None and p.type == "individual" else None
     p = sb.principals.get(pid)
     if p is None or p.type != "individual" or address_of(sb, p) != name:
         return None

@@ -25,6 +25,7 @@ from .errors import SetError
 from .permissions import map_name, permission_ids
 from .store import (
     address_of,
+    addressless,
     default_domain,
     domain_id_of,
     jmap_state,
@@ -211,10 +212,8 @@ class Kind:
     def address_clash(self, sb, address: str, own_id: int | None) -> None:
         pid = sb.emails.get(address)
         if pid is None:
-            for q in sb.principals.values():
-                if q.type in ("individual", "group", "list") and not q.emails and address_of(sb, q) == address:
-                    pid = q.id
-                    break
+            q = addressless(sb, address)
+            pid = q.id if q is not None and q.type in ("individual", "group", "list") else None
         if pid is not None and pid != own_id:
             other = sb.principals[pid]
             obj = "MailingList" if other.type == "list" else "Account"

@@ -44,6 +44,18 @@ def address_of(sb, p) -> str:
     return f"{p.name}@{default_domain(sb)}"
 
 
+def addressless(sb, address: str):
+    """The principal without e-mail addresses that ``address_of`` shows as ``address``, or None."""
+    local, domain = split_address(address)
+    for candidate in (address, local if domain == default_domain(sb) else None):
+        pid = sb.by_name.get(candidate) if candidate else None
+        if pid is not None:
+            p = sb.principals[pid]
+            if not p.emails and address_of(sb, p) == address:
+                return p
+    return None
+
+
 def split_address(address: str) -> tuple[str, str]:
     local, _, domain = address.rpartition("@")
     return local, domain

@@ -280,3 +280,21 @@ def test_totp_account_changes_its_password_with_a_code(v16):
     weak = v16.call(v16.token("user"), "x:AccountPassword/set", {"update": {"singleton": {
         "currentSecret": PERSONAS["user"]["password"], "secret": "short"}}})[1]
     assert weak["notUpdated"]["singleton"]["properties"] == ["secret"]
+
+
+def test_a_principal_without_addresses_is_known_by_name_at_the_default_domain(v16):
+    from sandbox.passwords import sha512_crypt_hash
+    from sandbox.permissions import BUILTIN_ROLE_IDS
+    from sandbox.state import Principal
+
+    sb = v16.sb
+    p = Principal(sb.allocate_id(), "individual", "kiosk2")
+    p.secrets = [sha512_crypt_hash("Kiosk2-Sandbox-1")]
+    p.member_of = [BUILTIN_ROLE_IDS["user"]]
+    sb.insert(p)
+    assert v16.login("kiosk2", "Kiosk2-Sandbox-1").json()["type"] == "authenticated"
+    got = v16.call("admin", "x:Account/get", {"ids": [ids.encode(p.id)], "properties": ["emailAddress"]})[1]
+    assert got["list"][0]["emailAddress"] == "kiosk2@example.org"
+    clash = v16.call("admin", "x:Account/set", {"create": {"c": {"@type": "User", "name": "kiosk2",
+                                                                 "domainId": _id_of(v16, "example.org")}}})[1]
+    assert clash["notCreated"]["c"]["objectId"] == {"object": "Account", "id": ids.encode(p.id)}
