@@ -195,11 +195,14 @@ def _crypto_get(sb, access):
     params = _crypto_store(sb).get(access.account_id)
     if params is None:
         return data_response({"type": "disabled"})
-    return data_response({"type": WIRE_TYPES[params["method"]], "algo": params["algo"], "certs": export_params(params)})
+    data = {"type": WIRE_TYPES[params["method"]], "algo": params["algo"], "certs": export_params(params)}
+    if sb.at_least((0, 15)):
+        data["allow_spam_training"] = params.get("allow_spam_training", False)
+    return data_response(data)
 
 
 def _crypto_post(sb, req, access):
-    request = parse_encryption_type(req.body)
+    request = parse_encryption_type(req.body, spam_training=sb.at_least((0, 15)))
     store = _crypto_store(sb)
     if request["type"] == "disabled":
         store.pop(access.account_id, None)
@@ -220,6 +223,8 @@ def _crypto_post(sb, req, access):
         raise ManagementError.other(str(exc), None) from None
 
     store[access.account_id] = {"method": method, "algo": request["algo"], "certs": parsed}
+    if "allow_spam_training" in request:
+        store[access.account_id]["allow_spam_training"] = request["allow_spam_training"]
     return data_response(len(parsed))
 
 
@@ -253,8 +258,11 @@ def _bad(message: str, text: str, index: int) -> ProblemError:
     return ProblemError.bad_parameters(f"{message} {_position(text, index)}")
 
 
-def parse_encryption_type(body: bytes | None) -> dict:
-    """Deserialize ``EncryptionType`` (``#[serde(tag = "type", rename_all = "camelCase")]``)."""
+def parse_encryption_type(body: bytes | None, spam_training: bool = False) -> dict:
+    """Deserialize ``EncryptionType`` (``#[serde(tag = "type", rename_all = "camelCase")]``).
+
+    ``spam_training``: v0.15+, where both variants also require ``allow_spam_training`` (bool).
+    """
     try:
         text = (body or b"").decode("utf-8")
     except UnicodeDecodeError:
@@ -283,7 +291,7 @@ def parse_encryption_type(body: bytes | None) -> dict:
         return {"type": "disabled"}
     if kind not in METHODS:
         raise _bad(f"unknown variant `{kind}`, expected one of `pGP`, `sMIME`, `disabled`", text, end)
-    for field in ("algo", "certs"):
+    for field in ("algo", "certs", "allow_spam_training") if spam_training else ("algo", "certs"):
         if field not in value:
             raise _bad(f"missing field `{field}`", text, end)
     algo, certs = value["algo"], value["certs"]
@@ -293,6 +301,11 @@ def parse_encryption_type(body: bytes | None) -> dict:
         raise _bad(f"unknown variant `{algo}`, expected `Aes128` or `Aes256`", text, end)
     if type(certs) is not str:
         raise _bad(f"invalid type: {_describe(certs)}, expected a string", text, end)
+    if spam_training:
+        allow = value["allow_spam_training"]
+        if type(allow) is not bool:
+            raise _bad(f"invalid type: {_describe(allow)}, expected a boolean", text, end)
+        return {"type": kind, "algo": algo, "certs": certs, "allow_spam_training": allow}
     return {"type": kind, "algo": algo, "certs": certs}
 
 

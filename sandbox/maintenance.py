@@ -47,6 +47,13 @@ IN_MEMORY_PREFIXES = (
     "lock-email-task",
     "lock-housekeeper",
 )
+#: v0.15 drops the spam-filter prefixes (reputation-*, bayes-*, trusted-reply); an unknown
+#: prefix is no error there either: only expired keys are purged.
+IN_MEMORY_PREFIXES_V015 = tuple(
+    p for p in IN_MEMORY_PREFIXES if not p.startswith(("reputation-", "bayes-")) and p != "trusted-reply"
+)
+#: v0.15 ``/api/store/reindex/<index>[/account]`` (``SearchIndex::try_from_str``).
+SEARCH_INDEXES = ("email", "calendar", "contacts", "file", "tracing")
 DATA_STORE_TYPES = {"rocksdb", "foundationdb", "postgresql", "mysql", "sqlite"}
 IN_MEMORY_STORE_TYPES = DATA_STORE_TYPES | {"redis", "memory"}
 
@@ -125,7 +132,8 @@ def handle_purge(sb, req):
         if store is not None and store != "default" and store not in _store_ids(sb, IN_MEMORY_STORE_TYPES):
             raise ProblemError.not_found()
         prefix = path_element(req, 4)
-        prefix = prefix if prefix in IN_MEMORY_PREFIXES else None
+        known = IN_MEMORY_PREFIXES_V015 if sb.at_least((0, 15)) else IN_MEMORY_PREFIXES
+        prefix = prefix if prefix in known else None
         action = {"kind": "purge-in-memory", "store": store or "default", "prefix": prefix}
         if prefix == "bayes-account":
             raw = path_element(req, 5)
@@ -149,6 +157,8 @@ def handle_purge(sb, req):
 
 @store_route("reindex")
 def handle_reindex(sb, req):
+    if sb.at_least((0, 15)):
+        return _reindex_v015(sb, req)
     raw = path_element(req, 2)
     if req.method != "GET" or path_element(req, 3) is not None:
         raise ProblemError.not_found()
@@ -156,6 +166,22 @@ def handle_reindex(sb, req):
     action = {"kind": "reindex", "tenant": req.access.tenant_id}
     if raw is not None:
         action["account"] = _principal(sb, raw).name
+    tools_state(sb).actions.append(action)
+    return data_response(None)
+
+
+def _reindex_v015(sb, req):
+    """v0.15: ``reindex/<index>[/account]``; the account is looked up before the index is checked."""
+    index, raw = path_element(req, 2), path_element(req, 3)
+    if req.method != "GET" or index is None:
+        raise ProblemError.not_found()
+    req.access.require("fts-reindex")
+    account = _principal(sb, raw).name if raw is not None else None
+    if index not in SEARCH_INDEXES:
+        raise ProblemError.bad_parameters("Invalid search index specified")
+    action = {"kind": "reindex", "tenant": req.access.tenant_id, "index": index}
+    if account is not None:
+        action["account"] = account
     tools_state(sb).actions.append(action)
     return data_response(None)
 

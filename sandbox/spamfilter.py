@@ -1,6 +1,9 @@
 """``/api/spam-filter/*`` (spec §13): Bayes training and classification.
 
-Every route needs spam-filter-train, classify included (a quirk of the server). The
+Up to v0.14 every route needs spam-filter-train, classify included (a quirk of the server).
+v0.15 replaces training with sample uploads (``upload/{spam,ham}[/account]``) and a trainer
+driven by ``GET train/{start,reset,stop,delete,status}``; each route checks its own permission
+(classify: spam-filter-test) and an unknown route is 404 before any check. The
 classifier is synthetic but deterministic and shape-exact: it tags what it sees in the message
 and envelope, looks the message up in the global Bayes model (what was trained), and scores
 with fixed tag scores.
@@ -14,6 +17,7 @@ with fixed tag scores.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 
@@ -61,14 +65,88 @@ def _parse(raw) -> object:
     return message
 
 
+#: sandbox seconds a v0.15 training run takes (``train/status`` is true meanwhile)
+TRAINING_SECONDS = 30
+
+
 @api_module("spam-filter")
 def handle_spam_filter(sb, req):
+    if sb.at_least((0, 15)):
+        return _handle_v015(sb, req)
     req.access.require("spam-filter-train")
     sub, second = path_element(req, 1), path_element(req, 2)
     if sub == "train" and second in ("spam", "ham") and req.method == "POST":
         return _train(sb, req, second)
     if sub == "classify" and req.method == "POST":
         return data_response(_classify(sb, req))
+    raise ProblemError.not_found()
+
+
+def _handle_v015(sb, req):
+    sub, second = path_element(req, 1), path_element(req, 2)
+    if sub == "upload" and second in ("spam", "ham") and req.method == "POST":
+        req.access.require("spam-filter-train")
+        return _upload(sb, req, second)
+    if sub == "train" and req.method == "GET":
+        req.access.require("spam-filter-train")
+        return data_response(_trainer(sb, second))
+    if sub == "classify" and req.method == "POST":
+        req.access.require("spam-filter-test")
+        return data_response(_classify(sb, req))
+    raise ProblemError.not_found()
+
+
+def _upload(sb, req, kind: str):
+    """v0.15: store a training sample (not parsed) for the global model or one account."""
+    access = req.access
+    state = tools_state(sb)
+    raw_account = path_element(req, 3)
+    message = parse_message(req.body or b"")
+    key = digest(message) if message is not None else hashlib.sha256(req.body or b"").hexdigest()
+    if raw_account:
+        principal = sb.get(decode_path_element(raw_account))
+        if principal is None:
+            raise ManagementError.not_found(raw_account)
+        if access.tenant_id is not None and principal.tenant != access.tenant_id:
+            raise ManagementError.other("Account does not belong to this tenant.", None)
+        state.samples.append((kind, principal.id, key))
+        state.trained.append((kind, principal.name, key))
+    elif access.tenant_id is None:
+        state.samples.append((kind, None, key))
+        state.trained.append((kind, None, key))
+    else:
+        raise ManagementError.other("Account ID is required for tenants.", None)
+    return data_response(None)
+
+
+def _trainer(sb, action: str | None) -> bool:
+    """v0.15 ``GET train/<action>``: true when the trainer did what was asked (or runs)."""
+    state = tools_state(sb)
+    now = sb.now()
+    running = state.trainer_until > now
+    if action in ("start", "reset"):
+        if running:
+            return False
+        if action == "reset":
+            state.bayes_global.clear()
+            state.bayes_accounts.clear()
+        for kind, account_id, key in state.samples:
+            target = state.bayes_global if account_id is None else state.bayes_accounts.setdefault(account_id, {})
+            target[key] = kind
+        state.samples.clear()
+        state.classifier_model = True
+        state.trainer_until = now + TRAINING_SECONDS
+        return True
+    if action == "stop":
+        state.trainer_until = 0
+        return running
+    if action == "delete":
+        state.bayes_global.clear()
+        state.bayes_accounts.clear()
+        state.classifier_model = False
+        return True
+    if action == "status":
+        return running
     raise ProblemError.not_found()
 
 

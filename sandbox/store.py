@@ -12,11 +12,13 @@ import binascii
 import json
 import re
 from collections.abc import Callable
+from email.utils import parseaddr, parsedate_to_datetime
 
 from .dates import parse_rfc3339, rfc3339
 from .errors import ManagementError, ProblemError
 from .http import Response, data_response, decode_path_element
 from .mailflow import DeletedBlob, state
+from .rfc5322 import parse_message
 from .routing import api_module, path_element
 
 STORE_ROUTES: dict[str, Callable] = {}
@@ -105,13 +107,36 @@ def delete_blob(sb, account_id: int, content: bytes, *, deleted_at: int, expires
     return item
 
 
-def _deleted_json(item: DeletedBlob) -> dict:
-    return {
+def _deleted_json(sb, item: DeletedBlob) -> dict:
+    data = {
         "hash": item.hash,
         "size": item.size,
         "deletedAt": rfc3339(item.deleted_at),
         "expiresAt": rfc3339(item.expires_at),
-        "collection": item.collection,
+    }
+    if sb.at_least((0, 15)):
+        # v0.15: what was deleted instead of its collection (restore still needs the collection)
+        data["item"] = _deleted_item_v015(sb, item)
+    else:
+        data["collection"] = item.collection
+    return data
+
+
+def _deleted_item_v015(sb, item: DeletedBlob) -> dict:
+    """``DeletedItemResponse`` of an e-mail: sender, subject and reception time."""
+    message = parse_message(state(sb).blobs.get(item.hash, b""))
+    received_at = item.deleted_at
+    if message is not None and message.get("date"):
+        try:
+            received_at = int(parsedate_to_datetime(message.get("date")).timestamp())
+        except (TypeError, ValueError, IndexError):
+            pass
+    name, address = parseaddr((message.get("from") if message is not None else None) or "")
+    return {
+        "type": "email",
+        "from": f"{name} <{address}>" if name and address else address or name,
+        "subject": (message.get("subject") if message is not None else None) or "",
+        "received_at": rfc3339(received_at),
     }
 
 
@@ -132,7 +157,7 @@ def handle_undelete(sb, req):
         limit = req.params.get_uint("limit") or 0
         offset = max((req.params.get_uint("page") or 0) - 1, 0) * limit
         page = items[offset : offset + limit] if limit else items[offset:]
-        return data_response({"items": [_deleted_json(item) for item in page], "total": len(items)})
+        return data_response({"items": [_deleted_json(sb, item) for item in page], "total": len(items)})
     requests = _parse_restore(req.body, items)
     results = []
     for digest, collection, _restore_time, cancel in requests:

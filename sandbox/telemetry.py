@@ -166,7 +166,13 @@ def _list_traces(sb, req):
     high = snowflake(before) if before is not None else 0
     obs = state(sb)
     span_ids = []
-    if query:
+    scan = bool(query)
+    if sb.at_least((0, 15)):
+        # v0.15: without keywords, a queue id or a time bound, only the last 24 hours
+        if not any(kind in ("keyword", "queue") for kind, _ in query) and before is None and after is None:
+            low = max(low, snowflake(sb.now() - 86400))
+        scan = True
+    if scan:
         for span_id, span in obs.spans.items():
             if (low and span_id < low) or (high and span_id > high):
                 continue

@@ -43,6 +43,12 @@ class ToolsState:
     bayes_accounts: dict[int, dict[str, str]] = field(default_factory=dict)
     #: every training request: (class, account name or None, digest)
     trained: list[tuple[str, str | None, str]] = field(default_factory=list)
+    #: v0.15+: uploaded samples waiting for the trainer: (class, account id or None, digest)
+    samples: list[tuple[str, int | None, str]] = field(default_factory=list)
+    #: v0.15+: sandbox time until which the trainer runs (0: not running)
+    trainer_until: int = 0
+    #: v0.15+: the classifier model exists in the blob store
+    classifier_model: bool = True
 
     # --- maintenance ---
     #: what the purge, reindex, uids and quota endpoints did, in order (dicts with a "kind")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from sandbox import Sandbox
-from sandbox.dates import parse_rfc3339, rfc3339
+from sandbox.dates import parse_rfc3339, rfc3339, snowflake
 from sandbox.mailflow import state
 from sandbox.permissions import PermissionSet
 from sandbox.queue import enqueue
 from sandbox.seed import PERSONAS
 from sandbox.server import run_in_thread
+from sandbox.store import delete_blob
+from sandbox.toolstate import tools_state
+from tests.crypto_fixtures import pgp_key
 
 from .conftest import VERSION_ENVS
 from .helpers import Env, basic
@@ -387,3 +390,214 @@ def test_v012_realms_only_on_failed_sign_in(v12):
     v12.sb.advance(v12.sb.access_token_lifetime + 1)
     r = v12.get("/api/principal", auth={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401 and "www-authenticate" not in r.headers
+
+
+# ------------------------------------------------------------------ spam filter (v0.15)
+
+MESSAGE = (
+    "From: Alice <alice@example.com>\r\nTo: jane@example.org\r\nSubject: Lunch\r\n"
+    "Date: Mon, 3 Mar 2025 10:00:00 +0000\r\nMessage-ID: <1@example.com>\r\n\r\nSee you at noon.\r\n"
+)
+CLASSIFY = {
+    "message": MESSAGE,
+    "remoteIp": "192.0.2.25",
+    "ehloDomain": "mx.example.com",
+    "isTls": True,
+    "envFrom": "alice@example.com",
+    "envFromFlags": 0,
+    "envRcptTo": ["jane@example.org"],
+}
+NOT_FOUND_PP = {
+    "type": "about:blank",
+    "status": 404,
+    "title": "Not Found",
+    "detail": "The requested resource does not exist on this server.",
+}
+
+
+def test_v015_spam_training_routes(v14, v15):
+    # the v0.14 route is gone
+    assert v15.post("/api/spam-filter/train/spam", content=MESSAGE).json() == NOT_FOUND_PP
+    assert v14.post("/api/spam-filter/train/spam", content=MESSAGE).json() == {"data": None}
+    assert v14.post("/api/spam-filter/upload/spam", content=MESSAGE).json() == NOT_FOUND_PP
+    # samples are uploaded, then the trainer runs
+    assert v15.post("/api/spam-filter/upload/spam", content=MESSAGE).json() == {"data": None}
+    assert v15.post("/api/spam-filter/upload/ham/jane.doe", content=MESSAGE).json() == {"data": None}
+    unknown = v15.post("/api/spam-filter/upload/ham/nobody", content=MESSAGE)
+    assert unknown.json() == {"error": "notFound", "item": "nobody"}
+    assert "BAYES_SPAM" not in v15.data("POST", "/api/spam-filter/classify", json=CLASSIFY)["tags"]
+    assert v15.data("GET", "/api/spam-filter/train/status") is False
+    assert v15.data("GET", "/api/spam-filter/train/start") is True
+    assert v15.data("GET", "/api/spam-filter/train/status") is True
+    assert v15.data("GET", "/api/spam-filter/train/reset") is False  # already running
+    assert "BAYES_SPAM" in v15.data("POST", "/api/spam-filter/classify", json=CLASSIFY)["tags"]
+    assert v15.data("GET", "/api/spam-filter/train/stop") is True
+    assert v15.data("GET", "/api/spam-filter/train/stop") is False
+    assert v15.data("GET", "/api/spam-filter/train/start") is True
+    v15.sb.advance(60)
+    assert v15.data("GET", "/api/spam-filter/train/status") is False  # the run finished
+    assert v15.data("GET", "/api/spam-filter/train/delete") is True
+    assert "BAYES_SPAM" not in v15.data("POST", "/api/spam-filter/classify", json=CLASSIFY)["tags"]
+    assert v15.get("/api/spam-filter/train/bogus").json() == NOT_FOUND_PP
+    assert v15.post("/api/spam-filter/train/start").json() == NOT_FOUND_PP
+
+
+def test_v015_spam_permissions_per_route(v14, v15):
+    # users held spam-filter-train (and so classify) up to v0.14
+    assert "score" in v14.data("POST", "/api/spam-filter/classify", json=CLASSIFY, auth="user")
+    for method, path in (
+        ("POST", "/api/spam-filter/upload/spam"),
+        ("GET", "/api/spam-filter/train/status"),
+        ("POST", "/api/spam-filter/classify"),
+    ):
+        r = v15.request(method, path, auth="user", content=MESSAGE)
+        assert r.status_code == 403, path
+    # unknown routes are 404 before any permission check
+    assert v15.get("/api/spam-filter/nothing", auth="user").json() == NOT_FOUND_PP
+    # classify needs spam-filter-test, not spam-filter-train
+    v15.patch(
+        "/api/principal/jane.doe",
+        json=[{"action": "addItem", "field": "enabledPermissions", "value": "spam-filter-train"}],
+    )
+    assert v15.get("/api/spam-filter/train/status", auth="user").status_code == 200
+    assert v15.post("/api/spam-filter/classify", json=CLASSIFY, auth="user").status_code == 403
+    v15.patch(
+        "/api/principal/jane.doe",
+        json=[
+            {"action": "removeItem", "field": "enabledPermissions", "value": "spam-filter-train"},
+            {"action": "addItem", "field": "enabledPermissions", "value": "spam-filter-test"},
+        ],
+    )
+    assert v15.post("/api/spam-filter/classify", json=CLASSIFY, auth="user").status_code == 200
+    assert v15.get("/api/spam-filter/train/status", auth="user").status_code == 403
+
+
+def test_v015_tenant_admin_uploads_need_a_tenant_account(v15):
+    assert v15.post("/api/spam-filter/upload/spam", content=MESSAGE, auth="tenant_admin").json() == {
+        "error": "other",
+        "details": "Account ID is required for tenants.",
+        "reason": None,
+    }
+    assert v15.post("/api/spam-filter/upload/spam/jane.doe", content=MESSAGE, auth="tenant_admin").json() == {
+        "error": "other",
+        "details": "Account does not belong to this tenant.",
+        "reason": None,
+    }
+
+
+# ------------------------------------------------------------------ maintenance (v0.15)
+
+
+def test_v015_reindex_takes_an_index(v14, v15):
+    assert v15.get("/api/store/reindex").json() == NOT_FOUND_PP
+    for index in ("email", "calendar", "contacts", "file", "tracing"):
+        assert v15.data("GET", f"/api/store/reindex/{index}") is None
+    assert v15.data("GET", "/api/store/reindex/email/jane.doe") is None
+    actions = [a for a in tools_state(v15.sb).actions if a["kind"] == "reindex"]
+    assert [a["index"] for a in actions] == ["email", "calendar", "contacts", "file", "tracing", "email"]
+    assert actions[-1]["account"] == "jane.doe"
+    r = v15.get("/api/store/reindex/mailboxes")
+    assert r.status_code == 400 and r.json()["detail"] == "Invalid search index specified"
+    # the account is looked up first
+    assert v15.get("/api/store/reindex/mailboxes/nobody").json() == {"error": "notFound", "item": ""}
+    assert v15.get("/api/store/reindex/email", auth="user").status_code == 403
+    # v0.14: the old path
+    assert v14.data("GET", "/api/store/reindex") is None
+    assert v14.data("GET", "/api/store/reindex/jane.doe") is None
+
+
+def test_v015_in_memory_prefixes_removed(v14, v15):
+    for env in (v14, v15):
+        tools_state(env.sb).bayes_global["x"] = "spam"
+        assert env.data("GET", "/api/store/purge/in-memory/default/bayes-global") is None
+        assert env.data("GET", "/api/store/purge/in-memory/default/greylist") is None
+        assert env.data("GET", "/api/store/purge/in-memory/default/no-such-prefix") is None
+    prefixes = [a["prefix"] for a in tools_state(v15.sb).actions if a["kind"] == "purge-in-memory"]
+    # v0.15: the Bayes prefix is unknown, so only expired keys go (prefix None) and the model stays
+    assert prefixes == [None, "greylist", None]
+    assert tools_state(v15.sb).bayes_global == {"x": "spam"}
+    assert tools_state(v14.sb).bayes_global == {}
+    assert [a["prefix"] for a in tools_state(v14.sb).actions if a["kind"] == "purge-in-memory"] == [
+        "bayes-global",
+        "greylist",
+        None,
+    ]
+    for prefix in ("reputation-ip", "trusted-reply", "bayes-account"):
+        v15.get(f"/api/store/purge/in-memory/default/{prefix}")
+        assert tools_state(v15.sb).actions[-1]["prefix"] is None
+
+
+# ------------------------------------------------------------------ undelete (v0.15)
+
+
+def _deleted(env):
+    raw = (
+        b"From: Bob Smith <bob@example.net>\r\nTo: jane.doe@example.org\r\nSubject: Invoice 42\r\n"
+        b"Date: Tue, 4 Mar 2025 09:30:00 +0000\r\n\r\nPlease pay.\r\n"
+    )
+    now = env.sb.now()
+    principal = env.sb.get("jane.doe")
+    state(env.sb).deleted.pop(principal.id, None)
+    return delete_blob(env.sb, principal.id, raw, deleted_at=now - 60, expires_at=now + 86400)
+
+
+def test_v015_undelete_list_items_and_restore(v14, v15):
+    item14 = _deleted(v14)
+    (listed14,) = v14.data("GET", "/api/store/undelete/jane.doe")["items"]
+    assert listed14["collection"] == "email" and "item" not in listed14
+    item = _deleted(v15)
+    data = v15.data("GET", "/api/store/undelete/jane.doe")
+    (listed,) = data["items"]
+    assert "collection" not in listed
+    assert listed["hash"] == item.hash and listed["size"] == item.size
+    assert listed["item"] == {
+        "type": "email",
+        "from": "Bob Smith <bob@example.net>",
+        "subject": "Invoice 42",
+        "received_at": "2025-03-04T09:30:00Z",
+    }
+    # restoring still needs the collection
+    restore = {"hash": item.hash, "restoreTime": listed["deletedAt"]}
+    r = v15.post("/api/store/undelete/jane.doe", json=[restore])
+    assert r.status_code == 400
+    assert v15.data("POST", "/api/store/undelete/jane.doe", json=[restore | {"collection": "email"}]) == [
+        {"type": "success"}
+    ]
+    assert item14.hash == item.hash
+
+
+# ------------------------------------------------------------------ encryption at rest (v0.15)
+
+
+def test_v015_crypto_needs_allow_spam_training(v14, v15):
+    body = {"type": "pGP", "algo": "Aes256", "certs": pgp_key()}
+    r = v15.post("/api/account/crypto", json=body, auth="user")
+    assert r.status_code == 400 and "missing field `allow_spam_training`" in r.json()["detail"]
+    r = v15.post("/api/account/crypto", json=body | {"allow_spam_training": "yes"}, auth="user")
+    assert r.status_code == 400 and "expected a boolean" in r.json()["detail"]
+    assert v15.data("POST", "/api/account/crypto", json=body | {"allow_spam_training": True}, auth="user") == 1
+    data = v15.data("GET", "/api/account/crypto", auth="user")
+    assert data["type"] == "pGP" and data["allow_spam_training"] is True
+    assert v15.data("POST", "/api/account/crypto", json=body | {"allow_spam_training": False}, auth="user") == 1
+    assert v15.data("GET", "/api/account/crypto", auth="user")["allow_spam_training"] is False
+    assert v15.data("POST", "/api/account/crypto", json={"type": "disabled"}, auth="user") is None
+    # v0.14 neither needs nor shows it
+    assert v14.data("POST", "/api/account/crypto", json=body, auth="user") == 1
+    assert "allow_spam_training" not in v14.data("GET", "/api/account/crypto", auth="user")
+
+
+# ------------------------------------------------------------------ traces (v0.15)
+
+
+def test_v015_trace_list_without_filter_covers_the_last_day(v14, v15):
+    assert v14.data("GET", "/api/telemetry/traces") == {"items": [], "total": 0}
+    recent = v15.data("GET", "/api/telemetry/traces")
+    assert recent["total"] > 0
+    day_ago = snowflake(v15.sb.now() - 86400)
+    assert all(span_id > day_ago for span_id in recent["items"])
+    everything = v15.data("GET", "/api/telemetry/traces", params={"after": "2000-01-01T00:00:00Z"})
+    older = [span_id for span_id in everything["items"] if span_id <= day_ago]
+    assert older, "the seed has traces older than a day"
+    # a type alone keeps the window; a keyword lifts it
+    typed = v15.data("GET", "/api/telemetry/traces?type=smtp.connection-start")
+    assert all(span_id > day_ago for span_id in typed["items"])
