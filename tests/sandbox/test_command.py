@@ -32,3 +32,14 @@ def test_options_build_the_sandbox_and_print_personas():
     assert "Admin-Sandbox-1" in text and "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" in text
     community = command.build_sandbox(_options("--no-enterprise", "--seed", "empty"))
     assert community.principals == {} and "admin@acme.org" not in command.describe(community, "h", 1)
+
+
+def test_every_emulated_version_can_be_chosen():
+    from sandbox.state import VERSIONS
+
+    assert {"0.11.8", "0.12.4", "0.13.4", "0.14.1", "0.15.5"} <= set(VERSIONS)
+    command = Command()
+    for version in ("0.11.8", "0.12.4", "0.13.4", "0.14.1", "0.15.5"):
+        sb = command.build_sandbox(_options("--version", version, "--enterprise", "--seed", "empty"))
+        assert sb.version == version and sb.enterprise
+        assert f"v{version}" in command.describe(sb, "127.0.0.1", 8081)
