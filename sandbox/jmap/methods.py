@@ -150,9 +150,7 @@ def run_method(sb, caller, name: str, args: dict, created_ids: dict) -> dict:
         permission = kind.prefix + ("Get" if op == "get" else "Query")
         if not caller.has(permission):
             raise MethodError("forbidden", f"You do not have the {permission} permission.")
-    account_id = args.get("accountId")
-    if account_id is not None and account_id != caller.jmap_id and not caller.has("impersonate"):
-        raise MethodError("forbidden", f"You are not an owner of account {account_id}.")
+    _check_account_id(sb, caller, args.get("accountId"))
     response = {"accountId": caller.jmap_id}
     if op == "get":
         response.update(do_get(sb, caller, kind, args))
@@ -163,6 +161,17 @@ def run_method(sb, caller, name: str, args: dict, created_ids: dict) -> dict:
     else:
         response.update(do_set(sb, caller, kind, args, created_ids))
     return response
+
+
+def _check_account_id(sb, caller, account_id) -> None:
+    """An ``accountId`` must be the caller's own, a group the caller belongs to, or the caller
+    holds ``impersonate``; an unparsable one means the caller's own."""
+    number = ids.decode(account_id) if isinstance(account_id, str) else None
+    if number is None or number == caller.account_id or caller.has("impersonate"):
+        return
+    if number in caller.principal.member_of and sb.type_of(number) == "group":
+        return
+    raise MethodError("forbidden", f"You are not an owner of account {account_id}.")
 
 
 def _validate_set(kind, caller, args) -> None:

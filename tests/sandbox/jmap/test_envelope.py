@@ -83,3 +83,17 @@ def test_created_ids_come_back_when_sent(v16):
     body = v16.jmap("admin", [["x:Domain/set", {"create": {"d1": {"name": "new.example"}}}, "c"]],
                     raw=True, createdIds={}).json()
     assert body["createdIds"]["d1"] == body["methodResponses"][0][1]["created"]["d1"]["id"]
+
+
+def test_account_id_of_a_group_the_caller_belongs_to_is_accepted(v16):
+    from sandbox.jmap import ids
+
+    sales = ids.encode(v16.sb.by_name["sales"])
+    finance = ids.encode(v16.sb.by_name["finance"])
+    user = v16.token("user")
+    ok = v16.call(user, "x:AccountPassword/get", {"accountId": sales, "ids": ["singleton"]})
+    assert ok[0] == "x:AccountPassword/get"
+    refused = v16.call(user, "x:AccountPassword/get", {"accountId": finance, "ids": ["singleton"]})
+    assert refused[1]["type"] == "forbidden"
+    unparsable = v16.call(user, "x:AccountPassword/get", {"accountId": "not an id!", "ids": ["singleton"]})
+    assert unparsable[0] == "x:AccountPassword/get"
