@@ -33,7 +33,7 @@ def _text(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-@pytest.mark.parametrize("version", ["0.11.8", "0.12.4"])
+@pytest.mark.parametrize("version", ["0.11.8", "0.12.4", "0.13.4", "0.14.1", "0.15.5"])
 @pytest.mark.parametrize("enterprise", [False, True])
 def test_the_seed_builds_on_every_configuration(version, enterprise):
     sb = Sandbox(version=version, enterprise=enterprise, seed="hostile")

@@ -601,3 +601,38 @@ def test_v015_trace_list_without_filter_covers_the_last_day(v14, v15):
     # a type alone keeps the window; a keyword lifts it
     typed = v15.data("GET", "/api/telemetry/traces?type=smtp.connection-start")
     assert all(span_id > day_ago for span_id in typed["items"])
+
+
+# ------------------------------------------------------------------ every version answers every read
+
+READS = (
+    "/api/principal?types=individual&limit=10",
+    "/api/principal/jane.doe",
+    "/api/principal/theo.martin",
+    "/api/queue/messages?values=1&limit=50",
+    "/api/queue/status",
+    "/api/queue/reports?limit=10",
+    "/api/reports/dmarc?limit=10",
+    "/api/reports/tls?limit=10",
+    "/api/reports/arf?limit=10",
+    "/api/settings/list?prefix=server",
+    "/api/telemetry/traces?type=delivery.attempt-start&values=1&limit=5",
+    "/api/telemetry/metrics",
+    "/api/logs?limit=10",
+    "/api/store/undelete/jane.doe",
+    "/api/account/crypto",
+    "/api/account/auth",
+    "/api/dns/records/example.org",
+)
+
+
+@pytest.mark.parametrize("version", list(VERSION_ENVS))
+def test_every_version_answers_the_reads_without_a_server_error(request, version):
+    env = request.getfixturevalue(VERSION_ENVS[version])
+    for path in READS:
+        r = env.get(path)
+        assert r.status_code == 200, (path, r.status_code, r.text[:200])
+    messages = env.data("GET", "/api/queue/messages?values=1")["items"]
+    assert messages
+    key = "recipients" if env.sb.at_least((0, 13)) else "domains"
+    assert all(key in message for message in messages)
