@@ -37,7 +37,7 @@ class LogRows:
         else:
             time = NONE
         badge = _BADGES.get(entry.level, "badge-neutral")
-        level = clip(entry.level, 20, expand=False)
+        level = e(entry.level) if entry.level in _BADGES else clip(entry.level, 20, expand=False)
         return (
             f'<tr><td data-label="{self.when}" class="cell-time">{time}</td>'
             f'<td data-label="{self.level}"><span class="badge {badge}">{level}</span></td>'

@@ -13,10 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 from portal.stalwart.report_types import DmarcReport
 
 DAYS = 30
+#: The days a phone's chart shows (the newest), at a scale where its labels stay readable.
+RECENT_DAYS = 14
 TOP_SOURCES = 10
 
 # Daily chart geometry (SVG user units).
 WIDTH, HEIGHT = 720, 240
+RECENT_WIDTH = 360
 LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 28
 # Sources chart.
 ROW, LABEL_WIDTH, BAR_WIDTH = 28, 190, 460
@@ -88,13 +91,17 @@ def dmarc_overview_data(reports: list[DmarcReport], *, domain: str = "", today: 
         "last_day": today,
         "days": [{"date": d, "passed": p, "failed": f, "total": p + f} for d, (p, f) in per_day.items()],
         "daily": _daily_chart(per_day),
+        "recent": _daily_chart(dict(list(per_day.items())[-RECENT_DAYS:]), width=RECENT_WIDTH),
+        "recent_days": RECENT_DAYS,
         "sources": top,
         "sources_chart": _sources_chart(top),
     }
 
 
-def _daily_chart(per_day: dict[date, list[int]]) -> dict:
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+def _daily_chart(per_day: dict[date, list[int]], *, width: int = WIDTH) -> dict:
+    """Stacked bars, one per day, in a `width` × HEIGHT box; the last day is labelled too,
+    its label ending at the right edge so that it is never cut."""
+    plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top_value = _nice_max(max((p + f for p, f in per_day.values()), default=0))
     slot = plot_w / len(per_day)
     bar_w = round(slot * 0.7, 1)
@@ -115,22 +122,29 @@ def _daily_chart(per_day: dict[date, list[int]]) -> dict:
                 "fail_h": fail_h,
                 "passed": passed,
                 "failed": failed,
-                "label": day.strftime("%b %d") if index % 5 == 0 or index == len(per_day) - 1 else "",
-                "label_x": round(x + bar_w / 2, 1),
+                "label": day.strftime("%b %d") if _labelled(index, len(per_day)) else "",
+                "label_x": width - RIGHT if index == len(per_day) - 1 else round(x + bar_w / 2, 1),
+                "label_anchor": "end" if index == len(per_day) - 1 else "middle",
             }
         )
     ticks = [{"value": round(top_value * step / 4), "y": round(baseline - plot_h * step / 4, 1)} for step in range(5)]
     return {
-        "width": WIDTH,
+        "width": width,
         "height": HEIGHT,
         "left": LEFT,
-        "right": WIDTH - RIGHT,
+        "right": width - RIGHT,
         "baseline": baseline,
         "label_y": baseline + 18,
         "bars": bars,
         "ticks": ticks,
         "tick_x": LEFT - 6,
     }
+
+
+def _labelled(index: int, count: int) -> bool:
+    """Every fifth day and the last one, unless the last would overlap the one before it."""
+    last = count - 1
+    return index == last or (index % 5 == 0 and last - index >= 3)
 
 
 def _sources_chart(top: list[Source]) -> dict:

@@ -221,3 +221,60 @@ def test_hostile_content_is_inert_on_every_page(browser, hostile_portal):
     finally:
         context.close()
     assert problems == [], "hostile content got through:\n" + "\n".join(problems[:80])
+
+
+# Pages where one 100 KB value used to make the page a million pixels wide or hundreds of
+# thousands tall (report lists and details, the DMARC overview, the log viewer).
+LAYOUT_PAGES = [
+    "/reports/dmarc/overview",
+    "/reports/dmarc/",
+    "/reports/tls/",
+    "/reports/arf/",
+    "/observability/logs/",
+    "/queue/",
+    "/settings/?prefix=server.hostile",
+    "/directory/accounts/",
+    "/audit/",
+]
+# A report's detail page, found on its list (the hostile one sorts first: it arrived last).
+REPORT_LINK = re.compile(r'href="(/reports/(?:dmarc|tls|arf)/(?!overview)[^/"?]+/)"')
+# The document's width (it must not scroll sideways) and height.
+MEASURE = """() => {
+  const doc = document.documentElement;
+  return {width: doc.scrollWidth, viewport: doc.clientWidth, height: doc.scrollHeight};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_hostile_values_keep_pages_within_the_viewport(browser, hostile_portal, width):
+    context = browser.new_context(viewport={"width": width, "height": 860})
+    page = context.new_page()
+    try:
+        sign_in(page, hostile_portal)
+        paths = list(LAYOUT_PAGES)
+        for kind in ("dmarc", "tls", "arf"):
+            page.goto(f"{hostile_portal}/reports/{kind}/")
+            paths += list(dict.fromkeys(REPORT_LINK.findall(page.content())))[:3]
+        assert sum("/reports/dmarc/" in path for path in paths) > 2, paths
+        problems = []
+        for path in paths:
+            page.goto(hostile_portal + path, wait_until="load")
+            size = page.evaluate(MEASURE)
+            if size["width"] > size["viewport"]:
+                problems.append(f"{path}: {size['width']} px wide in a {size['viewport']} px window")
+            # A generous bound: the tallest of these pages is a few screens of ordinary rows.
+            if size["height"] > 20_000:
+                problems.append(f"{path}: {size['height']} px tall")
+        first_dmarc = next(path for path in paths if REPORT_LINK.fullmatch(f'href="{path}"') and "/dmarc/" in path)
+        page.goto(hostile_portal + first_dmarc)
+        screenshot(page, f"hostile-dmarc-report-{width}")
+        screenshot(page, f"hostile-dmarc-report-{width}-top", full_page=False)
+        page.goto(hostile_portal + "/reports/dmarc/overview")
+        screenshot(page, f"hostile-dmarc-overview-{width}")
+        screenshot(page, f"hostile-dmarc-overview-{width}-top", full_page=False)
+        page.goto(hostile_portal + "/observability/logs/")
+        screenshot(page, f"hostile-logs-{width}")
+        screenshot(page, f"hostile-logs-{width}-top", full_page=False)
+    finally:
+        context.close()
+    assert problems == [], "\n".join(problems)

@@ -127,6 +127,17 @@ def test_phone_width(browser, portal_url):
         page.goto(portal_url + "/reports/dmarc/overview")
         screenshot(page, "reports-dmarc-overview-phone")
         fits()
+        # The newest days are drawn where a phone shows them, without scrolling sideways.
+        expect(page.locator(".chart-wide")).to_be_hidden()
+        chart = page.locator(".chart-narrow svg")
+        expect(chart).to_be_visible()
+        chart.scroll_into_view_if_needed()
+        box = chart.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        newest = chart.locator("g").last.bounding_box()
+        assert newest and newest["x"] + newest["width"] <= 390, newest
+        expect(chart.locator("text.chart-axis").last).to_be_in_viewport(ratio=1)
+        screenshot(page, "reports-dmarc-overview-chart-phone", full_page=False)
     finally:
         context.close()
     assert errors == []

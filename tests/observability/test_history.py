@@ -95,8 +95,8 @@ def test_span_timeline(signed_in, sandbox):
     assert "Connecting to remote server" in html
     # Friendly values: a queue id links to the history of that message, sizes and durations read well.
     assert "/observability/history/delivery/?queue=" in html
-    assert re.search(r"<dt>Took</dt>\s*<dd>\s*[\d.]+ (ms|s)", html)
-    assert "<dt>TLS</dt>" in html and "enabled" in html
+    assert re.search(r"<dt><bdi>Took</bdi></dt>\s*<dd>\s*<bdi>[\d.]+ (ms|s)", html)
+    assert "<dt><bdi>TLS</bdi></dt>" in html and "enabled" in html
 
 
 def test_nested_events_are_shown(signed_in, sandbox):

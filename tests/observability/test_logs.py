@@ -52,7 +52,7 @@ def test_search_is_passed_to_stalwart_and_kept_in_the_url(signed_in, sandbox):
     assert 'value="auth.failed"' in html
     assert "Authentication failed" in html
     # Every row is an auth.failed line.
-    assert html.count('<code class="cell-sub">auth.failed</code>') == html.count("<tr>") - 1
+    assert html.count('<code class="cell-sub"><bdi>auth.failed</bdi></code>') == html.count("<tr>") - 1
 
 
 def test_level_filter_narrows_to_one_level(signed_in, sandbox):

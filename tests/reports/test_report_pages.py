@@ -219,7 +219,7 @@ def test_details_of_each_kind(signed_in, sandbox, reports):
         "Published policy" in dmarc
         and "Quarantine" in dmarc
         and "203.0.113.25" in dmarc
-        and "Override: Forwarded" in dmarc
+        and "Override: <bdi>Forwarded</bdi>" in dmarc
     )
     tls = client.get(f"/reports/tls/{key(reports['tls'])}/").content.decode()
     assert (
@@ -228,6 +228,43 @@ def test_details_of_each_kind(signed_in, sandbox, reports):
     arf = client.get(f"/reports/arf/{key(reports['arf'])}/").content.decode()
     assert "Authentication failure" in arf and "port 4242" in arf and "billing@example.org" in arf
     assert client.get("/reports/arf/1_2/").status_code == 404
+
+
+def _summary(content: str) -> str:
+    paragraph = re.search(r'<p class="dmarc-summary">(.*?)</p>', content, re.S)
+    assert paragraph, "no summary line"
+    return " ".join(paragraph.group(1).split())
+
+
+def test_the_dmarc_summary_says_what_each_number_counts(signed_in, sandbox):
+    state(sandbox).clear()
+    report = _dmarc()
+    report["record"] = [
+        dmarc_record("192.0.2.1", 30, "example.org", dkim="Fail", spf="Fail", disposition="Quarantine"),
+        dmarc_record("192.0.2.2", 16, "example.org", dkim="Pass", spf="Fail", disposition="Quarantine"),
+        dmarc_record("192.0.2.3", 42, "example.org", dkim="Pass", spf="Pass", disposition="Reject"),
+        dmarc_record("192.0.2.4", 1, "example.org", dkim="Pass", spf="Pass", disposition="None"),
+    ]
+    made = receive_report(sandbox, "dmarc", sender="r@x.example", to=["d@example.org"], subject="s", report=report)
+    content = signed_in("admin").get(f"/reports/dmarc/{key(made)}/").content.decode()
+    assert _summary(content) == (
+        "This report covers 89 messages. 30 messages failed DMARC. The receiving server delivered 1 message, "
+        "quarantined 46 messages and rejected 42 messages (its own decision, whatever the DMARC result)."
+    )
+    # The failure card counts messages and their share, nothing else.
+    card = re.search(r"DMARC fail</span>(.*?)</li>", content, re.S).group(1)
+    assert ">30<" in card and "34%" in card and "quarantined" not in card
+
+
+def test_hostile_values_are_cut_and_isolated_on_a_report(signed_in, sandbox):
+    state(sandbox).clear()
+    report = _dmarc(org="\u202eevil" + "x" * 5000)
+    made = receive_report(sandbox, "dmarc", sender="r@x.example", to=["d@example.org"], subject="s", report=report)
+    content = signed_in("admin").get(f"/reports/dmarc/{key(made)}/").content.decode()
+    organisation = re.search(r"Organisation</dt><dd>(.*?)</dd>", content, re.S).group(1)
+    assert organisation.startswith('<span class="clip"><bdi class="clip-head"><span class="control-char"')
+    assert "⟨U+202E⟩" in organisation and "\u202e" not in content
+    assert "Show all 5,005 characters" in organisation and organisation.count("x" * 5000) == 1
 
 
 def test_id_number_is_labelled_as_expiry(signed_in, sandbox, reports):
@@ -342,3 +379,27 @@ def test_unknown_report_class(signed_in, sandbox):
     assert signed_in("user").get("/reports/bogus/").status_code == 403
     assert signed_in("admin").get("/reports/bogus/").status_code == 404
     assert sandbox.requests == []
+
+
+def test_a_phone_sees_the_newest_days_of_the_daily_chart():
+    from datetime import date
+
+    from portal.reports.charts import RECENT_DAYS, dmarc_overview_data
+
+    data = dmarc_overview_data([], today=date(2025, 5, 31))
+    wide, recent = data["daily"], data["recent"]
+    assert [bar["date"] for bar in recent["bars"]] == [bar["date"] for bar in wide["bars"]][-RECENT_DAYS:]
+    assert recent["bars"][-1]["date"] == date(2025, 5, 31)
+    for chart in (wide, recent):
+        # Every bar and the last day's label lie inside the drawing.
+        assert all(bar["x"] + bar["width"] <= chart["right"] for bar in chart["bars"])
+        last = chart["bars"][-1]
+        assert last["label"] == "May 31" and last["label_anchor"] == "end" and last["label_x"] <= chart["width"]
+    assert recent["width"] < wide["width"]
+
+
+def test_the_overview_draws_both_charts(signed_in, sandbox):
+    content = signed_in("admin").get("/reports/dmarc/overview").content.decode()
+    assert content.count('<svg class="chart" viewBox="0 0 720 240"') == 1
+    assert content.count('<svg class="chart" viewBox="0 0 360 240"') == 1
+    assert 'class="chart-scroll chart-wide"' in content and 'class="chart-narrow"' in content
