@@ -224,6 +224,13 @@ def explain(refusal: Refusal) -> str:
         "all": _("The portal has paused sign-ins after too many failed attempts."),
         "account": _("This account has had too many failed attempts."),
     }.get(refusal.reason, _("Your network has used up its attempts for now."))
+    if minutes > 120:
+        hours = round(minutes / 60)
+        return ngettext(
+            "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in about %(hours)d hour.",
+            "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in about %(hours)d hours.",
+            hours,
+        ) % {"reason": reason, "time": when, "tz": at.tzname(), "hours": hours}
     return ngettext(
         "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in %(minutes)d minute.",
         "Too many failed sign-ins. %(reason)s Try again at %(time)s (%(tz)s), in %(minutes)d minutes.",
