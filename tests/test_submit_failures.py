@@ -478,6 +478,40 @@ def setting_delete(client, sandbox) -> Submit:
     )
 
 
+def record_new(client, sandbox) -> Submit:
+    data = {
+        "group": "listeners",
+        "prefix": "server.listener",
+        "id": "typed-listener",
+        "rows": "6",
+        "new_key_0": "protocol",
+        "new_value_0": "smtp",
+        "new_key_1": "bind",
+        "new_value_1": "[::]:2626",
+        "action": "save",
+    }
+    return Submit(
+        "/settings/record/new",
+        data,
+        "/api/settings",
+        {"POST"},
+        kept=['value="typed-listener"', 'value="[::]:2626"'],
+        check_url="/settings/record/?prefix=server.listener&id=typed-listener",
+    )
+
+
+def record_delete(client, sandbox) -> Submit:
+    return Submit(
+        "/settings/record/delete",
+        {"prefix": "store", "id": "s3"},
+        "/api/settings",
+        {"POST"},
+        kept=['name="prefix" value="store"', 'name="id" value="s3"'],
+        secrets=["s3-Sandbox-Secret"],
+        check_url="/settings/groups/?group=stores",
+    )
+
+
 def settings_reload(client, sandbox) -> Submit:
     return Submit(
         "/settings/reload",
@@ -522,6 +556,8 @@ FORMS: dict[str, tuple[str, Callable]] = {
     "settings-new": ("admin", setting_new),
     "settings-new-secret": ("admin", setting_new_secret),
     "settings-delete": ("admin", setting_delete),
+    "settings-record-new": ("admin", record_new),
+    "settings-record-delete": ("admin", record_delete),
     "settings-reload": ("admin", settings_reload),
 }
 
