@@ -225,7 +225,11 @@ def form_upstream_failure(
         type(exc).__name__,
         "not applied" if failure["applied"] == "no" else "may have been applied",
     )
-    return render(request, template, {**context, "submit_failure": failure}, status=status)
+    response = render(request, template, {**context, "submit_failure": failure}, status=status)
+    wait = retry_after(exc)
+    if wait is not None:
+        response["Retry-After"] = str(wait)
+    return response
 
 
 def _status_and_title(exc: errors.StalwartError) -> tuple[int, str]:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.conftest import persona
 from tests.faults import broken_upstream
 
 
@@ -93,3 +94,15 @@ def test_a_banned_portal_is_explained(signed_in, sandbox):
     assert response["Retry-After"] == "300"
     content = response.content.decode()
     assert "The mail server has blocked the portal" in content and "5 minutes" in content
+
+
+def test_a_busy_server_during_a_submit_keeps_the_form_and_says_when_to_retry(signed_in, sandbox):
+    client = signed_in("admin")
+    sandbox.faults.rate_limit(retry_after=12, prefix="/api/spam-filter", methods={"POST"})
+    response = client.post(
+        "/tools/spam-filter/train",
+        {"kind": "spam", "account": persona("user").name, "message": "From: a@example.net\r\nSubject: Typed\r\n\r\nHi"},
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "12"
+    assert "Nothing was changed" in response.content.decode()
