@@ -39,6 +39,11 @@ def _explain(exc: errors.StalwartError) -> str:
     """A sentence for a sign-in that failed for another reason than the password."""
     if isinstance(exc, errors.UnsupportedVersion):
         return exc.message
+    if _address_blocked(exc):
+        return _(
+            "The mail server refuses sign-ins from your address for now, after too many failed attempts. "
+            "Try again later, or ask an administrator to lift the block."
+        )
     if isinstance(exc, errors.Forbidden):
         return _(
             "This account is not allowed to sign in to the portal: it lacks the "
@@ -62,14 +67,25 @@ def _explain(exc: errors.StalwartError) -> str:
     return _("The mail server could not complete the sign-in. Try again in a moment.")
 
 
-async def _own_tenant(username: str, code: oauth.AuthorizationCode, token: str) -> str:
-    """The tenant a person belongs to (Enterprise), for scoping the audit trail."""
-    if not (code.enterprise and "individual-get" in code.permissions):
+def _address_blocked(exc: errors.StalwartError) -> bool:
+    """Stalwart's answer to a banned forwarded address: a 403 without a body (a missing
+    permission comes with a problem+json body)."""
+    return isinstance(exc, errors.Forbidden) and exc.body is None
+
+
+async def _own_tenant(username: str, code: oauth.AuthorizationCode, token: str) -> str | None:
+    """The tenant a person belongs to (Enterprise): "" for none, None when it cannot be read.
+
+    It scopes the audit trail and the pages that name a principal (portal.access).
+    """
+    if not code.enterprise:
         return ""
+    if "individual-get" not in code.permissions:
+        return None
     try:
         return (await StalwartClient(token).principals.get(username)).tenant
     except errors.StalwartError:
-        return ""
+        return None
 
 
 def _refused(
@@ -95,7 +111,7 @@ async def _finish(request: HttpRequest, username: str, password: str, next_url: 
         raise
     tenant = await _own_tenant(username, code, tokens.access_token)
     user = await session.start(request, username, code, tokens, tenant)
-    await _audit_sign_in(request, username, None, tenant)
+    await _audit_sign_in(request, username, None, tenant or "")
     log.info("signed in: %s (Stalwart %s)", username, code.version)
     return HttpResponseRedirect(next_url or landing_url(user))
 
@@ -151,7 +167,8 @@ async def sign_in(request: HttpRequest) -> HttpResponse:
             status = 401
         except errors.StalwartError as exc:
             form.add_error(None, _explain(exc))
-            status = 403 if isinstance(exc, errors.Forbidden) else 429 if isinstance(exc, errors.RateLimited) else 502
+            limited = isinstance(exc, errors.RateLimited) or _address_blocked(exc)
+            status = 429 if limited else 403 if isinstance(exc, errors.Forbidden) else 502
         finally:
             await attempt.settle(failed=failed)
     return render(request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=status)

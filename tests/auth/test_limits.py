@@ -136,6 +136,14 @@ def test_the_client_address_goes_to_stalwart(client, sandbox, settings):
     assert {r.address for r in signing_in} == {USER_ADDRESS}  # the code exchange carries it too
 
 
+def test_a_client_address_stalwart_banned_is_explained(client, sandbox):
+    sandbox.settings["server.blocked-ip." + ATTACKER] = ""  # Stalwart trusts X-Forwarded-For (demo seed)
+    refused = right(client)
+    assert refused.status_code == 429
+    assert "refuses sign-ins from your address for now" in refused.content.decode()
+    assert right(Client(), address=USER_ADDRESS).status_code == 302
+
+
 def test_stalwart_rate_limit_is_explained(client, sandbox):
     # Stalwart bans an address after 100 failed logins (fail2ban); the portal's
     # own throttle is raised here so that Stalwart's answer shows.
