@@ -90,6 +90,9 @@ def rows_html(factory: Callable[..., Callable[[Any], str]], items: Iterable, *op
 CONTROLS = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 #: How much of a value a table cell shows before "Show all"; detail pages pass more.
 CLIP = 200
+#: A run of characters without a space this long may break anywhere (class `clip-break`);
+#: shorter words keep whole, so that ordinary columns do not shrink to a letter's width.
+_UNBROKEN = re.compile(r"\S{30}")
 
 
 def _visible(text: str) -> str:
@@ -124,8 +127,11 @@ def clip(value: object, limit: int = CLIP, *, expand: bool = True) -> str:
     if not text:
         return ""
     if len(text) <= limit:
+        if _UNBROKEN.search(text):
+            return f'<bdi class="clip-break">{_visible(text)}</bdi>'
         return f"<bdi>{_visible(text)}</bdi>"
-    head = f'<bdi class="clip-head">{_visible(text[:limit])}…</bdi>'
+    shown = text[:limit]
+    head = f'<bdi class="clip-head{" clip-break" if _UNBROKEN.search(shown) else ""}">{_visible(shown)}…</bdi>'
     if not expand:
         return head
     count = len(text)

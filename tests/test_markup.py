@@ -82,7 +82,10 @@ def _text(markup: str) -> str:
 def test_a_short_value_is_escaped_and_isolated():
     from portal.markup import clip
 
-    assert clip(PAYLOAD) == f"<bdi>{escape(PAYLOAD)}</bdi>"
+    assert clip("jane.doe@example.org") == "<bdi>jane.doe@example.org</bdi>"
+    # A long run without spaces may break anywhere; ordinary words stay whole.
+    assert clip(PAYLOAD) == f'<bdi class="clip-break">{escape(PAYLOAD)}</bdi>'
+    assert clip("a" * 29 + " b") == "<bdi>" + "a" * 29 + " b</bdi>"
     assert clip(None) == "" and clip("") == ""
     assert clip(42) == "<bdi>42</bdi>"
 
@@ -103,7 +106,7 @@ def test_a_long_value_is_cut_with_the_whole_value_one_click_away():
     # Inside links and summaries: only cut.
     short = clip(value, 50, expand=False)
     assert "<details" not in short and _text(short) == value[:50] + "…"
-    assert clip("x" * 200) == "<bdi>" + "x" * 200 + "</bdi>"  # exactly the limit: not cut
+    assert clip("x" * 200) == '<bdi class="clip-break">' + "x" * 200 + "</bdi>"  # exactly the limit: not cut
 
 
 def test_a_safe_string_is_taken_as_escaped_text():
@@ -112,7 +115,7 @@ def test_a_safe_string_is_taken_as_escaped_text():
     from portal.markup import clip
 
     joined = join([PAYLOAD, "b"], "; ", autoescape=True)
-    assert clip(joined) == f"<bdi>{escape(PAYLOAD + '; b')}</bdi>"
+    assert clip(joined) == f'<bdi class="clip-break">{escape(PAYLOAD + "; b")}</bdi>'
 
 
 @pytest.mark.parametrize(
@@ -157,8 +160,8 @@ def test_the_template_filters(rf):
     )
     out = template.render(Context({"value": PAYLOAD, "items": [PAYLOAD, "<b>"]}))
     assert "<script>" not in out and "<img" not in out and "<b>" not in out
-    assert f"<p><bdi>{escape(PAYLOAD)}</bdi></p>" in out
+    assert f'<p><bdi class="clip-break">{escape(PAYLOAD)}</bdi></p>' in out
     assert f'<p><span class="clip"><bdi class="clip-head">{escape(PAYLOAD[:10])}…</bdi><details' in out
     assert f'<p><bdi class="clip-head">{escape(PAYLOAD[:5])}…</bdi></p>' in out
     assert f'<p title="{escape(PAYLOAD[:8])}…"></p>' in out
-    assert f"<p><bdi>{escape(PAYLOAD + ', <b>')}</bdi></p>" in out
+    assert f'<p><bdi class="clip-break">{escape(PAYLOAD + ", <b>")}</bdi></p>' in out

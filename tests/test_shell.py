@@ -121,7 +121,7 @@ def test_the_page_chrome_is_kept_per_person_and_the_csrf_token_is_new_on_each_pa
     sign_in("admin")
     first = client.get("/search/").content.decode()
     second = client.get("/search/").content.decode()
-    assert "Signed in as <strong>admin</strong>" in user_menu(first)
+    assert "Signed in as <strong><bdi>admin</bdi></strong>" in user_menu(first)
     assert token(first) != token(second)
     assert f'"X-CSRFToken": "{token(second)}"' in second
 
@@ -129,7 +129,7 @@ def test_the_page_chrome_is_kept_per_person_and_the_csrf_token_is_new_on_each_pa
 
     sign_in("helpdesk")
     page = client.get("/search/").content.decode()
-    assert "Signed in as <strong>hannah.becker</strong>" in user_menu(page)
+    assert "Signed in as <strong><bdi>hannah.becker</bdi></strong>" in user_menu(page)
     assert "admin" not in user_menu(page)
     assert client.post("/auth/sign-out", {"csrfmiddlewaretoken": token(second)}).status_code == 403
     assert client.post("/auth/sign-out", {"csrfmiddlewaretoken": token(page)}).status_code == 302

@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.asgi_server import portal_asgi_server
+from tests.browser.conftest import screenshot
 from tests.conftest import persona
 from tests.page_list import Page, admin_pages, signed_out_pages, user_pages
 
@@ -209,4 +210,37 @@ def test_interactive_states_meet_wcag_aa(axe_page, portal_url):
     expect(page.get_by_role("alertdialog")).to_be_visible()
     check("confirmation in place")
 
+    assert not failures, report(failures)
+
+
+# Pages checked again at phone width, where the top bar and some tables change shape.
+PHONE_PAGES = ["/", "/reports/dmarc/overview", "/observability/logs/", "/audit/", "/directory/accounts/"]
+
+
+def test_phone_width_meets_wcag_aa(browser, portal_url):
+    """At 390 px the user menu keeps its name ("Account menu") though the person's name is hidden."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True, color_scheme="light")
+    page = context.new_page()
+    try:
+        sign_in(page, portal_url, "admin")
+        failures: dict[str, list[dict]] = {}
+        for path in PHONE_PAGES:
+            response = page.goto(portal_url + path)
+            assert response is not None and response.status < 500, path
+            violations = axe_violations(page)
+            if violations:
+                failures[f"{path} at 390 px"] = violations
+        summary = page.locator("details.user-menu > summary")
+        expect(summary).to_have_accessible_name("Account menu")
+        summary.click()
+        expect(page.get_by_role("link", name="My account")).to_be_visible()
+        screenshot(page, "user-menu-390", full_page=False)
+        violations = axe_violations(page)
+        if violations:
+            failures["user menu at 390 px"] = violations
+        page.set_viewport_size({"width": 1280, "height": 860})
+        expect(summary).to_have_accessible_name("Account menu admin")
+        screenshot(page, "user-menu-1280", full_page=False)
+    finally:
+        context.close()
     assert not failures, report(failures)

@@ -262,7 +262,7 @@ def test_hostile_values_are_cut_and_isolated_on_a_report(signed_in, sandbox):
     made = receive_report(sandbox, "dmarc", sender="r@x.example", to=["d@example.org"], subject="s", report=report)
     content = signed_in("admin").get(f"/reports/dmarc/{key(made)}/").content.decode()
     organisation = re.search(r"Organisation</dt><dd>(.*?)</dd>", content, re.S).group(1)
-    assert organisation.startswith('<span class="clip"><bdi class="clip-head"><span class="control-char"')
+    assert organisation.startswith('<span class="clip"><bdi class="clip-head clip-break"><span class="control-char"')
     assert "⟨U+202E⟩" in organisation and "\u202e" not in content
     assert "Show all 5,005 characters" in organisation and organisation.count("x" * 5000) == 1
 
