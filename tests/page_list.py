@@ -32,6 +32,7 @@ NOT_PAGES = {
     "healthz",
     "javascript-catalog",
     "auth:sign-out",
+    "auth:throttle-clear",
     "account:app-password-revoke",
     "account:app-passwords-revoke-all",
     "account:two-factor-disable",
