@@ -1,12 +1,42 @@
-"""What a principal will actually hold after its roles (api-behaviour §4)."""
+"""Who may act on which principal: the scope rule and the rank rule.
+
+Stalwart's permissions say what kind of thing a person may do; these two rules say to
+which principal. Both run in Python before any other upstream call about the principal
+(see `permissions.require(..., target=...)`), and the URL walk test checks them for
+every URL that names a principal, as every persona.
+
+- Scope: a principal named in a URL must be one the person may see. On an Enterprise
+  server (the only kind with tenants), unless the person was found at sign-in to belong
+  to no tenant, the principal is read with the person's own token, which Stalwart
+  answers only inside their tenant, and its tenant must be the person's own. Anything else answers 404, exactly as for a name that does not exist,
+  so a tenant administrator cannot even learn that an account of another tenant exists.
+  Some Stalwart endpoints (undelete, purges) do not check tenants themselves: this rule
+  is what keeps a tenant administrator inside their tenant there.
+- Rank: a person may not change, reset, disable or delete a principal that holds a
+  permission they lack (through its own grants or its roles), nor grant anyone a
+  permission or a role they do not hold themselves. Group membership confers no
+  permissions in Stalwart (api-behaviour §4), so it is not counted. A role the person
+  cannot read counts as holding everything: the rule fails closed.
+
+What a principal holds is computed as Stalwart does (api-behaviour §4): the union over
+its roles, followed recursively, of each role's enabled minus disabled permissions, plus
+its own enabled ones, minus its own disabled ones.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
-from portal.permissions import PERMISSIONS, builtin_role_permissions
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from portal import responses
+from portal.permissions import PERMISSIONS, PortalUser, builtin_role_permissions
 from portal.stalwart import StalwartClient, errors
 from portal.stalwart.oauth import parse_version
+from portal.stalwart.types import Principal
 
 MAX_ROLES = 50  # a guard against role cycles and very deep trees
 
@@ -53,3 +83,151 @@ async def effective_permissions(
     for name in roles:
         granted |= await role_set(name, ())
     return frozenset((granted - set(disabled)) & known), unreadable
+
+
+# --- the scope rule -------------------------------------------------------------------
+TARGET_ATTRIBUTE = "portal_target"
+
+
+def cached_target(request: HttpRequest, name: str) -> Principal | None:
+    """The principal the scope check read for this request, when it is `name`."""
+    principal = getattr(request, TARGET_ATTRIBUTE, None)
+    return principal if isinstance(principal, Principal) and principal.name == name else None
+
+
+async def read_target(request: HttpRequest, name: str) -> Principal:
+    """`name` read with the person's own token, once per request."""
+    principal = cached_target(request, name)
+    if principal is None:
+        principal = await request.stalwart.principals.get(name)  # type: ignore[attr-defined]
+        setattr(request, TARGET_ATTRIBUTE, principal)
+    return principal
+
+
+def tenant_allows(user: PortalUser, principal: Principal) -> bool:
+    """A principal of another tenant is out of scope (its own tenant is in scope)."""
+    if not user.tenant:
+        return True
+    if principal.type == "tenant":
+        return principal.name == user.tenant
+    return principal.tenant == user.tenant
+
+
+async def in_scope(request: HttpRequest, user: PortalUser, name: str) -> bool:
+    """May this person see the principal called `name`? (See the module's docstring.)"""
+    if not user.enterprise:
+        return True  # no tenants without Enterprise: Stalwart's permissions are the whole rule
+    if not user.tenant and (user.tenant_known or holds_everything(user)):
+        return True  # someone of no tenant (read at sign-in), or an administrator of the whole server
+    try:
+        principal = await read_target(request, name)
+    except (errors.NotFound, errors.ItemNotFound, errors.Forbidden):
+        # Stalwart hides principals of other tenants; a person who may not read
+        # principals at all cannot show that the one named is theirs to act on.
+        return False
+    return tenant_allows(user, principal)
+
+
+async def visible(client: StalwartClient, user: PortalUser, names: Iterable[str]) -> frozenset[str]:
+    """Those of `names` in this person's scope (for links to several principals at once)."""
+    names = list(dict.fromkeys(names))
+    if not user.enterprise:
+        return frozenset(names)
+
+    async def one(name: str) -> bool:
+        try:
+            return tenant_allows(user, await client.principals.get(name))
+        except (errors.NotFound, errors.ItemNotFound, errors.Forbidden):
+            return False
+
+    found = await asyncio.gather(*(one(name) for name in names))
+    return frozenset(name for name, ok in zip(names, found, strict=True) if ok)
+
+
+# --- the rank rule ----------------------------------------------------------------------
+def holds_everything(user: PortalUser) -> bool:
+    return user.permissions >= known_permissions(user.version)
+
+
+async def held_by(request: HttpRequest, user: PortalUser, principal: Principal) -> frozenset[str] | None:
+    """What `principal` holds, or None when one of its roles could not be read."""
+    held, unreadable = await effective_permissions(
+        request.stalwart,  # type: ignore[attr-defined]
+        principal.roles,
+        principal.enabled_permissions,
+        principal.disabled_permissions,
+        user.version,
+    )
+    return None if unreadable else held
+
+
+async def outranks(request: HttpRequest, user: PortalUser, principal: Principal) -> bool:
+    """Does `principal` hold a permission `user` lacks (or one that cannot be known)?"""
+    if holds_everything(user) or principal.name == user.name:
+        return False
+    held = await held_by(request, user, principal)
+    return held is None or not held <= user.permissions
+
+
+async def beyond(request: HttpRequest, user: PortalUser, roles: Iterable[str], enabled: Iterable[str]) -> list[str]:
+    """The roles and permissions among these that `user` may not grant (they hold less)."""
+    if holds_everything(user):
+        return []
+    refused = sorted(set(enabled) - user.permissions)
+    for role in roles:
+        held, unreadable = await effective_permissions(request.stalwart, (role,), (), (), user.version)  # type: ignore[attr-defined]
+        if unreadable or not held <= user.permissions:
+            refused.append(role)
+    return refused
+
+
+NOT_IN_SCOPE = "not-in-scope"
+OUTRANKED = "outranked"
+
+
+async def refusal(request: HttpRequest, user: PortalUser, name: str, *, modifies: bool) -> str | None:
+    """The scope rule, then (for changes) the rank rule: why `user` may not act on `name`, or None."""
+    if name.strip().lower() == user.name.strip().lower():
+        return None  # oneself (Stalwart's own rules apply)
+    if not await in_scope(request, user, name):
+        return NOT_IN_SCOPE
+    if modifies and not holds_everything(user):
+        try:
+            principal = await read_target(request, name)
+        except (errors.NotFound, errors.ItemNotFound):
+            return NOT_IN_SCOPE
+        except errors.Forbidden:
+            return OUTRANKED  # what it holds cannot be read, so it cannot be shown to be less
+        if await outranks(request, user, principal):
+            return OUTRANKED
+    return None
+
+
+async def guard(request: HttpRequest, user: PortalUser, name: str, *, modifies: bool) -> HttpResponse | None:
+    """`refusal` as a page: 404 out of scope, 403 outranked; None to go on."""
+    reason = await refusal(request, user, name, modifies=modifies)
+    if reason == NOT_IN_SCOPE:
+        return responses.not_found(request, not_found_message(name))
+    if reason == OUTRANKED:
+        return responses.outranked(request, name)
+    return None
+
+
+async def check_field(request: HttpRequest, user: PortalUser, form: forms.Form, field: str) -> bool:
+    """For a form field that names an account to act on: the same rules, as a field error."""
+    name = form.cleaned_data.get(field)
+    if not name:
+        return True
+    reason = await refusal(request, user, name, modifies=True)
+    if reason == NOT_IN_SCOPE:
+        form.add_error(field, not_found_message(name))
+    elif reason == OUTRANKED:
+        form.add_error(
+            field,
+            _("%(name)s holds permissions that your account does not have, so you cannot act on it.") % {"name": name},
+        )
+    return reason is None
+
+
+def not_found_message(name: str) -> str:
+    return _("%(name)s was not found, or is not yours to manage.") % {"name": name}

@@ -344,6 +344,7 @@ class PortalUser:
     version: str
     enterprise: bool
     tenant: str = ""  # set for people who belong to a tenant (Enterprise)
+    tenant_known: bool = False  # their tenant (or none) was read at sign-in
 
     def has(self, *names: str) -> bool:
         return all(name in self.permissions for name in names)
@@ -389,11 +390,29 @@ def needs_any(*names: str, enterprise: bool = False) -> Access:
 AccessRule = Access | Callable[..., Access]
 
 
-def require(rule: AccessRule) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate an async view: sign-in, permission check, then the view.
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The URL keyword argument that names a principal, and whether the view changes it.
+
+    `require(rule, target=Target("name", modifies=True))` makes the portal check, before
+    the view runs and before any other upstream call about the principal, that it is in
+    the person's scope (404 otherwise) and, for a change, that it holds no permission
+    the person lacks (403 otherwise): see `portal.access`.
+    """
+
+    kwarg: str
+    modifies: bool = False
+
+
+def require(
+    rule: AccessRule, *, target: Target | None = None, post: Access | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate an async view: sign-in, permission check, scope check, then the view.
 
     `rule` is an `Access`, or a function of the view's URL keyword arguments
-    returning one (for views shared by several principal types). The view gets
+    returning one (for views shared by several principal types). `post` is what a
+    POST needs on top of it (a page anyone with `rule` may read, whose form needs
+    more). `target` names the URL argument that is a principal (see `Target`). The view gets
     `request.portal_user` and `request.stalwart`, a client acting with the
     person's own token.
     """
@@ -403,9 +422,11 @@ def require(rule: AccessRule) -> Callable[[Callable[..., Any]], Callable[..., An
         async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             from portal.auth import session
 
-            return await session.run_authorised(request, view, rule, args, kwargs)
+            return await session.run_authorised(request, view, rule, args, kwargs, target, post)
 
         wrapper.access_rule = rule  # type: ignore[attr-defined]
+        wrapper.access_target = target  # type: ignore[attr-defined]
+        wrapper.access_post = post  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

@@ -63,6 +63,16 @@ def forbidden(request: HttpRequest, user: PortalUser | None, access: Access | No
     return _error_page(request, "errors/403.html", context, 403)
 
 
+def outranked(request: HttpRequest, name: str) -> HttpResponse:
+    """403: the principal holds permissions the person lacks (the rank rule, portal.access)."""
+    return _error_page(request, "errors/403.html", {"outranked": name}, 403)
+
+
+def refused_grant(request: HttpRequest, refused: list[str]) -> HttpResponse:
+    """403: the change would grant roles or permissions the person does not hold."""
+    return _error_page(request, "errors/403.html", {"refused": refused}, 403)
+
+
 def not_found(request: HttpRequest, message: str = "") -> HttpResponse:
     return _error_page(request, "errors/404.html", {"message": message}, 404)
 

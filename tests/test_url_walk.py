@@ -110,6 +110,7 @@ def _identity(client) -> dict:
         "version": data["version"],
         "enterprise": data["enterprise"],
         "tenant": data.get("tenant", ""),
+        "tenant_known": data.get("tenant_known", False),
     }
 
 

@@ -37,9 +37,9 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import rotate_token
 from django.utils.translation import gettext as _
 
-from portal import responses
+from portal import access, responses
 from portal.audit.recording import recording
-from portal.permissions import Access, AccessRule, PortalUser
+from portal.permissions import Access, AccessRule, PortalUser, Target
 from portal.stalwart import StalwartClient, errors, oauth
 
 from .vault import seal, unseal
@@ -67,9 +67,9 @@ def password_changed_message() -> str:
 
 
 async def start(
-    request: HttpRequest, name: str, code: oauth.AuthorizationCode, tokens: oauth.Tokens, tenant: str = ""
+    request: HttpRequest, name: str, code: oauth.AuthorizationCode, tokens: oauth.Tokens, tenant: str | None = ""
 ) -> PortalUser:
-    """Record a successful sign-in under a fresh session key."""
+    """Record a successful sign-in under a fresh session key (`tenant` None: it could not be read)."""
     await request.session.aflush()  # drops any earlier identity and rotates the key
     rotate_token(request)  # and a new CSRF secret, as Django's own login() does
     await request.session.aset(
@@ -79,7 +79,8 @@ async def start(
             "permissions": sorted(code.permissions),
             "version": code.version,
             "enterprise": code.enterprise,
-            "tenant": tenant,
+            "tenant": tenant or "",
+            "tenant_known": tenant is not None,
             "access": seal(tokens.access_token),
             "refresh": seal(tokens.refresh_token) if tokens.refresh_token else "",
             "expires_at": tokens.expires_at,
@@ -128,6 +129,7 @@ def _user(data: dict[str, Any]) -> PortalUser:
         version=data["version"],
         enterprise=bool(data["enterprise"]),
         tenant=data.get("tenant", ""),
+        tenant_known=bool(data.get("tenant_known", False)),
     )
 
 
@@ -371,26 +373,48 @@ async def run_authorised(
     rule: AccessRule,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    target: Target | None = None,
+    post: Access | None = None,
 ) -> HttpResponse:
-    """Sign-in check, permission check, then the view (see permissions.require)."""
+    """Sign-in check, permission check, scope check, then the view (see permissions.require)."""
     signed_in = await current(request)
     if signed_in is None:
         return responses.sign_in_redirect(request, expired=getattr(request, "portal_session_expired", False))
     user, token = signed_in
     request.portal_user = user  # type: ignore[attr-defined]
-    access = rule if isinstance(rule, Access) else rule(**kwargs)
-    if not access.allows(user):
-        return responses.forbidden(request, user, access)
+    needed = rule if isinstance(rule, Access) else rule(**kwargs)
+    if not needed.allows(user):
+        return responses.forbidden(request, user, needed)
+    if post is not None and request.method == "POST" and not post.allows(user):
+        return responses.forbidden(request, user, post)
     request.stalwart = StalwartClient(token)  # type: ignore[attr-defined]
     with recording(request, user.name, user.tenant):
-        return await _run(request, view, args, kwargs)
+        return await _run(request, view, args, kwargs, target)
+
+
+async def _guarded(
+    request: HttpRequest,
+    view: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    target: Target | None,
+) -> HttpResponse:
+    if target is not None:
+        refusal = await access.guard(request, request.portal_user, kwargs[target.kwarg], modifies=target.modifies)  # type: ignore[attr-defined]
+        if refusal is not None:
+            return refusal
+    return await view(request, *args, **kwargs)
 
 
 async def _run(
-    request: HttpRequest, view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    request: HttpRequest,
+    view: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    target: Target | None = None,
 ) -> HttpResponse:
     try:
-        return await view(request, *args, **kwargs)
+        return await _guarded(request, view, args, kwargs, target)
     except errors.Unauthorized:
         # The token was refused although the portal thought it valid (revoked,
         # or the clocks disagree). Reading is retried once with a new token;
@@ -400,7 +424,7 @@ async def _run(
             if new_token is not None:
                 request.stalwart = StalwartClient(new_token)  # type: ignore[attr-defined]
                 try:
-                    return await view(request, *args, **kwargs)
+                    return await _guarded(request, view, args, kwargs, target)
                 except errors.Unauthorized:
                     pass
         await end(request)

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from portal import responses
-from portal.permissions import needs, require
+from portal import access, responses
+from portal.permissions import Target, needs, require
 from portal.stalwart import errors
 from portal.stalwart.dkim import ALGORITHMS, default_signature_id
 
@@ -24,19 +24,17 @@ CREATE_DKIM = needs("dkim-signature-create")
 
 
 @require_http_methods(["GET", "POST"])
-@require(needs("domain-get"))
+@require(needs("domain-get"), post=CREATE_DKIM, target=Target("name"))
 async def domain_dns(request: HttpRequest, name: str) -> HttpResponse:
     """GET: the page. POST: create a DKIM key (needs dkim-signature-create as well)."""
     user = request.portal_user  # type: ignore[attr-defined]
     client = request.stalwart  # type: ignore[attr-defined]
     form = None
-    if request.method == "POST":
-        if not CREATE_DKIM.allows(user):
-            return responses.forbidden(request, user, CREATE_DKIM)
+    if request.method == "POST":  # require(post=CREATE_DKIM) checked the permission
         form = DkimKeyForm(request.POST)
 
     # Stalwart answers for any name, so check first that this is a domain the person may see.
-    domain = await client.principals.get(name)
+    domain = await access.read_target(request, name)
     if domain.type != "domain":
         return responses.not_found(request, _("There is no domain with this name."))
     page_url = reverse("directory:domain-dns", kwargs={"name": domain.name})

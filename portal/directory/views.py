@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal import responses
+from portal import access, responses
+from portal.access import effective_permissions, known_permissions
 from portal.auth import session
 from portal.auth.vault import seal, unseal
 from portal.paging import Paging
@@ -26,6 +27,7 @@ from portal.permissions import (
     BUILTIN_ROLES,
     PERMISSIONS,
     Access,
+    Target,
     describe,
     needs,
     principal_permission,
@@ -37,7 +39,6 @@ from portal.stalwart.types import Principal
 
 from . import csv_io
 from .changes import password_reset_ops, principal_diff, sign_in_ops
-from .effective import effective_permissions, known_permissions
 from .forms import PICKER_TYPES, ConfirmCountForm, PasswordResetForm, PrincipalForm, describe_error
 from .kinds import KINDS, Kind, kind_for, list_access
 from .rows import render_rows
@@ -53,6 +54,8 @@ log = logging.getLogger("portal.directory")
 
 PERMISSION_TYPES = {"individual", "group", "role", "tenant", "apiKey"}
 SNAPSHOT_SALT = "portal.directory.edit"
+# The principal named in the URL is changed: scope and rank rules (portal.access).
+CHANGES_NAME = Target("name", modifies=True)
 
 
 def _rule(action: str):
@@ -71,7 +74,7 @@ def _list_url(spec: Kind) -> str:
 
 
 async def _load(request: HttpRequest, spec: Kind, name: str) -> Principal:
-    principal = await request.stalwart.principals.get(name)  # type: ignore[attr-defined]
+    principal = await access.read_target(request, name)  # read once, by the scope check or here
     if principal.type != spec.type:
         raise Http404(_("No %(noun)s called %(name)s.") % {"noun": spec.noun, "name": name})
     return principal
@@ -118,25 +121,46 @@ async def principal_list(request: HttpRequest, kind: str) -> HttpResponse:
 
 # --- detail -------------------------------------------------------------------
 @require_GET
-@require(_rule("get"))
+@require(_rule("get"), target=Target("name"))
 async def principal_detail(request: HttpRequest, kind: str, name: str) -> HttpResponse:
     spec = kind_for(kind)
     principal = await _load(request, spec, name)
     user = request.portal_user  # type: ignore[attr-defined]
+    may_change = (_can(request, spec, "update") or _can(request, spec, "delete")) and not await access.outranks(
+        request, user, principal
+    )
+    linkable_groups, linkable_lists = await _linkable_memberships(request, principal)
     context = {
         "kind": spec,
         "principal": principal,
         "sign_in_disabled": "authenticate" in principal.disabled_permissions,
-        "can_update": _can(request, spec, "update"),
-        "can_delete": _can(request, spec, "delete"),
+        "can_update": may_change and _can(request, spec, "update"),
+        "can_delete": may_change and _can(request, spec, "delete"),
+        "outranked": not may_change and (_can(request, spec, "update") or _can(request, spec, "delete")),
+        "linkable_groups": linkable_groups,
+        "linkable_lists": linkable_lists,
         "has_permissions": spec.type in PERMISSION_TYPES,
         "kinds": KINDS,
-        "can_list_groups": user.has("group-list"),
-        "can_list_lists": user.has("mailing-list-list"),
         "can_list_roles": user.has("role-list"),
         "helpdesk": _helpdesk_links(user, spec, principal),
     }
     return render(request, "directory/detail.html", context)
+
+
+async def _linkable_memberships(request: HttpRequest, principal: Principal) -> tuple[frozenset[str], frozenset[str]]:
+    """The groups and lists of `principal` whose pages this person may open.
+
+    A tenant administrator sees memberships of their accounts in principals of no tenant
+    or of another tenant (Stalwart keeps those names); those are shown without a link,
+    which would only lead to a 404. People outside any tenant may open every one.
+    """
+    user = request.portal_user  # type: ignore[attr-defined]
+    groups = frozenset(principal.member_of) if user.has("group-get") else frozenset()
+    lists = frozenset(principal.lists) if user.has("mailing-list-get") else frozenset()
+    if not user.tenant or not (groups or lists):
+        return groups, lists
+    allowed = await access.visible(request.stalwart, user, sorted(groups | lists)[:50])  # type: ignore[attr-defined]
+    return groups & allowed, lists & allowed
 
 
 def _helpdesk_links(user, spec: Kind, principal: Principal) -> list[tuple[str, str, str]]:
@@ -208,6 +232,19 @@ async def _create_body(spec: Kind, values: dict, form: PrincipalForm, version: s
     return body, api_secret
 
 
+async def _refuse_roles(request: HttpRequest, form: PrincipalForm, roles: list[str], before: list[str] = ()) -> bool:
+    """The rank rule for the roles field: nobody grants a role holding more than they do."""
+    added = [role for role in roles if role not in before]
+    refused = await access.beyond(request, request.portal_user, added, ())  # type: ignore[attr-defined]
+    if refused:
+        form.add_error(
+            "roles",
+            _("Your account cannot grant these roles, because they hold permissions it lacks: %(roles)s")
+            % {"roles": ", ".join(refused)},
+        )
+    return bool(refused)
+
+
 DEFAULT_ROLES = {"individual": ["user"], "tenant": ["tenant-admin", "user"]}
 
 
@@ -223,7 +260,9 @@ async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
         return render(request, "directory/form.html", {"kind": spec, "form": form, "creating": True})
     form = PrincipalForm(request.POST, **form_args)
     status = 200
-    if form.is_valid():
+    if form.is_valid() and await _refuse_roles(request, form, form.to_values().get("roles", [])):
+        status = 403
+    elif form.is_valid():
         values = form.to_values()
         body, api_secret = await _create_body(spec, values, form, user.version)
         try:
@@ -289,7 +328,7 @@ def _loaded_values(principal: Principal, form: PrincipalForm) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-@require(_rule("update"))
+@require(_rule("update"), target=CHANGES_NAME)
 async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResponse:
     spec = kind_for(kind)
     user = request.portal_user  # type: ignore[attr-defined]
@@ -313,6 +352,10 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
         principal = await _load(request, spec, name)
         snapshot = signing.dumps(_loaded_values(principal, form), salt=SNAPSHOT_SALT)
         status = 409
+    elif form.is_valid() and await _refuse_roles(
+        request, form, form.to_values().get("roles", []), before=loaded.get("roles", [])
+    ):
+        status = 403
     elif form.is_valid():
         values = form.to_values()
         changes = principal_diff(spec.type, loaded, values)
@@ -350,7 +393,7 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
 
 # --- delete ---------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
-@require(_rule("delete"))
+@require(_rule("delete"), target=CHANGES_NAME)
 async def principal_delete(request: HttpRequest, kind: str, name: str) -> HttpResponse:
     spec = kind_for(kind)
     if request.method == "GET":
@@ -388,7 +431,12 @@ async def principal_bulk_delete(request: HttpRequest, kind: str) -> HttpResponse
     if request.POST.get("confirmed") != "yes":
         return render(request, "directory/bulk_delete.html", {"kind": spec, "names": names})
     results = []
+    user = request.portal_user  # type: ignore[attr-defined]
     for index, name in enumerate(names):
+        reason = await access.refusal(request, user, name, modifies=True)
+        if reason is not None:
+            results.append((name, False, _refusal_text(reason)))
+            continue
         try:
             await request.stalwart.principals.delete(name)  # type: ignore[attr-defined]
             results.append((name, True, _("Deleted")))
@@ -414,6 +462,47 @@ async def principal_bulk_delete(request: HttpRequest, kind: str) -> HttpResponse
     return render(request, "directory/bulk_delete.html", {"kind": spec, "results": results, "deleted": deleted})
 
 
+def _refusal_text(reason: str) -> str:
+    if reason == access.OUTRANKED:
+        return _("Not deleted: it holds permissions that your account does not have.")
+    return _("Not deleted: there is nothing by this name that you can manage.")
+
+
+MATCHING_CHECK_LIMIT = 2000
+
+
+async def _outranking_matches(request: HttpRequest, spec: Kind, query: str, total: int) -> str:
+    """Before deleting everything a search matches: the rank rule for each match ("" when none)."""
+    user = request.portal_user  # type: ignore[attr-defined]
+    if access.holds_everything(user):
+        return ""
+    if total > MATCHING_CHECK_LIMIT:
+        return _(
+            "The search matches more than %(limit)d %(nouns)s, too many to check one by one against your own "
+            "permissions. Narrow it down and delete in parts."
+        ) % {"limit": MATCHING_CHECK_LIMIT, "nouns": spec.nouns}
+    fields = ["name", "roles", "enabledPermissions", "disabledPermissions"]
+    outranking: list[str] = []
+    page_number = 1
+    while (page_number - 1) * 100 < total:
+        page = await request.stalwart.principals.list(  # type: ignore[attr-defined]
+            types=[spec.type], filter=query, page=page_number, limit=100, fields=fields
+        )
+        for principal in page.items:
+            if await access.outranks(request, user, principal):
+                outranking.append(principal.name)
+        if not page.items:
+            break
+        page_number += 1
+    if not outranking:
+        return ""
+    return ngettext(
+        "Nothing was deleted: %(names)s holds permissions that your account does not have.",
+        "Nothing was deleted: %(count)d of them hold permissions that your account does not have (%(names)s).",
+        len(outranking),
+    ) % {"count": len(outranking), "names": ", ".join(outranking[:5]) + ("…" if len(outranking) > 5 else "")}
+
+
 @require_http_methods(["GET", "POST"])
 @require(_rule("delete"))
 async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResponse:
@@ -427,6 +516,10 @@ async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResp
     form = ConfirmCountForm(request.POST if request.method == "POST" else None, expected=preview.total)
     context = {"kind": spec, "query": query, "preview": preview, "form": form}
     if request.method == "POST" and form.is_valid() and preview.total:
+        refused = await _outranking_matches(request, spec, query, preview.total)
+        if refused:
+            form.add_error(None, refused)
+            return render(request, "directory/delete_matching.html", context, status=403)
         try:
             await request.stalwart.principals.delete_matching(spec.type, query)  # type: ignore[attr-defined]
         except responses.SUBMIT_FAILURES as exc:
@@ -458,7 +551,7 @@ def _permission_rule(kind: str, **_kwargs: object) -> Access:
 
 
 @require_http_methods(["GET", "POST"])
-@require(_permission_rule)
+@require(_permission_rule, target=CHANGES_NAME)
 async def principal_permissions(request: HttpRequest, kind: str, name: str) -> HttpResponse:
     spec = kind_for(kind)
     user = request.portal_user  # type: ignore[attr-defined]
@@ -481,6 +574,9 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
                 new_enabled.add(permission)
             elif choice == "off":
                 new_disabled.add(permission)
+        refused = await access.beyond(request, user, (), new_enabled - enabled)
+        if request.POST.get("action") == "save" and refused:
+            return responses.refused_grant(request, refused)
         if request.POST.get("action") == "save":
             changes = principal_diff(
                 spec.type,
@@ -560,7 +656,7 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
 
 # --- account actions ----------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
-@require(needs("individual-update"))
+@require(needs("individual-update"), target=CHANGES_NAME)
 async def account_password(request: HttpRequest, name: str) -> HttpResponse:
     spec = KINDS["accounts"]
     principal = await _load(request, spec, name)
@@ -600,7 +696,7 @@ async def account_password(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_POST
-@require(needs("individual-update"))
+@require(needs("individual-update"), target=CHANGES_NAME)
 async def account_sign_in(request: HttpRequest, name: str) -> HttpResponse:
     spec = KINDS["accounts"]
     enable = request.POST.get("enable") == "1"

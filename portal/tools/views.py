@@ -28,9 +28,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
-from portal import responses
+from portal import access, responses
 from portal.markup import kept
-from portal.permissions import needs, require
+from portal.permissions import Target, needs, require
 from portal.stalwart import errors
 from portal.stalwart.sse import encode_event
 from portal.stalwart.troubleshoot import DeliveryInterrupted, DeliveryStalled, stall_seconds
@@ -256,7 +256,7 @@ async def spam_train(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "tools/spam_train.html", {"form": TrainForm()})
     form = TrainForm(request.POST, request.FILES)
-    if form.is_valid():
+    if form.is_valid() and await access.check_field(request, request.portal_user, form, "account"):  # type: ignore[attr-defined]
         data = form.cleaned_data
         try:
             await request.stalwart.spam_filter.train(data["kind"], data["raw"], data["account"])  # type: ignore[attr-defined]
@@ -323,6 +323,8 @@ async def maintenance_action(request: HttpRequest, action: str) -> HttpResponse:
         return _action_page(request, spec, spec.form() if spec.form else None)
     form = spec.form(request.POST) if spec.form else None
     data = form.cleaned_data if form is not None and form.is_valid() else {}
+    if form is not None and "account" in form.fields and not form.errors:
+        await access.check_field(request, request.portal_user, form, "account")  # type: ignore[attr-defined]
     if form is not None and form.errors:
         return _action_page(request, spec, form, status=422)
     if spec.confirm_needed(data) and request.POST.get("confirmed") != "yes":
@@ -482,12 +484,12 @@ async def _account_action(request: HttpRequest, name: str, kind: str) -> HttpRes
 
 
 @require_http_methods(["GET", "POST"])
-@require(needs("purge-account"))
+@require(needs("purge-account"), target=Target("name", modifies=True))
 async def account_empty_trash(request: HttpRequest, name: str) -> HttpResponse:
     return await _account_action(request, name, "empty-trash")
 
 
 @require_http_methods(["GET", "POST"])
-@require(needs("purge-in-memory-store"))
+@require(needs("purge-in-memory-store"), target=Target("name", modifies=True))
 async def account_delete_bayes(request: HttpRequest, name: str) -> HttpResponse:
     return await _account_action(request, name, "delete-bayes")

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal import responses
 from portal.paging import Paging
-from portal.permissions import needs, require
+from portal.permissions import Target, needs, require
 from portal.stalwart import errors
 from portal.stalwart.blobs import DeletedItem
 
@@ -69,7 +69,7 @@ async def choose_account(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@require(UNDELETE)
+@require(UNDELETE, target=Target("account"))
 async def deleted_list(request: HttpRequest, account: str) -> HttpResponse:
     paging = Paging.from_request(request)
     try:
@@ -88,7 +88,7 @@ async def deleted_list(request: HttpRequest, account: str) -> HttpResponse:
 
 
 @require_POST
-@require(UNDELETE)
+@require(UNDELETE, target=Target("account"))
 async def restore(request: HttpRequest, account: str) -> HttpResponse:
     """Restore the selected items (or everything), after a confirmation step."""
     everything = request.POST.get("all") == "1"
