@@ -8,6 +8,7 @@ entry with the same method and path.
 
 from __future__ import annotations
 
+from portal.audit.display import ACTIONS
 from portal.audit.recording import is_change
 from portal.models import AuditEntry
 from tests.test_url_walk import ROUTES
@@ -30,6 +31,7 @@ FORM = {
 def test_no_change_reaches_stalwart_unrecorded(signed_in, sandbox):
     client = signed_in("admin")
     checked = 0
+    actions: set[str] = set()
     for name, url, _, rule in ROUTES:
         if rule is None:
             continue
@@ -40,7 +42,10 @@ def test_no_change_reaches_stalwart_unrecorded(signed_in, sandbox):
             (r.method, r.path) for r in sandbox.requests if r.path.startswith("/api/") and is_change(r.method, r.path)
         ]
         recorded = sorted(AuditEntry.objects.values_list("method", "path"))
+        actions.update(AuditEntry.objects.values_list("action", flat=True))
         for change in changes:
             assert change in recorded, f"{name}: {change} reached Stalwart without an audit entry"
         checked += len(changes)
     assert checked >= 5, "the walk should have made some changes"
+    # The audit page shows each of these actions by a label (portal.audit.display.ACTIONS).
+    assert sorted(action for action in actions if action not in ACTIONS) == []
