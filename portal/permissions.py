@@ -23,6 +23,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
+from portal.capabilities import Capabilities, for_server
+
 _TABLE: tuple[tuple[int, str, str], ...] = (
     (0, "impersonate", "A"),
     (1, "unlimited-requests", "A"),
@@ -345,6 +347,12 @@ class PortalUser:
     enterprise: bool
     tenant: str = ""  # set for people who belong to a tenant (Enterprise)
     tenant_known: bool = False  # their tenant (or none) was read at sign-in
+    generation: str = "rest"  # which API the server speaks (portal.capabilities)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the connected server can do (derived from the stored version, cached)."""
+        return for_server(self.generation, self.version, self.enterprise)
 
     def has(self, *names: str) -> bool:
         return all(name in self.permissions for name in names)

@@ -79,6 +79,7 @@ async def start(
             "permissions": sorted(code.permissions),
             "version": code.version,
             "enterprise": code.enterprise,
+            "generation": getattr(code, "generation", "rest"),
             "tenant": tenant or "",
             "tenant_known": tenant is not None,
             "access": seal(tokens.access_token),
@@ -130,6 +131,7 @@ def _user(data: dict[str, Any]) -> PortalUser:
         enterprise=bool(data["enterprise"]),
         tenant=data.get("tenant", ""),
         tenant_known=bool(data.get("tenant_known", False)),
+        generation=data.get("generation", "rest"),
     )
 
 

@@ -1,0 +1,196 @@
+"""What the connected Stalwart can do, derived from what it reported at sign-in.
+
+The portal speaks to servers of several versions (0.11.8, 0.12.4, 0.13.4, 0.14.1, 0.15.5 are
+tested; `sandbox/VERSIONS.md` lists each difference with the server source it was read from).
+Pages and services never compare version numbers themselves: they read one flag of
+`Capabilities`, and when a feature is missing, `Capabilities.why(feature)` says why in words
+a person understands ("Stalwart 0.15 removed ...").
+
+`for_server(generation, version, enterprise)` is cached: the session stores only the version
+text, the generation and the Enterprise flag, and `PortalUser.capabilities` derives the object
+from them on each request at the cost of a dictionary look-up.
+
+`generation` is "rest" for the `/api/*` management API (0.11 to 0.15). A backend for another
+generation adds its own branch in `for_server` and sets the flags its server has.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+#: The versions the test suite runs against, oldest first (README: "What differs by version").
+TESTED_VERSIONS = ("0.11.8", "0.12.4", "0.13.4", "0.14.1", "0.15.5")
+
+#: The full-text indexes 0.15 rebuilds one at a time (`SearchIndex::try_from_str`).
+REINDEX_INDEXES_015 = ("email", "calendar", "contacts", "file", "tracing")
+
+#: Key prefixes of the in-memory store that can be purged one at a time, before 0.15.
+IN_MEMORY_PREFIXES_011 = (
+    "acme",
+    "oauth",
+    "rate-rcpt",
+    "rate-scan",
+    "rate-loiter",
+    "rate-auth",
+    "rate-smtp",
+    "rate-contact",
+    "rate-http-authenticated",
+    "rate-http-anonymous",
+    "rate-imap",
+    "reputation-ip",
+    "reputation-from",
+    "reputation-domain",
+    "reputation-asn",
+    "greylist",
+    "bayes-account",
+    "bayes-global",
+    "trusted-reply",
+    "lock-purge-account",
+    "lock-queue-message",
+    "lock-queue-report",
+    "lock-email-task",
+    "lock-housekeeper",
+)
+#: 0.15 dropped these (an unknown prefix is not an error there: it purges only expired keys).
+REMOVED_IN_015 = frozenset(
+    {
+        "reputation-ip",
+        "reputation-from",
+        "reputation-domain",
+        "reputation-asn",
+        "bayes-account",
+        "bayes-global",
+        "trusted-reply",
+    }
+)
+IN_MEMORY_PREFIXES_015 = tuple(prefix for prefix in IN_MEMORY_PREFIXES_011 if prefix not in REMOVED_IN_015)
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """`"v0.15.5"` -> (0, 15, 5); None when unreadable."""
+    match = re.match(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    if not match:
+        return None
+    major, minor, patch = (int(part) for part in match.groups(default="0"))
+    return major, minor, patch
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """One flag per feature that differs between the servers the portal supports."""
+
+    generation: str  # "rest": the /api/* management API
+    version: tuple[int, int, int]
+    enterprise: bool
+    #: which permission table applies: (0, 11), (0, 12), (0, 13), (0, 14) or (0, 15)
+    permission_table: tuple[int, int]
+    #: spam samples: "train" (POST /api/spam-filter/train/{spam,ham}) or "upload" (0.15)
+    spam_training_route: str
+    #: 0.15: GET /api/spam-filter/train/{start,reset,stop,delete,status} drive the trainer
+    spam_trainer: bool
+    #: the permission the classify test needs
+    classify_permission: str
+    #: the permission training needs (same name everywhere; 0.15 moved it to tenant-admin)
+    train_permission: str
+    #: 0.15: undelete items carry `item: {type, ...}` instead of `collection`
+    undelete_item_shape: str  # "collection" or "item"
+    #: 0.15: reindex names an index; () means one reindex of the mail index
+    reindex_indexes: tuple[str, ...]
+    #: in-memory prefixes this version purges (others are silently ignored from 0.15 on)
+    in_memory_prefixes: tuple[str, ...]
+    #: the Bayes models are purged through the in-memory store (bayes-global, bayes-account)
+    bayes_purge: bool
+    #: 0.13+: queue messages list flat `recipients[]` (0.11/0.12: `domains[].recipients[]`)
+    queue_recipients: bool
+    #: GET /api/queue/status (every REST version)
+    queue_status: bool
+    #: 0.15: encryption at rest takes and returns `allow_spam_training`
+    allow_spam_training: bool
+    #: 0.15: a trace list without a filter covers this many hours (0: no window)
+    trace_default_window_hours: int
+    #: 0.14+: one password and one TOTP secret; addItem replaces the password and
+    #: removeItem "" removes app passwords and TOTP secrets
+    single_password_secrets: bool
+    #: 0.13+: principals carry `locale`
+    principal_locale: bool
+    #: 0.13+: POST /api/principal/deploy
+    deploy: bool
+
+    @property
+    def label(self) -> str:
+        return "Stalwart " + ".".join(str(part) for part in self.version)
+
+    def at_least(self, minor: int) -> bool:
+        return self.version[:2] >= (0, minor)
+
+    def why(self, feature: str) -> str:
+        """Why `feature` is missing on this server, in a sentence (empty when it is there)."""
+        reasons = {
+            "bayes_purge": (
+                self.bayes_purge,
+                _("Stalwart 0.15 removed the Bayes model keys from the in-memory store: use the spam trainer."),
+            ),
+            "spam_trainer": (
+                self.spam_trainer,
+                _("Stalwart versions before 0.15 have no trainer to start or stop: samples train the model at once."),
+            ),
+            "reindex_indexes": (
+                bool(self.reindex_indexes),
+                _("Stalwart versions before 0.15 rebuild only the e-mail index."),
+            ),
+            "allow_spam_training": (
+                self.allow_spam_training,
+                _("Stalwart versions before 0.15 do not ask whether encrypted mail may train the spam filter."),
+            ),
+            "principal_locale": (
+                self.principal_locale,
+                _("Stalwart versions before 0.13 keep no language per account."),
+            ),
+            "deploy": (self.deploy, _("Stalwart versions before 0.13 cannot deploy principals.")),
+            "trace_window": (
+                not self.trace_default_window_hours,
+                _("Stalwart 0.15 lists only the last 24 hours of traces unless a filter is given."),
+            ),
+        }
+        present, reason = reasons.get(feature, (True, ""))
+        return "" if present else reason
+
+
+def _rest(version: tuple[int, int, int], enterprise: bool) -> Capabilities:
+    minor = version[:2]
+    v13, v14, v15 = minor >= (0, 13), minor >= (0, 14), minor >= (0, 15)
+    table = min(max(minor, (0, 11)), (0, 15))
+    return Capabilities(
+        generation="rest",
+        version=version,
+        enterprise=enterprise,
+        permission_table=table,
+        spam_training_route="upload" if v15 else "train",
+        spam_trainer=v15,
+        classify_permission="spam-filter-test" if v15 else "spam-filter-classify",
+        train_permission="spam-filter-train",
+        undelete_item_shape="item" if v15 else "collection",
+        reindex_indexes=REINDEX_INDEXES_015 if v15 else (),
+        in_memory_prefixes=IN_MEMORY_PREFIXES_015 if v15 else IN_MEMORY_PREFIXES_011,
+        bayes_purge=not v15,
+        queue_recipients=v13,
+        queue_status=True,
+        allow_spam_training=v15,
+        trace_default_window_hours=24 if v15 else 0,
+        single_password_secrets=v14,
+        principal_locale=v13,
+        deploy=v13,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def for_server(generation: str, version: str, enterprise: bool) -> Capabilities:
+    """The capabilities of a server from what it reported (cached: a handful of distinct servers)."""
+    parsed = parse_version(version) or (0, 11, 0)
+    if generation != "rest":
+        raise ValueError(f"Unknown server generation {generation!r}")
+    return _rest(parsed, enterprise)
