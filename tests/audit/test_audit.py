@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from portal.audit.recording import REDACTED, action_and_target, is_change, redact
 from portal.models import AuditEntry
+from tests.audit.test_audit_export import read_stream
 from tests.conftest import persona, sign_in
 
 
@@ -92,7 +93,7 @@ def test_filters_and_csv(signed_in, sandbox):
     page = client.get("/audit/", {"actor": "cmd"}).content.decode()
     assert "principal.update" in page and "portal.sign-in" not in page
     response = client.get("/audit/export.csv", {"actor": "cmd"})
-    body = b"".join(response.streaming_content).decode()
+    _, body = read_stream(response)
     assert body.splitlines()[0].startswith("at,actor")
     assert "'=cmd" in body  # never a live formula
 
