@@ -138,9 +138,11 @@ def test_helpdesk_is_not_offered_changes_to_the_administrator(signed_in, sandbox
     assert "/directory/accounts/admin/password" not in page
     assert "/directory/accounts/admin/sign-in" not in page
     assert "holds Stalwart permissions that your account does not have" in page
+    assert "/tools/accounts/admin/empty-trash" not in page
     # ... while an ordinary account keeps them.
     page = client.get("/directory/accounts/jane.doe/").content.decode()
     assert "/directory/accounts/jane.doe/edit" in page and "/directory/accounts/jane.doe/password" in page
+    assert "/tools/accounts/jane.doe/empty-trash" in page
 
 
 @pytest.mark.parametrize(

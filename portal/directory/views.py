@@ -126,9 +126,8 @@ async def principal_detail(request: HttpRequest, kind: str, name: str) -> HttpRe
     spec = kind_for(kind)
     principal = await _load(request, spec, name)
     user = request.portal_user  # type: ignore[attr-defined]
-    may_change = (_can(request, spec, "update") or _can(request, spec, "delete")) and not await access.outranks(
-        request, user, principal
-    )
+    outranked = await access.outranks(request, user, principal)
+    may_change = (_can(request, spec, "update") or _can(request, spec, "delete")) and not outranked
     linkable_groups, linkable_lists = await _linkable_memberships(request, principal)
     context = {
         "kind": spec,
@@ -136,13 +135,13 @@ async def principal_detail(request: HttpRequest, kind: str, name: str) -> HttpRe
         "sign_in_disabled": "authenticate" in principal.disabled_permissions,
         "can_update": may_change and _can(request, spec, "update"),
         "can_delete": may_change and _can(request, spec, "delete"),
-        "outranked": not may_change and (_can(request, spec, "update") or _can(request, spec, "delete")),
+        "outranked": outranked and (_can(request, spec, "update") or _can(request, spec, "delete")),
         "linkable_groups": linkable_groups,
         "linkable_lists": linkable_lists,
         "has_permissions": spec.type in PERMISSION_TYPES,
         "kinds": KINDS,
         "can_list_roles": user.has("role-list"),
-        "helpdesk": _helpdesk_links(user, spec, principal),
+        "helpdesk": _helpdesk_links(user, spec, principal, may_purge=not outranked),
     }
     return render(request, "directory/detail.html", context)
 
@@ -163,7 +162,7 @@ async def _linkable_memberships(request: HttpRequest, principal: Principal) -> t
     return groups & allowed, lists & allowed
 
 
-def _helpdesk_links(user, spec: Kind, principal: Principal) -> list[tuple[str, str, str]]:
+def _helpdesk_links(user, spec: Kind, principal: Principal, *, may_purge: bool) -> list[tuple[str, str, str]]:
     """(label, url, hint) for the tools that apply to this account, as far as the person may use them."""
     if spec.type not in {"individual", "group"}:
         return []
@@ -187,7 +186,7 @@ def _helpdesk_links(user, spec: Kind, principal: Principal) -> list[tuple[str, s
         )
     if user.has("undelete") and user.enterprise:
         links.append((_("Restore deleted mail"), reverse("undelete:list", kwargs={"account": principal.name}), ""))
-    if user.has("purge-account"):
+    if user.has("purge-account") and may_purge:
         links.append(
             (
                 _("Empty deleted mail"),
@@ -195,7 +194,7 @@ def _helpdesk_links(user, spec: Kind, principal: Principal) -> list[tuple[str, s
                 _("asks first"),
             )
         )
-    if user.has("purge-in-memory-store"):
+    if user.has("purge-in-memory-store") and may_purge:
         links.append(
             (
                 _("Reset spam-filter training"),
