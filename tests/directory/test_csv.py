@@ -121,3 +121,18 @@ def test_import_rejects_bad_files(signed_in, sandbox):
     ]:
         response = client.post(reverse("directory:import"), {"file": SimpleUploadedFile("a.csv", data)})
         assert response.status_code == 422 and message in response.content.decode()
+
+
+def test_export_sends_one_chunk_per_page(signed_in, sandbox, monkeypatch):
+    from portal.directory import csv_io
+
+    monkeypatch.setattr(csv_io, "EXPORT_PAGE", 10)
+    client = signed_in("admin")
+    response = client.get(reverse("directory:export", kwargs={"kind": "accounts"}))
+    assert response.is_async  # an async iterator: Django never reads it whole before sending
+
+    async def chunks():
+        return [chunk async for chunk in response.streaming_content]
+
+    pages = -(-sandbox.type_counts["individual"] // 10)
+    assert len(asyncio.run(chunks())) == 1 + pages  # the header, then one chunk per page of Stalwart's
