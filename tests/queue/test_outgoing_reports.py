@@ -89,7 +89,7 @@ def test_cancel_one(signed_in, sandbox, reports):
     client = signed_in("admin")
     report = reports["tls"]
     page = client.get(f"/queue/reports/{report.id}/cancel")
-    assert "Cancel the TLS report for fabrikam.com?" in page.content.decode()
+    assert "Cancel the TLS report for <bdi>fabrikam.com</bdi>?" in page.content.decode()
     assert not calls(sandbox, "DELETE")
     response = client.post(f"/queue/reports/{report.id}/cancel")
     assert response.status_code == 302

@@ -207,7 +207,7 @@ def test_cancel_recipient_shows_substring_matches(signed_in, sandbox, scene):
     message = scene["normal"]
     url = f"/queue/messages/{message.id}/cancel"
     content = client.get(url, {"recipient": "bob@gmail.com"}).content.decode()
-    assert "Cancel delivery to bob@gmail.com?" in content
+    assert "Cancel delivery to <bdi>bob@gmail.com</bdi>?" in content
     assert "also cancels" in content and "jimbob@gmail.com" in content
     assert not calls(sandbox, "DELETE")
     response = client.post(url, {"recipient": "Bob@gmail.com"})
