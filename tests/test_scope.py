@@ -297,3 +297,26 @@ def test_delete_matching_refuses_when_a_match_outranks_the_person(signed_in, san
     assert response.status_code == 403
     assert "wile.coyote@acme.org holds permissions" in response.content.decode()
     assert _writes(sandbox) == []
+
+
+def test_csv_import_follows_the_rank_rule(signed_in, sandbox):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    _grant_as_admin(signed_in, "wile.coyote@acme.org", "settings-list")
+    client = signed_in("tenant_admin")
+    data = (
+        "name,description,roles\n"
+        "wile.coyote@acme.org,Taken over,\n"
+        "daisy.duck@acme.org,,admin\n"
+        "road.runner@acme.org,Meep meep,\n"
+    )
+    preview = client.post("/directory/accounts/import", {"file": SimpleUploadedFile("a.csv", data.encode())})
+    content = preview.content.decode()
+    assert "0 to create · 1 to change · 0 unchanged · 2 with errors" in content
+    assert "holds permissions that your account does not have" in content
+    assert "cannot grant these roles: admin" in content
+    plan_id = content.split('name="apply" value="')[1].split('"')[0]
+    sandbox.requests.clear()
+    client.post("/directory/accounts/import", {"apply": plan_id})
+    patched = [unquote(r.path) for r in _writes(sandbox)]
+    assert patched == ["/api/principal/road.runner@acme.org"]

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -33,6 +33,7 @@ from portal.permissions import (
     principal_permission,
     require,
 )
+from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password_async
 from portal.stalwart.types import Principal
@@ -73,25 +74,25 @@ def _list_url(spec: Kind) -> str:
     return reverse("directory:list", kwargs={"kind": spec.slug})
 
 
-async def _load(request: HttpRequest, spec: Kind, name: str) -> Principal:
+async def _load(request: PortalRequest, spec: Kind, name: str) -> Principal:
     principal = await access.read_target(request, name)  # read once, by the scope check or here
     if principal.type != spec.type:
         raise Http404(_("No %(noun)s called %(name)s.") % {"noun": spec.noun, "name": name})
     return principal
 
 
-def _can(request: HttpRequest, spec: Kind, action: str) -> bool:
-    return spec.access(action).allows(request.portal_user)  # type: ignore[attr-defined]
+def _can(request: PortalRequest, spec: Kind, action: str) -> bool:
+    return spec.access(action).allows(request.portal_user)
 
 
 # --- list ---------------------------------------------------------------------
 @require_GET
 @require(list_access)
-async def principal_list(request: HttpRequest, kind: str) -> HttpResponse:
+async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
     """One page of accounts (or groups, lists, ...), searched by Stalwart."""
     spec = kind_for(kind)
     paging = Paging.from_request(request)
-    listing = request.stalwart.principals.list_descending if paging.descending else request.stalwart.principals.list  # type: ignore[attr-defined]
+    listing = request.stalwart.principals.list_descending if paging.descending else request.stalwart.principals.list
     page = await listing(
         types=[spec.type], filter=paging.query, page=paging.page, limit=paging.size, fields=spec.fields
     )
@@ -113,19 +114,19 @@ async def principal_list(request: HttpRequest, kind: str) -> HttpResponse:
         "can_create": _can(request, spec, "create"),
         "can_delete": can_delete,
         "can_import": spec.type == "individual"
-        and request.portal_user.has("individual-create", "individual-update", "individual-get"),  # type: ignore[attr-defined]
+        and request.portal_user.has("individual-create", "individual-update", "individual-get"),
     }
-    template = "directory/list.html#results" if request.htmx else "directory/list.html"  # type: ignore[attr-defined]
+    template = "directory/list.html#results" if request.htmx else "directory/list.html"
     return render(request, template, context)
 
 
 # --- detail -------------------------------------------------------------------
 @require_GET
 @require(_rule("get"), target=Target("name"))
-async def principal_detail(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+async def principal_detail(request: PortalRequest, kind: str, name: str) -> HttpResponse:
     spec = kind_for(kind)
     principal = await _load(request, spec, name)
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     outranked = await access.outranks(request, user, principal)
     may_change = (_can(request, spec, "update") or _can(request, spec, "delete")) and not outranked
     linkable_groups, linkable_lists = await _linkable_memberships(request, principal)
@@ -146,19 +147,19 @@ async def principal_detail(request: HttpRequest, kind: str, name: str) -> HttpRe
     return render(request, "directory/detail.html", context)
 
 
-async def _linkable_memberships(request: HttpRequest, principal: Principal) -> tuple[frozenset[str], frozenset[str]]:
+async def _linkable_memberships(request: PortalRequest, principal: Principal) -> tuple[frozenset[str], frozenset[str]]:
     """The groups and lists of `principal` whose pages this person may open.
 
     A tenant administrator sees memberships of their accounts in principals of no tenant
     or of another tenant (Stalwart keeps those names); those are shown without a link,
     which would only lead to a 404. People outside any tenant may open every one.
     """
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     groups = frozenset(principal.member_of) if user.has("group-get") else frozenset()
     lists = frozenset(principal.lists) if user.has("mailing-list-get") else frozenset()
     if not user.tenant or not (groups or lists):
         return groups, lists
-    allowed = await access.visible(request.stalwart, user, sorted(groups | lists)[:50])  # type: ignore[attr-defined]
+    allowed = await access.visible(request.stalwart, user, sorted(groups | lists)[:50])
     return groups & allowed, lists & allowed
 
 
@@ -206,11 +207,11 @@ def _helpdesk_links(user, spec: Kind, principal: Principal, *, may_purge: bool) 
 
 
 # --- create and edit ------------------------------------------------------------
-async def _tenant_names(request: HttpRequest) -> list[str] | None:
-    user = request.portal_user  # type: ignore[attr-defined]
+async def _tenant_names(request: PortalRequest) -> list[str] | None:
+    user = request.portal_user
     if not (user.enterprise and user.has("tenant-list")):
         return None
-    page = await request.stalwart.principals.list(types=["tenant"], limit=100, fields=["name"])  # type: ignore[attr-defined]
+    page = await request.stalwart.principals.list(types=["tenant"], limit=100, fields=["name"])
     return [tenant.name for tenant in page.items]
 
 
@@ -231,10 +232,10 @@ async def _create_body(spec: Kind, values: dict, form: PrincipalForm, version: s
     return body, api_secret
 
 
-async def _refuse_roles(request: HttpRequest, form: PrincipalForm, roles: list[str], before: list[str] = ()) -> bool:
+async def _refuse_roles(request: PortalRequest, form: PrincipalForm, roles: list[str], before: list[str] = ()) -> bool:
     """The rank rule for the roles field: nobody grants a role holding more than they do."""
     added = [role for role in roles if role not in before]
-    refused = await access.beyond(request, request.portal_user, added, ())  # type: ignore[attr-defined]
+    refused = await access.beyond(request, request.portal_user, added, ())
     if refused:
         form.add_error(
             "roles",
@@ -249,9 +250,9 @@ DEFAULT_ROLES = {"individual": ["user"], "tenant": ["tenant-admin", "user"]}
 
 @require_http_methods(["GET", "POST"])
 @require(_rule("create"))
-async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
+async def principal_create(request: PortalRequest, kind: str) -> HttpResponse:
     spec = kind_for(kind)
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     tenants = await _tenant_names(request)
     form_args = {"kind": spec, "creating": True, "enterprise": user.enterprise, "tenants": tenants}
     if request.method == "GET":
@@ -265,7 +266,7 @@ async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
         values = form.to_values()
         body, api_secret = await _create_body(spec, values, form, user.version)
         try:
-            await request.stalwart.principals.create(body)  # type: ignore[attr-defined]
+            await request.stalwart.principals.create(body)
         except errors.TenantQuotaExceeded:
             form.add_error(None, _("Your organisation has reached its limit of %(nouns)s.") % {"nouns": spec.nouns})
             status = 422
@@ -299,12 +300,12 @@ async def principal_create(request: HttpRequest, kind: str) -> HttpResponse:
     return render(request, "directory/form.html", {"kind": spec, "form": form, "creating": True}, status=status)
 
 
-async def _default_dkim(request: HttpRequest, domain: str) -> list[str]:
+async def _default_dkim(request: PortalRequest, domain: str) -> list[str]:
     try:
         from .dkim import create_default_keys
     except ImportError:  # pragma: no cover - the DKIM module is part of the package
         return []
-    return await create_default_keys(request.stalwart, domain)  # type: ignore[attr-defined]
+    return await create_default_keys(request.stalwart, domain)
 
 
 def _loaded_values(principal: Principal, form: PrincipalForm) -> dict:
@@ -328,9 +329,9 @@ def _loaded_values(principal: Principal, form: PrincipalForm) -> dict:
 
 @require_http_methods(["GET", "POST"])
 @require(_rule("update"), target=CHANGES_NAME)
-async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+async def principal_edit(request: PortalRequest, kind: str, name: str) -> HttpResponse:
     spec = kind_for(kind)
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     tenants = await _tenant_names(request)
     form_args = {"kind": spec, "creating": False, "enterprise": user.enterprise, "tenants": tenants}
     if request.method == "GET":
@@ -361,7 +362,7 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
         if form.cleaned_data.get("password"):
             changes += password_reset_ops(await hash_password_async(form.cleaned_data["password"]))
         try:
-            await request.stalwart.principals.update(name, changes)  # type: ignore[attr-defined]
+            await request.stalwart.principals.update(name, changes)
         except errors.ManagementError as exc:
             form.add_stalwart_error(exc, values)
             status = 422
@@ -393,13 +394,13 @@ async def principal_edit(request: HttpRequest, kind: str, name: str) -> HttpResp
 # --- delete ---------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @require(_rule("delete"), target=CHANGES_NAME)
-async def principal_delete(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+async def principal_delete(request: PortalRequest, kind: str, name: str) -> HttpResponse:
     spec = kind_for(kind)
     if request.method == "GET":
         principal = await _load(request, spec, name)
         return render(request, "directory/delete.html", {"kind": spec, "principal": principal})
     try:
-        await request.stalwart.principals.delete(name)  # type: ignore[attr-defined]
+        await request.stalwart.principals.delete(name)
     except errors.OtherError as exc:
         principal = await _load(request, spec, name)
         context = {"kind": spec, "principal": principal, "error": describe_error(exc)}
@@ -413,14 +414,14 @@ async def principal_delete(request: HttpRequest, kind: str, name: str) -> HttpRe
             check_url=_list_url(spec) + "?" + urlencode({"q": name}),
             check_label=_("Look for %(name)s in the list") % {"name": name},
         )
-    log.info("%s deleted %s %s", request.portal_user.name, spec.type, name)  # type: ignore[attr-defined]
+    log.info("%s deleted %s %s", request.portal_user.name, spec.type, name)
     messages.success(request, _("%(kind)s %(name)s deleted.") % {"kind": spec.singular, "name": name})
     return HttpResponseRedirect(_list_url(spec))
 
 
 @require_POST
 @require(_rule("delete"))
-async def principal_bulk_delete(request: HttpRequest, kind: str) -> HttpResponse:
+async def principal_bulk_delete(request: PortalRequest, kind: str) -> HttpResponse:
     """Delete the rows selected on the list: confirm first, then one call per name."""
     spec = kind_for(kind)
     names = list(dict.fromkeys(name for name in request.POST.getlist("names") if name))[:200]
@@ -430,14 +431,14 @@ async def principal_bulk_delete(request: HttpRequest, kind: str) -> HttpResponse
     if request.POST.get("confirmed") != "yes":
         return render(request, "directory/bulk_delete.html", {"kind": spec, "names": names})
     results = []
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     for index, name in enumerate(names):
         reason = await access.refusal(request, user, name, modifies=True)
         if reason is not None:
             results.append((name, False, _refusal_text(reason)))
             continue
         try:
-            await request.stalwart.principals.delete(name)  # type: ignore[attr-defined]
+            await request.stalwart.principals.delete(name)
             results.append((name, True, _("Deleted")))
         except errors.ManagementError as exc:
             results.append((name, False, describe_error(exc)))
@@ -457,8 +458,23 @@ async def principal_bulk_delete(request: HttpRequest, kind: str) -> HttpResponse
                 check_label=_("See the %(nouns)s as they are now") % {"nouns": spec.nouns},
             )
     deleted = sum(1 for _name, ok, _text in results if ok)
-    log.info("%s deleted %d of %d %s", request.portal_user.name, deleted, len(names), spec.type)  # type: ignore[attr-defined]
+    log.info("%s deleted %d of %d %s", request.portal_user.name, deleted, len(names), spec.type)
     return render(request, "directory/bulk_delete.html", {"kind": spec, "results": results, "deleted": deleted})
+
+
+def _import_guard(request: PortalRequest) -> csv_io.ImportGuard:
+    """The rank rule for each row of a CSV import (scope: Stalwart only finds the person's own)."""
+    user = request.portal_user
+
+    async def guard(existing: Principal | None, added_roles: list[str]) -> str:
+        if existing is not None and await access.outranks(request, user, existing):
+            return _("“%(name)s” holds permissions that your account does not have.") % {"name": existing.name}
+        refused = await access.beyond(request, user, added_roles, ())
+        if refused:
+            return _("Your account cannot grant these roles: %(roles)s") % {"roles": ", ".join(refused)}
+        return ""
+
+    return guard
 
 
 def _refusal_text(reason: str) -> str:
@@ -470,9 +486,9 @@ def _refusal_text(reason: str) -> str:
 MATCHING_CHECK_LIMIT = 2000
 
 
-async def _outranking_matches(request: HttpRequest, spec: Kind, query: str, total: int) -> str:
+async def _outranking_matches(request: PortalRequest, spec: Kind, query: str, total: int) -> str:
     """Before deleting everything a search matches: the rank rule for each match ("" when none)."""
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     if access.holds_everything(user):
         return ""
     if total > MATCHING_CHECK_LIMIT:
@@ -484,7 +500,7 @@ async def _outranking_matches(request: HttpRequest, spec: Kind, query: str, tota
     outranking: list[str] = []
     page_number = 1
     while (page_number - 1) * 100 < total:
-        page = await request.stalwart.principals.list(  # type: ignore[attr-defined]
+        page = await request.stalwart.principals.list(
             types=[spec.type], filter=query, page=page_number, limit=100, fields=fields
         )
         for principal in page.items:
@@ -504,12 +520,12 @@ async def _outranking_matches(request: HttpRequest, spec: Kind, query: str, tota
 
 @require_http_methods(["GET", "POST"])
 @require(_rule("delete"))
-async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResponse:
+async def principal_delete_matching(request: PortalRequest, kind: str) -> HttpResponse:
     """Delete everything a search matches, after a preview and typing the count."""
     spec = kind_for(kind)
     query = (request.POST.get("q") if request.method == "POST" else request.GET.get("q", "")) or ""
     query = query.strip()[:200]
-    preview = await request.stalwart.principals.list(  # type: ignore[attr-defined]
+    preview = await request.stalwart.principals.list(
         types=[spec.type], filter=query, page=1, limit=20, fields=["name", "description"]
     )
     form = ConfirmCountForm(request.POST if request.method == "POST" else None, expected=preview.total)
@@ -520,7 +536,7 @@ async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResp
             form.add_error(None, refused)
             return render(request, "directory/delete_matching.html", context, status=403)
         try:
-            await request.stalwart.principals.delete_matching(spec.type, query)  # type: ignore[attr-defined]
+            await request.stalwart.principals.delete_matching(spec.type, query)
         except responses.SUBMIT_FAILURES as exc:
             return responses.form_upstream_failure(
                 request,
@@ -531,7 +547,7 @@ async def principal_delete_matching(request: HttpRequest, kind: str) -> HttpResp
                 check_url=_list_url(spec) + ("?" + urlencode({"q": query}) if query else ""),
                 check_label=_("See the %(nouns)s as they are now") % {"nouns": spec.nouns},
             )
-        log.info("%s deleted all %d %s matching %r", request.portal_user.name, preview.total, spec.type, query)  # type: ignore[attr-defined]
+        log.info("%s deleted all %d %s matching %r", request.portal_user.name, preview.total, spec.type, query)
         messages.success(
             request,
             _("Stalwart is deleting %(count)d %(nouns)s. It works in the background; refresh in a moment.")
@@ -551,9 +567,9 @@ def _permission_rule(kind: str, **_kwargs: object) -> Access:
 
 @require_http_methods(["GET", "POST"])
 @require(_permission_rule, target=CHANGES_NAME)
-async def principal_permissions(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+async def principal_permissions(request: PortalRequest, kind: str, name: str) -> HttpResponse:
     spec = kind_for(kind)
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     principal = await _load(request, spec, name)
     known = known_permissions(user.version)
     enabled, disabled = set(principal.enabled_permissions), set(principal.disabled_permissions)
@@ -583,7 +599,7 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
                 {"enabledPermissions": sorted(new_enabled), "disabledPermissions": sorted(new_disabled)},
             )
             try:
-                await request.stalwart.principals.update(name, changes)  # type: ignore[attr-defined]
+                await request.stalwart.principals.update(name, changes)
             except errors.ManagementError as exc:
                 error = describe_error(exc)
                 status = 422
@@ -640,7 +656,7 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
         "error": error,
         "roles": [(role, BUILTIN_ROLES.get(role, "")) for role in principal.roles],
     }
-    template = "directory/permissions.html#permission-table" if request.htmx else "directory/permissions.html"  # type: ignore[attr-defined]
+    template = "directory/permissions.html#permission-table" if request.htmx else "directory/permissions.html"
     if failure is not None:
         return responses.form_upstream_failure(
             request,
@@ -656,14 +672,14 @@ async def principal_permissions(request: HttpRequest, kind: str, name: str) -> H
 # --- account actions ----------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @require(needs("individual-update"), target=CHANGES_NAME)
-async def account_password(request: HttpRequest, name: str) -> HttpResponse:
+async def account_password(request: PortalRequest, name: str) -> HttpResponse:
     spec = KINDS["accounts"]
     principal = await _load(request, spec, name)
     form = PasswordResetForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         secret = await hash_password_async(form.cleaned_data["password"])
         try:
-            await request.stalwart.principals.update(name, password_reset_ops(secret))  # type: ignore[attr-defined]
+            await request.stalwart.principals.update(name, password_reset_ops(secret))
         except responses.SUBMIT_FAILURES as exc:
             return responses.form_upstream_failure(
                 request,
@@ -676,7 +692,7 @@ async def account_password(request: HttpRequest, name: str) -> HttpResponse:
                 idempotent=True,
             )
         await session.credentials_changed(name)  # their portal sessions end
-        log.info("%s reset the password of %s", request.portal_user.name, name)  # type: ignore[attr-defined]
+        log.info("%s reset the password of %s", request.portal_user.name, name)
         messages.success(
             request,
             _(
@@ -696,11 +712,11 @@ async def account_password(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_POST
 @require(needs("individual-update"), target=CHANGES_NAME)
-async def account_sign_in(request: HttpRequest, name: str) -> HttpResponse:
+async def account_sign_in(request: PortalRequest, name: str) -> HttpResponse:
     spec = KINDS["accounts"]
     enable = request.POST.get("enable") == "1"
-    await request.stalwart.principals.update(name, sign_in_ops(enable))  # type: ignore[attr-defined]
-    log.info("%s %s sign-in for %s", request.portal_user.name, "enabled" if enable else "disabled", name)  # type: ignore[attr-defined]
+    await request.stalwart.principals.update(name, sign_in_ops(enable))
+    log.info("%s %s sign-in for %s", request.portal_user.name, "enabled" if enable else "disabled", name)
     messages.success(
         request,
         (_("%(name)s can sign in again.") if enable else _("%(name)s can no longer sign in (mail still arrives)."))
@@ -719,12 +735,12 @@ def _picker_rule(field: str, **_kwargs: object) -> Access:
 
 @require_GET
 @require(_picker_rule)
-async def picker_options(request: HttpRequest, field: str) -> HttpResponse:
+async def picker_options(request: PortalRequest, field: str) -> HttpResponse:
     """Names to add to a membership field, found by Stalwart's search (20 at most)."""
     query = request.GET.get("q", "").strip()[:100]
     page = None
     if query:
-        page = await request.stalwart.principals.list(  # type: ignore[attr-defined]
+        page = await request.stalwart.principals.list(
             types=PICKER_TYPES[field], filter=query, page=1, limit=20, fields=["name", "description"]
         )
     extra = [(role, label) for role, label in BUILTIN_ROLES.items() if field == "roles" and query.lower() in role]
@@ -735,14 +751,14 @@ async def picker_options(request: HttpRequest, field: str) -> HttpResponse:
 # --- CSV ------------------------------------------------------------------------------
 @require_GET
 @require(list_access)
-async def principal_export(request: HttpRequest, kind: str) -> HttpResponse:
+async def principal_export(request: PortalRequest, kind: str) -> HttpResponse:
     spec = kind_for(kind)
     query = request.GET.get("q", "").strip()[:200]
     # Fetch the first page before answering: when that call fails, the person gets the error
     # page instead of a download that breaks off.
-    first = await csv_io.export_page(request.stalwart, spec, query)  # type: ignore[attr-defined]
+    first = await csv_io.export_page(request.stalwart, spec, query)
     response = StreamingHttpResponse(
-        csv_io.export_rows(request.stalwart, spec, query, first=first),  # type: ignore[attr-defined]
+        csv_io.export_rows(request.stalwart, spec, query, first=first),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{spec.slug}.csv"'
@@ -754,7 +770,7 @@ IMPORT_KEY = "portal.directory.import"
 
 @require_http_methods(["GET", "POST"])
 @require(needs("individual-create", "individual-update", "individual-get"))
-async def account_import(request: HttpRequest) -> HttpResponse:
+async def account_import(request: PortalRequest) -> HttpResponse:
     """Upload a CSV, see what it would do, then apply it."""
     spec = KINDS["accounts"]
     if request.method == "POST" and request.POST.get("apply"):
@@ -766,7 +782,7 @@ async def account_import(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(reverse("directory:import"))
         rows = [csv_io.Row(**data) for data in rows_data]
         try:
-            await csv_io.apply_import(request.stalwart, rows)  # type: ignore[attr-defined]
+            await csv_io.apply_import(request.stalwart, rows)
         except responses.SUBMIT_FAILURES as exc:
             # The preview again, with the rows done so far: applying it again skips them.
             await cache.aset(f"import:{plan_id}", seal(json.dumps([row.as_dict() for row in rows])), timeout=900)
@@ -786,7 +802,7 @@ async def account_import(request: HttpRequest) -> HttpResponse:
         await request.session.apop(IMPORT_KEY, None)
         done = sum(1 for row in rows if row.ok)
         failed = sum(1 for row in rows if row.ok is False)
-        log.info("%s imported accounts: %d done, %d failed", request.portal_user.name, done, failed)  # type: ignore[attr-defined]
+        log.info("%s imported accounts: %d done, %d failed", request.portal_user.name, done, failed)
         return render(
             request,
             "directory/import.html",
@@ -804,7 +820,7 @@ async def account_import(request: HttpRequest) -> HttpResponse:
             if problem:
                 form.add_error("file", problem)
             else:
-                await csv_io.plan_import(request.stalwart, rows)  # type: ignore[attr-defined]
+                await csv_io.plan_import(request.stalwart, rows, _import_guard(request))
                 plan_id = secrets.token_urlsafe(16)
                 await cache.aset(f"import:{plan_id}", seal(json.dumps([row.as_dict() for row in rows])), timeout=900)
                 await request.session.aset(IMPORT_KEY, plan_id)
