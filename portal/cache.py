@@ -3,14 +3,18 @@
 
 Django's cache backends implement their async methods with `sync_to_async`, a thread hop
 per call. Local memory is a dictionary behind a lock: nothing to wait for, so the async
-methods call the synchronous ones directly. (Redis, for several processes, keeps Django's
-own backend.)
+methods call the synchronous ones directly. For Redis (several processes), `RedisCache`
+gives the async methods redis-py's asyncio client instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache as DjangoLocMemCache
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 
 
 class LocMemCache(DjangoLocMemCache):
@@ -46,3 +50,110 @@ class LocMemCache(DjangoLocMemCache):
 
     async def aclear(self):
         return self.clear()
+
+
+class RedisCache(DjangoRedisCache):
+    """Django's Redis backend, whose async methods talk to Redis from the event loop.
+
+    Django's own async methods are `sync_to_async` around the synchronous client: under
+    `PortalASGIHandler` every session load and every cache read became a hop to the one
+    shared thread plus a blocking round trip there, queued behind everyone else's. Here the
+    async methods use redis-py's asyncio client (one connection pool per event loop, the
+    same keys, serializer and timeouts as the synchronous methods, which stay for
+    management commands and synchronous code).
+    """
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _aclient(self):
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            import redis.asyncio
+
+            options = {key: value for key, value in self._options.items() if key not in {"parser_class", "pool_class"}}
+            # One server to write to, as Django's client does; reads from replicas are not kept.
+            pool = redis.asyncio.ConnectionPool.from_url(self._servers[0], **options)
+            client = self._async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
+        return client
+
+    def _dumps(self, value):
+        return self._cache._serializer.dumps(value)
+
+    def _loads(self, value):
+        return self._cache._serializer.loads(value)
+
+    async def aadd(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        timeout = self.get_backend_timeout(timeout)
+        client, value = self._aclient(), self._dumps(value)
+        if timeout == 0:
+            if added := bool(await client.set(key, value, nx=True)):
+                await client.delete(key)
+            return added
+        return bool(await client.set(key, value, ex=timeout, nx=True))
+
+    async def aget(self, key, default=None, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        value = await self._aclient().get(key)
+        return default if value is None else self._loads(value)
+
+    async def aset(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        timeout = self.get_backend_timeout(timeout)
+        if timeout == 0:
+            await self._aclient().delete(key)
+        else:
+            await self._aclient().set(key, self._dumps(value), ex=timeout)
+
+    async def atouch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        timeout = self.get_backend_timeout(timeout)
+        if timeout is None:
+            return bool(await self._aclient().persist(key))
+        return bool(await self._aclient().expire(key, timeout))
+
+    async def adelete(self, key, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        return bool(await self._aclient().delete(key))
+
+    async def aget_many(self, keys, version=None):
+        key_map = {self.make_and_validate_key(key, version=version): key for key in keys}
+        if not key_map:
+            return {}
+        found = await self._aclient().mget(list(key_map))
+        pairs = zip(key_map, found, strict=True)
+        return {key_map[key]: self._loads(value) for key, value in pairs if value is not None}
+
+    async def ahas_key(self, key, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        return bool(await self._aclient().exists(key))
+
+    async def aincr(self, key, delta=1, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        client = self._aclient()
+        if not await client.exists(key):
+            raise ValueError(f"Key '{key}' not found.")
+        return await client.incr(key, delta)
+
+    async def aset_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        if not data:
+            return []
+        timeout = self.get_backend_timeout(timeout)
+        values = {self.make_and_validate_key(key, version=version): self._dumps(value) for key, value in data.items()}
+        pipeline = self._aclient().pipeline()
+        pipeline.mset(values)
+        if timeout is not None:
+            for key in values:
+                pipeline.expire(key, timeout)
+        await pipeline.execute()
+        return []
+
+    async def adelete_many(self, keys, version=None):
+        if keys:
+            await self._aclient().delete(*[self.make_and_validate_key(key, version=version) for key in keys])
+
+    async def aclear(self):
+        return bool(await self._aclient().flushdb())

@@ -85,6 +85,13 @@ STALWART_VERIFY_TLS = env_bool("STALWART_VERIFY_TLS", True)
 # characters and refuses redirect URIs that start with http://.
 STALWART_OAUTH_CLIENT_ID = env("STALWART_OAUTH_CLIENT_ID", "stalwart-portal") or ""
 STALWART_OAUTH_REDIRECT_URI = env("STALWART_OAUTH_REDIRECT_URI", "stalwart://portal") or ""
+# Which API the server speaks: "auto" asks it at sign-in (GET /api/discover/<probe>: 200 on
+# Stalwart 0.16 and later, 401 before), "rest" (<= 0.15) or "jmap" (0.16+) force it.
+STALWART_API = (env("STALWART_API", "auto") or "auto").strip().lower()
+if STALWART_API not in {"auto", "rest", "jmap"}:
+    raise ImproperlyConfigured(f"STALWART_API must be auto, rest or jmap, not {STALWART_API!r}")
+# How long the detected generation of a server URL is reused (seconds).
+STALWART_API_CACHE_SECONDS = int(env_float("STALWART_API_CACHE_SECONDS", 300))
 # Refresh the access token when it has less than this many seconds left.
 STALWART_TOKEN_REFRESH_MARGIN = env_float("STALWART_TOKEN_REFRESH_MARGIN", 60.0)
 # How passwords the portal sets are hashed (docs/security.md): Argon2id, or SHA-512 crypt
@@ -151,8 +158,7 @@ MIDDLEWARE = [
     "portal.middleware.MessageMiddleware",
     "portal.middleware.XFrameOptionsMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
-    "portal.middleware.htmx_navigation",
+    "portal.middleware.htmx_navigation",  # request.htmx (portal.request.PortalHtmx)
     "portal.middleware.UpstreamErrorMiddleware",
 ]
 
@@ -191,7 +197,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "portal.cache.RedisCache", "LOCATION": REDIS_URL}}
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
     CACHES = {"default": {"BACKEND": "portal.cache.LocMemCache"}}
