@@ -107,7 +107,11 @@ PASSWORD_ARGON2_PARALLELISM = int(env_float("PASSWORD_ARGON2_PARALLELISM", 1))
 # Threads that hash passwords (their own pool, never the request path's shared thread).
 PASSWORD_HASH_THREADS = int(env_float("PASSWORD_HASH_THREADS", 2))
 # How long fetched incoming reports are reused when lists are paged (0: never).
-REPORT_CACHE_SECONDS = int(env_float("REPORT_CACHE_SECONDS", 300)) if env("REPORT_CACHE_SECONDS") != "0" else 0
+# Incoming reports never change once received: their details are kept by id (the "reports"
+# cache below) for this long, or not at all with 0; at most REPORT_CACHE_ENTRIES per process
+# without Redis.
+REPORT_CACHE_SECONDS = int(env_float("REPORT_CACHE_SECONDS", 86400)) if env("REPORT_CACHE_SECONDS") != "0" else 0
+REPORT_CACHE_ENTRIES = int(env_float("REPORT_CACHE_ENTRIES", 5000))
 # How long the audit trail keeps entries (`manage.py prune_audit`, e.g. daily from cron).
 AUDIT_RETENTION_DAYS = int(env_float("AUDIT_RETENTION_DAYS", 365))
 # Sign-in throttling (portal/auth/throttle.py, docs/security.md): failed sign-ins the portal
@@ -207,6 +211,22 @@ else:
         SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     else:
         SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Report details (portal/stalwart/reports.py): shared through Redis when there is one, else
+# a bounded cache of their own, so that many reports never push sessions out of memory.
+if REDIS_URL:
+    CACHES["reports"] = {
+        "BACKEND": "portal.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "reports",
+        "TIMEOUT": REPORT_CACHE_SECONDS,
+    }
+else:
+    CACHES["reports"] = {
+        "BACKEND": "portal.cache.LocMemCache",
+        "LOCATION": "reports",
+        "TIMEOUT": REPORT_CACHE_SECONDS,
+        "OPTIONS": {"MAX_ENTRIES": REPORT_CACHE_ENTRIES},
+    }
 # Rendered page fragments ({% cache %} in templates/base.html and directory/list.html): the
 # same in every process, so each keeps its own copy instead of asking Redis on every page.
 CACHES["template_fragments"] = {

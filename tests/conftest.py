@@ -7,6 +7,7 @@ reached it, so a test can prove that a refused page made no upstream call.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,6 +48,41 @@ def sandbox(sandbox_server, settings) -> Sandbox:
     return state
 
 
+#: Every Stalwart version the portal supports (README, "What differs by version").
+STALWART_VERSIONS = ("0.11.8", "0.12.4", "0.13.4", "0.14.1", "0.15.5")
+
+
+@pytest.fixture(scope="session")
+def version_servers(sandbox_server):
+    """One Enterprise sandbox per version, started when a test first needs it."""
+    stack = contextlib.ExitStack()
+    servers: dict[str, tuple[Sandbox, str]] = {"0.11.8": sandbox_server}
+
+    def get(version: str) -> tuple[Sandbox, str]:
+        if version not in servers:
+            state = Sandbox(version=version, enterprise=True)
+            servers[version] = (state, stack.enter_context(run_in_thread(state)))
+        return servers[version]
+
+    with stack:
+        yield get
+
+
+@pytest.fixture(params=STALWART_VERSIONS)
+def stalwart_version(request) -> str:
+    """Runs a test once per supported version; a module uses it by overriding `sandbox`:
+    `@pytest.fixture def sandbox(versioned_sandbox): return versioned_sandbox`."""
+    return request.param
+
+
+@pytest.fixture
+def versioned_sandbox(stalwart_version, version_servers, settings) -> Sandbox:
+    state, url = version_servers(stalwart_version)
+    state.reset()
+    settings.STALWART_URL = url
+    return state
+
+
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on."""
@@ -63,11 +99,13 @@ def _database(db):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle counters and cached reports must not leak from one test into the next."""
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
     cache.clear()
+    caches["reports"].clear()
     yield
     cache.clear()
+    caches["reports"].clear()
 
 
 def sign_in(client, who: str | Persona, *, next_url: str = "") -> object:

@@ -3,9 +3,11 @@
 The list answers with ids only, so a page of summaries needs one detail request per id.
 `details()` fetches them concurrently but bounded (Stalwart allows few requests in flight
 per account, api-behaviour §2.5), retries once sequentially on the concurrency-limit
-answer, and keeps the raw answers in Django's cache for a few minutes, keyed by class and
-report id. Only pages that list ids the person's own list returned use the cache, so a
-tenant administrator never gets a report Stalwart would not show them.
+answer, and keeps the raw answers in the "reports" cache (a report never changes once
+received: REPORT_CACHE_SECONDS, a day by default; bounded per process, or shared through
+Redis), keyed by class and report id, and forgotten when the portal deletes it. Only pages
+that list ids the person's own list returned use the cache, so a tenant administrator
+never gets a report Stalwart would not show them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 
 from . import errors
 from .paths import api_path
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from .client import StalwartClient
 
 DEFAULT_CONCURRENCY = 4
+
+
+def _cache():
+    return caches["reports"]
 
 
 def cache_key(kind: str, report_id: str) -> str:
@@ -63,7 +69,7 @@ class ReportsApi:
         data = await self._client.request("GET", api_path("reports", kind, report_id))
         report = IncomingReport.from_api(kind, report_id, data)
         if IncomingReportId.parse(report_id).valid:
-            await cache.aset(cache_key(kind, report_id), data, settings.REPORT_CACHE_SECONDS)
+            await _cache().aset(cache_key(kind, report_id), data, settings.REPORT_CACHE_SECONDS)
         return report
 
     async def details(
@@ -75,7 +81,7 @@ class ReportsApi:
         """
         _check_kind(kind)
         wanted = [item.raw for item in ids if item.valid]
-        cached = await cache.aget_many([cache_key(kind, raw) for raw in wanted]) if wanted else {}
+        cached = await _cache().aget_many([cache_key(kind, raw) for raw in wanted]) if wanted else {}
         result: dict[str, IncomingReport | None] = {}
         missing = []
         for raw in wanted:
@@ -114,13 +120,13 @@ class ReportsApi:
             result[raw] = IncomingReport.from_api(kind, raw, data)
             to_cache[cache_key(kind, raw)] = data
         if to_cache:
-            await cache.aset_many(to_cache, settings.REPORT_CACHE_SECONDS)
+            await _cache().aset_many(to_cache, settings.REPORT_CACHE_SECONDS)
         return {item.raw: result.get(item.raw) for item in ids}
 
     async def delete(self, kind: str, report_id: str) -> bool:
         _check_kind(kind)
         data = await self._client.request("DELETE", api_path("reports", kind, report_id))
-        await cache.adelete(cache_key(kind, report_id))
+        await _cache().adelete(cache_key(kind, report_id))
         return data is True
 
     async def delete_matching(self, kind: str, *, text: str = "") -> bool:
