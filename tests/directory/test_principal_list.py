@@ -133,7 +133,7 @@ def test_sorting_by_name_descending(signed_in, sandbox, size):
     seen = []
     for page in range(1, pages + 1):
         content = client.get("/directory/accounts/", {"sort": "-name", "size": size, "page": page}).content.decode()
-        seen += re.findall(r'class="cell-title" href="[^"]+">([^<]+)</a>', content)
+        seen += re.findall(r'class="cell-title" href="[^"]+"><bdi>([^<]+)</bdi></a>', content)
     assert seen == [html.escape(name) for name in reversed(names)]
     first = client.get("/directory/accounts/").content.decode()
     assert 'aria-sort="ascending"' in first and "sort=-name" in first
