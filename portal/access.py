@@ -1,15 +1,22 @@
-"""Who may act on which principal: the scope rule and the rank rule.
+"""The access module: the gate every view goes through, the scope rule and the rank rule.
+
+`require(rule, target=..., post=...)` (at the end of this module) signs the person in,
+checks the permissions `rule` names (`portal.permissions`: `Access`, `needs`, ...), then
+the two rules below, and only then runs the view; refusals are the deny pages of
+`portal.responses`. The imports go one way: access -> auth.session, responses,
+permissions (none of which imports this module).
 
 Stalwart's permissions say what kind of thing a person may do; these two rules say to
 which principal. Both run in Python before any other upstream call about the principal
-(see `permissions.require(..., target=...)`), and the URL walk test checks them for
+(see `require(..., target=...)`), and the URL walk test checks them for
 every URL that names a principal, as every persona.
 
 - Scope: a principal named in a URL must be one the person may see. On an Enterprise
   server (the only kind with tenants), unless the person was found at sign-in to belong
   to no tenant, the principal is read with the person's own token, which Stalwart
-  answers only inside their tenant, and its tenant must be the person's own. Anything else answers 404, exactly as for a name that does not exist,
-  so a tenant administrator cannot even learn that an account of another tenant exists.
+  answers only inside their tenant, and its tenant must be the person's own. Anything else
+  answers 404, exactly as for a name that does not exist, so a tenant administrator
+  cannot even learn that an account of another tenant exists.
   Some Stalwart endpoints (undelete, purges) do not check tenants themselves: this rule
   is what keeps a tenant administrator inside their tenant there.
 - Rank: a person may not change, reset, disable or delete a principal that holds a
@@ -26,15 +33,21 @@ its own enabled ones, minus its own disabled ones.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import functools
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol, cast
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 from portal import responses
-from portal.permissions import PERMISSIONS, PortalUser, builtin_role_permissions
-from portal.stalwart import StalwartClient, errors
+from portal.audit.recording import recording
+from portal.auth import session
+from portal.capabilities import unavailable
+from portal.permissions import PERMISSIONS, Access, AccessRule, PortalUser, Target, builtin_role_permissions
+from portal.request import PortalRequest
+from portal.stalwart import StalwartClient, backend, errors, generation
 from portal.stalwart.oauth import parse_version
 from portal.stalwart.types import Principal
 
@@ -231,3 +244,131 @@ async def check_field(request: HttpRequest, user: PortalUser, form: forms.Form, 
 
 def not_found_message(name: str) -> str:
     return _("%(name)s was not found, or is not yours to manage.") % {"name": name}
+
+# --- the gate every view goes through ------------------------------------------------
+View = Callable[..., Awaitable[HttpResponse]]
+
+
+class GatedView(Protocol):
+    """A view wrapped by `require`; the URL walk test reads what it declared."""
+
+    access_rule: AccessRule
+    access_target: Target | None
+    access_post: Access | None
+
+    async def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse: ...
+
+
+def require(
+    rule: AccessRule, *, target: Target | None = None, post: Access | None = None
+) -> Callable[[View], GatedView]:
+    """Decorate an async view: sign-in, permission check, scope check, then the view.
+
+    `rule` is an `Access`, or a function of the view's URL keyword arguments
+    returning one (for views shared by several principal types). `post` is what a
+    POST needs on top of it (a page anyone with `rule` may read, whose form needs
+    more). `target` names the URL argument that is a principal (see `Target`). The view gets
+    `request.portal_user` and `request.stalwart`, a client acting with the
+    person's own token (`portal.request.PortalRequest`).
+    """
+
+    def decorator(view: View) -> GatedView:
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            return await run_authorised(request, view, rule, args, kwargs, target, post)
+
+        gated = cast(GatedView, wrapper)
+        gated.access_rule = rule
+        gated.access_target = target
+        gated.access_post = post
+        return gated
+
+    return decorator
+
+
+async def run_authorised(
+    request: HttpRequest,
+    view: View,
+    rule: AccessRule,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    target: Target | None = None,
+    post: Access | None = None,
+) -> HttpResponse:
+    """Sign-in check, permission check, scope check, then the view (see `require`)."""
+    signed_in = await session.current(request)
+    portal_request = cast(PortalRequest, request)
+    if signed_in is None:
+        return responses.sign_in_redirect(portal_request, expired=getattr(request, "portal_session_expired", False))
+    user, token = signed_in
+    portal_request.portal_user = user
+    needed = rule if isinstance(rule, Access) else rule(**kwargs)
+    if not needed.allows(user):
+        return responses.forbidden(portal_request, user, needed)
+    if post is not None and request.method == "POST" and not post.allows(user):
+        return responses.forbidden(portal_request, user, post)
+    match = request.resolver_match
+    reason = unavailable(user.capabilities, match.view_name if match else "", kwargs)
+    if reason:
+        return responses.unavailable(portal_request, reason)
+    portal_request.stalwart = backend.for_session(user.generation, token)
+    with recording(request, user.name, user.tenant):
+        return await _run(portal_request, view, args, kwargs, target)
+
+
+async def _guarded(
+    request: PortalRequest,
+    view: View,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    target: Target | None,
+) -> HttpResponse:
+    if target is not None:
+        refused = await guard(request, request.portal_user, kwargs[target.kwarg], modifies=target.modifies)
+        if refused is not None:
+            return refused
+    return await view(request, *args, **kwargs)
+
+
+async def _run(
+    request: PortalRequest,
+    view: View,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    target: Target | None = None,
+) -> HttpResponse:
+    try:
+        return await _guarded(request, view, args, kwargs, target)
+    except errors.Unauthorized:
+        # The token was refused although the portal thought it valid (revoked,
+        # or the clocks disagree). Reading is retried once with a new token;
+        # a change is never repeated behind the person's back.
+        if request.method in session.SAFE_METHODS:
+            new_token = await session.refresh(request)
+            if new_token is not None:
+                request.stalwart = backend.for_session(request.portal_user.generation, new_token)
+                try:
+                    return await _guarded(request, view, args, kwargs, target)
+                except errors.Unauthorized:
+                    pass
+        await session.end(request)
+        return responses.sign_in_redirect(request, expired=True)
+    except (errors.NotFound, errors.UnknownMethod):
+        # The server may have been upgraded (or replaced) under this session: 0.16 answers the
+        # <= 0.15 routes with 404, an older server knows no x: methods. Then the person signs
+        # in again (with the other backend); otherwise the error page explains as usual.
+        if await _server_changed(request.portal_user.generation):
+            await session.end(request, message=server_changed_message())
+            return responses.sign_in_redirect(request)
+        raise
+
+
+def server_changed_message() -> str:
+    return _("The mail server was upgraded or replaced since you signed in. Please sign in again.")
+
+
+async def _server_changed(recorded: str) -> bool:
+    try:
+        return await generation.detect(fresh=True) != recorded
+    except errors.StalwartError:
+        return False

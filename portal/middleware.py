@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.messages import middleware as messages_middleware
@@ -12,10 +14,10 @@ from django.utils.cache import patch_vary_headers
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from portal import responses
+from portal.request import HtmxRequest, PortalHtmx
 from portal.stalwart import errors
 
 
@@ -219,19 +221,8 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         return await self.get_response(request)
 
 
-class PageRequestDetails(HtmxDetails):
-    """`request.htmx` of a boosted link or a history restore: false, so views answer with
-    the whole page (not the fragment they send for an htmx swap), while the details stay
-    readable (`request.htmx.boosted`)."""
-
-    def __bool__(self) -> bool:
-        return False
-
-
 def _mark_page_requests(request: HttpRequest) -> None:
-    details = getattr(request, "htmx", None)
-    if details and (details.boosted or details.history_restore_request):
-        request.htmx = PageRequestDetails(request)  # type: ignore[attr-defined]
+    cast(HtmxRequest, request).htmx = PortalHtmx(request)
 
 
 def _answer_boosted(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -243,8 +234,8 @@ def _answer_boosted(request: HttpRequest, response: HttpResponse) -> HttpRespons
     errors, a confirmation step) keeps the address bar where it was (`HX-Push-Url: false`):
     the form's URL may take POST only, so going back to it or reloading it would fail.
     """
-    details = getattr(request, "htmx", None)
-    if not isinstance(details, PageRequestDetails) or not details.boosted or response.status_code in range(300, 400):
+    details = cast(HtmxRequest, request).htmx
+    if not details.navigation or not details.boosted or response.status_code in range(300, 400):
         return response
     if request.method == "GET":
         downloaded = "attachment" in response.get("Content-Disposition", "")
@@ -261,8 +252,9 @@ def _answer_boosted(request: HttpRequest, response: HttpResponse) -> HttpRespons
 def htmx_navigation(get_response):
     """Whole pages for htmx navigation, and `Vary: HX-Request` on every answer.
 
-    Runs after django-htmx's middleware. The same URL gives a fragment to an htmx swap and
-    a page to everything else, so caches must keep them apart. Boosted requests are
+    Sets `request.htmx` (a `portal.request.PortalHtmx`: true only for an htmx swap, false for
+    a boosted link or form and a history restore). The same URL gives a fragment to an htmx
+    swap and a page to everything else, so caches must keep them apart. Boosted requests are
     answered as `_answer_boosted` says.
     """
     if iscoroutinefunction(get_response):

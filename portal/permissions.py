@@ -5,7 +5,8 @@ exist since v0.11, 181-222 (the dav-* ones) since v0.12. The mark says which
 built-in role holds it: U = user (and tenant-admin), T = tenant-admin, A = only
 admin or an explicit grant.
 
-Views declare what they need with `@require(needs(...))`. The check runs in
+Views declare what they need with `@require(needs(...))` (`require` is the gate in
+`portal.access`, which imports this module and never the other way). The check runs in
 Python before the view body, so a view the person may not use never calls
 Stalwart and answers with the 403 page. Templates only read flags the views
 and the navigation computed from here.
@@ -13,13 +14,10 @@ and the navigation computed from here.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
@@ -402,7 +400,7 @@ AccessRule = Access | Callable[..., Access]
 class Target:
     """The URL keyword argument that names a principal, and whether the view changes it.
 
-    `require(rule, target=Target("name", modifies=True))` makes the portal check, before
+    `portal.access.require(rule, target=Target("name", modifies=True))` makes the portal check, before
     the view runs and before any other upstream call about the principal, that it is in
     the person's scope (404 otherwise) and, for a change, that it holds no permission
     the person lacks (403 otherwise): see `portal.access`.
@@ -410,34 +408,6 @@ class Target:
 
     kwarg: str
     modifies: bool = False
-
-
-def require(
-    rule: AccessRule, *, target: Target | None = None, post: Access | None = None
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate an async view: sign-in, permission check, scope check, then the view.
-
-    `rule` is an `Access`, or a function of the view's URL keyword arguments
-    returning one (for views shared by several principal types). `post` is what a
-    POST needs on top of it (a page anyone with `rule` may read, whose form needs
-    more). `target` names the URL argument that is a principal (see `Target`). The view gets
-    `request.portal_user` and `request.stalwart`, a client acting with the
-    person's own token.
-    """
-
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            from portal.auth import session
-
-            return await session.run_authorised(request, view, rule, args, kwargs, target, post)
-
-        wrapper.access_rule = rule  # type: ignore[attr-defined]
-        wrapper.access_target = target  # type: ignore[attr-defined]
-        wrapper.access_post = post  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorator
 
 
 # --- words for people -------------------------------------------------------

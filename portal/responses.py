@@ -12,49 +12,46 @@ from urllib.parse import urlencode
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from portal.permissions import Access, PortalUser
+from portal.request import HtmxRequest
 from portal.stalwart import errors
 
 log = logging.getLogger("portal.responses")
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
-def sign_in_url(request: HttpRequest) -> str:
+def sign_in_url(request: HtmxRequest) -> str:
     target = request.get_full_path()
-    if _is_htmx(request) and request.htmx.current_url_abs_path:  # type: ignore[attr-defined]
-        target = request.htmx.current_url_abs_path  # type: ignore[attr-defined]
+    if request.htmx and request.htmx.current_url_abs_path:
+        target = request.htmx.current_url_abs_path
     url = reverse("auth:sign-in")
     if target and target != "/":
         url += "?" + urlencode({"next": target})
     return url
 
 
-def sign_in_redirect(request: HttpRequest, *, expired: bool = False) -> HttpResponse:
+def sign_in_redirect(request: HtmxRequest, *, expired: bool = False) -> HttpResponse:
     if expired:
         messages.info(request, gettext("Your session has ended. Please sign in again."))
     url = sign_in_url(request)
-    if _is_htmx(request):
+    if request.htmx:
         return HttpResponseClientRedirect(url)
     return HttpResponseRedirect(url)
 
 
-def _error_page(request: HttpRequest, template: str, context: dict, status: int) -> HttpResponse:
-    if _is_htmx(request):
+def _error_page(request: HtmxRequest, template: str, context: dict, status: int) -> HttpResponse:
+    if request.htmx:
         response = render(request, f"{template}#error", context, status=status)
         return reswap(retarget(response, "#main"), "innerHTML")
     return render(request, template, context, status=status)
 
 
-def forbidden(request: HttpRequest, user: PortalUser | None, access: Access | None = None) -> HttpResponse:
+def forbidden(request: HtmxRequest, user: PortalUser | None, access: Access | None = None) -> HttpResponse:
     context = {
         "missing": access.missing(user) if access and user else (),
         "needs_enterprise": bool(access and access.enterprise and user and not user.enterprise),
@@ -63,17 +60,17 @@ def forbidden(request: HttpRequest, user: PortalUser | None, access: Access | No
     return _error_page(request, "errors/403.html", context, 403)
 
 
-def outranked(request: HttpRequest, name: str) -> HttpResponse:
+def outranked(request: HtmxRequest, name: str) -> HttpResponse:
     """403: the principal holds permissions the person lacks (the rank rule, portal.access)."""
     return _error_page(request, "errors/403.html", {"outranked": name}, 403)
 
 
-def refused_grant(request: HttpRequest, refused: list[str]) -> HttpResponse:
+def refused_grant(request: HtmxRequest, refused: list[str]) -> HttpResponse:
     """403: the change would grant roles or permissions the person does not hold."""
     return _error_page(request, "errors/403.html", {"refused": refused}, 403)
 
 
-def not_found(request: HttpRequest, message: str = "") -> HttpResponse:
+def not_found(request: HtmxRequest, message: str = "") -> HttpResponse:
     return _error_page(request, "errors/404.html", {"message": message}, 404)
 
 
@@ -195,7 +192,7 @@ def _forget_secrets(form, secrets: tuple[str, ...]) -> None:
 
 
 def form_upstream_failure(
-    request: HttpRequest,
+    request: HtmxRequest,
     template: str,
     context: dict,
     exc: errors.StalwartError,
@@ -283,7 +280,7 @@ def _rate_limited_text(exc: errors.RateLimited) -> tuple[str, str]:
     ) % {"wait": wait_text(exc.wait)}
 
 
-def upstream_error(request: HttpRequest, exc: errors.StalwartError) -> HttpResponse:
+def upstream_error(request: HtmxRequest, exc: errors.StalwartError) -> HttpResponse:
     if isinstance(exc, errors.NotFound | errors.ItemNotFound):
         return not_found(request, exc.message)
     status, title, explanation = next(

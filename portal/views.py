@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language, override
@@ -12,14 +12,16 @@ from django.views.decorators.http import require_GET
 from django.views.i18n import JavaScriptCatalog
 
 from portal import responses
+from portal.access import require
 from portal.auth import session
 from portal.middleware import health_answer
 from portal.navigation import landing_url
-from portal.permissions import AREAS, PERMISSIONS, SIGNED_IN, require
+from portal.permissions import AREAS, PERMISSIONS, SIGNED_IN
+from portal.request import HtmxRequest, PortalRequest
 
 
 @require_GET
-async def home(request: HttpRequest) -> HttpResponse:
+async def home(request: HtmxRequest) -> HttpResponse:
     signed_in = await session.current(request)
     if signed_in is None:
         return responses.sign_in_redirect(request)
@@ -27,7 +29,7 @@ async def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-async def healthz(request: HttpRequest) -> HttpResponse:
+async def healthz(request: HtmxRequest) -> HttpResponse:
     """Liveness for load balancers and the container HEALTHCHECK (no upstream call).
 
     `portal.middleware.health_check` answers GET and HEAD before any host check; this view
@@ -44,7 +46,7 @@ def _javascript_catalog(language: str) -> bytes:
 
 
 @require_GET
-async def javascript_catalog(request: HttpRequest) -> HttpResponse:
+async def javascript_catalog(request: HtmxRequest) -> HttpResponse:
     """Django's JavaScript catalog: `gettext()`, `ngettext()` and `interpolate()` with the
     words of static/js/portal.js (the djangojs domain). Public, like the sign-in page that
     uses it; the script keeps its English words when this does not load."""
@@ -55,8 +57,8 @@ async def javascript_catalog(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @require(SIGNED_IN)
-async def account_overview(request: HttpRequest) -> HttpResponse:
-    user = request.portal_user  # type: ignore[attr-defined]
+async def account_overview(request: PortalRequest) -> HttpResponse:
+    user = request.portal_user
     grouped: dict[str, list[str]] = {area: [] for area, _ in AREAS}
     for name in sorted(user.permissions):
         permission = PERMISSIONS.get(name)
@@ -68,9 +70,9 @@ async def account_overview(request: HttpRequest) -> HttpResponse:
     )
 
 
-def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def page_not_found(request: HtmxRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "errors/404.html", {"message": ""}, status=404)
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
+def server_error(request: HtmxRequest) -> HttpResponse:
     return render(request, "errors/500.html", status=500)

@@ -26,9 +26,11 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import responses
+from portal.access import require
 from portal.audit import recording as audit
 from portal.auth import session, throttle
-from portal.permissions import SIGNED_IN, PortalUser, needs, require
+from portal.permissions import SIGNED_IN, PortalUser, needs
+from portal.request import PortalRequest
 from portal.stalwart import StalwartClient, errors
 from portal.stalwart.account import (
     add_app_password,
@@ -64,20 +66,20 @@ APP_FORM_TOKENS_KEY = "portal.app_password_forms"
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def _user(request: HttpRequest) -> PortalUser:
-    return request.portal_user  # type: ignore[attr-defined]
+def _user(request: PortalRequest) -> PortalUser:
+    return request.portal_user
 
 
-def _api(request: HttpRequest):
-    return request.stalwart.account  # type: ignore[attr-defined]
+def _api(request: PortalRequest):
+    return request.stalwart.account
 
 
-def _basic(request: HttpRequest, secret: str) -> StalwartClient:
+def _basic(request: PortalRequest, secret: str) -> StalwartClient:
     """A client acting with the password just typed (never stored), from the person's address."""
     return StalwartClient(basic=(_user(request).name, secret), client_ip=audit.client_ip(request))
 
 
-def _tabs(request: HttpRequest, current: str) -> list[dict[str, Any]]:
+def _tabs(request: PortalRequest, current: str) -> list[dict[str, Any]]:
     user = _user(request)
     items = [("security", gettext("Overview"))]
     if user.has("manage-passwords"):
@@ -132,7 +134,7 @@ def _failed(
     return response
 
 
-async def _password_was_wrong(request: HttpRequest, password: str) -> bool:
+async def _password_was_wrong(request: PortalRequest, password: str) -> bool:
     """After a 401 for `password$code`: was it the password (True) or the code (False)?
 
     Asks Stalwart with the password alone: 401 means the password is wrong; anything else
@@ -254,7 +256,7 @@ def _next_step(auth: AccountAuth | None) -> dict[str, str] | None:
 # --- overview --------------------------------------------------------------------------------
 @require_GET
 @require(SIGNED_IN)
-async def security(request: HttpRequest) -> HttpResponse:
+async def security(request: PortalRequest) -> HttpResponse:
     user = _user(request)
     calls: dict[str, Awaitable[Any]] = {}
     if user.has("manage-passwords"):
@@ -276,13 +278,13 @@ async def security(request: HttpRequest) -> HttpResponse:
 # --- app passwords ---------------------------------------------------------------------------
 @require_GET
 @require(PASSWORDS)
-async def app_passwords(request: HttpRequest) -> HttpResponse:
+async def app_passwords(request: PortalRequest) -> HttpResponse:
     auth = await _api(request).get_auth()
     context = {"auth": auth, "app_passwords": _sorted(auth.app_passwords)}
     return _page(request, "account/app_passwords.html", "app-passwords", context)
 
 
-async def _issue_form_token(request: HttpRequest) -> str:
+async def _issue_form_token(request: PortalRequest) -> str:
     """A one-time token per create form, so that reloading the result page creates nothing."""
     token = random_tokens.token_urlsafe(16)
     tokens = list(await request.session.aget(APP_FORM_TOKENS_KEY, []))[-4:]
@@ -290,7 +292,7 @@ async def _issue_form_token(request: HttpRequest) -> str:
     return token
 
 
-async def _use_form_token(request: HttpRequest, token: str) -> bool:
+async def _use_form_token(request: PortalRequest, token: str) -> bool:
     tokens = list(await request.session.aget(APP_FORM_TOKENS_KEY, []))
     if not token or token not in tokens:
         return False
@@ -301,7 +303,7 @@ async def _use_form_token(request: HttpRequest, token: str) -> bool:
 
 @require_http_methods(["GET", "POST"])
 @require(PASSWORDS)
-async def app_password_create(request: HttpRequest) -> HttpResponse:
+async def app_password_create(request: PortalRequest) -> HttpResponse:
     if request.method == "GET":
         context = {"form": AppPasswordForm(), "form_token": await _issue_form_token(request)}
         return _page(request, "account/app_password_new.html", "app-passwords", context)
@@ -337,7 +339,7 @@ async def app_password_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(PASSWORDS)
-async def app_password_revoke(request: HttpRequest) -> HttpResponse:
+async def app_password_revoke(request: PortalRequest) -> HttpResponse:
     name = (request.POST.get("name") if request.method == "POST" else request.GET.get("name")) or ""
     if request.method == "POST" and name:
         label = AppPassword.from_raw_name(name).label
@@ -360,7 +362,7 @@ async def app_password_revoke(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(PASSWORDS)
-async def app_passwords_revoke_all(request: HttpRequest) -> HttpResponse:
+async def app_passwords_revoke_all(request: PortalRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             await _api(request).update_auth([remove_app_password()])
@@ -380,7 +382,7 @@ async def app_passwords_revoke_all(request: HttpRequest) -> HttpResponse:
 # --- two-factor ------------------------------------------------------------------------------
 @require_GET
 @require(PASSWORDS)
-async def two_factor(request: HttpRequest) -> HttpResponse:
+async def two_factor(request: PortalRequest) -> HttpResponse:
     auth = await _api(request).get_auth()
     context = {"auth": auth, "form": TwoFactorDisableForm() if auth.otp_enabled else None}
     return _page(request, "account/two_factor.html", "two-factor", context)
@@ -388,7 +390,7 @@ async def two_factor(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(PASSWORDS)
-async def two_factor_enable(request: HttpRequest) -> HttpResponse:
+async def two_factor_enable(request: PortalRequest) -> HttpResponse:
     user = _user(request)
     if request.method == "GET":
         if (await _api(request).get_auth()).otp_enabled:
@@ -434,7 +436,7 @@ async def two_factor_enable(request: HttpRequest) -> HttpResponse:
     return _enable_page(request, form, secret, status=_status(form))
 
 
-def _enable_page(request: HttpRequest, form: forms.Form, secret: str, status: int = 200) -> HttpResponse:
+def _enable_page(request: PortalRequest, form: forms.Form, secret: str, status: int = 200) -> HttpResponse:
     url = totp.otpauth_url(secret, _user(request).name)
     context = {
         "form": form,
@@ -448,7 +450,7 @@ def _enable_page(request: HttpRequest, form: forms.Form, secret: str, status: in
 
 @require_POST
 @require(PASSWORDS)
-async def two_factor_disable(request: HttpRequest) -> HttpResponse:
+async def two_factor_disable(request: PortalRequest) -> HttpResponse:
     form = TwoFactorDisableForm(request.POST)
     if form.is_valid():
         done, _ = await _with_password(
@@ -474,7 +476,7 @@ async def two_factor_disable(request: HttpRequest) -> HttpResponse:
 # --- password --------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @require(PASSWORDS)
-async def password_change(request: HttpRequest) -> HttpResponse:
+async def password_change(request: PortalRequest) -> HttpResponse:
     user = _user(request)
     if request.method == "GET":
         otp = (await _api(request).get_auth()).otp_enabled
@@ -517,14 +519,14 @@ async def password_change(request: HttpRequest) -> HttpResponse:
     return _password_page(request, _with_code_step(form), status=_status(form))
 
 
-def _password_page(request: HttpRequest, form: PasswordChangeForm, status: int = 200) -> HttpResponse:
+def _password_page(request: PortalRequest, form: PasswordChangeForm, status: int = 200) -> HttpResponse:
     # The strength panel starts with the rules: a typed password is never rendered back.
     return _page(request, "account/password.html", "password", {"form": form, "strength": None}, status=status)
 
 
 @require_POST
 @require(PASSWORDS)
-async def password_strength(request: HttpRequest) -> HttpResponse:
+async def password_strength(request: PortalRequest) -> HttpResponse:
     """The strength panel of the password page (htmx, while typing). No upstream call."""
     typed = request.POST.get("new_password", "")
     context = {"strength": strength.assess(typed, _user(request).name) if typed else None, "show_problems": True}
@@ -534,7 +536,7 @@ async def password_strength(request: HttpRequest) -> HttpResponse:
 
 
 # --- encryption at rest ----------------------------------------------------------------------
-async def _otp_known(request: HttpRequest) -> bool:
+async def _otp_known(request: PortalRequest) -> bool:
     """Whether to show the code field up front (only known with manage-passwords)."""
     if _user(request).has("manage-passwords"):
         return (await _api(request).get_auth()).otp_enabled
@@ -543,7 +545,7 @@ async def _otp_known(request: HttpRequest) -> bool:
 
 @require_http_methods(["GET", "POST"])
 @require(ENCRYPTION)
-async def encryption(request: HttpRequest) -> HttpResponse:
+async def encryption(request: PortalRequest) -> HttpResponse:
     if request.method == "GET":
         needs_code = await _otp_known(request)
         crypto = await _api(request).get_crypto()
@@ -607,7 +609,7 @@ def _unsupported(exc: errors.Unsupported) -> str:
 
 @require_POST
 @require(ENCRYPTION)
-async def encryption_disable(request: HttpRequest) -> HttpResponse:
+async def encryption_disable(request: PortalRequest) -> HttpResponse:
     needs_code = request.POST.get("with_code") == "1"
     off_form = EncryptionOffForm(request.POST, needs_code=needs_code)
     if off_form.is_valid():

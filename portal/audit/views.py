@@ -9,14 +9,16 @@ from asgiref.sync import sync_to_async
 from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from portal.access import require
 from portal.models import AuditEntry
-from portal.permissions import SIGNED_IN, PortalUser, require
+from portal.permissions import SIGNED_IN, PortalUser
+from portal.request import PortalRequest
 
 PAGE_SIZE = 50
 
@@ -45,9 +47,9 @@ def visible_entries(user: PortalUser) -> QuerySet[AuditEntry]:
     return entries.filter(scope)
 
 
-def _filtered(request: HttpRequest) -> tuple[AuditFilter, QuerySet[AuditEntry]]:
+def _filtered(request: PortalRequest) -> tuple[AuditFilter, QuerySet[AuditEntry]]:
     form = AuditFilter(request.GET or None)
-    entries = visible_entries(request.portal_user)  # type: ignore[attr-defined]
+    entries = visible_entries(request.portal_user)
     if form.is_valid():
         data = form.cleaned_data
         if data["actor"]:
@@ -68,7 +70,7 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilter, QuerySet[AuditEntry]]:
 
 @require_GET
 @require(SIGNED_IN)
-async def audit_list(request: HttpRequest) -> HttpResponse:
+async def audit_list(request: PortalRequest) -> HttpResponse:
     form, entries = _filtered(request)
 
     def page_of(number: str | None):
@@ -83,9 +85,9 @@ async def audit_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "entries": rows,
         "query": query.urlencode(),
-        "sees_all": request.portal_user.has("logs-view"),  # type: ignore[attr-defined]
+        "sees_all": request.portal_user.has("logs-view"),
     }
-    template = "audit/list.html#results" if request.htmx else "audit/list.html"  # type: ignore[attr-defined]
+    template = "audit/list.html#results" if request.htmx else "audit/list.html"
     return render(request, template, context)
 
 
@@ -157,7 +159,7 @@ def _params(value: object) -> str:
 
 @require_GET
 @require(SIGNED_IN)
-async def audit_csv(request: HttpRequest) -> HttpResponse:
+async def audit_csv(request: PortalRequest) -> HttpResponse:
     _, entries = _filtered(request)
     response = StreamingHttpResponse(export_lines(entries), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="portal-audit.csv"'

@@ -26,21 +26,19 @@ import hashlib
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.middleware.csrf import rotate_token
 from django.utils.translation import gettext as _
 
-from portal import access, responses
-from portal.audit.recording import recording
-from portal.permissions import Access, AccessRule, PortalUser, Target
-from portal.stalwart import StalwartClient, errors, oauth
+from portal.permissions import PortalUser
+from portal.stalwart import errors, oauth
 
 from .vault import seal, unseal
 
@@ -367,70 +365,6 @@ async def _refresh_now(
         await end(request, expired=True)  # the session was deleted meanwhile (signed out)
         return None
     return data, tokens.access_token
-
-
-async def run_authorised(
-    request: HttpRequest,
-    view: Callable[..., Any],
-    rule: AccessRule,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    target: Target | None = None,
-    post: Access | None = None,
-) -> HttpResponse:
-    """Sign-in check, permission check, scope check, then the view (see permissions.require)."""
-    signed_in = await current(request)
-    if signed_in is None:
-        return responses.sign_in_redirect(request, expired=getattr(request, "portal_session_expired", False))
-    user, token = signed_in
-    request.portal_user = user  # type: ignore[attr-defined]
-    needed = rule if isinstance(rule, Access) else rule(**kwargs)
-    if not needed.allows(user):
-        return responses.forbidden(request, user, needed)
-    if post is not None and request.method == "POST" and not post.allows(user):
-        return responses.forbidden(request, user, post)
-    request.stalwart = StalwartClient(token)  # type: ignore[attr-defined]
-    with recording(request, user.name, user.tenant):
-        return await _run(request, view, args, kwargs, target)
-
-
-async def _guarded(
-    request: HttpRequest,
-    view: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    target: Target | None,
-) -> HttpResponse:
-    if target is not None:
-        refusal = await access.guard(request, request.portal_user, kwargs[target.kwarg], modifies=target.modifies)  # type: ignore[attr-defined]
-        if refusal is not None:
-            return refusal
-    return await view(request, *args, **kwargs)
-
-
-async def _run(
-    request: HttpRequest,
-    view: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    target: Target | None = None,
-) -> HttpResponse:
-    try:
-        return await _guarded(request, view, args, kwargs, target)
-    except errors.Unauthorized:
-        # The token was refused although the portal thought it valid (revoked,
-        # or the clocks disagree). Reading is retried once with a new token;
-        # a change is never repeated behind the person's back.
-        if request.method in SAFE_METHODS:
-            new_token = await refresh(request)
-            if new_token is not None:
-                request.stalwart = StalwartClient(new_token)  # type: ignore[attr-defined]
-                try:
-                    return await _guarded(request, view, args, kwargs, target)
-                except errors.Unauthorized:
-                    pass
-        await end(request)
-        return responses.sign_in_redirect(request, expired=True)
 
 
 # --- the two-factor step of sign-in -----------------------------------------

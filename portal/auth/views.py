@@ -13,9 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.access import require
 from portal.audit import recording as audit
 from portal.navigation import landing_url
-from portal.permissions import needs, require
+from portal.permissions import needs
+from portal.request import HtmxRequest, PortalRequest
 from portal.stalwart import StalwartClient, errors, oauth
 
 from . import session, throttle
@@ -29,7 +31,7 @@ WRONG_CODE = gettext_lazy(
 )
 
 
-def _safe_next(request: HttpRequest, candidate: str) -> str:
+def _safe_next(request: HtmxRequest, candidate: str) -> str:
     if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
         return candidate
     return ""
@@ -98,7 +100,7 @@ def _refused(
     return response
 
 
-async def _finish(request: HttpRequest, username: str, password: str, next_url: str) -> HttpResponse:
+async def _finish(request: HtmxRequest, username: str, password: str, next_url: str) -> HttpResponse:
     """Get a code with these credentials, exchange it and open the session."""
     ip = audit.client_ip(request)
     try:
@@ -116,7 +118,7 @@ async def _finish(request: HttpRequest, username: str, password: str, next_url: 
     return HttpResponseRedirect(next_url or landing_url(user))
 
 
-async def _audit_sign_in(request: HttpRequest, username: str, error: Exception | None, tenant: str = "") -> None:
+async def _audit_sign_in(request: HtmxRequest, username: str, error: Exception | None, tenant: str = "") -> None:
     await audit.write(
         actor=username,
         actor_tenant=tenant,
@@ -132,7 +134,7 @@ async def _audit_sign_in(request: HttpRequest, username: str, error: Exception |
 
 
 @require_http_methods(["GET", "POST"])
-async def sign_in(request: HttpRequest) -> HttpResponse:
+async def sign_in(request: HtmxRequest) -> HttpResponse:
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""))
     if request.method == "GET":
         if "restart" in request.GET:
@@ -174,7 +176,7 @@ async def sign_in(request: HttpRequest) -> HttpResponse:
     return render(request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=status)
 
 
-async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
+async def _totp_step(request: HtmxRequest, next_url: str) -> HttpResponse:
     held = await session.pending(request)
     if held is None:
         messages.info(request, _("The sign-in took too long. Please enter your password again."))
@@ -208,7 +210,7 @@ async def _totp_step(request: HttpRequest, next_url: str) -> HttpResponse:
 
 
 @require_POST
-async def sign_out(request: HttpRequest) -> HttpResponse:
+async def sign_out(request: HtmxRequest) -> HttpResponse:
     user = await session.identity(request)
     if user is not None:
         await audit.write(
@@ -235,7 +237,7 @@ THROTTLE_ADMIN = needs("settings-update")
 
 @require_GET
 @require(THROTTLE_ADMIN)
-async def throttle_list(request: HttpRequest) -> HttpResponse:
+async def throttle_list(request: PortalRequest) -> HttpResponse:
     limits = throttle.limits()
     context = {"entries": await throttle.entries(), "limits": limits, "window_minutes": max(1, limits.window // 60)}
     return render(request, "auth/throttle.html", context)
@@ -243,12 +245,12 @@ async def throttle_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @require(THROTTLE_ADMIN)
-async def throttle_clear(request: HttpRequest) -> HttpResponse:
+async def throttle_clear(request: PortalRequest) -> HttpResponse:
     cleared = await throttle.clear(request.POST.get("entry", "")[:64])
     if cleared is None:
         messages.error(request, _("That entry is no longer there, or cannot be cleared here."))
         return HttpResponseRedirect(reverse("auth:throttle"))
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     target = " ".join(part for part in (cleared.address, cleared.account) if part)
     await audit.write(
         actor=user.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -13,7 +13,9 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from portal import access, responses
-from portal.permissions import Target, needs, require
+from portal.access import require
+from portal.permissions import Target, needs
+from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.dkim import ALGORITHMS, default_signature_id
 
@@ -25,10 +27,10 @@ CREATE_DKIM = needs("dkim-signature-create")
 
 @require_http_methods(["GET", "POST"])
 @require(needs("domain-get"), post=CREATE_DKIM, target=Target("name"))
-async def domain_dns(request: HttpRequest, name: str) -> HttpResponse:
+async def domain_dns(request: PortalRequest, name: str) -> HttpResponse:
     """GET: the page. POST: create a DKIM key (needs dkim-signature-create as well)."""
-    user = request.portal_user  # type: ignore[attr-defined]
-    client = request.stalwart  # type: ignore[attr-defined]
+    user = request.portal_user
+    client = request.stalwart
     form = None
     if request.method == "POST":  # require(post=CREATE_DKIM) checked the permission
         form = DkimKeyForm(request.POST)
@@ -58,11 +60,11 @@ async def domain_dns(request: HttpRequest, name: str) -> HttpResponse:
             else:
                 text = _("%(algorithm)s DKIM key generated. Publish its TXT record below.")
             messages.success(request, text % {"algorithm": ALGORITHMS[algorithm], "selector": selector})
-            if request.htmx:  # type: ignore[attr-defined]
+            if request.htmx:
                 return HttpResponseClientRedirect(page_url)
             return HttpResponseRedirect(page_url)
 
-    if form is not None and request.htmx:  # type: ignore[attr-defined]
+    if form is not None and request.htmx:
         context = {"form": form, "page_url": page_url, "can_create_dkim": True}
         if failure is not None:
             return _failed(request, "directory/domain_dns.html#dkim-form", context, failure, form, page_url)
@@ -88,9 +90,9 @@ def _failed(request, template: str, context: dict, exc: errors.StalwartError, fo
     )
 
 
-async def _page_context(request: HttpRequest, domain: str) -> dict:
-    user = request.portal_user  # type: ignore[attr-defined]
-    client = request.stalwart  # type: ignore[attr-defined]
+async def _page_context(request: PortalRequest, domain: str) -> dict:
+    user = request.portal_user
+    client = request.stalwart
 
     async def count_accounts() -> int | None:
         if not user.has("individual-list"):

@@ -18,21 +18,11 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import access, responses
-from portal.access import effective_permissions, known_permissions
+from portal.access import effective_permissions, known_permissions, require
 from portal.auth import session
 from portal.auth.vault import seal, unseal
 from portal.paging import Paging
-from portal.permissions import (
-    AREAS,
-    BUILTIN_ROLES,
-    PERMISSIONS,
-    Access,
-    Target,
-    describe,
-    needs,
-    principal_permission,
-    require,
-)
+from portal.permissions import AREAS, BUILTIN_ROLES, PERMISSIONS, Access, Target, describe, needs, principal_permission
 from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password_async

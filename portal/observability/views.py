@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIRequest
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -30,7 +30,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from portal.permissions import needs, require
+from portal.access import require
+from portal.permissions import needs
+from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.observability_types import LEVELS, MetricPoint
 from portal.stalwart.sse import encode_comment, encode_event
@@ -54,13 +56,10 @@ def _int(value: str | None, default: int, *, low: int = 1, high: int = 1_000_000
     return number if low <= number <= high else default
 
 
-def _htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
 
-
-def _enterprise_notice(request: HttpRequest, feature: str, *, detail: str = "") -> HttpResponse:
+def _enterprise_notice(request: PortalRequest, feature: str, *, detail: str = "") -> HttpResponse:
     context = {"feature": feature, "detail": detail}
-    template = "observability/enterprise.html#notice" if _htmx(request) else "observability/enterprise.html"
+    template = "observability/enterprise.html#notice" if request.htmx else "observability/enterprise.html"
     return render(request, template, context)
 
 
@@ -74,7 +73,7 @@ class LogQuery:
     auto: bool = False
 
     @classmethod
-    def from_request(cls, request: HttpRequest) -> LogQuery:
+    def from_request(cls, request: PortalRequest) -> LogQuery:
         level = request.GET.get("level", "").upper()
         size = _int(request.GET.get("size"), 50)
         return cls(
@@ -111,7 +110,7 @@ class LogQuery:
 
 @require_GET
 @require(needs("logs-view"))
-async def logs(request: HttpRequest) -> HttpResponse:
+async def logs(request: PortalRequest) -> HttpResponse:
     query = LogQuery.from_request(request)
     context: dict = {
         "query": query,
@@ -119,7 +118,7 @@ async def logs(request: HttpRequest) -> HttpResponse:
         "toggle_url": query.url(auto=not query.auto, page=1),
     }
     try:
-        page = await request.stalwart.logs.list(filter=query.api_filter, page=query.page, limit=query.size)  # type: ignore[attr-defined]
+        page = await request.stalwart.logs.list(filter=query.api_filter, page=query.page, limit=query.size)
     except errors.Unsupported as exc:
         context["problem"] = "not-configured"
         context["problem_detail"] = exc.details
@@ -139,7 +138,7 @@ async def logs(request: HttpRequest) -> HttpResponse:
             previous_url=query.url(page=query.page - 1) if query.page > 1 else "",
             next_url=query.url(page=query.page + 1) if has_next else "",
         )
-    template = "observability/logs.html#results" if _htmx(request) else "observability/logs.html"
+    template = "observability/logs.html#results" if request.htmx else "observability/logs.html"
     return render(request, template, context)
 
 
@@ -159,7 +158,7 @@ class HistoryQuery:
     size: int = 25
 
     @classmethod
-    def from_request(cls, request: HttpRequest, kind: str) -> HistoryQuery:
+    def from_request(cls, request: PortalRequest, kind: str) -> HistoryQuery:
         size = _int(request.GET.get("size"), 25)
         queue = request.GET.get("queue", "").strip()
         return cls(
@@ -189,17 +188,17 @@ class HistoryQuery:
 
 @require_GET
 @require(needs("tracing-list"))
-async def history(request: HttpRequest, kind: str) -> HttpResponse:
+async def history(request: PortalRequest, kind: str) -> HttpResponse:
     if kind not in HISTORY_KINDS:
         raise Http404("No such history.")
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     title, event_type = HISTORY_KINDS[kind]
     if not user.enterprise:
         return _enterprise_notice(request, gettext("Message history"))
     query = HistoryQuery.from_request(request, kind)
     context: dict = {"query": query, "title": title, "kinds": HISTORY_KINDS, "can_get": user.has("tracing-get")}
     try:
-        page = await request.stalwart.telemetry.traces(  # type: ignore[attr-defined]
+        page = await request.stalwart.telemetry.traces(
             event_type, filter=query.q, queue_id=query.queue, page=query.page, limit=query.size
         )
     except errors.EnterpriseRequired:
@@ -214,18 +213,18 @@ async def history(request: HttpRequest, kind: str) -> HttpResponse:
             previous_url=query.url(page=query.page - 1) if query.page > 1 else "",
             next_url=query.url(page=query.page + 1) if query.page < pages else "",
         )
-    template = "observability/history.html#results" if _htmx(request) else "observability/history.html"
+    template = "observability/history.html#results" if request.htmx else "observability/history.html"
     return render(request, template, context)
 
 
 @require_GET
 @require(needs("tracing-get"))
-async def span(request: HttpRequest, span_id: int) -> HttpResponse:
-    user = request.portal_user  # type: ignore[attr-defined]
+async def span(request: PortalRequest, span_id: int) -> HttpResponse:
+    user = request.portal_user
     if not user.enterprise:
         return _enterprise_notice(request, gettext("Message history"))
     try:
-        events = await request.stalwart.telemetry.trace(span_id)  # type: ignore[attr-defined]
+        events = await request.stalwart.telemetry.trace(span_id)
     except errors.EnterpriseRequired:
         return _enterprise_notice(request, gettext("Message history"))
     except errors.Unsupported as exc:
@@ -274,10 +273,10 @@ def _live_seconds(name: str, default: float) -> float:
 
 @require_GET
 @require(needs("tracing-live"))
-async def live(request: HttpRequest) -> HttpResponse:
+async def live(request: PortalRequest) -> HttpResponse:
     """The live tracing page. With JavaScript, portal.js streams from `live_stream`; without
     it, "Start" captures a few seconds of events here and shows them."""
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     if not user.enterprise:
         return _enterprise_notice(request, gettext("Live tracing"))
     live_filter = LiveFilter.parse(request.GET.get("filter", ""))
@@ -289,7 +288,7 @@ async def live(request: HttpRequest) -> HttpResponse:
         capture_seconds = _live_seconds("PORTAL_LIVE_CAPTURE_SECONDS", 5)
         captured: list = []
         try:
-            stream = await request.stalwart.telemetry.open_live_traces(  # type: ignore[attr-defined]
+            stream = await request.stalwart.telemetry.open_live_traces(
                 text=live_filter.text, keys=dict(live_filter.keys)
             )
         except errors.EnterpriseRequired:
@@ -309,7 +308,7 @@ async def live(request: HttpRequest) -> HttpResponse:
     return render(request, "observability/live.html", context)
 
 
-def _stream_limit(request: HttpRequest) -> float:
+def _stream_limit(request: PortalRequest) -> float:
     """How long one relay may run. Under WSGI Django buffers the whole answer, so keep it short."""
     if isinstance(request, WSGIRequest):
         return _live_seconds("PORTAL_LIVE_CAPTURE_SECONDS", 5)
@@ -400,13 +399,13 @@ def _trace_fragment(event) -> str | None:
 
 @require_GET
 @require(needs("tracing-live"))
-async def live_stream(request: HttpRequest) -> StreamingHttpResponse:
+async def live_stream(request: PortalRequest) -> StreamingHttpResponse:
     """`text/event-stream` for portal.js: `trace` events carry rendered rows."""
-    user = request.portal_user  # type: ignore[attr-defined]
+    user = request.portal_user
     if not user.enterprise:
         return _sse_response(_failure_stream(_enterprise_failure(gettext("Live tracing is an Enterprise feature"))))
     live_filter = LiveFilter.parse(request.GET.get("filter", ""))
-    telemetry = request.stalwart.telemetry  # type: ignore[attr-defined]
+    telemetry = request.stalwart.telemetry
     return _sse_response(
         _relay(
             lambda: telemetry.open_live_traces(text=live_filter.text, keys=dict(live_filter.keys)),
@@ -523,10 +522,10 @@ def _live_values(points: tuple[MetricPoint, ...]) -> list[dict]:
     return values
 
 
-async def _first_live_frame(request: HttpRequest) -> list[dict] | None:
+async def _first_live_frame(request: PortalRequest) -> list[dict] | None:
     """The values of the first live metrics frame (sent at once), for pages without JavaScript."""
     try:
-        stream = await request.stalwart.telemetry.open_live_metrics([m for m, _, _ in LIVE_METRICS])  # type: ignore[attr-defined]
+        stream = await request.stalwart.telemetry.open_live_metrics([m for m, _, _ in LIVE_METRICS])
     except errors.StalwartError as exc:
         if isinstance(exc, errors.Unauthorized):
             raise
@@ -544,8 +543,8 @@ async def _first_live_frame(request: HttpRequest) -> list[dict] | None:
 
 @require_GET
 @require(needs("metrics-list"))
-async def dashboard(request: HttpRequest) -> HttpResponse:
-    user = request.portal_user  # type: ignore[attr-defined]
+async def dashboard(request: PortalRequest) -> HttpResponse:
+    user = request.portal_user
     if not user.enterprise:
         return _enterprise_notice(request, gettext("The dashboard"))
     period = request.GET.get("period", "24h")
@@ -556,7 +555,7 @@ async def dashboard(request: HttpRequest) -> HttpResponse:
     context: dict = {"period": period, "periods": PERIODS, "period_label": label, "can_live": user.has("metrics-live")}
     try:
         # One hour more than shown: the window may end an hour early (see _window_end).
-        points = await request.stalwart.telemetry.metrics(after=clock_end - HOUR * (hours + 1))  # type: ignore[attr-defined]
+        points = await request.stalwart.telemetry.metrics(after=clock_end - HOUR * (hours + 1))
     except errors.EnterpriseRequired:
         return _enterprise_notice(request, gettext("The dashboard"))
     except errors.OtherError as exc:
@@ -601,11 +600,11 @@ def _metrics_fragment(event) -> str | None:
 
 @require_GET
 @require(needs("metrics-live"))
-async def metrics_stream(request: HttpRequest) -> StreamingHttpResponse:
-    user = request.portal_user  # type: ignore[attr-defined]
+async def metrics_stream(request: PortalRequest) -> StreamingHttpResponse:
+    user = request.portal_user
     if not user.enterprise:
         return _sse_response(_failure_stream(_enterprise_failure(gettext("Live metrics are an Enterprise feature"))))
-    telemetry = request.stalwart.telemetry  # type: ignore[attr-defined]
+    telemetry = request.stalwart.telemetry
     interval = int(getattr(settings, "PORTAL_LIVE_METRICS_INTERVAL", 15))
     return _sse_response(
         _relay(

@@ -13,8 +13,10 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import responses
+from portal.access import require
 from portal.paging import Paging
-from portal.permissions import Access, check_names, needs, require
+from portal.permissions import Access, check_names, needs
+from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.queue_types import QueuedMessage
 
@@ -35,16 +37,13 @@ BULK_ACCESS = Access(
 REPORTS_BULK_ACCESS = needs("outgoing-report-list", "outgoing-report-delete")
 
 
-def _user(request: HttpRequest):
-    return request.portal_user  # type: ignore[attr-defined]
+def _user(request: PortalRequest):
+    return request.portal_user
 
 
-def _client(request: HttpRequest):
-    return request.stalwart  # type: ignore[attr-defined]
+def _client(request: PortalRequest):
+    return request.stalwart
 
-
-def _htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
 
 
 def _detail_url(message_id: int) -> str:
@@ -55,7 +54,7 @@ def _list_url(query: str = "") -> str:
     return reverse("queue:list") + (f"?{query}" if query else "")
 
 
-async def _load(request: HttpRequest, message_id: int) -> QueuedMessage | HttpResponse:
+async def _load(request: PortalRequest, message_id: int) -> QueuedMessage | HttpResponse:
     try:
         return await _client(request).queue.message(message_id)
     except errors.NotFound:
@@ -65,7 +64,7 @@ async def _load(request: HttpRequest, message_id: int) -> QueuedMessage | HttpRe
 # --- the list -----------------------------------------------------------------------
 @require_GET
 @require(needs("message-queue-list"))
-async def message_list(request: HttpRequest) -> HttpResponse:
+async def message_list(request: PortalRequest) -> HttpResponse:
     """One page of the queue, searched and filtered by Stalwart, built from one request."""
     form, paging = queue_filters(request)
     page = await _client(request).queue.messages(form.selection(), page=paging.page, limit=paging.size)
@@ -80,13 +79,13 @@ async def message_list(request: HttpRequest) -> HttpResponse:
         "can_delete": user.has("message-queue-delete"),
         "filtered": not form.selection().is_empty,
     }
-    template = "queue/list.html#results" if _htmx(request) else "queue/list.html"
+    template = "queue/list.html#results" if request.htmx else "queue/list.html"
     return render(request, template, context, status=422 if form.errors else 200)
 
 
 @require_POST
 @require(needs("message-queue-update"))
-async def queue_status(request: HttpRequest) -> HttpResponse:
+async def queue_status(request: PortalRequest) -> HttpResponse:
     """Pause or resume delivery for the whole queue."""
     run = request.POST.get("running") == "1"
     was_running = await _client(request).queue.set_running(run)
@@ -105,7 +104,7 @@ async def queue_status(request: HttpRequest) -> HttpResponse:
 # --- one message --------------------------------------------------------------------
 @require_GET
 @require(needs("message-queue-get"))
-async def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+async def message_detail(request: PortalRequest, message_id: int) -> HttpResponse:
     message = await _load(request, message_id)
     if isinstance(message, HttpResponse):
         return message
@@ -130,8 +129,8 @@ async def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     return render(request, "queue/detail.html", context)
 
 
-def _confirm(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
-    template = "queue/confirm.html#confirm" if _htmx(request) else "queue/confirm.html"
+def _confirm(request: PortalRequest, context: dict, status: int = 200) -> HttpResponse:
+    template = "queue/confirm.html#confirm" if request.htmx else "queue/confirm.html"
     return render(request, template, context, status=status)
 
 
@@ -146,7 +145,7 @@ def _failed(
 ) -> HttpResponse:
     """The confirmation again after the action failed in Stalwart, with where to check its effect."""
     if not template:
-        template = "queue/confirm.html#confirm" if _htmx(request) else "queue/confirm.html"
+        template = "queue/confirm.html#confirm" if request.htmx else "queue/confirm.html"
     return responses.form_upstream_failure(
         request,
         template,
@@ -160,7 +159,7 @@ def _failed(
 
 @require_http_methods(["GET", "POST"])
 @require(needs("message-queue-update"))
-async def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
+async def message_retry(request: PortalRequest, message_id: int) -> HttpResponse:
     """Deliver now: every pending domain of the message, or one."""
     source = request.POST if request.method == "POST" else request.GET
     domain = source.get("domain", "").strip().lower()[:255]
@@ -190,7 +189,7 @@ async def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(needs("message-queue-delete"))
-async def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
+async def message_cancel(request: PortalRequest, message_id: int) -> HttpResponse:
     """Cancel one recipient, one domain, or the whole message."""
     source = request.POST if request.method == "POST" else request.GET
     recipient = source.get("recipient", "").strip().lower()[:320]
@@ -252,7 +251,7 @@ async def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
 # --- bulk by filter -------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @require(BULK_ACCESS)
-async def bulk(request: HttpRequest) -> HttpResponse:
+async def bulk(request: PortalRequest) -> HttpResponse:
     """Retry or cancel everything a filter selects: preview first, then act on exactly that filter."""
     source = request.POST if request.method == "POST" else request.GET
     form, paging = queue_filters(request, source)
@@ -319,7 +318,7 @@ async def bulk(request: HttpRequest) -> HttpResponse:
 
 
 # --- outgoing reports -------------------------------------------------------------------
-def _report_filters(request: HttpRequest, source=None) -> tuple[ReportFilterForm, FilteredPaging, str]:
+def _report_filters(request: PortalRequest, source=None) -> tuple[ReportFilterForm, FilteredPaging, str]:
     data = source if source is not None else request.GET
     form = ReportFilterForm(data)
     form.is_valid()
@@ -333,7 +332,7 @@ def _report_filters(request: HttpRequest, source=None) -> tuple[ReportFilterForm
 
 @require_GET
 @require(needs("outgoing-report-list"))
-async def report_list(request: HttpRequest) -> HttpResponse:
+async def report_list(request: PortalRequest) -> HttpResponse:
     """Aggregate reports this server will send, with their due times (the id says it all)."""
     form, paging, kind = _report_filters(request)
     page = await _client(request).queue.reports(kind=kind, domain=paging.query, page=paging.page, limit=paging.size)
@@ -347,13 +346,13 @@ async def report_list(request: HttpRequest) -> HttpResponse:
         "can_delete": user.has("outgoing-report-delete"),
         "filtered": bool(kind or paging.query),
     }
-    template = "queue/reports.html#results" if _htmx(request) else "queue/reports.html"
+    template = "queue/reports.html#results" if request.htmx else "queue/reports.html"
     return render(request, template, context)
 
 
 @require_GET
 @require(needs("outgoing-report-get"))
-async def report_detail(request: HttpRequest, report_id: str) -> HttpResponse:
+async def report_detail(request: PortalRequest, report_id: str) -> HttpResponse:
     try:
         report = await _client(request).queue.report(report_id)
     except errors.NotFound:
@@ -364,21 +363,21 @@ async def report_detail(request: HttpRequest, report_id: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(needs("outgoing-report-delete"))
-async def report_delete(request: HttpRequest, report_id: str) -> HttpResponse:
+async def report_delete(request: PortalRequest, report_id: str) -> HttpResponse:
     from portal.stalwart.queue_types import OutgoingReportId
 
     parsed = OutgoingReportId.parse(report_id)
     if not parsed.kind:
         return responses.not_found(request, REPORT_GONE)
     if request.method == "GET":
-        template = "queue/report_delete.html#confirm" if _htmx(request) else "queue/report_delete.html"
+        template = "queue/report_delete.html#confirm" if request.htmx else "queue/report_delete.html"
         return render(request, template, {"report": parsed})
     try:
         deleted = await _client(request).queue.delete_report(report_id)
     except errors.NotFound:
         return responses.not_found(request, REPORT_GONE)
     except responses.SUBMIT_FAILURES as exc:
-        template = "queue/report_delete.html#confirm" if _htmx(request) else "queue/report_delete.html"
+        template = "queue/report_delete.html#confirm" if request.htmx else "queue/report_delete.html"
         return _failed(request, {"report": parsed}, exc, reverse("queue:reports"), template=template)
     log.info("%s cancelled outgoing report %s", _user(request).name, report_id)
     if deleted:
@@ -394,7 +393,7 @@ async def report_delete(request: HttpRequest, report_id: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(REPORTS_BULK_ACCESS)
-async def reports_delete_matching(request: HttpRequest) -> HttpResponse:
+async def reports_delete_matching(request: PortalRequest) -> HttpResponse:
     """Cancel every queued report matching the type/domain filter, after a preview."""
     source = request.POST if request.method == "POST" else request.GET
     form, paging, kind = _report_filters(request, source)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext, ngettext_lazy
@@ -14,8 +14,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import responses
+from portal.access import require
 from portal.paging import Paging
-from portal.permissions import needs, require
+from portal.permissions import needs
+from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.report_types import IncomingReportId
 
@@ -73,12 +75,12 @@ SAMPLE_SIZE = 10
 OVERVIEW_LIMIT = 300
 
 
-def _user(request: HttpRequest):
-    return request.portal_user  # type: ignore[attr-defined]
+def _user(request: PortalRequest):
+    return request.portal_user
 
 
-def _client(request: HttpRequest):
-    return request.stalwart  # type: ignore[attr-defined]
+def _client(request: PortalRequest):
+    return request.stalwart
 
 
 # Stalwart allows 4 requests in flight per account unless it holds unlimited-requests (§2.5).
@@ -87,7 +89,7 @@ def _client(request: HttpRequest):
 UNLIMITED_CONCURRENCY = 32
 
 
-def _concurrency(request: HttpRequest) -> int:
+def _concurrency(request: PortalRequest) -> int:
     return UNLIMITED_CONCURRENCY if _user(request).has("unlimited-requests") else 4
 
 
@@ -101,7 +103,7 @@ def _list_url(kind: str, query: str = "") -> str:
     return url + (f"?{query}" if query else "")
 
 
-async def _rows(request: HttpRequest, kind: str, ids: tuple[IncomingReportId, ...]) -> list:
+async def _rows(request: PortalRequest, kind: str, ids: tuple[IncomingReportId, ...]) -> list:
     if not _user(request).has("incoming-report-get"):
         return [(item, None) for item in ids]
     details = await _client(request).reports.details(kind, list(ids), concurrency=_concurrency(request))
@@ -110,13 +112,13 @@ async def _rows(request: HttpRequest, kind: str, ids: tuple[IncomingReportId, ..
 
 @require_GET
 @require(needs("incoming-report-list"))
-async def index(request: HttpRequest) -> HttpResponse:
+async def index(request: PortalRequest) -> HttpResponse:
     return HttpResponseRedirect(_list_url("dmarc"))
 
 
 @require_GET
 @require(needs("incoming-report-list"))
-async def report_list(request: HttpRequest, kind: str) -> HttpResponse:
+async def report_list(request: PortalRequest, kind: str) -> HttpResponse:
     """One page of reports: ids from Stalwart, then their summaries (cached, fetched concurrently)."""
     _check(kind)
     paging = Paging.from_request(request)
@@ -135,13 +137,13 @@ async def report_list(request: HttpRequest, kind: str) -> HttpResponse:
         "can_get": can_get,
         "can_delete": can_delete,
     }
-    template = "reports/list.html#results" if getattr(request, "htmx", False) else "reports/list.html"
+    template = "reports/list.html#results" if request.htmx else "reports/list.html"
     return render(request, template, context)
 
 
 @require_GET
 @require(needs("incoming-report-get"))
-async def report_detail(request: HttpRequest, kind: str, report_id: str) -> HttpResponse:
+async def report_detail(request: PortalRequest, kind: str, report_id: str) -> HttpResponse:
     _check(kind)
     try:
         report = await _client(request).reports.get(kind, report_id)
@@ -161,14 +163,14 @@ async def report_detail(request: HttpRequest, kind: str, report_id: str) -> Http
 
 @require_http_methods(["GET", "POST"])
 @require(needs("incoming-report-delete"))
-async def report_delete(request: HttpRequest, kind: str, report_id: str) -> HttpResponse:
+async def report_delete(request: PortalRequest, kind: str, report_id: str) -> HttpResponse:
     _check(kind)
     parsed = IncomingReportId.parse(report_id)
     if not parsed.valid:
         return responses.not_found(request, GONE)
     if request.method == "GET":
         context = {"kind": kind, "text": KIND_TEXT[kind], "report_id": parsed}
-        template = "reports/delete.html#confirm" if getattr(request, "htmx", False) else "reports/delete.html"
+        template = "reports/delete.html#confirm" if request.htmx else "reports/delete.html"
         return render(request, template, context)
     try:
         await _client(request).reports.delete(kind, report_id)
@@ -184,7 +186,7 @@ async def report_delete(request: HttpRequest, kind: str, report_id: str) -> Http
 
 @require_http_methods(["GET", "POST"])
 @require(needs("incoming-report-list", "incoming-report-delete"))
-async def delete_matching(request: HttpRequest, kind: str) -> HttpResponse:
+async def delete_matching(request: PortalRequest, kind: str) -> HttpResponse:
     """Delete every report of a class that the search matches (all of them without a search)."""
     _check(kind)
     source = request.POST if request.method == "POST" else request.GET
@@ -219,7 +221,7 @@ async def delete_matching(request: HttpRequest, kind: str) -> HttpResponse:
     return HttpResponseRedirect(_list_url(kind))
 
 
-def _failed(request: HttpRequest, template: str, context: dict, exc: errors.StalwartError, kind: str) -> HttpResponse:
+def _failed(request: PortalRequest, template: str, context: dict, exc: errors.StalwartError, kind: str) -> HttpResponse:
     """The confirmation again after the deletion failed in Stalwart, with a link to the list to check."""
     return responses.form_upstream_failure(
         request,
@@ -233,7 +235,7 @@ def _failed(request: HttpRequest, template: str, context: dict, exc: errors.Stal
 
 @require_GET
 @require(needs("incoming-report-list", "incoming-report-get"))
-async def dmarc_overview(request: HttpRequest) -> HttpResponse:
+async def dmarc_overview(request: PortalRequest) -> HttpResponse:
     """Pass/fail per day and the top sending sources, from the stored DMARC reports."""
     domain = (request.GET.get("domain") or "").strip().lower()[:255]
     reports = _client(request).reports

@@ -18,15 +18,17 @@ import asyncio
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from portal.access import require
 from portal.directory.kinds import KINDS, Kind
 from portal.navigation import sections_for
-from portal.permissions import SIGNED_IN, PortalUser, require
+from portal.permissions import SIGNED_IN, PortalUser
+from portal.request import PortalRequest
 
 PER_TYPE = 5
 MAX_QUERY = 100
@@ -64,11 +66,11 @@ def _pages(user: PortalUser, text: str) -> Section:
     return Section(_("Pages"), hits, len(hits))
 
 
-async def _principals(request: HttpRequest, kind: Kind, text: str) -> Section:
-    page = await request.stalwart.principals.list(  # type: ignore[attr-defined]
+async def _principals(request: PortalRequest, kind: Kind, text: str) -> Section:
+    page = await request.stalwart.principals.list(
         types=[kind.type], filter=text, page=1, limit=PER_TYPE, fields=("name", "description", "emails")
     )
-    linked = kind.access("get").allows(request.portal_user)  # type: ignore[attr-defined]
+    linked = kind.access("get").allows(request.portal_user)
     list_url = reverse("directory:list", kwargs={"kind": kind.slug}) + "?" + urlencode({"q": text})
     hits = []
     for item in page.items:
@@ -78,11 +80,11 @@ async def _principals(request: HttpRequest, kind: Kind, text: str) -> Section:
     return Section(str(kind.plural), hits, page.total, list_url)
 
 
-async def _queue(request: HttpRequest, text: str) -> Section:
+async def _queue(request: PortalRequest, text: str) -> Section:
     from portal.stalwart.queue_types import QueueSelection
 
-    page = await request.stalwart.queue.messages(QueueSelection(text=text), page=1, limit=PER_TYPE)  # type: ignore[attr-defined]
-    linked = request.portal_user.has("message-queue-get")  # type: ignore[attr-defined]
+    page = await request.stalwart.queue.messages(QueueSelection(text=text), page=1, limit=PER_TYPE)
+    linked = request.portal_user.has("message-queue-get")
     list_url = reverse("queue:list") + "?" + urlencode({"q": text})
     hits = []
     for message in page.items:
@@ -95,8 +97,8 @@ async def _queue(request: HttpRequest, text: str) -> Section:
 
 @require_GET
 @require(SIGNED_IN)
-async def search(request: HttpRequest) -> HttpResponse:
-    user: PortalUser = request.portal_user  # type: ignore[attr-defined]
+async def search(request: PortalRequest) -> HttpResponse:
+    user: PortalUser = request.portal_user
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
     pages_only = query.startswith(PAGE_PREFIX) or len(query) < 2
     text = query.removeprefix(PAGE_PREFIX).strip()
@@ -120,5 +122,5 @@ async def search(request: HttpRequest) -> HttpResponse:
         "count": sum(len(section.hits) for section in found),
         "pages_only": pages_only,
     }
-    template = "search/index.html#results" if request.htmx else "search/index.html"  # type: ignore[attr-defined]
+    template = "search/index.html#results" if request.htmx else "search/index.html"
     return render(request, template, context)

@@ -24,8 +24,10 @@ from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import responses
+from portal.access import require
 from portal.auth.vault import seal, unseal
-from portal.permissions import needs, require
+from portal.permissions import needs
+from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.settings_api import clear_op, insert_op
 
@@ -59,21 +61,18 @@ def _int(value: str | None, default: int) -> int:
     return number if 1 <= number <= 1_000_000 else default
 
 
-def _htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
 
 def _url(name: str, **params: object) -> str:
     clean = {key: value for key, value in params.items() if value not in ("", None)}
     return reverse(name) + ("?" + urlencode(clean) if clean else "")
 
 
-def _can(request: HttpRequest, *names: str) -> bool:
-    return request.portal_user.has(*names)  # type: ignore[attr-defined]
+def _can(request: PortalRequest, *names: str) -> bool:
+    return request.portal_user.has(*names)
 
 
-async def _patterns(request: HttpRequest) -> tuple[str, ...]:
-    configured = await request.stalwart.settings.keys(prefixes=[LOCAL_KEYS_PREFIX])  # type: ignore[attr-defined]
+async def _patterns(request: PortalRequest) -> tuple[str, ...]:
+    configured = await request.stalwart.settings.keys(prefixes=[LOCAL_KEYS_PREFIX])
     return local_patterns(configured)
 
 
@@ -115,7 +114,7 @@ def _sealed(key: str, typed: str) -> str:
     return seal(typed) if typed and is_secret(key) else ""
 
 
-def _safe_back(request: HttpRequest, url: str | None, default: str) -> str:
+def _safe_back(request: PortalRequest, url: str | None, default: str) -> str:
     if url and url.startswith("/") and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
         return url
     return default
@@ -124,13 +123,13 @@ def _safe_back(request: HttpRequest, url: str | None, default: str) -> str:
 # --- browse -------------------------------------------------------------------------
 @require_GET
 @require(needs("settings-list"))
-async def browse(request: HttpRequest) -> HttpResponse:
+async def browse(request: PortalRequest) -> HttpResponse:
     prefix = request.GET.get("prefix", "").strip().strip(".")[:200]
     query = request.GET.get("q", "").strip()[:200]
     page = _int(request.GET.get("page"), 1)
     size = _int(request.GET.get("size"), 50)
     size = size if size in PAGE_SIZES else 50
-    api = request.stalwart.settings  # type: ignore[attr-defined]
+    api = request.stalwart.settings
     patterns = await _patterns(request)
     context: dict = {
         "prefix": prefix,
@@ -180,14 +179,14 @@ async def browse(request: HttpRequest) -> HttpResponse:
             if page < pages
             else "",
         )
-    template = "settings_pages/browse.html#results" if _htmx(request) else "settings_pages/browse.html"
+    template = "settings_pages/browse.html#results" if request.htmx else "settings_pages/browse.html"
     return render(request, template, context)
 
 
 # --- groups (records) -------------------------------------------------------------------
 @require_GET
 @require(needs("settings-list"))
-async def groups(request: HttpRequest) -> HttpResponse:
+async def groups(request: PortalRequest) -> HttpResponse:
     preset = GROUPS_BY_SLUG.get(request.GET.get("group", ""))
     prefix = (preset.prefix if preset else request.GET.get("prefix", "")).strip().strip(".")[:200]
     suffix = (preset.suffix if preset else request.GET.get("suffix", "")).strip().strip(".")[:100]
@@ -206,7 +205,7 @@ async def groups(request: HttpRequest) -> HttpResponse:
     }
     if prefix and suffix:
         patterns = await _patterns(request)
-        result = await request.stalwart.settings.group(prefix, suffix, filter=query, page=page, limit=size)  # type: ignore[attr-defined]
+        result = await request.stalwart.settings.group(prefix, suffix, filter=query, page=page, limit=size)
         records = []
         for record in result.items:
             base = f"{prefix}.{record.id}."
@@ -229,22 +228,22 @@ async def groups(request: HttpRequest) -> HttpResponse:
             previous_url=_url("config:groups", **common, page=page - 1 if page > 2 else "") if page > 1 else "",
             next_url=_url("config:groups", **common, page=page + 1) if page < pages else "",
         )
-    template = "settings_pages/groups.html#results" if _htmx(request) else "settings_pages/groups.html"
+    template = "settings_pages/groups.html#results" if request.htmx else "settings_pages/groups.html"
     return render(request, template, context)
 
 
 # --- reveal -----------------------------------------------------------------------------
 @require_GET
 @require(needs("settings-list"))
-async def reveal(request: HttpRequest) -> HttpResponse:
+async def reveal(request: PortalRequest) -> HttpResponse:
     """One secret value, on request (its own call, so it can be refused and is never cached)."""
     key = request.GET.get("key", "")
-    values = await request.stalwart.settings.keys([key]) if valid_key(key) else {}  # type: ignore[attr-defined]
+    values = await request.stalwart.settings.keys([key]) if valid_key(key) else {}
     if key not in values:
         raise Http404("No such setting.")
-    log.info("%s revealed the value of %s", request.portal_user.name, key)  # type: ignore[attr-defined]
+    log.info("%s revealed the value of %s", request.portal_user.name, key)
     context = {"setting": Setting(key, values[key], False)}
-    template = "settings_pages/reveal.html#value" if _htmx(request) else "settings_pages/reveal.html"
+    template = "settings_pages/reveal.html#value" if request.htmx else "settings_pages/reveal.html"
     response = render(request, template, context)
     response["Cache-Control"] = "no-store"
     return response
@@ -316,11 +315,11 @@ def _reload_offer(back: str) -> HttpResponseRedirect:
 # --- one key ----------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @require(needs("settings-list", "settings-update"))
-async def key_edit(request: HttpRequest) -> HttpResponse:
+async def key_edit(request: PortalRequest) -> HttpResponse:
     key = (request.GET.get("key") or request.POST.get("key") or "").strip()
     if not valid_key(key):
         raise Http404("No such setting.")
-    api = request.stalwart.settings  # type: ignore[attr-defined]
+    api = request.stalwart.settings
     current = await api.keys([key])
     if key not in current:
         raise Http404(f"There is no setting {key}.")
@@ -357,7 +356,7 @@ async def key_edit(request: HttpRequest) -> HttpResponse:
         except responses.SUBMIT_FAILURES as exc:
             check = _url("config:key-edit", key=key)
             return _failed(request, "settings_pages/key_form.html", context, exc, check, True)
-        log.info("%s changed setting %s", request.portal_user.name, key)  # type: ignore[attr-defined]
+        log.info("%s changed setting %s", request.portal_user.name, key)
         messages.success(request, gettext("Saved %(key)s.") % {"key": key})
         return _reload_offer(back)
     context.update(step="edit", value=typed, snapshot=_snapshot({key: old}))
@@ -366,9 +365,9 @@ async def key_edit(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(needs("settings-list", "settings-update"))
-async def key_new(request: HttpRequest) -> HttpResponse:
+async def key_new(request: PortalRequest) -> HttpResponse:
     """A new key, written with `assert_empty` so an existing one is never overwritten."""
-    api = request.stalwart.settings  # type: ignore[attr-defined]
+    api = request.stalwart.settings
     key = (request.POST.get("key") if request.method == "POST" else request.GET.get("prefix", "")) or ""
     key = key.strip()
     if request.method == "GET" and key and not key.endswith("."):
@@ -403,7 +402,7 @@ async def key_new(request: HttpRequest) -> HttpResponse:
             }
             context["existing_url"] = _url("config:key-edit", key=key)
             return render(request, "settings_pages/key_form.html", context, status=409)
-        log.info("%s created setting %s", request.portal_user.name, key)  # type: ignore[attr-defined]
+        log.info("%s created setting %s", request.portal_user.name, key)
         messages.success(request, gettext("Created %(key)s.") % {"key": key})
         return _reload_offer(context["back"])
     return render(request, "settings_pages/key_form.html", context)
@@ -411,11 +410,11 @@ async def key_new(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(needs("settings-list", "settings-delete"))
-async def key_delete(request: HttpRequest) -> HttpResponse:
+async def key_delete(request: PortalRequest) -> HttpResponse:
     key = (request.GET.get("key") or request.POST.get("key") or "").strip()
     if not valid_key(key):
         raise Http404("No such setting.")
-    api = request.stalwart.settings  # type: ignore[attr-defined]
+    api = request.stalwart.settings
     back = _url("config:browse", prefix=parent_prefix(key))
     if request.method == "POST":
         try:
@@ -423,7 +422,7 @@ async def key_delete(request: HttpRequest) -> HttpResponse:
         except responses.SUBMIT_FAILURES as exc:
             context = {"setting": Setting(key, "", False), "back": back, "value_unknown": True}
             return _failed(request, "settings_pages/delete.html", context, exc, back)
-        log.info("%s deleted setting %s", request.portal_user.name, key)  # type: ignore[attr-defined]
+        log.info("%s deleted setting %s", request.portal_user.name, key)
         messages.success(request, gettext("Deleted %(key)s.") % {"key": key})
         return _reload_offer(back)
     current = await api.keys([key])
@@ -434,7 +433,7 @@ async def key_delete(request: HttpRequest) -> HttpResponse:
 
 
 # --- records ------------------------------------------------------------------------------------
-def _record_values(request: HttpRequest, old: dict[str, str]) -> tuple[dict[str, str], dict[str, str], list[str]]:
+def _record_values(request: PortalRequest, old: dict[str, str]) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """(new fields, what was typed, problems) from a record form; blank secrets keep their value."""
     post = request.POST
     new: dict[str, str] = {}
@@ -462,7 +461,7 @@ def _record_values(request: HttpRequest, old: dict[str, str]) -> tuple[dict[str,
     return new, typed, problems
 
 
-def _new_rows(request: HttpRequest, count: int, first_key: str = "") -> list[dict]:
+def _new_rows(request: PortalRequest, count: int, first_key: str = "") -> list[dict]:
     rows = []
     for index in range(count):
         if request.method == "POST":
@@ -486,13 +485,13 @@ def _group_url(prefix: str) -> str:
 
 @require_http_methods(["GET", "POST"])
 @require(needs("settings-list", "settings-update"))
-async def record_edit(request: HttpRequest) -> HttpResponse:
+async def record_edit(request: PortalRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     prefix = source.get("prefix", "").strip().strip(".")
     record_id = source.get("id", "").strip()
     if not prefix or not valid_key(prefix) or not valid_record_id(record_id):
         raise Http404("No such record.")
-    api = request.stalwart.settings  # type: ignore[attr-defined]
+    api = request.stalwart.settings
     base = f"{prefix}.{record_id}"
     listing = await api.list(base)
     old = dict(listing.items)
@@ -562,7 +561,7 @@ async def record_edit(request: HttpRequest) -> HttpResponse:
             context.update(step="confirm", changes=changes)
             check = _url("config:record-edit", prefix=prefix, id=record_id)
             return _failed(request, "settings_pages/record_form.html", context, exc, check, True)
-        log.info("%s changed record %s (%d keys)", request.portal_user.name, base, len(changes))  # type: ignore[attr-defined]
+        log.info("%s changed record %s (%d keys)", request.portal_user.name, base, len(changes))
         messages.success(
             request,
             ngettext("Saved %(record)s (%(count)s change).", "Saved %(record)s (%(count)s changes).", len(changes))
@@ -574,7 +573,7 @@ async def record_edit(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(needs("settings-list", "settings-update"))
-async def record_new(request: HttpRequest) -> HttpResponse:
+async def record_new(request: PortalRequest) -> HttpResponse:
     """A new record, written with `assert_empty`: Stalwart refuses when the id is taken."""
     source = request.POST if request.method == "POST" else request.GET
     preset = GROUPS_BY_SLUG.get(source.get("group", ""))
@@ -611,7 +610,7 @@ async def record_new(request: HttpRequest) -> HttpResponse:
             context.update(step="confirm", changes=changes)
             return render(request, "settings_pages/record_form.html", context)
         try:
-            await request.stalwart.settings.update([insert_op(base, sorted(new.items()), assert_empty=True)])  # type: ignore[attr-defined]
+            await request.stalwart.settings.update([insert_op(base, sorted(new.items()), assert_empty=True)])
         except responses.SUBMIT_FAILURES as exc:
             context.update(step="confirm", changes=changes)
             check = _url("config:record-edit", prefix=prefix, id=record_id)
@@ -622,7 +621,7 @@ async def record_new(request: HttpRequest) -> HttpResponse:
             ) % {"record": record_id, "prefix": prefix}
             context["existing_url"] = _url("config:record-edit", prefix=prefix, id=record_id)
             return render(request, "settings_pages/record_form.html", context, status=409)
-        log.info("%s created record %s", request.portal_user.name, base)  # type: ignore[attr-defined]
+        log.info("%s created record %s", request.portal_user.name, base)
         messages.success(request, gettext("Created %(record)s.") % {"record": record_id})
         return _reload_offer(context["back"])
     return render(request, "settings_pages/record_form.html", context)
@@ -630,13 +629,13 @@ async def record_new(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require(needs("settings-list", "settings-update", "settings-delete"))
-async def record_delete(request: HttpRequest) -> HttpResponse:
+async def record_delete(request: PortalRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     prefix = source.get("prefix", "").strip().strip(".")
     record_id = source.get("id", "").strip()
     if not prefix or not valid_key(prefix) or not valid_record_id(record_id):
         raise Http404("No such record.")
-    api = request.stalwart.settings  # type: ignore[attr-defined]
+    api = request.stalwart.settings
     base = f"{prefix}.{record_id}"
     back = _group_url(prefix)
     if request.method == "POST":
@@ -645,7 +644,7 @@ async def record_delete(request: HttpRequest) -> HttpResponse:
         except responses.SUBMIT_FAILURES as exc:
             context = {"prefix": prefix, "record_id": record_id, "settings": [], "back": back, "value_unknown": True}
             return _failed(request, "settings_pages/delete.html", context, exc, back)
-        log.info("%s deleted record %s", request.portal_user.name, base)  # type: ignore[attr-defined]
+        log.info("%s deleted record %s", request.portal_user.name, base)
         messages.success(
             request, gettext("Deleted %(record)s from %(prefix)s.") % {"record": record_id, "prefix": prefix}
         )
@@ -664,7 +663,7 @@ async def record_delete(request: HttpRequest) -> HttpResponse:
 # --- after a change: reload -------------------------------------------------------------------------
 @require_GET
 @require(needs("settings-list"))
-async def saved(request: HttpRequest) -> HttpResponse:
+async def saved(request: PortalRequest) -> HttpResponse:
     """Where every change lands: the way back, and the offer to reload the configuration."""
     back = _safe_back(request, request.GET.get("back"), reverse("config:browse"))
     context = {"back": back, "can_reload": _can(request, "settings-reload")}
@@ -673,17 +672,17 @@ async def saved(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @require(needs("settings-reload"))
-async def reload(request: HttpRequest) -> HttpResponse:
+async def reload(request: PortalRequest) -> HttpResponse:
     dry_run = request.POST.get("mode") == "check"
     back = _safe_back(request, request.POST.get("back"), reverse("config:browse"))
     try:
-        result = await request.stalwart.maintenance.reload(dry_run=dry_run)  # type: ignore[attr-defined]
+        result = await request.stalwart.maintenance.reload(dry_run=dry_run)
     except responses.SUBMIT_FAILURES as exc:
         context = {"back": back, "can_reload": True}
         return _failed(request, "settings_pages/saved.html", context, exc, back, True)
     log.info(
         "%s %s the configuration: %d errors, %d warnings",
-        request.portal_user.name,  # type: ignore[attr-defined]
+        request.portal_user.name,
         "checked" if dry_run else "reloaded",
         len(result.errors),
         len(result.warnings),

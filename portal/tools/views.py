@@ -29,8 +29,10 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import access, responses
+from portal.access import require
 from portal.markup import kept
-from portal.permissions import Target, needs, require
+from portal.permissions import Target, needs
+from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.sse import encode_event
 from portal.stalwart.troubleshoot import DeliveryInterrupted, DeliveryStalled, stall_seconds
@@ -48,14 +50,11 @@ SSE_RETRY_MS = 3000
 _STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
-def _htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
 
 # --- delivery troubleshooting ----------------------------------------------------------------
 @require_GET
 @require(needs("troubleshoot"))
-async def delivery(request: HttpRequest) -> HttpResponse:
+async def delivery(request: PortalRequest) -> HttpResponse:
     """The form; `?target=` pre-fills it (links from other pages)."""
     form = DeliveryForm(initial={"target": request.GET.get("target", "").strip()[:255]})
     return render(request, "tools/delivery.html", {"form": form})
@@ -63,29 +62,29 @@ async def delivery(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @require(needs("troubleshoot"))
-async def delivery_run(request: HttpRequest) -> HttpResponse:
+async def delivery_run(request: PortalRequest) -> HttpResponse:
     form = DeliveryForm(request.GET)
     if not form.is_valid():
-        template = "tools/delivery.html#tool" if _htmx(request) else "tools/delivery.html"
+        template = "tools/delivery.html#tool" if request.htmx else "tools/delivery.html"
         return render(request, template, {"form": form}, status=422)
     target = form.cleaned_data["target"]
     context = {"form": form, "target": target, "started": timezone.now()}
-    if _htmx(request):
+    if request.htmx:
         context["events_url"] = reverse("tools:delivery-events") + "?" + urlencode({"target": target})
         return render(request, "tools/delivery.html#tool", context)
     # Ask for the token first: a refusal or an unreachable Stalwart gets its proper error page.
-    token = await request.stalwart.troubleshoot.token()  # type: ignore[attr-defined]
+    token = await request.stalwart.troubleshoot.token()
     page = render_to_string("tools/delivery_run.html", context, request=request)
     head, tail = page.split(STREAM_MARKER, 1)
     run = DeliveryRun(target)
-    version = request.portal_user.version  # type: ignore[attr-defined]
-    log.info("%s started a delivery check of %s", request.portal_user.name, target)  # type: ignore[attr-defined]
+    version = request.portal_user.version
+    log.info("%s started a delivery check of %s", request.portal_user.name, target)
     return _stream(_html_page(request, run, token, head, tail, version), "text/html; charset=utf-8")
 
 
 @require_GET
 @require(needs("troubleshoot"))
-async def delivery_events(request: HttpRequest) -> HttpResponse:
+async def delivery_events(request: PortalRequest) -> HttpResponse:
     form = DeliveryForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(gettext("Give an address or a domain as ?target=."))
@@ -94,8 +93,8 @@ async def delivery_events(request: HttpRequest) -> HttpResponse:
         # The browser lost the stream and reconnected: never start a second check behind the
         # person's back.
         return _stream(_sse_interrupted(run), "text/event-stream")
-    version = request.portal_user.version  # type: ignore[attr-defined]
-    log.info("%s started a delivery check of %s", request.portal_user.name, run.target)  # type: ignore[attr-defined]
+    version = request.portal_user.version
+    log.info("%s started a delivery check of %s", request.portal_user.name, run.target)
     return _stream(_sse_events(request, run, version), "text/event-stream")
 
 
@@ -103,9 +102,9 @@ def _stream(content: AsyncIterator[str], content_type: str) -> StreamingHttpResp
     return StreamingHttpResponse(content, content_type=content_type, headers=_STREAM_HEADERS)
 
 
-async def _steps(request: HttpRequest, run: DeliveryRun, token: str | None) -> AsyncIterator[Step]:
+async def _steps(request: PortalRequest, run: DeliveryRun, token: str | None) -> AsyncIterator[Step]:
     """The steps of the check; failures become a last step. Closing this closes Stalwart's stream."""
-    api = request.stalwart.troubleshoot  # type: ignore[attr-defined]
+    api = request.stalwart.troubleshoot
     try:
         async with aclosing(api.delivery(run.target, token=token)) as stages:
             async for stage in stages:
@@ -161,7 +160,7 @@ async def _html_page(
     yield tail
 
 
-async def _sse_events(request: HttpRequest, run: DeliveryRun, version: str) -> AsyncIterator[str]:
+async def _sse_events(request: PortalRequest, run: DeliveryRun, version: str) -> AsyncIterator[str]:
     yield encode_event(_status_html(run, finished=False), event="status", retry=SSE_RETRY_MS)
     async with aclosing(_steps(request, run, None)) as steps:
         async for step in steps:
@@ -181,7 +180,7 @@ async def _sse_interrupted(run: DeliveryRun) -> AsyncIterator[str]:
 # --- DMARC ---------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @require(needs("troubleshoot"))
-async def dmarc(request: HttpRequest) -> HttpResponse:
+async def dmarc(request: PortalRequest) -> HttpResponse:
     if request.method == "GET":
         initial = {"mail_from": request.GET.get("target", "").strip()[:320]}
         return render(request, "tools/dmarc.html", {"form": DmarcForm(initial=initial)})
@@ -191,7 +190,7 @@ async def dmarc(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         message = data["raw"].decode("utf-8", errors="replace") if data["raw"] else None
         try:
-            report = await request.stalwart.troubleshoot.dmarc(  # type: ignore[attr-defined]
+            report = await request.stalwart.troubleshoot.dmarc(
                 data["remote_ip"], data["ehlo_domain"], data["mail_from"], message
             )
         except errors.OtherError as exc:
@@ -200,7 +199,7 @@ async def dmarc(request: HttpRequest) -> HttpResponse:
                 gettext("Stalwart could not read this message: %(reason)s.") % {"reason": exc.details or exc.message},
             )
         except responses.SUBMIT_FAILURES as exc:
-            template = "tools/dmarc.html#tool" if _htmx(request) else "tools/dmarc.html"
+            template = "tools/dmarc.html#tool" if request.htmx else "tools/dmarc.html"
             return responses.form_upstream_failure(request, template, {"form": form}, exc, form=form, changes=False)
     if form.errors:
         status = 422
@@ -208,14 +207,14 @@ async def dmarc(request: HttpRequest) -> HttpResponse:
     if report is not None:
         data = form.cleaned_data
         context["reading"] = read_dmarc(report, remote_ip=data["remote_ip"], mail_from=data["mail_from"])
-    template = "tools/dmarc.html#tool" if _htmx(request) else "tools/dmarc.html"
+    template = "tools/dmarc.html#tool" if request.htmx else "tools/dmarc.html"
     return render(request, template, context, status=status)
 
 
 # --- spam filter ---------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @require(needs("spam-filter-train"))
-async def spam_classify(request: HttpRequest) -> HttpResponse:
+async def spam_classify(request: PortalRequest) -> HttpResponse:
     """Test a message against the filter (Stalwart checks spam-filter-train for this too)."""
     if request.method == "GET":
         form = ClassifyForm(initial={"tls": True, "remote_ip": "", "recipients": ""})
@@ -225,7 +224,7 @@ async def spam_classify(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            result = await request.stalwart.spam_filter.classify(  # type: ignore[attr-defined]
+            result = await request.stalwart.spam_filter.classify(
                 data["raw"].decode("utf-8", errors="replace"),
                 remote_ip=data["remote_ip"],
                 ehlo_domain=data["ehlo_domain"],
@@ -240,26 +239,26 @@ async def spam_classify(request: HttpRequest) -> HttpResponse:
                 gettext("Stalwart could not read this message: %(reason)s") % {"reason": exc.details or exc.message},
             )
         except responses.SUBMIT_FAILURES as exc:
-            template = "tools/spam_classify.html#tool" if _htmx(request) else "tools/spam_classify.html"
+            template = "tools/spam_classify.html#tool" if request.htmx else "tools/spam_classify.html"
             return responses.form_upstream_failure(request, template, {"form": form}, exc, form=form, changes=False)
     status = 422 if form.errors else 200
     context = {"form": form, "result": result}
     if result is not None:
         context["level"], context["headline"] = spam_headline(result)
-    template = "tools/spam_classify.html#tool" if _htmx(request) else "tools/spam_classify.html"
+    template = "tools/spam_classify.html#tool" if request.htmx else "tools/spam_classify.html"
     return render(request, template, context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 @require(needs("spam-filter-train"))
-async def spam_train(request: HttpRequest) -> HttpResponse:
+async def spam_train(request: PortalRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "tools/spam_train.html", {"form": TrainForm()})
     form = TrainForm(request.POST, request.FILES)
-    if form.is_valid() and await access.check_field(request, request.portal_user, form, "account"):  # type: ignore[attr-defined]
+    if form.is_valid() and await access.check_field(request, request.portal_user, form, "account"):
         data = form.cleaned_data
         try:
-            await request.stalwart.spam_filter.train(data["kind"], data["raw"], data["account"])  # type: ignore[attr-defined]
+            await request.stalwart.spam_filter.train(data["kind"], data["raw"], data["account"])
         except errors.ItemNotFound:
             form.add_error("account", gettext("There is no account called %(account)s.") % {"account": data["account"]})
         except errors.OtherError as exc:
@@ -271,7 +270,7 @@ async def spam_train(request: HttpRequest) -> HttpResponse:
             # Nothing in the portal shows a filter's training: no page to check, only the warning.
             return responses.form_upstream_failure(request, "tools/spam_train.html", {"form": form}, exc, form=form)
         else:
-            user = request.portal_user  # type: ignore[attr-defined]
+            user = request.portal_user
             where = f"the filter of {data['account']}" if data["account"] else "the server-wide filter"
             log.info("%s trained %s with a %s message", user.name, where, data["kind"])
             spam = data["kind"] == "spam"
@@ -295,8 +294,8 @@ async def spam_train(request: HttpRequest) -> HttpResponse:
 # --- maintenance ---------------------------------------------------------------------------
 @require_GET
 @require(MAINTENANCE_ACCESS)
-async def maintenance(request: HttpRequest) -> HttpResponse:
-    user = request.portal_user  # type: ignore[attr-defined]
+async def maintenance(request: PortalRequest) -> HttpResponse:
+    user = request.portal_user
     groups = []
     for group in GROUPS:
         actions = [
@@ -315,7 +314,7 @@ def _action_rule(action: str, **_: object):
 
 @require_http_methods(["GET", "POST"])
 @require(_action_rule)
-async def maintenance_action(request: HttpRequest, action: str) -> HttpResponse:
+async def maintenance_action(request: PortalRequest, action: str) -> HttpResponse:
     """GET: the action's options and, when it destroys something, its confirmation. POST: run
     it (a destructive one only with `confirmed=yes`, sent by the confirmation form)."""
     spec = action_for(action)
@@ -324,7 +323,7 @@ async def maintenance_action(request: HttpRequest, action: str) -> HttpResponse:
     form = spec.form(request.POST) if spec.form else None
     data = form.cleaned_data if form is not None and form.is_valid() else {}
     if form is not None and "account" in form.fields and not form.errors:
-        await access.check_field(request, request.portal_user, form, "account")  # type: ignore[attr-defined]
+        await access.check_field(request, request.portal_user, form, "account")
     if form is not None and form.errors:
         return _action_page(request, spec, form, status=422)
     if spec.confirm_needed(data) and request.POST.get("confirmed") != "yes":
@@ -332,14 +331,16 @@ async def maintenance_action(request: HttpRequest, action: str) -> HttpResponse:
     return await _perform(request, spec, form, data)
 
 
-def _action_page(request: HttpRequest, spec: Action, form, *, confirm: bool = False, status: int = 200) -> HttpResponse:
+def _action_page(
+    request: PortalRequest, spec: Action, form, *, confirm: bool = False, status: int = 200
+) -> HttpResponse:
     context = {"action": spec, "form": form, "confirm": confirm or spec.destructive}
     return render(request, "tools/maintenance_action.html", context, status=status)
 
 
-async def _perform(request: HttpRequest, spec: Action, form, data: dict) -> HttpResponse:  # noqa: C901
-    api = request.stalwart.maintenance  # type: ignore[attr-defined]
-    user = request.portal_user  # type: ignore[attr-defined]
+async def _perform(request: PortalRequest, spec: Action, form, data: dict) -> HttpResponse:  # noqa: C901
+    api = request.stalwart.maintenance
+    user = request.portal_user
     done = reverse("tools:maintenance")
     try:
         match spec.slug:
@@ -440,8 +441,8 @@ async def _perform(request: HttpRequest, spec: Action, form, data: dict) -> Http
 
 
 # --- one account: empty trash, delete its Bayes model -------------------------------------------
-def _account_return(request: HttpRequest, name: str) -> str:
-    user = request.portal_user  # type: ignore[attr-defined]
+def _account_return(request: PortalRequest, name: str) -> str:
+    user = request.portal_user
     if user.has("individual-get"):
         return reverse("directory:detail", kwargs={"kind": "accounts", "name": name})
     if MAINTENANCE_ACCESS.allows(user):
@@ -449,12 +450,12 @@ def _account_return(request: HttpRequest, name: str) -> str:
     return reverse("home")
 
 
-async def _account_action(request: HttpRequest, name: str, kind: str) -> HttpResponse:
+async def _account_action(request: PortalRequest, name: str, kind: str) -> HttpResponse:
     context = {"name": name, "kind": kind, "back": _account_return(request, name)}
     if request.method == "GET" or request.POST.get("confirmed") != "yes":
         return render(request, "tools/account_action.html", context)
-    api = request.stalwart.maintenance  # type: ignore[attr-defined]
-    user = request.portal_user  # type: ignore[attr-defined]
+    api = request.stalwart.maintenance
+    user = request.portal_user
     try:
         if kind == "empty-trash":
             await api.purge_account(name)
@@ -485,11 +486,11 @@ async def _account_action(request: HttpRequest, name: str, kind: str) -> HttpRes
 
 @require_http_methods(["GET", "POST"])
 @require(needs("purge-account"), target=Target("name", modifies=True))
-async def account_empty_trash(request: HttpRequest, name: str) -> HttpResponse:
+async def account_empty_trash(request: PortalRequest, name: str) -> HttpResponse:
     return await _account_action(request, name, "empty-trash")
 
 
 @require_http_methods(["GET", "POST"])
 @require(needs("purge-in-memory-store"), target=Target("name", modifies=True))
-async def account_delete_bayes(request: HttpRequest, name: str) -> HttpResponse:
+async def account_delete_bayes(request: PortalRequest, name: str) -> HttpResponse:
     return await _account_action(request, name, "delete-bayes")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext, ngettext
@@ -15,8 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import responses
+from portal.access import require
 from portal.paging import Paging
-from portal.permissions import Target, needs, require
+from portal.permissions import Target, needs
+from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.blobs import DeletedItem
 
@@ -55,13 +57,13 @@ def _decode(value: str) -> DeletedItem | None:
     return DeletedItem(hash=parts[0][:100], size=0, deleted_at=deleted, expires_at=expires, collection=parts[1][:40])
 
 
-def _enterprise_notice(request: HttpRequest, account: str = "") -> HttpResponse:
+def _enterprise_notice(request: PortalRequest, account: str = "") -> HttpResponse:
     return render(request, "undelete/list.html", {"account": account, "enterprise_missing": True}, status=403)
 
 
 @require_GET
 @require(UNDELETE)
-async def choose_account(request: HttpRequest) -> HttpResponse:
+async def choose_account(request: PortalRequest) -> HttpResponse:
     form = AccountForm(request.GET or None)
     if form.is_valid():
         return HttpResponseRedirect(_list_url(form.cleaned_data["account"]))
@@ -70,10 +72,10 @@ async def choose_account(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @require(UNDELETE, target=Target("account"))
-async def deleted_list(request: HttpRequest, account: str) -> HttpResponse:
+async def deleted_list(request: PortalRequest, account: str) -> HttpResponse:
     paging = Paging.from_request(request)
     try:
-        page = await request.stalwart.undelete.list(account, page=paging.page, limit=paging.size)  # type: ignore[attr-defined]
+        page = await request.stalwart.undelete.list(account, page=paging.page, limit=paging.size)
     except errors.EnterpriseRequired:
         return _enterprise_notice(request, account)
     except errors.NotFound:
@@ -89,7 +91,7 @@ async def deleted_list(request: HttpRequest, account: str) -> HttpResponse:
 
 @require_POST
 @require(UNDELETE, target=Target("account"))
-async def restore(request: HttpRequest, account: str) -> HttpResponse:
+async def restore(request: PortalRequest, account: str) -> HttpResponse:
     """Restore the selected items (or everything), after a confirmation step."""
     everything = request.POST.get("all") == "1"
     items = [item for item in (_decode(value) for value in request.POST.getlist("item")[:200]) if item]
@@ -104,7 +106,7 @@ async def restore(request: HttpRequest, account: str) -> HttpResponse:
     if request.POST.get("confirmed") != "yes":
         return render(request, "undelete/confirm.html", context)
     try:
-        results = await request.stalwart.undelete.restore(account, None if everything else items)  # type: ignore[attr-defined]
+        results = await request.stalwart.undelete.restore(account, None if everything else items)
     except responses.SUBMIT_FAILURES as exc:
         return responses.form_upstream_failure(
             request,
@@ -121,7 +123,7 @@ async def restore(request: HttpRequest, account: str) -> HttpResponse:
     restored = sum(1 for r in results if r.outcome == "success")
     missing = sum(1 for r in results if r.outcome == "notFound")
     failed = [r.reason for r in results if r.outcome == "error"]
-    log.info("%s restored %d deleted messages of %s", request.portal_user.name, restored, account)  # type: ignore[attr-defined]
+    log.info("%s restored %d deleted messages of %s", request.portal_user.name, restored, account)
     if restored:
         messages.success(
             request,
