@@ -142,7 +142,7 @@ def run_method(sb, caller, name: str, args: dict, created_ids: dict) -> dict:
     kind = kinds(sb).get(obj_name)
     if kind is None or op not in ("get", "set", "query") or (kind.singleton and op == "query"):
         raise MethodError("unknownMethod", f"Unknown method: {name}")
-    if obj_name == "Tenant" and not sb.enterprise:
+    if (obj_name == "Tenant" or kind.enterprise_only) and not sb.enterprise:
         raise MethodError("forbidden", "Enterprise feature")
     if op == "set":
         _validate_set(kind, caller, args)
@@ -151,6 +151,9 @@ def run_method(sb, caller, name: str, args: dict, created_ids: dict) -> dict:
         if not caller.has(permission):
             raise MethodError("forbidden", f"You do not have the {permission} permission.")
     _check_account_id(sb, caller, args.get("accountId"))
+    from .ops import run_due_tasks
+
+    run_due_tasks(sb)
     response = {"accountId": caller.jmap_id}
     if op == "get":
         response.update(do_get(sb, caller, kind, args))
@@ -262,8 +265,9 @@ def do_query(sb, caller, kind, args) -> dict:
             raise MethodError("unsupportedSort", f"Unsupported sort property {prop}.")
         ascending = first.get("isAscending", True) is not False
     else:
-        prop, ascending = "id", False  # newest first
-    records = kind.records(sb, caller)
+        prop, ascending = kind.default_sort, False  # newest first
+    conditions = kind.prepare_conditions(sb, caller, conditions)
+    records = kind.query_records(sb, caller)
     matching = [r for r in records.values()
                 if all(kind.matches(sb, caller, r, p, op, v) for p, op, v in conditions)]
     position = args.get("position")
@@ -359,6 +363,8 @@ def do_set(sb, caller, kind, args, created_ids: dict) -> dict:
     for jmap_id, patch in update.items():
         jmap_id = _replace_creation_ids(jmap_id, created_ids)
         try:
+            if isinstance(patch, dict):
+                kind.check_update(sb, caller, patch)
             records = kind.records(sb, caller)
             number = ids.decode(jmap_id)
             if number is None or number not in records or not isinstance(patch, dict):

@@ -98,6 +98,10 @@ class Kind:
     filters: tuple[str, ...] = ()
     sorts: tuple[str, ...] = ("id",)
     types: tuple[str, ...] = ()
+    #: /query order when ``sort`` is omitted (descending)
+    default_sort = "id"
+    #: refused with ``forbidden`` "Enterprise feature" on a Community sandbox
+    enterprise_only = False
 
     # ---- records
     def records(self, sb, caller) -> dict[int, object]:
@@ -106,6 +110,17 @@ class Kind:
             if p.type in self.types and self.visible(sb, caller, p):
                 out[pid] = p
         return out
+
+    def query_records(self, sb, caller) -> dict[int, object]:
+        """What ``/query`` searches (the same as ``/get`` sees, unless a kind says otherwise)."""
+        return self.records(sb, caller)
+
+    def prepare_conditions(self, sb, caller, conditions: list) -> list:
+        """The parsed filter conditions, as the kind applies them."""
+        return conditions
+
+    def check_update(self, sb, caller, patch: dict) -> None:
+        """Checks of an update patch made before the object is looked up."""
 
     def visible(self, sb, caller, p) -> bool:
         return not (self.tenant_scoped and caller.tenant_id is not None and p.tenant != caller.tenant_id)
@@ -799,8 +814,10 @@ DOMAIN = DomainKind()
 def kinds(sb) -> dict[str, Kind]:
     from .actions import ACTION
     from .directory import MAILING_LIST, OAUTH_CLIENT, ROLE, TENANT
+    from .mailflow import KINDS as MAIL_FLOW_KINDS
     from .selfservice import ACCOUNT_PASSWORD, API_KEY, APP_PASSWORD
+    from .tasks import KINDS as TASK_KINDS
 
     table = {k.name: k for k in (ACCOUNT, DOMAIN, MAILING_LIST, TENANT, ROLE, OAUTH_CLIENT, ACCOUNT_PASSWORD,
-                                 API_KEY, APP_PASSWORD, ACTION)}
+                                 API_KEY, APP_PASSWORD, ACTION, *MAIL_FLOW_KINDS, *TASK_KINDS)}
     return table
