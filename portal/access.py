@@ -39,6 +39,7 @@ from typing import Any, Protocol, cast
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
 from portal import responses
@@ -102,17 +103,17 @@ async def effective_permissions(
 TARGET_ATTRIBUTE = "portal_target"
 
 
-def cached_target(request: HttpRequest, name: str) -> Principal | None:
+def cached_target(request: PortalRequest, name: str) -> Principal | None:
     """The principal the scope check read for this request, when it is `name`."""
     principal = getattr(request, TARGET_ATTRIBUTE, None)
     return principal if isinstance(principal, Principal) and principal.name == name else None
 
 
-async def read_target(request: HttpRequest, name: str) -> Principal:
+async def read_target(request: PortalRequest, name: str) -> Principal:
     """`name` read with the person's own token, once per request."""
     principal = cached_target(request, name)
     if principal is None:
-        principal = await request.stalwart.principals.get(name)  # type: ignore[attr-defined]
+        principal = await request.stalwart.principals.get(name)
         setattr(request, TARGET_ATTRIBUTE, principal)
     return principal
 
@@ -126,7 +127,7 @@ def tenant_allows(user: PortalUser, principal: Principal) -> bool:
     return principal.tenant == user.tenant
 
 
-async def in_scope(request: HttpRequest, user: PortalUser, name: str) -> bool:
+async def in_scope(request: PortalRequest, user: PortalUser, name: str) -> bool:
     """May this person see the principal called `name`? (See the module's docstring.)"""
     if not user.enterprise:
         return True  # no tenants without Enterprise: Stalwart's permissions are the whole rule
@@ -162,10 +163,10 @@ def holds_everything(user: PortalUser) -> bool:
     return user.permissions >= known_permissions(user.version)
 
 
-async def held_by(request: HttpRequest, user: PortalUser, principal: Principal) -> frozenset[str] | None:
+async def held_by(request: PortalRequest, user: PortalUser, principal: Principal) -> frozenset[str] | None:
     """What `principal` holds, or None when one of its roles could not be read."""
     held, unreadable = await effective_permissions(
-        request.stalwart,  # type: ignore[attr-defined]
+        request.stalwart,
         principal.roles,
         principal.enabled_permissions,
         principal.disabled_permissions,
@@ -174,7 +175,7 @@ async def held_by(request: HttpRequest, user: PortalUser, principal: Principal) 
     return None if unreadable else held
 
 
-async def outranks(request: HttpRequest, user: PortalUser, principal: Principal) -> bool:
+async def outranks(request: PortalRequest, user: PortalUser, principal: Principal) -> bool:
     """Does `principal` hold a permission `user` lacks (or one that cannot be known)?"""
     if holds_everything(user) or principal.name == user.name:
         return False
@@ -182,13 +183,13 @@ async def outranks(request: HttpRequest, user: PortalUser, principal: Principal)
     return held is None or not held <= user.permissions
 
 
-async def beyond(request: HttpRequest, user: PortalUser, roles: Iterable[str], enabled: Iterable[str]) -> list[str]:
+async def beyond(request: PortalRequest, user: PortalUser, roles: Iterable[str], enabled: Iterable[str]) -> list[str]:
     """The roles and permissions among these that `user` may not grant (they hold less)."""
     if holds_everything(user):
         return []
     refused = sorted(set(enabled) - user.permissions)
     for role in roles:
-        held, unreadable = await effective_permissions(request.stalwart, (role,), (), (), user.version)  # type: ignore[attr-defined]
+        held, unreadable = await effective_permissions(request.stalwart, (role,), (), (), user.version)
         if unreadable or not held <= user.permissions:
             refused.append(role)
     return refused
@@ -198,7 +199,7 @@ NOT_IN_SCOPE = "not-in-scope"
 OUTRANKED = "outranked"
 
 
-async def refusal(request: HttpRequest, user: PortalUser, name: str, *, modifies: bool) -> str | None:
+async def refusal(request: PortalRequest, user: PortalUser, name: str, *, modifies: bool) -> str | None:
     """The scope rule, then (for changes) the rank rule: why `user` may not act on `name`, or None."""
     if name.strip().lower() == user.name.strip().lower():
         return None  # oneself (Stalwart's own rules apply)
@@ -216,7 +217,7 @@ async def refusal(request: HttpRequest, user: PortalUser, name: str, *, modifies
     return None
 
 
-async def guard(request: HttpRequest, user: PortalUser, name: str, *, modifies: bool) -> HttpResponse | None:
+async def guard(request: PortalRequest, user: PortalUser, name: str, *, modifies: bool) -> HttpResponse | None:
     """`refusal` as a page: 404 out of scope, 403 outranked; None to go on."""
     reason = await refusal(request, user, name, modifies=modifies)
     if reason == NOT_IN_SCOPE:
@@ -226,7 +227,7 @@ async def guard(request: HttpRequest, user: PortalUser, name: str, *, modifies: 
     return None
 
 
-async def check_field(request: HttpRequest, user: PortalUser, form: forms.Form, field: str) -> bool:
+async def check_field(request: PortalRequest, user: PortalUser, form: forms.Form, field: str) -> bool:
     """For a form field that names an account to act on: the same rules, as a field error."""
     name = form.cleaned_data.get(field)
     if not name:
@@ -246,7 +247,7 @@ def not_found_message(name: str) -> str:
     return _("%(name)s was not found, or is not yours to manage.") % {"name": name}
 
 # --- the gate every view goes through ------------------------------------------------
-View = Callable[..., Awaitable[HttpResponse]]
+View = Callable[..., Awaitable[HttpResponseBase]]
 
 
 class GatedView(Protocol):
@@ -256,7 +257,7 @@ class GatedView(Protocol):
     access_target: Target | None
     access_post: Access | None
 
-    async def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse: ...
+    async def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase: ...
 
 
 def require(
@@ -274,7 +275,7 @@ def require(
 
     def decorator(view: View) -> GatedView:
         @functools.wraps(view)
-        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             return await run_authorised(request, view, rule, args, kwargs, target, post)
 
         gated = cast(GatedView, wrapper)
@@ -294,7 +295,7 @@ async def run_authorised(
     kwargs: dict[str, Any],
     target: Target | None = None,
     post: Access | None = None,
-) -> HttpResponse:
+) -> HttpResponseBase:
     """Sign-in check, permission check, scope check, then the view (see `require`)."""
     signed_in = await session.current(request)
     portal_request = cast(PortalRequest, request)
@@ -322,7 +323,7 @@ async def _guarded(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     target: Target | None,
-) -> HttpResponse:
+) -> HttpResponseBase:
     if target is not None:
         refused = await guard(request, request.portal_user, kwargs[target.kwarg], modifies=target.modifies)
         if refused is not None:
@@ -336,7 +337,7 @@ async def _run(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     target: Target | None = None,
-) -> HttpResponse:
+) -> HttpResponseBase:
     try:
         return await _guarded(request, view, args, kwargs, target)
     except errors.Unauthorized:

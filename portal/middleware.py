@@ -91,7 +91,7 @@ class SessionMiddleware(InlineHooks, sessions_middleware.SessionMiddleware):
 class UpstreamErrorMiddleware(InlineHooks, MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, errors.StalwartError):
-            return responses.upstream_error(request, exception)
+            return responses.upstream_error(cast(HtmxRequest, request), exception)
         return None
 
 

@@ -48,6 +48,8 @@ class HtmxRequest(HttpRequest):
     """Any request once the middleware ran (error pages, sign-in, the health answer)."""
 
     htmx: PortalHtmx
+    # Set when the session was found ended (portal.auth.session.end): the sign-in page says so.
+    portal_session_expired: bool
 
 
 class PortalRequest(HtmxRequest):

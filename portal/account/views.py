@@ -18,7 +18,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -94,7 +94,7 @@ def _tabs(request: PortalRequest, current: str) -> list[dict[str, Any]]:
 
 
 def _page(
-    request: HttpRequest, template: str, current: str, context: dict[str, Any], status: int = 200
+    request: PortalRequest, template: str, current: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     context = {"tabs": _tabs(request, current), "server_host": totp.server_host(), **context}
     failed = next((f for f in (context.get("form"), context.get("off_form")) if _failure(f) is not None), None)
@@ -111,7 +111,7 @@ def _failure(form: Any) -> errors.StalwartError | None:
 
 
 def _failed(
-    request: HttpRequest,
+    request: PortalRequest,
     template: str,
     current: str,
     context: dict[str, Any],
@@ -158,7 +158,7 @@ async def _password_was_wrong(request: PortalRequest, password: str) -> bool:
 
 
 async def _with_password(
-    request: HttpRequest,
+    request: PortalRequest,
     form: forms.Form,
     password: str,
     code: str,
@@ -643,7 +643,7 @@ async def encryption_disable(request: PortalRequest) -> HttpResponse:
 
 
 def _encryption_page(
-    request: HttpRequest,
+    request: PortalRequest,
     crypto: EncryptionAtRest,
     form: EncryptionForm,
     off_form: EncryptionOffForm | None,

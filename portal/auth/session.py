@@ -27,7 +27,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -37,7 +37,8 @@ from django.http import HttpRequest
 from django.middleware.csrf import rotate_token
 from django.utils.translation import gettext as _
 
-from portal.permissions import PortalUser
+from portal.permissions import PortalUser, from_oauth
+from portal.request import HtmxRequest
 from portal.stalwart import errors, oauth
 
 from .vault import seal, unseal
@@ -74,7 +75,8 @@ async def start(
         IDENTITY_KEY,
         {
             "name": name,
-            "permissions": sorted(code.permissions),
+            # As principals spell them (0.15's /api/oauth writes `_` as `-`).
+            "permissions": sorted(from_oauth(code.permissions, code.version)),
             "version": code.version,
             "enterprise": code.enterprise,
             "generation": getattr(code, "generation", "rest"),
@@ -108,7 +110,7 @@ async def end(request: HttpRequest, *, expired: bool = False, message: str = "")
     if message:
         messages.info(request, message)
     elif expired:
-        request.portal_session_expired = True  # type: ignore[attr-defined]
+        cast(HtmxRequest, request).portal_session_expired = True
 
 
 def _credentials_key(name: str) -> str:

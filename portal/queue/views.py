@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy, ngettext
@@ -135,7 +135,7 @@ def _confirm(request: PortalRequest, context: dict, status: int = 200) -> HttpRe
 
 
 def _failed(
-    request: HttpRequest,
+    request: PortalRequest,
     context: dict,
     exc: errors.StalwartError,
     check_url: str,

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -291,7 +291,12 @@ def _snapshot_matches(token: str, current: dict[str, str]) -> bool | None:
 
 
 def _failed(
-    request: HttpRequest, template: str, context: dict, exc: errors.StalwartError, check: str, idempotent: bool = False
+    request: PortalRequest,
+    template: str,
+    context: dict,
+    exc: errors.StalwartError,
+    check: str,
+    idempotent: bool = False,
 ) -> HttpResponse:
     """The form again (at the step it was sent from) after its change failed in Stalwart.
 

@@ -20,7 +20,7 @@ from contextlib import aclosing
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
@@ -148,7 +148,7 @@ def _status_html(run: DeliveryRun, *, finished: bool) -> str:
 
 
 async def _html_page(
-    request: HttpRequest, run: DeliveryRun, token: str, head: str, tail: str, version: str
+    request: PortalRequest, run: DeliveryRun, token: str, head: str, tail: str, version: str
 ) -> AsyncIterator[str]:
     yield head
     yield '<ol class="steps">'
