@@ -51,6 +51,15 @@ class LocMemCache(DjangoLocMemCache):
     async def aclear(self):
         return self.clear()
 
+    async def aget_or_set(self, key, default, timeout=DEFAULT_TIMEOUT, version=None):
+        return self.get_or_set(key, default, timeout, version)
+
+    async def aincr_version(self, key, delta=1, version=None):
+        return self.incr_version(key, delta, version)
+
+    async def aclose(self, **kwargs):
+        return self.close(**kwargs)
+
 
 class RedisCache(DjangoRedisCache):
     """Django's Redis backend, whose async methods talk to Redis from the event loop.
