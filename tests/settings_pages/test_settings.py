@@ -164,7 +164,7 @@ def test_edit_key_preview_confirm_save_and_reload(signed_in, sandbox):
     )
     html = preview.content.decode()
     assert preview.status_code == 200
-    assert "Check the change" in html and "<pre>5d</pre>" in html and "<pre>7d</pre>" in html
+    assert "Check the change" in html and "<pre><bdi>5d</bdi></pre>" in html and "<pre><bdi>7d</bdi></pre>" in html
     assert sandbox.settings["queue.schedule.expire"] == "5d"  # nothing saved yet
     assert not any(method == "POST" for method, _, _ in _calls(sandbox))
 
@@ -250,8 +250,8 @@ def test_edit_record_clears_then_inserts(signed_in, sandbox):
     }
     preview = client.post("/settings/record/", data).content.decode()
     assert "store.redis.urls" in preview and "redis://cache.example.org:6379" in preview
-    assert re.search(r"store\.redis\.timeout</code> <span class=\"badge badge-danger\">removed", preview)
-    assert re.search(r"store\.redis\.pool\.max-connections</code> <span class=\"badge badge-ok\">added", preview)
+    assert re.search(r"store\.redis\.timeout</bdi></code> <span class=\"badge badge-danger\">removed", preview)
+    assert re.search(r"store\.redis\.pool\.max-connections</bdi></code> <span class=\"badge badge-ok\">added", preview)
     sandbox.requests.clear()
     saved = client.post("/settings/record/", {**_hidden(preview), "action": "save"})
     assert saved.status_code == 302
@@ -301,7 +301,7 @@ def test_create_key_and_assert_failed(signed_in, sandbox):
     preview = client.post(
         "/settings/key/new", {"key": "session.rcpt.max-recipients", "value": "50", "action": "preview"}
     ).content.decode()
-    assert "(not set)" in preview and "<pre>50</pre>" in preview
+    assert "(not set)" in preview and "<pre><bdi>50</bdi></pre>" in preview
     done = client.post("/settings/key/new", {**_hidden(preview), "action": "save"})
     assert done.status_code == 302 and sandbox.settings["session.rcpt.max-recipients"] == "50"
     bad = client.post("/settings/key/new", {"key": "bad key", "value": "1", "action": "preview"})
