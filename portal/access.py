@@ -46,19 +46,24 @@ from portal import responses
 from portal.audit.recording import recording
 from portal.auth import session
 from portal.capabilities import unavailable
-from portal.permissions import PERMISSIONS, Access, AccessRule, PortalUser, Target, builtin_role_permissions
+from portal.permissions import (
+    Access,
+    AccessRule,
+    PortalUser,
+    Target,
+    builtin_role_permissions,
+    version_permissions,
+)
 from portal.request import PortalRequest
 from portal.stalwart import StalwartClient, backend, errors, generation
-from portal.stalwart.oauth import parse_version
 from portal.stalwart.types import Principal
 
 MAX_ROLES = 50  # a guard against role cycles and very deep trees
 
 
 def known_permissions(version: str) -> frozenset[str]:
-    parsed = parse_version(version) or (0, 11)
-    newest = 222 if parsed[:2] >= (0, 12) else 180
-    return frozenset(name for name, permission in PERMISSIONS.items() if permission.id <= newest)
+    """Every permission name the server of that version knows, in its spelling."""
+    return frozenset(version_permissions(version))
 
 
 async def effective_permissions(
@@ -74,7 +79,7 @@ async def effective_permissions(
     unreadable: list[str] = []
 
     async def role_set(name: str, trail: tuple[str, ...]) -> frozenset[str]:
-        builtin = builtin_role_permissions(name)
+        builtin = builtin_role_permissions(name, version)
         if builtin is not None:
             return builtin & known
         if name in cache:

@@ -1,7 +1,10 @@
 """Every Stalwart permission, and the one rule every view goes through.
 
-The permission list is the server's own (api-behaviour Appendix A): ids 0-180
-exist since v0.11, 181-222 (the dav-* ones) since v0.12. The mark says which
+The permission list is the server's own (api-behaviour Appendix A, and the
+`Permission` enum at each tag, sandbox/VERSIONS.md): ids 0-180 exist since v0.11,
+181-222 (the dav-* ones) since v0.12, 223-225 since v0.13, 226-265 since v0.14; v0.15
+renames ids 3 and 180. `version_permissions(version)` is one version's table with its
+spelling; `PERMISSIONS` holds every name of every version. The mark says which
 built-in role holds it: U = user (and tenant-admin), T = tenant-admin, A = only
 admin or an explicit grant.
 
@@ -14,6 +17,8 @@ and the navigation computed from here.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -247,6 +252,71 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
     (220, "dav-cal-query", "U"),
     (221, "dav-cal-multi-get", "U"),
     (222, "dav-cal-free-busy-query", "U"),
+    # 0.13 (crates/directory/src/lib.rs at v0.13.4)
+    (223, "calendar-alarms", "U"),
+    (224, "calendar-scheduling-send", "U"),
+    (225, "calendar-scheduling-receive", "U"),
+    # 0.14 (crates/directory/src/lib.rs at v0.14.1)
+    (226, "jmap-address-book-get", "U"),
+    (227, "jmap-address-book-set", "U"),
+    (228, "jmap-address-book-changes", "U"),
+    (229, "jmap-contact-card-get", "U"),
+    (230, "jmap-contact-card-changes", "U"),
+    (231, "jmap-contact-card-query", "U"),
+    (232, "jmap-contact-card-query-changes", "U"),
+    (233, "jmap-contact-card-set", "U"),
+    (234, "jmap-contact-card-copy", "U"),
+    (235, "jmap-contact-card-parse", "U"),
+    (236, "jmap-file-node-get", "U"),
+    (237, "jmap-file-node-set", "U"),
+    (238, "jmap-file-node-changes", "U"),
+    (239, "jmap-file-node-query", "U"),
+    (240, "jmap-file-node-query-changes", "U"),
+    (241, "jmap-principal-get-availability", "U"),
+    (242, "jmap-principal-changes", "U"),
+    (243, "jmap-share-notification-get", "U"),
+    (244, "jmap-share-notification-set", "U"),
+    (245, "jmap-share-notification-changes", "U"),
+    (246, "jmap-share-notification-query", "U"),
+    (247, "jmap-share-notification-query-changes", "U"),
+    (248, "jmap-calendar-get", "U"),
+    (249, "jmap-calendar-set", "U"),
+    (250, "jmap-calendar-changes", "U"),
+    (251, "jmap-calendar-event-get", "U"),
+    (252, "jmap-calendar-event-set", "U"),
+    (253, "jmap-calendar-event-changes", "U"),
+    (254, "jmap-calendar-event-query", "U"),
+    (255, "jmap-calendar-event-query-changes", "U"),
+    (256, "jmap-calendar-event-copy", "U"),
+    (257, "jmap-calendar-event-parse", "U"),
+    (258, "jmap-calendar-event-notification-get", "U"),
+    (259, "jmap-calendar-event-notification-set", "U"),
+    (260, "jmap-calendar-event-notification-changes", "U"),
+    (261, "jmap-calendar-event-notification-query", "U"),
+    (262, "jmap-calendar-event-notification-query-changes", "U"),
+    (263, "jmap-participant-identity-get", "U"),
+    (264, "jmap-participant-identity-set", "U"),
+    (265, "jmap-participant-identity-changes", "U"),
+)
+
+#: The number of permission ids of each version's table (the `Permission` enum).
+_COUNTS = {(0, 11): 181, (0, 12): 223, (0, 13): 226, (0, 14): 266, (0, 15): 266}
+#: Marks that change from one version on (`is_user_permission` / `is_tenant_admin_permission`
+#: in crates/directory/src/core/principal.rs): (version, id, new mark).
+_MARK_CHANGES = (
+    ((0, 14), 86, "U"),  # jmap-principal-get
+    ((0, 14), 110, "U"),  # jmap-principal-query-changes
+    ((0, 14), 116, "U"),  # jmap-principal-query
+    ((0, 14), 184, "U"),  # dav-principal-list
+    ((0, 14), 186, "U"),  # dav-principal-search
+    ((0, 15), 65, "T"),  # spam-filter-train
+    ((0, 15), 180, "T"),  # spam-filter-test (renamed below)
+)
+#: Renames (crates/directory/src/lib.rs at v0.15.5): (version, id, new name), as principals
+#: carry them; the /api/oauth answer spells `_` as `-` (see `from_oauth`).
+_RENAMES = (
+    ((0, 15), 3, "delete-system-folders_"),
+    ((0, 15), 180, "spam-filter-test"),
 )
 
 # Areas, in the order the permissions editor shows them.
@@ -289,12 +359,13 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
 class Permission:
     id: int
     name: str
-    mark: str  # "U", "T" or "A"
+    mark: str  # "U", "T" or "A" (in the newest version that has this name)
     area: str
+    since: tuple[int, int] = (0, 11)  # the first version with this name
+    until: tuple[int, int] | None = None  # the last version with it (None: still there)
 
-    @property
-    def since(self) -> str:
-        return "0.12" if self.id > 180 else "0.11"
+    def exists_in(self, table: tuple[int, int]) -> bool:
+        return self.since <= table and (self.until is None or table <= self.until)
 
 
 def _area(name: str) -> str:
@@ -304,7 +375,59 @@ def _area(name: str) -> str:
     return AREAS[-1][0]  # pragma: no cover - "" matches everything
 
 
-PERMISSIONS: dict[str, Permission] = {name: Permission(pid, name, mark, _area(name)) for pid, name, mark in _TABLE}
+TABLES = tuple(_COUNTS)  # (0, 11) ... (0, 15)
+
+
+def _table(version: tuple[int, int]) -> tuple[tuple[int, str, str], ...]:
+    rows = {pid: (name, mark) for pid, name, mark in _TABLE if pid < _COUNTS[version]}
+    for since, pid, mark in _MARK_CHANGES:
+        if version >= since:
+            rows[pid] = (rows[pid][0], mark)
+    for since, pid, name in _RENAMES:
+        if version >= since:
+            rows[pid] = (name, rows[pid][1])
+    return tuple((pid, name, mark) for pid, (name, mark) in sorted(rows.items()))
+
+
+def _all_permissions() -> dict[str, Permission]:
+    result: dict[str, Permission] = {}
+    for version in TABLES:
+        for pid, name, mark in _table(version):
+            first = result.get(name)
+            since = first.since if first else version
+            result[name] = Permission(pid, name, mark, _area(name.rstrip("_")), since, version)
+    newest = TABLES[-1]
+    return {
+        name: Permission(p.id, p.name, p.mark, p.area, p.since, None if p.until == newest else p.until)
+        for name, p in result.items()
+    }
+
+
+#: Every permission name any supported version knows (a view's rule may name any of them).
+PERMISSIONS: dict[str, Permission] = _all_permissions()
+
+
+def table_key(version: str) -> tuple[int, int]:
+    """Which permission table a server version uses: (0, 11) ... (0, 15)."""
+    return for_server("rest", version, False).permission_table
+
+
+@functools.lru_cache(maxsize=8)
+def _version_permissions(table: tuple[int, int]) -> dict[str, Permission]:
+    return {name: dataclasses.replace(PERMISSIONS[name], mark=mark) for _pid, name, mark in _table(table)}
+
+
+def version_permissions(version: str) -> dict[str, Permission]:
+    """The permissions one server version knows, with that version's spelling and marks, by id."""
+    return _version_permissions(table_key(version))
+
+
+def from_oauth(names: Iterable[str], version: str) -> frozenset[str]:
+    """The names in the /api/oauth answer as principals spell them (0.15: serde writes
+    `delete-system-folders_` as `delete-system-folders-`)."""
+    known = version_permissions(version)
+    spelled = {name.replace("_", "-"): name for name in known if "_" in name}
+    return frozenset(spelled.get(name, name) for name in names)
 
 # Stalwart's permission name for each principal type (api-behaviour §4).
 PRINCIPAL_PERMISSION_PREFIX = {
@@ -443,6 +566,7 @@ _SPECIAL = {
     "unlimited-requests": gettext_lazy("Not subject to request rate limits"),
     "unlimited-uploads": gettext_lazy("Not subject to upload limits"),
     "delete-system-folders": gettext_lazy("Delete system folders (Inbox, Sent, ...)"),
+    "delete-system-folders_": gettext_lazy("Delete system folders (Inbox, Sent, ...)"),
     "blob-fetch": gettext_lazy("Download raw messages and blobs from the store"),
     "purge-blob-store": gettext_lazy("Purge the blob store"),
     "purge-data-store": gettext_lazy("Purge the data store"),
@@ -455,6 +579,7 @@ _SPECIAL = {
     "logs-view": gettext_lazy("Read the server logs"),
     "spam-filter-train": gettext_lazy("Train and test the spam filter"),
     "spam-filter-classify": gettext_lazy("Classify messages with the spam filter"),
+    "spam-filter-test": gettext_lazy("Classify messages with the spam filter"),
     "restart": gettext_lazy("Restart the server"),
     "authenticate": gettext_lazy("Sign in at all (mail clients, API, portal)"),
     "authenticate-oauth": gettext_lazy("Sign in with OAuth (the portal, webmail)"),
@@ -494,14 +619,16 @@ def describe(name: str) -> str:
     return name.replace("-", " ").capitalize()
 
 
-def builtin_role_permissions(role: str) -> frozenset[str] | None:
-    """What Stalwart's built-in roles hold (api-behaviour §4), or None for other roles."""
+def builtin_role_permissions(role: str, version: str = "0.11.8") -> frozenset[str] | None:
+    """What Stalwart's built-in roles hold on that version (api-behaviour §4,
+    crates/common/src/auth/roles.rs), or None for other roles."""
+    table = version_permissions(version)
     if role == "admin":
-        return frozenset(PERMISSIONS)
+        return frozenset(table)
     if role == "tenant-admin":
-        return frozenset(name for name, p in PERMISSIONS.items() if p.mark in {"T", "U"})
+        return frozenset(name for name, p in table.items() if p.mark in {"T", "U"})
     if role == "user":
-        return frozenset(name for name, p in PERMISSIONS.items() if p.mark == "U")
+        return frozenset(name for name, p in table.items() if p.mark == "U")
     return None
 
 

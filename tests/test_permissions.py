@@ -4,7 +4,16 @@ import pytest
 from django.urls import reverse
 
 from portal.navigation import SECTIONS, landing_url
-from portal.permissions import PERMISSIONS, Access, PortalUser, needs, needs_any
+from portal.permissions import (
+    PERMISSIONS,
+    Access,
+    PortalUser,
+    builtin_role_permissions,
+    from_oauth,
+    needs,
+    needs_any,
+    version_permissions,
+)
 from tests.conftest import sign_in
 
 DIRECTORY = ["accounts", "groups", "lists", "domains", "tenants", "roles", "api-keys", "oauth-clients"]
@@ -121,11 +130,34 @@ def test_access_rules():
 
 
 def test_permission_table_matches_the_server():
-    assert len(PERMISSIONS) == 223
+    assert len(PERMISSIONS) == 268  # 266 ids of 0.14/0.15, two of them with an older name too
     assert PERMISSIONS["impersonate"].id == 0
     assert PERMISSIONS["spam-filter-classify"].id == 180
-    assert PERMISSIONS["dav-cal-free-busy-query"].since == "0.12"
+    assert PERMISSIONS["spam-filter-classify"].until == (0, 14)
+    assert PERMISSIONS["spam-filter-test"].since == (0, 15)
+    assert PERMISSIONS["dav-cal-free-busy-query"].since == (0, 12)
     assert PERMISSIONS["individual-list"].mark == "T"
+
+
+@pytest.mark.parametrize("version", ["0.11.8", "0.12.4", "0.13.4", "0.14.1", "0.15.5"])
+def test_each_version_table_is_the_servers_entry_for_entry(version):
+    """The portal keeps its own copy of each version's table (it may not import the
+    sandbox); both were read from the server's source, and must agree."""
+    from sandbox.permissions import permission_table
+
+    ours = [(p.name, p.mark) for p in sorted(version_permissions(version).values(), key=lambda p: p.id)]
+    assert ours == permission_table(version)
+    assert builtin_role_permissions("admin", version) == frozenset(name for name, _ in ours)
+
+
+def test_0_15_spells_the_oauth_answer_as_principals_do():
+    assert from_oauth({"delete-system-folders-", "spam-filter-test"}, "0.15.5") == {
+        "delete-system-folders_",
+        "spam-filter-test",
+    }
+    assert from_oauth({"delete-system-folders"}, "0.14.1") == {"delete-system-folders"}
+    assert "spam-filter-train" not in builtin_role_permissions("user", "0.15.5")
+    assert "spam-filter-train" in builtin_role_permissions("user", "0.14.1")
 
 
 def test_every_navigation_item_has_a_valid_rule():

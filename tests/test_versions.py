@@ -1,0 +1,60 @@
+"""The portal against every supported Stalwart version (sandbox/VERSIONS.md lists what differs).
+
+Each test runs once per version through the `stalwart_version` fixture (tests/conftest.py);
+version-specific expectations read the version from the sandbox.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+import pytest
+
+from portal.access import known_permissions
+from tests.conftest import persona
+
+
+@pytest.fixture
+def sandbox(versioned_sandbox):
+    return versioned_sandbox
+
+
+def _at_least(sandbox, minor: int) -> bool:
+    return sandbox.at_least((0, minor))
+
+
+def _api(sandbox) -> list[str]:
+    return [f"{r.method} {unquote(r.path)}" for r in sandbox.requests if r.path.startswith("/api/")]
+
+
+# --- permissions ------------------------------------------------------------------------
+def test_permission_editor_offers_exactly_the_versions_permissions(signed_in, sandbox):
+    client = signed_in("admin")
+    name = persona("user").name
+    page = client.get(f"/directory/accounts/{name}/permissions").content.decode()
+    offered = set(re.findall(r'name="p:([^"]+)" value="on"', page))
+    assert offered == known_permissions(sandbox.version)
+    if _at_least(sandbox, 15):
+        assert "delete-system-folders_" in offered and "spam-filter-test" in offered
+        assert "spam-filter-classify" not in offered
+    else:
+        assert "delete-system-folders" in offered and "spam-filter-classify" in offered
+    assert ("jmap-calendar-get" in offered) == _at_least(sandbox, 14)
+    assert ("calendar-alarms" in offered) == _at_least(sandbox, 13)
+
+
+def test_permission_editor_saves_in_the_versions_spelling(signed_in, sandbox):
+    client = signed_in("admin")
+    name = persona("user").name
+    spelled = "delete-system-folders_" if _at_least(sandbox, 15) else "delete-system-folders"
+    response = client.post(f"/directory/accounts/{name}/permissions", {f"p:{spelled}": "on", "action": "save"})
+    assert response.status_code == 302, response.content[:2000]
+    page = client.get(f"/directory/accounts/{name}/permissions").content.decode()
+    assert f'name="p:{spelled}" value="on" aria-label="{spelled}: on" checked' in page.replace("&#x27;", "'")
+
+
+def test_the_administrator_holds_every_permission_of_the_version(signed_in, client, sandbox):
+    signed_in("admin")
+    held = frozenset(client.session["portal.identity"]["permissions"])
+    assert held == known_permissions(sandbox.version)
