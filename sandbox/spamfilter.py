@@ -199,7 +199,12 @@ def _classify_request(req) -> dict:
 
 
 def _classify(sb, req) -> dict:
-    request = _classify_request(req)
+    return classify(sb, _classify_request(req))
+
+
+def classify(sb, request: dict) -> dict:
+    """The classifier on a checked request (``message``, ``remoteIp`` as an address, ``envFrom``,
+    ``envRcptTo``, ``ehloDomain``, ``authenticatedAs``, ``isTls``); shared with the 0.16 front-end."""
     message = _parse(request["message"])
     text = f"{message.get('subject') or ''}\n{message.body}".lower()
     tags: list[str] = []

@@ -70,6 +70,14 @@ def _route(sb, req) -> Response:
         if second == "" and req.method == "POST":
             caller = auth.authenticate(sb, req)
             return json_response(methods.handle(sb, req, caller))
+        if second == "upload" and req.method == "POST" and len(el) > 2:
+            from .spam import handle_upload
+
+            return handle_upload(sb, req, auth.authenticate(sb, req), el[2])
+        if second == "download" and req.method == "GET":
+            from .spam import handle_download
+
+            return handle_download(sb, req, auth.authenticate(sb, req), el)
     raise ProblemError.not_found()
 
 

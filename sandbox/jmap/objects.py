@@ -816,8 +816,9 @@ def kinds(sb) -> dict[str, Kind]:
     from .directory import MAILING_LIST, OAUTH_CLIENT, ROLE, TENANT
     from .mailflow import KINDS as MAIL_FLOW_KINDS
     from .selfservice import ACCOUNT_PASSWORD, API_KEY, APP_PASSWORD
+    from .spam import KINDS as SPAM_KINDS
     from .tasks import KINDS as TASK_KINDS
 
     table = {k.name: k for k in (ACCOUNT, DOMAIN, MAILING_LIST, TENANT, ROLE, OAUTH_CLIENT, ACCOUNT_PASSWORD,
-                                 API_KEY, APP_PASSWORD, ACTION, *MAIL_FLOW_KINDS, *TASK_KINDS)}
+                                 API_KEY, APP_PASSWORD, ACTION, *MAIL_FLOW_KINDS, *TASK_KINDS, *SPAM_KINDS)}
     return table
