@@ -122,6 +122,8 @@ class Capabilities:
 
     @property
     def label(self) -> str:
+        if self.generation == "jmap":
+            return "Stalwart 0.16+"
         return "Stalwart " + ".".join(str(part) for part in self.version)
 
     def at_least(self, minor: int) -> bool:
@@ -187,9 +189,67 @@ def _rest(version: tuple[int, int, int], enterprise: bool) -> Capabilities:
     )
 
 
+def _jmap(enterprise: bool) -> Capabilities:
+    """Stalwart 0.16 and later (JMAP `x:` objects; no endpoint reports the exact release)."""
+    return Capabilities(
+        generation="jmap",
+        version=(0, 16, 0),
+        enterprise=enterprise,
+        permission_table=(0, 15),
+        spam_training_route="upload",
+        spam_trainer=False,
+        classify_permission="spam-filter-test",
+        train_permission="spam-filter-train",
+        undelete_item_shape="item",
+        reindex_indexes=(),
+        in_memory_prefixes=(),
+        bayes_purge=False,
+        queue_recipients=True,
+        queue_status=False,
+        allow_spam_training=True,
+        trace_default_window_hours=0,
+        single_password_secrets=True,
+        principal_locale=True,
+        deploy=False,
+    )
+
+
+#: Parts of the portal (URL namespaces) that have no equivalent on Stalwart 0.16+ in this
+#: portal yet: the server manages them through objects the JMAP backend does not speak.
+JMAP_MISSING_AREAS = frozenset({"queue", "reports", "undelete", "observability", "config", "tools", "account"})
+#: Directory kinds that no longer exist on 0.16 (API keys became credentials of one's own account).
+JMAP_MISSING_KINDS = frozenset({"resources", "locations", "others", "api-keys"})
+#: Directory pages (URL names) without a 0.16 equivalent in this portal yet.
+JMAP_MISSING_PAGES = frozenset(
+    {"directory:domain-dns", "directory:permissions", "directory:delete-matching", "directory:import"}
+)
+
+
+def unavailable(capabilities: Capabilities, view_name: str, kwargs: dict) -> str:
+    """Why the page `view_name` (namespace:name) is not offered on this server; "" when it is."""
+    if capabilities.generation != "jmap":
+        return ""
+    namespace = view_name.split(":", 1)[0] if ":" in view_name else ""
+    if namespace in JMAP_MISSING_AREAS:
+        return _(
+            "Stalwart 0.16 and later manage this through new objects that this portal does not "
+            "support yet. Use the server's own web administration for it."
+        )
+    if namespace == "directory" and kwargs.get("kind") in JMAP_MISSING_KINDS:
+        if kwargs.get("kind") == "api-keys":
+            return _("On Stalwart 0.16 and later, API keys belong to each account and are made by their owner.")
+        return _("Stalwart 0.16 and later have no resources, locations or other principals: only accounts, groups "
+                 "and mailing lists.")
+    if view_name in JMAP_MISSING_PAGES:
+        return _("This page is not available for Stalwart 0.16 and later yet.")
+    return ""
+
+
 @functools.lru_cache(maxsize=64)
 def for_server(generation: str, version: str, enterprise: bool) -> Capabilities:
     """The capabilities of a server from what it reported (cached: a handful of distinct servers)."""
+    if generation == "jmap":
+        return _jmap(enterprise)
     parsed = parse_version(version) or (0, 11, 0)
     if generation != "rest":
         raise ValueError(f"Unknown server generation {generation!r}")

@@ -74,6 +74,11 @@ def not_found(request: HtmxRequest, message: str = "") -> HttpResponse:
     return _error_page(request, "errors/404.html", {"message": message}, 404)
 
 
+def unavailable(request: HtmxRequest, reason: str) -> HttpResponse:
+    """404: this page has no equivalent on the connected server (`portal.capabilities.unavailable`)."""
+    return _error_page(request, "errors/unavailable.html", {"reason": reason}, 404)
+
+
 # What a failure means for the person looking at the page.
 _UPSTREAM_TEXT: list[tuple[type[errors.StalwartError], int, str, str]] = [
     (

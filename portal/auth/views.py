@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from django.contrib import messages
@@ -16,9 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.access import require
 from portal.audit import recording as audit
 from portal.navigation import landing_url
-from portal.permissions import needs
+from portal.permissions import PERMISSIONS, needs
 from portal.request import HtmxRequest, PortalRequest
-from portal.stalwart import StalwartClient, errors, oauth
+from portal.stalwart import StalwartClient, errors, generation, oauth
+from portal.stalwart.jmap import signin
 
 from . import session, throttle
 from .forms import SignInForm, TotpForm
@@ -100,18 +102,42 @@ def _refused(
     return response
 
 
-async def _finish(request: HtmxRequest, username: str, password: str, next_url: str) -> HttpResponse:
-    """Get a code with these credentials, exchange it and open the session."""
+async def _sign_in_jmap(
+    username: str, password: str, totp: str, ip: str | None
+) -> tuple[oauth.AuthorizationCode, oauth.Tokens]:
+    """Stalwart 0.16+: /api/auth, /auth/token, then /api/account for the permissions.
+
+    The returned code's `code` carries the account's name as the server writes it."""
+    client_code, pkce = await signin.request_code(username, password, totp, client_ip=ip)
+    tokens = await signin.exchange_code(client_code, pkce, client_ip=ip)
+    name, code = await signin.account(tokens.access_token, PERMISSIONS)
+    return dataclasses.replace(code, code=name), tokens
+
+
+async def _finish(
+    request: HtmxRequest, username: str, password: str, next_url: str, totp: str = ""
+) -> HttpResponse:
+    """Get a code with these credentials (and TOTP code), exchange it and open the session."""
     ip = audit.client_ip(request)
     try:
-        code = await oauth.request_code(username, password, client_ip=ip)
-        tokens = await oauth.exchange_code(code.code, client_ip=ip)
+        server = await generation.detect()
+        if server == generation.JMAP:
+            code, tokens = await _sign_in_jmap(username, password, totp, ip)
+        else:
+            code = await oauth.request_code(username, f"{password}${totp}" if totp else password, client_ip=ip)
+            tokens = await oauth.exchange_code(code.code, client_ip=ip)
     except errors.TotpRequired:
         raise
     except errors.StalwartError as exc:
         await _audit_sign_in(request, username, exc)
         raise
-    tenant = await _own_tenant(username, code, tokens.access_token)
+    if server == generation.JMAP:
+        # 0.16 scopes every tenant-scoped object to the caller's tenant itself (and hides
+        # memberTenantId from tenant members): the portal records no tenant of its own.
+        tenant: str | None = ""
+        username = code.code or username
+    else:
+        tenant = await _own_tenant(username, code, tokens.access_token)
     user = await session.start(request, username, code, tokens, tenant)
     await _audit_sign_in(request, username, None, tenant or "")
     log.info("signed in: %s (Stalwart %s)", username, code.version)
@@ -191,7 +217,7 @@ async def _totp_step(request: HtmxRequest, next_url: str) -> HttpResponse:
         failed = False
         try:
             response = await _finish(
-                request, username, f"{password}${form.cleaned_data['code']}", held_next or next_url
+                request, username, password, held_next or next_url, totp=form.cleaned_data["code"]
             )
         except errors.Unauthorized:
             failed = True

@@ -309,6 +309,10 @@ class OAuthError(StalwartError):
         self.error = error
 
 
+class UnknownMethod(StalwartError):
+    """JMAP `unknownMethod`: the server has no such method (another generation, or an older release)."""
+
+
 class UnsupportedVersion(StalwartError):
     """The server is older than the portal supports."""
 

@@ -1,0 +1,380 @@
+"""`JmapClient`: method calls to Stalwart 0.16+ (`POST /jmap/`), with the server's limits.
+
+A request carries `using` (core and `urn:stalwart:jmap`) and several method calls; later calls
+may refer to earlier results (`ref()`: `query` + `get` by `#ids` in one round trip). Calls are
+split to `maxCallsInRequest` per request, `/get` ids to `maxObjectsInGet` and `/set`
+operations to `maxObjectsInSet` per call. The limits are read from the JMAP session once per
+server URL (at sign-in) and kept in the cache.
+
+Failures come out as the portal's one error tree (`portal.stalwart.errors`): transport faults
+and HTTP errors as for REST; method errors (`forbidden` -> `Forbidden`, `notFound` ->
+`ItemNotFound`, `unknownMethod` -> `UnknownMethod`, the argument errors -> `BadRequest`,
+`serverUnavailable` -> `ServerError`); SetErrors with the property they name translated into
+the field name the portal's forms use (`field_map`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.translation import gettext
+
+from .. import errors
+from ..transport import api_url, failure, shared_client, status_failure
+from ..transport import json_or_none as _json_or_none
+
+log = logging.getLogger("portal.stalwart")
+
+CORE = "urn:ietf:params:jmap:core"
+STALWART = "urn:stalwart:jmap"
+USING = (CORE, STALWART)
+API_PATH = "/jmap/"
+SESSION_PATH = "/jmap/session"
+LIMITS_SECONDS = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_calls: int = 16
+    max_get: int = 500
+    max_set: int = 500
+
+    @classmethod
+    def from_session(cls, session: Any) -> Limits:
+        core = session.get("capabilities", {}).get(CORE, {}) if isinstance(session, dict) else {}
+
+        def positive(key: str, default: int) -> int:
+            value = core.get(key) if isinstance(core, dict) else None
+            return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+
+        return cls(
+            max_calls=positive("maxCallsInRequest", 16),
+            max_get=positive("maxObjectsInGet", 500),
+            max_set=positive("maxObjectsInSet", 500),
+        )
+
+
+def ref(call_id: str, name: str, path: str = "/ids") -> dict[str, str]:
+    """A result reference to an earlier call of the same request."""
+    return {"resultOf": call_id, "name": name, "path": path}
+
+
+def pointer(*parts: str) -> str:
+    """A JSON-pointer patch key (`memberGroupIds/<id>`), each part escaped."""
+    return "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def patch(changes: Mapping[str, Any], read_only: Iterable[str] = ()) -> dict[str, Any]:
+    """A PatchObject from `changes`, without the server-set properties (echoing them is `invalidPatch`)."""
+    skip = frozenset(read_only) | {"id"}
+    return {key: value for key, value in changes.items() if key.split("/", 1)[0] not in skip}
+
+
+def set_patch(prop: str, before: Iterable[str], after: Iterable[str]) -> dict[str, Any]:
+    """Patch keys that turn the set `prop` from `before` into `after`, member by member."""
+    old, new = set(before), set(after)
+    keys: dict[str, Any] = {pointer(prop, item): True for item in sorted(new - old)}
+    keys.update({pointer(prop, item): None for item in sorted(old - new)})
+    return keys
+
+
+@dataclass(slots=True)
+class Call:
+    name: str
+    arguments: dict[str, Any]
+    call_id: str
+
+
+@dataclass(slots=True)
+class Results:
+    """The answers of one batch, by call id (a method error is `("error", {...})`)."""
+
+    answers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def __getitem__(self, call_id: str) -> dict[str, Any]:
+        """The arguments of a call's answer; raises its method error as a portal error."""
+        name, arguments = self.answers.get(call_id, ("", {}))
+        if not name:
+            raise errors.StalwartBadResponse(gettext("Stalwart's answer lacks a method response."), operation=call_id)
+        if name == "error":
+            raise method_error(arguments, operation=call_id)
+        return arguments
+
+
+_METHOD_BAD_REQUEST = {
+    "invalidArguments",
+    "unsupportedFilter",
+    "unsupportedSort",
+    "anchorNotFound",
+    "requestTooLarge",
+    "invalidResultReference",
+    "cannotCalculateChanges",
+}
+
+
+def method_error(arguments: Mapping[str, Any], *, operation: str) -> errors.StalwartError:
+    kind = str(arguments.get("type") or "")
+    description = str(arguments.get("description") or "")
+    body = dict(arguments)
+    if kind == "forbidden":
+        message = description or gettext("Forbidden.")
+        return errors.Forbidden(message, status=403, title=kind, body=body, operation=operation)
+    if kind in ("notFound", "accountNotFound"):
+        return errors.ItemNotFound(gettext("Not found."), body={"error": "notFound"}, operation=operation)
+    if kind == "unknownMethod":
+        return errors.UnknownMethod(gettext("Stalwart does not know this method."), operation=operation)
+    if kind in _METHOD_BAD_REQUEST:
+        return errors.BadRequest(
+            description or kind, status=400, title=kind, detail=description, body=body, operation=operation
+        )
+    if kind.startswith("server"):
+        return errors.ServerError(
+            description or kind, status=503, title=kind, detail=description, body=body, operation=operation
+        )
+    return errors.StalwartBadResponse(
+        gettext("Stalwart refused the request (%(code)s).") % {"code": kind or "?"}, operation=operation
+    )
+
+
+def set_error(
+    error: Mapping[str, Any], *, field_map: Mapping[str, str] | None = None, operation: str = ""
+) -> errors.StalwartError:
+    """A SetError (`notCreated`/`notUpdated`/`notDestroyed` entry) as a portal error.
+
+    The property it names becomes the portal's field name through `field_map`.
+    """
+    kind = str(error.get("type") or "")
+    description = str(error.get("description") or "")
+    names = error.get("properties")
+    prop = str(names[0]) if isinstance(names, list) and names else ""
+    if kind == "validationFailed":
+        problems = error.get("validationErrors")
+        first = problems[0] if isinstance(problems, list) and problems and isinstance(problems[0], dict) else {}
+        prop = str(first.get("property") or "")
+        if first.get("type") == "Required":
+            return errors.FieldMissing(
+                gettext("This field is required."),
+                body={"error": "fieldMissing", "field": _field(prop, field_map)},
+                operation=operation,
+            )
+        description = description or gettext("The value is not valid (%(kind)s).") % {
+            "kind": str(first.get("type") or "?")
+        }
+    mapped = _field(prop.split("/")[0], field_map)
+    if kind == "primaryKeyViolation":
+        return errors.FieldAlreadyExists(
+            gettext("The %(field)s is already in use.") % {"field": mapped or gettext("value")},
+            body={"error": "fieldAlreadyExists", "field": mapped, "value": ""},
+            operation=operation,
+        )
+    if kind in ("notFound", "invalidForeignKey"):
+        return errors.ItemNotFound(
+            gettext("Not found."), body={"error": "notFound", "field": mapped}, operation=operation
+        )
+    if kind == "forbidden":
+        return errors.Forbidden(
+            description or gettext("Forbidden."), status=403, title=kind, detail=description, body=dict(error),
+            operation=operation,
+        )
+    if kind == "overQuota":
+        return errors.TenantQuotaExceeded(
+            description or gettext("Quota exceeded."), status=403, title="Tenant quota exceeded",
+            detail=description, body=dict(error), operation=operation,
+        )
+    if kind == "objectIsLinked":
+        description = gettext("It is still in use: remove what refers to it first.")
+    details = description or gettext("Stalwart refused the change (%(code)s).") % {"code": kind or "?"}
+    return errors.OtherError(
+        details, body={"error": "other", "field": mapped, "details": details, "reason": ""}, operation=operation
+    )
+
+
+def _field(prop: str, field_map: Mapping[str, str] | None) -> str:
+    if not prop:
+        return ""
+    return (field_map or {}).get(prop, prop)
+
+
+def _limits_key() -> str:
+    return "jmap-limits:" + hashlib.sha256(settings.STALWART_URL.encode()).hexdigest()[:32]
+
+
+class JmapClient:
+    """Sends JMAP method calls as one person (bearer token, or Basic credentials)."""
+
+    def __init__(
+        self, access_token: str | None = None, *, basic: tuple[str, str] | None = None, client_ip: str | None = None
+    ) -> None:
+        if (access_token is None) == (basic is None):
+            raise ValueError("Give either an access token or Basic credentials.")
+        self._forwarded_for = client_ip if basic is not None else None
+        if access_token is not None:
+            self._authorization = f"Bearer {access_token}"
+        else:
+            assert basic is not None
+            raw = f"{basic[0]}:{basic[1]}".encode()
+            self._authorization = "Basic " + base64.b64encode(raw).decode("ascii")
+        self._counter = 0
+
+    def __repr__(self) -> str:  # never show the credential
+        return "<JmapClient>"
+
+    @property
+    def authorization(self) -> str:
+        return self._authorization
+
+    def next_id(self) -> str:
+        self._counter += 1
+        return f"c{self._counter}"
+
+    # --- transport ------------------------------------------------------------------------
+    async def _http(self, method: str, path: str, body: Any = None) -> Any:
+        operation = f"{method} {path}"
+        headers = {"Authorization": self._authorization, "Accept": "application/json"}
+        if self._forwarded_for:
+            headers["X-Forwarded-For"] = self._forwarded_for
+        content = None
+        if body is not None:
+            content = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        try:
+            response = await shared_client().request(method, api_url(path, {}), content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            raise failure(exc, operation, started=started) from exc
+        decoded = _json_or_none(response)
+        if response.status_code >= 300:
+            raise status_failure(response, operation, body=decoded, started=started)
+        if not isinstance(decoded, dict):
+            raise errors.StalwartBadResponse(
+                gettext("Stalwart sent an answer the portal cannot read."), operation=operation
+            )
+        return decoded
+
+    async def session(self) -> dict[str, Any]:
+        """The JMAP session of this credential (limits, account ids); it also stores the limits."""
+        data: dict[str, Any] = await self._http("GET", SESSION_PATH)
+        limits = Limits.from_session(data)
+        await cache.aset(_limits_key(), limits, timeout=LIMITS_SECONDS)
+        return data
+
+    async def limits(self) -> Limits:
+        known = await cache.aget(_limits_key())
+        if isinstance(known, Limits):
+            return known
+        return Limits.from_session(await self.session())
+
+    # --- method calls ---------------------------------------------------------------------
+    async def call(self, calls: Sequence[Call]) -> Results:
+        """Send the calls, as few requests as the server's `maxCallsInRequest` allows.
+
+        A call may refer only to calls of the same request: back-references never cross a split.
+        """
+        limits = await self.limits()
+        chunks = [calls[start : start + limits.max_calls] for start in range(0, len(calls), limits.max_calls)]
+        for chunk in chunks:
+            inside = {call.call_id for call in chunk}
+            for call in chunk:
+                for referred in _references(call.arguments):
+                    if referred not in inside:
+                        raise ValueError(f"{call.name} refers to {referred}, sent in another request")
+        results = Results()
+        for chunk in chunks:
+            await self._send(chunk, results)
+        return results
+
+    async def _send(self, calls: Sequence[Call], results: Results) -> None:
+        names = ",".join(sorted({call.name for call in calls}))
+        body = {"using": list(USING), "methodCalls": [[c.name, c.arguments, c.call_id] for c in calls]}
+        data = await self._http("POST", API_PATH, body)
+        responses = data.get("methodResponses")
+        if not isinstance(responses, list):
+            raise errors.StalwartBadResponse(gettext("Stalwart's JMAP answer is unreadable."), operation=names)
+        for item in responses:
+            if isinstance(item, list) and len(item) == 3 and isinstance(item[1], dict):
+                results.answers[str(item[2])] = (str(item[0]), item[1])
+
+    async def one(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        call_id = self.next_id()
+        return (await self.call([Call(name, arguments, call_id)]))[call_id]
+
+    async def get(
+        self, obj: str, ids: Sequence[str] | None, properties: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """`x:<obj>/get`, split into calls of `maxObjectsInGet` ids (sent together)."""
+        limits = await self.limits()
+        arguments: dict[str, Any] = {"properties": list(properties)} if properties is not None else {}
+        if ids is None:
+            return list((await self.one(f"x:{obj}/get", {"ids": None, **arguments})).get("list") or [])
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        calls = [
+            Call(f"x:{obj}/get", {"ids": unique[i : i + limits.max_get], **arguments}, self.next_id())
+            for i in range(0, len(unique), limits.max_get)
+        ]
+        results = await self.call(calls)
+        found: list[dict[str, Any]] = []
+        for call in calls:
+            found += [item for item in results[call.call_id].get("list") or [] if isinstance(item, dict)]
+        return found
+
+    async def set(
+        self,
+        obj: str,
+        *,
+        create: Mapping[str, Any] | None = None,
+        update: Mapping[str, Any] | None = None,
+        destroy: Sequence[str] | None = None,
+        field_map: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """`x:<obj>/set`, split into calls of `maxObjectsInSet` operations.
+
+        Returns `{"created": {...}, "updated": {...}, "destroyed": [...]}`; the first SetError
+        is raised as a portal error (what the other operations did is applied nonetheless).
+        """
+        limits = await self.limits()
+        operations: list[tuple[str, str, Any]] = [("create", key, value) for key, value in (create or {}).items()]
+        operations += [("update", key, value) for key, value in (update or {}).items()]
+        operations += [("destroy", key, None) for key in destroy or ()]
+        calls = []
+        for start in range(0, len(operations), limits.max_set):
+            arguments: dict[str, Any] = {}
+            for kind, key, value in operations[start : start + limits.max_set]:
+                if kind == "destroy":
+                    arguments.setdefault("destroy", []).append(key)
+                else:
+                    arguments.setdefault(kind, {})[key] = value
+            calls.append(Call(f"x:{obj}/set", arguments, self.next_id()))
+        results = await self.call(calls)
+        merged: dict[str, Any] = {"created": {}, "updated": {}, "destroyed": []}
+        failure: errors.StalwartError | None = None
+        operation = f"x:{obj}/set"
+        for call in calls:
+            answer = results[call.call_id]
+            merged["created"].update(answer.get("created") or {})
+            merged["updated"].update(answer.get("updated") or {})
+            merged["destroyed"] += answer.get("destroyed") or []
+            for key in ("notCreated", "notUpdated", "notDestroyed"):
+                for item in (answer.get(key) or {}).values():
+                    if failure is None and isinstance(item, dict):
+                        failure = set_error(item, field_map=field_map, operation=operation)
+        if failure is not None:
+            raise failure
+        return merged
+
+
+def _references(arguments: Mapping[str, Any]) -> Iterable[str]:
+    for key, value in arguments.items():
+        if key.startswith("#") and isinstance(value, dict) and isinstance(value.get("resultOf"), str):
+            yield value["resultOf"]

@@ -1,0 +1,34 @@
+"""Tests against the sandbox as Stalwart 0.16.18 (Enterprise): sign-in through /api/auth,
+the directory through JMAP. Every test here gets the 0.16 sandbox as `sandbox`, so the
+shared fixtures (`signed_in`, ...) sign in to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.server import run_in_thread
+from sandbox.state import Sandbox
+
+VERSION = "0.16.18"
+
+
+@pytest.fixture(scope="session")
+def jmap_server() -> Iterator[tuple[Sandbox, str]]:
+    state = Sandbox(version=VERSION, enterprise=True)
+    with run_in_thread(state) as url:
+        yield state, url
+
+
+@pytest.fixture
+def sandbox(jmap_server, settings) -> Sandbox:
+    state, url = jmap_server
+    state.reset()
+    settings.STALWART_URL = url
+    return state
+
+
+def jmap_calls(sandbox: Sandbox) -> list:
+    """The requests that reached the sandbox, as (method, path) pairs."""
+    return [(r.method, r.path) for r in sandbox.requests]
