@@ -58,3 +58,49 @@ def test_the_administrator_holds_every_permission_of_the_version(signed_in, clie
     signed_in("admin")
     held = frozenset(client.session["portal.identity"]["permissions"])
     assert held == known_permissions(sandbox.version)
+
+
+# --- password resets keep the second factor and the app passwords -------------------------
+def _second_factor_and_app_passwords(sandbox, name: str) -> tuple[list[str], list[str]]:
+    secrets = sandbox.get(name).secrets
+    return (
+        sorted(s for s in secrets if s.startswith("otpauth://")),
+        sorted(s for s in secrets if s.startswith("$app$")),
+    )
+
+
+def _can_sign_in(sandbox, name: str, password: str) -> bool:
+    import httpx
+    from django.conf import settings
+
+    return httpx.get(f"{settings.STALWART_URL}/api/principal/x", auth=(name, password)).status_code != 401
+
+
+def test_password_reset_keeps_totp_and_app_passwords(signed_in, sandbox):
+    client = signed_in("admin")
+    who = persona("totp_user")
+    before = _second_factor_and_app_passwords(sandbox, who.name)
+    assert before[0] and before[1]
+    response = client.post(
+        f"/directory/accounts/{who.name}/password", {"password": "brand new password", "confirm": "brand new password"}
+    )
+    assert response.status_code == 302
+    assert _second_factor_and_app_passwords(sandbox, who.name) == before
+    assert _can_sign_in(sandbox, who.name, "App-Sandbox-1")
+    passwords = [s for s in sandbox.get(who.name).secrets if not s.startswith(("otpauth://", "$app$"))]
+    assert len(passwords) == 1  # the new one only
+    sent = [r for r in sandbox.requests if r.method == "PATCH"]
+    assert len(sent) == 1
+
+
+def test_csv_import_password_keeps_totp_and_app_passwords(signed_in, sandbox):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = signed_in("admin")
+    who = persona("totp_user")
+    before = _second_factor_and_app_passwords(sandbox, who.name)
+    data = f"name,password\n{who.name},Long-Imported-Pass-1\n"
+    preview = client.post("/directory/accounts/import", {"file": SimpleUploadedFile("a.csv", data.encode())})
+    plan_id = preview.content.decode().split('name="apply" value="')[1].split('"')[0]
+    assert "1 done" in client.post("/directory/accounts/import", {"apply": plan_id}).content.decode()
+    assert _second_factor_and_app_passwords(sandbox, who.name) == before

@@ -88,11 +88,16 @@ def principal_diff(principal_type: str, old: Mapping[str, Any], new: Mapping[str
     return ops
 
 
-def password_reset_ops(secret: str) -> list[Op]:
-    """Replace the plain password(s), keeping app passwords and TOTP.
+def password_reset_ops(secret: str, *, single_password: bool = False) -> list[Op]:
+    """Replace the password, keeping app passwords and TOTP.
 
-    `removeItem ""` removes every plain password and nothing else.
+    Up to Stalwart 0.13, `removeItem ""` removes every plain password and nothing else, and
+    `addItem` adds the new one. From 0.14 on (`Capabilities.single_password_secrets`) a
+    principal has one password: `addItem` replaces it, while `removeItem ""` would remove the
+    app passwords and TOTP secrets, so only `addItem` is sent.
     """
+    if single_password:
+        return [_op("addItem", "secrets", secret)]
     return [_op("removeItem", "secrets", ""), _op("addItem", "secrets", secret)]
 
 

@@ -211,9 +211,12 @@ def _quota(text: str) -> int:
 ImportGuard = Callable[[Principal | None, list[str]], Awaitable[str]]
 
 
-async def plan_import(client: StalwartClient, rows: list[Row], guard: ImportGuard | None = None) -> None:
+async def plan_import(
+    client: StalwartClient, rows: list[Row], guard: ImportGuard | None = None, *, single_password: bool = False
+) -> None:
     """Hash the valid rows' passwords, then decide, per valid row, whether it creates or
-    changes an account (reads only)."""
+    changes an account (reads only). `single_password`: the server keeps one password
+    (Stalwart 0.14+, see `password_reset_ops`)."""
     import asyncio
 
     hashing = [row for row in rows if row.password and not row.errors]
@@ -261,7 +264,7 @@ async def plan_import(client: StalwartClient, rows: list[Row], guard: ImportGuar
                 wanted[key] = current[key] + [item for item in wanted[key] if item not in current[key]]
         row.changes = principal_diff("individual", current, wanted)
         if row.password_hash:
-            row.changes += password_reset_ops(row.password_hash)
+            row.changes += password_reset_ops(row.password_hash, single_password=single_password)
         row.action = "update" if row.changes else "unchanged"
 
     await asyncio.gather(*(plan(row) for row in rows))

@@ -350,7 +350,10 @@ async def principal_edit(request: PortalRequest, kind: str, name: str) -> HttpRe
         values = form.to_values()
         changes = principal_diff(spec.type, loaded, values)
         if form.cleaned_data.get("password"):
-            changes += password_reset_ops(await hash_password_async(form.cleaned_data["password"]))
+            changes += password_reset_ops(
+                await hash_password_async(form.cleaned_data["password"]),
+                single_password=request.portal_user.capabilities.single_password_secrets,
+            )
         try:
             await request.stalwart.principals.update(name, changes)
         except errors.ManagementError as exc:
@@ -669,7 +672,10 @@ async def account_password(request: PortalRequest, name: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         secret = await hash_password_async(form.cleaned_data["password"])
         try:
-            await request.stalwart.principals.update(name, password_reset_ops(secret))
+            await request.stalwart.principals.update(
+                name,
+                password_reset_ops(secret, single_password=request.portal_user.capabilities.single_password_secrets),
+            )
         except responses.SUBMIT_FAILURES as exc:
             return responses.form_upstream_failure(
                 request,
@@ -810,7 +816,12 @@ async def account_import(request: PortalRequest) -> HttpResponse:
             if problem:
                 form.add_error("file", problem)
             else:
-                await csv_io.plan_import(request.stalwart, rows, _import_guard(request))
+                await csv_io.plan_import(
+                    request.stalwart,
+                    rows,
+                    _import_guard(request),
+                    single_password=request.portal_user.capabilities.single_password_secrets,
+                )
                 plan_id = secrets.token_urlsafe(16)
                 await cache.aset(f"import:{plan_id}", seal(json.dumps([row.as_dict() for row in rows])), timeout=900)
                 await request.session.aset(IMPORT_KEY, plan_id)
