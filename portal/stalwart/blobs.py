@@ -12,7 +12,7 @@ from .queue_types import parse_time, rfc3339
 from .types import Page
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 HEADER_LIMIT = 10240
 
@@ -25,7 +25,7 @@ def header_block(raw: bytes) -> str:
 
 
 class BlobsApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def fetch(self, blob_hash: str, *, limit: int | None = None) -> bytes:
@@ -44,18 +44,27 @@ class DeletedItem:
     deleted_at: datetime | None
     expires_at: datetime | None
     collection: str
+    sender: str = ""  # Stalwart 0.15+: what was deleted (`item`)
+    subject: str = ""
 
     @classmethod
     def from_api(cls, data: Any) -> DeletedItem:
         if not isinstance(data, dict) or not isinstance(data.get("hash"), str):
             raise errors.StalwartBadResponse("Unexpected deleted item.")
         size = data.get("size")
+        # Up to 0.14 each item names its `collection`; 0.15 describes the item instead
+        # (`item: {type, from, subject, received_at}`), while restoring still takes the
+        # collection: an e-mail's type is its collection's name (`email`).
+        described = data.get("item") if isinstance(data.get("item"), dict) else {}
+        collection = data.get("collection") or described.get("type") or ""
         return cls(
             hash=data["hash"],
             size=size if isinstance(size, int) and not isinstance(size, bool) else 0,
             deleted_at=parse_time(data.get("deletedAt"), field="deletedAt"),
             expires_at=parse_time(data.get("expiresAt"), field="expiresAt"),
-            collection=str(data.get("collection") or ""),
+            collection=str(collection),
+            sender=str(described.get("from") or ""),
+            subject=str(described.get("subject") or ""),
         )
 
 
@@ -66,7 +75,7 @@ class RestoreResult:
 
 
 class UndeleteApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def list(self, account: str, *, page: int = 1, limit: int = 25) -> Page[DeletedItem]:
