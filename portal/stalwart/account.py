@@ -16,7 +16,7 @@ from .paths import api_path
 from .types import ENCRYPTION_ALGORITHMS, ENCRYPTION_METHODS, AccountAuth, EncryptionAtRest
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 AuthRequest = dict[str, Any]
 
@@ -51,7 +51,7 @@ def remove_app_password(name: str | None = None) -> AuthRequest:
 
 
 class AccountApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def get_auth(self) -> AccountAuth:

@@ -1,4 +1,7 @@
-"""`StalwartClient`: the only place that sends requests to Stalwart's API."""
+"""`StalwartClient`: the REST backend's calls to Stalwart's `/api/*` (0.11-0.15).
+
+What a failed call becomes is decided once, in `transport.py` (`failure`, `decode_response`).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import httpx
 from django.utils.translation import gettext
 
 from . import errors
-from .transport import api_url, shared_client
+from .transport import JSON_TYPES, api_url, decode_response, failure, shared_client
 
 if TYPE_CHECKING:
     from .account import AccountApi
@@ -34,8 +37,6 @@ if TYPE_CHECKING:
     from .troubleshoot import TroubleshootApi
 
 log = logging.getLogger("portal.stalwart")
-
-JSON_TYPES = ("application/json", "application/problem+json")
 
 
 class StalwartClient:
@@ -197,16 +198,8 @@ class StalwartClient:
         started = time.perf_counter()
         try:
             response = await shared_client().request(method, api_url(path, query), content=content, headers=headers)
-        except httpx.TimeoutException as exc:
-            log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
-            raise errors.StalwartTimeout(
-                gettext("Stalwart did not answer in time."), operation=operation, sent=_sent(exc)
-            ) from exc
         except httpx.HTTPError as exc:
-            log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
-            raise errors.StalwartUnavailable(
-                gettext("Stalwart could not be reached."), operation=operation, sent=_sent(exc)
-            ) from exc
+            raise failure(exc, operation, started=started) from exc
         return decode_response(response, operation=operation, started=started)
 
     async def request_raw(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> bytes:
@@ -233,16 +226,8 @@ class StalwartClient:
         started = time.perf_counter()
         try:
             response = await shared_client().request(method, api_url(path, query), headers=headers)
-        except httpx.TimeoutException as exc:
-            log.warning("stalwart timeout: %s after %.0f ms", operation, _ms(started))
-            raise errors.StalwartTimeout(
-                gettext("Stalwart did not answer in time."), operation=operation, sent=_sent(exc)
-            ) from exc
         except httpx.HTTPError as exc:
-            log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
-            raise errors.StalwartUnavailable(
-                gettext("Stalwart could not be reached."), operation=operation, sent=_sent(exc)
-            ) from exc
+            raise failure(exc, operation, started=started) from exc
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if response.status_code < 300 and content_type not in JSON_TYPES:
             return response.content
@@ -265,56 +250,3 @@ class Call:
 
 # Set by the portal around a person's request; awaited after every call.
 observer: ContextVar[Callable[[Call], Awaitable[None]] | None] = ContextVar("stalwart_observer", default=None)
-
-
-def decode_response(response: httpx.Response, *, operation: str, started: float | None = None) -> Any:
-    """Turn an answer into its `data`, or raise the matching error."""
-    elapsed = _ms(started) if started is not None else 0.0
-    body = _json_or_none(response)
-    if response.status_code >= 300:
-        error = errors.status_error(
-            response.status_code,
-            body,
-            operation=operation,
-            retry_after=errors.parse_retry_after(response.headers.get("retry-after")),
-        )
-        level = logging.WARNING if response.status_code >= 500 else logging.INFO
-        log.log(
-            level, "stalwart %s: %s -> %s %s (%.0f ms)", "error", operation, response.status_code, error.title, elapsed
-        )
-        raise error
-    if not isinstance(body, dict):
-        log.warning("stalwart bad response: %s -> %s (%.0f ms)", operation, response.status_code, elapsed)
-        raise errors.StalwartBadResponse(
-            gettext("Stalwart sent an answer the portal cannot read."), operation=operation
-        )
-    if "error" in body and "data" not in body:
-        error = errors.management_error(body, operation=operation)
-        log.info("stalwart management error: %s -> %s", operation, error.code)
-        raise error
-    if "data" not in body:
-        raise errors.StalwartBadResponse(gettext("Stalwart's answer has no data."), operation=operation)
-    return body["data"]
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in JSON_TYPES:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
-# Failures that happen before a request leaves the portal: Stalwart cannot have acted on it.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)
-
-
-def _sent(exc: httpx.HTTPError) -> bool:
-    """Whether the failed request may have reached Stalwart (and so may have changed something)."""
-    return not isinstance(exc, _NOT_SENT)
-
-

@@ -10,7 +10,7 @@ from .errors import StalwartBadResponse
 from .paths import api_path
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 # Stalwart's wire names (exact, PascalCase) and what people call them.
 ALGORITHMS = {"Ed25519": "Ed25519", "Rsa": "RSA"}
@@ -22,7 +22,7 @@ def default_signature_id(algorithm: str, domain: str) -> str:
 
 
 class DkimApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def create(

@@ -9,11 +9,11 @@ from .paths import api_path
 from .types import DnsRecord
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 
 class DnsApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def records(self, domain: str) -> tuple[DnsRecord, ...]:

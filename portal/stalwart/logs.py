@@ -10,11 +10,11 @@ from .paths import api_path
 from .types import Page
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 
 class LogsApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def list(self, *, filter: str = "", page: int = 1, limit: int = 50) -> Page[LogEntry]:

@@ -16,7 +16,7 @@ from .observability_types import ReloadResult
 from .paths import api_path
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 #: What a store id looks like (Stalwart compares it undecoded, so nothing needs encoding).
 STORE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -54,7 +54,7 @@ IN_MEMORY_PREFIXES = (
 
 
 class MaintenanceApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def _get(self, *elements: str, params: dict | None = None):

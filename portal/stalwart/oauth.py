@@ -24,9 +24,9 @@ with warnings.catch_warnings():
     from authlib.oauth2.client import DEFAULT_HEADERS
 
 from . import errors
-from .client import StalwartClient, decode_response
+from .client import StalwartClient
 from .paths import api_path
-from .transport import shared_transport, timeout
+from .transport import decode_response, failure, shared_transport, timeout
 
 MINIMUM_VERSION = (0, 11)
 TOKEN_PATH = "/auth/token"
@@ -138,10 +138,8 @@ async def _token_call(call: Any) -> Tokens:
     started = time.time()
     try:
         token = await call(client)
-    except httpx.TimeoutException as exc:
-        raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
     except httpx.HTTPError as exc:
-        raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
+        raise failure(exc, operation) from exc
     except AuthlibBaseError as exc:
         raise errors.OAuthError(str(getattr(exc, "error", "") or "invalid_grant")) from exc
     except ValueError as exc:  # a body that is not JSON

@@ -10,11 +10,11 @@ from .paths import api_path
 from .types import Page, Principal, page_from_api
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 
 class PrincipalsApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def list(

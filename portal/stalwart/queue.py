@@ -21,7 +21,7 @@ from .report_types import OutgoingReport
 from .types import Page
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 
 def _bool(data: Any, operation: str) -> bool:
@@ -38,7 +38,7 @@ def _total(data: Any) -> int:
 
 
 class QueueApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     # --- messages ------------------------------------------------------------------

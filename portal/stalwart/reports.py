@@ -24,7 +24,7 @@ from .report_types import KINDS, IncomingReport, IncomingReportId
 from .types import Page
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 DEFAULT_CONCURRENCY = 4
 
@@ -43,7 +43,7 @@ def _check_kind(kind: str) -> None:
 
 
 class ReportsApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def ids(

@@ -24,7 +24,7 @@ from .paths import api_path
 from .types import Page
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 
 def clear_op(prefix: str, filter: str | None = None) -> dict:
@@ -54,7 +54,7 @@ def _strings(data: Any, operation: str) -> dict[str, str]:
 
 
 class SettingsApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def list(self, prefix: str = "", *, page: int = 1, limit: int = 0) -> SettingsPage:

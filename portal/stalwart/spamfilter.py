@@ -14,13 +14,13 @@ from .paths import api_path
 from .tools_types import SpamClassification
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 MAX_MESSAGE = 1024 * 1024
 
 
 class SpamFilterApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def train(self, kind: str, message: bytes, account: str = "") -> None:

@@ -24,11 +24,11 @@ from . import errors
 from .observability_types import MetricPoint, TraceEvent, TraceSummary
 from .paths import api_path
 from .sse import SSEError, SSEEvent, aiter_events
-from .transport import stream_client
+from .transport import decode_response, failure, stream_client
 from .types import Page
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 log = logging.getLogger("portal.stalwart")
 
@@ -57,13 +57,12 @@ class LiveStream:
         try:
             async for event in aiter_events(self._response.aiter_bytes()):
                 yield event
-        except httpx.TimeoutException as exc:
-            raise errors.StalwartTimeout(
-                gettext("Stalwart's live stream went silent."), operation=self.operation
-            ) from exc
         except (httpx.HTTPError, SSEError) as exc:
-            raise errors.StalwartUnavailable(
-                gettext("Stalwart's live stream broke off."), operation=self.operation
+            raise failure(
+                exc,
+                self.operation,
+                timed_out=gettext("Stalwart's live stream went silent."),
+                broken=gettext("Stalwart's live stream broke off."),
             ) from exc
 
     async def aclose(self) -> None:
@@ -109,7 +108,7 @@ def metrics_frame(event: SSEEvent) -> tuple[MetricPoint, ...]:
 
 
 class TelemetryApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     # --- stored history ------------------------------------------------------------
@@ -202,10 +201,8 @@ class TelemetryApi:
         started = time.perf_counter()
         try:
             response = await client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
         except httpx.HTTPError as exc:
-            raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
+            raise failure(exc, operation, started=started) from exc
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if response.status_code == 200 and content_type == "text/event-stream":
             log.info("stalwart live stream opened: %s (%.0f ms)", operation, (time.perf_counter() - started) * 1000)
@@ -214,7 +211,5 @@ class TelemetryApi:
             await response.aread()
         finally:
             await response.aclose()
-        from .client import decode_response
-
         decode_response(response, operation=operation, started=started)
         raise errors.StalwartBadResponse(gettext("Stalwart did not answer with an event stream."), operation=operation)

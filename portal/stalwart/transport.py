@@ -1,4 +1,12 @@
-"""Pooled `httpx.AsyncClient`s, one of each kind per event loop.
+"""The one transport: pooled `httpx.AsyncClient`s, and the one mapping of failures to errors.
+
+Every backend (REST `client.py`, the JMAP client, OAuth, event streams, the generation
+probe) turns what went wrong into the portal's error tree (`errors.py`) here:
+`failure()` for a request that got no answer (timeouts, refused or reset connections,
+broken streams), `status_failure()` for a non-2xx answer (the server's error families:
+problem+json, 401/403/404/429/5xx) and `decode_response()` for a REST answer (its `data`,
+or a management error, or an unreadable body).
+
 
 Under uvicorn a portal process runs one event loop, so it shares one pool for API calls
 and one for event streams (delivery checks, live tracing and metrics). Streams hold their
@@ -10,11 +18,21 @@ takes its clients with it.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import weakref
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext
+
+from . import errors
+
+log = logging.getLogger("portal.stalwart")
+
+JSON_TYPES = ("application/json", "application/problem+json")
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 _stream_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
@@ -99,3 +117,113 @@ async def close_shared_client() -> None:
         client = clients.pop(loop, None)
         if client is not None:
             await client.aclose()
+
+
+class Caller(Protocol):
+    """What an API-area module needs of the client it is attached to (`client.StalwartClient`)."""
+
+    @property
+    def authorization(self) -> str: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> Any: ...
+
+    async def request_raw(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> bytes: ...
+
+
+# --- what went wrong, in the portal's terms ------------------------------------------------
+# Failures that happen before a request leaves the portal: Stalwart cannot have acted on it.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)
+
+
+def was_sent(exc: BaseException) -> bool:
+    """Whether the failed request may have reached Stalwart (and so may have changed something)."""
+    return not isinstance(exc, _NOT_SENT)
+
+
+def elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def failure(
+    exc: BaseException,
+    operation: str,
+    *,
+    started: float | None = None,
+    timed_out: str = "",
+    broken: str = "",
+) -> errors.StalwartError:
+    """The error for a request (or a stream) that got no usable answer.
+
+    A timeout (httpx's or asyncio's) is `StalwartTimeout`, anything else (refused, reset,
+    a protocol error, a broken stream) `StalwartUnavailable`; both say whether the request
+    may have reached Stalwart. `timed_out`/`broken` replace the default sentences. Callers
+    raise it `from exc`.
+    """
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        took = f" after {elapsed_ms(started):.0f} ms" if started is not None else ""
+        log.warning("stalwart timeout: %s%s", operation, took)
+        return errors.StalwartTimeout(
+            timed_out or gettext("Stalwart did not answer in time."), operation=operation, sent=was_sent(exc)
+        )
+    log.warning("stalwart unreachable: %s: %s", operation, type(exc).__name__)
+    return errors.StalwartUnavailable(
+        broken or gettext("Stalwart could not be reached."), operation=operation, sent=was_sent(exc)
+    )
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The decoded JSON body, or None when the answer is not JSON or cannot be read."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def status_failure(
+    response: httpx.Response, operation: str, *, body: Any = None, started: float | None = None
+) -> errors.StalwartStatusError:
+    """The error for a non-2xx answer (`body`: its decoded JSON, read here when not given)."""
+    if body is None:
+        body = json_or_none(response)
+    error = errors.status_error(
+        response.status_code,
+        body,
+        operation=operation,
+        retry_after=errors.parse_retry_after(response.headers.get("retry-after")),
+    )
+    elapsed = elapsed_ms(started) if started is not None else 0.0
+    level = logging.WARNING if response.status_code >= 500 else logging.INFO
+    log.log(level, "stalwart %s: %s -> %s %s (%.0f ms)", "error", operation, response.status_code, error.title, elapsed)
+    return error
+
+
+def decode_response(response: httpx.Response, *, operation: str, started: float | None = None) -> Any:
+    """A REST answer's `data`, or the matching error raised."""
+    body = json_or_none(response)
+    if response.status_code >= 300:
+        raise status_failure(response, operation, body=body, started=started)
+    if not isinstance(body, dict):
+        elapsed = elapsed_ms(started) if started is not None else 0.0
+        log.warning("stalwart bad response: %s -> %s (%.0f ms)", operation, response.status_code, elapsed)
+        raise errors.StalwartBadResponse(
+            gettext("Stalwart sent an answer the portal cannot read."), operation=operation
+        )
+    if "error" in body and "data" not in body:
+        error = errors.management_error(body, operation=operation)
+        log.info("stalwart management error: %s -> %s", operation, error.code)
+        raise error
+    if "data" not in body:
+        raise errors.StalwartBadResponse(gettext("Stalwart's answer has no data."), operation=operation)
+    return body["data"]

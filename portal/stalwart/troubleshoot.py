@@ -23,10 +23,10 @@ from . import errors
 from .paths import api_path
 from .sse import SSEError, SSEParser
 from .tools_types import DeliveryStage, DmarcReport
-from .transport import stream_client
+from .transport import decode_response, failure, stream_client
 
 if TYPE_CHECKING:
-    from .client import StalwartClient
+    from .transport import Caller
 
 log = logging.getLogger("portal.stalwart")
 
@@ -53,7 +53,7 @@ def step_timeout(stall: float) -> int:
 
 
 class TroubleshootApi:
-    def __init__(self, client: StalwartClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def token(self) -> str:
@@ -110,10 +110,8 @@ class TroubleshootApi:
             # stall limit.
             async with asyncio.timeout(settings.STALWART_TIMEOUT):
                 response = await client.send(request, stream=True)
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            raise errors.StalwartTimeout(gettext("Stalwart did not answer in time."), operation=operation) from exc
-        except httpx.HTTPError as exc:
-            raise errors.StalwartUnavailable(gettext("Stalwart could not be reached."), operation=operation) from exc
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise failure(exc, operation, started=started) from exc
         try:
             await _check_stream(response, operation, started)
             log.info("stalwart delivery check opened: %s", operation)
@@ -132,8 +130,6 @@ async def _check_stream(response: httpx.Response, operation: str, started: float
     if response.status_code == 200 and content_type == "text/event-stream":
         return
     await response.aread()
-    from .client import decode_response
-
     decode_response(response, operation=operation, started=started)
     raise errors.StalwartBadResponse(gettext("Stalwart did not answer with an event stream."), operation=operation)
 
