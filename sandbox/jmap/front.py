@@ -48,6 +48,10 @@ def _route(sb, req) -> Response:
             return json_response({"permissions": reported_order(caller.permissions),
                                   "edition": "enterprise" if sb.enterprise else "community",
                                   "locale": "en_US"})
+        if second in ("token", "live"):
+            from . import live
+
+            return live.handle(sb, req, second, el)
         if second == "schema":
             auth.authenticate(sb, req)
             if len(el) > 2 and el[2] == schema.schema_hash():

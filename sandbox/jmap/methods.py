@@ -255,13 +255,15 @@ def _conditions(kind, flt) -> list[tuple[str, str, object]]:
 
 def do_query(sb, caller, kind, args) -> dict:
     conditions = _conditions(kind, args.get("filter"))
+    if kind.custom_query is not None:
+        return kind.custom_query(sb, caller, args, conditions)
     sort = args.get("sort") or []
     if not isinstance(sort, list):
         raise MethodError("invalidArguments", "Invalid sort.")
     if sort:
         first = sort[0]  # only the first comparator is used
         prop = first.get("property") if isinstance(first, dict) else None
-        if prop not in kind.sorts:
+        if kind.sorts is not None and prop not in kind.sorts:
             raise MethodError("unsupportedSort", f"Unsupported sort property {prop}.")
         ascending = first.get("isAscending", True) is not False
     else:

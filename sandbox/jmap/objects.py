@@ -102,6 +102,8 @@ class Kind:
     default_sort = "id"
     #: refused with ``forbidden`` "Enterprise feature" on a Community sandbox
     enterprise_only = False
+    #: a kind with its own /query (``custom_query(sb, caller, args, conditions)``), e.g. x:Log
+    custom_query = None
 
     # ---- records
     def records(self, sb, caller) -> dict[int, object]:
@@ -815,10 +817,12 @@ def kinds(sb) -> dict[str, Kind]:
     from .actions import ACTION
     from .directory import MAILING_LIST, OAUTH_CLIENT, ROLE, TENANT
     from .mailflow import KINDS as MAIL_FLOW_KINDS
+    from .observe import KINDS as OBSERVE_KINDS
     from .selfservice import ACCOUNT_PASSWORD, API_KEY, APP_PASSWORD
     from .spam import KINDS as SPAM_KINDS
     from .tasks import KINDS as TASK_KINDS
 
     table = {k.name: k for k in (ACCOUNT, DOMAIN, MAILING_LIST, TENANT, ROLE, OAUTH_CLIENT, ACCOUNT_PASSWORD,
-                                 API_KEY, APP_PASSWORD, ACTION, *MAIL_FLOW_KINDS, *TASK_KINDS, *SPAM_KINDS)}
+                                 API_KEY, APP_PASSWORD, ACTION, *MAIL_FLOW_KINDS, *TASK_KINDS, *SPAM_KINDS,
+                                 *OBSERVE_KINDS)}
     return table
