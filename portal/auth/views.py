@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.access import require
 from portal.audit import recording as audit
 from portal.navigation import landing_url
-from portal.permissions import PERMISSIONS, needs
+from portal.permissions import PERMISSIONS, needs, version_permissions
 from portal.request import HtmxRequest, PortalRequest
 from portal.stalwart import StalwartClient, errors, generation, oauth
 from portal.stalwart.jmap import signin
@@ -110,7 +110,7 @@ async def _sign_in_jmap(
     The returned code's `code` carries the account's name as the server writes it."""
     client_code, pkce = await signin.request_code(username, password, totp, client_ip=ip)
     tokens = await signin.exchange_code(client_code, pkce, client_ip=ip)
-    name, code = await signin.account(tokens.access_token, PERMISSIONS)
+    name, code = await signin.account(tokens.access_token, {*PERMISSIONS, *version_permissions(signin.VERSION)})
     return dataclasses.replace(code, code=name), tokens
 
 

@@ -5,7 +5,7 @@ The portal's access rules (`portal.permissions`) name the <= 0.15 kebab-case per
 (v0.16 permissions.md §5): `individual-list` is `sysAccountQuery`, `manage-passwords` is the
 account-password, app-password and API-key permissions, a name that only changed spelling is
 its camelCase form. A <= 0.15 permission without a 0.16 equivalent (`restart`,
-`settings-delete`, ...) is never held, so its pages are not offered. The server's permission
+`settings-delete`, ...) is held only by an administrator of the whole server. The server's permission
 enum is read at run time from `/api/schema` (`schema.permission_names`); a replacement that
 the running server does not know is not required, and an account that holds every permission
 of the enum holds every <= 0.15 one.
@@ -66,7 +66,8 @@ RENAMED: dict[str, tuple[str, ...]] = {
     ),
     "jmap-search-snippet": ("jmapSearchSnippetGet",),
     "jmap-echo": ("jmapCoreEcho",),
-    "jmap-sieve-script-query-changes": (),
+    # No SieveScript/queryChanges permission any more: querying is the closest right.
+    "jmap-sieve-script-query-changes": ("jmapSieveScriptQuery",),
     "ai-model-interact": ("interactAi",),
     "troubleshoot": ("liveDeliveryTest", "actionTroubleshootDmarc"),
     "spam-filter-test": ("actionClassifySpam",),
@@ -131,11 +132,11 @@ def as_rest(held: Iterable[str], known: Iterable[str], rest_names: Iterable[str]
     everything = bool(enum) and have >= enum - NOT_REPORTED - {"sysAccountPasswordGet", "sysAccountPasswordUpdate"}
     granted = set()
     for old in rest_names:
+        if everything:  # an administrator of the whole server, also for what 0.16 dropped
+            granted.add(old)
+            continue
         needed = replacements(old)
         if not needed:
-            continue
-        if everything:
-            granted.add(old)
             continue
         required = [name for name in needed if not enum or name in enum]
         if required and all(name in have for name in required):

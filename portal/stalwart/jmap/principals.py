@@ -339,6 +339,7 @@ class JmapPrincipals:
             look(SPECS["individual"], {"name": local})
             look(SPECS["list"], {"text": local})
         else:
+            look(SPECS["individual"], {"name": name})  # a bare login: the one account of that local part
             look(SPECS["domain"], {"name": name})
             look(SPECS["oauthClient"], {"clientId": name})
             look(SPECS["tenant"], {"text": name})
@@ -354,8 +355,13 @@ class JmapPrincipals:
                 continue
             except (errors.BadRequest, errors.ItemNotFound, errors.UnknownMethod):
                 continue
+            if spec.obj == "Account" and "@" not in name:
+                found = found if len(found) == 1 else []  # ambiguous across domains: not this way
+                label = "name"
+            else:
+                label = spec.label
             for item in found:
-                if isinstance(item, dict) and str(item.get(spec.label) or "").lower() == name.lower():
+                if isinstance(item, dict) and str(item.get(label) or "").lower() == name.lower():
                     if spec.obj == "Account":
                         spec = SPECS["group" if item.get("@type") == "Group" else "individual"]
                     return spec, item, self._names(results, lookups)
@@ -465,7 +471,11 @@ class JmapPrincipals:
         tenant = str(principal.get("tenant") or "")
         if tenant and spec.obj != "Tenant":
             value["memberTenantId"] = next(iter(self._ids(names.tenants, [tenant], "tenant")))
-        result = await self._client.set(spec.obj, create={"new": value}, field_map=FIELD_MAP)
+        try:
+            result = await self._client.set(spec.obj, create={"new": value}, field_map=FIELD_MAP)
+        except errors.FieldAlreadyExists as exc:
+            exc.body["value"] = str(principal.get("name") or "")  # what the person typed, for the message
+            raise
         created = result["created"].get("new") or {}
         return id_number(created.get("id")) or 0
 

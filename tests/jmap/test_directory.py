@@ -1,0 +1,172 @@
+"""The directory on Stalwart 0.16: the same pages, served from x:Account and friends."""
+
+from __future__ import annotations
+
+import re
+
+from django.urls import reverse
+
+from tests.conftest import persona
+
+
+def detail(kind: str, name: str) -> str:
+    return reverse("directory:detail", kwargs={"kind": kind, "name": name})
+
+
+def posts(sandbox) -> list:
+    return [r for r in sandbox.requests if r.path == "/jmap/"]
+
+
+def account(sandbox, address: str):
+    """The sandbox's principal with that first e-mail address (the 0.16 login)."""
+    for principal in sandbox.principals.values():
+        if principal.emails and principal.emails[0] == address:
+            return principal
+    return None
+
+
+def test_account_list_is_one_round_trip_with_names_and_paging(signed_in, sandbox):
+    client = signed_in("admin")
+    response = client.get("/directory/accounts/?size=10")
+    assert response.status_code == 200
+    assert [(r.method, r.path) for r in sandbox.requests] == [("POST", "/jmap/")]
+    content = response.content.decode()
+    assert "alice.novak@example.com" in content
+    assert "admin@acme.org" in content  # the administrator of the whole server sees every tenant
+    sandbox.requests.clear()
+    second = client.get("/directory/accounts/?size=10&page=2")
+    assert second.status_code == 200 and len(posts(sandbox)) == 1
+    assert "alice.novak@example.com" not in second.content.decode()
+
+
+def test_search_filters_accounts(signed_in, sandbox):
+    client = signed_in("admin")
+    response = client.get("/directory/accounts/?q=alice")
+    assert response.status_code == 200
+    assert "alice.novak@example.com" in response.content.decode()
+    assert "jane.doe@example.org" not in response.content.decode()
+
+
+def test_every_list_page_of_0_16_is_one_round_trip(signed_in, sandbox):
+    client = signed_in("admin")
+    for kind in ("accounts", "groups", "lists", "domains", "tenants", "roles", "oauth-clients"):
+        sandbox.requests.clear()
+        response = client.get(f"/directory/{kind}/")
+        assert response.status_code == 200, (kind, response.content[:500])
+        assert len(sandbox.requests) == 1, kind
+
+
+def test_account_360(signed_in, sandbox):
+    client = signed_in("admin")
+    response = client.get(detail("accounts", "alice.novak@example.com"))
+    assert response.status_code == 200, response.content[:2000]
+    content = response.content.decode()
+    assert "Alice Novak (Sales)" in content
+    assert "alice@example.com" in content and "alice.novak@example.net" in content  # aliases, domains named
+    assert "****" not in content
+
+
+def test_unknown_and_wrong_type_are_404(signed_in, sandbox):
+    client = signed_in("admin")
+    assert client.get(detail("accounts", "nobody@example.org")).status_code == 404
+    assert client.get(detail("groups", "alice.novak@example.com")).status_code == 404
+
+
+def test_create_edit_and_delete_an_account(signed_in, sandbox):
+    client = signed_in("admin")
+    response = client.post(
+        reverse("directory:create", kwargs={"kind": "accounts"}),
+        {
+            "name": "new.person",
+            "description": "New Person",
+            "email": "new.person@example.org",
+            "aliases": "np@example.org",
+            "password": "a long enough password",
+            "quota_amount": "2",
+            "quota_unit": "GiB",
+            "roles": "user",
+        },
+    )
+    assert response.status_code == 302, response.content[:3000]
+    created = account(sandbox, "new.person@example.org")
+    assert created is not None and created.description == "New Person"
+    assert "np@example.org" in created.emails and created.quota == 2 * 1024**3
+
+    page = client.get(detail("accounts", "new.person@example.org"))
+    assert page.status_code == 200 and "New Person" in page.content.decode()
+
+    edit_url = reverse("directory:edit", kwargs={"kind": "accounts", "name": "new.person@example.org"})
+    form = client.get(edit_url).content.decode()
+    values = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    data = {
+        "snapshot": values["snapshot"],
+        "name": "new.person@example.org",
+        "description": "Renamed Person",
+        "email": "new.person@example.org",
+        "aliases": "",
+        "roles": "user",
+        "memberOf": "",
+        "lists": "",
+        "quota_amount": "",
+        "quota_unit": "GiB",
+    }
+    sandbox.requests.clear()
+    saved = client.post(edit_url, data)
+    assert saved.status_code == 302, saved.content[:3000]
+    changed = account(sandbox, "new.person@example.org")
+    assert changed.description == "Renamed Person" and "np@example.org" not in changed.emails
+
+    deleted = client.post(reverse("directory:delete", kwargs={"kind": "accounts", "name": "new.person@example.org"}))
+    assert deleted.status_code == 302
+    assert account(sandbox, "new.person@example.org") is None
+
+
+def test_create_errors_go_next_to_the_field_and_keep_input(signed_in, sandbox):
+    client = signed_in("admin")
+    response = client.post(
+        reverse("directory:create", kwargs={"kind": "accounts"}),
+        {"name": "alice.novak", "email": "alice.novak@example.com", "description": "Keep me", "roles": "user"},
+    )
+    assert response.status_code == 422, response.content[:2000]
+    content = response.content.decode()
+    assert "Keep me" in content
+    assert "alice.novak" in content and "already used" in content
+
+
+def test_a_bare_login_finds_its_one_account(signed_in, sandbox):
+    client = signed_in("admin")
+    assert client.get(detail("accounts", "alice.novak")).status_code == 200
+    assert client.get(detail("accounts", "admin")).status_code == 404  # admin@example.org and admin@acme.org
+
+
+def test_a_helpdesk_agent_cannot_delete(signed_in, sandbox):
+    client = signed_in("helpdesk")
+    url = reverse("directory:delete", kwargs={"kind": "accounts", "name": "alice.novak@example.com"})
+    assert client.post(url).status_code == 403
+    assert sandbox.requests == []
+
+
+def test_tenant_admin_sees_only_their_tenant(signed_in, sandbox):
+    client = signed_in("tenant_admin")
+    response = client.get("/directory/accounts/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "admin@acme.org" in content and "alice.novak@example.com" not in content
+    assert client.get(detail("accounts", "alice.novak@example.com")).status_code == 404
+
+
+def test_kinds_without_a_0_16_equivalent_explain_themselves(signed_in, sandbox):
+    client = signed_in("admin")
+    for url in ("/directory/api-keys/", "/queue/", "/directory/domains/example.org/dns"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "Not available on this server" in response.content.decode()
+    assert sandbox.requests == []
+
+
+def test_upstream_failure_on_a_list_is_the_error_page(signed_in, sandbox, settings, closed_port):
+    client = signed_in("admin")
+    settings.STALWART_URL = f"http://127.0.0.1:{closed_port}"
+    response = client.get("/directory/accounts/")
+    assert response.status_code == 502
+    assert persona("admin").password not in response.content.decode()
