@@ -60,7 +60,7 @@ def test_create_shows_the_password_once_and_it_signs_in(signed_in, sandbox, capl
     password = shown_password(response)
     assert re.fullmatch(r"[a-z2-9]{4}(-[a-z2-9]{4}){3}", password)
     content = response.content.decode()
-    assert "For “iPhone Mail”" in content
+    assert "For “<bdi>iPhone Mail</bdi>”" in content
     assert "127.0.0.1" in content and "993" in content and "465" in content  # setup hints
     assert 'data-copy-target="app-password-value"' in content
 
@@ -134,7 +134,7 @@ def test_revoke_one_asks_first_and_removes_exactly_that_one(signed_in, sandbox):
     jane.secrets += [f"$app$abc${sha512_crypt_hash('one')}", f"$app$abcdef${sha512_crypt_hash('two')}"]
     confirm = client.get("/account/security/app-passwords/revoke?name=abc")
     assert confirm.status_code == 200
-    assert "Revoke “abc”?" in confirm.content.decode()
+    assert "Revoke “<bdi>abc</bdi>”?" in confirm.content.decode()
     assert app_secrets(sandbox, jane.name) == jane.secrets[1:]  # asking changed nothing
     done = client.post("/account/security/app-passwords/revoke", {"name": "abc"})
     assert done.status_code == 302 and done.url == LIST

@@ -51,7 +51,7 @@ def test_two_factor_user_is_well_protected(signed_in_totp, sandbox):
     content = signed_in_totp().get("/account/security/").content.decode()
     assert "Your account is well protected" in content
     assert "Recommended next step" not in content
-    assert "Newest: “Phone mail app”" in content and " ago</time>" in content
+    assert "Newest: “<bdi>Phone mail app</bdi>”" in content and " ago</time>" in content
 
 
 def test_two_factor_without_app_passwords_suggests_one(signed_in_totp, sandbox):

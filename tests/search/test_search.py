@@ -112,7 +112,7 @@ def test_htmx_gets_the_results_only(signed_in, sandbox):
 def test_nothing_found(signed_in, sandbox):
     client = signed_in("admin")
     html = client.get("/search/", {"q": "zzz-nothing-here"}).content.decode()
-    assert "Nothing matches “zzz-nothing-here”" in html
+    assert "Nothing matches “<bdi>zzz-nothing-here</bdi>”" in html
 
 
 def test_upstream_failure_is_the_error_page(signed_in, sandbox):

@@ -274,7 +274,7 @@ def test_reset_uids_shows_the_counts(signed_in, sandbox):
     assert response.status_code == 200
     counts = actions(sandbox)[-1]["counts"]
     content = response.content.decode()
-    assert f"IMAP UIDs of {JANE} reset" in content and f"{counts[0]} mailboxes and {counts[1]} message" in content
+    assert f"IMAP UIDs of <bdi>{JANE}</bdi> reset" in content and f"{counts[0]} mailboxes and {counts[1]} message" in content
     missing = client.post(action_url("reset-uids"), {"confirmed": "yes", "account": "nobody"})
     assert missing.status_code == 422 and "nobody was not found, or is not yours to manage" in missing.content.decode()
 

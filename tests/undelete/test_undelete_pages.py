@@ -45,7 +45,7 @@ def test_restore_selected_after_confirmation(signed_in, sandbox):
     content = client.get("/undelete/jane.doe/").content.decode()
     value = content.split('name="item" value="', 1)[1].split('"', 1)[0].replace("&#x27;", "'").replace("&amp;", "&")
     page = client.post("/undelete/jane.doe/restore", {"item": value})
-    assert page.status_code == 200 and "Restore 1 message to jane.doe?" in page.content.decode()
+    assert page.status_code == 200 and "Restore 1 message to <bdi>jane.doe</bdi>?" in page.content.decode()
     assert not upstream(sandbox, "POST")
     response = client.post("/undelete/jane.doe/restore", {"item": value, "confirmed": "yes"})
     assert response.status_code == 302
