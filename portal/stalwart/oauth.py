@@ -38,6 +38,7 @@ class AuthorizationCode:
     permissions: frozenset[str]
     version: str
     enterprise: bool
+    generation: str = "rest"  # the API the server speaks (portal.stalwart.generation)
 
 
 @dataclass(frozen=True, slots=True)
