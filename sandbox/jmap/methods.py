@@ -203,7 +203,7 @@ def do_get(sb, caller, kind, args) -> dict:
     not_found = []
     if wanted is None:
         chosen = [records[k] for k in sorted(records)][:MAX_GET]
-        if kind.singleton:
+        if kind.singleton and not kind.singleton_saved(sb, caller):
             chosen = []  # unsaved singletons are only listed when asked for by id
     else:
         if not isinstance(wanted, list):
@@ -354,6 +354,12 @@ def do_set(sb, caller, kind, args, created_ids: dict) -> dict:
         try:
             if not isinstance(obj, dict):
                 raise SetError.invalid_patch("", "Invalid object.")
+            if kind.singleton and kind.create_updates_singleton:
+                (record,) = kind.records(sb, caller).values()
+                kind.update(sb, caller, record, _replace_creation_ids(obj, created_ids))
+                created_ids[cid] = ids.SINGLETON
+                created[cid] = {"id": ids.SINGLETON}
+                continue
             if kind.singleton:
                 raise SetError("singleton")
             number, extra = kind.create(sb, caller, _replace_creation_ids(obj, created_ids))

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 
+from ..model import Principal
 from ..permissions import BUILTIN_ROLE_NAMES
-from ..state import Principal
 from . import ids
 from .errors import SetError
 from .permissions import map_name, permission_ids
@@ -104,6 +104,12 @@ class Kind:
     enterprise_only = False
     #: a kind with its own /query (``custom_query(sb, caller, args, conditions)``), e.g. x:Log
     custom_query = None
+    #: a ``create`` on this singleton acts as an update (settings singletons)
+    create_updates_singleton = False
+
+    def singleton_saved(self, sb, caller) -> bool:
+        """A singleton that was saved is listed by ``/get`` with ``ids: null``."""
+        return False
 
     # ---- records
     def records(self, sb, caller) -> dict[int, object]:
@@ -819,10 +825,13 @@ def kinds(sb) -> dict[str, Kind]:
     from .mailflow import KINDS as MAIL_FLOW_KINDS
     from .observe import KINDS as OBSERVE_KINDS
     from .selfservice import ACCOUNT_PASSWORD, API_KEY, APP_PASSWORD
+    from .settings import settings_kinds
     from .spam import KINDS as SPAM_KINDS
     from .tasks import KINDS as TASK_KINDS
 
     table = {k.name: k for k in (ACCOUNT, DOMAIN, MAILING_LIST, TENANT, ROLE, OAUTH_CLIENT, ACCOUNT_PASSWORD,
                                  API_KEY, APP_PASSWORD, ACTION, *MAIL_FLOW_KINDS, *TASK_KINDS, *SPAM_KINDS,
                                  *OBSERVE_KINDS)}
+    for kind in settings_kinds(frozenset(table)):
+        table[kind.name] = kind
     return table

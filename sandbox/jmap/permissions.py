@@ -117,6 +117,11 @@ def map_name(old: str) -> tuple[str, ...]:
         names = tuple(f"{stem}{op}" for op in ("Create", "Update", "Destroy"))
     else:
         names = (_camel(old),)
+    # a task or action permission goes with the right to create tasks / actions (permissions.md §5)
+    if any(n.startswith("task") for n in names):
+        names = (*names, "sysTaskCreate")
+    if any(n.startswith("action") for n in names):
+        names = (*names, "sysActionCreate")
     known = permission_ids()
     return tuple(n for n in names if n in known)
 
