@@ -11,7 +11,11 @@ Typical use::
 This package imports nothing from the portal.
 """
 
+from .seed import build_seed
 from .state import Sandbox
+
+# The state model knows nothing of its contents: a new Sandbox is filled by the seed.
+Sandbox.populate = build_seed
 
 __all__ = ["Sandbox", "run_in_thread", "create_app", "serve"]
 

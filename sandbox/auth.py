@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from . import limits
 from .errors import ProblemError
+from .model import Principal
 from .passwords import HashError, MissingTotp, verify_secret
-from .state import Principal
 
 
 @dataclass

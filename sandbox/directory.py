@@ -3,13 +3,12 @@ delete, list and output shapes (spec §5). HTTP-independent: ``principals.py`` w
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ManagementError, ProblemError
+from .model import INPUT_TYPES, TYPE_DISPLAY, TYPE_IDS, Principal, tokenize
 from .permissions import BUILTIN_ROLE_IDS, BUILTIN_ROLE_NAMES, role_permission_masks
-from .state import INPUT_TYPES, TYPE_DISPLAY, TYPE_IDS, Principal
 
 MAX_STRING_LEN = 512
 
@@ -799,24 +798,6 @@ def delete_principal(sb, p: Principal) -> None:
 
 
 # --------------------------------------------------------------------------- listing
-
-_WORD = re.compile(r"[^\W_]+")
-MAX_TOKEN_LENGTH = 127
-
-
-def tokenize(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text) if len(w.encode("utf-8")) <= MAX_TOKEN_LENGTH]
-
-
-def index_words(p: Principal) -> set[str]:
-    """Words of the v0.12 principal index: name, description and e-mails."""
-    words = set(tokenize(p.name))
-    if p.description:
-        words.update(tokenize(p.description))
-    for email in p.emails:
-        words.update(tokenize(email))
-    return words
-
 
 def _find_str(p: Principal, term: str) -> bool:
     """v0.11 filter term: a substring of some string field (lowercased)."""

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import random
 
+from .model import Principal
 from .observability import Event
 from .observability import state as observability_state
 from .permissions import BUILTIN_ROLE_IDS
 from .queue import enqueue, schedule_report
 from .reports import receive_report
-from .state import Principal
 from .store import delete_blob
 
 SCRIPT = "<script>alert(1)</script>"

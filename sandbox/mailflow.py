@@ -9,7 +9,9 @@ minutes" stays five minutes away however long the sandbox has been running.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,13 +186,20 @@ def state(sb) -> MailFlow:
     return sb.mailflow
 
 
-def install(sb) -> MailFlow:
-    """Create the mail-flow state (seeded for the demo) and register it for resets."""
-    sb.mailflow = MailFlow(base_time=sb.now())
-    if sb.has_demo_data:
-        from .mailflow_seed import seed_mail_flow
+def blob_hash(content: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(content).digest()).decode().rstrip("=")
 
-        seed_mail_flow(sb, sb.mailflow)
+
+def tenant_domains(sb, access) -> list[str] | None:
+    """Names of the caller's tenant domains, or None when the caller is not tenant-scoped (§5.7)."""
+    if not sb.enterprise or access.tenant_id is None:
+        return None
+    return sorted(p.name for p in sb.principals.values() if p.type == "domain" and p.tenant == access.tenant_id)
+
+
+def install(sb) -> MailFlow:
+    """Create the (empty) mail-flow state and register it for resets; `sandbox.seed` fills it."""
+    sb.mailflow = MailFlow(base_time=sb.now())
 
     def snapshot() -> MailFlow:
         return copy.deepcopy(sb.mailflow)

@@ -15,9 +15,9 @@ from .directory import (
 )
 from .errors import ManagementError, ProblemError
 from .http import data_response, decode_path_element
+from .model import INPUT_TYPES
 from .permissions import principal_permission
 from .routing import api_module, path_element
-from .state import INPUT_TYPES
 
 #: Types whose -list permission is required when no types are given (all nine groups).
 _ALL_LIST_TYPES = (

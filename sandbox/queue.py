@@ -9,7 +9,6 @@ happens. A message with nothing left pending leaves the queue.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 
@@ -25,21 +24,16 @@ from .mailflow import (
     QueuedMessage,
     QueueDomain,
     QueueRecipient,
+    blob_hash,
     is_done,
     is_pending,
     state,
     status_json,
+    tenant_domains,
 )
 from .routing import api_module, path_element
 
 # --------------------------------------------------------------------------- helpers
-
-
-def tenant_domains(sb, access) -> list[str] | None:
-    """Names of the caller's tenant domains, or None when the caller is not tenant-scoped (§5.7)."""
-    if not sb.enterprise or access.tenant_id is None:
-        return None
-    return sorted(p.name for p in sb.principals.values() if p.type == "domain" and p.tenant == access.tenant_id)
 
 
 def future_timestamp(sb, value: str | None) -> int | None:
@@ -48,10 +42,6 @@ def future_timestamp(sb, value: str | None) -> int | None:
     if instant is None or instant < sb.now():
         return None
     return instant
-
-
-def blob_hash(content: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(content).digest()).decode().rstrip("=")
 
 
 def message_json(sb, message: QueuedMessage) -> dict:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from .dates import snowflake
 from .errors import ProblemError
 from .http import data_response, decode_path_element, parse_uint
-from .mailflow import REPORT_RETENTION, IncomingReport, state
-from .queue import tenant_domains
+from .mailflow import REPORT_RETENTION, IncomingReport, state, tenant_domains
 from .routing import api_module, path_element
 
 CLASSES = ("dmarc", "tls", "arf")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 
+from .model import Principal
 from .passwords import sha512_crypt_hash
 from .permissions import BUILTIN_ROLE_IDS
-from .state import Principal, Sandbox
+from .state import Sandbox
 
 GIB = 1024**3
 MIB = 1024**2
@@ -296,6 +297,10 @@ def build_seed(sb: Sandbox) -> None:
     from .mailflow import install as install_mail_flow
 
     install_mail_flow(sb)
+    if sb.has_demo_data:
+        from .mailflow_seed import seed_mail_flow
+
+        seed_mail_flow(sb, sb.mailflow)
     if sb.seed == "hostile":
         from .hostile_seed import apply as add_hostile_content
 

@@ -1,5 +1,9 @@
 """All mutable state of the Stalwart sandbox, behind one ``Sandbox`` object.
 
+The one state model both protocol front-ends (the REST ``/api`` of 0.11-0.15 and the JMAP
+registry of 0.16, ``sandbox.jmap``) read and change. Its records are in ``sandbox.model``;
+what fills it (``sandbox.seed``) and the protocol modules import it, never the other way.
+
 Later API areas (queue, reports, settings, telemetry, ...) keep their state here too; register a
 ``reset`` participant with :meth:`Sandbox.register_state` so :meth:`Sandbox.reset` restores it.
 """
@@ -12,9 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .jmap import JMAP_VERSIONS  # releases served by the 0.16 front-end (same state, JMAP API)
+from .model import INPUT_TYPES, TYPE_DISPLAY, TYPE_IDS, Principal, index_words
 from .permissions import (
     BUILTIN_ROLE_IDS,
     BUILTIN_ROLE_NAMES,
@@ -23,119 +28,9 @@ from .permissions import (
     version_tuple,
 )
 
-# Principal types (§5.1): wire name -> type id.
-TYPE_IDS = {
-    "individual": 0,
-    "group": 1,
-    "resource": 2,
-    "location": 3,
-    "list": 5,
-    "other": 6,
-    "domain": 7,
-    "tenant": 8,
-    "role": 9,
-    "apiKey": 10,
-    "oauthClient": 11,
-}
-#: Display names used in error messages (``Type::as_str``).
-TYPE_DISPLAY = {
-    "individual": "Individual",
-    "group": "Group",
-    "resource": "Resource",
-    "location": "Location",
-    "tenant": "Tenant",
-    "list": "List",
-    "other": "Other",
-    "role": "Role",
-    "domain": "Domain",
-    "apiKey": "API Key",
-    "oauthClient": "OAuth Client",
-}
-#: Names accepted on input (``Type::parse``): "other" is not one of them.
-INPUT_TYPES = {
-    "individual": "individual",
-    "superuser": "individual",
-    "group": "group",
-    "resource": "resource",
-    "location": "location",
-    "list": "list",
-    "tenant": "tenant",
-    "role": "role",
-    "domain": "domain",
-    "apiKey": "apiKey",
-    "oauthClient": "oauthClient",
-}
-
 VERSIONS = ("0.11.8", "0.12.4", "0.13.4", "0.14.1", "0.15.5")
 #: "hostile" is the demo organisation plus attacker-controlled text (``sandbox.hostile_seed``).
 SEEDS = ("demo", "hostile", "empty")
-
-
-class Principal:
-    """One directory principal. Multi-valued fields are lists; an empty list means absent."""
-
-    __slots__ = (
-        "id",
-        "type",
-        "name",
-        "description",
-        "quota",
-        "secrets",
-        "emails",
-        "urls",
-        "external_members",
-        "picture",
-        "locale",
-        "enabled_permissions",
-        "disabled_permissions",
-        "tenant",
-        "member_of",
-        "used_quota",
-    )
-
-    def __init__(self, id: int, type: str, name: str):
-        self.id = id
-        self.type = type
-        self.name = name
-        self.description: str | None = None
-        #: int, a list of ints (tenant per-type quotas) or, if a client sent one, a string.
-        self.quota: Any = None
-        self.secrets: list[str] = []
-        self.emails: list[str] = []
-        self.urls: list[str] = []
-        self.external_members: list[str] = []
-        self.picture: str | None = None
-        #: v0.13+
-        self.locale: str | None = None
-        self.enabled_permissions: list[int] = []
-        self.disabled_permissions: list[int] = []
-        self.tenant: int | None = None
-        #: ids of the groups, lists and roles this principal belongs to, ascending.
-        self.member_of: list[int] = []
-        self.used_quota: int = 0
-
-    def clone(self) -> Principal:
-        p = Principal.__new__(Principal)
-        p.id = self.id
-        p.type = self.type
-        p.name = self.name
-        p.description = self.description
-        p.quota = list(self.quota) if isinstance(self.quota, list) else self.quota
-        p.secrets = list(self.secrets)
-        p.emails = list(self.emails)
-        p.urls = list(self.urls)
-        p.external_members = list(self.external_members)
-        p.picture = self.picture
-        p.locale = self.locale
-        p.enabled_permissions = list(self.enabled_permissions)
-        p.disabled_permissions = list(self.disabled_permissions)
-        p.tenant = self.tenant
-        p.member_of = list(self.member_of)
-        p.used_quota = self.used_quota
-        return p
-
-    def __repr__(self) -> str:
-        return f"<Principal {self.id} {self.type} {self.name!r}>"
 
 
 @dataclass
@@ -194,6 +89,10 @@ class Sandbox:
         rate_limits: enforce the default rate limits and auth fail2ban of spec §2.5.
     """
 
+    #: Fills a new sandbox with its seed (``self.seed``): ``sandbox.seed.build_seed``, wired in
+    #: by ``sandbox/__init__.py``, so that the state model imports none of what fills it.
+    populate: ClassVar[Callable[[Sandbox], None]]
+
     #: accounts the Enterprise licence allows (v0.15+ refuses to create more individuals);
     #: tests lower ``licensed_accounts``, ``reset()`` restores it
     LICENSED_ACCOUNTS = 10_000
@@ -240,9 +139,7 @@ class Sandbox:
         self.clock_offset = 0
         self._extra_state: dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]] = {}
         self._clear_state()
-        from .seed import build_seed
-
-        build_seed(self)
+        type(self).populate(self)
         self._pristine = self._snapshot()
         from .faults import Faults
 
@@ -486,8 +383,6 @@ class Sandbox:
     def _reindex_words(self, p: Principal) -> None:
         if not self.at_least((0, 12)):
             return
-        from .directory import index_words
-
         new = index_words(p)
         old = self.principal_words.get(p.id, set())
         for w in old - new:

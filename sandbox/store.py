@@ -17,7 +17,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 from .dates import parse_rfc3339, rfc3339
 from .errors import ManagementError, ProblemError
 from .http import Response, data_response, decode_path_element
-from .mailflow import DeletedBlob, state
+from .mailflow import DeletedBlob, blob_hash, state
 from .rfc5322 import parse_message
 from .routing import api_module, path_element
 
@@ -97,8 +97,6 @@ def handle_blobs(sb, req):
 
 def delete_blob(sb, account_id: int, content: bytes, *, deleted_at: int, expires_at: int) -> DeletedBlob:
     """Record a deleted message of an account that can still be restored (tests, seed)."""
-    from .queue import blob_hash
-
     flow = state(sb)
     digest = blob_hash(content)
     flow.blobs[digest] = content

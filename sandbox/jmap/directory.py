@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ..model import Principal
 from ..permissions import BUILTIN_ROLE_NAMES
-from ..state import Principal
 from . import ids
 from .errors import SetError
 from .objects import (
