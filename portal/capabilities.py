@@ -92,7 +92,7 @@ class Capabilities:
     spam_training_route: str
     #: 0.15: GET /api/spam-filter/train/{start,reset,stop,delete,status} drive the trainer
     spam_trainer: bool
-    #: the permission the classify test needs
+    #: the permission Stalwart checks for the classify test
     classify_permission: str
     #: the permission training needs (same name everywhere; 0.15 moved it to tenant-admin)
     train_permission: str
@@ -173,7 +173,8 @@ def _rest(version: tuple[int, int, int], enterprise: bool) -> Capabilities:
         permission_table=table,
         spam_training_route="upload" if v15 else "train",
         spam_trainer=v15,
-        classify_permission="spam-filter-test" if v15 else "spam-filter-classify",
+        # Up to 0.14 the whole /api/spam-filter area checks spam-filter-train (classify too).
+        classify_permission="spam-filter-test" if v15 else "spam-filter-train",
         train_permission="spam-filter-train",
         undelete_item_shape="item" if v15 else "collection",
         reindex_indexes=REINDEX_INDEXES_015 if v15 else (),
@@ -217,6 +218,8 @@ def _jmap(enterprise: bool) -> Capabilities:
 #: Parts of the portal (URL namespaces) that have no equivalent on Stalwart 0.16+ in this
 #: portal yet: the server manages them through objects the JMAP backend does not speak.
 JMAP_MISSING_AREAS = frozenset({"queue", "reports", "undelete", "observability", "config", "tools", "account"})
+#: Pages of those areas that work on 0.16 all the same (they make no upstream call, or have a 0.16 backend).
+JMAP_AVAILABLE_PAGES = frozenset({"account:overview"})
 #: Directory kinds that no longer exist on 0.16 (API keys became credentials of one's own account).
 JMAP_MISSING_KINDS = frozenset({"resources", "locations", "others", "api-keys"})
 #: Directory pages (URL names) without a 0.16 equivalent in this portal yet.
@@ -230,7 +233,7 @@ def unavailable(capabilities: Capabilities, view_name: str, kwargs: dict) -> str
     if capabilities.generation != "jmap":
         return ""
     namespace = view_name.split(":", 1)[0] if ":" in view_name else ""
-    if namespace in JMAP_MISSING_AREAS:
+    if namespace in JMAP_MISSING_AREAS and view_name not in JMAP_AVAILABLE_PAGES:
         return _(
             "Stalwart 0.16 and later manage this through new objects that this portal does not "
             "support yet. Use the server's own web administration for it."

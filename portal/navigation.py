@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from portal.capabilities import unavailable
 from portal.markup import kept
 from portal.permissions import SIGNED_IN, Access, PortalUser, needs, needs_any
 
@@ -81,7 +82,8 @@ SECTIONS: tuple[NavSection, ...] = (
         (
             NavItem(_("Delivery troubleshooting"), "tools:delivery", needs("troubleshoot")),
             NavItem(_("DMARC check"), "tools:dmarc", needs("troubleshoot")),
-            NavItem(_("Spam filter"), "tools:spam", needs("spam-filter-train")),
+            # 0.15 tests messages with spam-filter-test (portal.capabilities)
+            NavItem(_("Spam filter"), "tools:spam", needs_any("spam-filter-train", "spam-filter-test")),
         ),
     ),
     NavSection(
@@ -136,8 +138,13 @@ def _visible(user: PortalUser) -> tuple[tuple[int, int], ...]:
         (index, position)
         for index, section in enumerate(SECTIONS)
         for position, item in enumerate(section.items)
-        if item.url_name and item.access.allows(user)
+        if item.url_name and item.access.allows(user) and _offered(user, item)
     )
+
+
+def _offered(user: PortalUser, item: NavItem) -> bool:
+    """The server has this page (Stalwart 0.16+ lacks some: `capabilities.unavailable`)."""
+    return user.generation == "rest" or not unavailable(user.capabilities, item.url_name or "", dict(item.url_kwargs))
 
 
 def _sections(visible: tuple[tuple[int, int], ...]) -> list[tuple[str | Promise, list[tuple[str | Promise, str]]]]:
@@ -194,6 +201,6 @@ LANDING_ORDER: tuple[NavItem, ...] = (
 
 def landing_url(user: PortalUser) -> str:
     for item in LANDING_ORDER:
-        if item.url_name and item.access is not SIGNED_IN and item.access.allows(user):
+        if item.url_name and item.access is not SIGNED_IN and item.access.allows(user) and _offered(user, item):
             return item.url()
     return reverse("account:overview")

@@ -44,3 +44,20 @@ def test_every_url_as_every_persona(signed_in, client, sandbox, who):
             failures.append((name, "signed out"))
             signed_in(who)
     assert failures == [], failures
+
+
+def test_the_menu_offers_only_pages_the_server_has(signed_in, sandbox):
+    client = signed_in("admin")
+    page = client.get("/directory/accounts/").content.decode()
+    assert 'href="/directory/accounts/"' in page and 'href="/directory/domains/"' in page
+    for missing in ('href="/queue/"', 'href="/directory/api-keys/"', 'href="/reports/'):
+        assert missing not in page, missing
+
+
+def test_a_plain_user_lands_on_a_page_that_works(client, sandbox):
+    from tests.conftest import sign_in
+
+    response = sign_in(client, "user")
+    assert response.status_code == 302
+    landing = client.get(response["Location"])
+    assert landing.status_code == 200
