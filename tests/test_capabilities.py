@@ -26,7 +26,7 @@ def test_what_differs():
     v11, v13, v14, v15 = (for_server("rest", v, True) for v in ("0.11.8", "0.13.4", "0.14.1", "0.15.5"))
     assert not v11.queue_recipients and v13.queue_recipients
     assert not v13.single_password_secrets and v14.single_password_secrets
-    assert v11.classify_permission == "spam-filter-classify" and v15.classify_permission == "spam-filter-test"
+    assert v11.classify_permission == "spam-filter-train" and v15.classify_permission == "spam-filter-test"
     assert v11.spam_training_route == "train" and v15.spam_training_route == "upload"
     assert v15.reindex_indexes == ("email", "calendar", "contacts", "file", "tracing") and v11.reindex_indexes == ()
     assert "bayes-global" in v11.in_memory_prefixes and "bayes-global" not in v15.in_memory_prefixes

@@ -10,6 +10,7 @@ import re
 from urllib.parse import unquote
 
 import pytest
+from django.urls import reverse
 
 from portal.access import known_permissions
 from tests.conftest import persona
@@ -124,3 +125,134 @@ def test_undelete_restores_on_every_version(signed_in, sandbox):
     if _at_least(sandbox, 15):  # 0.15 says what was deleted: the portal shows it
         listed = client.get("/undelete/jane.doe/").content.decode()
         assert "cell-sub" in listed and " · " in listed
+
+
+# --- spam filter --------------------------------------------------------------------------
+SPAM = "From: a@example.com\r\nTo: jane@example.org\r\nSubject: WINNER WINNER\r\n\r\nlottery\r\n"
+CLASSIFY = {
+    "remote_ip": "192.0.2.25",
+    "ehlo_domain": "mx.example.com",
+    "sender": "alice@example.com",
+    "recipients": "jane@example.org",
+    "tls": "on",
+    "message": SPAM,
+}
+
+
+def test_classify_uses_the_versions_permission(signed_in, sandbox):
+    admin = signed_in("admin")
+    response = admin.post("/tools/spam-filter/", CLASSIFY)
+    assert response.status_code == 200 and "with a score of" in response.content.decode()
+    assert [r.status for r in sandbox.requests if "classify" in r.path] == [200]
+
+
+def test_classify_refused_before_any_call_where_the_version_needs_another_permission(signed_in, sandbox):
+    client = signed_in("user")  # users hold spam-filter-train; 0.15 moved both to tenant-admin
+    response = client.get("/tools/spam-filter/")
+    assert response.status_code == (403 if _at_least(sandbox, 15) else 200)
+    assert _api(sandbox) == []
+
+
+def test_training_uses_the_versions_route_and_reports_what_happened(signed_in, sandbox):
+    from sandbox.toolstate import tools_state
+
+    client = signed_in("admin")
+    response = client.post("/tools/spam-filter/train", {"kind": "spam", "message": SPAM, "account": "jane.doe"})
+    assert response.status_code == 302, response.content[-3000:]
+    said = client.get(response.url).content.decode()
+    sent = [r for r in sandbox.requests if "/api/spam-filter/" in r.path and r.method == "POST"]
+    assert [r.status for r in sent] == [200]
+    if _at_least(sandbox, 15):
+        assert unquote(sent[0].path) == "/api/spam-filter/upload/spam/jane.doe"
+        assert "Stored as a spam sample" in said and "next training run" in said
+        assert "The trainer is not running" in said
+    else:
+        assert unquote(sent[0].path) == "/api/spam-filter/train/spam/jane.doe"
+        assert "Trained the filter of jane.doe" in said
+        assert "Start training" not in said
+    assert [(kind, account) for kind, account, _ in tools_state(sandbox).trained] == [("spam", "jane.doe")]
+
+
+def test_trainer_controls_on_0_15(signed_in, sandbox):
+    client = signed_in("admin")
+    if not _at_least(sandbox, 15):
+        page = client.get("/tools/spam-filter/train").content.decode()
+        assert "Start training" not in page
+        response = client.post("/tools/spam-filter/train", {"trainer": "start"})
+        assert response.status_code == 302 and _api(sandbox) == []
+        assert "no trainer to start" in client.get(response.url).content.decode()
+        return
+    started = client.post("/tools/spam-filter/train", {"trainer": "start"})
+    assert "Training started" in client.get(started.url).content.decode()
+    again = client.post("/tools/spam-filter/train", {"trainer": "start"})
+    page = client.get(again.url).content.decode()
+    assert "already running: nothing was started" in page and "Stop training" in page
+    asked = client.post("/tools/spam-filter/train", {"trainer": "delete"})
+    assert asked.status_code == 200 and "Yes, delete the models" in asked.content.decode()
+    assert not any(r.path.endswith("/train/delete") for r in sandbox.requests)
+    deleted = client.post("/tools/spam-filter/train", {"trainer": "delete", "confirmed": "yes"})
+    assert "models were deleted" in client.get(deleted.url).content.decode()
+    stopped = client.post("/tools/spam-filter/train", {"trainer": "stop"})
+    assert "Training stopped" in client.get(stopped.url).content.decode()
+
+
+# --- maintenance --------------------------------------------------------------------------
+def _actions(sandbox) -> list[dict]:
+    from sandbox.toolstate import tools_state
+
+    return tools_state(sandbox).actions
+
+
+def test_reindex_offers_the_versions_indexes(signed_in, sandbox):
+    client = signed_in("admin")
+    page = client.get("/tools/maintenance/").content.decode()
+    if _at_least(sandbox, 15):
+        for index in ("email", "calendar", "contacts", "file", "tracing"):
+            assert f'<option value="{index}"' in page
+        response = client.post("/tools/maintenance/reindex", {"index": "calendar", "account": "jane.doe"})
+        assert response.status_code == 302
+        (call,) = [r for r in sandbox.requests if "/reindex" in r.path]
+        assert unquote(call.path) == "/api/store/reindex/calendar/jane.doe" and call.status == 200
+        bad = client.post("/tools/maintenance/reindex", {"index": "nonsense"})
+        assert bad.status_code == 422
+    else:
+        assert 'name="index"' not in page
+        response = client.post("/tools/maintenance/reindex", {"account": "jane.doe"})
+        assert response.status_code == 302
+        (call,) = [r for r in sandbox.requests if "/reindex" in r.path]
+        assert unquote(call.path) == "/api/store/reindex/jane.doe" and call.status == 200
+    assert _actions(sandbox)[-1]["account"] == "jane.doe"
+
+
+def test_in_memory_purge_offers_only_the_versions_prefixes(signed_in, sandbox):
+    client = signed_in("admin")
+    page = client.get("/tools/maintenance/purge-in-memory").content.decode()
+    assert ('value="bayes-global"' in page) == (not _at_least(sandbox, 15))
+    assert 'value="greylist"' in page
+    response = client.post("/tools/maintenance/purge-in-memory", {"prefix": "bayes-global", "confirmed": "yes"})
+    if _at_least(sandbox, 15):
+        assert response.status_code == 422  # not a choice: nothing is sent, nothing claimed
+        assert _api(sandbox) == []
+    else:
+        assert response.status_code == 302
+        assert _actions(sandbox)[-1]["prefix"] == "bayes-global"
+
+
+def test_bayes_model_deletion_only_where_the_version_has_it(signed_in, sandbox):
+    client = signed_in("admin")
+    page = client.get("/tools/maintenance/").content.decode()
+    detail = client.get(reverse("directory:detail", kwargs={"kind": "accounts", "name": "jane.doe"})).content.decode()
+    response = client.post("/tools/maintenance/delete-bayes-global", {"confirmed": "yes"})
+    account = client.post("/tools/accounts/jane.doe/delete-bayes", {"confirmed": "yes"})
+    said = client.get(response.url).content.decode()
+    if _at_least(sandbox, 15):
+        assert "Stalwart 0.15 removed the Bayes model keys" in page
+        assert "Reset spam-filter training" not in detail
+        assert "Stalwart 0.15 removed the Bayes model keys" in said
+        assert "was deleted" not in said
+        assert not [r for r in sandbox.requests if "/purge/" in r.path]
+        assert account.status_code == 302
+    else:
+        assert "The server-wide Bayes spam model was deleted." in said
+        assert "Reset spam-filter training" in detail
+        assert [a["prefix"] for a in _actions(sandbox)] == ["bayes-global", "bayes-account"]

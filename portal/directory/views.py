@@ -185,7 +185,7 @@ def _helpdesk_links(user, spec: Kind, principal: Principal, *, may_purge: bool) 
                 _("asks first"),
             )
         )
-    if user.has("purge-in-memory-store") and may_purge:
+    if user.has("purge-in-memory-store") and may_purge and user.capabilities.bayes_purge:
         links.append(
             (
                 _("Reset spam-filter training"),

@@ -9,6 +9,7 @@ at once. An unknown account raises `errors.ItemNotFound`, an unknown store `erro
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from . import errors
@@ -90,9 +91,18 @@ class MaintenanceApi:
         await self._get("restart")
 
     # --- store ---------------------------------------------------------------------------
-    async def reindex(self, account: str = "") -> None:
-        """Rebuild the full-text index of one account, or of every account."""
-        await self._get(*(("store", "reindex", account) if account else ("store", "reindex")))
+    async def reindex(self, account: str = "", index: str = "") -> None:
+        """Rebuild the full-text index of one account, or of every account.
+
+        Stalwart 0.15 rebuilds one `index` at a time (`Capabilities.reindex_indexes`:
+        `/api/store/reindex/<index>[/<account>]`); earlier versions take no index.
+        """
+        elements = ["store", "reindex"]
+        if index:
+            elements.append(index)
+        if account:
+            elements.append(account)
+        await self._get(*elements)
 
     async def purge_blobs(self) -> None:
         await self._get("store", "purge", "blob")
@@ -107,10 +117,14 @@ class MaintenanceApi:
         store = self._store(store)
         await self._get(*(("store", "purge", "data", store) if store else ("store", "purge", "data")))
 
-    async def purge_in_memory(self, store: str = "", prefix: str = "", account: str = "") -> None:
-        """Purge expired keys (no prefix), or every key under one of `IN_MEMORY_PREFIXES`."""
+    async def purge_in_memory(
+        self, store: str = "", prefix: str = "", account: str = "", *, known: Collection[str] = IN_MEMORY_PREFIXES
+    ) -> None:
+        """Purge expired keys (no prefix), or every key under one of the `known` prefixes
+        (the server's: `Capabilities.in_memory_prefixes`; Stalwart 0.15 answers an unknown
+        prefix with success and purges only expired keys, so one is never sent)."""
         store = self._store(store)
-        if prefix and prefix not in IN_MEMORY_PREFIXES:
+        if prefix and (prefix not in IN_MEMORY_PREFIXES or prefix not in known):
             raise ValueError(f"Unknown in-memory prefix {prefix!r}")
         if account and prefix != "bayes-account":
             raise ValueError("Only the bayes-account prefix takes an account.")

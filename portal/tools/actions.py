@@ -9,13 +9,15 @@ what happens and that it cannot be undone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from portal.capabilities import Capabilities
 from portal.permissions import Access, needs, needs_any
 
-from .forms import AccountForm, DataStoreForm, InMemoryForm, OptionalAccountForm, ReloadForm, SpamRulesForm
+from .forms import AccountForm, DataStoreForm, InMemoryForm, ReindexForm, ReloadForm, SpamRulesForm
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +32,23 @@ class Action:
     confirm_button: str  # the button of the confirmation step
     destructive: bool = False
     form: type[forms.Form] | None = None
+    #: the `Capabilities` feature it needs ("" for every server), see `unavailable`
+    capability: str = ""
 
     @property
     def access(self) -> Access:
         return needs(self.permission)
+
+    def unavailable(self, capabilities: Capabilities) -> str:
+        """Why the connected server cannot do this ("" when it can)."""
+        return capabilities.why(self.capability) if self.capability else ""
+
+    def make_form(self, capabilities: Capabilities, data: Any = None) -> forms.Form | None:
+        if self.form is None:
+            return None
+        if self.form in (InMemoryForm, ReindexForm):
+            return self.form(data, capabilities=capabilities)
+        return self.form(data)
 
     def confirm_needed(self, data: dict) -> bool:
         if self.slug == "update-spam-rules":
@@ -100,7 +115,7 @@ ACTIONS: dict[str, Action] = {
             _("Stalwart rebuilds the full-text search index in the background."),
             _("Rebuild index"),
             _("Yes, rebuild index"),
-            form=OptionalAccountForm,
+            form=ReindexForm,
         ),
         Action(
             "purge-blobs",
@@ -147,6 +162,7 @@ ACTIONS: dict[str, Action] = {
             _("Delete Bayes model"),
             _("Yes, delete Bayes model"),
             destructive=True,
+            capability="bayes_purge",
         ),
         Action(
             "purge-accounts",

@@ -9,6 +9,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from portal.capabilities import Capabilities
 from portal.stalwart.maintenance import IN_MEMORY_PREFIXES, RELOAD_SCOPES, STORE_ID
 from portal.stalwart.spamfilter import MAX_MESSAGE
 
@@ -257,6 +258,33 @@ class OptionalAccountForm(forms.Form):
         return self.cleaned_data["account"].strip()
 
 
+INDEX_LABELS = {
+    "email": _("E-mail"),
+    "calendar": _("Calendars"),
+    "contacts": _("Contacts"),
+    "file": _("Files"),
+    "tracing": _("Message traces"),
+}
+
+
+class ReindexForm(OptionalAccountForm):
+    """Stalwart 0.15 rebuilds one index at a time (`Capabilities.reindex_indexes`); earlier
+    versions have only the e-mail index, and no choice is shown."""
+
+    index = forms.ChoiceField(label=_("Index"), choices=(), required=False)
+
+    def __init__(self, *args, capabilities: Capabilities | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        indexes = capabilities.reindex_indexes if capabilities is not None else ()
+        if indexes:
+            self.fields["index"].choices = [(index, INDEX_LABELS.get(index, index)) for index in indexes]
+            self.fields["index"].required = True
+            self.fields["index"].initial = indexes[0]
+            self.order_fields(["index", "account"])
+        else:
+            del self.fields["index"]
+
+
 def _store_field(help_text: str) -> forms.CharField:
     return forms.CharField(
         label=_("Store (optional)"),
@@ -304,12 +332,23 @@ assert set(PREFIX_LABELS) == set(IN_MEMORY_PREFIXES)
 
 
 class InMemoryForm(forms.Form):
+    """Offers only the prefixes the connected version knows (`Capabilities.in_memory_prefixes`):
+    Stalwart 0.15 answers an unknown prefix with success and purges only expired keys."""
+
     store = _store_field(_("The id of an in-memory store from the configuration; empty means the default one."))
     prefix = forms.ChoiceField(
         label=_("What to purge"),
         choices=(("", _("Only expired keys")), *PREFIX_LABELS.items()),
         required=False,
     )
+
+    def __init__(self, *args, capabilities: Capabilities | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if capabilities is not None:
+            known = set(capabilities.in_memory_prefixes)
+            self.fields["prefix"].choices = [
+                (value, label) for value, label in self.fields["prefix"].choices if not value or value in known
+            ]
 
     def clean_store(self) -> str:
         return _clean_store(self.cleaned_data["store"])

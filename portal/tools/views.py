@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from portal import access, responses
 from portal.access import require
 from portal.markup import kept
-from portal.permissions import Target, needs
+from portal.permissions import Target, needs, needs_any
 from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.sse import encode_event
@@ -213,9 +213,13 @@ async def dmarc(request: PortalRequest) -> HttpResponse:
 
 # --- spam filter ---------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
-@require(needs("spam-filter-train"))
+@require(needs_any("spam-filter-train", "spam-filter-test"))
 async def spam_classify(request: PortalRequest) -> HttpResponse:
-    """Test a message against the filter (Stalwart checks spam-filter-train for this too)."""
+    """Test a message against the filter (Stalwart checks spam-filter-train for this up to
+    0.14, spam-filter-test from 0.15: `Capabilities.classify_permission`)."""
+    needed = needs(request.portal_user.capabilities.classify_permission)
+    if not needed.allows(request.portal_user):
+        return responses.forbidden(request, request.portal_user, needed)
     if request.method == "GET":
         form = ClassifyForm(initial={"tls": True, "remote_ip": "", "recipients": ""})
         return render(request, "tools/spam_classify.html", {"form": form})
@@ -252,13 +256,22 @@ async def spam_classify(request: PortalRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require(needs("spam-filter-train"))
 async def spam_train(request: PortalRequest) -> HttpResponse:
+    capabilities = request.portal_user.capabilities
+    if request.method == "POST" and request.POST.get("trainer"):
+        return await _spam_trainer(request, request.POST["trainer"])
     if request.method == "GET":
-        return render(request, "tools/spam_train.html", {"form": TrainForm()})
+        return render(request, "tools/spam_train.html", await _train_context(request, TrainForm()))
     form = TrainForm(request.POST, request.FILES)
+    upload = capabilities.spam_training_route == "upload"
+    if upload and form.is_valid() and request.portal_user.tenant and not form.cleaned_data["account"]:
+        # 0.15 trains tenant administrators' samples only for an account of their tenant.
+        form.add_error("account", gettext("Name an account of your tenant: its filter learns from this message."))
     if form.is_valid() and await access.check_field(request, request.portal_user, form, "account"):
         data = form.cleaned_data
         try:
-            await request.stalwart.spam_filter.train(data["kind"], data["raw"], data["account"])
+            await request.stalwart.spam_filter.train(
+                data["kind"], data["raw"], data["account"], route=capabilities.spam_training_route
+            )
         except errors.ItemNotFound:
             form.add_error("account", gettext("There is no account called %(account)s.") % {"account": data["account"]})
         except errors.OtherError as exc:
@@ -286,9 +299,71 @@ async def spam_train(request: PortalRequest) -> HttpResponse:
                     if spam
                     else gettext("Trained the server-wide filter: this message is not spam.")
                 )
+            if upload:  # 0.15 stores a sample; the trainer learns from it at its next run
+                text = (
+                    gettext("Stored as a spam sample for the filter of %(account)s.")
+                    if data["account"] and spam
+                    else gettext("Stored as a good-mail sample for the filter of %(account)s.")
+                    if data["account"]
+                    else gettext("Stored as a server-wide spam sample.")
+                    if spam
+                    else gettext("Stored as a server-wide good-mail sample.")
+                )
+                text += " " + gettext("The filter learns from it at the next training run.")
             messages.success(request, text % {"account": data["account"]})
             return HttpResponseRedirect(reverse("tools:spam-train"))
-    return render(request, "tools/spam_train.html", {"form": form}, status=422)
+    return render(request, "tools/spam_train.html", await _train_context(request, form), status=422)
+
+
+async def _train_context(request: PortalRequest, form: TrainForm, **extra: object) -> dict[str, object]:
+    """The training page; on 0.15 with whether the trainer runs (one GET train/status)."""
+    context: dict[str, object] = {"form": form, "trainer": None, **extra}
+    if request.portal_user.capabilities.spam_trainer:
+        context["trainer"] = {"running": await request.stalwart.spam_filter.trainer("status")}
+    return context
+
+
+TRAINER_CONFIRM = ("reset", "delete")
+
+
+async def _spam_trainer(request: PortalRequest, action: str) -> HttpResponse:
+    """Stalwart 0.15's trainer: start, stop, reset or delete the models. Each answer is
+    checked: a start or reset while it runs does nothing, and says so."""
+    capabilities = request.portal_user.capabilities
+    done = HttpResponseRedirect(reverse("tools:spam-train"))
+    if not capabilities.spam_trainer:
+        messages.warning(request, capabilities.why("spam_trainer"))
+        return done
+    if action not in ("start", "stop", "reset", "delete"):
+        return render(request, "tools/spam_train.html", await _train_context(request, TrainForm()), status=422)
+    if action in TRAINER_CONFIRM and request.POST.get("confirmed") != "yes":
+        return render(request, "tools/spam_train.html", await _train_context(request, TrainForm(), confirm=action))
+    try:
+        did = await request.stalwart.spam_filter.trainer(action)
+    except responses.SUBMIT_FAILURES as exc:
+        context = await _train_context(request, TrainForm())
+        return responses.form_upstream_failure(
+            request,
+            "tools/spam_train.html",
+            context,
+            exc,
+            check_url=reverse("tools:spam-train"),
+            check_label=gettext("See whether the trainer runs"),
+        )
+    log.info("%s: spam trainer %s -> %s", request.portal_user.name, action, did)
+    outcomes = {
+        ("start", True): (messages.success, gettext("Training started: the filter learns from the stored samples.")),
+        ("start", False): (messages.warning, gettext("The trainer is already running: nothing was started.")),
+        ("reset", True): (messages.success, gettext("The models were cleared and training started again.")),
+        ("reset", False): (messages.warning, gettext("The trainer is running: nothing was reset. Stop it first.")),
+        ("stop", True): (messages.success, gettext("Training stopped.")),
+        ("stop", False): (messages.info, gettext("The trainer was not running.")),
+        ("delete", True): (messages.success, gettext("The spam-filter models were deleted.")),
+        ("delete", False): (messages.warning, gettext("Stalwart did not delete the spam-filter models.")),
+    }
+    say, text = outcomes[(action, did)]
+    say(request, text)
+    return done
 
 
 # --- maintenance ---------------------------------------------------------------------------
@@ -296,10 +371,11 @@ async def spam_train(request: PortalRequest) -> HttpResponse:
 @require(MAINTENANCE_ACCESS)
 async def maintenance(request: PortalRequest) -> HttpResponse:
     user = request.portal_user
+    capabilities = user.capabilities
     groups = []
     for group in GROUPS:
         actions = [
-            (action, action.form() if action.form else None)
+            (action, action.make_form(capabilities), action.unavailable(capabilities))
             for action in ACTIONS.values()
             if action.group == group and action.access.allows(user)
         ]
@@ -318,9 +394,14 @@ async def maintenance_action(request: PortalRequest, action: str) -> HttpRespons
     """GET: the action's options and, when it destroys something, its confirmation. POST: run
     it (a destructive one only with `confirmed=yes`, sent by the confirmation form)."""
     spec = action_for(action)
+    capabilities = request.portal_user.capabilities
+    missing = spec.unavailable(capabilities)
+    if missing:  # this server cannot: say why, call nothing
+        messages.warning(request, missing)
+        return HttpResponseRedirect(reverse("tools:maintenance"))
     if request.method == "GET":
-        return _action_page(request, spec, spec.form() if spec.form else None)
-    form = spec.form(request.POST) if spec.form else None
+        return _action_page(request, spec, spec.make_form(capabilities))
+    form = spec.make_form(capabilities, request.POST)
     data = form.cleaned_data if form is not None and form.is_valid() else {}
     if form is not None and "account" in form.fields and not form.errors:
         await access.check_field(request, request.portal_user, form, "account")
@@ -366,7 +447,7 @@ async def _perform(request: PortalRequest, spec: Action, form, data: dict) -> Ht
                 await api.restart()
                 messages.success(request, gettext("Stalwart is restarting."))
             case "reindex":
-                await api.reindex(data.get("account", ""))
+                await api.reindex(data.get("account", ""), data.get("index", ""))
                 if data.get("account"):
                     text = gettext("Stalwart is rebuilding the search index of %(account)s in the background.") % {
                         "account": data["account"]
@@ -381,7 +462,9 @@ async def _perform(request: PortalRequest, spec: Action, form, data: dict) -> Ht
                 await api.purge_data(data.get("store", ""))
                 messages.success(request, gettext("Stalwart is purging the data store in the background."))
             case "purge-in-memory":
-                await api.purge_in_memory(data.get("store", ""), data.get("prefix", ""))
+                await api.purge_in_memory(
+                    data.get("store", ""), data.get("prefix", ""), known=user.capabilities.in_memory_prefixes
+                )
                 if data.get("prefix"):
                     text = gettext("Stalwart is purging the %(prefix)s keys from the in-memory store.") % {
                         "prefix": data["prefix"]
@@ -452,6 +535,10 @@ def _account_return(request: PortalRequest, name: str) -> str:
 
 async def _account_action(request: PortalRequest, name: str, kind: str) -> HttpResponse:
     context = {"name": name, "kind": kind, "back": _account_return(request, name)}
+    missing = request.portal_user.capabilities.why("bayes_purge") if kind == "delete-bayes" else ""
+    if missing:  # 0.15 has no per-account Bayes keys to purge: say so, call nothing
+        messages.warning(request, missing)
+        return HttpResponseRedirect(context["back"])
     if request.method == "GET" or request.POST.get("confirmed") != "yes":
         return render(request, "tools/account_action.html", context)
     api = request.stalwart.maintenance
