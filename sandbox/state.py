@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .jmap import JMAP_VERSIONS  # releases served by the 0.16 front-end (same state, JMAP API)
 from .model import INPUT_TYPES, TYPE_DISPLAY, TYPE_IDS, Principal, index_words
 from .permissions import (
     BUILTIN_ROLE_IDS,
@@ -27,8 +26,8 @@ from .permissions import (
     effective_permissions,
     version_tuple,
 )
+from .versions import JMAP_VERSIONS, VERSIONS
 
-VERSIONS = ("0.11.8", "0.12.4", "0.13.4", "0.14.1", "0.15.5")
 #: "hostile" is the demo organisation plus attacker-controlled text (``sandbox.hostile_seed``).
 SEEDS = ("demo", "hostile", "empty")
 

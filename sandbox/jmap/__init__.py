@@ -8,5 +8,4 @@ See ``sandbox/jmap/README.md`` for what is emulated.
 
 from __future__ import annotations
 
-#: Releases this package emulates.
-JMAP_VERSIONS = ("0.16.18",)
+from ..versions import JMAP_VERSIONS  # noqa: F401  (releases this package emulates)
