@@ -15,6 +15,7 @@ import weakref
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache as DjangoLocMemCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.utils.functional import cached_property
 
 
 class LocMemCache(DjangoLocMemCache):
@@ -61,31 +62,50 @@ class LocMemCache(DjangoLocMemCache):
         return self.close(**kwargs)
 
 
+#: Redis clients shared by every instance of the backend: Django makes a new cache object
+#: for every request under ASGI (its cache handler is context-local), and each would bring
+#: its own connection pool, so every request opened new connections to Redis.
+_SYNC_CLIENTS: dict[tuple, object] = {}
+_ASYNC_CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class RedisCache(DjangoRedisCache):
-    """Django's Redis backend, whose async methods talk to Redis from the event loop.
+    """Django's Redis backend, with its connections kept per process and its async methods
+    talking to Redis from the event loop.
 
     Django's own async methods are `sync_to_async` around the synchronous client: under
     `PortalASGIHandler` every session load and every cache read became a hop to the one
     shared thread plus a blocking round trip there, queued behind everyone else's. Here the
     async methods use redis-py's asyncio client (one connection pool per event loop, the
     same keys, serializer and timeouts as the synchronous methods, which stay for
-    management commands and synchronous code).
+    management commands and synchronous code). Both kinds of client are shared by every
+    instance of the backend with the same servers and options (see `_SYNC_CLIENTS`).
     """
 
-    def __init__(self, server, params):
-        super().__init__(server, params)
-        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    def _identity(self) -> tuple:
+        return (tuple(self._servers), repr(sorted(self._options.items())))
+
+    @cached_property
+    def _cache(self):
+        identity = self._identity()
+        client = _SYNC_CLIENTS.get(identity)
+        if client is None:
+            client = _SYNC_CLIENTS.setdefault(identity, self._class(self._servers, **self._options))
+        return client
 
     def _aclient(self):
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
+        clients = _ASYNC_CLIENTS.get(asyncio.get_running_loop())
+        if clients is None:
+            clients = _ASYNC_CLIENTS[asyncio.get_running_loop()] = {}
+        identity = self._identity()
+        client = clients.get(identity)
         if client is None:
             import redis.asyncio
 
             options = {key: value for key, value in self._options.items() if key not in {"parser_class", "pool_class"}}
             # One server to write to, as Django's client does; reads from replicas are not kept.
             pool = redis.asyncio.ConnectionPool.from_url(self._servers[0], **options)
-            client = self._async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
+            client = clients[identity] = redis.asyncio.Redis(connection_pool=pool)
         return client
 
     def _dumps(self, value):

@@ -91,3 +91,26 @@ def test_async_methods_never_wait_for_the_shared_thread(redis_cache):
 
     value, shared_thread_done = asyncio.run(scenario())
     assert value == "value" and not shared_thread_done
+
+
+def test_every_instance_shares_the_connections(redis_url):
+    """Django makes a new cache object for every request under ASGI: they must not each
+    open connections of their own."""
+    server = redis.Redis.from_url(redis_url)
+
+    def connected() -> int:
+        return server.info("clients")["connected_clients"]
+
+    before = connected()
+    instances = [RedisCache(redis_url, {}) for _ in range(20)]  # kept alive, as busy requests are
+
+    async def scenario():
+        for number, cache in enumerate(instances):
+            await cache.aset(f"k{number}", number, timeout=60)
+            assert await cache.aget(f"k{number}") == number
+
+    asyncio.run(scenario())
+    for number, cache in enumerate(instances):
+        assert cache.get(f"k{number}") == number
+    assert connected() - before <= 2  # one for the event loop, one for synchronous calls
+    instances[0].delete_many([f"k{number}" for number in range(20)])
