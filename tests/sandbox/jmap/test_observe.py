@@ -208,3 +208,18 @@ def test_live_metrics_frames_with_016_names(v16):
     assert by_name["queue.message-queued"]["@type"] == "Counter"
     assert set(by_name["delivery.total-time"]) == {"metric", "@type", "count", "sum"}
     _wait_for(lambda: obs.open_streams == 0)
+
+
+def test_every_name_served_is_in_the_016_schema(v16):
+    from sandbox.jmap.schema import schema
+
+    events = {e["name"] for e in schema()["enums"]["EventType"]}
+    metrics = {e["name"] for e in schema()["enums"]["MetricType"]}
+    token = v16.token("admin")
+    (q, g) = v16.jmap(token, [["x:Metric/query", {"position": 0, "limit": 500}, "q"],
+                              ["x:Metric/get", {"#ids": {"resultOf": "q", "name": "x:Metric/query", "path": "/ids"}},
+                               "g"]])
+    assert {m["metric"] for m in g[1]["list"]} <= metrics
+    (q, g) = v16.jmap(token, [["x:Log/query", {"limit": 500}, "q"],
+                              ["x:Log/get", {"#ids": {"resultOf": "q", "name": "x:Log/query", "path": "/ids"}}, "g"]])
+    assert {e["event"] for e in g[1]["list"]} <= events
