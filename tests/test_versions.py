@@ -256,3 +256,21 @@ def test_bayes_model_deletion_only_where_the_version_has_it(signed_in, sandbox):
         assert "The server-wide Bayes spam model was deleted." in said
         assert "Reset spam-filter training" in detail
         assert [a["prefix"] for a in _actions(sandbox)] == ["bayes-global", "bayes-account"]
+
+
+# --- encryption at rest -------------------------------------------------------------------
+def test_encryption_at_rest_sends_and_shows_allow_spam_training_on_0_15(signed_in, sandbox):
+    from tests.crypto_fixtures import pgp_key
+
+    client = signed_in("user")
+    page = client.get("/account/security/encryption").content.decode()
+    assert ('name="allow_spam_training"' in page) == _at_least(sandbox, 15)
+    data = {"method": "pGP", "algo": "Aes256", "certs": pgp_key(), "password": persona("user").password}
+    response = client.post("/account/security/encryption", {**data, "allow_spam_training": "on"})
+    assert response.status_code == 302, response.content[-2000:]
+    (post,) = [r for r in sandbox.requests if r.method == "POST" and r.path == "/api/account/crypto"]
+    assert post.status == 200
+    shown = client.get("/account/security/encryption").content.decode()
+    assert ("Spam filter learns from it" in shown) == _at_least(sandbox, 15)
+    if _at_least(sandbox, 15):
+        assert "<dt>Spam filter learns from it</dt><dd>Yes</dd>" in shown

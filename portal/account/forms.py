@@ -148,8 +148,19 @@ class EncryptionForm(CodeStepMixin, forms.Form):
         help_text=_("Only the public part. Several S/MIME certificates can be pasted one after the other."),
     )
     certs_file = forms.FileField(label=_("…or upload it"), required=False)
+    allow_spam_training = forms.BooleanField(
+        label=_("Let the spam filter learn from my encrypted mail"),
+        required=False,
+        help_text=_("The filter reads each message before it is encrypted; without this it learns nothing from yours."),
+    )
     password = password_field()
     code = code_field(required=True)
+
+    def __init__(self, *args, spam_training: bool = False, **kwargs) -> None:
+        """`spam_training`: the server asks for `allow_spam_training` (Stalwart 0.15+)."""
+        super().__init__(*args, **kwargs)
+        if not spam_training:
+            del self.fields["allow_spam_training"]
 
     def clean_certs_file(self):
         upload = self.cleaned_data.get("certs_file")

@@ -65,17 +65,24 @@ class AccountApi:
     async def get_crypto(self) -> EncryptionAtRest:
         return EncryptionAtRest.from_api(await self._client.request("GET", api_path("account", "crypto")))
 
-    async def set_crypto(self, method: str, algo: str = "", certs: str = "") -> int | None:
+    async def set_crypto(
+        self, method: str, algo: str = "", certs: str = "", *, allow_spam_training: bool | None = None
+    ) -> int | None:
         """Turn encryption at rest on (`method` "pGP" or "sMIME") or off ("disabled").
+
+        Stalwart 0.15 requires `allow_spam_training` when turning it on
+        (`Capabilities.allow_spam_training`); earlier versions take None (not sent).
 
         Returns how many certificates Stalwart accepted, None when turned off. Unusable
         certificates raise `errors.OtherError` (its `details` say why), a server where the
         administrator turned the feature off raises `errors.Unsupported`.
         """
         if method == "disabled":
-            body: dict[str, str] = {"type": "disabled"}
+            body: dict[str, str | bool] = {"type": "disabled"}
         elif method in ENCRYPTION_METHODS and algo in ENCRYPTION_ALGORITHMS:
             body = {"type": method, "algo": algo, "certs": certs}
+            if allow_spam_training is not None:
+                body["allow_spam_training"] = allow_spam_training
         else:
             raise ValueError(f"Unknown encryption method or algorithm: {method!r}, {algo!r}")
         data = await self._client.request("POST", api_path("account", "crypto"), json_body=body)

@@ -243,6 +243,8 @@ class EncryptionAtRest:
 
     type: str  # "disabled", "pGP" or "sMIME"
     algo: str = ""  # "Aes128" or "Aes256" when enabled
+    #: Stalwart 0.15+: whether encrypted mail may still train the spam filter (None: not said)
+    allow_spam_training: bool | None = None
 
     @property
     def enabled(self) -> bool:
@@ -264,7 +266,8 @@ class EncryptionAtRest:
             return cls("disabled")
         if data["type"] not in ENCRYPTION_METHODS:
             raise errors.StalwartBadResponse("Unknown encryption type.")
-        return cls(data["type"], str(data.get("algo") or ""))
+        allow = data.get("allow_spam_training")
+        return cls(data["type"], str(data.get("algo") or ""), allow if isinstance(allow, bool) else None)
 
 
 # --- /api/dns/records and DKIM ------------------------------------------------
