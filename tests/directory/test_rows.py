@@ -3,6 +3,7 @@ sends must come out as text."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -170,3 +171,28 @@ def test_links_follow_the_script_prefix_of_each_request():
     finally:
         set_script_prefix("/")
     assert links == ["/directory/accounts/jane/", "/portal/directory/accounts/jane/", "/directory/accounts/jane/"]
+
+
+def test_bidi_controls_in_names_are_shown_on_the_pages(signed_in, sandbox):
+    """The hostile seed's spoofed administrator reads as what it is, on the list and its own page."""
+    from urllib.parse import quote
+
+    from sandbox.hostile_seed import BIDI
+    from sandbox.state import Principal as SandboxPrincipal
+
+    spoof = "\u202eadmin\u200b@example.org"
+    principal = SandboxPrincipal(sandbox.allocate_id(), "individual", spoof)
+    principal.description = BIDI
+    principal.emails = ["adm\u2067in@example.org"]
+    sandbox.insert(principal)
+    client = signed_in("admin")
+    listing = client.get("/directory/accounts/", {"q": "example.org", "size": 100}).content.decode()
+    detail = client.get(f"/directory/accounts/{quote(quote(spoof, safe=''), safe='')}/").content.decode()
+    for page in (listing, detail):
+        body = page[page.index("<main") :]
+        text = " ".join(re.sub(r"<[^>]+>", "", body).split())
+        assert "⟨U+202E⟩admin⟨U+200B⟩@example.org" in text
+        assert "invoice⟨U+202E⟩txt.exe⟨U+202C⟩" in text and "adm⟨U+2067⟩in@example.org" in text
+        # No control character reaches the page's text (the link's address carries it encoded).
+        assert not any(char in text for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b")
+        assert '<span class="control-char" title="Hidden control character: RIGHT-TO-LEFT OVERRIDE">' in body
