@@ -240,3 +240,23 @@ def test_archived_items_are_scoped_to_the_caller_and_enterprise(v16, v16ce):
     assert everyone["total"] == 2
     assert v16ce.call("admin", "x:ArchivedItem/query", {})[1] == {"type": "forbidden",
                                                                   "description": "Enterprise feature"}
+
+
+def test_incoming_reports_are_scoped_to_the_tenant(v16):
+    flow = v16.sb.mailflow
+    tenant = v16.sb.principals[v16.sb.by_name["admin@acme.org"]].tenant
+    domains = {p.name for p in v16.sb.principals.values() if p.type == "domain" and p.tenant == tenant}
+    own = {k[0] for k, r in flow.incoming["dmarc"].items()
+           if any(a.rpartition("@")[2] in domains for a in [*r.to, r.sender])}
+    token = v16.token("tenant_admin")
+    q, g = v16.jmap(token, [
+        ["x:DmarcExternalReport/query", {"position": 0}, "q"],
+        ["x:DmarcExternalReport/get", {"#ids": {"resultOf": "q", "name": "x:DmarcExternalReport/query",
+                                                 "path": "/ids"}}, "g"]])
+    assert own and {ids.decode(i) for i in q[1]["ids"]} == own
+    assert all("memberTenantId" not in item for item in g[1]["list"])
+    other = next(ids.encode(k[0]) for k in flow.incoming["dmarc"] if k[0] not in own)
+    gone = v16.jmap(token, [["x:DmarcExternalReport/set", {"destroy": [other]}, "d"]])[0][1]
+    assert gone["notDestroyed"][other]["type"] == "notFound"
+    admin_view = v16.call("admin", "x:DmarcExternalReport/get", {"ids": [ids.encode(next(iter(own)))]})[1]["list"][0]
+    assert admin_view["memberTenantId"] == ids.encode(tenant)
