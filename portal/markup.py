@@ -92,10 +92,10 @@ CONTROLS = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069
 CLIP = 200
 #: A run of characters without a space this long may break anywhere (class `clip-break`);
 #: shorter words keep whole, so that ordinary columns do not shrink to a letter's width.
-_UNBROKEN = re.compile(r"\S{30}")
+UNBROKEN = re.compile(r"\S{30}")
 
 
-def _visible(text: str) -> str:
+def visible(text: str) -> str:
     """`text` escaped, each control character replaced by a visible marker naming it."""
     if CONTROLS.search(text) is None:
         return e(text)
@@ -127,11 +127,11 @@ def clip(value: object, limit: int = CLIP, *, expand: bool = True) -> str:
     if not text:
         return ""
     if len(text) <= limit:
-        if _UNBROKEN.search(text):
-            return f'<bdi class="clip-break">{_visible(text)}</bdi>'
-        return f"<bdi>{_visible(text)}</bdi>"
+        if UNBROKEN.search(text):
+            return f'<bdi class="clip-break">{visible(text)}</bdi>'
+        return f"<bdi>{visible(text)}</bdi>"
     shown = text[:limit]
-    head = f'<bdi class="clip-head{" clip-break" if _UNBROKEN.search(shown) else ""}">{_visible(shown)}…</bdi>'
+    head = f'<bdi class="clip-head{" clip-break" if UNBROKEN.search(shown) else ""}">{visible(shown)}…</bdi>'
     if not expand:
         return head
     count = len(text)
@@ -140,7 +140,7 @@ def clip(value: object, limit: int = CLIP, *, expand: bool = True) -> str:
     }
     return (
         f'<span class="clip">{head}<details class="clip-more"><summary>{e(more)}</summary>'
-        f'<bdi class="clip-full">{_visible(text)}</bdi></details></span>'
+        f'<bdi class="clip-full">{visible(text)}</bdi></details></span>'
     )
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -145,10 +145,22 @@ def when(value: object) -> str:
 
 @register.filter(needs_autoescape=True)
 def highlight(text: object, query: object, autoescape: bool = True) -> str:
-    """`text` with the first match of `query` in <mark>; both escaped (they may come from Stalwart)."""
+    """`text` with the first match of `query` in <mark>, as `clip_short` shows a value: escaped
+    (both may come from Stalwart), direction-isolated, control characters visible, and cut to
+    200 characters around the match."""
     value, wanted = str(text or ""), str(query or "").strip()
     start = value.casefold().find(wanted.casefold()) if wanted else -1
     if start < 0 or len(value.casefold()) != len(value):
-        return conditional_escape(value)
+        return SafeString(markup.clip(value, markup.CLIP, expand=False))
     end = start + len(wanted)
-    return format_html("{}<mark>{}</mark>{}", value[:start], value[start:end], value[end:])
+    before, after = "", ""
+    if end > markup.CLIP:  # show the match with a little of what precedes it
+        cut = max(0, start - 40)
+        value, start, end, before = value[cut:], start - cut, end - cut, "…"
+    if len(value) > max(markup.CLIP, end):
+        value, after = value[: max(markup.CLIP, end)], "…"
+    visible = markup.visible
+    tag = '<bdi class="clip-break">' if markup.UNBROKEN.search(value) else "<bdi>"
+    return SafeString(
+        f"{tag}{before}{visible(value[:start])}<mark>{visible(value[start:end])}</mark>{visible(value[end:])}{after}</bdi>"
+    )

@@ -98,9 +98,23 @@ def test_everything_is_escaped(signed_in, sandbox):
 
 
 def test_highlight_escapes_both_sides():
-    assert highlight("<b>jane</b>", "jane") == "&lt;b&gt;<mark>jane</mark>&lt;/b&gt;"
-    assert highlight("a&b", "<") == "a&amp;b"
-    assert highlight("x", "") == "x"
+    assert highlight("<b>jane</b>", "jane") == "<bdi>&lt;b&gt;<mark>jane</mark>&lt;/b&gt;</bdi>"
+    assert highlight("a&b", "<") == "<bdi>a&amp;b</bdi>"
+    assert highlight("x", "") == "<bdi>x</bdi>"
+
+
+def test_highlight_shows_controls_and_cuts_long_values_around_the_match():
+    assert highlight("\u202eadmin@example.org", "admin") == (
+        '<bdi><span class="control-char" title="Hidden control character: RIGHT-TO-LEFT OVERRIDE">⟨U+202E⟩</span>'
+        "<mark>admin</mark>@example.org</bdi>"
+    )
+    long = "x" * 100_000 + " jane " + "y" * 100_000
+    shown = highlight(long, "jane")
+    assert shown.startswith('<bdi class="clip-break">…' + "x" * 39 + " <mark>jane</mark> ")
+    assert shown.endswith("…</bdi>")
+    assert len(shown) < 300
+    assert highlight("a" * 500, "a") == '<bdi class="clip-break"><mark>a</mark>' + "a" * 199 + "…</bdi>"
+    assert highlight("b" * 500, "zzz") == '<bdi class="clip-head clip-break">' + "b" * 200 + "…</bdi>"
 
 
 def test_htmx_gets_the_results_only(signed_in, sandbox):
