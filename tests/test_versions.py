@@ -274,3 +274,23 @@ def test_encryption_at_rest_sends_and_shows_allow_spam_training_on_0_15(signed_i
     assert ("Spam filter learns from it" in shown) == _at_least(sandbox, 15)
     if _at_least(sandbox, 15):
         assert "<dt>Spam filter learns from it</dt><dd>Yes</dd>" in shown
+
+
+# --- queue --------------------------------------------------------------------------------
+def test_queue_reads_the_versions_shape_and_shows_paused_or_running(signed_in, sandbox):
+    client = signed_in("admin")
+    listed = client.get("/queue/").content.decode()
+    assert "Delivery is running." in listed  # the list answer carries the queue's status
+    ids = sorted(set(re.findall(r'href="/queue/messages/(\d+)/"', listed)))
+    assert ids, "the seed has queued messages on every version"
+    for message_id in ids[:3]:
+        sandbox.requests.clear()
+        detail = client.get(f"/queue/messages/{message_id}/")
+        assert detail.status_code == 200
+        assert [r.status for r in sandbox.requests if r.path.startswith("/api/queue/messages/")] == [200]
+        content = detail.content.decode()
+        assert "@" in content  # its recipients, from either shape
+        assert ("Queue: " in content) == _at_least(sandbox, 13)  # 0.13+: each recipient's queue
+    paused = client.post("/queue/status", {"running": "0"})
+    assert paused.status_code == 302
+    assert "Delivery is paused." in client.get("/queue/").content.decode()

@@ -131,6 +131,7 @@ class QueueRecipient:
     # What the person should see: a scheduled recipient takes its domain's failure.
     effective: DeliveryStatus
     orcpt: str = ""
+    queue: str = ""  # Stalwart 0.13+: the queue the recipient waits in (local, remote, dsn, report...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +242,7 @@ def _recipient(data: Any, domain_status: DeliveryStatus) -> QueueRecipient:
     effective = status
     if status.kind == "scheduled" and domain_status.kind in ("temp_fail", "perm_fail"):
         effective = domain_status
-    return QueueRecipient(data["address"], status, effective, _str(data.get("orcpt")))
+    return QueueRecipient(data["address"], status, effective, _str(data.get("orcpt")), _str(data.get("queue")))
 
 
 def _domain(data: Any) -> QueueDomain:
