@@ -119,6 +119,9 @@ class Capabilities:
     principal_locale: bool
     #: 0.13+: POST /api/principal/deploy
     deploy: bool
+    #: 0.16+: a person's own new password goes as typed (x:AccountPassword checks and hashes it),
+    #: and the server generates app passwords itself
+    server_hashes_passwords: bool = False
 
     @property
     def label(self) -> str:
@@ -212,6 +215,7 @@ def _jmap(enterprise: bool) -> Capabilities:
         single_password_secrets=True,
         principal_locale=True,
         deploy=False,
+        server_hashes_passwords=True,
     )
 
 
@@ -219,7 +223,21 @@ def _jmap(enterprise: bool) -> Capabilities:
 #: portal yet: the server manages them through objects the JMAP backend does not speak.
 JMAP_MISSING_AREAS = frozenset({"queue", "reports", "undelete", "observability", "config", "tools", "account"})
 #: Pages of those areas that work on 0.16 all the same (they make no upstream call, or have a 0.16 backend).
-JMAP_AVAILABLE_PAGES = frozenset({"account:overview"})
+JMAP_AVAILABLE_PAGES = frozenset(
+    {
+        "account:overview",
+        "account:security",
+        "account:app-passwords",
+        "account:app-password-create",
+        "account:app-password-revoke",
+        "account:app-passwords-revoke-all",
+        "account:two-factor",
+        "account:two-factor-enable",
+        "account:two-factor-disable",
+        "account:password",
+        "account:password-strength",
+    }
+)
 #: Directory kinds that no longer exist on 0.16 (API keys became credentials of one's own account).
 JMAP_MISSING_KINDS = frozenset({"resources", "locations", "others", "api-keys"})
 #: Directory pages (URL names) without a 0.16 equivalent in this portal yet.

@@ -29,6 +29,7 @@ from portal import responses
 from portal.access import require
 from portal.audit import recording as audit
 from portal.auth import session, throttle
+from portal.capabilities import unavailable
 from portal.permissions import SIGNED_IN, PortalUser, needs
 from portal.request import PortalRequest
 from portal.stalwart import StalwartClient, errors
@@ -74,8 +75,14 @@ def _api(request: PortalRequest):
     return request.stalwart.account
 
 
-def _basic(request: PortalRequest, secret: str) -> StalwartClient:
-    """A client acting with the password just typed (never stored), from the person's address."""
+def _basic(request: PortalRequest, password: str, code: str = "") -> Any:
+    """A client acting with the password (and code) just typed (never stored), from the person's address.
+
+    Up to 0.15 that is Basic auth with `password$code`; on 0.16+ the person's token with the
+    password and code sent in the change itself (`JmapBackend.with_password`)."""
+    if _user(request).generation == "jmap":
+        return request.stalwart.with_password(_user(request).name, password, code, audit.client_ip(request))
+    secret = f"{password}${code}" if code else password
     return StalwartClient(basic=(_user(request).name, secret), client_ip=audit.client_ip(request))
 
 
@@ -88,7 +95,7 @@ def _tabs(request: PortalRequest, current: str) -> list[dict[str, Any]]:
             ("two-factor", gettext("Two-factor")),
             ("password", gettext("Password")),
         ]
-    if user.has("manage-encryption"):
+    if user.has("manage-encryption") and not unavailable(user.capabilities, "account:encryption", {}):
         items.append(("encryption", gettext("Encryption")))
     return [{"url": reverse(f"account:{name}"), "label": label, "current": name == current} for name, label in items]
 
@@ -169,7 +176,6 @@ async def _with_password(
     Returns (done, result). On (False, None) the form carries the explanation, and
     `form.code_required` is set when Stalwart asked for a two-factor code.
     """
-    secret = f"{password}${code}" if code else password
     # A wrong password here counts towards Stalwart's ban like a failed sign-in: same budget.
     attempt = await throttle.reserve(audit.client_ip(request), _user(request).name)
     if isinstance(attempt, throttle.Refusal):
@@ -187,7 +193,7 @@ async def _with_password(
         return result
 
     try:
-        return True, await counted(_basic(request, secret))
+        return True, await counted(_basic(request, password, code))
     except errors.TotpRequired:
         form.code_required = form.upstream_refused = True  # type: ignore[attr-defined]
         form.add_error(None, CODE_NEEDED)
@@ -261,7 +267,7 @@ async def security(request: PortalRequest) -> HttpResponse:
     calls: dict[str, Awaitable[Any]] = {}
     if user.has("manage-passwords"):
         calls["auth"] = _api(request).get_auth()
-    if user.has("manage-encryption"):
+    if user.has("manage-encryption") and not unavailable(user.capabilities, "account:encryption", {}):
         calls["crypto"] = _api(request).get_crypto()
     results = dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))
     auth: AccountAuth | None = results.get("auth")
@@ -325,12 +331,15 @@ async def app_password_create(request: PortalRequest) -> HttpResponse:
 
     label = form.cleaned_data["label"]
     password = generate_app_password()
-    hashed = await hash_password_async(password)
+    # 0.16+ makes the app password itself: nothing to hash here.
+    hashed = "" if _user(request).capabilities.server_hashes_passwords else await hash_password_async(password)
     try:
-        await _api(request).update_auth([add_app_password(app_password_name(label), hashed)])
+        issued = await _api(request).update_auth([add_app_password(app_password_name(label), hashed)])
     except responses.SUBMIT_FAILURES as exc:
         context = {"form": form, "form_token": await _issue_form_token(request)}
         return _failed(request, "account/app_password_new.html", "app-passwords", context, exc, form)
+    if isinstance(issued, str):  # Stalwart 0.16+ generates app passwords itself (shown this once)
+        password = issued
     log.info("app password created by %s", _user(request).name)
     # Shown once, straight from this response: never stored, never in a redirect or the session.
     context = {"label": label, "password": password, "account_name": _user(request).name}
@@ -486,7 +495,9 @@ async def password_change(request: PortalRequest) -> HttpResponse:
     needs_code = request.POST.get("with_code") == "1"
     form = PasswordChangeForm(request.POST, account_name=user.name, needs_code=needs_code)
     if form.is_valid():
-        new_hash = await hash_password_async(form.cleaned_data["new_password"])
+        typed = form.cleaned_data["new_password"]
+        # 0.16+ checks and hashes the person's own new password itself.
+        new_hash = typed if user.capabilities.server_hashes_passwords else await hash_password_async(typed)
         try:
             done, _ = await _with_password(
                 request,
@@ -549,21 +560,31 @@ async def encryption(request: PortalRequest) -> HttpResponse:
     if request.method == "GET":
         needs_code = await _otp_known(request)
         crypto = await _api(request).get_crypto()
-        form = EncryptionForm(needs_code=needs_code, initial={"method": crypto.type if crypto.enabled else "pGP"})
+        form = EncryptionForm(
+            needs_code=needs_code,
+            spam_training=_spam_training(request),
+            initial={
+                "method": crypto.type if crypto.enabled else "pGP",
+                "allow_spam_training": crypto.allow_spam_training,
+            },
+        )
         off_form = EncryptionOffForm(needs_code=needs_code) if crypto.enabled else None
         return _encryption_page(request, crypto, form, off_form)
 
     needs_code = request.POST.get("with_code") == "1"
-    form = EncryptionForm(request.POST, request.FILES, needs_code=needs_code)
+    form = EncryptionForm(request.POST, request.FILES, needs_code=needs_code, spam_training=_spam_training(request))
     if form.is_valid():
         data = form.cleaned_data
+        allow = data["allow_spam_training"] if "allow_spam_training" in form.fields else None
         try:
             done, count = await _with_password(
                 request,
                 form,
                 data["password"],
                 data.get("code", ""),
-                lambda client: client.account.set_crypto(data["method"], data["algo"], data["certificates"]),
+                lambda client: client.account.set_crypto(
+                    data["method"], data["algo"], data["certificates"], allow_spam_training=allow
+                ),
             )
         except errors.OtherError as exc:
             form.add_error(
@@ -599,6 +620,11 @@ async def encryption(request: PortalRequest) -> HttpResponse:
     return _encryption_page(
         request, crypto, _with_code_step(form), off_form if crypto.enabled else None, status=_status(form)
     )
+
+
+def _spam_training(request: PortalRequest) -> bool:
+    """Stalwart 0.15+ asks whether encrypted mail may train the spam filter."""
+    return request.portal_user.capabilities.allow_spam_training
 
 
 def _unsupported(exc: errors.Unsupported) -> str:
@@ -637,7 +663,8 @@ async def encryption_disable(request: PortalRequest) -> HttpResponse:
     crypto = await _api(request).get_crypto()
     form = EncryptionForm(
         needs_code=off_form.needs_code or getattr(off_form, "code_required", False),
-        initial={"method": crypto.type if crypto.enabled else "pGP"},
+        spam_training=_spam_training(request),
+        initial={"method": crypto.type if crypto.enabled else "pGP", "allow_spam_training": crypto.allow_spam_training},
     )
     return _encryption_page(request, crypto, form, _with_code_step(off_form), status=_status(off_form))
 

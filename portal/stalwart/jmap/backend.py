@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from .account import JmapAccount
 from .client import JmapClient
 from .principals import JmapPrincipals
 
@@ -16,8 +17,18 @@ from .principals import JmapPrincipals
 class JmapBackend:
     generation = "jmap"
 
-    def __init__(self, access_token: str) -> None:
+    def __init__(self, access_token: str, *, current: tuple[str, str] | None = None, verify: JmapClient | None = None):
         self.jmap = JmapClient(access_token)
+        self._access_token = access_token
+        self._current = current
+        self._verify = verify
+
+    def with_password(self, name: str, password: str, code: str = "", client_ip: str | None = None) -> JmapBackend:
+        """The same person, for a change that needs the password (and code) they just typed:
+        the token still authenticates; the password goes in the change (`currentSecret`), and a
+        check of the password alone uses it as Basic credentials from the person's address."""
+        verify = JmapClient(basic=(name, password), client_ip=client_ip)
+        return JmapBackend(self._access_token, current=(password, code), verify=verify)
 
     def __repr__(self) -> str:  # never show the credential
         return "<JmapBackend>"
@@ -29,3 +40,7 @@ class JmapBackend:
     @cached_property
     def principals(self) -> JmapPrincipals:
         return JmapPrincipals(self.jmap)
+
+    @cached_property
+    def account(self) -> JmapAccount:
+        return JmapAccount(self.jmap, current=self._current, verify=self._verify)
