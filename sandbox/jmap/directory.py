@@ -16,6 +16,7 @@ from .objects import (
     _mapped,
     _no_empty_strings,
     _old_numbers,
+    destroy_unlinked,
     jid,
     new_permissions,
     pset,
@@ -24,27 +25,6 @@ from .permissions import permission_ids
 from .store import address_of, domain_id_of, jmap_state, split_address, utc
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def linked_to(sb, p) -> list[dict]:
-    """Objects whose foreign keys point at ``p`` (memberships, roles, tenant): the registry
-    refuses to destroy it while there are any (``objectIsLinked``)."""
-    names = {"individual": "Account", "group": "Account", "list": "MailingList", "domain": "Domain",
-             "role": "Role", "tenant": "Tenant", "oauthClient": "OAuthClient"}
-    out = []
-    for q in sorted(sb.principals.values(), key=lambda q: q.id):
-        if q.id == p.id or q.type not in names:
-            continue
-        if q.tenant == p.id or (p.type in ("group", "role") and p.id in q.member_of):
-            out.append({"object": names[q.type], "id": jid(q.id)})
-    return out
-
-
-def destroy_unlinked(kind, sb, caller, p) -> None:
-    linked = linked_to(sb, p)
-    if linked:
-        raise SetError("objectIsLinked", objectId={"object": kind.name, "id": jid(p.id)}, linkedObjects=linked)
-    Kind.destroy(kind, sb, caller, p)
 
 
 def _set_patch(current: dict, key: str, value, prop: str) -> dict:

@@ -8,7 +8,7 @@ import json
 from ..errors import ProblemError
 from . import ids
 from .errors import MethodError, SetError
-from .objects import kinds
+from .kinds import kinds
 
 CAPABILITIES = frozenset([
     "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", "urn:ietf:params:jmap:submission",

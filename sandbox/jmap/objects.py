@@ -594,8 +594,6 @@ class AccountKind(Kind):
 
     def destroy(self, sb, caller, p) -> None:
         if p.type == "group":
-            from .directory import destroy_unlinked
-
             destroy_unlinked(self, sb, caller, p)  # members point at it (memberGroupIds)
         else:
             super().destroy(sb, caller, p)
@@ -819,19 +817,23 @@ ACCOUNT = AccountKind()
 DOMAIN = DomainKind()
 
 
-def kinds(sb) -> dict[str, Kind]:
-    from .actions import ACTION
-    from .directory import MAILING_LIST, OAUTH_CLIENT, ROLE, TENANT
-    from .mailflow import KINDS as MAIL_FLOW_KINDS
-    from .observe import KINDS as OBSERVE_KINDS
-    from .selfservice import ACCOUNT_PASSWORD, API_KEY, APP_PASSWORD
-    from .settings import settings_kinds
-    from .spam import KINDS as SPAM_KINDS
-    from .tasks import KINDS as TASK_KINDS
+# --------------------------------------------------------------------------- links between objects
+def linked_to(sb, p) -> list[dict]:
+    """Objects whose foreign keys point at ``p`` (memberships, roles, tenant): the registry
+    refuses to destroy it while there are any (``objectIsLinked``)."""
+    names = {"individual": "Account", "group": "Account", "list": "MailingList", "domain": "Domain",
+             "role": "Role", "tenant": "Tenant", "oauthClient": "OAuthClient"}
+    out = []
+    for q in sorted(sb.principals.values(), key=lambda q: q.id):
+        if q.id == p.id or q.type not in names:
+            continue
+        if q.tenant == p.id or (p.type in ("group", "role") and p.id in q.member_of):
+            out.append({"object": names[q.type], "id": jid(q.id)})
+    return out
 
-    table = {k.name: k for k in (ACCOUNT, DOMAIN, MAILING_LIST, TENANT, ROLE, OAUTH_CLIENT, ACCOUNT_PASSWORD,
-                                 API_KEY, APP_PASSWORD, ACTION, *MAIL_FLOW_KINDS, *TASK_KINDS, *SPAM_KINDS,
-                                 *OBSERVE_KINDS)}
-    for kind in settings_kinds(frozenset(table)):
-        table[kind.name] = kind
-    return table
+
+def destroy_unlinked(kind, sb, caller, p) -> None:
+    linked = linked_to(sb, p)
+    if linked:
+        raise SetError("objectIsLinked", objectId={"object": kind.name, "id": jid(p.id)}, linkedObjects=linked)
+    Kind.destroy(kind, sb, caller, p)

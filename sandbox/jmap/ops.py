@@ -116,6 +116,29 @@ def _execute(sb, task: dict) -> None:
               **{k: v for k, v in task.items() if not k.startswith("_") and k not in ("@type", "status")}}
     tools_state(sb).actions.append(record)
     if task["@type"] == "SpamFilterMaintenance":
-        from .spam import run_spam_task
-
         run_spam_task(sb, task.get("maintenanceType"))
+
+
+def run_spam_task(sb, maintenance_type) -> None:
+    """``SpamFilterMaintenance``: ``train`` adds the samples not yet used, ``retrain`` rebuilds
+    the model from every sample, ``reset`` deletes the model; ``abort``/``updateRules`` only record."""
+    tools = tools_state(sb)
+    st = ops_state(sb)
+    if maintenance_type == "reset":
+        tools.bayes_global.clear()
+        tools.bayes_accounts.clear()
+        tools.classifier_model = False
+        return
+    if maintenance_type not in ("train", "retrain"):
+        return
+    if maintenance_type == "retrain":
+        tools.bayes_global.clear()
+    for number in sorted(st.samples):
+        sample = st.samples[number]
+        if sample.get("trained") and maintenance_type == "train":
+            continue
+        tools.bayes_global[sample["digest"]] = "spam" if sample["isSpam"] else "ham"
+        sample["trained"] = True
+        if sample["deleteAfterUse"]:
+            del st.samples[number]
+    tools.classifier_model = True

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from ..errors import ProblemError
 from ..http import Response, json_response
 from ..rfc5322 import digest, parse_message
-from ..toolstate import tools_state
 from . import ids
 from .errors import SetError
 from .objects import Kind
@@ -149,31 +148,6 @@ class SpamTrainingSampleKind(Kind):
 
     def destroy(self, sb, caller, rec) -> None:
         ops_state(sb).samples.pop(rec.id, None)
-
-
-def run_spam_task(sb, maintenance_type) -> None:
-    """``SpamFilterMaintenance``: ``train`` adds the samples not yet used, ``retrain`` rebuilds
-    the model from every sample, ``reset`` deletes the model; ``abort``/``updateRules`` only record."""
-    tools = tools_state(sb)
-    st = ops_state(sb)
-    if maintenance_type == "reset":
-        tools.bayes_global.clear()
-        tools.bayes_accounts.clear()
-        tools.classifier_model = False
-        return
-    if maintenance_type not in ("train", "retrain"):
-        return
-    if maintenance_type == "retrain":
-        tools.bayes_global.clear()
-    for number in sorted(st.samples):
-        sample = st.samples[number]
-        if sample.get("trained") and maintenance_type == "train":
-            continue
-        tools.bayes_global[sample["digest"]] = "spam" if sample["isSpam"] else "ham"
-        sample["trained"] = True
-        if sample["deleteAfterUse"]:
-            del st.samples[number]
-    tools.classifier_model = True
 
 
 # ------------------------------------------------------------------------------ ClassifySpam

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import Sandbox
-from sandbox.jmap.objects import kinds
+from sandbox.jmap.kinds import kinds
 from sandbox.server import run_in_thread
 
 from .conftest import Env16
