@@ -90,6 +90,8 @@ class SessionMiddleware(InlineHooks, sessions_middleware.SessionMiddleware):
 
 class UpstreamErrorMiddleware(InlineHooks, MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, errors.NotOnThisServer):
+            return responses.unavailable(cast(HtmxRequest, request), exception.message)
         if isinstance(exception, errors.StalwartError):
             return responses.upstream_error(cast(HtmxRequest, request), exception)
         return None

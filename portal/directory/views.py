@@ -21,6 +21,7 @@ from portal import access, responses
 from portal.access import effective_permissions, known_permissions, require
 from portal.auth import session
 from portal.auth.vault import seal, unseal
+from portal.capabilities import unavailable
 from portal.paging import Paging
 from portal.permissions import AREAS, BUILTIN_ROLES, PERMISSIONS, Access, Target, describe, needs, principal_permission
 from portal.request import PortalRequest
@@ -281,7 +282,9 @@ async def principal_create(request: PortalRequest, kind: str) -> HttpResponse:
                     request, "directory/api_key_created.html", {"kind": spec, "name": values["name"], "token": token}
                 )
             messages.success(request, _("%(kind)s %(name)s created.") % {"kind": spec.singular, "name": values["name"]})
-            if spec.type == "domain" and user.has("dkim-signature-create"):
+            # DKIM keys for a new domain, where the server has the DNS/DKIM pages (not on 0.16 yet).
+            dkim_here = not unavailable(user.capabilities, "directory:domain-dns", {})
+            if spec.type == "domain" and user.has("dkim-signature-create") and dkim_here:
                 for line in await _default_dkim(request, values["name"]):
                     messages.info(request, line)
             return HttpResponseRedirect(

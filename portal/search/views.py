@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from portal.access import require
+from portal.capabilities import unavailable
 from portal.directory.kinds import KINDS, Kind
 from portal.navigation import sections_for
 from portal.permissions import SIGNED_IN, PortalUser
@@ -109,9 +110,10 @@ async def search(request: PortalRequest) -> HttpResponse:
         calls = []
         for slug in SEARCHED_KINDS:
             kind = KINDS[slug]
-            if kind.access("list").allows(user):
+            offered = not unavailable(user.capabilities, "directory:list", {"kind": slug})
+            if kind.access("list").allows(user) and offered:
                 calls.append(_principals(request, kind, text))
-        if user.has("message-queue-list"):
+        if user.has("message-queue-list") and not unavailable(user.capabilities, "queue:list", {}):
             calls.append(_queue(request, text))
         sections.extend(await asyncio.gather(*calls))
     found = [section for section in sections if section.hits]

@@ -309,6 +309,11 @@ class OAuthError(StalwartError):
         self.error = error
 
 
+class NotOnThisServer(StalwartError):
+    """The connected server's generation has no equivalent of this call (shown as the
+    "not available on this server" page, not as a failure)."""
+
+
 class UnknownMethod(StalwartError):
     """JMAP `unknownMethod`: the server has no such method (another generation, or an older release)."""
 

@@ -36,3 +36,12 @@ def test_the_session_generation_picks_the_backend():
     assert isinstance(jmap, backend.Backend) and isinstance(rest, backend.Backend)
     assert jmap.authorization == rest.authorization == "Bearer token"
     assert "token" not in repr(jmap) and "token" not in repr(JmapClient("token"))
+
+
+def test_an_area_0_16_lacks_says_so_instead_of_crashing():
+    import asyncio
+
+    from portal.stalwart import errors
+
+    with pytest.raises(errors.NotOnThisServer):
+        asyncio.run(JmapBackend("token").queue.messages())

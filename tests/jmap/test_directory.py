@@ -170,3 +170,37 @@ def test_upstream_failure_on_a_list_is_the_error_page(signed_in, sandbox, settin
     response = client.get("/directory/accounts/")
     assert response.status_code == 502
     assert persona("admin").password not in response.content.decode()
+
+
+def test_other_kinds_create_and_delete(signed_in, sandbox):
+    client = signed_in("admin")
+    cases = [
+        ("domains", {"name": "new-domain.test", "description": "A new domain"}, "new-domain.test"),
+        ("groups", {"name": "crew", "email": "crew@example.org", "description": "The crew"}, "crew@example.org"),
+        ("lists", {"name": "news", "email": "news@example.org", "description": "News"}, "news@example.org"),
+        ("tenants", {"name": "globex", "description": ""}, "globex"),
+        ("oauth-clients", {"name": "my-app", "description": "My app", "urls": "https://app.example/cb"}, "my-app"),
+    ]
+    for kind, data, name in cases:
+        response = client.post(reverse("directory:create", kwargs={"kind": kind}), data)
+        assert response.status_code == 302, (kind, response.content[-3000:])
+        page = client.get(detail(kind, name))
+        assert page.status_code == 200, (kind, page.status_code)
+        assert data["description"] in page.content.decode(), kind
+        gone = client.post(reverse("directory:delete", kwargs={"kind": kind, "name": name}))
+        assert gone.status_code == 302, (kind, gone.content[-2000:])
+        assert client.get(detail(kind, name)).status_code == 404, kind
+
+
+def test_a_linked_domain_is_not_deleted_and_the_page_says_why(signed_in, sandbox):
+    client = signed_in("admin")
+    response = client.post(reverse("directory:delete", kwargs={"kind": "domains", "name": "example.com"}))
+    assert response.status_code < 500
+    assert client.get(detail("domains", "example.com")).status_code == 200
+
+
+def test_search_page_finds_accounts_on_0_16(signed_in, sandbox):
+    client = signed_in("admin")
+    response = client.get("/search/?q=alice")
+    assert response.status_code == 200, response.content[:1000]
+    assert "alice.novak@example.com" in response.content.decode()

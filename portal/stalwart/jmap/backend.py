@@ -8,10 +8,31 @@ need it are not offered (`portal.capabilities`, generation "jmap").
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
+from django.utils.translation import gettext
+
+from .. import errors
 from .account import JmapAccount
 from .client import JmapClient
 from .principals import JmapPrincipals
+
+
+class _MissingArea:
+    def __init__(self, area: str) -> None:
+        self._area = area
+
+    def __getattr__(self, operation: str) -> Any:
+        if operation.startswith("_"):
+            raise AttributeError(operation)
+
+        async def refuse(*_args: Any, **_kwargs: Any) -> Any:
+            raise errors.NotOnThisServer(
+                gettext("Stalwart 0.16 and later do this differently; the portal does not offer it here yet."),
+                operation=f"{self._area}.{operation}",
+            )
+
+        return refuse
 
 
 class JmapBackend:
@@ -36,6 +57,15 @@ class JmapBackend:
     @property
     def authorization(self) -> str:
         return self.jmap.authorization
+
+    def __getattr__(self, area: str) -> Any:
+        """An area 0.16 has no equivalent for here: every call says so (`errors.NotOnThisServer`).
+
+        Pages that need one are not offered (`portal.capabilities`); this keeps a call that
+        slips through from being a crash."""
+        if area.startswith("_"):
+            raise AttributeError(area)
+        return _MissingArea(area)
 
     @cached_property
     def principals(self) -> JmapPrincipals:

@@ -466,7 +466,7 @@ class JmapPrincipals:
             value["name"] = str(principal.get("name") or "")
             if spec.obj == "Tenant" and _int(principal.get("quota")):
                 value["quotas"] = {"maxDiskQuota": _int(principal.get("quota"))}
-        if description:
+        if description and spec.obj != "Tenant":  # tenants have no description on 0.16
             value["description"] = description
         tenant = str(principal.get("tenant") or "")
         if tenant and spec.obj != "Tenant":
@@ -502,7 +502,7 @@ class JmapPrincipals:
                     values = [v for v in values if v != value]
             return values
 
-        if "description" in changes_by_field:
+        if "description" in changes_by_field and spec.obj != "Tenant":
             text = str(changes_by_field["description"][-1].get("value") or "").strip()
             update["description"] = text or (None if spec.obj != "Role" else current.description)
         if "quota" in changes_by_field and spec.obj in ("Account", "Tenant"):
