@@ -3,7 +3,9 @@ import gc
 import os
 import time
 import warnings
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import closing
+from typing import Any
 
 import django
 from asgiref.sync import sync_to_async
@@ -11,12 +13,18 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import close_old_connections, reset_queries
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # WhiteNoise hands Django file iterators that Django reads in a thread under
 # ASGI; that works, and the warning about it would repeat for every static file.
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 class ConnectionCare:
@@ -78,12 +86,12 @@ class PortalASGIHandler(ASGIHandler):
         super().__init__()
         self.connection_care = ConnectionCare()
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"The portal serves HTTP only, not {scope['type']}.")
         await self.handle(scope, receive, send)
 
-    async def handle(self, scope, receive, send):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -95,6 +103,7 @@ class PortalASGIHandler(ASGIHandler):
             await signals.request_started.asend(sender=self.__class__, scope=scope)
             request, response = self.create_request(scope, body_file)
             if request is None:  # Django's own answer to a request it cannot read
+                assert response is not None
                 await self.send_response(response, send)
             else:
                 response = await self.respond_until_hung_up(request, receive, send)
@@ -105,7 +114,9 @@ class PortalASGIHandler(ASGIHandler):
                 if response.status_code >= 500:
                     await self.connection_care.visit()
 
-    async def respond_until_hung_up(self, request, receive, send):
+    async def respond_until_hung_up(
+        self, request: HttpRequest, receive: Receive, send: Send
+    ) -> HttpResponseBase | None:
         """Run the view and send its answer, unless the client hangs up first."""
         response = None
         try:

@@ -70,13 +70,13 @@ def url_pattern(
     return url_for
 
 
-def kept[F: Callable](cached: F) -> F:
+def kept[F: Callable[..., Any]](cached: F) -> F:
     """The per-process cached `cached` (an `lru_cache`d factory), or a fresh one per call
     while developing, where translations and templates may change under a running process."""
     return cached.__wrapped__ if settings.DEBUG else cached  # type: ignore[attr-defined]
 
 
-def rows_html(factory: Callable[..., Callable[[Any], str]], items: Iterable, *options: Hashable) -> SafeString:
+def rows_html(factory: Callable[..., Callable[[Any], str]], items: Iterable[Any], *options: Hashable) -> SafeString:
     """The `<tr>` of every item, one per line (empty when there are none), written by the
     renderer `factory(*options, language, script prefix)`: an `lru_cache`d factory, so its
     labels and links are prepared once per process (afresh per call under DEBUG)."""
@@ -123,7 +123,7 @@ def clip(value: object, limit: int = CLIP, *, expand: bool = True) -> str:
     as escaped text."""
     if value is None:
         return ""
-    text = html.unescape(value) if isinstance(value, SafeData) else str(value)
+    text = html.unescape(str(value)) if isinstance(value, SafeData) else str(value)
     if not text:
         return ""
     if len(text) <= limit:
@@ -150,7 +150,7 @@ def plain(value: object, limit: int = CLIP) -> str:
     `limit` characters with "…"."""
     if value is None:
         return ""
-    text = html.unescape(value) if isinstance(value, SafeData) else str(value)
+    text = html.unescape(str(value)) if isinstance(value, SafeData) else str(value)
     if len(text) > limit:
         text = text[:limit] + "…"
     return e(CONTROLS.sub(lambda match: f"⟨U+{ord(match.group()):04X}⟩", text))

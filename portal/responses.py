@@ -7,6 +7,7 @@ page's error panel swapped into `#main`, or a client-side redirect).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django import forms as django_forms
@@ -21,6 +22,9 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from portal.permissions import Access, PortalUser
 from portal.request import HtmxRequest
 from portal.stalwart import errors
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 log = logging.getLogger("portal.responses")
 
@@ -44,7 +48,7 @@ def sign_in_redirect(request: HtmxRequest, *, expired: bool = False) -> HttpResp
     return HttpResponseRedirect(url)
 
 
-def _error_page(request: HtmxRequest, template: str, context: dict, status: int) -> HttpResponse:
+def _error_page(request: HtmxRequest, template: str, context: dict[str, Any], status: int) -> HttpResponse:
     if request.htmx:
         response = render(request, f"{template}#error", context, status=status)
         return reswap(retarget(response, "#main"), "innerHTML")
@@ -70,7 +74,7 @@ def refused_grant(request: HtmxRequest, refused: list[str]) -> HttpResponse:
     return _error_page(request, "errors/403.html", {"refused": refused}, 403)
 
 
-def not_found(request: HtmxRequest, message: str = "") -> HttpResponse:
+def not_found(request: HtmxRequest, message: StrOrPromise = "") -> HttpResponse:
     return _error_page(request, "errors/404.html", {"message": message}, 404)
 
 
@@ -80,7 +84,7 @@ def unavailable(request: HtmxRequest, reason: str) -> HttpResponse:
 
 
 # What a failure means for the person looking at the page.
-_UPSTREAM_TEXT: list[tuple[type[errors.StalwartError], int, str, str]] = [
+_UPSTREAM_TEXT: list[tuple[type[errors.StalwartError], int, StrOrPromise, StrOrPromise]] = [
     (
         errors.StalwartTimeout,
         504,
@@ -183,14 +187,15 @@ def _failure_text(exc: errors.StalwartError, idempotent: bool, changes: bool) ->
     return f"{happened} {advice}"
 
 
-def _forget_secrets(form, secrets: tuple[str, ...]) -> None:
+def _forget_secrets(form: django_forms.BaseForm | None, secrets: tuple[str, ...]) -> None:
     """Empty the secret fields of a bound form, so nothing typed into them is rendered back."""
     if form is None or not getattr(form, "is_bound", False):
         return
     names = set(secrets) | {
         name for name, field in form.fields.items() if isinstance(field.widget, django_forms.PasswordInput)
     }
-    data = form.data.copy()
+    submitted: Any = form.data  # a QueryDict (or a dict in tests): both copy themselves
+    data = submitted.copy()
     for name in names:
         data.pop(form.add_prefix(name), None)
     form.data = data
@@ -199,12 +204,12 @@ def _forget_secrets(form, secrets: tuple[str, ...]) -> None:
 def form_upstream_failure(
     request: HtmxRequest,
     template: str,
-    context: dict,
+    context: dict[str, Any],
     exc: errors.StalwartError,
     *,
     check_url: str = "",
     check_label: str = "",
-    form=None,
+    form: django_forms.BaseForm | None = None,
     secrets: tuple[str, ...] = (),
     idempotent: bool = False,
     changes: bool = True,

@@ -67,8 +67,8 @@ def _build(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncClient:
     )
 
 
-def _stale(client: httpx.AsyncClient | None) -> bool:
-    return client is None or client.is_closed or str(client.base_url).rstrip("/") != settings.STALWART_URL
+def _stale(client: httpx.AsyncClient) -> bool:
+    return client.is_closed or str(client.base_url).rstrip("/") != settings.STALWART_URL
 
 
 def api_url(path: str, query: dict[str, str]) -> str:
@@ -86,7 +86,7 @@ def shared_client() -> httpx.AsyncClient:
     """The pool for API calls: up to 200 connections per process."""
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
-    if _stale(client):
+    if client is None or _stale(client):
         transport = _transports[loop] = _transport(API_LIMITS)
         client = _clients[loop] = _build(transport)
     return client
@@ -96,7 +96,7 @@ def stream_client() -> httpx.AsyncClient:
     """The pool for event streams: up to `STALWART_MAX_STREAMS` open at once per process."""
     loop = asyncio.get_running_loop()
     client = _stream_clients.get(loop)
-    if _stale(client):
+    if client is None or _stale(client):
         limits = httpx.Limits(
             max_connections=settings.STALWART_MAX_STREAMS, max_keepalive_connections=20, keepalive_expiry=30
         )
