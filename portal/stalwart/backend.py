@@ -10,6 +10,7 @@ them as they are (a test checks it), so a view written against one works with th
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,9 +36,9 @@ class PrincipalsArea(Protocol):
 
     async def get(self, name: str) -> Principal: ...
 
-    async def create(self, principal: dict) -> int: ...
+    async def create(self, principal: dict[str, Any]) -> int: ...
 
-    async def update(self, name: str, changes: list[dict]) -> None: ...
+    async def update(self, name: str, changes: builtins.list[dict[str, Any]]) -> None: ...
 
     async def delete(self, name: str) -> None: ...
 

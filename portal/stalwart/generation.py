@@ -41,8 +41,8 @@ async def detect(*, fresh: bool = False) -> Generation:
     Raises a transport error when the server cannot be asked.
     """
     forced = settings.STALWART_API
-    if forced in (REST, JMAP):
-        return forced  # type: ignore[return-value]
+    if forced == REST or forced == JMAP:
+        return REST if forced == REST else JMAP
     key = _cache_key(settings.STALWART_URL)
     if not fresh:
         known = await cache.aget(key)

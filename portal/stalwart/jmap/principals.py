@@ -20,6 +20,7 @@ with the domains, groups, roles and tenants its rows name fetched alongside).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +132,10 @@ class Names:
         return cls({}, {}, {}, {})
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -148,7 +153,7 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             for alias in _entries(get("aliases"))
             if str(alias.get("domainId")) in names.domains and alias.get("name")
         )
-        roles = get("roles") if isinstance(get("roles"), dict) else {}
+        roles = _obj(get("roles"))
         role_type = roles.get("@type")
         if role_type == "Admin":
             role_names: tuple[str, ...] = ("tenant-admin",) if get("memberTenantId") else ("admin",)
@@ -158,7 +163,7 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             role_names = tuple(names.roles.get(rid, rid) for rid in _keys(roles.get("roleIds")))
         else:
             role_names = ()
-        perms = get("permissions") if isinstance(get("permissions"), dict) else {}
+        perms = _obj(get("permissions"))
         disabled = ("authenticate",) if "authenticate" in _keys(perms.get("disabledPermissions")) else ()
         credentials = _entries(get("credentials"))
         secrets = SecretsSummary(
@@ -166,7 +171,7 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             otp_enabled=any(c.get("@type") == "Password" and c.get("otpAuth") for c in credentials),
             app_passwords=(),
         )
-        quotas = get("quotas") if isinstance(get("quotas"), dict) else {}
+        quotas = _obj(get("quotas"))
         return Principal(
             id=ident,
             type=kind,
@@ -211,7 +216,7 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             roles=tuple(names.roles.get(rid, rid) for rid in _keys(get("roleIds"))),
             tenant=tenant,
         )
-    quotas = get("quotas") if isinstance(get("quotas"), dict) else {}
+    quotas = _obj(get("quotas"))
     return Principal(
         id=ident,
         type=spec.type,
@@ -428,7 +433,7 @@ class JmapPrincipals:
             return {"@type": "User"}
         return {"@type": "Custom", "roleIds": self._ids(names.roles, custom, "roles")}
 
-    async def create(self, principal: dict) -> int:
+    async def create(self, principal: dict[str, Any]) -> int:
         """Create from the portal's principal fields; returns the new object's id number."""
         spec = spec_for(str(principal.get("type") or ""))
         names = await self._directory()
@@ -479,18 +484,18 @@ class JmapPrincipals:
         created = result["created"].get("new") or {}
         return id_number(created.get("id")) or 0
 
-    async def update(self, name: str, changes: list[dict]) -> None:
+    async def update(self, name: str, changes: builtins.list[dict[str, Any]]) -> None:
         """Apply the portal's change operations (set/addItem/removeItem) as one JMAP patch."""
         if not changes:
             return
         spec, item, names = await self._find(name)
         current = to_principal(spec, item, names)
-        changes_by_field: dict[str, list[dict]] = {}
+        changes_by_field: dict[str, builtins.list[dict[str, Any]]] = {}
         for change in changes:
             changes_by_field.setdefault(str(change.get("field")), []).append(change)
         update: dict[str, Any] = {}
 
-        def apply(field: str, before: Iterable[str]) -> list[str]:
+        def apply(field: str, before: Iterable[str]) -> builtins.list[str]:
             values = list(before)
             for change in changes_by_field.get(field, []):
                 action, value = change.get("action"), change.get("value")
@@ -522,7 +527,7 @@ class JmapPrincipals:
                 update["roles"] = self._roles(spec, names, apply("roles", current.roles))
             if "disabledPermissions" in changes_by_field:
                 disabled = "authenticate" in apply("disabledPermissions", current.disabled_permissions)
-                perms = item.get("permissions") if isinstance(item.get("permissions"), dict) else {}
+                perms = _obj(item.get("permissions"))
                 if perms.get("@type") in ("Merge", "Replace"):
                     update[pointer("permissions", "disabledPermissions", "authenticate")] = True if disabled else None
                 elif disabled:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from authlib.oauth2.client import DEFAULT_HEADERS
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext
@@ -107,7 +108,7 @@ async def request_code(username: str, password: str, totp: str = "", client_ip: 
 
 async def exchange_code(code: str, pkce: Pkce, client_ip: str | None = None) -> oauth.Tokens:
     """The code for tokens at `/auth/token` (authlib), with the PKCE verifier."""
-    headers = {**oauth.DEFAULT_HEADERS, "X-Forwarded-For": client_ip} if client_ip else None
+    headers = {**DEFAULT_HEADERS, "X-Forwarded-For": client_ip} if client_ip else None
     return await oauth._token_call(
         lambda client: client.fetch_token(
             oauth.TOKEN_PATH,
