@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.middleware import clickjacking, common, csp, csrf, security
 from django.utils.cache import patch_vary_headers
 from django.utils.decorators import sync_and_async_middleware
@@ -20,8 +22,14 @@ from portal import responses
 from portal.request import HtmxRequest, PortalHtmx
 from portal.stalwart import errors
 
+# Django hands a middleware the next handler, synchronous or asynchronous (async_mode says
+# which); the portal's run asynchronously under ASGI and synchronously in the test client.
+GetResponse = Callable[[HttpRequest], Any]
+Middleware = Callable[[HttpRequest], Any]
+AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
-class InlineHooks:
+
+class InlineHooks(MiddlewareMixin):
     """For Django middleware whose hooks only compute (headers, cookies, tokens).
 
     Under ASGI, Django runs every hook of a synchronous middleware through a thread hop
@@ -30,7 +38,7 @@ class InlineHooks:
     event loop instead. In a synchronous stack nothing changes.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         super().__init__(get_response)
         if self.async_mode:
             for name in ("process_view", "process_exception", "process_template_response"):
@@ -38,16 +46,18 @@ class InlineHooks:
                 if hook is not None and not iscoroutinefunction(hook):
                     setattr(self, name, _in_event_loop(hook))
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        response = self.process_request(request) if hasattr(self, "process_request") else None
-        response = response or await self.get_response(request)
-        if hasattr(self, "process_response"):
-            response = self.process_response(request, response)
-        return response
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        process_request = getattr(self, "process_request", None)
+        response = process_request(request) if process_request is not None else None
+        response = response or await cast(Awaitable[HttpResponseBase], self.get_response(request))
+        process_response = getattr(self, "process_response", None)
+        if process_response is not None:
+            response = process_response(request, response)
+        return cast(HttpResponseBase, response)
 
 
-def _in_event_loop(hook):
-    async def run(*args):
+def _in_event_loop(hook: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def run(*args: Any) -> Any:
         return hook(*args)
 
     return run
@@ -82,7 +92,7 @@ class SessionMiddleware(InlineHooks, sessions_middleware.SessionMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         self.process_request(request)
-        response = await self.get_response(request)
+        response = await cast(AsyncGetResponse, self.get_response)(request)
         if request.session.modified or settings.SESSION_SAVE_EVERY_REQUEST:
             return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
         return self.process_response(request, response)
@@ -108,7 +118,7 @@ def health_answer() -> HttpResponse:
 
 
 @sync_and_async_middleware
-def health_check(get_response):
+def health_check(get_response: GetResponse) -> Middleware:
     """Answer `GET /healthz` before anything validates the Host header.
 
     Probes (the Dockerfile's HEALTHCHECK, a load balancer) call the portal by an address that
@@ -127,12 +137,12 @@ def health_check(get_response):
         async def middleware(request: HttpRequest) -> HttpResponse:
             return health_answer() if wanted(request) else await get_response(request)
 
-    else:
+        return middleware
 
-        def middleware(request: HttpRequest) -> HttpResponse:
-            return health_answer() if wanted(request) else get_response(request)
+    def sync_middleware(request: HttpRequest) -> HttpResponse:
+        return health_answer() if wanted(request) else get_response(request)
 
-    return middleware
+    return sync_middleware
 
 
 def _signed_in(request: HttpRequest) -> bool:
@@ -153,7 +163,7 @@ def _no_store(request: HttpRequest, response: HttpResponse, signed_in: bool) -> 
 
 
 @sync_and_async_middleware
-def no_store_when_signed_in(get_response):
+def no_store_when_signed_in(get_response: GetResponse) -> Middleware:
     """`Cache-Control: no-store, private` on every answer to a signed-in person (pages, error
     pages, fragments, downloads, event streams), and on the answer that signs them in or out:
     neither the browser's cache nor a proxy keeps what the portal showed them."""
@@ -163,17 +173,17 @@ def no_store_when_signed_in(get_response):
             signed_in = _signed_in(request)
             return _no_store(request, await get_response(request), signed_in)
 
-    else:
+        return middleware
 
-        def middleware(request: HttpRequest) -> HttpResponse:
-            signed_in = _signed_in(request)
-            return _no_store(request, get_response(request), signed_in)
+    def sync_middleware(request: HttpRequest) -> HttpResponse:
+        signed_in = _signed_in(request)
+        return _no_store(request, get_response(request), signed_in)
 
-    return middleware
+    return sync_middleware
 
 
 @sync_and_async_middleware
-def session_preload(get_response):
+def session_preload(get_response: GetResponse) -> Middleware:
     """Load the session before the view runs.
 
     Views are async; templates read the session synchronously (messages), which
@@ -184,15 +194,15 @@ def session_preload(get_response):
 
         async def middleware(request: HttpRequest) -> HttpResponse:
             await request.session.aget("portal.identity")
-            return await get_response(request)
+            return await cast(AsyncGetResponse, get_response)(request)
 
-    else:
+        return middleware
 
-        def middleware(request: HttpRequest) -> HttpResponse:
-            request.session.get("portal.identity")
-            return get_response(request)
+    def sync_middleware(request: HttpRequest) -> HttpResponse:
+        request.session.get("portal.identity")
+        return cast(HttpResponse, get_response(request))
 
-    return middleware
+    return sync_middleware
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
@@ -206,21 +216,21 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         super().__init__(get_response)
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> Any:
         if not iscoroutinefunction(self.get_response):
             return super().__call__(request)
         return self._acall(request)
 
-    async def _acall(self, request):
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
         if static_file is not None:
-            return self.serve(static_file, request)
-        return await self.get_response(request)
+            return cast(HttpResponseBase, self.serve(static_file, request))
+        return await cast(AsyncGetResponse, self.get_response)(request)
 
 
 def _mark_page_requests(request: HttpRequest) -> None:
@@ -251,7 +261,7 @@ def _answer_boosted(request: HttpRequest, response: HttpResponse) -> HttpRespons
 
 
 @sync_and_async_middleware
-def htmx_navigation(get_response):
+def htmx_navigation(get_response: GetResponse) -> Middleware:
     """Whole pages for htmx navigation, and `Vary: HX-Request` on every answer.
 
     Sets `request.htmx` (a `portal.request.PortalHtmx`: true only for an htmx swap, false for
@@ -267,12 +277,12 @@ def htmx_navigation(get_response):
             patch_vary_headers(response, ("HX-Request",))
             return response
 
-    else:
+        return middleware
 
-        def middleware(request: HttpRequest) -> HttpResponse:
-            _mark_page_requests(request)
-            response = _answer_boosted(request, get_response(request))
-            patch_vary_headers(response, ("HX-Request",))
-            return response
+    def sync_middleware(request: HttpRequest) -> HttpResponse:
+        _mark_page_requests(request)
+        response = _answer_boosted(request, get_response(request))
+        patch_vary_headers(response, ("HX-Request",))
+        return response
 
-    return middleware
+    return sync_middleware
