@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -41,6 +42,9 @@ from portal.templatetags.portal import binary_size
 
 from .display import bucket, event_view, human_duration, now_utc, span_summary, sparkline
 from .rows import render_rows
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 log = logging.getLogger("portal.observability")
 
@@ -420,11 +424,11 @@ async def live_stream(request: PortalRequest) -> StreamingHttpResponse:
 # --- dashboard ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Card:
-    title: str
+    title: StrOrPromise
     ids: tuple[str, ...]
     how: str  # "sum", "last" or "mean"
     unit: str  # "count", "bytes" or "ms"
-    caption: str
+    caption: StrOrPromise
 
 
 #: Only names Stalwart's metrics history store writes (its list is the same in v0.11.8 and

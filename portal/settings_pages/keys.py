@@ -8,8 +8,12 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # Stalwart's default `config.local-keys` (crates/common/src/manager/config.rs, v0.11.8): keys
 # kept in the server's local configuration file instead of the database. "!" excludes.
@@ -102,10 +106,10 @@ def breadcrumbs(prefix: str) -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class GroupPreset:
     slug: str
-    label: str
+    label: StrOrPromise
     prefix: str
     suffix: str
-    description: str
+    description: StrOrPromise
 
 
 GROUPS = (

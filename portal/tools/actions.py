@@ -9,7 +9,7 @@ what happens and that it cannot be undone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -19,17 +19,20 @@ from portal.permissions import Access, needs, needs_any
 
 from .forms import AccountForm, DataStoreForm, InMemoryForm, ReindexForm, ReloadForm, SpamRulesForm
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 @dataclass(frozen=True, slots=True)
 class Action:
     slug: str
     permission: str
-    group: str
-    title: str
-    summary: str  # one line on the maintenance page
-    effect: str  # what happens, on the confirmation page
-    button: str
-    confirm_button: str  # the button of the confirmation step
+    group: StrOrPromise
+    title: StrOrPromise
+    summary: StrOrPromise  # one line on the maintenance page
+    effect: StrOrPromise  # what happens, on the confirmation page
+    button: StrOrPromise
+    confirm_button: StrOrPromise  # the button of the confirmation step
     destructive: bool = False
     form: type[forms.Form] | None = None
     #: the `Capabilities` feature it needs ("" for every server), see `unavailable`
