@@ -204,3 +204,29 @@ def test_search_page_finds_accounts_on_0_16(signed_in, sandbox):
     response = client.get("/search/?q=alice")
     assert response.status_code == 200, response.content[:1000]
     assert "alice.novak@example.com" in response.content.decode()
+
+
+def test_group_members_are_read_and_changed_on_the_users(signed_in, sandbox):
+    client = signed_in("admin")
+    page = client.get(detail("groups", "sales@example.org"))
+    assert page.status_code == 200, page.content[:500]
+    assert "alice.novak@example.com" in page.content.decode()
+
+    edit_url = reverse("directory:edit", kwargs={"kind": "groups", "name": "sales@example.org"})
+    form = client.get(edit_url)
+    assert form.status_code == 200
+    values = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.content.decode()))
+    members = re.search(r'<textarea name="members"[^>]*>([^<]*)</textarea>', form.content.decode()).group(1).split()
+    assert "alice.novak@example.com" in members
+    data = {
+        "snapshot": values["snapshot"],
+        "name": "sales@example.org",
+        "description": values.get("description", ""),
+        "email": values.get("email", ""),
+        "aliases": "",
+        "members": "\n".join([m for m in members if m != "alice.novak@example.com"] + ["jane.doe@example.org"]),
+    }
+    saved = client.post(edit_url, data)
+    assert saved.status_code == 302, saved.content[-3000:]
+    after = client.get(detail("groups", "sales@example.org")).content.decode()
+    assert "jane.doe@example.org" in after and "alice.novak@example.com" not in after

@@ -21,6 +21,7 @@ with the domains, groups, roles and tenants its rows name fetched alongside).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -378,7 +379,53 @@ class JmapPrincipals:
 
     async def get(self, name: str) -> Principal:
         spec, item, names = await self._find(name)
-        return to_principal(spec, item, names)
+        principal = to_principal(spec, item, names)
+        if spec.type == "group":
+            # Groups keep no member list: the members are the users naming the group.
+            members = await self._members(str(item["id"]))
+            principal = dataclasses.replace(principal, members=tuple(members.values()))
+        return principal
+
+    async def _members(self, group_id: str) -> dict[str, str]:
+        """id -> e-mail address of the users that are members of the group."""
+        query_id, get_id = self._client.next_id(), self._client.next_id()
+        results = await self._client.call(
+            [
+                Call("x:Account/query", {"filter": {"memberGroupIds": group_id}}, query_id),
+                Call(
+                    "x:Account/get",
+                    {"#ids": ref(query_id, "x:Account/query"), "properties": ["emailAddress"]},
+                    get_id,
+                ),
+            ]
+        )
+        found = results[get_id].get("list") or []
+        return {str(i.get("id")): str(i.get("emailAddress") or "") for i in found if isinstance(i, dict)}
+
+    async def _account_ids(self, addresses: Iterable[str]) -> dict[str, str]:
+        """e-mail address (lower case) -> id of those accounts, in one request."""
+        wanted = [address for address in dict.fromkeys(a.lower() for a in addresses) if "@" in address]
+        calls: list[Call] = []
+        pairs = []
+        for address in wanted:
+            query_id, get_id = self._client.next_id(), self._client.next_id()
+            calls.append(Call("x:Account/query", {"filter": {"name": address.split("@")[0]}}, query_id))
+            by_ref = {"#ids": ref(query_id, "x:Account/query"), "properties": ["emailAddress"]}
+            calls.append(Call("x:Account/get", by_ref, get_id))
+            pairs.append(get_id)
+        results = await self._client.call(calls) if calls else Results()
+        ids: dict[str, str] = {}
+        for get_id in pairs:
+            for item in results[get_id].get("list") or []:
+                if isinstance(item, dict) and str(item.get("emailAddress") or "").lower() in wanted:
+                    ids[str(item["emailAddress"]).lower()] = str(item["id"])
+        missing = [address for address in wanted if address not in ids]
+        if missing:
+            raise errors.ItemNotFound(
+                gettext("%(item)s was not found.") % {"item": missing[0]},
+                body={"error": "notFound", "item": missing[0], "field": "members"},
+            )
+        return ids
 
     # --- writing ----------------------------------------------------------------------------
     async def _directory(self) -> Names:
@@ -552,6 +599,15 @@ class JmapPrincipals:
                 update[pointer("recipients", address)] = None
         if spec.obj == "OAuthClient" and "urls" in changes_by_field:
             update["redirectUris"] = {u: True for u in apply("urls", current.urls)}
+        if spec.type == "group" and "members" in changes_by_field:
+            # Membership is written on the users (memberGroupIds), all in one call.
+            before = {m.lower() for m in (await self._members(str(item["id"]))).values()}
+            after = {m.lower() for m in apply("members", before)}
+            ids = await self._account_ids((after - before) | (before - after))
+            key = pointer("memberGroupIds", str(item["id"]))
+            members = {ids[m]: {key: True} for m in after - before} | {ids[m]: {key: None} for m in before - after}
+            if members:
+                await self._client.set("Account", update=members, field_map=FIELD_MAP)
         update = patch(update, spec.read_only)
         if update:
             await self._client.set(spec.obj, update={str(item["id"]): update}, field_map=FIELD_MAP)
