@@ -14,6 +14,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
 from django.core.validators import validate_email
@@ -45,8 +46,11 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
 
 
-def export_columns(kind: Kind) -> list[tuple[str, callable]]:
-    columns: list[tuple[str, callable]] = [("name", lambda p: p.name), ("description", lambda p: p.description)]
+Column = tuple[str, Callable[[Any], Any]]
+
+
+def export_columns(kind: Kind) -> list[Column]:
+    columns: list[Column] = [("name", lambda p: p.name), ("description", lambda p: p.description)]
     if "emails" in kind.fields:
         columns += [("email", lambda p: p.primary_email), ("aliases", lambda p: " ".join(p.aliases))]
     if kind.type in {"individual", "group", "tenant"}:

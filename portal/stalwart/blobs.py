@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -92,7 +93,9 @@ class UndeleteApi:
             total=total if isinstance(total, int) and not isinstance(total, bool) else 0,
         )
 
-    async def restore(self, account: str, items: list[DeletedItem] | None) -> list[RestoreResult]:
+    async def restore(
+        self, account: str, items: builtins.list[DeletedItem] | None
+    ) -> builtins.list[RestoreResult]:
         """Restore the given items (or everything with None) to the Inbox, keeping their deletion time."""
         body: Any
         if items is None:

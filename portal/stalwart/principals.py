@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import StalwartBadResponse
 from .paths import api_path
@@ -89,7 +90,7 @@ class PrincipalsApi:
             )
         return data
 
-    async def update(self, name: str, changes: list[dict]) -> None:
+    async def update(self, name: str, changes: builtins.list[dict[str, Any]]) -> None:
         """Apply a PATCH (a list of set/addItem/removeItem operations), atomically."""
         if changes:
             await self._client.request("PATCH", api_path("principal", name), json_body=changes)

@@ -15,6 +15,7 @@ Writes are lists of operations applied in order by Stalwart, **not atomically**:
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -120,7 +121,7 @@ class SettingsApi:
         )
         return _strings(data, "GET /api/settings/keys")
 
-    async def update(self, operations: list[dict]) -> None:
+    async def update(self, operations: builtins.list[dict[str, Any]]) -> None:
         """Apply clear/insert/delete operations in order (not atomic: earlier ones stay)."""
         if operations:
             await self._client.request("POST", api_path("settings"), json_body=operations)
