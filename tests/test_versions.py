@@ -287,10 +287,12 @@ def test_queue_reads_the_versions_shape_and_shows_paused_or_running(signed_in, s
         sandbox.requests.clear()
         detail = client.get(f"/queue/messages/{message_id}/")
         assert detail.status_code == 200
-        assert [r.status for r in sandbox.requests if r.path.startswith("/api/queue/messages/")] == [200]
+        assert [r.status for r in sandbox.requests if r.path.startswith("/api/queue/")] == [200, 200]
         content = detail.content.decode()
         assert "@" in content  # its recipients, from either shape
         assert ("Queue: " in content) == _at_least(sandbox, 13)  # 0.13+: each recipient's queue
     paused = client.post("/queue/status", {"running": "0"})
     assert paused.status_code == 302
     assert "Delivery is paused." in client.get("/queue/").content.decode()
+    details = [client.get(f"/queue/messages/{message_id}/").content.decode() for message_id in ids]
+    assert any("Delivery is paused: this message waits" in page for page in details)

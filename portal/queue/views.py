@@ -3,6 +3,7 @@ bulk actions by filter with a preview, pause/resume, and the queue of outgoing r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from django.contrib import messages
@@ -105,7 +106,8 @@ async def queue_status(request: PortalRequest) -> HttpResponse:
 @require_GET
 @require(needs("message-queue-get"))
 async def message_detail(request: PortalRequest, message_id: int) -> HttpResponse:
-    message = await _load(request, message_id)
+    # GET /api/queue/status exists on every version (0.11-0.15): a paused queue is said here too.
+    message, running = await asyncio.gather(_load(request, message_id), _client(request).queue.running())
     if isinstance(message, HttpResponse):
         return message
     user = _user(request)
@@ -120,6 +122,7 @@ async def message_detail(request: PortalRequest, message_id: int) -> HttpRespons
             headers_note = gettext("Stalwart could not read this message's content reference.")
     context = {
         "message": message,
+        "running": running,
         "headers": headers,
         "headers_note": headers_note,
         "can_blob": user.has("blob-fetch"),
