@@ -296,3 +296,12 @@ def test_queue_reads_the_versions_shape_and_shows_paused_or_running(signed_in, s
     assert "Delivery is paused." in client.get("/queue/").content.decode()
     details = [client.get(f"/queue/messages/{message_id}/").content.decode() for message_id in ids]
     assert any("Delivery is paused: this message waits" in page for page in details)
+
+
+# --- message history ----------------------------------------------------------------------
+def test_trace_search_explains_the_24_hour_window_on_0_15(signed_in, sandbox):
+    client = signed_in("admin")
+    page = client.get("/observability/history/received/").content.decode()
+    assert ("lists only the last 24 hours" in page) == _at_least(sandbox, 15)
+    searched = client.get("/observability/history/received/", {"q": "example.org"}).content.decode()
+    assert "lists only the last 24 hours" not in searched

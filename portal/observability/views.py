@@ -200,7 +200,14 @@ async def history(request: PortalRequest, kind: str) -> HttpResponse:
     if not user.enterprise:
         return _enterprise_notice(request, gettext("Message history"))
     query = HistoryQuery.from_request(request, kind)
-    context: dict = {"query": query, "title": title, "kinds": HISTORY_KINDS, "can_get": user.has("tracing-get")}
+    context: dict = {
+        "query": query,
+        "title": title,
+        "kinds": HISTORY_KINDS,
+        "can_get": user.has("tracing-get"),
+        # 0.15: a list without a search covers only the last 24 hours
+        "window_hours": user.capabilities.trace_default_window_hours,
+    }
     try:
         page = await request.stalwart.telemetry.traces(
             event_type, filter=query.q, queue_id=query.queue, page=query.page, limit=query.size
