@@ -22,7 +22,7 @@ help:
 	@echo "make demo        - run the Stalwart sandbox and the portal on 127.0.0.1 (PORTAL_PORT, SANDBOX_PORT)"
 	@echo "make test        - install what the tests need and run the whole suite (PYTEST_ARGS)"
 	@echo "make serve       - the portal alone against STALWART_URL (PORTAL_HOST, PORTAL_PORT, FORWARDED_ALLOW_IPS)"
-	@echo "make lint        - ruff"
+	@echo "make lint        - ruff, mypy (types) and lint-imports (architecture contracts)"
 	@echo "make screenshots - every page at 1280 and 390 px into test-output/screenshots/pages/ (PAGES)"
 	@echo "make bench       - speed and memory next to the direct Stalwart calls, into BENCHMARKS.md"
 	@echo "make loadtest    - concurrent people and live streams through one portal process (LOADTEST_ARGS)"
@@ -39,6 +39,16 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --disable-pip-version-check -q -r requirements.txt
 	touch $@
+
+# The static checks, run by `make lint` and before the tests by `make test`: ruff, mypy
+# (strict on portal/, pyproject.toml [tool.mypy]) and the import contracts (pyproject.toml
+# [tool.importlinter]: the sandbox and the portal apart, views above the access gate and the
+# service layer, only portal.stalwart speaking HTTP, no import cycles).
+define CHECKS
+$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
+endef
 
 $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
@@ -76,7 +86,7 @@ serve: venv
 	  --proxy-headers --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 
 test: dev-deps browser node-deps
-	$(VENV)/bin/ruff check .
+	$(CHECKS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Every page the URL walk reaches (plus sample detail pages), as admin and as a plain
@@ -95,7 +105,7 @@ loadtest: venv
 	$(PY) -m loadtest $(LOADTEST_ARGS)
 
 lint: dev-deps
-	$(VENV)/bin/ruff check .
+	$(CHECKS)
 
 # The English catalogues, locale/en/LC_MESSAGES/: the marked strings of portal/ and
 # templates/ (django.po) and of static/js/ (djangojs.po), then their .mo files. Both are
