@@ -56,4 +56,8 @@ class PortalRequest(HtmxRequest):
     """A request inside a view behind `@require(...)`: the person is signed in and allowed."""
 
     portal_user: PortalUser
+    # The service handle of the session's backend (`portal.stalwart.backend.for_session`):
+    # the REST `StalwartClient`, or on 0.16+ a `JmapBackend` offering the same areas. It is
+    # typed as the REST client, whose areas every backend mirrors, until the `Protocol`s of
+    # `portal/stalwart/backend.py` cover every area (today: `principals`).
     stalwart: StalwartClient
