@@ -122,6 +122,8 @@ class Capabilities:
     #: 0.16+: a person's own new password goes as typed (x:AccountPassword checks and hashes it),
     #: and the server generates app passwords itself
     server_hashes_passwords: bool = False
+    #: 0.16+: app passwords have an expiry and allowed IP addresses
+    app_password_options: bool = False
 
     @property
     def label(self) -> str:
@@ -216,6 +218,7 @@ def _jmap(enterprise: bool) -> Capabilities:
         principal_locale=True,
         deploy=False,
         server_hashes_passwords=True,
+        app_password_options=True,
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
+from typing import Any
 
 from django import forms
 from django.urls import reverse
@@ -74,6 +76,36 @@ class AppPasswordForm(forms.Form):
         if not label or _CONTROL.search(label):
             raise forms.ValidationError(gettext("Use letters, digits and spaces for the name."))
         return label
+
+    def __init__(self, *args: Any, options: bool = False, **kwargs: Any) -> None:
+        """`options`: the server keeps an expiry and allowed addresses per app password (0.16+)."""
+        super().__init__(*args, **kwargs)
+        if options:
+            self.fields["expires_days"] = forms.IntegerField(
+                label=_("Expires after (days)"),
+                required=False,
+                min_value=1,
+                max_value=3650,
+                help_text=_("Leave empty for a password that does not expire."),
+            )
+            self.fields["allowed_ips"] = forms.CharField(
+                label=_("Allowed from"),
+                required=False,
+                max_length=2000,
+                widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+                help_text=_("IP addresses or networks (such as 192.0.2.0/24), one per line. Empty: from anywhere."),
+            )
+
+    def clean_allowed_ips(self) -> tuple[str, ...]:
+        networks = []
+        for line in self.cleaned_data.get("allowed_ips", "").split():
+            try:
+                networks.append(str(ipaddress.ip_network(line, strict=False)))
+            except ValueError:
+                raise forms.ValidationError(
+                    gettext("“%(value)s” is not an IP address or network.") % {"value": line[:64]}
+                ) from None
+        return tuple(dict.fromkeys(networks))
 
 
 class TwoFactorEnableForm(forms.Form):

@@ -14,6 +14,7 @@ import copy
 import logging
 import secrets as random_tokens
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -286,7 +287,11 @@ async def security(request: PortalRequest) -> HttpResponse:
 @require(PASSWORDS)
 async def app_passwords(request: PortalRequest) -> HttpResponse:
     auth = await _api(request).get_auth()
-    context = {"auth": auth, "app_passwords": _sorted(auth.app_passwords)}
+    context = {
+        "auth": auth,
+        "app_passwords": _sorted(auth.app_passwords),
+        "options": _user(request).capabilities.app_password_options,
+    }
     return _page(request, "account/app_passwords.html", "app-passwords", context)
 
 
@@ -307,14 +312,22 @@ async def _use_form_token(request: PortalRequest, token: str) -> bool:
     return True
 
 
+def _limits(form: AppPasswordForm) -> dict[str, Any]:
+    """The expiry and allowed addresses typed for a new app password (Stalwart 0.16+)."""
+    days = form.cleaned_data.get("expires_days")
+    expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ") if days else None
+    return {"expires": expires, "allowed_ips": form.cleaned_data.get("allowed_ips") or ()}
+
+
 @require_http_methods(["GET", "POST"])
 @require(PASSWORDS)
 async def app_password_create(request: PortalRequest) -> HttpResponse:
+    options = _user(request).capabilities.app_password_options
     if request.method == "GET":
-        context = {"form": AppPasswordForm(), "form_token": await _issue_form_token(request)}
+        context = {"form": AppPasswordForm(options=options), "form_token": await _issue_form_token(request)}
         return _page(request, "account/app_password_new.html", "app-passwords", context)
 
-    form = AppPasswordForm(request.POST)
+    form = AppPasswordForm(request.POST, options=options)
     if not form.is_valid():
         context = {"form": form, "form_token": request.POST.get("form_token", "")}
         return _page(request, "account/app_password_new.html", "app-passwords", context, status=400)
@@ -334,7 +347,7 @@ async def app_password_create(request: PortalRequest) -> HttpResponse:
     # 0.16+ makes the app password itself: nothing to hash here.
     hashed = "" if _user(request).capabilities.server_hashes_passwords else await hash_password_async(password)
     try:
-        issued = await _api(request).update_auth([add_app_password(app_password_name(label), hashed)])
+        issued = await _api(request).update_auth([add_app_password(app_password_name(label), hashed, **_limits(form))])
     except responses.SUBMIT_FAILURES as exc:
         context = {"form": form, "form_token": await _issue_form_token(request)}
         return _failed(request, "account/app_password_new.html", "app-passwords", context, exc, form)

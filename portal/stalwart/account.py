@@ -35,10 +35,19 @@ def disable_otp(url: str | None = None) -> AuthRequest:
     return {"type": "disableOtpAuth", "url": url}
 
 
-def add_app_password(name: str, password_hash: str) -> AuthRequest:
+def add_app_password(
+    name: str, password_hash: str, *, expires: str | None = None, allowed_ips: tuple[str, ...] = ()
+) -> AuthRequest:
+    """`expires` (UTC, `YYYY-MM-DDTHH:MM:SSZ`) and `allowed_ips` exist on Stalwart 0.16+ only
+    (`Capabilities.app_password_options`); they are sent only when given."""
     if "$" in name:
         raise ValueError("An app password name cannot contain '$'.")
-    return {"type": "addAppPassword", "name": name, "password": password_hash}
+    request: AuthRequest = {"type": "addAppPassword", "name": name, "password": password_hash}
+    if expires:
+        request["expiresAt"] = expires
+    if allowed_ips:
+        request["allowedIps"] = list(allowed_ips)
+    return request
 
 
 def remove_app_password(name: str | None = None) -> AuthRequest:

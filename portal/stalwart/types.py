@@ -65,6 +65,10 @@ class AppPassword:
     raw_name: str
     label: str
     created: datetime | None
+    # Stalwart 0.16+ keeps these per app password (earlier versions have none of them).
+    expires: datetime | None = None
+    allowed_ips: tuple[str, ...] = ()
+    scope: str = ""  # "" (unknown), "Inherit", "Disable" or "Replace" (x:CredentialPermissions)
 
     @classmethod
     def from_raw_name(cls, raw: str) -> AppPassword:

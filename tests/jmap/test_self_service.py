@@ -122,3 +122,34 @@ def test_the_two_factor_persona_changes_its_password_with_the_code(client, sandb
         },
     )
     assert done.status_code == 302, done.content[:2000]
+
+
+def test_app_password_expiry_and_allowed_addresses_are_sent_and_shown(signed_in, sandbox):
+    client = signed_in("user")
+    form = client.get(NEW_APP).content.decode()
+    assert 'name="expires_days"' in form and 'name="allowed_ips"' in form
+    token = re.search(r'name="form_token" value="([^"]+)"', form).group(1)
+
+    bad = client.post(NEW_APP, {"label": "Laptop", "form_token": token, "allowed_ips": "not-an-ip"})
+    assert bad.status_code == 400
+    assert field_errors(bad, "allowed_ips") == ["“not-an-ip” is not an IP address or network."]
+    assert "Laptop" in bad.content.decode()  # what was typed stays
+
+    made = client.post(
+        NEW_APP, {"label": "Laptop", "form_token": token, "expires_days": "30", "allowed_ips": "192.0.2.7\n10.0.0.0/8"}
+    )
+    assert made.status_code == 200, made.content[:2000]
+    listing = client.get(APPS).content.decode()
+    assert "Laptop" in listing
+    assert "192.0.2.7/32" in listing and "10.0.0.0/8" in listing
+    assert re.search(r"<time[^>]*>in (29|30) days", listing), listing[listing.find("Laptop") :][:1500]
+    assert "Everything your account may do" in listing
+
+
+def test_the_rest_generation_offers_no_app_password_options(sandbox_server, client, settings):
+    rest, url = sandbox_server
+    rest.reset()
+    settings.STALWART_URL = url
+    assert sign_in(client, "user").status_code == 302
+    form = client.get(NEW_APP).content.decode()
+    assert 'name="expires_days"' not in form and 'name="allowed_ips"' not in form

@@ -30,18 +30,29 @@ from .client import Call, JmapClient
 SINGLETON = "singleton"
 
 
+def _utc(value: Any) -> datetime | None:
+    text = str(value or "")
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _app_password(item: dict[str, Any]) -> AppPassword:
     label = str(item.get("description") or "")
-    created = None
-    text = str(item.get("createdAt") or "")
-    if text:
-        try:
-            created = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            created = None
+    created = _utc(item.get("createdAt"))
+    ips = item.get("allowedIps")
+    permissions = item.get("permissions")
+    extra = {
+        "expires": _utc(item.get("expiresAt")),
+        "allowed_ips": tuple(sorted(str(ip) for ip, on in ips.items() if on)) if isinstance(ips, dict) else (),
+        "scope": str(permissions.get("@type") or "") if isinstance(permissions, dict) else "",
+    }
     if created is None:
-        return AppPassword(raw_name=label, label=label, created=None)
-    return AppPassword(raw_name=app_password_name(label, created), label=label, created=created)
+        return AppPassword(raw_name=label, label=label, created=None, **extra)
+    return AppPassword(raw_name=app_password_name(label, created), label=label, created=created, **extra)
 
 
 def _refusal(exc: errors.StalwartError) -> errors.StalwartError:
@@ -111,9 +122,13 @@ class JmapAccount:
                 patch["otpAuth/otpUrl"] = None
             elif kind == "addAppPassword":
                 label = AppPassword.from_raw_name(str(request["name"])).label
-                result = await self._client.set(
-                    "AppPassword", create={"a": {"description": label}}, field_map={"description": "label"}
-                )
+                value: dict[str, Any] = {"description": label}
+                if request.get("expiresAt"):
+                    value["expiresAt"] = request["expiresAt"]
+                if request.get("allowedIps"):
+                    value["allowedIps"] = {str(ip): True for ip in request["allowedIps"]}
+                fields = {"description": "label", "expiresAt": "expires_days", "allowedIps": "allowed_ips"}
+                result = await self._client.set("AppPassword", create={"a": value}, field_map=fields)
                 secret = (result["created"].get("a") or {}).get("secret")
                 if not isinstance(secret, str) or not secret:
                     raise errors.StalwartBadResponse(
