@@ -179,6 +179,7 @@ def test_other_kinds_create_and_delete(signed_in, sandbox):
         ("groups", {"name": "crew", "email": "crew@example.org", "description": "The crew"}, "crew@example.org"),
         ("lists", {"name": "news", "email": "news@example.org", "description": "News"}, "news@example.org"),
         ("tenants", {"name": "globex", "description": ""}, "globex"),
+        ("roles", {"name": "auditors", "description": "auditors"}, "auditors"),
         ("oauth-clients", {"name": "my-app", "description": "My app", "urls": "https://app.example/cb"}, "my-app"),
     ]
     for kind, data, name in cases:
@@ -230,3 +231,15 @@ def test_group_members_are_read_and_changed_on_the_users(signed_in, sandbox):
     assert saved.status_code == 302, saved.content[-3000:]
     after = client.get(detail("groups", "sales@example.org")).content.decode()
     assert "jane.doe@example.org" in after and "alice.novak@example.com" not in after
+
+
+def test_tenant_limits_are_x_tenant_quotas(signed_in, sandbox):
+    client = signed_in("admin")
+    response = client.post(
+        reverse("directory:create", kwargs={"kind": "tenants"}),
+        {"name": "initech", "quota_amount": "5", "quota_unit": "GiB", "limit_individual": "10", "limit_domain": "2"},
+    )
+    assert response.status_code == 302, response.content[-3000:]
+    form = client.get(reverse("directory:edit", kwargs={"kind": "tenants", "name": "initech"})).content.decode()
+    assert re.search(r'name="limit_individual" value="10"', form), form[form.find("limit_individual") - 300 :][:600]
+    assert re.search(r'name="limit_domain" value="2"', form)

@@ -69,6 +69,17 @@ SPECS: dict[str, Spec] = {
     "oauthClient": Spec("oauthClient", "OAuthClient", None, "clientId", "clientId", "text"),
 }
 
+#: Position in the portal's tenant quota list (<= 0.15: storage, then per principal type) ->
+#: the x:Tenant quota (enum TenantStorageQuota).
+TENANT_QUOTAS = {
+    0: "maxDiskQuota",
+    1: "maxAccounts",
+    2: "maxGroups",
+    6: "maxMailingLists",
+    8: "maxDomains",
+    10: "maxRoles",
+}
+
 #: JMAP property -> the portal's principal field, for errors next to the right form field.
 FIELD_MAP = {
     "name": "name",
@@ -218,15 +229,27 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             tenant=tenant,
         )
     quotas = _obj(get("quotas"))
+    limits: tuple[int, ...] = ()
+    if spec.obj == "Tenant":
+        limits = tuple(_int(quotas.get(TENANT_QUOTAS.get(i, ""))) for i in range(max(TENANT_QUOTAS) + 1))
     return Principal(
         id=ident,
         type=spec.type,
         name=str(get("name") or ""),
         description=description,
         quota=_int(quotas.get("maxDiskQuota")),
+        quota_limits=limits,
         used_quota=_int(get("usedDiskQuota")),
         tenant=tenant if spec.type != "tenant" else "",
     )
+
+
+def tenant_quotas(quota: Any) -> dict[str, int]:
+    """The portal's tenant quota (a number, or the <= 0.15 list: storage, then counts per
+    principal type) as x:Tenant `quotas`; 0 means no limit and is left out."""
+    values = quota if isinstance(quota, list) else [quota]
+    quotas = {TENANT_QUOTAS[i]: _int(v) for i, v in enumerate(values) if i in TENANT_QUOTAS and _int(v)}
+    return quotas
 
 
 class JmapPrincipals:
@@ -516,8 +539,8 @@ class JmapPrincipals:
             description = description or str(principal.get("name") or "")
         else:
             value["name"] = str(principal.get("name") or "")
-            if spec.obj == "Tenant" and _int(principal.get("quota")):
-                value["quotas"] = {"maxDiskQuota": _int(principal.get("quota"))}
+            if spec.obj == "Tenant" and tenant_quotas(principal.get("quota")):
+                value["quotas"] = tenant_quotas(principal.get("quota"))
         if description and spec.obj != "Tenant":  # tenants have no description on 0.16
             value["description"] = description
         tenant = str(principal.get("tenant") or "")
@@ -557,7 +580,9 @@ class JmapPrincipals:
         if "description" in changes_by_field and spec.obj != "Tenant":
             text = str(changes_by_field["description"][-1].get("value") or "").strip()
             update["description"] = text or (None if spec.obj != "Role" else current.description)
-        if "quota" in changes_by_field and spec.obj in ("Account", "Tenant"):
+        if "quota" in changes_by_field and spec.obj == "Tenant":
+            update["quotas"] = tenant_quotas(changes_by_field["quota"][-1].get("value"))
+        elif "quota" in changes_by_field and spec.obj == "Account":
             update[pointer("quotas", "maxDiskQuota")] = _int(changes_by_field["quota"][-1].get("value")) or None
         if spec.obj == "Account":
             if "secrets" in changes_by_field:
