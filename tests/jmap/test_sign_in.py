@@ -149,3 +149,14 @@ def test_mapping_holds_a_rest_permission_only_with_all_its_replacements():
     )
     # Holding the whole enum is being an administrator: every rule permission, 0.16 equivalent or not.
     assert jmap_permissions.as_rest(enum, enum, rest) == set(rest)
+
+
+def test_the_sign_in_throttle_applies_unchanged(client, sandbox, settings):
+    settings.SIGNIN_MAX_FAILURES = 3
+    for _ in range(3):
+        wrong = client.post("/auth/sign-in", {"step": "password", "username": "jane.doe", "password": "nope"})
+        assert wrong.status_code == 401
+    sandbox.requests.clear()
+    blocked = client.post("/auth/sign-in", {"step": "password", "username": "jane.doe", "password": "nope"})
+    assert blocked.status_code == 429 and blocked["Retry-After"]
+    assert [r for r in sandbox.requests if r.path == "/api/auth"] == []  # not forwarded to Stalwart
