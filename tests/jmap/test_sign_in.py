@@ -160,3 +160,19 @@ def test_the_sign_in_throttle_applies_unchanged(client, sandbox, settings):
     blocked = client.post("/auth/sign-in", {"step": "password", "username": "jane.doe", "password": "nope"})
     assert blocked.status_code == 429 and blocked["Retry-After"]
     assert [r for r in sandbox.requests if r.path == "/api/auth"] == []  # not forwarded to Stalwart
+
+
+def test_an_expired_token_is_refreshed_as_today(client, sandbox):
+    import time
+
+    assert sign_in(client, "admin").status_code == 302
+    session = client.session
+    identity = dict(session[IDENTITY_KEY])
+    identity["expires_at"] = time.time() - 1
+    session[IDENTITY_KEY] = identity
+    session.save()
+    sandbox.requests.clear()
+    response = client.get("/directory/accounts/")
+    assert response.status_code == 200
+    assert [(r.method, r.path) for r in sandbox.requests] == [("POST", "/auth/token"), ("POST", "/jmap/")]
+    assert client.session[IDENTITY_KEY]["expires_at"] > time.time()
