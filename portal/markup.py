@@ -93,6 +93,9 @@ CLIP = 200
 #: A run of characters without a space this long may break anywhere (class `clip-break`);
 #: shorter words keep whole, so that ordinary columns do not shrink to a letter's width.
 UNBROKEN = re.compile(r"\S{30}")
+#: Anything that makes a value need more than `<bdi>value</bdi>`: one scan for the usual
+#: short, plain value (a name, an address) instead of three.
+_NOT_PLAIN = re.compile(f"{_SPECIAL.pattern}|{CONTROLS.pattern}|{UNBROKEN.pattern}")
 
 
 def visible(text: str) -> str:
@@ -127,6 +130,8 @@ def clip(value: object, limit: int = CLIP, *, expand: bool = True) -> str:
     if not text:
         return ""
     if len(text) <= limit:
+        if _NOT_PLAIN.search(text) is None:
+            return f"<bdi>{text}</bdi>"
         if UNBROKEN.search(text):
             return f'<bdi class="clip-break">{visible(text)}</bdi>'
         return f"<bdi>{visible(text)}</bdi>"

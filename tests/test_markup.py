@@ -165,3 +165,12 @@ def test_the_template_filters(rf):
     assert f'<p><bdi class="clip-head">{escape(PAYLOAD[:5])}…</bdi></p>' in out
     assert f'<p title="{escape(PAYLOAD[:8])}…"></p>' in out
     assert f'<p><bdi class="clip-break">{escape(PAYLOAD + ", <b>")}</bdi></p>' in out
+
+
+def test_plain_values_take_the_short_way_to_the_same_markup():
+    from portal.markup import clip
+
+    for value in ("jane.doe", "Jane Doe", "a" * 29, "user000001@scale.example", "Ünïcödé"):
+        assert clip(value) == f"<bdi>{value}</bdi>"
+    for value in ("a&b", "<x>", '"q"', "it's", "a\u202eb", "a\u200bb", "a" * 30):
+        assert clip(value) != f"<bdi>{value}</bdi>"
