@@ -59,6 +59,15 @@ MIRRORED = {
         "9f9dec1651ff4b27af72f5c790332136c7838f9e2eff8e44f54eb007d101dda5",
         "portal/cache.py RedisCache reads _servers, _options and _cache._serializer.",
     ),
+    "django.core.cache.backends.redis.RedisCacheClient": (
+        "1bb008f53ad90a4bd10566150822b2e616a4c150d949972e105b4df2564d0632",
+        "portal/cache.py RedisCache's async methods repeat what its add/get/set/touch/delete/get_many/"
+        "has_key/incr/set_many/delete_many/clear send to Redis, and share its clients per process: keep them alike.",
+    ),
+    "django.core.cache.backends.redis.RedisCache": (
+        "d727e83ffe44ca0d171bf7e50b8c8e92f05b48853b08a9cda97e957e80a16320",
+        "portal/cache.py RedisCache overrides its _cache and mirrors its key and timeout handling.",
+    ),
     "django.core.cache.backends.redis.RedisCache.__init__": (
         "40131bec6169f7fabfaebec788863364d123d7a6a13e9dc8de1a92bb00cd451f",
         "portal/cache.py RedisCache builds its asyncio client from this backend's private attributes.",
