@@ -24,7 +24,7 @@ help:
 	@echo "make serve       - the portal alone against STALWART_URL (PORTAL_HOST, PORTAL_PORT, FORWARDED_ALLOW_IPS)"
 	@echo "make lint        - ruff, mypy (types) and lint-imports (architecture contracts)"
 	@echo "make screenshots - every page at 1280 and 390 px into test-output/screenshots/pages/ (PAGES)"
-	@echo "make bench       - speed and memory next to the direct Stalwart calls, into BENCHMARKS.md"
+	@echo "make bench       - speed and memory next to the direct Stalwart calls, into BENCHMARKS.md and bench/results.json"
 	@echo "make loadtest    - concurrent people and live streams through one portal process (LOADTEST_ARGS)"
 	@echo "make messages    - refresh the English catalogues in locale/ (needs GNU gettext)"
 	@echo "make venv        - create .venv and install the pinned dependencies"
