@@ -109,9 +109,7 @@ def visible(text: str) -> str:
         char = match.group()
         name = unicodedata.name(char, "")
         parts.append(e(text[last : match.start()]))
-        parts.append(
-            f'<span class="control-char" title="{e(title % {"name": name})}">⟨U+{ord(char):04X}⟩</span>'
-        )
+        parts.append(f'<span class="control-char" title="{e(title % {"name": name})}">⟨U+{ord(char):04X}⟩</span>')
         last = match.end()
     parts.append(e(text[last:]))
     return "".join(parts)
