@@ -56,3 +56,14 @@ def test_sign_in_stores_the_version_and_generation(client, sandbox):
     identity = client.session["portal.identity"]
     assert identity["version"] == sandbox.version
     assert identity["generation"] == "rest"
+
+
+def test_the_readme_claims_exactly_the_versions_the_suite_runs():
+    import re
+    from pathlib import Path
+
+    from tests.conftest import STALWART_VERSIONS
+
+    readme = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    claimed = re.search(r"tested against \*\*([^*]+)\*\*", readme).group(1)
+    assert re.findall(r"\d+\.\d+\.\d+", claimed) == list(STALWART_VERSIONS) == list(TESTED_VERSIONS)
