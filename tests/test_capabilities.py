@@ -65,5 +65,5 @@ def test_the_readme_claims_exactly_the_versions_the_suite_runs():
     from tests.conftest import STALWART_VERSIONS
 
     readme = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
-    claimed = re.search(r"tested against \*\*([^*]+)\*\*", readme).group(1)
+    claimed = re.search(r"tested against Stalwart \*\*([^*]+)\*\*", readme).group(1)
     assert re.findall(r"\d+\.\d+\.\d+", claimed) == list(STALWART_VERSIONS) == list(TESTED_VERSIONS)
