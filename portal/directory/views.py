@@ -618,7 +618,7 @@ async def principal_permissions(request: PortalRequest, kind: str, name: str) ->
         principal.roles,
         enabled,
         disabled,
-        user.version,  # type: ignore[attr-defined]
+        user.version,
     )
     groups = []
     for area, _prefixes in AREAS:
