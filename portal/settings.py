@@ -92,6 +92,12 @@ if STALWART_API not in {"auto", "rest", "jmap"}:
     raise ImproperlyConfigured(f"STALWART_API must be auto, rest or jmap, not {STALWART_API!r}")
 # How long the detected generation of a server URL is reused (seconds).
 STALWART_API_CACHE_SECONDS = int(env_float("STALWART_API_CACHE_SECONDS", 300))
+# Stalwart 0.16+: also offer signing in on the server's own page (/login, the authorization
+# endpoint of its discovery document), for accounts that sign in through an external OIDC
+# directory (SSO). The server redirects back to the portal's /auth/sso/callback.
+STALWART_SSO = env_bool("STALWART_SSO", False)
+# The server's address as browsers reach it (for /login), when it differs from STALWART_URL.
+STALWART_PUBLIC_URL = (env("STALWART_PUBLIC_URL", "") or "").rstrip("/")
 # Refresh the access token when it has less than this many seconds left.
 STALWART_TOKEN_REFRESH_MARGIN = env_float("STALWART_TOKEN_REFRESH_MARGIN", 60.0)
 # How passwords the portal sets are hashed (docs/security.md): Argon2id, or SHA-512 crypt

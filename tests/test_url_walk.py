@@ -16,7 +16,16 @@ from portal.permissions import Access, PortalUser
 from tests.conftest import persona
 
 # The script's words (Django's JavaScript catalog) are public: the sign-in page uses them.
-PUBLIC = {"home", "healthz", "javascript-catalog", "auth:sign-in", "auth:sign-out"}
+# The redirect sign-in (Stalwart 0.16+ SSO) starts and ends before anyone is signed in.
+PUBLIC = {
+    "home",
+    "healthz",
+    "javascript-catalog",
+    "auth:sign-in",
+    "auth:sign-out",
+    "auth:sso-start",
+    "auth:sso-callback",
+}
 PERSONAS = ["admin", "helpdesk", "tenant_admin", "user"]
 
 

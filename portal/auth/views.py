@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
+import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -24,6 +27,7 @@ from portal.stalwart.jmap import signin
 
 from . import session, throttle
 from .forms import SignInForm, TotpForm
+from .vault import seal, unseal
 
 log = logging.getLogger("portal.auth")
 
@@ -169,7 +173,8 @@ async def sign_in(request: HtmxRequest) -> HttpResponse:
             return HttpResponseRedirect(next_url or reverse("home"))
         step = "totp" if await session.pending(request) else "password"
         form = TotpForm() if step == "totp" else SignInForm()
-        return render(request, "auth/sign_in.html", {"form": form, "step": step, "next": next_url})
+        context = {"form": form, "step": step, "next": next_url, "sso": settings.STALWART_SSO}
+        return render(request, "auth/sign_in.html", context)
 
     if request.POST.get("step") == "totp":
         return await _totp_step(request, next_url)
@@ -199,7 +204,8 @@ async def sign_in(request: HtmxRequest) -> HttpResponse:
             status = 429 if limited else 403 if isinstance(exc, errors.Forbidden) else 502
         finally:
             await attempt.settle(failed=failed)
-    return render(request, "auth/sign_in.html", {"form": form, "step": "password", "next": next_url}, status=status)
+    context = {"form": form, "step": "password", "next": next_url, "sso": settings.STALWART_SSO}
+    return render(request, "auth/sign_in.html", context, status=status)
 
 
 async def _totp_step(request: HtmxRequest, next_url: str) -> HttpResponse:
@@ -233,6 +239,79 @@ async def _totp_step(request: HtmxRequest, next_url: str) -> HttpResponse:
     return render(
         request, "auth/sign_in.html", {"form": form, "step": "totp", "next": held_next or next_url}, status=status
     )
+
+
+# --- the redirect flow (Stalwart 0.16+, STALWART_SSO): the server's own sign-in page ------------
+SSO_KEY = "portal.sso_pending"
+SSO_SECONDS = 600  # the server's authorization codes live 10 minutes
+
+
+def _callback_url(request: HtmxRequest) -> str:
+    return request.build_absolute_uri(reverse("auth:sso-callback"))
+
+
+@require_GET
+async def sso_start(request: HtmxRequest) -> HttpResponse:
+    """Send the browser to the server's sign-in page, with state and a PKCE challenge."""
+    next_url = _safe_next(request, request.GET.get("next", ""))
+    try:
+        offered = settings.STALWART_SSO and await generation.detect() == generation.JMAP
+        endpoint = str((await generation.discovery()).get("authorization_endpoint") or "") if offered else ""
+    except errors.StalwartError as exc:
+        messages.error(request, _explain(exc))
+        return HttpResponseRedirect(reverse("auth:sign-in"))
+    if not endpoint:
+        messages.error(request, _("Signing in on the mail server's own page is not available here."))
+        return HttpResponseRedirect(reverse("auth:sign-in"))
+    pkce = signin.Pkce.new()
+    state = secrets.token_urlsafe(24)
+    await request.session.aset(
+        SSO_KEY,
+        {
+            "state": state,
+            "verifier": seal(pkce.verifier),
+            "challenge": pkce.challenge,
+            "next": next_url,
+            "at": time.time(),
+        },
+    )
+    return HttpResponseRedirect(
+        signin.authorization_url(endpoint, state=state, pkce=pkce, redirect_uri=_callback_url(request))
+    )
+
+
+@require_GET
+async def sso_callback(request: HtmxRequest) -> HttpResponse:
+    """Where the server's sign-in page sends the browser back: check the state, exchange the code."""
+    pending = await request.session.apop(SSO_KEY, None)
+    state = request.GET.get("state", "")
+    verifier = unseal(pending.get("verifier", "")) if isinstance(pending, dict) else None
+    if (
+        not isinstance(pending, dict)
+        or verifier is None
+        or not state
+        or not secrets.compare_digest(state, str(pending.get("state", "")))
+        or time.time() - pending.get("at", 0) > SSO_SECONDS
+    ):
+        messages.error(request, _("That sign-in could not be finished. Please start again."))
+        return HttpResponseRedirect(reverse("auth:sign-in"))
+    code = request.GET.get("code", "")
+    if not code:
+        messages.error(request, _("The mail server did not sign you in. Please try again."))
+        return HttpResponseRedirect(reverse("auth:sign-in"))
+    ip = audit.client_ip(request)
+    pkce = signin.Pkce(verifier, str(pending.get("challenge", "")))
+    try:
+        tokens = await signin.exchange_code(code[:512], pkce, client_ip=ip, redirect_uri=_callback_url(request))
+        name, info = await signin.account(tokens.access_token, {*PERMISSIONS, *version_permissions(signin.VERSION)})
+    except errors.StalwartError as exc:
+        await _audit_sign_in(request, "", exc)
+        messages.error(request, _explain(exc))
+        return HttpResponseRedirect(reverse("auth:sign-in"))
+    user = await session.start(request, name, info, tokens, "")
+    await _audit_sign_in(request, name, None)
+    log.info("signed in through the server's page: %s", name)
+    return HttpResponseRedirect(str(pending.get("next") or "") or landing_url(user))
 
 
 @require_POST

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext
 
 from . import errors
 from .transport import api_url, failure, shared_client
@@ -51,6 +52,31 @@ async def detect(*, fresh: bool = False) -> Generation:
     generation = await _probe()
     await cache.aset(key, generation, timeout=settings.STALWART_API_CACHE_SECONDS)
     return generation
+
+
+async def discovery() -> dict[str, Any]:
+    """The OpenID discovery document of a 0.16+ server (`/api/discover/<probe>`), kept like the
+    generation. Its endpoints may be relative (the server over plain HTTP); join them with
+    the server's address."""
+    key = _cache_key(settings.STALWART_URL) + ":discovery"
+    known = await cache.aget(key)
+    if isinstance(known, dict):
+        return known
+    operation = "GET " + PROBE_PATH
+    try:
+        response = await shared_client().get(api_url(PROBE_PATH, {}), headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        raise failure(exc, operation) from exc
+    if response.status_code != 200:
+        raise errors.status_error(response.status_code, None, operation=operation)
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise errors.StalwartBadResponse(gettext("Stalwart's discovery document is unreadable."), operation=operation)
+    await cache.aset(key, document, timeout=settings.STALWART_API_CACHE_SECONDS)
+    return document
 
 
 async def _probe() -> Generation:

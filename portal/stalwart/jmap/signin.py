@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from authlib.oauth2.client import DEFAULT_HEADERS
@@ -106,15 +107,36 @@ async def request_code(username: str, password: str, totp: str = "", client_ip: 
     raise errors.StalwartBadResponse(gettext("Stalwart's sign-in answer has no code."), operation=operation)
 
 
-async def exchange_code(code: str, pkce: Pkce, client_ip: str | None = None) -> oauth.Tokens:
-    """The code for tokens at `/auth/token` (authlib), with the PKCE verifier."""
+def authorization_url(endpoint: str, *, state: str, pkce: Pkce, redirect_uri: str) -> str:
+    """Where to send the browser for the redirect flow (the server's /login page, §1.1)."""
+    base = settings.STALWART_PUBLIC_URL or settings.STALWART_URL
+    if not endpoint.startswith(("https://", "http://")):
+        endpoint = base + "/" + endpoint.lstrip("/")
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": settings.STALWART_OAUTH_CLIENT_ID,
+            "redirect_uri": redirect_uri,
+            "state": state,
+            "code_challenge": pkce.challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+
+
+async def exchange_code(
+    code: str, pkce: Pkce, client_ip: str | None = None, redirect_uri: str | None = None
+) -> oauth.Tokens:
+    """The code for tokens at `/auth/token` (authlib), with the PKCE verifier; `redirect_uri` is
+    the one the code was issued for (the portal's callback in the redirect flow)."""
     headers = {**DEFAULT_HEADERS, "X-Forwarded-For": client_ip} if client_ip else None
     return await oauth._token_call(
         lambda client: client.fetch_token(
             oauth.TOKEN_PATH,
             grant_type="authorization_code",
             code=code,
-            redirect_uri=settings.STALWART_OAUTH_REDIRECT_URI,
+            redirect_uri=redirect_uri or settings.STALWART_OAUTH_REDIRECT_URI,
             code_verifier=pkce.verifier,
             headers=headers,
         )
