@@ -243,3 +243,30 @@ def test_tenant_limits_are_x_tenant_quotas(signed_in, sandbox):
     form = client.get(reverse("directory:edit", kwargs={"kind": "tenants", "name": "initech"})).content.decode()
     assert re.search(r'name="limit_individual" value="10"', form), form[form.find("limit_individual") - 300 :][:600]
     assert re.search(r'name="limit_domain" value="2"', form)
+
+
+def test_the_rank_rule_reads_custom_roles_of_0_16(signed_in, sandbox):
+    """An account holding a role with permissions the helpdesk lacks (logs) is not theirs to edit."""
+    import asyncio
+
+    from portal.stalwart.jmap.client import JmapClient
+
+    admin = JmapClient(basic=(persona("admin").name, persona("admin").password))
+    roles = asyncio.run(admin.get("Role", None, ["description", "enabledPermissions"]))
+    logs = next(r["id"] for r in roles if "sysLogGet" in r.get("enabledPermissions", {}))
+    domain = asyncio.run(admin.one("x:Domain/query", {"filter": {"name": "example.org"}}))["ids"][0]
+    asyncio.run(
+        admin.set(
+            "Account",
+            create={"a": {"@type": "User", "name": "auditor", "domainId": domain,
+                          "roles": {"@type": "Custom", "roleIds": {logs: True}}}},
+        )
+    )
+    client = signed_in("helpdesk")
+    page = client.get(detail("accounts", "auditor@example.org"))
+    assert page.status_code == 200
+    edit = client.get(reverse("directory:edit", kwargs={"kind": "accounts", "name": "auditor@example.org"}))
+    assert edit.status_code == 403
+    # An account with the plain user role stays theirs to edit.
+    plain = client.get(reverse("directory:edit", kwargs={"kind": "accounts", "name": "alice.novak@example.com"}))
+    assert plain.status_code == 200

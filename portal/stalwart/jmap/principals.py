@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from django.utils.translation import gettext
 
 from .. import errors
 from ..types import NO_SECRETS, Page, Principal, SecretsSummary
+from . import permissions
 from .client import Call, JmapClient, Results, patch, pointer, ref
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz792013"
@@ -152,6 +154,31 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+@functools.cache
+def _rule_names() -> frozenset[str]:
+    """The portal's rule names (<= 0.15 spelling), which 0.16 permissions are translated into."""
+    from portal.permissions import PERMISSIONS, version_permissions
+
+    from .signin import VERSION
+
+    return frozenset({*PERMISSIONS, *version_permissions(VERSION)})
+
+
+def _as_rules(held: Iterable[str]) -> tuple[str, ...]:
+    """0.16 permission names as the portal's rule names: a rule name counts when every 0.16
+    permission that replaced it is in `held` (so what a role holds is never overstated as
+    less than it is for the rank rule, and a disabled list never removes more than it says)."""
+    return tuple(sorted(permissions.as_rest(held, (), _rule_names())))
+
+
+def _granted(perms: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """An account's own `permissions` (x:Permissions: Inherit, Merge, Replace) as enabled and
+    disabled rule names."""
+    if perms.get("@type") not in ("Merge", "Replace"):
+        return (), ()
+    return _as_rules(_keys(perms.get("enabledPermissions"))), _as_rules(_keys(perms.get("disabledPermissions")))
+
+
 def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal:
     get = item.get
     ident = id_number(get("id"))
@@ -176,7 +203,7 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
         else:
             role_names = ()
         perms = _obj(get("permissions"))
-        disabled = ("authenticate",) if "authenticate" in _keys(perms.get("disabledPermissions")) else ()
+        enabled, disabled = _granted(perms)
         credentials = _entries(get("credentials"))
         secrets = SecretsSummary(
             has_password=any(c.get("@type") == "Password" for c in credentials),
@@ -194,6 +221,7 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             used_quota=_int(get("usedDiskQuota")),
             member_of=tuple(names.groups.get(gid, gid) for gid in _keys(get("memberGroupIds"))),
             roles=role_names,
+            enabled_permissions=enabled,
             disabled_permissions=disabled,
             tenant=tenant,
             secrets=secrets if credentials else NO_SECRETS,
@@ -226,6 +254,8 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             name=description,
             description=description,
             roles=tuple(names.roles.get(rid, rid) for rid in _keys(get("roleIds"))),
+            enabled_permissions=_as_rules(_keys(get("enabledPermissions"))),
+            disabled_permissions=_as_rules(_keys(get("disabledPermissions"))),
             tenant=tenant,
         )
     quotas = _obj(get("quotas"))
