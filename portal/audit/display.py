@@ -103,7 +103,7 @@ def _flatten(value: Any, prefix: str = "") -> list[Change]:
     return [Change(prefix or "—", "value", new=(_text(value),))]
 
 
-def _principal_patch(operations: list[dict]) -> list[Change]:
+def _principal_patch(operations: list[dict[str, Any]]) -> list[Change]:
     """set/addItem/removeItem/clear operations, one line per field in the order sent."""
     fields: dict[str, dict[str, list[str]]] = {}
     for op in operations:
@@ -133,7 +133,7 @@ def _principal_patch(operations: list[dict]) -> list[Change]:
     return lines
 
 
-def _settings_operations(operations: list[dict]) -> list[Change]:
+def _settings_operations(operations: list[dict[str, Any]]) -> list[Change]:
     """The settings editor's clear/insert/delete operations, one line per key."""
     lines = []
     for op in operations:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
@@ -122,7 +123,7 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 @contextmanager
-def recording(request: HttpRequest, actor: str, actor_tenant: str = ""):
+def recording(request: HttpRequest, actor: str, actor_tenant: str = "") -> Iterator[None]:
     """Record the changes made while handling `request`."""
     ip = client_ip(request)
 

@@ -36,4 +36,4 @@ class TotpForm(forms.Form):
     )
 
     def clean_code(self) -> str:
-        return self.cleaned_data["code"].strip()
+        return str(self.cleaned_data["code"]).strip()

@@ -48,7 +48,7 @@ class DkimKeyForm(forms.Form):
     )
 
     def clean_selector(self) -> str:
-        return self.cleaned_data["selector"].strip().lower()
+        return str(self.cleaned_data["selector"]).strip().lower()
 
 
 def already_exists_message(domain: str, algorithm: str) -> str:

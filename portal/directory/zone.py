@@ -41,7 +41,8 @@ def relative_name(name: str, domain: str) -> str | None:
 
 def in_zone(records: Iterable[DnsRecord], domain: str) -> tuple[list[DnsRecord], list[DnsRecord]]:
     """(records inside the zone, records elsewhere)."""
-    inside, outside = [], []
+    inside: list[DnsRecord] = []
+    outside: list[DnsRecord] = []
     for record in records:
         (inside if relative_name(record.name, domain) is not None else outside).append(record)
     return inside, outside

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from portal.stalwart.report_types import DmarcReport
 
@@ -57,7 +58,7 @@ class Source:
         return round(self.passed * 100 / self.messages) if self.messages else 0
 
 
-def dmarc_overview_data(reports: list[DmarcReport], *, domain: str = "", today: date | None = None) -> dict:
+def dmarc_overview_data(reports: list[DmarcReport], *, domain: str = "", today: date | None = None) -> dict[str, Any]:
     today = today or datetime.now(UTC).date()
     domains = sorted({r.domain for r in reports if r.domain})
     chosen = [r for r in reports if not domain or r.domain == domain]
@@ -98,7 +99,7 @@ def dmarc_overview_data(reports: list[DmarcReport], *, domain: str = "", today: 
     }
 
 
-def _daily_chart(per_day: dict[date, list[int]], *, width: int = WIDTH) -> dict:
+def _daily_chart(per_day: dict[date, list[int]], *, width: int = WIDTH) -> dict[str, Any]:
     """Stacked bars, one per day, in a `width` × HEIGHT box; the last day is labelled too,
     its label ending at the right edge so that it is never cut."""
     plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -147,7 +148,7 @@ def _labelled(index: int, count: int) -> bool:
     return index == last or (index % 5 == 0 and last - index >= 3)
 
 
-def _sources_chart(top: list[Source]) -> dict:
+def _sources_chart(top: list[Source]) -> dict[str, Any]:
     largest = max((s.messages for s in top), default=0) or 1
     rows = []
     for index, source in enumerate(top):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .observability_types import ReloadResult
@@ -58,7 +58,7 @@ class MaintenanceApi:
     def __init__(self, client: Caller) -> None:
         self._client = client
 
-    async def _get(self, *elements: str, params: dict | None = None):
+    async def _get(self, *elements: str, params: dict[str, Any] | None = None) -> Any:
         return await self._client.request("GET", api_path(*elements), params=params)
 
     # --- configuration and updates ------------------------------------------------------

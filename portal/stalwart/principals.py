@@ -81,7 +81,7 @@ class PrincipalsApi:
     async def get(self, name: str) -> Principal:
         return Principal.from_api(await self._client.request("GET", api_path("principal", name)))
 
-    async def create(self, principal: dict) -> int:
+    async def create(self, principal: dict[str, Any]) -> int:
         """Create a principal; Stalwart answers with its new id."""
         data = await self._client.request("POST", api_path("principal"), json_body=principal)
         if not isinstance(data, int):

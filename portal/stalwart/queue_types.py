@@ -260,9 +260,9 @@ def _domain(data: Any) -> QueueDomain:
     )
 
 
-def _domains_from_recipients(items: list) -> tuple[QueueDomain, ...]:
+def _domains_from_recipients(items: list[Any]) -> tuple[QueueDomain, ...]:
     """The v0.13+ shape: group recipients (each with its own retry data) by domain."""
-    grouped: dict[str, list[dict]] = {}
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("address"), str):
             raise errors.StalwartBadResponse("Unexpected recipient.")
@@ -273,7 +273,7 @@ def _domains_from_recipients(items: list) -> tuple[QueueDomain, ...]:
         pending = [r for r in recipients if r.status.pending]
         status = pending[0].status if pending else recipients[0].status
 
-        def earliest(key: str, members=members) -> datetime | None:
+        def earliest(key: str, members: list[dict[str, Any]] = members) -> datetime | None:
             times = [parse_time(m.get(key), field=key) for m in members]
             present = [t for t in times if t]
             return min(present) if present else None

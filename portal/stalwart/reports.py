@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 
 from . import errors
 from .paths import api_path
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 DEFAULT_CONCURRENCY = 4
 
 
-def _cache():
+def _cache() -> BaseCache:
     return caches["reports"]
 
 

@@ -28,14 +28,14 @@ if TYPE_CHECKING:
     from .transport import Caller
 
 
-def clear_op(prefix: str, filter: str | None = None) -> dict:
+def clear_op(prefix: str, filter: str | None = None) -> dict[str, Any]:
     op: dict[str, Any] = {"type": "clear", "prefix": prefix}
     if filter is not None:
         op["filter"] = filter
     return op
 
 
-def insert_op(prefix: str | None, values: Iterable[tuple[str, str]], *, assert_empty: bool) -> dict:
+def insert_op(prefix: str | None, values: Iterable[tuple[str, str]], *, assert_empty: bool) -> dict[str, Any]:
     return {
         "type": "insert",
         "prefix": prefix,
@@ -44,7 +44,7 @@ def insert_op(prefix: str | None, values: Iterable[tuple[str, str]], *, assert_e
     }
 
 
-def delete_op(keys: Iterable[str]) -> dict:
+def delete_op(keys: Iterable[str]) -> dict[str, Any]:
     return {"type": "delete", "keys": list(keys)}
 
 
