@@ -575,6 +575,9 @@ def main() -> None:
             for name, path in (("accounts", "/directory/accounts/export.csv"), ("audit", "/audit/export.csv")):
                 exports[name] = asyncio.run(measure_export(portal_url, pid, path, cookies))
                 print(f"export {name}: {exports[name]}", flush=True)
+                # A download that broke off would look thrifty: every row must have come.
+                if exports[name]["lines"] - 1 < args.export_rows:
+                    raise RuntimeError(f"the {name} export ended after {exports[name]['lines']} lines")
         for latency in (1, 5):
             with sandbox(1000, ["--latency-ms", str(latency)]) as stalwart_url, contextlib.ExitStack() as stack:
                 url, pid, _ = stack.enter_context(portal(stalwart_url, workdir, default_env))
