@@ -176,3 +176,10 @@ def test_an_expired_token_is_refreshed_as_today(client, sandbox):
     assert response.status_code == 200
     assert [(r.method, r.path) for r in sandbox.requests] == [("POST", "/auth/token"), ("POST", "/jmap/")]
     assert client.session[IDENTITY_KEY]["expires_at"] > time.time()
+
+
+def test_someone_elses_grants_count_with_one_replacement():
+    rest = ("manage-passwords", "individual-list")
+    partial = ["sysAccountPasswordGet"]  # one of the several that replaced manage-passwords
+    assert jmap_permissions.as_rest(partial, (), rest) == set()
+    assert jmap_permissions.as_rest(partial, (), rest, any_of=True) == {"manage-passwords"}

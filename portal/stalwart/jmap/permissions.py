@@ -120,11 +120,14 @@ def replacements(old: str) -> tuple[str, ...]:
     return (camel(old),)
 
 
-def as_rest(held: Iterable[str], known: Iterable[str], rest_names: Iterable[str]) -> frozenset[str]:
+def as_rest(
+    held: Iterable[str], known: Iterable[str], rest_names: Iterable[str], *, any_of: bool = False
+) -> frozenset[str]:
     """The <= 0.15 permissions (of `rest_names`) that an account holding `held` has.
 
     `known` is the server's permission enum: names outside it are dropped from `held`, and a
     replacement the server does not know is not required (a later release renamed it).
+    `any_of`: one replacement is enough (to tell what someone else may hold, erring on more).
     """
     enum = frozenset(known)
     have = frozenset(held) & enum if enum else frozenset(held)
@@ -139,6 +142,7 @@ def as_rest(held: Iterable[str], known: Iterable[str], rest_names: Iterable[str]
         if not needed:
             continue
         required = [name for name in needed if not enum or name in enum]
-        if required and all(name in have for name in required):
+        test = any if any_of else all
+        if required and test(name in have for name in required):
             granted.add(old)
     return frozenset(granted)

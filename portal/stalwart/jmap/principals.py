@@ -164,11 +164,11 @@ def _rule_names() -> frozenset[str]:
     return frozenset({*PERMISSIONS, *version_permissions(VERSION)})
 
 
-def _as_rules(held: Iterable[str]) -> tuple[str, ...]:
-    """0.16 permission names as the portal's rule names: a rule name counts when every 0.16
-    permission that replaced it is in `held` (so what a role holds is never overstated as
-    less than it is for the rank rule, and a disabled list never removes more than it says)."""
-    return tuple(sorted(permissions.as_rest(held, (), _rule_names())))
+def _as_rules(held: Iterable[str], *, any_of: bool) -> tuple[str, ...]:
+    """0.16 permission names as the portal's rule names. For what is granted a rule name counts
+    when one of the 0.16 permissions that replaced it is held (`any_of`: the rank rule errs on
+    the side of "holds more"); for what is taken away, only when all of them are."""
+    return tuple(sorted(permissions.as_rest(held, (), _rule_names(), any_of=any_of)))
 
 
 def _granted(perms: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -176,7 +176,8 @@ def _granted(perms: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]
     disabled rule names."""
     if perms.get("@type") not in ("Merge", "Replace"):
         return (), ()
-    return _as_rules(_keys(perms.get("enabledPermissions"))), _as_rules(_keys(perms.get("disabledPermissions")))
+    enabled = _as_rules(_keys(perms.get("enabledPermissions")), any_of=True)
+    return enabled, _as_rules(_keys(perms.get("disabledPermissions")), any_of=False)
 
 
 def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal:
@@ -254,8 +255,8 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             name=description,
             description=description,
             roles=tuple(names.roles.get(rid, rid) for rid in _keys(get("roleIds"))),
-            enabled_permissions=_as_rules(_keys(get("enabledPermissions"))),
-            disabled_permissions=_as_rules(_keys(get("disabledPermissions"))),
+            enabled_permissions=_as_rules(_keys(get("enabledPermissions")), any_of=True),
+            disabled_permissions=_as_rules(_keys(get("disabledPermissions")), any_of=False),
             tenant=tenant,
         )
     quotas = _obj(get("quotas"))
