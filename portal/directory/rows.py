@@ -27,6 +27,11 @@ def detail_url_factory(kind: Kind):
     )
 
 
+#: Rows each kept renderer remembers (a few pages' worth for every list a person opens
+#: often); all are forgotten at once when it is full.
+SEEN_ROWS = 2000
+
+
 class RowRenderer:
     """Renders the `<tr>` of one principal; labels are translated once per page.
 
@@ -46,6 +51,9 @@ class RowRenderer:
         self.usage_of = _("%(used)s of %(quota)s (%(percent)s%%)")
         self.no_limit = _("No limit")
         self.alias_badges: dict[int, str] = {}
+        # The row of a principal seen before, keyed by the whole (immutable, hashable)
+        # principal: a row depends on nothing else this renderer does not already fix.
+        self.seen: dict[Principal, SafeString] = {}
         self.labels = {
             "quota": e(_("Quota")),
             "groups": e(_("Groups")),
@@ -58,6 +66,17 @@ class RowRenderer:
         }
 
     def __call__(self, item: Principal) -> SafeString:
+        try:
+            row = self.seen.get(item)
+        except TypeError:  # a principal built with a list or dict somewhere: not kept
+            return self._row(item)
+        if row is None:
+            if len(self.seen) >= SEEN_ROWS:
+                self.seen.clear()
+            row = self.seen[item] = self._row(item)
+        return row
+
+    def _row(self, item: Principal) -> SafeString:
         name = e(item.name)
         cells = []
         if self.selectable:

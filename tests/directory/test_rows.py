@@ -196,3 +196,27 @@ def test_bidi_controls_in_names_are_shown_on_the_pages(signed_in, sandbox):
         # No control character reaches the page's text (the link's address carries it encoded).
         assert not any(char in text for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b")
         assert '<span class="control-char" title="Hidden control character: RIGHT-TO-LEFT OVERRIDE">' in body
+
+
+def test_a_principal_seen_before_reuses_its_row_and_a_changed_one_does_not():
+    import dataclasses
+
+    from django.urls import get_script_prefix
+    from django.utils.translation import get_language
+
+    from portal.directory import rows
+    from portal.markup import kept
+
+    kind = KINDS["accounts"]
+    first = Principal.from_api({"type": "individual", "name": "row.memo", "description": "Before", "quota": 0})
+
+    def render(item):
+        return render_rows(kind, (item,), linked=True, selectable=False, email_label="E", count_label="C")
+
+    assert "Before" in render(first)
+    renderer = kept(rows._renderer)(kind.slug, True, False, "E", "C", get_language(), get_script_prefix())
+    again = Principal.from_api({"type": "individual", "name": "row.memo", "description": "Before", "quota": 0})
+    assert renderer(again) is renderer(first)  # equal principal, the same row
+    changed = dataclasses.replace(first, description="After <b>")
+    html = render(changed)
+    assert "After &lt;b&gt;" in html and "Before" not in html
