@@ -59,6 +59,11 @@ MIRRORED = {
         "9f9dec1651ff4b27af72f5c790332136c7838f9e2eff8e44f54eb007d101dda5",
         "portal/cache.py RedisCache reads _servers, _options and _cache._serializer.",
     ),
+    "httpcore.AsyncConnectionPool._assign_requests_to_connections": (
+        "ea1547e78a655633653bde5257e611ee458cfd46b8ab4543de13c5bae095b0ae",
+        "portal/stalwart/transport.py _ConnectionPool copies it with len() for the quadratic count of "
+        "connections: bring over what changed, or drop the copy if httpcore fixed it.",
+    ),
     "django.core.cache.backends.redis.RedisCacheClient": (
         "1bb008f53ad90a4bd10566150822b2e616a4c150d949972e105b4df2564d0632",
         "portal/cache.py RedisCache's async methods repeat what its add/get/set/touch/delete/get_many/"

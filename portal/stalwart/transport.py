@@ -24,6 +24,7 @@ import weakref
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+import httpcore
 import httpx
 from django.conf import settings
 from django.utils.translation import gettext
@@ -50,10 +51,62 @@ def timeout() -> httpx.Timeout:
 API_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30)
 
 
+class _ConnectionPool(httpcore.AsyncConnectionPool):
+    """httpcore's pool, with its housekeeping linear in the number of connections.
+
+    httpcore 1.0 runs `_assign_requests_to_connections` whenever a request joins or leaves
+    the pool, and there measures the pool once for every idle connection by building a list
+    of all of them (`len([c.is_idle() for c in self._connections])`): quadratic in the pool's
+    size. A report list fetching 25 details at once made some 40,000 such calls per page,
+    most of the portal's CPU time on it. This is httpcore's method with `len()` instead
+    (tests/test_speed_tripwire.py pins the original); the rest is unchanged.
+    """
+
+    def _assign_requests_to_connections(self) -> list[Any]:
+        closing_connections = []
+        for connection in list(self._connections):
+            if connection.is_closed():
+                self._connections.remove(connection)
+            elif connection.has_expired():
+                self._connections.remove(connection)
+                closing_connections.append(connection)
+            elif connection.is_idle() and len(self._connections) > self._max_keepalive_connections:
+                self._connections.remove(connection)
+                closing_connections.append(connection)
+
+        queued_requests = [request for request in self._requests if request.is_queued()]
+        for pool_request in queued_requests:
+            origin = pool_request.request.url.origin
+            available_connections = [
+                connection
+                for connection in self._connections
+                if connection.can_handle_request(origin) and connection.is_available()
+            ]
+            idle_connections = [connection for connection in self._connections if connection.is_idle()]
+            if available_connections:
+                connection = available_connections[0]
+                pool_request.assign_to_connection(connection)
+            elif len(self._connections) < self._max_connections:
+                connection = self.create_connection(origin)
+                self._connections.append(connection)
+                pool_request.assign_to_connection(connection)
+            elif idle_connections:
+                connection = idle_connections[0]
+                self._connections.remove(connection)
+                closing_connections.append(connection)
+                connection = self.create_connection(origin)
+                self._connections.append(connection)
+                pool_request.assign_to_connection(connection)
+        return closing_connections
+
+
 def _transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     # The pool's limits belong to the transport: a client given its own transport ignores
     # the `limits` it is passed. Connection failures are retried once; requests never are.
-    return httpx.AsyncHTTPTransport(retries=1, verify=settings.STALWART_VERIFY_TLS, limits=limits)
+    transport = httpx.AsyncHTTPTransport(retries=1, verify=settings.STALWART_VERIFY_TLS, limits=limits)
+    if type(transport._pool) is httpcore.AsyncConnectionPool:  # the same object, less work
+        transport._pool.__class__ = _ConnectionPool
+    return transport
 
 
 def _build(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncClient:
