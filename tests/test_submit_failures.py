@@ -422,7 +422,7 @@ def account_empty_trash(client, sandbox) -> Submit:
         {"confirmed": "yes"},
         "/api/store/purge/account",
         {"GET"},
-        kept=[f"Purge the deleted mail of {JANE}?"],
+        kept=[f"Purge the deleted mail of <bdi>{JANE}</bdi>?"],
         check_url=f"/directory/accounts/{JANE}/",
         idempotent=True,
     )
