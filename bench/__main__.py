@@ -519,7 +519,21 @@ def figure(value: float, unit: str, budget: float) -> dict:
     }
 
 
-def machine(load_at_start: tuple[float, float, float], seconds: float) -> dict:
+def pace_ms() -> float:
+    """A fixed piece of pure-Python work (best of five), to set runs on different days or
+    machines against each other: the figures scale with it."""
+    def work() -> int:
+        return sum(len(str(number)) for number in range(200_000))
+
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 2)
+
+
+def machine(load_at_start: tuple[float, float, float], seconds: float, pace: dict) -> dict:
     return {
         "arch": platform.machine(),
         "cpus": os.cpu_count(),
@@ -529,6 +543,8 @@ def machine(load_at_start: tuple[float, float, float], seconds: float) -> dict:
         "load_average_at_start": [round(x, 2) for x in load_at_start],
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "run_seconds": round(seconds, 1),
+        "pace_ms_at_start": pace["start"],
+        "pace_ms_at_end": pace_ms(),
     }
 
 
@@ -544,7 +560,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=1000, help="concurrent live streams (0: skip)")
     parser.add_argument("--export-rows", type=int, default=EXPORT_ROWS, help="accounts and audit rows exported")
     args = parser.parse_args()
-    load_at_start, begun = os.getloadavg(), time.monotonic()
+    load_at_start, begun, pace = os.getloadavg(), time.monotonic(), {"start": pace_ms()}
     results, scale_rows, latency_rows = [], [], []
     footprint: dict = {}
     exports: dict = {}
@@ -646,7 +662,7 @@ def main() -> None:
         "export_audit_seconds": round(exports["audit"]["seconds"], 2),
         "throughput_c32_pages_per_s": round(results[2]["portal_rate"], 1),
     }
-    document = {"machine": machine(load_at_start, time.monotonic() - begun), "figures": figures,
+    document = {"machine": machine(load_at_start, time.monotonic() - begun, pace), "figures": figures,
                 "measurements": measurements}  # fmt: skip
     Path(args.results).write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwrote {args.results}")
@@ -743,11 +759,12 @@ def write_report(path, document, results, scale_rows, latency_rows, fanout, warm
     existing = Path(path).read_text() if Path(path).exists() else ""
     notes = existing.split("<!-- notes -->", 1)[1] if "<!-- notes -->" in existing else "\n"
     load = " / ".join(f"{x:.1f}" for x in info["load_average_at_start"])
+    pace = f"{info['pace_ms_at_start']:.0f} / {info['pace_ms_at_end']:.0f} ms"
     text = f"""# Benchmarks
 
 Produced by `make bench` (`python -m bench`) on a {info['arch']} machine with {info['cpus']} CPU cores,
 Python {info['python']}, on {info['date'][:10]} ({info['run_seconds']:.0f} s; load average {load} at the
-start). Everything runs on 127.0.0.1: the sandbox, the portal processes, PostgreSQL and Redis when used,
+start; a fixed piece of Python work took {pace} at the start / the end, `pace_ms` in the results). Everything runs on 127.0.0.1: the sandbox, the portal processes, PostgreSQL and Redis when used,
 and the load generator share the cores, so absolute numbers are pessimistic. "Direct" is the same
 `GET /api/principal` the page makes, sent straight to the sandbox with the same client. The figures
 and their budgets are also in `bench/results.json`; `make bench` fails when one is missed.
