@@ -747,7 +747,8 @@ def write_report(path, document, results, scale_rows, latency_rows, fanout, warm
         f"- Flat cost at scale: portal-added p50 at 100,000 / at 1,000 principals = "
         f"**{f['flat_cost_100k_over_1k']['value']:.2f}** (budget ≤ 1.2, {holds(f, 'flat_cost_100k_over_1k')}).",
         stream_line(streams),
-        f"- Not budgets: in-memory sandbox (0.6–0.9 ms a call), sequential added p50 {results[0]['added_p50']:.1f} ms, "
+        f"- Not budgets: in-memory sandbox (a direct call {results[0]['direct_p50']:.1f} ms), sequential added p50 "
+        f"{results[0]['added_p50']:.1f} ms, "
         f"ratio {results[0]['ratio']:.2f}, CPU {results[0]['portal_cpu_ms']:.2f} ms; concurrency 16 added "
         f"{results[1]['added_p50']:.1f} ms; throughput at concurrency 32 **{results[2]['portal_rate']:.0f}** pages/s "
         f"({results[2]['direct_rate']:.0f} req/s direct).",
