@@ -12,6 +12,8 @@ import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
+from portal.capabilities import IN_MEMORY_PREFIXES_011
+
 from . import errors
 from .observability_types import ReloadResult
 from .paths import api_path
@@ -25,33 +27,8 @@ STORE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Partial reloads (`/api/reload/<scope>`); "" is a full reload.
 RELOAD_SCOPES = ("", "lookup", "certificate", "server.blocked-ip")
 
-#: Key prefixes of the in-memory store that can be purged one at a time.
-IN_MEMORY_PREFIXES = (
-    "acme",
-    "oauth",
-    "rate-rcpt",
-    "rate-scan",
-    "rate-loiter",
-    "rate-auth",
-    "rate-smtp",
-    "rate-contact",
-    "rate-http-authenticated",
-    "rate-http-anonymous",
-    "rate-imap",
-    "reputation-ip",
-    "reputation-from",
-    "reputation-domain",
-    "reputation-asn",
-    "greylist",
-    "bayes-account",
-    "bayes-global",
-    "trusted-reply",
-    "lock-purge-account",
-    "lock-queue-message",
-    "lock-queue-report",
-    "lock-email-task",
-    "lock-housekeeper",
-)
+#: Key prefixes of the in-memory store that can be purged one at a time (the full list, before 0.15).
+IN_MEMORY_PREFIXES = IN_MEMORY_PREFIXES_011
 
 
 class MaintenanceApi:
