@@ -5,7 +5,6 @@ What a failed call becomes is decided once, in `transport.py` (`failure`, `decod
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
@@ -19,7 +18,7 @@ import httpx
 from django.utils.translation import gettext
 
 from . import errors
-from .transport import JSON_TYPES, api_url, decode_response, failure, shared_client
+from .transport import JSON_TYPES, api_url, authorization, decode_response, failure, shared_client
 
 if TYPE_CHECKING:
     from .account import AccountApi
@@ -52,15 +51,8 @@ class StalwartClient:
     ) -> None:
         """`client_ip`, for a password check: the address of the person typing it, sent as
         `X-Forwarded-For` (a Stalwart with `http.use-x-forwarded` bans that, not the portal)."""
-        if (access_token is None) == (basic is None):
-            raise ValueError("Give either an access token or Basic credentials.")
+        self._authorization = authorization(access_token, basic)
         self._forwarded_for = client_ip if basic is not None else None
-        if access_token is not None:
-            self._authorization = f"Bearer {access_token}"
-        else:
-            assert basic is not None
-            raw = f"{basic[0]}:{basic[1]}".encode()
-            self._authorization = "Basic " + base64.b64encode(raw).decode("ascii")
 
     # The API areas, each created on first use: a page needs one or two of them.
     @cached_property

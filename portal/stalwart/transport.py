@@ -18,6 +18,7 @@ takes its clients with it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 import weakref
@@ -280,3 +281,13 @@ def decode_response(response: httpx.Response, *, operation: str, started: float 
     if "data" not in body:
         raise errors.StalwartBadResponse(gettext("Stalwart's answer has no data."), operation=operation)
     return body["data"]
+
+
+def authorization(access_token: str | None, basic: tuple[str, str] | None) -> str:
+    """The Authorization header for one person: a bearer token, or Basic credentials (exactly one)."""
+    if (access_token is None) == (basic is None):
+        raise ValueError("Give either an access token or Basic credentials.")
+    if access_token is not None:
+        return f"Bearer {access_token}"
+    assert basic is not None
+    return "Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode("ascii")

@@ -15,7 +15,6 @@ the field name the portal's forms use (`field_map`).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -30,7 +29,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext
 
 from .. import errors
-from ..transport import api_url, failure, shared_client, status_failure
+from ..transport import api_url, authorization, failure, shared_client, status_failure
 from ..transport import json_or_none as _json_or_none
 
 log = logging.getLogger("portal.stalwart")
@@ -215,15 +214,8 @@ class JmapClient:
     def __init__(
         self, access_token: str | None = None, *, basic: tuple[str, str] | None = None, client_ip: str | None = None
     ) -> None:
-        if (access_token is None) == (basic is None):
-            raise ValueError("Give either an access token or Basic credentials.")
+        self._authorization = authorization(access_token, basic)
         self._forwarded_for = client_ip if basic is not None else None
-        if access_token is not None:
-            self._authorization = f"Bearer {access_token}"
-        else:
-            assert basic is not None
-            raw = f"{basic[0]}:{basic[1]}".encode()
-            self._authorization = "Basic " + base64.b64encode(raw).decode("ascii")
         self._counter = 0
 
     def __repr__(self) -> str:  # never show the credential
