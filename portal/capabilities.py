@@ -222,25 +222,39 @@ def _jmap(enterprise: bool) -> Capabilities:
     )
 
 
-#: Parts of the portal (URL namespaces) that have no equivalent on Stalwart 0.16+ in this
-#: portal yet: the server manages them through objects the JMAP backend does not speak.
-JMAP_MISSING_AREAS = frozenset({"queue", "reports", "undelete", "observability", "config", "tools", "account"})
-#: Pages of those areas that work on 0.16 all the same (they make no upstream call, or have a 0.16 backend).
-JMAP_AVAILABLE_PAGES = frozenset(
-    {
-        "account:overview",
-        "account:security",
-        "account:app-passwords",
-        "account:app-password-create",
-        "account:app-password-revoke",
-        "account:app-passwords-revoke-all",
-        "account:two-factor",
-        "account:two-factor-enable",
-        "account:two-factor-disable",
-        "account:password",
-        "account:password-strength",
-    }
-)
+#: Pages (namespace:name) of each area that work on Stalwart 0.16+: they make no upstream call,
+#: or the JMAP backend has their area. A page of these areas not listed here says it is not
+#: offered on 0.16 (`unavailable`). One entry per area, so each area's change touches one line.
+JMAP_PAGES: dict[str, frozenset[str]] = {
+    "account": frozenset(
+        {
+            "account:overview",
+            "account:security",
+            "account:app-passwords",
+            "account:app-password-create",
+            "account:app-password-revoke",
+            "account:app-passwords-revoke-all",
+            "account:two-factor",
+            "account:two-factor-enable",
+            "account:two-factor-disable",
+            "account:password",
+            "account:password-strength",
+        }
+    ),
+    "queue": frozenset(),
+    "reports": frozenset(),
+    "undelete": frozenset(),
+    "observability": frozenset(),
+    "config": frozenset(),
+    "tools": frozenset(),
+}
+JMAP_MISSING_AREAS = frozenset(JMAP_PAGES)
+JMAP_AVAILABLE_PAGES = frozenset().union(*JMAP_PAGES.values())
+#: Pages only Stalwart 0.16+ has (on <= 0.15 they say so, as 0.16 does for the missing ones).
+JMAP_ONLY_PAGES: dict[str, frozenset[str]] = {
+    "config": frozenset(),
+    "tools": frozenset(),
+}
 #: Directory kinds that no longer exist on 0.16 (API keys became credentials of one's own account).
 JMAP_MISSING_KINDS = frozenset({"resources", "locations", "others", "api-keys"})
 #: Directory pages (URL names) without a 0.16 equivalent in this portal yet.
@@ -252,6 +266,9 @@ JMAP_MISSING_PAGES = frozenset(
 def unavailable(capabilities: Capabilities, view_name: str, kwargs: dict) -> str:
     """Why the page `view_name` (namespace:name) is not offered on this server; "" when it is."""
     if capabilities.generation != "jmap":
+        namespace = view_name.split(":", 1)[0]
+        if view_name in JMAP_ONLY_PAGES.get(namespace, frozenset()):
+            return _("Only Stalwart 0.16 and later have this page.")
         return ""
     namespace = view_name.split(":", 1)[0] if ":" in view_name else ""
     if namespace in JMAP_MISSING_AREAS and view_name not in JMAP_AVAILABLE_PAGES:

@@ -143,8 +143,8 @@ def _visible(user: PortalUser) -> tuple[tuple[int, int], ...]:
 
 
 def _offered(user: PortalUser, item: NavItem) -> bool:
-    """The server has this page (Stalwart 0.16+ lacks some: `capabilities.unavailable`)."""
-    return user.generation == "rest" or not unavailable(user.capabilities, item.url_name or "", dict(item.url_kwargs))
+    """The server has this page (each generation lacks some: `capabilities.unavailable`)."""
+    return not unavailable(user.capabilities, item.url_name or "", dict(item.url_kwargs))
 
 
 def _sections(visible: tuple[tuple[int, int], ...]) -> list[tuple[str | Promise, list[tuple[str | Promise, str]]]]:

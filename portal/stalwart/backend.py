@@ -43,6 +43,27 @@ class PrincipalsArea(Protocol):
     async def delete(self, name: str) -> None: ...
 
 
+# --- area: queue (messages and outgoing reports) ---
+
+
+# --- area: reports (incoming DMARC, TLS, ARF) ---
+
+
+# --- area: undelete ---
+
+
+# --- area: troubleshoot and spam filter ---
+
+
+# --- area: observability (logs, traces, live streams, metrics) ---
+
+
+# --- area: settings ---
+
+
+# --- area: maintenance and blocked IPs ---
+
+
 @runtime_checkable
 class Backend(Protocol):
     """What `request.stalwart` offers in both generations."""

@@ -74,3 +74,17 @@ class JmapBackend:
     @cached_property
     def account(self) -> JmapAccount:
         return JmapAccount(self.jmap, current=self._current, verify=self._verify)
+
+    # --- area: queue (messages and outgoing reports) ---
+
+    # --- area: reports (incoming DMARC, TLS, ARF) ---
+
+    # --- area: undelete ---
+
+    # --- area: troubleshoot and spam filter ---
+
+    # --- area: observability (logs, traces, live streams, metrics) ---
+
+    # --- area: settings ---
+
+    # --- area: maintenance and blocked IPs ---
