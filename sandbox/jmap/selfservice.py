@@ -197,3 +197,242 @@ class AccountPasswordKind(Kind):
 API_KEY = ApiKeyKind()
 APP_PASSWORD = AppPasswordKind()
 ACCOUNT_PASSWORD = AccountPasswordKind()
+
+
+# ------------------------------------------------------------------ encryption at rest (§9, §10)
+class CryptoState:
+    """x:PublicKey objects (the account's encryption setting itself lives in ``JmapState.extras``,
+    shared with ``x:Account.encryptionAtRest``)."""
+
+    def __init__(self):
+        #: key id -> {"accountId", "description", "key", "createdAt", "expiresAt", "emailAddresses"}
+        self.keys: dict[int, dict] = {}
+        self.next_id = 0
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+
+def crypto_state(sb) -> CryptoState:
+    st = getattr(sb, "_jmap_crypto", None)
+    if st is None:
+        import copy
+
+        st = sb._jmap_crypto = CryptoState()
+
+        def snapshot() -> CryptoState:
+            return copy.deepcopy(sb._jmap_crypto)
+
+        def restore(saved: CryptoState) -> None:
+            sb._jmap_crypto = saved
+
+        sb.register_state("jmap-crypto", snapshot, restore)
+    return st
+
+
+MAX_PUBLIC_KEYS = 5  # x:Email.maxPublicKeys default
+ENCRYPTION_TYPES = ("Disabled", "Aes128", "Aes256", "Aes256Gcm", "ChaCha20Poly1305")
+_AEAD = {"Aes256Gcm": "AES-256-GCM", "ChaCha20Poly1305": "ChaCha20-Poly1305"}
+
+
+def key_method(text: str) -> str | None:
+    """"PGP" or "SMIME" for a key the server accepts; raises SetError (``key``) otherwise.
+
+    As ``parse_public_key`` (common/storage/encryption.rs): PEM/armored blocks only, OpenPGP and
+    S/MIME not mixed, no block of either kind → "No valid public key found."."""
+    from ..account import CertificateError, _parse_pem, trial_encryption
+
+    try:
+        found = _parse_pem(text)
+        if found is None:
+            raise SetError.invalid_properties(["key"], "No valid public key found.")
+        method, certs = found
+        trial_encryption(method, certs)
+    except CertificateError as exc:
+        raise SetError.invalid_properties(["key"], str(exc)) from None
+    return method
+
+
+class PublicKeyKind(Kind):
+    """Per-account keys for encryption at rest; account-scoped (own keys, all with impersonate)."""
+
+    name = "PublicKey"
+    prefix = "sysPublicKey"
+    tenant_scoped = False
+    properties = ("accountId", "createdAt", "description", "emailAddresses", "expiresAt", "key")
+    server_set = ("createdAt",)
+    filters = ("accountId",)
+    sorts = ("id", "accountId")
+
+    def records(self, sb, caller) -> dict:
+        out = {}
+        for number, values in crypto_state(sb).keys.items():
+            if caller.has("impersonate") or values["accountId"] == caller.account_id:
+                out[number] = SimpleNamespace(id=number, values=values)
+        return out
+
+    def view(self, sb, caller, rec) -> dict:
+        v = rec.values
+        return {"accountId": ids.encode(v["accountId"]), "createdAt": _utc_or_none(v["createdAt"]),
+                "description": v["description"], "emailAddresses": dict(v["emailAddresses"]),
+                "expiresAt": _utc_or_none(v["expiresAt"]), "key": v["key"]}
+
+    def prepare_conditions(self, sb, caller, conditions):
+        if not caller.has("impersonate"):
+            return [c for c in conditions if c[0] != "accountId"]
+        return conditions
+
+    def filter_value(self, sb, rec, prop):
+        return ids.encode(rec.values["accountId"]) if prop == "accountId" else None
+
+    def sort_key(self, sb, rec, prop):
+        return rec.id if prop == "id" else (rec.values["accountId"], rec.id)
+
+    def _values(self, patch: dict, values: dict) -> None:
+        for key, value in patch.items():
+            if key == "description":
+                if not isinstance(value, str) or not value:
+                    raise SetError.required("description")
+                values["description"] = value
+            elif key == "key":
+                if not isinstance(value, str) or not value:
+                    raise SetError.required("key")
+                values["key"] = value if value.endswith("\n") else value + "\n"
+            elif key == "expiresAt":
+                if value is not None and parse_utc(value) is None:
+                    raise SetError.invalid_patch(key, "Invalid value for property.")
+                values["expiresAt"] = parse_utc(value) if value else None
+            elif key == "emailAddresses":
+                if not isinstance(value, dict):
+                    raise SetError.invalid_patch(key, "Invalid value for property.")
+                values["emailAddresses"] = {str(a): True for a, on in value.items() if on}
+            elif key.startswith("emailAddresses/"):
+                from .directory import unescape
+
+                member = unescape(key.split("/", 1)[1])
+                if value:
+                    values["emailAddresses"][member] = True
+                else:
+                    values["emailAddresses"].pop(member, None)
+
+    def create(self, sb, caller, obj: dict):
+        self.check_patch_keys(obj, ("accountId", "description", "emailAddresses", "expiresAt", "key"))
+        for prop in ("description", "key"):
+            if not obj.get(prop):
+                raise SetError.required(prop)
+        st = crypto_state(sb)
+        account = caller.account_id  # the server sets it to the request's account
+        if sum(1 for v in st.keys.values() if v["accountId"] == account) >= MAX_PUBLIC_KEYS:
+            raise SetError("overQuota", f"You have exceeded your quota of {MAX_PUBLIC_KEYS} public keys.")
+        values = {"accountId": account, "createdAt": sb.now(), "expiresAt": None, "emailAddresses": {}}
+        self._values({k: v for k, v in obj.items() if k != "accountId"}, values)
+        key_method(values["key"])
+        number = st.new_id()
+        st.keys[number] = values
+        return number, {}
+
+    def update(self, sb, caller, rec, patch: dict):
+        self.check_patch_keys(patch, ("description", "emailAddresses", "expiresAt", "key"))
+        values = dict(rec.values, emailAddresses=dict(rec.values["emailAddresses"]))
+        self._values(patch, values)
+        if values["key"] != rec.values["key"]:
+            key_method(values["key"])
+        rec.values.update(values)
+        return None
+
+    def destroy(self, sb, caller, rec) -> None:
+        owner = rec.values["accountId"]
+        setting = jmap_state(sb).extras.get(owner, {}).get("encryptionAtRest") or {}
+        if setting.get("publicKey") == ids.encode(rec.id):
+            raise SetError("objectIsLinked", objectId={"object": "PublicKey", "id": ids.encode(rec.id)},
+                           linkedObjects=[{"object": "Account", "id": ids.encode(owner)}])
+        crypto_state(sb).keys.pop(rec.id, None)
+
+
+class AccountSettingsKind(Kind):
+    """The caller's display name, locale, time zone and encryption at rest (singleton, §9).
+
+    The same values as the caller's ``x:Account`` (``description`` is the principal's)."""
+
+    name = "AccountSettings"
+    prefix = "sysAccountSettings"
+    singleton = True
+    tenant_scoped = False
+    properties = ("description", "encryptionAtRest", "locale", "timeZone")
+    server_set = ()
+
+    def records(self, sb, caller) -> dict:
+        if caller.principal.type != "individual":
+            return {}
+        return {ids.decode(ids.SINGLETON): SimpleNamespace(id=ids.decode(ids.SINGLETON), p=caller.principal)}
+
+    def view(self, sb, caller, rec) -> dict:
+        p = caller.principal
+        extra = jmap_state(sb).extras.get(p.id, {})
+        return {"description": p.description, "encryptionAtRest": extra.get("encryptionAtRest", {"@type": "Disabled"}),
+                "locale": extra.get("locale", "en_US"), "timeZone": extra.get("timeZone")}
+
+    def update(self, sb, caller, rec, patch: dict):
+        p = caller.principal
+        extras = jmap_state(sb).extras_of(p.id)
+        before = extras.get("encryptionAtRest", {"@type": "Disabled"})
+        values = {"description": p.description, "encryptionAtRest": before,
+                  "locale": extras.get("locale", "en_US"), "timeZone": extras.get("timeZone")}
+        for key, value in patch.items():
+            top, _, rest = key.partition("/")
+            if top not in self.properties:
+                raise SetError.invalid_properties([key])
+            if rest:  # a patch inside encryptionAtRest
+                if top != "encryptionAtRest" or "/" in rest:
+                    raise SetError.invalid_patch(key, "Invalid property")
+                values[top] = dict(values[top], **{rest: value})
+            else:
+                values[top] = value
+        values["encryptionAtRest"] = self._encryption(sb, caller, values["encryptionAtRest"],
+                                                      changed=values["encryptionAtRest"] != before)
+        if values["description"] != p.description:
+            new = p.clone()
+            new.description = values["description"]
+            sb.replace(new)
+        for key in ("encryptionAtRest", "locale", "timeZone"):
+            extras[key] = values[key]
+        return None
+
+    def _encryption(self, sb, caller, value, *, changed: bool) -> dict:
+        if not isinstance(value, dict) or value.get("@type") not in ENCRYPTION_TYPES:
+            raise SetError.invalid_patch("encryptionAtRest", "Invalid value for property.")
+        kind = value["@type"]
+        if kind == "Disabled":
+            return {"@type": "Disabled"}
+        for key in value:
+            if key not in ("@type", "publicKey", "encryptOnAppend", "allowSpamTraining"):
+                raise SetError.invalid_patch(f"encryptionAtRest/{key}", "Invalid property")
+        for key in ("encryptOnAppend", "allowSpamTraining"):
+            if not isinstance(value.get(key, False), bool):
+                raise SetError.invalid_patch(f"encryptionAtRest/{key}", "Invalid value for property.")
+        key_id = value.get("publicKey")
+        if not isinstance(key_id, str) or not key_id:
+            raise SetError.required("encryptionAtRest/publicKey")
+        number = ids.decode(key_id)
+        stored = crypto_state(sb).keys.get(number) if number is not None else None
+        if stored is None or stored["accountId"] != caller.account_id:
+            raise SetError.foreign_key("PublicKey", key_id)
+        if changed and kind in _AEAD and key_method(stored["key"]) == "PGP":
+            raise SetError.invalid_properties(
+                ["encryptionAtRest"],
+                f"{_AEAD[kind]} is only supported for S/MIME encryption, but the selected public key is an "
+                "OpenPGP key.",
+            )
+        return {"@type": kind, "publicKey": key_id, "encryptOnAppend": bool(value.get("encryptOnAppend", False)),
+                "allowSpamTraining": bool(value.get("allowSpamTraining", False))}
+
+    def create(self, sb, caller, obj):
+        raise SetError("singleton")
+
+    def destroy(self, sb, caller, rec):
+        raise SetError("singleton")
+
+
+PUBLIC_KEY = PublicKeyKind()
+ACCOUNT_SETTINGS = AccountSettingsKind()
