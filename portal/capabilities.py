@@ -110,7 +110,7 @@ class Capabilities:
     queue_status: bool
     #: 0.15: encryption at rest takes and returns `allow_spam_training`
     allow_spam_training: bool
-    #: 0.15: a trace list without a filter covers this many hours (0: no window)
+    #: 0.15+: a trace list without a filter covers this many hours (0: no window)
     trace_default_window_hours: int
     #: 0.14+: one password and one TOTP secret; addItem replaces the password and
     #: removeItem "" removes app passwords and TOTP secrets
@@ -124,6 +124,30 @@ class Capabilities:
     server_hashes_passwords: bool = False
     #: 0.16+: app passwords have an expiry and allowed IP addresses
     app_password_options: bool = False
+    #: 0.16+: encryption at rest is an account setting naming a stored public key: it also takes
+    #: AES-256-GCM/ChaCha20-Poly1305 (S/MIME only) and "encrypt on append"; the server needs no
+    #: password for it (the portal confirms the password alone: a code cannot be checked)
+    encryption_settings: bool = False
+    #: 0.16+: queued messages can be selected by their virtual queue (`queueName`)
+    queue_by_name: bool = False
+    #: 0.16+: outgoing reports are selected by the whole domain name (<= 0.15: part of it)
+    report_domain_exact: bool = False
+    #: 0.15+: deleted items name their sender, subject and receipt, so they can be searched
+    undelete_search: bool = False
+    #: 0.16+: a spam training sample for another account needs the impersonate permission
+    #: (without it the server files the sample under the sender's own account)
+    spam_samples_impersonate: bool = False
+    #: 0.16+: maintenance runs as queued server tasks (`x:Task`: a task list, no dry run, no
+    #: store ids, no counts); blocked addresses keep a reason and an expiry
+    maintenance_tasks: bool = False
+    #: a restart command (REST; 0.11 and 0.12 answer it with "not supported yet")
+    restart: bool = True
+    #: the in-memory store is purged by key prefix (REST)
+    in_memory_purge: bool = True
+    #: 0.16+: accounts, groups and lists are named by their e-mail address (no separate login)
+    names_are_addresses: bool = False
+    #: 0.16+: deleting the incoming reports a search matches happens at once (<= 0.15: in the background)
+    reports_deleted_at_once: bool = False
 
     @property
     def label(self) -> str:
@@ -139,11 +163,21 @@ class Capabilities:
         reasons = {
             "bayes_purge": (
                 self.bayes_purge,
-                _("Stalwart 0.15 removed the Bayes model keys from the in-memory store: use the spam trainer."),
+                _(
+                    "Stalwart 0.16 keeps one spam classifier for the whole server, no model per account: "
+                    "reset it with “Spam classifier” on the maintenance page."
+                )
+                if self.maintenance_tasks
+                else _("Stalwart 0.15 removed the Bayes model keys from the in-memory store: use the spam trainer."),
             ),
             "spam_trainer": (
                 self.spam_trainer,
-                _("Stalwart versions before 0.15 have no trainer to start or stop: samples train the model at once."),
+                _("Stalwart versions before 0.15 have no trainer to start or stop: samples train the model at once.")
+                if self.generation == "rest"
+                else _(
+                    "Stalwart 0.16 trains its classifier from the stored samples on its own schedule: there is no "
+                    "trainer to start or stop, and no per-account Bayes model to delete."
+                ),
             ),
             "reindex_indexes": (
                 bool(self.reindex_indexes),
@@ -158,6 +192,24 @@ class Capabilities:
                 _("Stalwart versions before 0.13 keep no language per account."),
             ),
             "deploy": (self.deploy, _("Stalwart versions before 0.13 cannot deploy principals.")),
+            "queue_status": (
+                self.queue_status,
+                _(
+                    "Stalwart 0.16 and later do not report whether delivery is paused: pausing and resuming "
+                    "still work, but the portal cannot show which state the queue is in."
+                ),
+            ),
+            "restart": (
+                self.restart,
+                _("Stalwart 0.16 and later have no restart command: restart the service itself."),
+            ),
+            "in_memory_purge": (
+                self.in_memory_purge,
+                _(
+                    "Stalwart 0.16 and later have no general purge of the in-memory store: reset rate limits, "
+                    "greylist, tokens and locks with “Reset stored state” instead."
+                ),
+            ),
             "trace_window": (
                 not self.trace_default_window_hours,
                 _("Stalwart 0.15 lists only the last 24 hours of traces unless a filter is given."),
@@ -182,6 +234,7 @@ def _rest(version: tuple[int, int, int], enterprise: bool) -> Capabilities:
         classify_permission="spam-filter-test" if v15 else "spam-filter-train",
         train_permission="spam-filter-train",
         undelete_item_shape="item" if v15 else "collection",
+        undelete_search=v15,
         reindex_indexes=REINDEX_INDEXES_015 if v15 else (),
         in_memory_prefixes=IN_MEMORY_PREFIXES_015 if v15 else IN_MEMORY_PREFIXES_011,
         bayes_purge=not v15,
@@ -207,20 +260,43 @@ def _jmap(enterprise: bool) -> Capabilities:
         classify_permission="spam-filter-test",
         train_permission="spam-filter-train",
         undelete_item_shape="item",
+        undelete_search=True,
+        spam_samples_impersonate=True,
         reindex_indexes=(),
         in_memory_prefixes=(),
         bayes_purge=False,
         queue_recipients=True,
         queue_status=False,
         allow_spam_training=True,
-        trace_default_window_hours=0,
+        # x:Trace without a time, text or queue filter searches the last 24 hours
+        trace_default_window_hours=24,
         single_password_secrets=True,
         principal_locale=True,
         deploy=False,
         server_hashes_passwords=True,
         app_password_options=True,
+        encryption_settings=True,
+        queue_by_name=True,
+        report_domain_exact=True,
+        maintenance_tasks=True,
+        restart=False,
+        in_memory_purge=False,
+        names_are_addresses=True,
+        reports_deleted_at_once=True,
     )
 
+
+#: The settings pages generated from the server's schema (0.16+ only: `settings_pages.schema_views`).
+SCHEMA_SETTINGS_PAGES = frozenset(
+        {
+            "config:schema-index",
+            "config:schema-page",
+            "config:schema-create",
+            "config:schema-item",
+            "config:schema-delete",
+            "config:schema-reload",
+        }
+    )
 
 #: Pages (namespace:name) of each area that work on Stalwart 0.16+: they make no upstream call,
 #: or the JMAP backend has their area. A page of these areas not listed here says it is not
@@ -239,28 +315,74 @@ JMAP_PAGES: dict[str, frozenset[str]] = {
             "account:two-factor-disable",
             "account:password",
             "account:password-strength",
+            "account:encryption",
+            "account:encryption-disable",
+            "account:app-password-edit",
         }
     ),
-    "queue": frozenset(),
-    "reports": frozenset(),
-    "undelete": frozenset(),
-    "observability": frozenset(),
-    "config": frozenset(),
-    "tools": frozenset(),
+    "queue": frozenset(
+        {
+            "queue:list",
+            "queue:bulk",
+            "queue:status",
+            "queue:detail",
+            "queue:retry",
+            "queue:cancel",
+            "queue:reports",
+            "queue:reports-delete",
+            "queue:report",
+            "queue:report-delete",
+        }
+    ),
+    "reports": frozenset(
+        {
+            "reports:index",
+            "reports:overview",
+            "reports:list",
+            "reports:delete-matching",
+            "reports:detail",
+            "reports:delete",
+        }
+    ),
+    "undelete": frozenset({"undelete:index", "undelete:list", "undelete:restore"}),
+    "observability": frozenset(
+        {
+            "observability:logs",
+            "observability:history",
+            "observability:span",
+            "observability:live",
+            "observability:live-stream",
+            "observability:dashboard",
+            "observability:metrics-stream",
+        }
+    ),
+    "config": SCHEMA_SETTINGS_PAGES,
+    "tools": frozenset(
+        {
+            "tools:maintenance",
+            "tools:maintenance-action",
+            "tools:account-empty-trash",
+            "tools:account-delete-bayes",
+            "tools:blocked-ips",
+            "tools:blocked-ip-unblock",
+            "tools:tasks",
+            "tools:task-rerun",
+            "tools:task-cancel",
+        }
+    ),
 }
 JMAP_MISSING_AREAS = frozenset(JMAP_PAGES)
 JMAP_AVAILABLE_PAGES = frozenset().union(*JMAP_PAGES.values())
 #: Pages only Stalwart 0.16+ has (on <= 0.15 they say so, as 0.16 does for the missing ones).
 JMAP_ONLY_PAGES: dict[str, frozenset[str]] = {
-    "config": frozenset(),
-    "tools": frozenset(),
+    "account": frozenset({"account:app-password-edit"}),
+    "config": SCHEMA_SETTINGS_PAGES,
+    "tools": frozenset({"tools:tasks", "tools:task-rerun", "tools:task-cancel"}),
 }
 #: Directory kinds that no longer exist on 0.16 (API keys became credentials of one's own account).
 JMAP_MISSING_KINDS = frozenset({"resources", "locations", "others", "api-keys"})
 #: Directory pages (URL names) without a 0.16 equivalent in this portal yet.
-JMAP_MISSING_PAGES = frozenset(
-    {"directory:domain-dns", "directory:permissions", "directory:delete-matching", "directory:import"}
-)
+JMAP_MISSING_PAGES = frozenset({"directory:domain-dns", "directory:permissions"})
 
 
 def unavailable(capabilities: Capabilities, view_name: str, kwargs: dict) -> str:

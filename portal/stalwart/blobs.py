@@ -1,10 +1,16 @@
-"""`/api/store/blobs/{hash}` (raw message bytes) and `/api/store/undelete/{account}` (Enterprise)."""
+"""`/api/store/blobs/{hash}` (raw message bytes) and `/api/store/undelete/{account}` (Enterprise).
+
+Stalwart pages deleted items but cannot search them: a `Search` (text in the sender, the
+subject or the date received) reads every item of the account (at most `SEARCH_LIMIT`) and filters
+them here. Only 0.15 and later describe an item's sender, subject and receipt
+(`Capabilities.undelete_search`).
+"""
 
 from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import errors
@@ -16,6 +22,8 @@ if TYPE_CHECKING:
     from .transport import Caller
 
 HEADER_LIMIT = 10240
+#: At most this many deleted items of one account are read for a search.
+SEARCH_LIMIT = 5000
 
 
 def header_block(raw: bytes) -> str:
@@ -47,6 +55,7 @@ class DeletedItem:
     collection: str
     sender: str = ""  # Stalwart 0.15+: what was deleted (`item`)
     subject: str = ""
+    received_at: datetime | None = None
 
     @classmethod
     def from_api(cls, data: Any) -> DeletedItem:
@@ -66,12 +75,29 @@ class DeletedItem:
             collection=str(collection),
             sender=str(described.get("from") or ""),
             subject=str(described.get("subject") or ""),
+            received_at=parse_time(described.get("received_at"), field="received_at"),
         )
 
 
 @dataclass(frozen=True, slots=True)
+class Search:
+    """A search of deleted items: text found in the sender, the subject or the date received
+    (written `YYYY-MM-DD HH:MM` in UTC, so `2026-03` finds a month)."""
+
+    text: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.text.strip())
+
+    def matches(self, item: DeletedItem) -> bool:
+        needle = self.text.strip().casefold()
+        received = item.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if item.received_at else ""
+        return any(needle in value.casefold() for value in (item.sender, item.subject, received))
+
+
+@dataclass(frozen=True, slots=True)
 class RestoreResult:
-    outcome: str  # "success", "notFound" or "error"
+    outcome: str  # "success", "scheduled" (0.16+: restored by a server task), "notFound" or "error"
     reason: str = ""
 
 
@@ -79,9 +105,19 @@ class UndeleteApi:
     def __init__(self, client: Caller) -> None:
         self._client = client
 
-    async def list(self, account: str, *, page: int = 1, limit: int = 25) -> Page[DeletedItem]:
+    async def list(
+        self, account: str, *, page: int = 1, limit: int = 25, search: Search | None = None
+    ) -> Page[DeletedItem]:
         if page < 1 or limit < 1:
             raise ValueError("page and limit start at 1.")
+        if search:
+            everything = await self._page(account, 1, SEARCH_LIMIT)
+            matching = [item for item in everything.items if search.matches(item)]
+            start = (page - 1) * limit
+            return Page(items=tuple(matching[start : start + limit]), total=len(matching))
+        return await self._page(account, page, limit)
+
+    async def _page(self, account: str, page: int, limit: int) -> Page[DeletedItem]:
         data = await self._client.request(
             "GET", api_path("store", "undelete", account), params={"page": page, "limit": limit}
         )

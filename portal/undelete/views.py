@@ -1,4 +1,6 @@
-"""Restore deleted mail of an account (Stalwart Enterprise: `/api/store/undelete/{account}`)."""
+"""Restore deleted mail of an account (Stalwart Enterprise: `/api/store/undelete/{account}` up
+to 0.15, `x:ArchivedItem` from 0.16). Where the server describes what was deleted
+(`Capabilities.undelete_search`), the list can be searched by sender, subject and date received."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from portal.paging import Paging
 from portal.permissions import Target, needs
 from portal.request import PortalRequest
 from portal.stalwart import errors
-from portal.stalwart.blobs import DeletedItem
+from portal.stalwart.blobs import DeletedItem, Search
 
 log = logging.getLogger("portal.undelete")
 
@@ -74,8 +76,10 @@ async def choose_account(request: PortalRequest) -> HttpResponse:
 @require(UNDELETE, target=Target("account"))
 async def deleted_list(request: PortalRequest, account: str) -> HttpResponse:
     paging = Paging.from_request(request)
+    searchable = request.portal_user.capabilities.undelete_search
+    search = Search(paging.query) if searchable and paging.query else None
     try:
-        page = await request.stalwart.undelete.list(account, page=paging.page, limit=paging.size)
+        page = await request.stalwart.undelete.list(account, page=paging.page, limit=paging.size, search=search)
     except errors.EnterpriseRequired:
         return _enterprise_notice(request, account)
     except errors.NotFound:
@@ -85,6 +89,8 @@ async def deleted_list(request: PortalRequest, account: str) -> HttpResponse:
         "page": page,
         "paging": paging.with_total(page.total),
         "items": [(item, _encode(item)) for item in page.items],
+        "searchable": searchable,
+        "search": paging.query if search else "",
     }
     return render(request, "undelete/list.html", context)
 
@@ -121,9 +127,10 @@ async def restore(request: PortalRequest, account: str) -> HttpResponse:
     except errors.NotFound:
         return responses.not_found(request, gettext("There is no account called %(account)s.") % {"account": account})
     restored = sum(1 for r in results if r.outcome == "success")
+    scheduled = sum(1 for r in results if r.outcome == "scheduled")
     missing = sum(1 for r in results if r.outcome == "notFound")
     failed = [r.reason for r in results if r.outcome == "error"]
-    log.info("%s restored %d deleted messages of %s", request.portal_user.name, restored, account)
+    log.info("%s restored %d deleted messages of %s", request.portal_user.name, restored + scheduled, account)
     if restored:
         messages.success(
             request,
@@ -133,6 +140,16 @@ async def restore(request: PortalRequest, account: str) -> HttpResponse:
                 restored,
             )
             % {"count": restored, "account": account},
+        )
+    if scheduled:
+        messages.success(
+            request,
+            ngettext(
+                "Stalwart is restoring %(count)s item of %(account)s in the background.",
+                "Stalwart is restoring %(count)s items of %(account)s in the background.",
+                scheduled,
+            )
+            % {"count": scheduled, "account": account},
         )
     if missing:
         messages.warning(

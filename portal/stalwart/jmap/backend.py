@@ -8,14 +8,22 @@ need it are not offered (`portal.capabilities`, generation "jmap").
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
 
 from .. import errors
 from .account import JmapAccount
 from .client import JmapClient
+from .observe import JmapLogs, JmapTelemetry
 from .principals import JmapPrincipals
+from .queue import JmapQueue
+from .reports import JmapReports
+from .settings import JmapSettings
+
+if TYPE_CHECKING:
+    from .maintenance import JmapMaintenance
+from .undelete import JmapUndelete
 
 
 class _MissingArea:
@@ -76,15 +84,40 @@ class JmapBackend:
         return JmapAccount(self.jmap, current=self._current, verify=self._verify)
 
     # --- area: queue (messages and outgoing reports) ---
+    @cached_property
+    def queue(self) -> JmapQueue:
+        return JmapQueue(self.jmap)
 
     # --- area: reports (incoming DMARC, TLS, ARF) ---
+    @cached_property
+    def reports(self) -> JmapReports:
+        return JmapReports(self.jmap)
 
     # --- area: undelete ---
+    @cached_property
+    def undelete(self) -> JmapUndelete:
+        return JmapUndelete(self.jmap)
 
     # --- area: troubleshoot and spam filter ---
 
     # --- area: observability (logs, traces, live streams, metrics) ---
+    @cached_property
+    def logs(self) -> JmapLogs:
+        return JmapLogs(self.jmap)
+
+    @cached_property
+    def telemetry(self) -> JmapTelemetry:
+        return JmapTelemetry(self.jmap)
 
     # --- area: settings ---
+    @cached_property
+    def registry(self) -> JmapSettings:
+        """The settings objects the server's schema describes (0.16+ only)."""
+        return JmapSettings(self.jmap)
 
     # --- area: maintenance and blocked IPs ---
+    @cached_property
+    def maintenance(self) -> JmapMaintenance:
+        from .maintenance import JmapMaintenance
+
+        return JmapMaintenance(self.jmap)
