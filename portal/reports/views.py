@@ -40,6 +40,11 @@ KIND_TEXT = {
             "Deleting %(count)s DMARC reports in the background.",
             "count",
         ),
+        "deleted_matching": ngettext_lazy(
+            "Deleted %(count)s DMARC report.",
+            "Deleted %(count)s DMARC reports.",
+            "count",
+        ),
     },
     "tls": {
         "title": _("TLS reports"),
@@ -54,6 +59,11 @@ KIND_TEXT = {
             "Deleting %(count)s TLS reports in the background.",
             "count",
         ),
+        "deleted_matching": ngettext_lazy(
+            "Deleted %(count)s TLS report.",
+            "Deleted %(count)s TLS reports.",
+            "count",
+        ),
     },
     "arf": {
         "title": _("Failure and abuse reports"),
@@ -66,6 +76,11 @@ KIND_TEXT = {
         "deleting": ngettext_lazy(
             "Deleting %(count)s failure report in the background.",
             "Deleting %(count)s failure reports in the background.",
+            "count",
+        ),
+        "deleted_matching": ngettext_lazy(
+            "Deleted %(count)s failure report.",
+            "Deleted %(count)s failure reports.",
             "count",
         ),
     },
@@ -217,7 +232,8 @@ async def delete_matching(request: PortalRequest, kind: str) -> HttpResponse:
     except responses.SUBMIT_FAILURES as exc:
         return _failed(request, "reports/delete_matching.html", context, exc, kind)
     log.info("%s deleted %d %s reports matching %r", _user(request).name, preview.total, kind, text)
-    messages.success(request, KIND_TEXT[kind]["deleting"] % {"count": preview.total})
+    done = "deleted_matching" if _user(request).capabilities.reports_deleted_at_once else "deleting"
+    messages.success(request, KIND_TEXT[kind][done] % {"count": preview.total})
     return HttpResponseRedirect(_list_url(kind))
 
 

@@ -398,9 +398,15 @@ _PARSERS = {"dmarc": DmarcReport.from_api, "tls": TlsReport.from_api, "arf": Arf
 # --------------------------------------------------------------------------- the incoming wrapper
 
 
+#: The characters of Stalwart 0.16 object ids (a 64-bit number in base 32).
+OBJECT_ID_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz792013")
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingReportId:
-    """`<id>_<expires>`: the second number is when Stalwart deletes the report, not its arrival."""
+    """`<id>_<expires>`: the second number is when Stalwart deletes the report, not its arrival.
+
+    On 0.16+ `raw` is the object's id and `expires` its `expiresAt`."""
 
     raw: str
     expires: datetime | None
@@ -412,8 +418,15 @@ class IncomingReportId:
 
     @property
     def valid(self) -> bool:
+        """An id Stalwart could have made: `<id>_<expires>` (<= 0.15) or an object id (0.16+)."""
         first, sep, second = self.raw.partition("_")
-        return bool(sep) and first.isdigit() and second.isdigit() and len(self.raw) <= 60
+        rest = bool(sep) and first.isdigit() and second.isdigit() and len(self.raw) <= 60
+        return rest or self.valid_object_id
+
+    @property
+    def valid_object_id(self) -> bool:
+        """A 0.16 object id: at most 13 characters of Stalwart's base-32 alphabet (a 64-bit number)."""
+        return 0 < len(self.raw) <= 13 and all(ch in OBJECT_ID_ALPHABET for ch in self.raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +437,8 @@ class IncomingReport:
     recipients: tuple[str, ...]
     subject: str
     report: DmarcReport | TlsReport | ArfReport
+    #: 0.16+: when the report arrived (<= 0.15 does not say)
+    received: datetime | None = None
 
     @classmethod
     def from_api(cls, kind: str, report_id: str, data: Any) -> IncomingReport:

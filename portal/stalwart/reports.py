@@ -5,7 +5,7 @@ The list answers with ids only, so a page of summaries needs one detail request 
 per account, api-behaviour §2.5), retries once sequentially on the concurrency-limit
 answer, and keeps the raw answers in the "reports" cache (a report never changes once
 received: REPORT_CACHE_SECONDS, a day by default; bounded per process, or shared through
-Redis), keyed by class and report id, and forgotten when the portal deletes it. Only pages
+Redis), keyed by server, class and report id, and forgotten when the portal deletes it. Only pages
 that list ids the person's own list returned use the cache, so a tenant administrator
 never gets a report Stalwart would not show them.
 """
@@ -13,6 +13,8 @@ never gets a report Stalwart would not show them.
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -34,8 +36,15 @@ def _cache() -> BaseCache:
     return caches["reports"]
 
 
-def cache_key(kind: str, report_id: str) -> str:
-    return f"portal.report.{kind}.{report_id}"
+@functools.lru_cache(maxsize=8)
+def _server(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def cache_key(kind: str, report_id: str, *, generation: str = "rest") -> str:
+    """The cache key of one report: its server (a hash of the URL), API generation, class and id,
+    so a 0.16 object id and a REST id, or two servers' reports, never share an entry."""
+    return f"portal.report.{_server(settings.STALWART_URL)}.{generation}.{kind}.{report_id}"
 
 
 def _check_kind(kind: str) -> None:

@@ -34,6 +34,19 @@ def _camel(value):
     return parts[0].lower() + "".join(p[:1].upper() + p[1:].lower() for p in parts[1:])
 
 
+# RFC 7489 `fo` tags (the REST API's one string, e.g. "1" or "0:d") as the 0.16 set members.
+_FO = {"0": "all", "1": "any", "d": "dkimFailure", "s": "spfFailure"}
+
+
+def _fo_tags(fo) -> list:
+    return fo if isinstance(fo, list) else str(fo or "").split(":")
+
+
+def _fo(value):
+    value = str(value).strip()
+    return _FO.get(value, _camel(value)) if value else None
+
+
 def _epoch_utc(value):
     return utc(int(value)) if isinstance(value, int | float) else value
 
@@ -60,7 +73,7 @@ def dmarc(report: dict) -> dict:
         "policySubdomainDisposition": _camel(policy.get("sp") or "Unspecified"),
         "policyNp": _camel(policy.get("np") or "Unspecified"),
         "policyTestingMode": bool(policy.get("testing")),
-        "policyFailureReportingOptions": oset(_camel(x) for x in (fo if isinstance(fo, list) else [])),
+        "policyFailureReportingOptions": oset(_fo(x) for x in _fo_tags(fo)),
         "policyDiscoveryMethod": "unspecified",
         "generator": None,
         "extensions": olist(report.get("extensions")),
@@ -80,7 +93,7 @@ def _dmarc_record(record: dict) -> dict:
         "evaluatedDkim": _camel(evaluated.get("dkim") or "Unspecified"),
         "evaluatedSpf": _camel(evaluated.get("spf") or "Unspecified"),
         "policyOverrideReasons": olist(
-            {"overrideType": (r.get("type") or "Other"), "comment": r.get("comment")}
+            {"overrideType": (r.get("type_") or r.get("type") or "Other"), "comment": r.get("comment")}
             for r in evaluated.get("reason") or []),
         "envelopeTo": ident.get("envelope_to"),
         "envelopeFrom": ident.get("envelope_from"),

@@ -50,7 +50,9 @@ def test_the_menu_offers_only_pages_the_server_has(signed_in, sandbox):
     client = signed_in("admin")
     page = client.get("/directory/accounts/").content.decode()
     assert 'href="/directory/accounts/"' in page and 'href="/directory/domains/"' in page
-    for missing in ('href="/queue/"', 'href="/directory/api-keys/"', 'href="/reports/'):
+    assert 'href="/reports/' in page  # incoming reports work on 0.16
+    assert 'href="/queue/"' in page  # the message queue works on 0.16
+    for missing in ('href="/directory/api-keys/"',):
         assert missing not in page, missing
 
 
