@@ -62,8 +62,14 @@ class QueueFilterForm(forms.Form):
         label=_("Next attempt after (UTC)"), required=False, input_formats=DATETIME_FORMATS, widget=UtcDateTimeInput()
     )
 
-    def __init__(self, data: QueryDict | None = None, **kwargs) -> None:
+    queue = forms.CharField(label=_("Queue"), required=False, max_length=64, strip=True)
+
+    def __init__(self, data: QueryDict | None = None, *, by_queue: bool = False, **kwargs) -> None:
         super().__init__(data, **kwargs)
+        if not by_queue:  # <= 0.15 cannot select by queue: the field is not offered (nor sent)
+            del self.fields["queue"]
+        else:
+            self.fields["queue"].widget.attrs.update({"placeholder": gettext("e.g. remote"), "autocomplete": "off"})
         self.fields["q"].widget.attrs.update({"type": "search", "placeholder": gettext("Sender or recipient address")})
         self.fields["sender"].widget.attrs.update({"placeholder": gettext("e.g. @example.org")})
         self.fields["recipient"].widget.attrs.update({"placeholder": gettext("e.g. gmail.com")})
@@ -99,18 +105,21 @@ class QueueFilterForm(forms.Form):
             recipient=data.get("recipient") or "",
             before=data.get("before"),
             after=data.get("after"),
+            queue=data.get("queue") or "",
         )
 
     def raw_extra(self) -> tuple[tuple[str, str], ...]:
         """The filters as typed (for links), except the search which `Paging` carries."""
         if not self.is_bound:
             return ()
-        return tuple((name, self.data.get(name, "").strip()) for name in ("sender", "recipient", "before", "after"))
+        names = [name for name in ("sender", "recipient", "before", "after", "queue") if name in self.fields]
+        return tuple((name, self.data.get(name, "").strip()) for name in names)
 
 
 def queue_filters(request: HttpRequest, source: QueryDict | None = None) -> tuple[QueueFilterForm, FilteredPaging]:
     data = source if source is not None else request.GET
-    form = QueueFilterForm(data)
+    user = getattr(request, "portal_user", None)
+    form = QueueFilterForm(data, by_queue=bool(user and user.capabilities.queue_by_name))
     form.is_valid()
     base = Paging.from_request(request)
     paging = FilteredPaging(

@@ -46,7 +46,6 @@ def _client(request: PortalRequest):
     return request.stalwart
 
 
-
 def _detail_url(message_id: int) -> str:
     return reverse("queue:detail", kwargs={"message_id": message_id})
 
@@ -58,7 +57,7 @@ def _list_url(query: str = "") -> str:
 async def _load(request: PortalRequest, message_id: int) -> QueuedMessage | HttpResponse:
     try:
         return await _client(request).queue.message(message_id)
-    except errors.NotFound:
+    except (errors.NotFound, errors.ItemNotFound):
         return responses.not_found(request, GONE)
 
 
@@ -76,6 +75,7 @@ async def message_list(request: PortalRequest) -> HttpResponse:
         "rows": render_rows(page.items, linked=user.has("message-queue-get")),
         "paging": paging.with_total(page.total),
         "running": page.running,
+        "running_note": user.capabilities.why("queue_status"),
         "can_update": user.has("message-queue-update"),
         "can_delete": user.has("message-queue-delete"),
         "filtered": not form.selection().is_empty,
@@ -91,7 +91,14 @@ async def queue_status(request: PortalRequest) -> HttpResponse:
     run = request.POST.get("running") == "1"
     was_running = await _client(request).queue.set_running(run)
     log.info("%s %s the queue", _user(request).name, "resumed" if run else "paused")
-    if run:
+    if was_running is None:  # the server does not say what the state was (0.16+)
+        messages.success(
+            request,
+            gettext("Delivery resumed.")
+            if run
+            else gettext("Delivery paused. Messages wait in the queue until you resume it."),
+        )
+    elif run:
         messages.success(
             request, gettext("Delivery resumed.") if not was_running else gettext("Delivery was already running.")
         )
@@ -106,17 +113,21 @@ async def queue_status(request: PortalRequest) -> HttpResponse:
 @require_GET
 @require(needs("message-queue-get"))
 async def message_detail(request: PortalRequest, message_id: int) -> HttpResponse:
-    # GET /api/queue/status exists on every version (0.11-0.15): a paused queue is said here too.
-    message, running = await asyncio.gather(_load(request, message_id), _client(request).queue.running())
+    # GET /api/queue/status exists on every REST version: a paused queue is said here too
+    # (0.16 does not report it).
+    user = _user(request)
+    if user.capabilities.queue_status:
+        message, running = await asyncio.gather(_load(request, message_id), _client(request).queue.running())
+    else:
+        message, running = await _load(request, message_id), None
     if isinstance(message, HttpResponse):
         return message
-    user = _user(request)
     headers = None
     headers_note = ""
     if user.has("blob-fetch") and message.blob_hash:
         try:
-            headers = await _client(request).blobs.headers(message.blob_hash)
-        except errors.ItemNotFound:
+            headers = await _client(request).queue.headers(message)
+        except (errors.ItemNotFound, errors.NotFound):
             headers_note = gettext("The message content is no longer in the blob store.")
         except errors.BadRequest:
             headers_note = gettext("Stalwart could not read this message's content reference.")
@@ -270,7 +281,7 @@ async def bulk(request: PortalRequest) -> HttpResponse:
     if form.errors:
         return render(request, "queue/bulk.html", context, status=422)
     selection = form.selection()
-    preview = await _client(request).queue.messages(selection, page=1, limit=SAMPLE_SIZE)
+    preview = await _client(request).queue.preview(selection, limit=SAMPLE_SIZE)
     context.update({"preview": preview, "selection": selection})
     if request.method == "GET":
         return render(request, "queue/bulk.html", context)
@@ -341,6 +352,7 @@ async def report_list(request: PortalRequest) -> HttpResponse:
     page = await _client(request).queue.reports(kind=kind, domain=paging.query, page=paging.page, limit=paging.size)
     user = _user(request)
     context = {
+        "domain_exact": user.capabilities.report_domain_exact,
         "form": form,
         "page": page,
         "paging": paging.with_total(page.total),
@@ -358,7 +370,7 @@ async def report_list(request: PortalRequest) -> HttpResponse:
 async def report_detail(request: PortalRequest, report_id: str) -> HttpResponse:
     try:
         report = await _client(request).queue.report(report_id)
-    except errors.NotFound:
+    except (errors.NotFound, errors.ItemNotFound):
         return responses.not_found(request, REPORT_GONE)
     context = {"report": report, "can_delete": _user(request).has("outgoing-report-delete")}
     return render(request, "queue/report.html", context)
@@ -367,17 +379,16 @@ async def report_detail(request: PortalRequest, report_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require(needs("outgoing-report-delete"))
 async def report_delete(request: PortalRequest, report_id: str) -> HttpResponse:
-    from portal.stalwart.queue_types import OutgoingReportId
-
-    parsed = OutgoingReportId.parse(report_id)
-    if not parsed.kind:
+    # <= 0.15: the id says it all (no call); 0.16+: the report is read.
+    parsed = await _client(request).queue.report_ref(report_id)
+    if parsed is None:
         return responses.not_found(request, REPORT_GONE)
     if request.method == "GET":
         template = "queue/report_delete.html#confirm" if request.htmx else "queue/report_delete.html"
         return render(request, template, {"report": parsed})
     try:
         deleted = await _client(request).queue.delete_report(report_id)
-    except errors.NotFound:
+    except (errors.NotFound, errors.ItemNotFound):
         return responses.not_found(request, REPORT_GONE)
     except responses.SUBMIT_FAILURES as exc:
         template = "queue/report_delete.html#confirm" if request.htmx else "queue/report_delete.html"
@@ -402,7 +413,13 @@ async def reports_delete_matching(request: PortalRequest) -> HttpResponse:
     form, paging, kind = _report_filters(request, source)
     queue = _client(request).queue
     preview = await queue.reports(kind=kind, domain=paging.query, page=1, limit=SAMPLE_SIZE)
-    context = {"form": form, "paging": paging, "kind": kind, "preview": preview}
+    context = {
+        "form": form,
+        "paging": paging,
+        "kind": kind,
+        "preview": preview,
+        "domain_exact": _user(request).capabilities.report_domain_exact,
+    }
     if request.method == "GET":
         return render(request, "queue/reports_delete.html", context)
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .blobs import BlobsApi
 from .errors import StalwartBadResponse
 from .paths import api_path
 from .queue_types import OutgoingReportId, QueuedMessage, QueuePage, QueueSelection
@@ -55,6 +56,14 @@ class QueueApi:
 
     async def message(self, message_id: int) -> QueuedMessage:
         return QueuedMessage.from_api(await self._client.request("GET", api_path("queue", "messages", message_id)))
+
+    async def preview(self, selection: QueueSelection, *, limit: int = 10) -> QueuePage:
+        """What a bulk retry or cancel of `selection` touches: its count and the first `limit`."""
+        return await self.messages(selection, page=1, limit=limit)
+
+    async def headers(self, message: QueuedMessage) -> str:
+        """The stored message's headers (`/api/store/blobs`, at most its first 10 KiB)."""
+        return await BlobsApi(self._client).headers(message.blob_hash)
 
     async def retry(self, message_id: int, *, domain: str = "") -> bool:
         """Deliver now: every pending domain, or those whose name contains `domain`."""
@@ -107,6 +116,11 @@ class QueueApi:
 
     async def report(self, report_id: str) -> OutgoingReport:
         return OutgoingReport.from_api(await self._client.request("GET", api_path("queue", "reports", report_id)))
+
+    async def report_ref(self, report_id: str) -> OutgoingReportId | None:
+        """What a report id says (type, domain, period, due), None when it is not one: no call."""
+        parsed = OutgoingReportId.parse(report_id)
+        return parsed if parsed.kind else None
 
     async def delete_report(self, report_id: str) -> bool:
         path = api_path("queue", "reports", report_id)

@@ -121,7 +121,8 @@ class DeliveryStatus:
 
     @property
     def canceled(self) -> bool:
-        return self.failed and self.text.endswith("Message: Delivery canceled.")
+        # <= 0.15: "…Message: Delivery canceled."; 0.16 writes the same words as the error message.
+        return self.failed and self.text.endswith("Delivery canceled.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +297,7 @@ def _domains_from_recipients(items: list[Any]) -> tuple[QueueDomain, ...]:
 class QueuePage:
     items: tuple[QueuedMessage, ...]
     total: int
-    running: bool
+    running: bool | None  # None: the server does not report it (0.16+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,10 +309,11 @@ class QueueSelection:
     recipient: str = ""
     before: datetime | None = None
     after: datetime | None = None
+    queue: str = ""  # 0.16+: the virtual queue (`queueName`); <= 0.15 cannot select by it
 
     @property
     def is_empty(self) -> bool:
-        return not (self.text or self.sender or self.recipient or self.before or self.after)
+        return not (self.text or self.sender or self.recipient or self.before or self.after or self.queue)
 
     def params(self) -> dict[str, str]:
         # `text` makes Stalwart ignore `from` and `to`: never send them together.

@@ -44,4 +44,4 @@ def test_an_area_0_16_lacks_says_so_instead_of_crashing():
     from portal.stalwart import errors
 
     with pytest.raises(errors.NotOnThisServer):
-        asyncio.run(JmapBackend("token").queue.messages())
+        asyncio.run(JmapBackend("token").no_such_area.messages())
