@@ -40,11 +40,24 @@ class RowRenderer:
     addresses, roles and URLs from Stalwart as well as translated labels.
     """
 
-    def __init__(self, kind: Kind, *, linked: bool, selectable: bool, email_label: str, count_label: str):
+    def __init__(
+        self,
+        kind: Kind,
+        *,
+        linked: bool,
+        selectable: bool,
+        email_label: str,
+        count_label: str,
+        fold_email: bool = False,
+    ):
         self.kind = kind
         self.url_for = detail_url_factory(kind) if linked else None
         self.selectable = selectable
-        self.with_email = kind.type in {"individual", "group", "list"}
+        addressed = kind.type in {"individual", "group", "list"}
+        # Stalwart 0.16 names these by their address: no column repeating it, the aliases
+        # chip follows the name.
+        self.fold_email = addressed and fold_email
+        self.with_email = addressed and not fold_email
         self.email_label = e(email_label)
         self.count_label = e(count_label)
         self.select_label = e(_("Select %(name)s"))
@@ -89,6 +102,10 @@ class RowRenderer:
             title = f'<a class="cell-title" href="{e(self.url_for(item.name))}">{clip(item.name, expand=False)}</a>'
         else:
             title = f'<span class="cell-title">{clip(item.name)}</span>'
+        if self.fold_email:
+            if item.primary_email and item.primary_email.lower() != item.name.lower():
+                title += f' <span class="cell-sub">{clip(item.primary_email)}</span>'
+            title += self._alias_badge(item)
         sub = f'<span class="cell-sub">{clip(item.description)}</span>' if item.description else ""
         cells.append(f'<th scope="row">{title}{sub}</th>')
         if self.with_email:
@@ -99,15 +116,19 @@ class RowRenderer:
     def _email(self, item: Principal) -> str:
         if not item.primary_email:
             return _NONE
+        return clip(item.primary_email) + self._alias_badge(item)
+
+    def _alias_badge(self, item: Principal) -> str:
+        """` <span class="badge">+2 aliases</span>` with the aliases on hover ("" without any)."""
         if not item.aliases:
-            return clip(item.primary_email)
+            return ""
         count = len(item.aliases)
         badge = self.alias_badges.get(count)
         if badge is None:
             badge = self.alias_badges[count] = e(
                 ngettext("+%(counter)s alias", "+%(counter)s aliases", count) % {"counter": count}
             )
-        return f'{clip(item.primary_email)} <span class="badge" title="{plain(", ".join(item.aliases))}">{badge}</span>'
+        return f' <span class="badge" title="{plain(", ".join(item.aliases))}">{badge}</span>'
 
     def _usage(self, item: Principal) -> str:
         if item.quota:
@@ -168,17 +189,30 @@ def render_rows(
     selectable: bool,
     email_label: str,
     count_label: str,
+    fold_email: bool = False,
 ) -> SafeString:
     """The `<tr>` of every item, one per line (empty when there are none)."""
-    return rows_html(_renderer, items, kind.slug, linked, selectable, str(email_label), str(count_label))
+    return rows_html(_renderer, items, kind.slug, linked, selectable, str(email_label), str(count_label), fold_email)
 
 
 @functools.lru_cache(maxsize=64)
 def _renderer(
-    slug: str, linked: bool, selectable: bool, email_label: str, count_label: str, language: str | None, prefix: str
+    slug: str,
+    linked: bool,
+    selectable: bool,
+    email_label: str,
+    count_label: str,
+    fold_email: bool,
+    language: str | None,
+    prefix: str,
 ) -> RowRenderer:
     """One renderer per kind, options, language and script prefix: its labels and links are
     the same on every page (preparing them took longer than rendering ten rows)."""
     return RowRenderer(
-        KINDS[slug], linked=linked, selectable=selectable, email_label=email_label, count_label=count_label
+        KINDS[slug],
+        linked=linked,
+        selectable=selectable,
+        email_label=email_label,
+        count_label=count_label,
+        fold_email=fold_email,
     )

@@ -89,9 +89,11 @@ async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
     )
     can_get = _can(request, spec, "get")
     can_delete = _can(request, spec, "delete")
+    fold_email = request.portal_user.capabilities.names_are_addresses
     context = {
         "kind": spec,
         "page": page,
+        "fold_email": fold_email,
         "rows": render_rows(
             spec,
             page.items,
@@ -99,6 +101,7 @@ async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
             selectable=can_delete,
             email_label=_("Address") if spec.type == "list" else _("E-mail"),
             count_label=COUNT_LABELS.get(spec.type, ""),
+            fold_email=fold_email,
         ),
         "paging": paging.with_total(page.total),
         "can_get": can_get,
@@ -533,6 +536,14 @@ async def principal_delete_matching(request: PortalRequest, kind: str) -> HttpRe
             return render(request, "directory/delete_matching.html", context, status=403)
         try:
             await request.stalwart.principals.delete_matching(spec.type, query)
+        except errors.OtherError as exc:
+            # Stalwart 0.16 deletes one by one and stops at the first it refuses (still in use...).
+            form.add_error(
+                None, _("Deletion stopped: %(reason)s Refresh the preview to see what is left.") % {
+                    "reason": describe_error(exc)
+                }
+            )
+            return render(request, "directory/delete_matching.html", context, status=409)
         except responses.SUBMIT_FAILURES as exc:
             return responses.form_upstream_failure(
                 request,

@@ -32,7 +32,7 @@ from django.utils.translation import gettext
 from .. import errors
 from ..types import NO_SECRETS, Page, Principal, SecretsSummary
 from . import permissions
-from .client import Call, JmapClient, Results, patch, pointer, ref
+from .client import Call, JmapClient, Results, patch, pointer, ref, set_error
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz792013"
 
@@ -283,6 +283,18 @@ def tenant_quotas(quota: Any) -> dict[str, int]:
     return quotas
 
 
+def _conditions(types: Iterable[str], filter: str) -> tuple[Spec, dict[str, Any]]:
+    """The object of the first type and the `/query` filter of a search."""
+    kinds = list(types) or ["individual"]
+    spec = spec_for(kinds[0])
+    conditions: dict[str, Any] = {}
+    if spec.variant and not (spec.obj == "Account" and {"individual", "group"} <= set(kinds)):
+        conditions["@type"] = spec.variant
+    if filter.strip():
+        conditions[spec.text] = filter.strip()
+    return spec, conditions
+
+
 class JmapPrincipals:
     """`principals.list/get/create/update/delete` for a 0.16+ server (see the module's docstring)."""
 
@@ -344,13 +356,7 @@ class JmapPrincipals:
         """One page, ordered by name where the object can be (by id, newest first, otherwise)."""
         if page < 1 or limit < 1:
             raise ValueError("page and limit start at 1.")
-        kinds = list(types) or ["individual"]
-        spec = spec_for(kinds[0])
-        conditions: dict[str, Any] = {}
-        if spec.variant and not (spec.obj == "Account" and {"individual", "group"} <= set(kinds)):
-            conditions["@type"] = spec.variant
-        if filter.strip():
-            conditions[spec.text] = filter.strip()
+        spec, conditions = _conditions(types, filter)
         query: dict[str, Any] = {
             "filter": conditions,
             "position": (page - 1) * limit,
@@ -492,17 +498,25 @@ class JmapPrincipals:
         for ident, label in names.domains.items():
             if label.lower() == domain.lower():
                 return ident
-        raise errors.FieldMissing(
+        raise errors.ItemNotFound(
             gettext("The domain %(domain)s does not exist.") % {"domain": domain},
-            body={"error": "fieldMissing", "field": "name"},
+            body={"error": "notFound", "item": domain, "field": "name"},
         )
 
     @staticmethod
     def _ids(table: Mapping[str, str], wanted: Iterable[str], field: str) -> dict[str, bool]:
+        """The ids of these names; a name without a domain (`sales`) stands for the one address
+        of that local part (`sales@example.org`), as a bare login does."""
         inverse = {label.lower(): ident for ident, label in table.items()}
+        locals_: dict[str, list[str]] = {}
+        for address, number in inverse.items():
+            if "@" in address:
+                locals_.setdefault(address.rsplit("@", 1)[0], []).append(number)
         ids: dict[str, bool] = {}
         for label in wanted:
             ident = inverse.get(label.lower())
+            if ident is None and "@" not in label and len(locals_.get(label.lower(), [])) == 1:
+                ident = locals_[label.lower()][0]
             if ident is None:
                 raise errors.ItemNotFound(
                     gettext("%(item)s was not found.") % {"item": label},
@@ -578,7 +592,10 @@ class JmapPrincipals:
         if tenant and spec.obj != "Tenant":
             value["memberTenantId"] = next(iter(self._ids(names.tenants, [tenant], "tenant")))
         try:
-            result = await self._client.set(spec.obj, create={"new": value}, field_map=FIELD_MAP)
+            label = str(principal.get("name") or "")
+            if spec.obj in ("Account", "MailingList"):
+                label = address
+            result = await self._client.set(spec.obj, create={"new": value}, field_map=FIELD_MAP, labels={"new": label})
         except errors.FieldAlreadyExists as exc:
             exc.body["value"] = str(principal.get("name") or "")  # what the person typed, for the message
             raise
@@ -663,16 +680,41 @@ class JmapPrincipals:
             key = pointer("memberGroupIds", str(item["id"]))
             members = {ids[m]: {key: True} for m in after - before} | {ids[m]: {key: None} for m in before - after}
             if members:
-                await self._client.set("Account", update=members, field_map=FIELD_MAP)
+                labels = {account_id: member for member, account_id in ids.items()}
+                await self._client.set("Account", update=members, field_map=FIELD_MAP, labels=labels)
         update = patch(update, spec.read_only)
         if update:
-            await self._client.set(spec.obj, update={str(item["id"]): update}, field_map=FIELD_MAP)
+            await self._client.set(
+                spec.obj, update={str(item["id"]): update}, field_map=FIELD_MAP, labels={str(item["id"]): name}
+            )
 
     async def delete(self, name: str) -> None:
         spec, item, _names = await self._find(name)
-        await self._client.set(spec.obj, destroy=[str(item["id"])], field_map=FIELD_MAP)
+        await self._client.set(spec.obj, destroy=[str(item["id"])], field_map=FIELD_MAP, labels={str(item["id"]): name})
 
     async def delete_matching(self, principal_type: str, filter: str = "") -> bool:
-        raise errors.Unsupported(
-            gettext("Stalwart 0.16 deletes objects one by one."), body={"error": "unsupported", "details": ""}
-        )
+        """Destroy everything a search matches (0.16 has no bulk delete): per request, a `/query`
+        of at most `maxObjectsInSet` ids and a `/set` destroying them by back-reference, until
+        the search finds nothing more. The first SetError stops it (and is raised)."""
+        spec, conditions = _conditions([principal_type], filter)
+        limits = await self._client.limits()
+        name = f"x:{spec.obj}"
+        rounds = 0
+        while True:
+            query_id, set_id = self._client.next_id(), self._client.next_id()
+            query = {"filter": conditions, "position": 0, "limit": limits.max_set, "calculateTotal": True}
+            results = await self._client.call(
+                [
+                    Call(f"{name}/query", query, query_id),
+                    Call(f"{name}/set", {"#destroy": ref(query_id, f"{name}/query")}, set_id),
+                ]
+            )
+            found = results[query_id].get("ids") or []
+            answer = results[set_id]
+            for item in (answer.get("notDestroyed") or {}).values():
+                if isinstance(item, dict):
+                    raise set_error(item, field_map=FIELD_MAP, operation=f"{name}/set")
+            rounds += 1
+            remaining = _int(results[query_id].get("total")) - len(answer.get("destroyed") or [])
+            if not found or remaining <= 0 or rounds > 1000:
+                return True
