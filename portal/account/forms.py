@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -63,6 +64,28 @@ class CodeStepMixin:
         return f"{data['password']}${code}" if code else data["password"]
 
 
+def allowed_ips_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Allowed from"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text=_("IP addresses or networks (such as 192.0.2.0/24), one per line. Empty: from anywhere."),
+    )
+
+
+def clean_networks(text: str) -> tuple[str, ...]:
+    networks = []
+    for line in text.split():
+        try:
+            networks.append(str(ipaddress.ip_network(line, strict=False)))
+        except ValueError:
+            raise forms.ValidationError(
+                gettext("“%(value)s” is not an IP address or network.") % {"value": line[:64]}
+            ) from None
+    return tuple(dict.fromkeys(networks))
+
+
 class AppPasswordForm(forms.Form):
     label = forms.CharField(
         label=_("What will use it?"),
@@ -88,24 +111,40 @@ class AppPasswordForm(forms.Form):
                 max_value=3650,
                 help_text=_("Leave empty for a password that does not expire."),
             )
-            self.fields["allowed_ips"] = forms.CharField(
-                label=_("Allowed from"),
-                required=False,
-                max_length=2000,
-                widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-                help_text=_("IP addresses or networks (such as 192.0.2.0/24), one per line. Empty: from anywhere."),
-            )
+            self.fields["allowed_ips"] = allowed_ips_field()
 
     def clean_allowed_ips(self) -> tuple[str, ...]:
-        networks = []
-        for line in self.cleaned_data.get("allowed_ips", "").split():
-            try:
-                networks.append(str(ipaddress.ip_network(line, strict=False)))
-            except ValueError:
-                raise forms.ValidationError(
-                    gettext("“%(value)s” is not an IP address or network.") % {"value": line[:64]}
-                ) from None
-        return tuple(dict.fromkeys(networks))
+        return clean_networks(self.cleaned_data.get("allowed_ips", ""))
+
+
+class AppPasswordEditForm(forms.Form):
+    """The options of an existing app password (Stalwart 0.16+): name, expiry, allowed addresses."""
+
+    label = AppPasswordForm.base_fields["label"]
+    expires = forms.DateField(
+        label=_("Expires on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("It stops working at the end of that day (UTC). Leave empty for a password that does not expire."),
+    )
+    allowed_ips = allowed_ips_field()
+
+    def __init__(self, *args: Any, today: date | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.fields["label"].widget.attrs.pop("autofocus", None)
+        self.fields["label"].help_text = _("A name to recognise it by.")
+
+    clean_label = AppPasswordForm.clean_label
+
+    def clean_expires(self) -> date | None:
+        value: date | None = self.cleaned_data.get("expires")
+        if value is not None and self.today is not None and value < self.today and value != self.initial.get("expires"):
+            raise forms.ValidationError(gettext("Choose today or a later day."))
+        return value
+
+    def clean_allowed_ips(self) -> tuple[str, ...]:
+        return clean_networks(self.cleaned_data.get("allowed_ips", ""))
 
 
 class TwoFactorEnableForm(forms.Form):
@@ -165,6 +204,11 @@ ENCRYPTION_METHOD_CHOICES = [
     ("sMIME", _("S/MIME — a certificate, as used by Outlook and Apple Mail")),
 ]
 ALGORITHM_CHOICES = [("Aes256", _("AES-256 (recommended)")), ("Aes128", "AES-128")]
+#: Stalwart 0.16+: ciphers for S/MIME certificates only
+AEAD_ALGORITHM_CHOICES = [
+    ("Aes256Gcm", _("AES-256-GCM (S/MIME certificates only)")),
+    ("ChaCha20Poly1305", _("ChaCha20-Poly1305 (S/MIME certificates only)")),
+]
 
 
 class EncryptionForm(CodeStepMixin, forms.Form):
@@ -185,14 +229,25 @@ class EncryptionForm(CodeStepMixin, forms.Form):
         required=False,
         help_text=_("The filter reads each message before it is encrypted; without this it learns nothing from yours."),
     )
+    encrypt_on_append = forms.BooleanField(
+        label=_("Also encrypt messages my mail apps save or copy into my mailbox"),
+        required=False,
+        help_text=_("Such as sent mail, drafts and imported messages. Without this only arriving mail is encrypted."),
+    )
     password = password_field()
     code = code_field(required=True)
 
-    def __init__(self, *args, spam_training: bool = False, **kwargs) -> None:
-        """`spam_training`: the server asks for `allow_spam_training` (Stalwart 0.15+)."""
+    def __init__(self, *args, spam_training: bool = False, settings: bool = False, **kwargs) -> None:
+        """`spam_training`: the server asks for `allow_spam_training` (Stalwart 0.15+);
+        `settings`: Stalwart 0.16+ (`Capabilities.encryption_settings`): more ciphers and
+        `encrypt_on_append`."""
         super().__init__(*args, **kwargs)
         if not spam_training:
             del self.fields["allow_spam_training"]
+        if settings:
+            self.fields["algo"].choices = [*ALGORITHM_CHOICES, *AEAD_ALGORITHM_CHOICES]  # type: ignore[attr-defined]
+        else:
+            del self.fields["encrypt_on_append"]
 
     def clean_certs_file(self):
         upload = self.cleaned_data.get("certs_file")
@@ -211,6 +266,10 @@ class EncryptionForm(CodeStepMixin, forms.Form):
             data["certificates"] = data["certs"].strip() + "\n"
         else:
             self.add_error("certs", gettext("Paste your public key or certificate, or upload the file."))
+        if data.get("method") == "pGP" and str(data.get("algo")) in {value for value, _label in AEAD_ALGORITHM_CHOICES}:
+            self.add_error(
+                "algo", gettext("This cipher works with S/MIME certificates only: choose AES-256 for an OpenPGP key.")
+            )
         return data
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("security/app-passwords/", views.app_passwords, name="app-passwords"),
     path("security/app-passwords/new", views.app_password_create, name="app-password-create"),
     path("security/app-passwords/revoke", views.app_password_revoke, name="app-password-revoke"),
+    path("security/app-passwords/<str:app_id>/edit", views.app_password_edit, name="app-password-edit"),
     path("security/app-passwords/revoke-all", views.app_passwords_revoke_all, name="app-passwords-revoke-all"),
     path("security/two-factor/", views.two_factor, name="two-factor"),
     path("security/two-factor/enable", views.two_factor_enable, name="two-factor-enable"),

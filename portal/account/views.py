@@ -14,7 +14,7 @@ import copy
 import logging
 import secrets as random_tokens
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -46,6 +46,7 @@ from portal.stalwart.types import ENCRYPTION_METHODS, AccountAuth, AppPassword, 
 
 from . import strength, totp
 from .forms import (
+    AppPasswordEditForm,
     AppPasswordForm,
     EncryptionForm,
     EncryptionOffForm,
@@ -382,6 +383,63 @@ async def app_password_revoke(request: PortalRequest) -> HttpResponse:
     return _page(request, "account/app_password_revoke.html", "app-passwords", {"app_password": match, "all": False})
 
 
+def _end_of_day(day: date) -> str:
+    return f"{day.isoformat()}T23:59:59Z"
+
+
+def _edit_initial(app: AppPassword) -> dict[str, Any]:
+    return {
+        "label": app.label,
+        "expires": app.expires.astimezone(UTC).date() if app.expires else None,
+        "allowed_ips": "\n".join(app.allowed_ips),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@require(PASSWORDS)
+async def app_password_edit(request: PortalRequest, app_id: str) -> HttpResponse:
+    """The name, expiry and allowed addresses of one app password (Stalwart 0.16+)."""
+    auth = await _api(request).get_auth()
+    app = next((a for a in auth.app_passwords if a.id and a.id == app_id), None)
+    if app is None:
+        messages.info(request, gettext("That app password no longer exists."))
+        return HttpResponseRedirect(reverse("account:app-passwords"))
+    initial = _edit_initial(app)
+    today = datetime.now(UTC).date()
+    if request.method == "GET":
+        form = AppPasswordEditForm(initial=initial, today=today)
+        return _page(request, "account/app_password_edit.html", "app-passwords", {"form": form, "app_password": app})
+
+    form = AppPasswordEditForm(request.POST, initial=initial, today=today)
+    context = {"form": form, "app_password": app}
+    if not form.is_valid():
+        return _page(request, "account/app_password_edit.html", "app-passwords", context, status=400)
+    data = form.cleaned_data
+    label = data["label"] if data["label"] != app.label else None
+    expires: str | None | bool = False
+    if data["expires"] != initial["expires"]:
+        expires = _end_of_day(data["expires"]) if data["expires"] else None
+    allowed = data["allowed_ips"] if set(data["allowed_ips"]) != set(app.allowed_ips) else None
+    if label is None and expires is False and allowed is None:
+        messages.info(request, gettext("Nothing was changed."))
+        return HttpResponseRedirect(reverse("account:app-passwords"))
+    try:
+        await _api(request).update_app_password(app.id, label=label, expires=expires, allowed_ips=allowed)
+    except (errors.OtherError, errors.FieldMissing) as exc:
+        field = exc.field if exc.field in form.fields else None
+        reason = exc.details if isinstance(exc, errors.OtherError) and exc.details else exc.message
+        form.add_error(field, gettext("The mail server did not accept this: %(reason)s") % {"reason": reason})
+        return _page(request, "account/app_password_edit.html", "app-passwords", context, status=400)
+    except errors.ItemNotFound:
+        messages.info(request, gettext("That app password no longer exists."))
+        return HttpResponseRedirect(reverse("account:app-passwords"))
+    except responses.SUBMIT_FAILURES as exc:
+        return _failed(request, "account/app_password_edit.html", "app-passwords", context, exc, form)
+    log.info("app password options changed by %s", _user(request).name)
+    messages.success(request, gettext("“%(label)s” is saved.") % {"label": label or app.label})
+    return HttpResponseRedirect(reverse("account:app-passwords"))
+
+
 @require_http_methods(["GET", "POST"])
 @require(PASSWORDS)
 async def app_passwords_revoke_all(request: PortalRequest) -> HttpResponse:
@@ -561,7 +619,10 @@ async def password_strength(request: PortalRequest) -> HttpResponse:
 
 # --- encryption at rest ----------------------------------------------------------------------
 async def _otp_known(request: PortalRequest) -> bool:
-    """Whether to show the code field up front (only known with manage-passwords)."""
+    """Whether to show the code field up front (only known with manage-passwords). On 0.16+
+    the password is confirmed alone (a code cannot be checked there without a change)."""
+    if _settings(request):
+        return False
     if _user(request).has("manage-passwords"):
         return (await _api(request).get_auth()).otp_enabled
     return False
@@ -576,19 +637,29 @@ async def encryption(request: PortalRequest) -> HttpResponse:
         form = EncryptionForm(
             needs_code=needs_code,
             spam_training=_spam_training(request),
+            settings=_settings(request),
             initial={
                 "method": crypto.type if crypto.enabled else "pGP",
+                "algo": crypto.algo if crypto.enabled else "Aes256",
                 "allow_spam_training": crypto.allow_spam_training,
+                "encrypt_on_append": crypto.encrypt_on_append,
             },
         )
         off_form = EncryptionOffForm(needs_code=needs_code) if crypto.enabled else None
         return _encryption_page(request, crypto, form, off_form)
 
     needs_code = request.POST.get("with_code") == "1"
-    form = EncryptionForm(request.POST, request.FILES, needs_code=needs_code, spam_training=_spam_training(request))
+    form = EncryptionForm(
+        request.POST,
+        request.FILES,
+        needs_code=needs_code,
+        spam_training=_spam_training(request),
+        settings=_settings(request),
+    )
     if form.is_valid():
         data = form.cleaned_data
         allow = data["allow_spam_training"] if "allow_spam_training" in form.fields else None
+        append = data["encrypt_on_append"] if "encrypt_on_append" in form.fields else None
         try:
             done, count = await _with_password(
                 request,
@@ -596,12 +667,27 @@ async def encryption(request: PortalRequest) -> HttpResponse:
                 data["password"],
                 data.get("code", ""),
                 lambda client: client.account.set_crypto(
-                    data["method"], data["algo"], data["certificates"], allow_spam_training=allow
+                    data["method"],
+                    data["algo"],
+                    data["certificates"],
+                    allow_spam_training=allow,
+                    encrypt_on_append=append,
                 ),
             )
-        except errors.OtherError as exc:
+        except (errors.OtherError, errors.FieldMissing, errors.ItemNotFound) as exc:
+            reason = exc.details if isinstance(exc, errors.OtherError) and exc.details else exc.message
             form.add_error(
-                "certs", gettext("The mail server cannot use this: %(reason)s") % {"reason": exc.details or exc.message}
+                "algo" if exc.field == "algo" else "certs",
+                gettext("The mail server cannot use this: %(reason)s") % {"reason": reason},
+            )
+        except errors.TenantQuotaExceeded as exc:
+            form.add_error(
+                "certs",
+                gettext(
+                    "Your account holds as many keys as the mail server allows (%(reason)s). "
+                    "Ask your administrator to remove the ones you no longer use."
+                )
+                % {"reason": exc.message},
             )
         except errors.Unsupported as exc:
             form.add_error(None, _unsupported(exc))
@@ -633,6 +719,11 @@ async def encryption(request: PortalRequest) -> HttpResponse:
     return _encryption_page(
         request, crypto, _with_code_step(form), off_form if crypto.enabled else None, status=_status(form)
     )
+
+
+def _settings(request: PortalRequest) -> bool:
+    """Stalwart 0.16+: encryption at rest is an account setting naming a stored key."""
+    return request.portal_user.capabilities.encryption_settings
 
 
 def _spam_training(request: PortalRequest) -> bool:
@@ -677,7 +768,13 @@ async def encryption_disable(request: PortalRequest) -> HttpResponse:
     form = EncryptionForm(
         needs_code=off_form.needs_code or getattr(off_form, "code_required", False),
         spam_training=_spam_training(request),
-        initial={"method": crypto.type if crypto.enabled else "pGP", "allow_spam_training": crypto.allow_spam_training},
+        settings=_settings(request),
+        initial={
+            "method": crypto.type if crypto.enabled else "pGP",
+            "algo": crypto.algo if crypto.enabled else "Aes256",
+            "allow_spam_training": crypto.allow_spam_training,
+            "encrypt_on_append": crypto.encrypt_on_append,
+        },
     )
     return _encryption_page(request, crypto, form, _with_code_step(off_form), status=_status(off_form))
 

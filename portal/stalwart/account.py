@@ -75,7 +75,13 @@ class AccountApi:
         return EncryptionAtRest.from_api(await self._client.request("GET", api_path("account", "crypto")))
 
     async def set_crypto(
-        self, method: str, algo: str = "", certs: str = "", *, allow_spam_training: bool | None = None
+        self,
+        method: str,
+        algo: str = "",
+        certs: str = "",
+        *,
+        allow_spam_training: bool | None = None,
+        encrypt_on_append: bool | None = None,
     ) -> int | None:
         """Turn encryption at rest on (`method` "pGP" or "sMIME") or off ("disabled").
 
@@ -84,8 +90,11 @@ class AccountApi:
 
         Returns how many certificates Stalwart accepted, None when turned off. Unusable
         certificates raise `errors.OtherError` (its `details` say why), a server where the
-        administrator turned the feature off raises `errors.Unsupported`.
+        administrator turned the feature off raises `errors.Unsupported`. `encrypt_on_append`
+        exists on 0.16+ only (`Capabilities.encryption_settings`): here it must stay None.
         """
+        if encrypt_on_append is not None:
+            raise ValueError("Stalwart before 0.16 has no encrypt-on-append setting.")
         if method == "disabled":
             body: dict[str, str | bool] = {"type": "disabled"}
         elif method in ENCRYPTION_METHODS and algo in ENCRYPTION_ALGORITHMS:

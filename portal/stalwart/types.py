@@ -69,6 +69,7 @@ class AppPassword:
     expires: datetime | None = None
     allowed_ips: tuple[str, ...] = ()
     scope: str = ""  # "" (unknown), "Inherit", "Disable" or "Replace" (x:CredentialPermissions)
+    id: str = ""  # Stalwart 0.16+: the credential's id (x:AppPassword), to change its options
 
     @classmethod
     def from_raw_name(cls, raw: str) -> AppPassword:
@@ -239,6 +240,8 @@ class AccountAuth:
 # Wire tags of encryption at rest (serde's camelCase of "PGP" and "SMIME") and algorithms.
 ENCRYPTION_METHODS = {"pGP": "OpenPGP", "sMIME": "S/MIME"}
 ENCRYPTION_ALGORITHMS = {"Aes128": "AES-128", "Aes256": "AES-256"}
+#: Stalwart 0.16+ also offers these, for S/MIME certificates only
+ENCRYPTION_AEAD_ALGORITHMS = {"Aes256Gcm": "AES-256-GCM", "ChaCha20Poly1305": "ChaCha20-Poly1305"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +252,11 @@ class EncryptionAtRest:
     algo: str = ""  # "Aes128" or "Aes256" when enabled
     #: Stalwart 0.15+: whether encrypted mail may still train the spam filter (None: not said)
     allow_spam_training: bool | None = None
+    #: Stalwart 0.16+: messages saved by the person's own apps are encrypted too (None: not said)
+    encrypt_on_append: bool | None = None
+    #: Stalwart 0.16+: the stored key's description and when it was added (x:PublicKey)
+    key_label: str = ""
+    key_added: datetime | None = None
 
     @property
     def enabled(self) -> bool:
@@ -260,7 +268,7 @@ class EncryptionAtRest:
 
     @property
     def algo_label(self) -> str:
-        return ENCRYPTION_ALGORITHMS.get(self.algo, self.algo)
+        return ENCRYPTION_ALGORITHMS.get(self.algo) or ENCRYPTION_AEAD_ALGORITHMS.get(self.algo, self.algo)
 
     @classmethod
     def from_api(cls, data: Any) -> EncryptionAtRest:

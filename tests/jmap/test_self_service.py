@@ -32,14 +32,15 @@ def field_errors(response, name: str) -> list[str]:
     return re.findall(rf'<p class="field-error" id="id_{name}_error">([^<]*)</p>', response.content.decode())
 
 
-def test_overview_reads_two_factor_and_app_passwords_in_one_round_trip(signed_in, sandbox):
+def test_overview_reads_two_factor_app_passwords_and_encryption(signed_in, sandbox):
     client = signed_in("user")
     response = client.get(SECURITY)
     assert response.status_code == 200, response.content[:1000]
-    assert [r.path for r in sandbox.requests] == ["/jmap/"]
+    # Two-factor and app passwords in one request, encryption at rest (off: no key) in another.
+    assert [r.path for r in sandbox.requests] == ["/jmap/", "/jmap/"]
     content = response.content.decode()
     assert "Turn on two-factor" in content
-    assert 'href="/account/security/encryption"' not in content  # not offered on 0.16 yet
+    assert 'href="/account/security/encryption"' in content
 
 
 def test_app_password_is_made_by_the_server_shown_once_and_signs_in(signed_in, sandbox, caplog):

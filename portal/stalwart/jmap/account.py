@@ -10,6 +10,15 @@ The same calls as the REST area (`get_auth`, `update_auth` with the requests of
 * `addAppPassword` creates an `x:AppPassword` whose `description` is the label; the server
   generates the secret and shows it once: `update_auth` returns it.
 * `removeAppPassword` destroys the app passwords of that name (all without one).
+* `update_app_password` changes an app password's name, expiry and allowed addresses (0.16 only).
+
+Encryption at rest (objects.md §9, §10; rest-to-jmap 37, 38) is the `encryptionAtRest` of the
+`x:AccountSettings` singleton, which names an `x:PublicKey` of the account. Turning it on or
+replacing the key creates the key and points the setting at it in one request (`#k`); the key
+it replaces (or the new one, when the setting was refused) is then destroyed, so keys do not
+pile up against the account's quota. The server needs no password for this; the portal still
+confirms the one the person typed (Basic check of the password alone: a code cannot be checked
+without a change on 0.16).
 
 The refusals of `x:AccountPassword` come back as the errors the views already explain: a wrong
 current password is `Unauthorized`, a missing code `TotpRequired`, a wrong code `Unauthorized`.
@@ -24,10 +33,14 @@ from django.utils.translation import gettext
 
 from .. import errors
 from ..secrets import app_password_name
-from ..types import AccountAuth, AppPassword
-from .client import Call, JmapClient
+from ..types import ENCRYPTION_AEAD_ALGORITHMS, ENCRYPTION_ALGORITHMS, AccountAuth, AppPassword, EncryptionAtRest
+from .client import Call, JmapClient, set_error
 
 SINGLETON = "singleton"
+#: x:PublicKey / x:AccountSettings properties -> the encryption form's fields
+CRYPTO_FIELDS = {"key": "certs", "description": "certs", "encryptionAtRest": "algo", "publicKey": "certs"}
+APP_PASSWORD_FIELDS = {"description": "label", "expiresAt": "expires", "allowedIps": "allowed_ips"}
+KEY_DESCRIPTION = "Encryption at rest"
 
 
 def _utc(value: Any) -> datetime | None:
@@ -50,9 +63,41 @@ def _app_password(item: dict[str, Any]) -> AppPassword:
         "allowed_ips": tuple(sorted(str(ip) for ip, on in ips.items() if on)) if isinstance(ips, dict) else (),
         "scope": str(permissions.get("@type") or "") if isinstance(permissions, dict) else "",
     }
+    ident = str(item.get("id") or "")
     if created is None:
-        return AppPassword(raw_name=label, label=label, created=None, **extra)
-    return AppPassword(raw_name=app_password_name(label, created), label=label, created=created, **extra)
+        return AppPassword(raw_name=label, label=label, created=None, id=ident, **extra)
+    return AppPassword(raw_name=app_password_name(label, created), label=label, created=created, id=ident, **extra)
+
+
+def _key_method(text: str) -> str:
+    """The method, "pGP" or "sMIME", from the armor/PEM headers of a key ("" when neither or both)."""
+    headers = [line.strip("- ").upper() for line in text.splitlines() if line.startswith("-----BEGIN")]
+    pgp = any("PGP" in h for h in headers)
+    smime = any("CERTIFICATE" in h for h in headers)
+    return "pGP" if pgp and not smime else "sMIME" if smime and not pgp else ""
+
+
+def _key_count(text: str, method: str) -> int:
+    tag = "PGP" if method == "pGP" else "CERTIFICATE"
+    return sum(1 for line in text.splitlines() if line.startswith("-----BEGIN") and tag in line.upper()) or 1
+
+
+def _crypto(setting: Any, key: dict[str, Any] | None) -> EncryptionAtRest:
+    if not isinstance(setting, dict) or setting.get("@type") in (None, "Disabled"):
+        return EncryptionAtRest("disabled")
+    algo = str(setting.get("@type") or "")
+    if algo not in ENCRYPTION_ALGORITHMS and algo not in ENCRYPTION_AEAD_ALGORITHMS:
+        raise errors.StalwartBadResponse(gettext("Unknown encryption type."), operation="x:AccountSettings/get")
+    text = str((key or {}).get("key") or "")
+    allow, append = setting.get("allowSpamTraining"), setting.get("encryptOnAppend")
+    return EncryptionAtRest(
+        _key_method(text) or ("sMIME" if algo in ENCRYPTION_AEAD_ALGORITHMS else "pGP"),
+        algo,
+        allow if isinstance(allow, bool) else None,
+        encrypt_on_append=append if isinstance(append, bool) else None,
+        key_label=str((key or {}).get("description") or ""),
+        key_added=_utc((key or {}).get("createdAt")),
+    )
 
 
 def _refusal(exc: errors.StalwartError) -> errors.StalwartError:
@@ -154,3 +199,111 @@ class JmapAccount:
             except errors.StalwartError as exc:
                 raise _refusal(exc) from exc
         return issued
+
+    async def update_app_password(
+        self,
+        app_id: str,
+        *,
+        label: str | None = None,
+        expires: str | None | bool = False,
+        allowed_ips: tuple[str, ...] | None = None,
+    ) -> None:
+        """Change what is given: the name, the expiry (UTC `YYYY-MM-DDTHH:MM:SSZ`, None for never,
+        False to keep it) and the allowed addresses (() for anywhere, None to keep them)."""
+        changes: dict[str, Any] = {}
+        if label is not None:
+            changes["description"] = label
+        if expires is not False:
+            changes["expiresAt"] = expires
+        if allowed_ips is not None:
+            changes["allowedIps"] = {ip: True for ip in allowed_ips}
+        if changes:
+            await self._client.set("AppPassword", update={app_id: changes}, field_map=APP_PASSWORD_FIELDS)
+
+    # --- encryption at rest ---------------------------------------------------------------
+    async def get_crypto(self) -> EncryptionAtRest:
+        found = await self._client.get("AccountSettings", [SINGLETON], ["encryptionAtRest"])
+        setting = found[0].get("encryptionAtRest") if found else None
+        key_id = setting.get("publicKey") if isinstance(setting, dict) else None
+        key = None
+        if isinstance(key_id, str) and key_id:
+            keys = await self._client.get("PublicKey", [key_id], ["description", "createdAt", "key"])
+            key = keys[0] if keys else None
+        return _crypto(setting, key)
+
+    async def _confirm_password(self) -> None:
+        """The password the person typed, checked alone (402 "code needed" means it is right)."""
+        if self._verify is None:
+            return
+        try:
+            await self._verify._http("GET", "/api/account")
+        except errors.TotpRequired:
+            return
+
+    async def set_crypto(
+        self,
+        method: str,
+        algo: str = "",
+        certs: str = "",
+        *,
+        allow_spam_training: bool | None = None,
+        encrypt_on_append: bool | None = None,
+    ) -> int | None:
+        """Turn encryption at rest on with this key (`method` "pGP" or "sMIME") or off ("disabled").
+
+        Returns how many certificates the key holds, None when turned off. A key the server
+        cannot use raises `errors.OtherError` naming the field (`certs`, or `algo` for a cipher
+        the key cannot take)."""
+        if method != "disabled" and (
+            method not in ("pGP", "sMIME")
+            or (algo not in ENCRYPTION_ALGORITHMS and algo not in ENCRYPTION_AEAD_ALGORITHMS)
+        ):
+            raise ValueError(f"Unknown encryption method or algorithm: {method!r}, {algo!r}")
+        await self._confirm_password()
+        if method != "disabled":
+            found = _key_method(certs)
+            if found and found != method:
+                text = (
+                    gettext("This is an S/MIME certificate, not an OpenPGP key.")
+                    if found == "sMIME"
+                    else gettext("This is an OpenPGP key, not an S/MIME certificate.")
+                )
+                raise errors.OtherError(
+                    text, body={"error": "other", "field": "certs", "details": text}, operation="x:PublicKey/set"
+                )
+        read, make, point = self._client.next_id(), self._client.next_id(), self._client.next_id()
+        calls = [Call("x:AccountSettings/get", {"ids": [SINGLETON], "properties": ["encryptionAtRest"]}, read)]
+        if method == "disabled":
+            value: dict[str, Any] = {"@type": "Disabled"}
+        else:
+            calls.append(
+                Call("x:PublicKey/set", {"create": {"k": {"description": KEY_DESCRIPTION, "key": certs}}}, make)
+            )
+            value = {
+                "@type": algo,
+                "publicKey": "#k",
+                "encryptOnAppend": bool(encrypt_on_append),
+                "allowSpamTraining": bool(allow_spam_training),
+            }
+        calls.append(Call("x:AccountSettings/set", {"update": {SINGLETON: {"encryptionAtRest": value}}}, point))
+        results = await self._client.call(calls)
+        before = (results[read].get("list") or [{}])[0].get("encryptionAtRest")
+        old_key = before.get("publicKey") if isinstance(before, dict) else None
+        new_key: str | None = None
+        if method != "disabled":
+            created = results[make]
+            failed = (created.get("notCreated") or {}).get("k")
+            if isinstance(failed, dict):
+                raise set_error(failed, field_map=CRYPTO_FIELDS, operation="x:PublicKey/set")
+            new_key = str(((created.get("created") or {}).get("k") or {}).get("id") or "") or None
+        refused = (results[point].get("notUpdated") or {}).get(SINGLETON)
+        if isinstance(refused, dict):
+            if new_key:  # the setting still names the old key: the new one goes again
+                await self._client.set("PublicKey", destroy=[new_key])
+            raise set_error(refused, field_map=CRYPTO_FIELDS, operation="x:AccountSettings/set")
+        if isinstance(old_key, str) and old_key and old_key != new_key:
+            try:
+                await self._client.set("PublicKey", destroy=[old_key])
+            except errors.StalwartError:
+                pass  # the change is made; a key left behind only counts against the quota
+        return None if method == "disabled" else _key_count(certs, method)
