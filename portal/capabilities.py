@@ -146,8 +146,15 @@ class Capabilities:
     in_memory_purge: bool = True
     #: 0.16+: accounts, groups and lists are named by their e-mail address (no separate login)
     names_are_addresses: bool = False
+    #: 0.16+: the permission editor shows the server's own permission names (read from its schema)
+    native_permission_names: bool = False
+    #: 0.16+: a new domain gets its DKIM keys from the server (automatic DKIM management)
+    dkim_automatic: bool = False
     #: 0.16+: deleting the incoming reports a search matches happens at once (<= 0.15: in the background)
     reports_deleted_at_once: bool = False
+    #: 0.16+: the report search matches whole words of the sender and of the domains and hosts
+    #: a report names (<= 0.15: any part of the text, IP addresses and organisations too)
+    report_search_words: bool = False
 
     @property
     def label(self) -> str:
@@ -282,7 +289,10 @@ def _jmap(enterprise: bool) -> Capabilities:
         restart=False,
         in_memory_purge=False,
         names_are_addresses=True,
+        native_permission_names=True,
+        dkim_automatic=True,
         reports_deleted_at_once=True,
+        report_search_words=True,
     )
 
 
@@ -368,6 +378,13 @@ JMAP_PAGES: dict[str, frozenset[str]] = {
             "tools:tasks",
             "tools:task-rerun",
             "tools:task-cancel",
+            # troubleshooting and the spam filter
+            "tools:delivery",
+            "tools:delivery-run",
+            "tools:delivery-events",
+            "tools:dmarc",
+            "tools:spam",
+            "tools:spam-train",
         }
     ),
 }
@@ -382,7 +399,7 @@ JMAP_ONLY_PAGES: dict[str, frozenset[str]] = {
 #: Directory kinds that no longer exist on 0.16 (API keys became credentials of one's own account).
 JMAP_MISSING_KINDS = frozenset({"resources", "locations", "others", "api-keys"})
 #: Directory pages (URL names) without a 0.16 equivalent in this portal yet.
-JMAP_MISSING_PAGES = frozenset({"directory:domain-dns", "directory:permissions"})
+JMAP_MISSING_PAGES = frozenset({"directory:domain-dns"})
 
 
 def unavailable(capabilities: Capabilities, view_name: str, kwargs: dict) -> str:

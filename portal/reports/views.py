@@ -151,6 +151,7 @@ async def report_list(request: PortalRequest, kind: str) -> HttpResponse:
         "paging": paging.with_total(page.total),
         "can_get": can_get,
         "can_delete": can_delete,
+        "word_search": user.capabilities.report_search_words,
     }
     template = "reports/list.html#results" if request.htmx else "reports/list.html"
     return render(request, template, context)

@@ -242,7 +242,7 @@ def test_unknown_and_rest_shaped_ids_are_gone(signed_in, sandbox, reports):
 # --- delete --------------------------------------------------------------------------
 def test_delete_one_destroys_it_and_forgets_its_cache(signed_in, sandbox, reports):
     client = signed_in("admin")
-    client.get("/reports/tls/")
+    client.get(detail("tls", reports["tls"]))
     key = cache_key("tls", oid(reports["tls"]), generation="jmap")
     assert caches["reports"].get(key) is not None
     url = reverse("reports:delete", kwargs={"kind": "tls", "report_id": oid(reports["tls"])})
@@ -368,3 +368,39 @@ def test_details_after_a_list_ask_nothing_more(sandbox, reports):
     assert len(posts(sandbox)) == before
     assert {item.raw for item in page.items} == {oid(reports["good"]), oid(reports["hostile"])}
     assert all(found[item.raw] is not None for item in page.items)
+
+
+def test_a_server_with_a_smaller_get_limit_gets_the_reports_in_a_second_request(signed_in, sandbox, reports):
+    from portal.stalwart.jmap.client import Limits, _limits_key
+
+    client = signed_in("admin")
+    cache.set(_limits_key(), Limits(max_get=1), 3600)
+    sandbox.requests.clear()
+    content = client.get("/reports/dmarc/").content.decode()
+    assert len(posts(sandbox)) == 2  # the query, then the gets split to one id each, in one request
+    assert "noreply@google.com" in content and "evil@attacker.example" in content
+
+
+def test_the_search_explains_whole_words(signed_in, sandbox, reports):
+    content = signed_in("admin").get("/reports/dmarc/", {"q": "nothing-here"}).content.decode()
+    assert "whole words of the sender" in content and "looks for whole words" in content
+    assert "case-sensitive" not in content
+
+
+def test_details_come_from_the_cache_of_this_server_and_generation(sandbox, reports):
+    from portal.stalwart.jmap.client import JmapClient
+    from tests.conftest import persona
+
+    admin = persona("admin")
+
+    async def run():
+        first = JmapReports(JmapClient(basic=(admin.name + "@example.org", admin.password)))
+        report = await first.get("dmarc", oid(reports["good"]))
+        second = JmapReports(JmapClient(basic=(admin.name + "@example.org", admin.password)))
+        before = len(posts(sandbox))
+        found = await second.details("dmarc", [report.id])
+        return report, found, before
+
+    report, found, before = asyncio.run(run())
+    assert len(posts(sandbox)) == before and found[report.id.raw] == report
+    assert caches["reports"].get(cache_key("dmarc", report.id.raw)) is None  # never under a REST key

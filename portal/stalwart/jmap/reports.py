@@ -9,9 +9,10 @@ both generations share one parser.
 
 A list page is one round trip: `/query` (sorted by expiry, newest first, with a total) and
 `/get` by back-reference; the reports of that answer are kept for the rest of the request, so
-`details()` after `ids()` asks nothing more. Reports fetched are also kept in the "reports"
-cache, under keys naming the generation and the server (`reports.cache_key`), and forgotten
-when the portal deletes them. Tenant administrators see only their tenant's reports: the
+`details()` after `ids()` asks nothing more. As a list brings the reports with it, the
+"reports" cache (shared with the REST area, under keys naming the generation and the server:
+`reports.cache_key`) only keeps what `get()` and `details()` fetched by id, and the portal's
+deletions forget their entries. Tenant administrators see only their tenant's reports: the
 server scopes the objects (a report of another tenant is `notFound`).
 """
 
@@ -310,17 +311,14 @@ class JmapReports:
             "limit": limit,
             "calculateTotal": True,
         }
+        limits = await self._client.limits()
         query_id, get_id = self._client.next_id(), self._client.next_id()
-        results = await self._client.call(
-            [
-                Call(f"x:{obj}/query", query, query_id),
-                Call(
-                    f"x:{obj}/get",
-                    {"#ids": ref(query_id, f"x:{obj}/query"), "properties": list(PROPERTIES)},
-                    get_id,
-                ),
-            ]
-        )
+        calls = [Call(f"x:{obj}/query", query, query_id)]
+        by_reference = limit <= limits.max_get  # else the ids are read in a second request, split to the limit
+        if by_reference:
+            by_ref = {"#ids": ref(query_id, f"x:{obj}/query"), "properties": list(PROPERTIES)}
+            calls.append(Call(f"x:{obj}/get", by_ref, get_id))
+        results = await self._client.call(calls)
         answer = results[query_id]
         found = [str(item) for item in answer.get("ids") or [] if isinstance(item, str)]
         total = answer.get("total")
@@ -329,16 +327,14 @@ class JmapReports:
         if max_total:
             total = min(total, max_total)
         try:
-            objects = [item for item in results[get_id].get("list") or [] if isinstance(item, dict)]
+            if by_reference:
+                objects = [item for item in results[get_id].get("list") or [] if isinstance(item, dict)]
+            else:
+                objects = await self._client.get(obj, found, PROPERTIES)
         except errors.Forbidden:
             objects = []  # allowed to list, not to read: only the ids are shown
-        by_id = {str(item.get("id")): item for item in objects}
-        to_cache = {}
-        for raw, item in by_id.items():
-            self._seen[(kind, raw)] = to_report(kind, item)
-            to_cache[_key(kind, raw)] = item
-        if to_cache:
-            await _cache().aset_many(to_cache, settings.REPORT_CACHE_SECONDS)
+        for item in objects:
+            self._seen[(kind, str(item.get("id")))] = to_report(kind, item)
         items = tuple(
             self._seen[(kind, raw)].id if (kind, raw) in self._seen else IncomingReportId(raw, None) for raw in found
         )
