@@ -38,11 +38,13 @@ class LogRows:
             time = NONE
         badge = _BADGES.get(entry.level, "badge-neutral")
         level = e(entry.level) if entry.level in _BADGES else clip(entry.level, 20, expand=False)
+        # Stalwart 0.16 writes only the event's name, no description: the name alone then.
+        title = f'<span class="cell-title">{clip(entry.event)}</span>' if entry.event else ""
+        name = f'<code class="cell-sub">{clip(entry.event_id)}</code>' if entry.event_id or not title else ""
         return (
             f'<tr><td data-label="{self.when}" class="cell-time">{time}</td>'
             f'<td data-label="{self.level}"><span class="badge {badge}">{level}</span></td>'
-            f'<td data-label="{self.event}"><span class="cell-title">{clip(entry.event)}</span>'
-            f'<code class="cell-sub">{clip(entry.event_id)}</code></td>'
+            f'<td data-label="{self.event}">{title}{name}</td>'
             f'<td data-label="{self.details}" class="cell-details">{clip(entry.details, LINE)}</td></tr>'
         )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -36,8 +37,8 @@ from portal.permissions import needs
 from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.observability_types import LEVELS, MetricPoint
-from portal.stalwart.sse import encode_comment, encode_event
-from portal.stalwart.telemetry import DELIVERY, RECEIVED, LiveStream, metrics_frame, trace_batch
+from portal.stalwart.sse import SSEEvent, encode_comment, encode_event
+from portal.stalwart.telemetry import DELIVERY, RECEIVED, LiveStream
 from portal.templatetags.portal import binary_size
 
 from .display import bucket, event_view, human_duration, now_utc, span_summary, sparkline
@@ -68,24 +69,41 @@ def _enterprise_notice(request: PortalRequest, feature: str, *, detail: str = ""
 
 
 # --- logs --------------------------------------------------------------------------
+#: How many anchors of newer pages a log URL carries (for its "Newer" link).
+TRAIL = 30
+_ANCHOR = re.compile(r"^[a-z0-9]{1,13}$")
+
+
 @dataclass(frozen=True)
 class LogQuery:
+    """What the logs page shows. A server that pages by anchor (0.16) gives each entry an id:
+    the "Older" link then carries the last id of the page (`anchor`), and `trail` keeps the
+    anchors of the newer pages, so "Newer" goes back one page too."""
+
     q: str = ""
     level: str = ""
     page: int = 1
     size: int = 50
     auto: bool = False
+    anchor: str = ""
+    trail: tuple[str, ...] = ()
 
     @classmethod
     def from_request(cls, request: PortalRequest) -> LogQuery:
         level = request.GET.get("level", "").upper()
         size = _int(request.GET.get("size"), 50)
+        page = _int(request.GET.get("page"), 1)
+        anchor = request.GET.get("anchor", "")
+        trail = tuple(part for part in request.GET.get("trail", "").split(".") if _ANCHOR.match(part))
+        anchored = page > 1 and bool(_ANCHOR.match(anchor))
         return cls(
             q=request.GET.get("q", "").strip()[:200],
             level=level if level in LEVELS else "",
-            page=_int(request.GET.get("page"), 1),
+            page=page,
             size=size if size in PAGE_SIZES else 50,
             auto=request.GET.get("auto") == "1",
+            anchor=anchor if anchored else "",
+            trail=trail[-TRAIL:] if anchored else (),
         )
 
     def url(self, **changes: object) -> str:
@@ -96,6 +114,8 @@ class LogQuery:
             "page": query.page if query.page != 1 else "",
             "size": query.size if query.size != 50 else "",
             "auto": "1" if query.auto else "",
+            "anchor": query.anchor if query.page != 1 else "",
+            "trail": ".".join(query.trail) if query.page != 1 else "",
         }
         clean = {key: value for key, value in params.items() if value not in ("", None)}
         return reverse("observability:logs") + ("?" + urlencode(clean) if clean else "")
@@ -111,6 +131,22 @@ class LogQuery:
     def levels(self) -> tuple[str, ...]:
         return LEVELS
 
+    def older(self, last_id: str) -> str:
+        """The next page: after `last_id` where entries have ids, else by number."""
+        if not last_id:
+            return self.url(page=self.page + 1, anchor="", trail=())
+        trail = (*self.trail, self.anchor)[-TRAIL:] if self.anchor else ()
+        return self.url(page=self.page + 1, anchor=last_id, trail=trail)
+
+    def newer(self) -> str:
+        if self.page <= 1:
+            return ""
+        if not self.anchor or self.page == 2:
+            return self.url(page=self.page - 1, anchor="", trail=())
+        if not self.trail:  # the anchors of the newer pages are not known: start again
+            return self.url(page=1, anchor="", trail=())
+        return self.url(page=self.page - 1, anchor=self.trail[-1], trail=self.trail[:-1])
+
 
 @require_GET
 @require(needs("logs-view"))
@@ -122,7 +158,9 @@ async def logs(request: PortalRequest) -> HttpResponse:
         "toggle_url": query.url(auto=not query.auto, page=1),
     }
     try:
-        page = await request.stalwart.logs.list(filter=query.api_filter, page=query.page, limit=query.size)
+        page = await request.stalwart.logs.list(
+            filter=query.api_filter, page=query.page, limit=query.size, anchor=query.anchor
+        )
     except errors.Unsupported as exc:
         context["problem"] = "not-configured"
         context["problem_detail"] = exc.details
@@ -139,8 +177,8 @@ async def logs(request: PortalRequest) -> HttpResponse:
             first_index=(query.page - 1) * query.size + 1,
             last_index=(query.page - 1) * query.size + len(page.items),
             has_next=has_next,
-            previous_url=query.url(page=query.page - 1) if query.page > 1 else "",
-            next_url=query.url(page=query.page + 1) if has_next else "",
+            previous_url=query.newer(),
+            next_url=query.older(page.items[-1].id) if has_next and page.items else "",
         )
     template = "observability/logs.html#results" if request.htmx else "observability/logs.html"
     return render(request, template, context)
@@ -309,7 +347,9 @@ async def live(request: PortalRequest) -> HttpResponse:
                 async with asyncio.timeout(capture_seconds):
                     async for event in stream.events():
                         if event.event == "trace":
-                            captured.extend(event_view(item, link_spans=False) for item in trace_batch(event))
+                            captured.extend(
+                                event_view(item, link_spans=False) for item in stream.trace_batch(event)
+                            )
                         if len(captured) >= 200:
                             break
             except TimeoutError:
@@ -359,7 +399,10 @@ def _open_failure(exc: errors.StalwartError, enterprise_title: str) -> str:
 
 
 async def _relay(
-    opener: Callable[[], Awaitable[LiveStream]], render_frame, *, kind: str, enterprise_title: str, limit: float
+    opener: Callable[[], Awaitable[LiveStream]],
+    render_frame: Callable[[LiveStream, SSEEvent], str | None],
+    *,
+    kind: str, enterprise_title: str, limit: float
 ) -> AsyncIterator[str]:
     """Frames of Stalwart's stream as HTML fragments.
 
@@ -377,7 +420,7 @@ async def _relay(
         try:
             async with asyncio.timeout(limit):
                 async for event in stream.events():
-                    fragment = render_frame(event)
+                    fragment = render_frame(stream, event)
                     if fragment is not None:
                         yield encode_event(fragment, event=kind)
                     elif event.event == "ping":
@@ -399,10 +442,10 @@ async def _relay(
             log.debug("live %s relay closed", kind)
 
 
-def _trace_fragment(event) -> str | None:
+def _trace_fragment(stream: LiveStream, event: SSEEvent) -> str | None:
     if event.event != "trace":
         return None
-    views = [event_view(item, link_spans=False) for item in trace_batch(event)]
+    views = [event_view(item, link_spans=False) for item in stream.trace_batch(event)]
     if not views:
         return None
     return render_to_string("observability/live.html#events", {"events": views})
@@ -444,6 +487,9 @@ class Card:
 #: and server.memory; the histograms message-ingest.time/index-time, delivery.total-time,
 #: delivery.attempt-time and dns.lookup-time. Successful deliveries (`delivery.delivered`),
 #: SMTP rejections and the other gauges are never stored, so a card must not read them.
+#: Stalwart 0.16 stores the same list under its own names (crates/common/src/telemetry/metrics/
+#: store.rs at v0.16.18): only the queue counters were renamed (`queue.message-queued` was
+#: `queue.queue-message`), so a card lists both names; each server writes one of them.
 CARDS = (
     Card(_("Queue size"), ("queue.count",), "last", "count", _("Messages waiting in the queue")),
     Card(
@@ -453,7 +499,13 @@ CARDS = (
         "count",
         _("Attempts to hand messages to remote servers, successful or not"),
     ),
-    Card(_("Received messages"), ("queue.queue-message",), "sum", "count", _("Messages accepted over SMTP")),
+    Card(
+        _("Received messages"),
+        ("queue.queue-message", "queue.message-queued"),
+        "sum",
+        "count",
+        _("Messages accepted over SMTP"),
+    ),
     Card(
         _("Blocked and banned"),
         (
@@ -484,6 +536,8 @@ CARDS = (
     Card(_("Memory"), ("server.memory",), "last", "bytes", _("Memory used by the server")),
     Card(_("Delivery time"), ("delivery.total-time",), "mean", "ms", _("Average time from submission to delivery")),
 )
+#: Every metric a card reads (the server is asked only for these).
+CARD_METRICS = tuple(sorted({metric for card in CARDS for metric in card.ids}))
 PERIODS = {"24h": (_("Last 24 hours"), 24), "7d": (_("Last 7 days"), 7 * 24)}
 LIVE_METRICS = (
     ("user.count", _("Accounts"), "count"),
@@ -546,7 +600,7 @@ async def _first_live_frame(request: PortalRequest) -> list[dict] | None:
             async with asyncio.timeout(_live_seconds("PORTAL_LIVE_FIRST_FRAME_SECONDS", 5)):
                 async for event in stream.events():
                     if event.event == "metrics":
-                        return _live_values(metrics_frame(event))
+                        return _live_values(stream.metrics_frame(event))
         except (TimeoutError, errors.StalwartError):
             return None
     return None
@@ -566,7 +620,7 @@ async def dashboard(request: PortalRequest) -> HttpResponse:
     context: dict = {"period": period, "periods": PERIODS, "period_label": label, "can_live": user.has("metrics-live")}
     try:
         # One hour more than shown: the window may end an hour early (see _window_end).
-        points = await request.stalwart.telemetry.metrics(after=clock_end - HOUR * (hours + 1))
+        points = await request.stalwart.telemetry.metrics(after=clock_end - HOUR * (hours + 1), ids=CARD_METRICS)
     except errors.EnterpriseRequired:
         return _enterprise_notice(request, gettext("The dashboard"))
     except errors.OtherError as exc:
@@ -601,11 +655,11 @@ async def dashboard(request: PortalRequest) -> HttpResponse:
     return render(request, "observability/dashboard.html", context)
 
 
-def _metrics_fragment(event) -> str | None:
+def _metrics_fragment(stream: LiveStream, event: SSEEvent) -> str | None:
     if event.event != "metrics":
         return None
     return render_to_string(
-        "observability/dashboard.html#live-values", {"live_values": _live_values(metrics_frame(event))}
+        "observability/dashboard.html#live-values", {"live_values": _live_values(stream.metrics_frame(event))}
     )
 
 

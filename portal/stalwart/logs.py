@@ -17,8 +17,9 @@ class LogsApi:
     def __init__(self, client: Caller) -> None:
         self._client = client
 
-    async def list(self, *, filter: str = "", page: int = 1, limit: int = 50) -> Page[LogEntry]:
+    async def list(self, *, filter: str = "", page: int = 1, limit: int = 50, anchor: str = "") -> Page[LogEntry]:
         """One page of log entries. `filter` is a case-sensitive substring of the raw line.
+        (`anchor` is for servers that page by anchor; this API pages by number and ignores it.)
 
         Stalwart's `total` is an estimate: when the page is full and more lines exist it is
         the matches counted so far plus one more page.

@@ -42,6 +42,8 @@ class LogEntry:
     event: str
     event_id: str
     details: str
+    #: the entry's id where the server pages by anchor (0.16: `x:Log` ids), else ""
+    id: str = ""
 
     @classmethod
     def from_api(cls, data: Any) -> LogEntry:

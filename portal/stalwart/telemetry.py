@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +46,30 @@ def _rfc3339(moment: datetime | None) -> str | None:
 
 
 class LiveStream:
-    """An open SSE answer from Stalwart. Iterate `events()`; `aclose()` ends it upstream."""
+    """An open SSE answer from Stalwart. Iterate `events()`; `aclose()` ends it upstream.
 
-    def __init__(self, response: httpx.Response, operation: str) -> None:
+    `trace_batch(event)` and `metrics_frame(event)` read one frame of this stream as typed
+    values; a backend whose server writes frames differently (0.16) gives its own readers."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        operation: str,
+        *,
+        traces: Callable[[SSEEvent], tuple[TraceEvent, ...]] | None = None,
+        metrics: Callable[[SSEEvent], tuple[MetricPoint, ...]] | None = None,
+    ) -> None:
         self._response = response
         self.operation = operation
         self.closed = False
+        self._traces = traces or trace_batch
+        self._metrics = metrics or metrics_frame
+
+    def trace_batch(self, event: SSEEvent) -> tuple[TraceEvent, ...]:
+        return self._traces(event)
+
+    def metrics_frame(self, event: SSEEvent) -> tuple[MetricPoint, ...]:
+        return self._metrics(event)
 
     async def events(self) -> AsyncIterator[SSEEvent]:
         try:
@@ -152,14 +170,18 @@ class TelemetryApi:
         return tuple(TraceEvent.from_api(item) for item in data)
 
     async def metrics(
-        self, *, after: datetime | None = None, before: datetime | None = None
+        self, *, after: datetime | None = None, before: datetime | None = None, ids: Iterable[str] = ()
     ) -> tuple[MetricPoint, ...]:
+        """Stored samples between `after` and `before`; only those of `ids` when given (this
+        API has no such filter: the others are dropped here)."""
         data = await self._client.request(
             "GET", api_path("telemetry", "metrics"), params={"after": _rfc3339(after), "before": _rfc3339(before)}
         )
         if not isinstance(data, list):
             raise errors.StalwartBadResponse("Unexpected metrics.", operation="GET /api/telemetry/metrics")
-        return tuple(MetricPoint.from_api(item) for item in data)
+        wanted = frozenset(ids)
+        points = (MetricPoint.from_api(item) for item in data)
+        return tuple(point for point in points if not wanted or point.id in wanted)
 
     # --- live streams ------------------------------------------------------------------
     async def tracing_token(self) -> str:
@@ -183,33 +205,43 @@ class TelemetryApi:
         params = {key: value for key, value in (keys or {}).items() if key not in ("token", "filter") and value}
         if text:
             params["filter"] = text
-        return await self._open(api_path("telemetry", "traces", "live"), params, token)
+        return await open_stream(api_path("telemetry", "traces", "live"), params, token)
 
     async def open_live_metrics(self, metrics: list[str], *, interval: int = 30) -> LiveStream:
         """Open the live metrics stream: a `metrics` frame now, then one every `interval` seconds."""
         token = await self.metrics_token()
         params = {"interval": str(max(1, interval)), "metrics": ",".join(metrics)}
-        return await self._open(api_path("telemetry", "metrics", "live"), params, token)
+        return await open_stream(api_path("telemetry", "metrics", "live"), params, token)
 
-    async def _open(self, path: str, params: dict[str, str], token: str) -> LiveStream:
-        operation = f"GET {path}"
-        client = stream_client()
-        timeout = httpx.Timeout(LIVE_READ_TIMEOUT, connect=settings.STALWART_CONNECT_TIMEOUT)
-        request = client.build_request(
-            "GET", path, params={**params, "token": token}, headers={"Accept": "text/event-stream"}, timeout=timeout
-        )
-        started = time.perf_counter()
-        try:
-            response = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise failure(exc, operation, started=started) from exc
-        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if response.status_code == 200 and content_type == "text/event-stream":
-            log.info("stalwart live stream opened: %s (%.0f ms)", operation, (time.perf_counter() - started) * 1000)
-            return LiveStream(response, operation)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        decode_response(response, operation=operation, started=started)
-        raise errors.StalwartBadResponse(gettext("Stalwart did not answer with an event stream."), operation=operation)
+
+async def open_stream(
+    path: str,
+    params: dict[str, str],
+    token: str,
+    *,
+    traces: Callable[[SSEEvent], tuple[TraceEvent, ...]] | None = None,
+    metrics: Callable[[SSEEvent], tuple[MetricPoint, ...]] | None = None,
+) -> LiveStream:
+    """Open Stalwart's event stream at `path` with a live token (`?token=`); a non-SSE answer
+    raises the error it carries."""
+    operation = f"GET {path}"
+    client = stream_client()
+    timeout = httpx.Timeout(LIVE_READ_TIMEOUT, connect=settings.STALWART_CONNECT_TIMEOUT)
+    request = client.build_request(
+        "GET", path, params={**params, "token": token}, headers={"Accept": "text/event-stream"}, timeout=timeout
+    )
+    started = time.perf_counter()
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise failure(exc, operation, started=started) from exc
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if response.status_code == 200 and content_type == "text/event-stream":
+        log.info("stalwart live stream opened: %s (%.0f ms)", operation, (time.perf_counter() - started) * 1000)
+        return LiveStream(response, operation, traces=traces, metrics=metrics)
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    decode_response(response, operation=operation, started=started)
+    raise errors.StalwartBadResponse(gettext("Stalwart did not answer with an event stream."), operation=operation)
