@@ -344,7 +344,13 @@ THROTTLE_ADMIN = needs("settings-update")
 @require(THROTTLE_ADMIN)
 async def throttle_list(request: PortalRequest) -> HttpResponse:
     limits = throttle.limits()
-    context = {"entries": await throttle.entries(), "limits": limits, "window_minutes": max(1, limits.window // 60)}
+    context = {
+        "entries": await throttle.entries(),
+        "limits": limits,
+        "window_minutes": max(1, limits.window // 60),
+        # Stalwart's own auto-ban blocks addresses; the blocked-IP page unblocks them.
+        "blocked_ips": request.portal_user.has("settings-list"),
+    }
     return render(request, "auth/throttle.html", context)
 
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from portal.capabilities import IN_MEMORY_PREFIXES_011
 
 from . import errors
+from .maintenance_types import BlockedIp, Task, network
 from .observability_types import ReloadResult
 from .paths import api_path
+from .settings_api import SettingsApi, delete_op, insert_op
+from .types import Page
 
 if TYPE_CHECKING:
     from .transport import Caller
@@ -26,6 +30,9 @@ STORE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 #: Partial reloads (`/api/reload/<scope>`); "" is a full reload.
 RELOAD_SCOPES = ("", "lookup", "certificate", "server.blocked-ip")
+
+#: Blocked addresses are settings keys under this prefix (api-behaviour §2.5, §9), value "".
+BLOCKED_PREFIX = "server.blocked-ip"
 
 #: Key prefixes of the in-memory store that can be purged one at a time (the full list, before 0.15).
 IN_MEMORY_PREFIXES = IN_MEMORY_PREFIXES_011
@@ -124,7 +131,7 @@ class MaintenanceApi:
         """Purge deleted mail of one account, or of every account."""
         await self._get(*(("store", "purge", "account", account) if account else ("store", "purge", "account")))
 
-    async def reset_uids(self, account: str) -> tuple[int, int]:
+    async def reset_uids(self, account: str) -> tuple[int, int] | None:
         """Reset the IMAP UIDs of an account; returns (mailboxes, messages) changed."""
         data = await self._client.request("DELETE", api_path("store", "uids", account))
         if (
@@ -140,3 +147,62 @@ class MaintenanceApi:
         if isinstance(data, bool) or not isinstance(data, int):
             raise errors.StalwartBadResponse("Unexpected used quota.")
         return data
+
+    # --- blocked IP addresses (settings keys `server.blocked-ip.<address>`) ------------------
+    async def blocked_ips(self) -> Page[BlockedIp]:
+        """Every blocked address, in key order (Stalwart keeps no reason, time or expiry here)."""
+        listed = await SettingsApi(self._client).list(BLOCKED_PREFIX)
+        items = tuple(BlockedIp(id=key, address=key) for key, _value in listed.items if key)
+        return Page(items, len(items))
+
+    async def block_ip(self, address: str, *, reason: str = "manual", expires: datetime | None = None) -> str:
+        """Block an address or network; returns its id. Before 0.16 only the address is kept
+        (`reason` and `expires` are not sent). An address already blocked raises `errors.FieldAlreadyExists`."""
+        address = _blocked_address(address)
+        key = f"{BLOCKED_PREFIX}.{address}"
+        try:
+            await SettingsApi(self._client).update([insert_op(None, [(key, "")], assert_empty=True)])
+        except errors.AssertFailed:
+            raise errors.FieldAlreadyExists(
+                "Already blocked.", body={"error": "fieldAlreadyExists", "field": "address", "value": address}
+            ) from None
+        await self.reload(BLOCKED_PREFIX)
+        return address
+
+    async def unblock_ip(self, entry: str) -> None:
+        """Delete the key and reload the blocked addresses (a key already gone is no error)."""
+        address = _blocked_address(entry)
+        await SettingsApi(self._client).update([delete_op([f"{BLOCKED_PREFIX}.{address}"])])
+        await self.reload(BLOCKED_PREFIX)
+
+    # --- the task queue and actions of Stalwart 0.16 (no REST equivalent) ---------------------
+    @staticmethod
+    def _not_here(operation: str) -> errors.NotOnThisServer:
+        return errors.NotOnThisServer(
+            "Only Stalwart 0.16 and later have a task queue.", operation=f"maintenance.{operation}"
+        )
+
+    async def tasks(self, *, page: int = 1, limit: int = 50, failed: bool = False) -> Page[Task]:
+        raise self._not_here("tasks")
+
+    async def task(self, task_id: str) -> Task:
+        raise self._not_here("task")
+
+    async def rerun_task(self, task_id: str, *, due: datetime | None = None) -> None:
+        raise self._not_here("rerun_task")
+
+    async def cancel_task(self, task_id: str) -> None:
+        raise self._not_here("cancel_task")
+
+    async def create_task(self, kind: str, maintenance_type: str = "", **targets: str) -> str:
+        raise self._not_here("create_task")
+
+    async def run_action(self, kind: str) -> None:
+        raise self._not_here("run_action")
+
+
+def _blocked_address(text: str) -> str:
+    address = network(text)
+    if address is None:
+        raise ValueError(f"Not an IP address or network: {text!r}")
+    return address

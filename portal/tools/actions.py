@@ -4,6 +4,13 @@ Each action has its own permission (Stalwart's, except the IMAP UID reset, which
 does not check at all: the portal asks for purge-account, the permission for account-level
 store maintenance). Destructive actions always go through a confirmation step that says
 what happens and that it cannot be undone.
+
+On Stalwart 0.16 the actions run as `x:Task`s and `x:Action`s (`portal.stalwart.jmap.maintenance`);
+the portal's rules name the <= 0.15 permission each task permission replaced (taskStoreMaintenance
+<- purge-*-store, taskAccountMaintenance <- purge-account, taskSpamFilterMaintenance <-
+spam-filter-update). The actions only 0.16 has (`tasks_only`) use the nearest one: the cache
+actions settings-reload, the domain tasks (DKIM, DNS, ACME) domain-update. Stalwart checks its own
+task and action permissions as well.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from portal.capabilities import Capabilities
 from portal.permissions import Access, needs, needs_any
 
 from .forms import AccountForm, DataStoreForm, InMemoryForm, ReindexForm, ReloadForm, SpamRulesForm
+from .maintenance_forms import CachesForm, DomainTaskForm, SpamClassifierForm, StoreTaskForm
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -37,6 +45,8 @@ class Action:
     form: type[forms.Form] | None = None
     #: the `Capabilities` feature it needs ("" for every server), see `unavailable`
     capability: str = ""
+    #: only servers that run maintenance as tasks (0.16+) have it; others do not list it
+    tasks_only: bool = False
 
     @property
     def access(self) -> Access:
@@ -46,22 +56,36 @@ class Action:
         """Why the connected server cannot do this ("" when it can)."""
         return capabilities.why(self.capability) if self.capability else ""
 
+    def offered(self, capabilities: Capabilities) -> bool:
+        """Whether the maintenance page lists it for this server."""
+        return capabilities.maintenance_tasks or not self.tasks_only
+
     def make_form(self, capabilities: Capabilities, data: Any = None) -> forms.Form | None:
         if self.form is None:
             return None
+        if capabilities.maintenance_tasks and self.form in (DataStoreForm, SpamRulesForm):
+            return None  # 0.16: no store ids, no download options
         if self.form in (InMemoryForm, ReindexForm):
             return self.form(data, capabilities=capabilities)
-        return self.form(data)
+        form = self.form(data)
+        if capabilities.maintenance_tasks and isinstance(form, ReloadForm):
+            del form.fields["dry_run"]  # 0.16 reloads have no dry run
+        return form
 
     def confirm_needed(self, data: dict) -> bool:
         if self.slug == "update-spam-rules":
             return bool(data.get("overwrite"))
+        if self.slug == "spam-classifier":
+            return data.get("task") in ("reset", "retrain")
+        if self.slug == "store-task":
+            return data.get("task") in ("removeAuthTokens", "removeGreylist", "resetRateLimiters")
         return self.destructive
 
 
 CONFIGURATION = _("Configuration and updates")
 STORE = _("Store clean-up")
 ACCOUNTS = _("Accounts")
+DOMAINS = _("Domains")
 
 ACTIONS: dict[str, Action] = {
     action.slug: action
@@ -108,6 +132,7 @@ ACTIONS: dict[str, Action] = {
             _("Restart"),
             _("Yes, restart"),
             destructive=True,
+            capability="restart",
         ),
         Action(
             "reindex",
@@ -154,6 +179,19 @@ ACTIONS: dict[str, Action] = {
             _("Yes, purge keys"),
             destructive=True,
             form=InMemoryForm,
+            capability="in_memory_purge",
+        ),
+        Action(
+            "store-task",
+            "purge-in-memory-store",
+            STORE,
+            _("Reset stored state"),
+            _("Reset rate limiters, empty the greylist, remove sign-in tokens or stale locks, recount quotas."),
+            _("Stalwart runs the chosen clean-up as a task in the background."),
+            _("Run"),
+            _("Yes, run it"),
+            form=StoreTaskForm,
+            tasks_only=True,
         ),
         Action(
             "delete-bayes-global",
@@ -196,11 +234,61 @@ ACTIONS: dict[str, Action] = {
             destructive=True,
             form=AccountForm,
         ),
+        Action(
+            "recalculate-quota",
+            "purge-account",
+            ACCOUNTS,
+            _("Recount the used quota of an account"),
+            _("Count again how much storage an account uses, when the figure looks wrong."),
+            _("Stalwart counts the account's stored data again in the background."),
+            _("Recount"),
+            _("Yes, recount"),
+            form=AccountForm,
+            tasks_only=True,
+        ),
+        Action(
+            "spam-classifier",
+            "spam-filter-update",
+            CONFIGURATION,
+            _("Spam classifier"),
+            _("Train the spam classifier from its samples, stop a training, or reset what it learnt."),
+            _("Stalwart changes the server-wide spam classifier in the background: a reset or a new training "
+              "replaces what it learnt so far."),
+            _("Run"),
+            _("Yes, run it"),
+            form=SpamClassifierForm,
+            tasks_only=True,
+        ),
+        Action(
+            "invalidate-caches",
+            "settings-reload",
+            CONFIGURATION,
+            _("Clear caches"),
+            _("Make Stalwart forget what it cached (accounts, domains, DNS answers), after changes outside it."),
+            _("Stalwart empties the chosen caches; the next requests read everything again."),
+            _("Clear caches"),
+            _("Yes, clear caches"),
+            form=CachesForm,
+            tasks_only=True,
+        ),
+        Action(
+            "domain-task",
+            "domain-update",
+            DOMAINS,
+            _("DKIM keys, DNS records and certificates of a domain"),
+            _("Create or rotate DKIM keys, publish the DNS records or renew the TLS certificate of a domain now."),
+            _("Stalwart runs the chosen domain task in the background."),
+            _("Run"),
+            _("Yes, run it"),
+            form=DomainTaskForm,
+            tasks_only=True,
+        ),
     )
 }
 
-GROUPS = (CONFIGURATION, STORE, ACCOUNTS)
-MAINTENANCE_ACCESS = needs_any(*sorted({action.permission for action in ACTIONS.values()}))
+GROUPS = (CONFIGURATION, STORE, ACCOUNTS, DOMAINS)
+#: Who sees the maintenance page: anyone who may run one of the actions every server has.
+MAINTENANCE_ACCESS = needs_any(*sorted({action.permission for action in ACTIONS.values() if not action.tasks_only}))
 
 
 def action_for(slug: str) -> Action:

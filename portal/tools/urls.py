@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import blocked, tasks, views
 
 app_name = "tools"
 urlpatterns = [
@@ -14,4 +14,9 @@ urlpatterns = [
     path("maintenance/<slug:action>", views.maintenance_action, name="maintenance-action"),
     path("accounts/<principal:name>/empty-trash", views.account_empty_trash, name="account-empty-trash"),
     path("accounts/<principal:name>/delete-bayes", views.account_delete_bayes, name="account-delete-bayes"),
+    path("maintenance/tasks/", tasks.tasks, name="tasks"),
+    path("maintenance/tasks/rerun", tasks.task_rerun, name="task-rerun"),
+    path("maintenance/tasks/cancel", tasks.task_cancel, name="task-cancel"),
+    path("blocked-ips/", blocked.blocked_ips, name="blocked-ips"),
+    path("blocked-ips/unblock", blocked.blocked_ip_unblock, name="blocked-ip-unblock"),
 ]

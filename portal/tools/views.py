@@ -19,8 +19,9 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
@@ -38,9 +39,11 @@ from portal.stalwart.sse import encode_event
 from portal.stalwart.troubleshoot import DeliveryInterrupted, DeliveryStalled, stall_seconds
 
 from .actions import ACTIONS, GROUPS, MAINTENANCE_ACCESS, Action, action_for
+from .blocked import BLOCKED_ACCESS
 from .delivery import DeliveryRun, Step
 from .explain import read_dmarc, spam_headline
 from .forms import ClassifyForm, DeliveryForm, DmarcForm, TrainForm
+from .tasks import TASKS_ACCESS
 
 log = logging.getLogger("portal.tools")
 
@@ -194,10 +197,7 @@ async def dmarc(request: PortalRequest) -> HttpResponse:
                 data["remote_ip"], data["ehlo_domain"], data["mail_from"], message
             )
         except errors.OtherError as exc:
-            form.add_error(
-                "message",
-                gettext("Stalwart could not read this message: %(reason)s.") % {"reason": exc.details or exc.message},
-            )
+            _message_error(form, exc, stop=".")
         except responses.SUBMIT_FAILURES as exc:
             template = "tools/dmarc.html#tool" if request.htmx else "tools/dmarc.html"
             return responses.form_upstream_failure(request, template, {"form": form}, exc, form=form, changes=False)
@@ -209,6 +209,15 @@ async def dmarc(request: PortalRequest) -> HttpResponse:
         context["reading"] = read_dmarc(report, remote_ip=data["remote_ip"], mail_from=data["mail_from"])
     template = "tools/dmarc.html#tool" if request.htmx else "tools/dmarc.html"
     return render(request, template, context, status=status)
+
+
+def _message_error(form: forms.Form, exc: errors.OtherError, *, stop: str = "") -> None:
+    """Stalwart refused a value: next to the field it names (0.16 names one), else the message."""
+    reason = exc.details or exc.message
+    if exc.field and exc.field != "message" and exc.field in form.fields:
+        form.add_error(exc.field, gettext("Stalwart refused this value: %(reason)s") % {"reason": reason})
+        return
+    form.add_error("message", gettext("Stalwart could not read this message: %(reason)s") % {"reason": reason} + stop)
 
 
 # --- spam filter ---------------------------------------------------------------------------
@@ -237,11 +246,10 @@ async def spam_classify(request: PortalRequest) -> HttpResponse:
                 tls=data["tls"],
                 authenticated_as=data["authenticated_as"],
             )
+        except errors.FieldMissing as exc:  # 0.16+: no test without an envelope sender
+            form.add_error(exc.field if exc.field in form.fields else "message", exc.message)
         except errors.OtherError as exc:
-            form.add_error(
-                "message",
-                gettext("Stalwart could not read this message: %(reason)s") % {"reason": exc.details or exc.message},
-            )
+            _message_error(form, exc)
         except responses.SUBMIT_FAILURES as exc:
             template = "tools/spam_classify.html#tool" if request.htmx else "tools/spam_classify.html"
             return responses.form_upstream_failure(request, template, {"form": form}, exc, form=form, changes=False)
@@ -263,9 +271,19 @@ async def spam_train(request: PortalRequest) -> HttpResponse:
         return render(request, "tools/spam_train.html", await _train_context(request, TrainForm()))
     form = TrainForm(request.POST, request.FILES)
     upload = capabilities.spam_training_route == "upload"
-    if upload and form.is_valid() and request.portal_user.tenant and not form.cleaned_data["account"]:
+    # 0.16+ without impersonate: every sample is filed under the person's own account.
+    own_only = capabilities.spam_samples_impersonate and not request.portal_user.has("impersonate")
+    if upload and not own_only and form.is_valid() and request.portal_user.tenant and not form.cleaned_data["account"]:
         # 0.15 trains tenant administrators' samples only for an account of their tenant.
         form.add_error("account", gettext("Name an account of your tenant: its filter learns from this message."))
+    if form.is_valid() and _needs_impersonate(request, form.cleaned_data["account"]):
+        form.add_error(
+            "account",
+            gettext(
+                "A sample for another account needs the impersonate permission on this server: without it, "
+                "Stalwart files the sample under your own account."
+            ),
+        )
     if form.is_valid() and await access.check_field(request, request.portal_user, form, "account"):
         data = form.cleaned_data
         try:
@@ -284,6 +302,8 @@ async def spam_train(request: PortalRequest) -> HttpResponse:
             return responses.form_upstream_failure(request, "tools/spam_train.html", {"form": form}, exc, form=form)
         else:
             user = request.portal_user
+            if own_only and not data["account"]:
+                data["account"] = user.name  # where the server filed it
             where = f"the filter of {data['account']}" if data["account"] else "the server-wide filter"
             log.info("%s trained %s with a %s message", user.name, where, data["kind"])
             spam = data["kind"] == "spam"
@@ -315,11 +335,23 @@ async def spam_train(request: PortalRequest) -> HttpResponse:
     return render(request, "tools/spam_train.html", await _train_context(request, form), status=422)
 
 
+def _needs_impersonate(request: PortalRequest, account: str) -> bool:
+    """0.16+: naming another account than one's own, without `impersonate` (see the capability)."""
+    user = request.portal_user
+    if not account or not user.capabilities.spam_samples_impersonate or user.has("impersonate"):
+        return False
+    return account.strip().lower() != user.name.strip().lower()
+
+
 async def _train_context(request: PortalRequest, form: TrainForm, **extra: object) -> dict[str, object]:
     """The training page; on 0.15 with whether the trainer runs (one GET train/status)."""
+    capabilities = request.portal_user.capabilities
     context: dict[str, object] = {"form": form, "trainer": None, **extra}
-    if request.portal_user.capabilities.spam_trainer:
+    context["samples"] = capabilities.spam_training_route == "upload"
+    if capabilities.spam_trainer:
         context["trainer"] = {"running": await request.stalwart.spam_filter.trainer("status")}
+    elif context["samples"]:
+        context["trainer_missing"] = capabilities.why("spam_trainer")
     return context
 
 
@@ -377,11 +409,17 @@ async def maintenance(request: PortalRequest) -> HttpResponse:
         actions = [
             (action, action.make_form(capabilities), action.unavailable(capabilities))
             for action in ACTIONS.values()
-            if action.group == group and action.access.allows(user)
+            if action.group == group and action.access.allows(user) and action.offered(capabilities)
         ]
         if actions:
             groups.append((group, actions))
-    return render(request, "tools/maintenance.html", {"groups": groups})
+    context = {
+        "groups": groups,
+        "tasks": capabilities.maintenance_tasks,
+        "task_queue": capabilities.maintenance_tasks and TASKS_ACCESS.allows(user),
+        "blocked": BLOCKED_ACCESS.allows(user),
+    }
+    return render(request, "tools/maintenance.html", context)
 
 
 def _action_rule(action: str, **_: object):
@@ -395,6 +433,8 @@ async def maintenance_action(request: PortalRequest, action: str) -> HttpRespons
     it (a destructive one only with `confirmed=yes`, sent by the confirmation form)."""
     spec = action_for(action)
     capabilities = request.portal_user.capabilities
+    if not spec.offered(capabilities):
+        raise Http404("No such maintenance action on this server.")
     missing = spec.unavailable(capabilities)
     if missing:  # this server cannot: say why, call nothing
         messages.warning(request, missing)
@@ -438,6 +478,8 @@ async def _perform(request: PortalRequest, spec: Action, form, data: dict) -> Ht
                     messages.success(
                         request, gettext("Spam-filter rules updated to version %(version)s.") % {"version": version}
                     )
+                elif user.capabilities.maintenance_tasks:
+                    messages.success(request, gettext("Stalwart is updating the spam-filter rules in the background."))
                 else:
                     messages.info(request, gettext("The spam-filter rules are already up to date."))
             case "update-webadmin":
@@ -475,14 +517,24 @@ async def _perform(request: PortalRequest, spec: Action, form, data: dict) -> Ht
             case "delete-bayes-global":
                 await api.delete_bayes_global()
                 messages.success(request, gettext("The server-wide Bayes spam model was deleted."))
+            case "store-task" | "spam-classifier" | "recalculate-quota" | "invalidate-caches" | "domain-task":
+                await _perform_task(request, spec, data)
             case "purge-accounts":
                 await api.purge_account()
                 messages.success(
                     request, gettext("Stalwart is purging deleted mail of every account in the background.")
                 )
             case "reset-uids":
-                mailboxes, emails = await api.reset_uids(data["account"])
+                counts = await api.reset_uids(data["account"])
                 log.info("%s reset the IMAP UIDs of %s", user.name, data["account"])
+                if counts is None:  # queued (0.16): no counts
+                    messages.success(
+                        request,
+                        gettext("Stalwart is resetting the IMAP UIDs of %(account)s in the background.")
+                        % {"account": data["account"]},
+                    )
+                    return HttpResponseRedirect(done)
+                mailboxes, emails = counts
                 context = {
                     "action": spec,
                     "form": form,
@@ -491,7 +543,12 @@ async def _perform(request: PortalRequest, spec: Action, form, data: dict) -> Ht
                     "emails": emails,
                 }
                 return render(request, "tools/maintenance_result.html", context)
-    except errors.ItemNotFound:
+    except errors.ItemNotFound as exc:
+        if form is not None and "domain" in form.fields:
+            form.add_error("domain", gettext("There is no domain called %(domain)s.") % {"domain": data.get("domain")})
+            return _action_page(request, spec, form, status=422)
+        if form is None or "account" not in form.fields:
+            raise exc
         form.add_error("account", gettext("There is no account called %(account)s.") % {"account": data.get("account")})
         return _action_page(request, spec, form, status=422)
     except errors.NotFound:
@@ -521,6 +578,41 @@ async def _perform(request: PortalRequest, spec: Action, form, data: dict) -> Ht
         )
     log.info("%s ran maintenance action %s (%s)", user.name, spec.slug, data)
     return HttpResponseRedirect(done)
+
+
+async def _perform_task(request: PortalRequest, spec: Action, data: dict) -> None:
+    """The actions only Stalwart 0.16 has: a task or an action each (`portal.stalwart.jmap.maintenance`)."""
+    api = request.stalwart.maintenance
+    match spec.slug:
+        case "store-task":
+            await api.create_task("StoreMaintenance", data["task"])
+            text = gettext("Stalwart runs “%(task)s” in the background.") % {"task": _choice(spec, data, "task")}
+        case "spam-classifier":
+            await api.create_task("SpamFilterMaintenance", data["task"])
+            text = gettext("Stalwart runs “%(task)s” in the background.") % {"task": _choice(spec, data, "task")}
+        case "recalculate-quota":
+            await api.create_task("AccountMaintenance", "recalculateQuota", account=data["account"])
+            text = gettext("Stalwart is recounting the quota of %(account)s in the background.") % {
+                "account": data["account"]
+            }
+        case "invalidate-caches":
+            await api.run_action(data["action"])
+            text = gettext("The caches were cleared.")
+        case "domain-task":
+            await api.create_task(data["task"], domain=data["domain"])
+            text = gettext("Stalwart runs “%(task)s” for %(domain)s in the background.") % {
+                "task": _choice(spec, data, "task"),
+                "domain": data["domain"],
+            }
+        case _:
+            raise Http404("No such maintenance action.")
+    messages.success(request, text)
+
+
+def _choice(spec: Action, data: dict, field: str) -> str:
+    form = spec.form() if spec.form is not None else None
+    choices = dict(form.fields[field].choices) if form is not None and field in form.fields else {}  # type: ignore[attr-defined]
+    return str(choices.get(data.get(field), data.get(field, "")))
 
 
 # --- one account: empty trash, delete its Bayes model -------------------------------------------

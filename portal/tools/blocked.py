@@ -1,0 +1,113 @@
+"""Blocked IP addresses: the list, block and unblock (every server generation).
+
+Up to 0.15 a blocked address is the settings key `server.blocked-ip.<address>` (Stalwart's
+auto-ban writes it after too many failed sign-ins); the portal lists the keys, writes or
+deletes one and reloads the blocked addresses. On 0.16 they are `x:BlockedIp` objects with a
+reason and an optional expiry. Administrators locked out by the auto-ban are sent here from
+the sign-in throttle page.
+
+Gated on the settings permissions (what changing these keys takes up to 0.15): settings-list
+to see the list, settings-update and settings-reload to block or unblock.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal import responses
+from portal.access import require
+from portal.permissions import needs
+from portal.request import PortalRequest
+from portal.stalwart import errors
+from portal.stalwart.maintenance_types import network
+
+from .maintenance_forms import BLOCK_REASON_CHOICES, BlockForm
+
+log = logging.getLogger("portal.tools")
+
+BLOCKED_ACCESS = needs("settings-list")
+BLOCKED_CHANGE = needs("settings-list", "settings-update", "settings-reload")
+
+
+async def _context(request: PortalRequest, form: BlockForm | None = None) -> dict[str, object]:
+    user = request.portal_user
+    details = user.capabilities.maintenance_tasks
+    listed = await request.stalwart.maintenance.blocked_ips()
+    reasons = dict(BLOCK_REASON_CHOICES)
+    return {
+        "entries": [(entry, reasons.get(entry.reason, entry.reason)) for entry in listed.items],
+        "total": listed.total,
+        "form": form or BlockForm(details=details),
+        "details": details,
+        "may_change": BLOCKED_CHANGE.allows(user),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@require(BLOCKED_ACCESS)
+async def blocked_ips(request: PortalRequest) -> HttpResponse:
+    """GET: the list and the block form. POST: block an address (settings-update and settings-reload)."""
+    user = request.portal_user
+    if request.method == "GET":
+        return render(request, "tools/blocked_ips.html", await _context(request))
+    if not BLOCKED_CHANGE.allows(user):
+        return responses.forbidden(request, user, BLOCKED_CHANGE)
+    details = user.capabilities.maintenance_tasks
+    form = BlockForm(request.POST, details=details)
+    if form.is_valid():
+        address = form.cleaned_data["address"]
+        try:
+            await request.stalwart.maintenance.block_ip(
+                address, reason=form.cleaned_data.get("reason") or "manual", expires=form.expires_at()
+            )
+        except errors.FieldAlreadyExists:
+            form.add_error("address", gettext("%(address)s is already blocked.") % {"address": address})
+        except responses.SUBMIT_FAILURES as exc:
+            context = {"entries": (), "total": 0, "form": form, "details": details, "may_change": True, "failed": True}
+            return responses.form_upstream_failure(
+                request, "tools/blocked_ips.html", context, exc, form=form,
+                check_url=reverse("tools:blocked-ips"), check_label=gettext("See the blocked addresses"),
+                idempotent=True,
+            )
+        else:
+            log.info("%s blocked %s", user.name, address)
+            messages.success(request, gettext("%(address)s is blocked.") % {"address": address})
+            return HttpResponseRedirect(reverse("tools:blocked-ips"))
+    return render(request, "tools/blocked_ips.html", await _context(request, form), status=422)
+
+
+@require_POST
+@require(BLOCKED_CHANGE)
+async def blocked_ip_unblock(request: PortalRequest) -> HttpResponse:
+    """Unblock one entry (`entry`: its id from the list; `address` for the message)."""
+    user = request.portal_user
+    entry = request.POST.get("entry", "").strip()[:128]
+    address = network(request.POST.get("address", "")) or ""
+    done = HttpResponseRedirect(reverse("tools:blocked-ips"))
+    if not entry or (not user.capabilities.maintenance_tasks and network(entry) is None):
+        messages.error(request, gettext("That entry is no longer there."))
+        return done
+    try:
+        await request.stalwart.maintenance.unblock_ip(entry)
+    except errors.ItemNotFound:
+        messages.info(request, gettext("That entry was already gone."))
+        return done
+    except responses.SUBMIT_FAILURES as exc:
+        context = {"entries": (), "total": 0, "form": BlockForm(details=user.capabilities.maintenance_tasks),
+                   "details": user.capabilities.maintenance_tasks, "may_change": True,
+                   "failed": True}
+        return responses.form_upstream_failure(
+            request, "tools/blocked_ips.html", context, exc,
+            check_url=reverse("tools:blocked-ips"), check_label=gettext("See the blocked addresses"),
+            idempotent=True,
+        )
+    log.info("%s unblocked %s", user.name, address or entry)
+    messages.success(request, gettext("%(address)s is unblocked.") % {"address": address or entry})
+    return done
