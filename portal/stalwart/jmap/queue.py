@@ -110,14 +110,17 @@ def rest_message(item: Mapping[str, Any]) -> dict[str, Any]:
     for address, value in _obj(item.get("recipients")).items():
         recipient = _obj(value)
         expires = _obj(recipient.get("expires"))
+        status = _rest_status(recipient.get("status"))
+        # A delivered or failed recipient's retry times are history, not its domain's schedule.
+        waiting = status == "scheduled" or (isinstance(status, dict) and "temp_fail" in status)
         recipients.append(
             {
                 "address": str(address),
-                "status": _rest_status(recipient.get("status")),
+                "status": status,
                 "retry_num": recipient.get("retryCount") if isinstance(recipient.get("retryCount"), int) else 0,
-                "next_retry": recipient.get("retryDue"),
-                "next_notify": recipient.get("notifyDue"),
-                "expires": expires.get("expiresAt") if expires.get("@type") == "Ttl" else None,
+                "next_retry": recipient.get("retryDue") if waiting else None,
+                "next_notify": recipient.get("notifyDue") if waiting else None,
+                "expires": expires.get("expiresAt") if waiting and expires.get("@type") == "Ttl" else None,
                 "orcpt": recipient.get("orcpt"),
                 "queue": recipient.get("queueName"),
             }
