@@ -104,6 +104,8 @@ SECTIONS: tuple[NavSection, ...] = (
         _("Server"),
         (
             NavItem(_("Settings"), "config:browse", needs("settings-list")),
+            # Stalwart 0.16+: the settings objects of the server's schema (one of the two is offered)
+            NavItem(_("Settings"), "config:schema-index", needs("settings-list")),
             NavItem(_("Sign-in throttle"), "auth:throttle", needs("settings-update")),
             NavItem(
                 _("Maintenance"),

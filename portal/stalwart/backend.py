@@ -11,7 +11,7 @@ them as they are (a test checks it), so a view written against one works with th
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,6 +22,7 @@ from .queue_types import OutgoingReportId, QueuedMessage, QueuePage, QueueSelect
 from .report_types import IncomingReport, IncomingReportId, OutgoingReport
 from .settings_types import SetOutcome, SettingsItem, SettingsPage, SettingsRecord, SettingsSchema
 from .telemetry import LiveStream
+from .tools_types import DeliveryStage, DmarcReport, SpamClassification
 from .types import AccountAuth, EncryptionAtRest, Page, Principal
 
 
@@ -150,6 +151,40 @@ class UndeleteArea(Protocol):
 
 
 # --- area: troubleshoot and spam filter ---
+@runtime_checkable
+class TroubleshootArea(Protocol):
+    """The live delivery check (a token, then its stream of stages) and the DMARC check."""
+
+    async def token(self) -> str: ...
+
+    def delivery(
+        self, target: str, *, token: str | None = None, stall: float | None = None
+    ) -> AsyncIterator[DeliveryStage]: ...
+
+    async def dmarc(
+        self, remote_ip: str, ehlo_domain: str, mail_from: str, message: str | None = None
+    ) -> DmarcReport: ...
+
+
+@runtime_checkable
+class SpamFilterArea(Protocol):
+    """Training samples, the trainer (0.15 only) and the classify test."""
+
+    async def train(self, kind: str, message: bytes, account: str = "", *, route: str = "train") -> None: ...
+
+    async def trainer(self, action: str) -> bool: ...
+
+    async def classify(
+        self,
+        message: str,
+        *,
+        remote_ip: str,
+        ehlo_domain: str,
+        sender: str,
+        recipients: Iterable[str],
+        tls: bool = True,
+        authenticated_as: str = "",
+    ) -> SpamClassification: ...
 
 
 # --- area: observability (logs, traces, live streams, metrics) ---

@@ -23,6 +23,7 @@ from .settings import JmapSettings
 
 if TYPE_CHECKING:
     from .maintenance import JmapMaintenance
+from .tools import JmapSpamFilter, JmapTroubleshoot
 from .undelete import JmapUndelete
 
 
@@ -99,6 +100,13 @@ class JmapBackend:
         return JmapUndelete(self.jmap)
 
     # --- area: troubleshoot and spam filter ---
+    @cached_property
+    def troubleshoot(self) -> JmapTroubleshoot:
+        return JmapTroubleshoot(self.jmap)
+
+    @cached_property
+    def spam_filter(self) -> JmapSpamFilter:
+        return JmapSpamFilter(self.jmap)
 
     # --- area: observability (logs, traces, live streams, metrics) ---
     @cached_property

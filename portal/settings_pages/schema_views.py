@@ -1,0 +1,456 @@
+"""Settings on Stalwart 0.16+, generated from the server's own schema (`_registry(request)`).
+
+* `index`: the schema's settings navigation (sections, then their objects).
+* `page`: a singleton (or a view of one) as a form, or a collection as a paged list.
+* `item`, `create`, `delete`: one object of a collection.
+* `reload`: the `x:Action` `ReloadSettings`.
+
+Every change shows a preview first (each property's current and new value; secrets only as
+"set"), works without JavaScript (the preview carries what was typed, a typed secret sealed),
+and saving checks that the values the preview showed are still the server's (a fingerprint of
+them travels signed). What the server refuses comes back next to the field its property path
+names. Pages that change something need `settings-update` (`settings-delete` to delete) on top
+of `settings-list`; on 0.16 only an administrator of the whole server holds these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core import signing
+from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal import responses
+from portal.access import require
+from portal.auth.vault import seal, unseal
+from portal.permissions import needs
+from portal.request import PortalRequest
+from portal.stalwart import errors
+from portal.stalwart.backend import SettingsRegistryArea
+from portal.stalwart.settings_types import (
+    SINGLETON_ID,
+    Field,
+    Section,
+    SetOutcome,
+    SettingsPage,
+    SettingsSchema,
+)
+
+from .schema_forms import SchemaForm, shown
+
+log = logging.getLogger("portal.settings")
+
+FINGERPRINT_SALT = "portal.settings.schema"
+PAGE_SIZE = 25
+READ = needs("settings-list")
+UPDATE = needs("settings-list", "settings-update")
+
+
+def _registry(request: PortalRequest) -> SettingsRegistryArea:
+    """The settings objects of the session's server (only Stalwart 0.16+ has them)."""
+    area = getattr(request.stalwart, "registry", None)
+    if not isinstance(area, SettingsRegistryArea):
+        raise errors.NotOnThisServer(gettext("Only Stalwart 0.16 and later have this page."), operation="registry")
+    return area
+
+
+def _can(request: PortalRequest, *names: str) -> bool:
+    return request.portal_user.has(*names)
+
+
+async def _schema_page(request: PortalRequest, slug: str) -> tuple[SettingsSchema, SettingsPage]:
+    schema = await _registry(request).schema()
+    page = schema.page(slug)
+    if page is None:
+        raise Http404(gettext("The server has no such settings object."))
+    return schema, page
+
+
+def _page_url(page: SettingsPage) -> str:
+    return reverse("config:schema-page", kwargs={"slug": page.slug})
+
+
+def _item_url(page: SettingsPage, object_id: str) -> str:
+    if page.singleton:
+        return _page_url(page)
+    return reverse("config:schema-item", kwargs={"slug": page.slug, "object_id": object_id})
+
+
+def _targets(schema: SettingsSchema, fields: list[Field]) -> dict[str, str]:
+    """The collections the id fields point at, with the property that names their objects."""
+    found: dict[str, str] = {}
+    for field in fields:
+        t = field.type.item if field.type.kind == "set" and field.type.item is not None else field.type
+        if t.kind == "objectId" and t.object_name.startswith("x:") and schema.is_collection(t.object_name):
+            found[t.object_name] = schema.label_property(t.object_name)
+    return found
+
+
+def _fingerprint(values: dict[str, Any], names: list[str]) -> str:
+    text = json.dumps({name: values.get(name) for name in sorted(names)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _data(post: QueryDict, secrets: list[str]) -> QueryDict:
+    """What was typed, with each secret typed on the preview step unsealed."""
+    data = post.copy()
+    for name in secrets:
+        sealed = post.get("sealed:" + name, "")
+        if not post.get(name) and sealed:
+            data[name] = unseal(sealed) or ""
+    return data
+
+
+def _hidden(form: SchemaForm, data: QueryDict) -> list[tuple[str, str]]:
+    """The typed values as hidden inputs of the preview (secrets sealed, never as typed)."""
+    pairs: list[tuple[str, str]] = []
+    for name, kind in form.kinds.items():
+        for value in data.getlist(name):
+            if kind == "secret":
+                if value:
+                    pairs.append(("sealed:" + name, seal(value)))
+            else:
+                pairs.append((name, value))
+    return pairs
+
+
+def _show_problems(form: SchemaForm, outcome: SetOutcome) -> None:
+    for problem in outcome.problems:
+        if problem.field in form.fields:
+            form.add_error(problem.field, problem.message)
+        elif problem.path:
+            form.add_error(None, f"{problem.path}: {problem.message}")
+        else:
+            form.add_error(None, problem.message)
+
+
+def _layout(form: SchemaForm, sections: tuple[Section, ...], *, enterprise: bool) -> list[dict[str, Any]]:
+    """The form's sections, each field either editable (`bound`) or shown as it is."""
+    layout = []
+    for section in sections:
+        rows = []
+        for field in section.fields:
+            bound = form[field.name] if field.name in form.fields else None
+            if bound is None and form.creating:
+                continue
+            rows.append(
+                {
+                    "field": field,
+                    "bound": bound,
+                    "kind": form.kinds.get(field.name, ""),
+                    "shown": shown(form.schema, field, form.current.get(field.name), form.choices),
+                    "enterprise": field.enterprise and not enterprise,
+                }
+            )
+        if rows:
+            layout.append({"title": section.title, "rows": rows})
+    return layout
+
+
+# --- navigation -------------------------------------------------------------------------
+@require_GET
+@require(READ)
+async def index(request: PortalRequest) -> HttpResponse:
+    schema = await _registry(request).schema()
+    context = {"navigation": schema.navigation(), "can_reload": _can(request, "settings-reload")}
+    return render(request, "settings_pages/schema_index.html", context)
+
+
+# --- a singleton, or a collection's list ------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(READ, post=needs("settings-update"))
+async def page(request: PortalRequest, slug: str) -> HttpResponse:
+    schema, settings_page = await _schema_page(request, slug)
+    if settings_page.singleton:
+        return await _edit(request, schema, settings_page, SINGLETON_ID)
+    if request.method == "POST":
+        return HttpResponse(status=405)
+    return await _list(request, schema, settings_page)
+
+
+async def _list(request: PortalRequest, schema: SettingsSchema, settings_page: SettingsPage) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    try:
+        number = max(1, min(int(request.GET.get("page") or 1), 100_000))
+    except ValueError:
+        number = 1
+    properties = {c.name for c in settings_page.columns if not c.name.startswith("@")}
+    if settings_page.label_property:
+        properties.add(settings_page.label_property)
+    if settings_page.variants:
+        properties.add("@type")
+    found = await _registry(request).list(
+        settings_page, text=query, position=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE, properties=properties
+    )
+    fields: dict[str, Field] = {}
+    for variant in settings_page.variants or ():
+        for name, field in schema.properties(variant.schema_name).items():
+            fields.setdefault(name, field)
+    if not settings_page.variants:
+        fields = schema.properties(schema.schema_name(settings_page))
+    variant_labels = {v.name: v.label for v in settings_page.variants}
+    rows = []
+    for item in found.items:
+        cells = []
+        for column in settings_page.columns:
+            value = item.values.get(column.name)
+            if column.name == "@type":
+                text = variant_labels.get(str(value), str(value or ""))
+            elif column.name in fields:
+                text = shown(schema, fields[column.name], value)
+            else:
+                text = "" if value is None else str(value)
+            cells.append((column.label, text))
+        rows.append({"id": item.id, "url": _item_url(settings_page, item.id), "cells": cells})
+    pages = max(1, (found.total + PAGE_SIZE - 1) // PAGE_SIZE)
+
+    def link(to: int) -> str:
+        params = {key: value for key, value in (("q", query), ("page", to if to > 1 else "")) if value}
+        return _page_url(settings_page) + ("?" + urlencode(params) if params else "")
+
+    context = {
+        "settings_page": settings_page,
+        "rows": rows,
+        "total": found.total,
+        "query": query,
+        "page_number": number,
+        "pages": pages,
+        "previous_url": link(number - 1) if number > 1 else "",
+        "next_url": link(number + 1) if number < pages else "",
+        "can_update": _can(request, "settings-update"),
+    }
+    template = "settings_pages/schema_list.html#results" if request.htmx else "settings_pages/schema_list.html"
+    return render(request, template, context)
+
+
+# --- one object ---------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(READ, post=needs("settings-update"))
+async def item(request: PortalRequest, slug: str, object_id: str) -> HttpResponse:
+    schema, settings_page = await _schema_page(request, slug)
+    if settings_page.singleton:
+        return HttpResponseRedirect(_page_url(settings_page))
+    return await _edit(request, schema, settings_page, object_id[:100])
+
+
+async def _edit(
+    request: PortalRequest, schema: SettingsSchema, settings_page: SettingsPage, object_id: str
+) -> HttpResponse:
+    registry = _registry(request)
+    # The first read also gives the current variant; a singleton may switch to another one.
+    all_fields = [f for s in schema.sections(settings_page) for f in s.fields]
+    for option in settings_page.variants:
+        all_fields += [f for s in schema.sections(settings_page, option.name) for f in s.fields]
+    record = await registry.read(settings_page, object_id, targets=_targets(schema, all_fields))
+    current = dict(record.item.values)
+    variant = str(current.get("@type") or "")
+    wanted = request.POST.get("type") or request.GET.get("type") or variant
+    switching = bool(settings_page.singleton and settings_page.variant(wanted) and wanted != variant)
+    if switching:
+        variant = wanted
+    sections = schema.sections(settings_page, variant)
+    fields = [f for s in sections for f in s.fields]
+    base = current if not switching else {"@type": variant, **{f.name: f.default for f in fields}}
+    secrets = [f.name for f in fields if f.secret]
+    data = _data(request.POST, secrets) if request.method == "POST" else None
+    form = SchemaForm(
+        data,
+        schema=schema,
+        fields=fields,
+        creating=False,
+        enterprise=request.portal_user.enterprise,
+        choices=dict(record.choices),
+        current=base,
+    )
+    context: dict[str, Any] = {
+        "settings_page": settings_page,
+        "sections": sections,
+        "form": form,
+        "object_id": object_id,
+        "variant": variant,
+        "variant_label": next((v.label for v in settings_page.variants if v.name == variant), variant),
+        "switching": switching,
+        "label": _label(settings_page, current, object_id),
+        "action": _item_url(settings_page, object_id),
+        "layout": _layout(form, sections, enterprise=request.portal_user.enterprise),
+        "can_update": _can(request, "settings-update"),
+        "can_delete": _can(request, "settings-delete") and not settings_page.singleton,
+        "back": _page_url(settings_page),
+    }
+    if request.method != "POST":
+        return render(request, "settings_pages/schema_form.html", context)
+    if not form.is_valid():
+        return render(request, "settings_pages/schema_form.html", context, status=400)
+    patch = form.patch()
+    if switching:
+        patch = {"@type": variant, **patch}
+    if not patch:
+        context["nothing"] = True
+        return render(request, "settings_pages/schema_form.html", context)
+    fingerprint = _fingerprint(current, list(patch))
+    if request.POST.get("step") != "save" or _previewed(request.POST) != fingerprint:
+        stale = request.POST.get("step") == "save"
+        context.update(_preview(form, data or QueryDict(), patch, fingerprint, stale=stale))
+        return render(request, "settings_pages/schema_preview.html", context)
+    try:
+        outcome = await registry.update(settings_page, object_id, patch)
+    except responses.SUBMIT_FAILURES as exc:
+        return responses.form_upstream_failure(
+            request, "settings_pages/schema_form.html", context, exc, form=form, secrets=tuple(secrets),
+            idempotent=True, check_url=context["action"],
+        )
+    if not outcome.ok:
+        _show_problems(form, outcome)
+        return render(request, "settings_pages/schema_form.html", context, status=400)
+    log.info("%s updated %s %s (%s)", request.portal_user.name, settings_page.object_name, object_id, ", ".join(patch))
+    messages.success(request, gettext("Saved. Some settings take effect only after the settings are reloaded."))
+    return HttpResponseRedirect(context["action"])
+
+
+def _previewed(post: QueryDict) -> str:
+    """The fingerprint of the values the preview showed ("" when missing or altered)."""
+    try:
+        value = signing.loads(post.get("fingerprint", ""), salt=FINGERPRINT_SALT)
+    except signing.BadSignature:
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _preview(
+    form: SchemaForm, data: QueryDict, patch: dict[str, Any], fingerprint: str, *, stale: bool
+) -> dict[str, Any]:
+    return {
+        "changes": form.changes({k: v for k, v in patch.items() if k != "@type"}),
+        "hidden": _hidden(form, data),
+        "fingerprint": signing.dumps(fingerprint, salt=FINGERPRINT_SALT),
+        "stale": stale,
+    }
+
+
+def _label(settings_page: SettingsPage, values: dict[str, Any], object_id: str) -> str:
+    if settings_page.singleton:
+        return settings_page.title
+    value = values.get(settings_page.label_property) if settings_page.label_property else None
+    if isinstance(value, dict):
+        value = ", ".join(sorted(str(k) for k in value))
+    return str(value) if value not in (None, "") else object_id
+
+
+# --- create -------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(UPDATE)
+async def create(request: PortalRequest, slug: str) -> HttpResponse:
+    schema, settings_page = await _schema_page(request, slug)
+    if settings_page.singleton:
+        return HttpResponseRedirect(_page_url(settings_page))
+    variant = request.POST.get("type") or request.GET.get("type") or ""
+    context: dict[str, Any] = {"settings_page": settings_page, "back": _page_url(settings_page)}
+    if settings_page.variants and settings_page.variant(variant) is None:
+        return render(request, "settings_pages/schema_variants.html", context)
+    sections = schema.sections(settings_page, variant)
+    fields = [f for s in sections for f in s.fields if f.name not in settings_page.static]
+    choices = await _registry(request).choices(_targets(schema, fields))
+    secrets = [f.name for f in fields if f.secret]
+    data = _data(request.POST, secrets) if request.method == "POST" else None
+    defaults = {f.name: f.default for f in fields}
+    form = SchemaForm(
+        data, schema=schema, fields=fields, creating=True, enterprise=request.portal_user.enterprise,
+        choices=choices, current=defaults,
+    )
+    action = reverse("config:schema-create", kwargs={"slug": settings_page.slug})
+    context.update(
+        {
+            "layout": _layout(form, sections, enterprise=request.portal_user.enterprise),
+            "form": form,
+            "creating": True,
+            "variant": variant,
+            "variant_label": next((v.label for v in settings_page.variants if v.name == variant), ""),
+            "action": action,
+            "can_update": True,
+        }
+    )
+    if request.method != "POST":
+        return render(request, "settings_pages/schema_form.html", context)
+    if not form.is_valid():
+        return render(request, "settings_pages/schema_form.html", context, status=400)
+    values = form.patch()
+    if variant:
+        values = {"@type": variant, **values}
+    if request.POST.get("step") != "save":
+        context.update(_preview(form, data or QueryDict(), values, "", stale=False))
+        return render(request, "settings_pages/schema_preview.html", context)
+    try:
+        outcome = await _registry(request).create(settings_page, values)
+    except responses.SUBMIT_FAILURES as exc:
+        return responses.form_upstream_failure(
+            request, "settings_pages/schema_form.html", context, exc, form=form, secrets=tuple(secrets),
+            check_url=_page_url(settings_page),
+        )
+    if not outcome.ok:
+        _show_problems(form, outcome)
+        return render(request, "settings_pages/schema_form.html", context, status=400)
+    log.info("%s created %s %s", request.portal_user.name, settings_page.object_name, outcome.id)
+    messages.success(request, gettext("Created."))
+    return HttpResponseRedirect(_item_url(settings_page, outcome.id))
+
+
+# --- delete -------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@require(needs("settings-list", "settings-delete"))
+async def delete(request: PortalRequest, slug: str, object_id: str) -> HttpResponse:
+    schema, settings_page = await _schema_page(request, slug)
+    if settings_page.singleton:
+        return HttpResponseRedirect(_page_url(settings_page))
+    object_id = object_id[:100]
+    record = await _registry(request).read(settings_page, object_id)
+    context: dict[str, Any] = {
+        "settings_page": settings_page,
+        "label": _label(settings_page, dict(record.item.values), object_id),
+        "object_id": object_id,
+        "back": _item_url(settings_page, object_id),
+        "problems": (),
+    }
+    if request.method != "POST":
+        return render(request, "settings_pages/schema_delete.html", context)
+    try:
+        outcome = await _registry(request).destroy(settings_page, object_id)
+    except responses.SUBMIT_FAILURES as exc:
+        return responses.form_upstream_failure(
+            request, "settings_pages/schema_delete.html", context, exc, check_url=_page_url(settings_page)
+        )
+    if not outcome.ok:
+        context["problems"] = outcome.problems
+        return render(request, "settings_pages/schema_delete.html", context, status=409)
+    log.info("%s deleted %s %s", request.portal_user.name, settings_page.object_name, object_id)
+    messages.success(request, gettext("Deleted."))
+    return HttpResponseRedirect(_page_url(settings_page))
+
+
+# --- reload -------------------------------------------------------------------------------
+@require_POST
+@require(needs("settings-reload"))
+async def reload(request: PortalRequest) -> HttpResponse:
+    back = request.POST.get("back") or ""
+    if not (back.startswith("/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})):
+        back = reverse("config:schema-index")
+    try:
+        outcome = await _registry(request).reload()
+    except responses.SUBMIT_FAILURES as exc:
+        return responses.form_upstream_failure(
+            request, "settings_pages/schema_reload.html", {"back": back, "problems": ()}, exc, idempotent=True
+        )
+    log.info("%s reloaded the settings: %d problems", request.portal_user.name, len(outcome.problems))
+    if not outcome.ok:
+        return render(request, "settings_pages/schema_reload.html", {"back": back, "problems": outcome.problems})
+    messages.success(request, gettext("Settings reloaded: the server now runs with the saved settings."))
+    return HttpResponseRedirect(back)
