@@ -18,7 +18,7 @@ class AuditEntry(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=100, db_index=True)
     target = models.CharField(max_length=1024, blank=True, db_index=True)
-    method = models.CharField(max_length=10)
+    method = models.CharField(max_length=64)  # "PATCH", or a JMAP method "x:DmarcExternalReport/set"
     path = models.CharField(max_length=2048)
     # Query and body with passwords, hashes, tokens and keys replaced.
     params = models.JSONField(default=dict, blank=True)

@@ -17,7 +17,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-#: Action codes (see `portal.audit.recording.action_and_target`) and what they mean.
+#: Action codes (`portal.stalwart.changes`: `action_and_target` for REST, `jmap_action` for JMAP) and what they mean.
 ACTIONS: dict[str, Promise] = {
     "portal.sign-in": _("Signed in to the portal"),
     "portal.sign-out": _("Signed out of the portal"),
@@ -54,12 +54,24 @@ ACTIONS: dict[str, Promise] = {
     "store.quota.delete": _("Recalculated a quota"),
     "store.uids.delete": _("Reset an account's message ids"),
     "spam-filter.train.create": _("Trained the spam filter"),
+    # Stalwart 0.16+ (JMAP objects without a <= 0.15 endpoint of their own)
+    "queue.reports.update": _("Rescheduled an outgoing report"),
+    "task.create": _("Scheduled a maintenance task"),
+    "task.update": _("Changed a maintenance task"),
+    "task.delete": _("Cancelled a maintenance task"),
+    "blocked-ip.create": _("Blocked an IP address"),
+    "blocked-ip.update": _("Changed a blocked IP address"),
+    "blocked-ip.delete": _("Unblocked an IP address"),
 }
 
 
 def action_label(code: str) -> str:
-    """The label of an action code; the code itself when it has none."""
+    """The label of an action code; the code itself when it has none.
+
+    Stalwart 0.16's actions are `action.<type>`: "Ran the server action <type>"."""
     label = ACTIONS.get(code)
+    if label is None and code.startswith("action.") and len(code) > len("action."):
+        return gettext("Ran the server action %(type)s") % {"type": code.removeprefix("action.")}
     return str(label) if label is not None else code
 
 

@@ -1,44 +1,30 @@
 """Recording every change made through the portal.
 
-Every call to Stalwart goes through `StalwartClient.request`, which reports it
-to the observer set here for the duration of a signed-in person's request. A
-call that changes something (any POST, PATCH or DELETE, and the GETs that purge,
-reindex, reload or update) becomes an `AuditEntry`, whether Stalwart accepted
-it or not. Secrets never reach the table.
+Both backends report the changes a person's calls make (`portal.stalwart.changes`: each
+decides in its own protocol what is a change and names it with one action code), to the
+observer set here for the duration of a signed-in person's request. Each change becomes an
+`AuditEntry`, whether Stalwart accepted it or not. Secrets never reach the table.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote
 
 from django.http import HttpRequest
 
 from portal.models import AuditEntry
 from portal.stalwart import errors
-from portal.stalwart.client import Call, observer
+from portal.stalwart.changes import Change, action_and_target, observer
 
 log = logging.getLogger("portal.audit")
 
 REDACTED = "[redacted]"
 _SECRET_KEYS = re.compile(r"pass|secret|token|hash|cert|key|otp", re.IGNORECASE)
 _SECRET_VALUES = re.compile(r"^(\$[0-9a-z-]+\$|\$app\$|otpauth://|\{[A-Z0-9]+\}|api_|-----BEGIN)", re.IGNORECASE)
-# GET endpoints that change something.
-_MUTATING_GETS = ("/api/store/purge", "/api/store/reindex", "/api/reload", "/api/update", "/api/restart")
-# POSTs that only ask a question.
-_READ_ONLY_POSTS = ("/api/spam-filter/classify", "/api/troubleshoot/dmarc", "/api/oauth")
-
-
-def is_change(method: str, path: str) -> bool:
-    if method == "GET":
-        return path.startswith(_MUTATING_GETS)
-    if method == "POST" and path.startswith(_READ_ONLY_POSTS):
-        return False
-    return method in {"POST", "PATCH", "PUT", "DELETE"}
 
 
 def redact(value: Any, key: str = "") -> Any:
@@ -56,24 +42,6 @@ def redact(value: Any, key: str = "") -> Any:
     if isinstance(value, str) and len(value) > 2000:
         return value[:2000] + "…"
     return value
-
-
-def action_and_target(method: str, path: str) -> tuple[str, str]:
-    """("principal.update", "jane.doe") from "PATCH /api/principal/jane%2Edoe"."""
-    parts = [unquote(part) for part in path.removeprefix("/api/").split("/") if part]
-    area = parts[0] if parts else "api"
-    verb = {"POST": "create", "PATCH": "update", "PUT": "update", "DELETE": "delete", "GET": "run"}.get(method, method)
-    if (
-        area in {"store", "telemetry", "troubleshoot", "spam-filter", "queue", "reports", "account", "update"}
-        and len(parts) > 1
-    ):
-        area = f"{area}.{parts[1]}"
-        target = "/".join(parts[2:])
-    else:
-        target = "/".join(parts[1:])
-    if method == "DELETE" and not target:
-        verb = "delete-matching"
-    return f"{area}.{verb}", target
 
 
 def _status(error: Exception | None) -> int | None:
@@ -118,6 +86,30 @@ async def write(
         log.exception("could not write the audit entry for %s %s by %s", method, path, actor)
 
 
+async def write_changes(*, actor: str, actor_tenant: str, ip: str | None, changes: Sequence[Change]) -> None:
+    """Record the changes one call made (a JMAP `/set` makes several), in one insert."""
+    entries = [
+        AuditEntry(
+            actor=actor[:512],
+            actor_tenant=actor_tenant[:512],
+            ip=ip,
+            action=change.action[:100],
+            target=change.target[:1024],
+            method=change.method[:64],
+            path=change.path[:2048],
+            params=redact({"query": change.query, "body": change.body}),
+            outcome=AuditEntry.SUCCESS if change.error is None else AuditEntry.FAILURE,
+            status=_status(change.error),
+            error="" if change.error is None else str(getattr(change.error, "message", change.error))[:2000],
+        )
+        for change in changes
+    ]
+    try:
+        await AuditEntry.objects.abulk_create(entries)
+    except Exception:  # the change happened; losing its record must be loud, not fatal
+        log.exception("could not write %d audit entries by %s", len(entries), actor)
+
+
 def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
@@ -127,18 +119,8 @@ def recording(request: HttpRequest, actor: str, actor_tenant: str = "") -> Itera
     """Record the changes made while handling `request`."""
     ip = client_ip(request)
 
-    async def watch(call: Call) -> None:
-        if is_change(call.method, call.path):
-            await write(
-                actor=actor,
-                actor_tenant=actor_tenant,
-                ip=ip,
-                method=call.method,
-                path=call.path,
-                query=call.query,
-                body=call.body,
-                error=call.error,
-            )
+    async def watch(changes: Sequence[Change]) -> None:
+        await write_changes(actor=actor, actor_tenant=actor_tenant, ip=ip, changes=changes)
 
     token = observer.set(watch)
     try:

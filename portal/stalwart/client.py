@@ -8,16 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from django.utils.translation import gettext
 
-from . import errors
+from . import changes, errors
 from .transport import JSON_TYPES, api_url, authorization, decode_response, failure, shared_client
 
 if TYPE_CHECKING:
@@ -171,9 +168,9 @@ class StalwartClient:
             outcome = exc
             raise
         finally:
-            watcher = observer.get()
-            if watcher is not None:
-                await watcher(Call(method, path, query, json_body, outcome))
+            change = changes.rest_change(method, path, query, json_body, outcome)
+            if change is not None:
+                await changes.report([change])
 
     async def _send(
         self, method: str, path: str, query: dict[str, str], json_body: Any, content: bytes | None, content_type: str
@@ -208,9 +205,9 @@ class StalwartClient:
             outcome = exc
             raise
         finally:
-            watcher = observer.get()
-            if watcher is not None:
-                await watcher(Call(method, path, query, None, outcome))
+            change = changes.rest_change(method, path, query, None, outcome)
+            if change is not None:
+                await changes.report([change])
 
     async def _send_raw(self, method: str, path: str, query: dict[str, str]) -> bytes:
         operation = f"{method} {path}"
@@ -227,18 +224,3 @@ class StalwartClient:
         raise errors.StalwartBadResponse(
             gettext("Stalwart sent JSON where raw content was expected."), operation=operation
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One finished call, as the portal's audit trail sees it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    error: Exception | None  # None when Stalwart answered with success
-
-
-# Set by the portal around a person's request; awaited after every call.
-observer: ContextVar[Callable[[Call], Awaitable[None]] | None] = ContextVar("stalwart_observer", default=None)

@@ -3,8 +3,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from portal.audit.recording import REDACTED, action_and_target, is_change, redact
+from portal.audit.recording import REDACTED, redact
 from portal.models import AuditEntry
+from portal.stalwart.changes import action_and_target, is_change
 from tests.audit.test_audit_export import read_stream
 from tests.conftest import persona, sign_in
 

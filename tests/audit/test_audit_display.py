@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from portal.audit.display import ACTIONS, Change, action_label, changes
-from portal.audit.recording import REDACTED, action_and_target, redact
+from portal.audit.recording import REDACTED, redact
 from portal.models import AuditEntry
+from portal.stalwart.changes import action_and_target
 
 SCRIPT = "<script>alert(1)</script>"
 

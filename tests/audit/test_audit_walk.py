@@ -9,8 +9,8 @@ entry with the same method and path.
 from __future__ import annotations
 
 from portal.audit.display import ACTIONS
-from portal.audit.recording import is_change
 from portal.models import AuditEntry
+from portal.stalwart.changes import is_change
 from tests.test_url_walk import ROUTES
 
 FORM = {

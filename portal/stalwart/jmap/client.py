@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext
 
-from .. import errors
+from .. import changes, errors
 from ..transport import api_url, authorization, failure, shared_client, status_failure
 from ..transport import json_or_none as _json_or_none
 
@@ -267,10 +267,12 @@ class JmapClient:
         return Limits.from_session(await self.session())
 
     # --- method calls ---------------------------------------------------------------------
-    async def call(self, calls: Sequence[Call]) -> Results:
+    async def call(self, calls: Sequence[Call], *, labels: Mapping[str, str] | None = None) -> Results:
         """Send the calls, as few requests as the server's `maxCallsInRequest` allows.
 
         A call may refer only to calls of the same request: back-references never cross a split.
+        Every `/set` operation is reported to the audit trail (`changes`); `labels` names what an
+        id or creation key stands for there (an account's address rather than its id).
         """
         limits = await self.limits()
         chunks = [calls[start : start + limits.max_calls] for start in range(0, len(calls), limits.max_calls)]
@@ -282,19 +284,24 @@ class JmapClient:
                         raise ValueError(f"{call.name} refers to {referred}, sent in another request")
         results = Results()
         for chunk in chunks:
-            await self._send(chunk, results)
+            await self._send(chunk, results, labels or {})
         return results
 
-    async def _send(self, calls: Sequence[Call], results: Results) -> None:
+    async def _send(self, calls: Sequence[Call], results: Results, labels: Mapping[str, str]) -> None:
         names = ",".join(sorted({call.name for call in calls}))
         body = {"using": list(USING), "methodCalls": [[c.name, c.arguments, c.call_id] for c in calls]}
-        data = await self._http("POST", API_PATH, body)
-        responses = data.get("methodResponses")
-        if not isinstance(responses, list):
-            raise errors.StalwartBadResponse(gettext("Stalwart's JMAP answer is unreadable."), operation=names)
+        try:
+            data = await self._http("POST", API_PATH, body)
+            responses = data.get("methodResponses")
+            if not isinstance(responses, list):
+                raise errors.StalwartBadResponse(gettext("Stalwart's JMAP answer is unreadable."), operation=names)
+        except Exception as exc:  # the changes may or may not have been made: recorded with the failure
+            await changes.report(_changes(calls, None, labels, failure=exc))
+            raise
         for item in responses:
             if isinstance(item, list) and len(item) == 3 and isinstance(item[1], dict):
                 results.answers[str(item[2])] = (str(item[0]), item[1])
+        await changes.report(_changes(calls, results, labels))
 
     async def one(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         call_id = self.next_id()
@@ -329,8 +336,9 @@ class JmapClient:
         update: Mapping[str, Any] | None = None,
         destroy: Sequence[str] | None = None,
         field_map: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """`x:<obj>/set`, split into calls of `maxObjectsInSet` operations.
+        """`x:<obj>/set`, split into calls of `maxObjectsInSet` operations (`labels`: see `call`).
 
         Returns `{"created": {...}, "updated": {...}, "destroyed": [...]}`; the first SetError
         is raised as a portal error (what the other operations did is applied nonetheless).
@@ -348,7 +356,7 @@ class JmapClient:
                 else:
                     arguments.setdefault(kind, {})[key] = value
             calls.append(Call(f"x:{obj}/set", arguments, self.next_id()))
-        results = await self.call(calls)
+        results = await self.call(calls, labels=labels)
         merged: dict[str, Any] = {"created": {}, "updated": {}, "destroyed": []}
         failure: errors.StalwartError | None = None
         operation = f"x:{obj}/set"
@@ -370,3 +378,57 @@ def _references(arguments: Mapping[str, Any]) -> Iterable[str]:
     for key, value in arguments.items():
         if key.startswith("#") and isinstance(value, dict) and isinstance(value.get("resultOf"), str):
             yield value["resultOf"]
+
+
+def _label(key: str, value: Any, labels: Mapping[str, str]) -> str:
+    if key in labels:
+        return labels[key]
+    if isinstance(value, dict):
+        for prop in ("emailAddress", "name", "description", "@type"):
+            if isinstance(value.get(prop), str) and value[prop]:
+                return str(value[prop])
+    return key
+
+
+def _changes(
+    calls: Sequence[Call], results: Results | None, labels: Mapping[str, str], *, failure: Exception | None = None
+) -> list[changes.Change]:
+    """One audit change per operation of every `/set` call, each with its own outcome."""
+    found: list[changes.Change] = []
+    for call in calls:
+        if not (call.name.startswith("x:") and call.name.endswith("/set")):
+            continue
+        obj = call.name[2:-4]
+        name, answer = results.answers.get(call.call_id, ("", {})) if results is not None else ("", {})
+        call_error: Exception | None = failure
+        if results is not None and name == "error":
+            call_error = method_error(answer, operation=call.name)
+        elif results is not None and not name:
+            call_error = errors.StalwartBadResponse(
+                gettext("Stalwart's answer lacks a method response."), operation=call.name
+            )
+        arguments = call.arguments
+        operations: list[tuple[str, str, Any]] = [("create", k, v) for k, v in (arguments.get("create") or {}).items()]
+        operations += [("update", k, v) for k, v in (arguments.get("update") or {}).items()]
+        destroyed = arguments.get("destroy") or ()
+        if "#destroy" in arguments:  # by back-reference: the ids are in the answer
+            destroyed = [*(answer.get("destroyed") or ()), *(answer.get("notDestroyed") or {})]
+        operations += [("destroy", k, None) for k in destroyed if isinstance(k, str)]
+        refused_in = {"create": "notCreated", "update": "notUpdated", "destroy": "notDestroyed"}
+        for operation, key, value in operations:
+            error = call_error
+            refused = (answer.get(refused_in[operation]) or {}).get(key) if error is None else None
+            if isinstance(refused, dict):
+                error = set_error(refused, operation=call.name)
+            found.append(
+                changes.Change(
+                    action=changes.jmap_action(obj, operation, value),
+                    target=_label(key, value, labels),
+                    method=call.name,
+                    path=API_PATH,
+                    query={"operation": operation, "id": key},
+                    body=value,
+                    error=error,
+                )
+            )
+    return found
