@@ -159,6 +159,7 @@ class BlockedIpKind(Kind):
     REASONS = ("rcptToFailure", "authFailure", "loitering", "portScanning", "manual", "other")
 
     def records(self, sb, caller) -> dict:
+        _adopt_auto_bans(sb)
         return {k: TaskRec(k, v) for k, v in ops_state(sb).blocked.items()}
 
     def view(self, sb, caller, rec) -> dict:
@@ -209,6 +210,7 @@ class BlockedIpKind(Kind):
             raise SetError.primary_key(["address"], "BlockedIp", ids.encode(other))
         number = st.new_id()
         st.blocked[number] = {"createdAt": sb.now(), "expiresAt": None, "reason": "manual", **values}
+        sb.settings[BANNED + values["address"]] = ""  # what the connection check reads
         return number, {"createdAt": utc(sb.now())}
 
     def update(self, sb, caller, rec, patch: dict):
@@ -217,6 +219,23 @@ class BlockedIpKind(Kind):
 
     def destroy(self, sb, caller, rec) -> None:
         ops_state(sb).blocked.pop(rec.id, None)
+        sb.settings.pop(BANNED + rec.values["address"], None)
+
+
+#: Where the shared auto-ban (``sandbox.limits``) records a banned address.
+BANNED = "server.blocked-ip."
+
+
+def _adopt_auto_bans(sb) -> None:
+    """Addresses the auto-ban blocked appear as entries with reason ``authFailure`` (objects.md §23)."""
+    st = ops_state(sb)
+    known = {v["address"] for v in st.blocked.values()}
+    for key in sorted(sb.settings):
+        address = _network(key[len(BANNED):]) if key.startswith(BANNED) else None
+        if address is not None and address not in known:
+            st.blocked[st.new_id()] = {"address": address, "createdAt": sb.now(), "expiresAt": None,
+                                       "reason": "authFailure"}
+            known.add(address)
 
 
 def _network(value) -> str | None:

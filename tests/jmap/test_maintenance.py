@@ -220,3 +220,20 @@ def test_an_upstream_failure_gives_the_explanatory_page(signed_in, sandbox, sett
     response = client.post("/tools/blocked-ips/", {"address": "192.0.2.9", "reason": "manual"})
     assert response.status_code == 502
     assert "192.0.2.9" in response.content.decode()  # the form keeps what was typed
+
+
+def test_an_address_the_auto_ban_blocked_is_listed_and_unblocking_lets_it_in(signed_in, sandbox):
+    from sandbox import limits
+
+    sandbox.settings["server.blocked-ip.198.51.100.99"] = ""  # as the auto-ban writes it
+    client = signed_in("admin")
+    page = client.get("/tools/blocked-ips/").content.decode()
+    assert "198.51.100.99" in page
+    number = next(k for k, v in ops_state(sandbox).blocked.items() if v["address"] == "198.51.100.99")
+    assert ops_state(sandbox).blocked[number]["reason"] == "authFailure"
+    sandbox.rate_limits = True
+    assert limits.is_blocked(sandbox, "198.51.100.99")
+    client.post("/tools/blocked-ips/unblock", {"entry": ids.encode(number), "address": "198.51.100.99"})
+    assert not limits.is_blocked(sandbox, "198.51.100.99")
+    client.post("/tools/blocked-ips/", {"address": "198.51.100.98", "reason": "manual"})
+    assert limits.is_blocked(sandbox, "198.51.100.98")
