@@ -206,8 +206,8 @@ ENCRYPTION_METHOD_CHOICES = [
 ALGORITHM_CHOICES = [("Aes256", _("AES-256 (recommended)")), ("Aes128", "AES-128")]
 #: Stalwart 0.16+: ciphers for S/MIME certificates only
 AEAD_ALGORITHM_CHOICES = [
-    ("Aes256Gcm", _("AES-256-GCM (S/MIME certificates only)")),
-    ("ChaCha20Poly1305", _("ChaCha20-Poly1305 (S/MIME certificates only)")),
+    ("Aes256Gcm", _("AES-256-GCM (S/MIME only)")),
+    ("ChaCha20Poly1305", _("ChaCha20-Poly1305 (S/MIME only)")),
 ]
 
 
