@@ -29,7 +29,7 @@ from portal.stalwart import errors
 from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password_async
 from portal.stalwart.types import Principal
 
-from . import csv_io
+from . import csv_io, native_permissions
 from .changes import password_reset_ops, principal_diff, sign_in_ops
 from .forms import PICKER_TYPES, ConfirmCountForm, PasswordResetForm, PrincipalForm, describe_error
 from .kinds import KINDS, Kind, kind_for, list_access
@@ -578,6 +578,8 @@ async def principal_permissions(request: PortalRequest, kind: str, name: str) ->
     spec = kind_for(kind)
     user = request.portal_user
     principal = await _load(request, spec, name)
+    if user.capabilities.native_permission_names:
+        return await native_permissions.page(request, spec, name, principal)
     known = known_permissions(user.version)
     enabled, disabled = set(principal.enabled_permissions), set(principal.disabled_permissions)
     query = (request.GET.get("q") or request.POST.get("q") or "").strip().lower()

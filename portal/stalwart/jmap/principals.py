@@ -23,10 +23,13 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
+import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from django.utils.translation import gettext
 
 from .. import errors
@@ -283,6 +286,179 @@ def tenant_quotas(quota: Any) -> dict[str, int]:
     return quotas
 
 
+# --- permissions in the server's own names ----------------------------------------------
+#: A permission name as the server's enum writes them (camelCase letters and digits).
+_PERMISSION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,79}$")
+CATALOGUE_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class NativePermissions:
+    """What a principal is given in 0.16 permission names, and what it inherits.
+
+    `mode` is the x:Permissions type of an account or tenant (`Inherit`, `Merge`, `Replace`),
+    or `Role` for an x:Role (whose own sets always count). `inherited` is the union of its
+    roles' sets (recursively, built-in roles through x:Authentication's default role ids), as
+    (enabled, disabled); `unreadable` names roles that could not be read.
+    """
+
+    mode: str
+    enabled: frozenset[str]
+    disabled: frozenset[str]
+    inherited: tuple[frozenset[str], frozenset[str]]
+    unreadable: tuple[str, ...] = ()
+
+    def effective(self, enabled: Iterable[str], disabled: Iterable[str]) -> frozenset[str]:
+        """What it would hold with these own sets (crates/common/src/auth/permissions.rs:
+        own and role sets are united, then the disabled ones removed; `Replace` ignores roles).
+        A tenant's ceiling on its members is not applied here."""
+        on, off = set(enabled), set(disabled)
+        if self.mode != "Replace":
+            on |= self.inherited[0]
+            off |= self.inherited[1]
+        return frozenset(on - off)
+
+
+def _catalogue(schema: Any) -> tuple[tuple[str, str], ...]:
+    entries = schema.get("enums", {}).get("Permission") if isinstance(schema, dict) else None
+    if not isinstance(entries, list):
+        return ()
+    found = []
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if not isinstance(name, str) or not _PERMISSION_NAME.match(name):
+            continue  # not a name the portal can put in a form field: left out
+        label = entry.get("label") if isinstance(entry, dict) else ""
+        found.append((name, str(label or "")[:200]))
+    return tuple(found)
+
+
+class _PermissionMixin:
+    """The permission editor's calls (0.16 names), for `JmapPrincipals`."""
+
+    _client: JmapClient
+
+    async def permission_catalogue(self) -> tuple[tuple[str, str], ...]:
+        """The server's permission enum with its labels (`/api/schema`, kept per schema hash)."""
+        from django.core.cache import cache
+
+        from ..transport import api_url, failure, json_or_none, shared_client
+        from .signin import SCHEMA_PATH
+
+        headers = {"Authorization": self._client.authorization, "Accept": "application/json"}
+        operation = f"GET {SCHEMA_PATH}"
+        try:
+            response = await shared_client().get(api_url(SCHEMA_PATH, {}), headers=headers)
+            location = response.headers.get("location", "") if response.status_code in (301, 302, 303, 307) else ""
+            key = ""
+            if location.startswith("/api/schema/"):
+                key = "jmap-permission-catalogue:" + hashlib.sha256(location.encode()).hexdigest()[:32]
+                known = await cache.aget(key)
+                if isinstance(known, tuple):
+                    return known
+                response = await shared_client().get(api_url(location, {}), headers=headers)
+        except httpx.HTTPError as exc:
+            raise failure(exc, operation) from exc
+        if response.status_code >= 300:
+            raise errors.status_error(response.status_code, json_or_none(response), operation=operation)
+        catalogue = _catalogue(json_or_none(response))
+        if key and catalogue:
+            await cache.aset(key, catalogue, timeout=CATALOGUE_SECONDS)
+        return catalogue
+
+    async def own_permissions(self) -> frozenset[str]:
+        """What the signed-in person holds, in 0.16 names (`GET /api/account`)."""
+        data = await self._client._http("GET", "/api/account")
+        held = data.get("permissions")
+        return frozenset(str(name) for name in held) if isinstance(held, list) else frozenset()
+
+    async def native_permissions(self, item: Mapping[str, Any], spec: Spec) -> NativePermissions:
+        """The permissions of the object `item` (an x:Account, x:Tenant or x:Role as read),
+        with every role's sets and the default role ids read in one request."""
+        roles_id, auth_id = self._client.next_id(), self._client.next_id()
+        calls = [
+            Call("x:Role/get", {"ids": None, "properties": ["enabledPermissions", "disabledPermissions", "roleIds"]},
+                 roles_id),
+            Call("x:Authentication/get", {"ids": ["singleton"]}, auth_id),
+        ]
+        results = await self._client.call(calls)
+        try:
+            roles = {str(r.get("id")): r for r in results[roles_id].get("list") or [] if isinstance(r, dict)}
+        except errors.StalwartError:
+            roles = {}
+        try:
+            found = results[auth_id].get("list") or []
+            auth = found[0] if found and isinstance(found[0], dict) else {}
+        except errors.StalwartError:
+            auth = {}
+        builtin = ""  # the built-in role the account has, when it has one
+        if spec.obj == "Role":
+            mode = "Role"
+            enabled, disabled = _keys(item.get("enabledPermissions")), _keys(item.get("disabledPermissions"))
+            start = list(_keys(item.get("roleIds")))
+        else:
+            perms = _obj(item.get("permissions"))
+            mode = str(perms.get("@type") or "Inherit")
+            if mode in ("Merge", "Replace"):
+                enabled, disabled = _keys(perms.get("enabledPermissions")), _keys(perms.get("disabledPermissions"))
+            else:
+                mode, enabled, disabled = "Inherit", (), ()
+            given = _obj(item.get("roles"))
+            kind = given.get("@type")
+            if kind == "Custom":
+                start = list(_keys(given.get("roleIds")))
+            elif kind == "Admin":
+                default = "defaultTenantRoleIds" if item.get("memberTenantId") else "defaultAdminRoleIds"
+                start, builtin = list(_keys(auth.get(default))), "admin"
+            elif kind == "User":
+                start, builtin = list(_keys(auth.get("defaultUserRoleIds"))), "user"
+            elif spec.obj == "Account":  # a group's Default
+                start, builtin = list(_keys(auth.get("defaultGroupRoleIds"))), "default"
+            else:
+                start = []
+        on: set[str] = set()
+        off: set[str] = set()
+        seen: set[str] = set()
+        unreadable: list[str] = []
+        if builtin and not start and mode != "Replace":
+            unreadable.append(builtin)  # the built-in role names no role the server lets us read
+        while start:
+            role_id = start.pop()
+            if role_id in seen:
+                continue
+            seen.add(role_id)
+            role = roles.get(role_id)
+            if role is None:
+                unreadable.append(role_id)
+                continue
+            on |= set(_keys(role.get("enabledPermissions")))
+            off |= set(_keys(role.get("disabledPermissions")))
+            start += list(_keys(role.get("roleIds")))
+        return NativePermissions(
+            mode=mode,
+            enabled=frozenset(enabled),
+            disabled=frozenset(disabled),
+            inherited=(frozenset(on), frozenset(off)),
+            unreadable=tuple(unreadable),
+        )
+
+    async def set_native_permissions(
+        self, item: Mapping[str, Any], spec: Spec, mode: str, enabled: Iterable[str], disabled: Iterable[str]
+    ) -> None:
+        """Write the own sets of an account, tenant (x:Permissions; `Inherit` when both are
+        empty, `Replace` kept) or role."""
+        on = {name: True for name in sorted(set(enabled))}
+        off = {name: True for name in sorted(set(disabled))}
+        if spec.obj == "Role":
+            update: dict[str, Any] = {"enabledPermissions": on, "disabledPermissions": off}
+        elif not on and not off and mode != "Replace":
+            update = {"permissions": {"@type": "Inherit"}}
+        else:
+            kind = "Replace" if mode == "Replace" else "Merge"
+            update = {"permissions": {"@type": kind, "enabledPermissions": on, "disabledPermissions": off}}
+        await self._client.set(spec.obj, update={str(item["id"]): update}, field_map=FIELD_MAP)
+
+
 def _conditions(types: Iterable[str], filter: str) -> tuple[Spec, dict[str, Any]]:
     """The object of the first type and the `/query` filter of a search."""
     kinds = list(types) or ["individual"]
@@ -295,7 +471,7 @@ def _conditions(types: Iterable[str], filter: str) -> tuple[Spec, dict[str, Any]
     return spec, conditions
 
 
-class JmapPrincipals:
+class JmapPrincipals(_PermissionMixin):
     """`principals.list/get/create/update/delete` for a 0.16+ server (see the module's docstring)."""
 
     def __init__(self, client: JmapClient) -> None:
@@ -718,3 +894,8 @@ class JmapPrincipals:
             remaining = _int(results[query_id].get("total")) - len(answer.get("destroyed") or [])
             if not found or remaining <= 0 or rounds > 1000:
                 return True
+
+    async def find_raw(self, name: str) -> tuple[Spec, dict[str, Any]]:
+        """The object called `name` as the server sends it (for the permission editor)."""
+        spec, item, _names = await self._find(name)
+        return spec, item
