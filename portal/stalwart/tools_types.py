@@ -153,7 +153,8 @@ class SpamClassification:
     score: float
     tags: tuple[SpamTag, ...]  # decisive tags first, then by absolute score
     action: str  # the disposition: "allow", "discard" or "reject"
-    headers: str  # the X-Spam-* header text of an "allow" disposition
+    headers: str  # the X-Spam-* header text of an "allow" disposition (none on 0.16+)
+    verdict: str = ""  # 0.16+: the server's own "spam", "ham", "reject" or "discard"
 
     @classmethod
     def from_api(cls, data: Any) -> SpamClassification:
@@ -182,5 +183,7 @@ class SpamClassification:
 
     @property
     def is_spam(self) -> bool:
-        """What the official web admin shows: the X-Spam-Status header says Yes."""
+        """What the official web admin shows: the X-Spam-Status header says Yes (0.16+: the verdict)."""
+        if self.verdict:
+            return self.verdict == "spam"
         return self.action == "allow" and ": Yes" in self.headers

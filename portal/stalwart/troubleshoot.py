@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING
 
 import httpx
@@ -73,7 +73,7 @@ class TroubleshootApi:
             await self._client.request("POST", api_path("troubleshoot", "dmarc"), json_body=body)
         )
 
-    async def delivery(
+    def delivery(
         self, target: str, *, token: str | None = None, stall: float | None = None
     ) -> AsyncIterator[DeliveryStage]:
         """The stages of a delivery check of `target` (an address or a domain), as they arrive.
@@ -84,45 +84,53 @@ class TroubleshootApi:
         person's own credentials; pass one from `token()` to surface permission and connection
         errors before anything is streamed.
         """
-        stall = stall_seconds() if stall is None else stall
         path = api_path("troubleshoot", "delivery", target.strip().lower())
-        operation = f"GET {path}"
-        params = {"timeout": str(step_timeout(stall))}
-        headers = {"Accept": "text/event-stream"}
-        if token is None:
-            # The portal can send headers (a browser's EventSource cannot): the person's own
-            # credentials open the stream, without asking for a token first (§2.2, §14).
-            headers["Authorization"] = self._client.authorization
-        else:
-            params["token"] = token
-        client = stream_client()
-        request = client.build_request(
-            "GET",
-            path,
-            params=params,
-            headers=headers,
-            # Reads are bounded by the stall limit below, not by the normal page timeout.
-            timeout=httpx.Timeout(None, connect=settings.STALWART_CONNECT_TIMEOUT),
-        )
-        started = time.perf_counter()
-        try:
-            # The answer's head must come within the page timeout; its events then have the
-            # stall limit.
-            async with asyncio.timeout(settings.STALWART_TIMEOUT):
-                response = await client.send(request, stream=True)
-        except (httpx.HTTPError, TimeoutError) as exc:
-            raise failure(exc, operation, started=started) from exc
-        try:
-            await _check_stream(response, operation, started)
-            log.info("stalwart delivery check opened: %s", operation)
-            async for stage in _stages(response, operation, stall):
-                yield stage
-                if stage.type == "completed":
-                    return
-            raise DeliveryInterrupted(gettext("Stalwart ended the check before it completed."), operation=operation)
-        finally:
-            await response.aclose()
-            log.info("stalwart delivery check closed: %s (%.0f ms)", operation, (time.perf_counter() - started) * 1000)
+        return delivery_stream(path, authorization=self._client.authorization, token=token, stall=stall)
+
+
+async def delivery_stream(
+    path: str, *, authorization: str, token: str | None = None, stall: float | None = None
+) -> AsyncGenerator[DeliveryStage]:
+    """The stages of the delivery check at `path` (`/api/troubleshoot/delivery/…` up to 0.15,
+    `/api/live/delivery/…` from 0.16), as `TroubleshootApi.delivery` describes them."""
+    stall = stall_seconds() if stall is None else stall
+    operation = f"GET {path}"
+    params = {"timeout": str(step_timeout(stall))}
+    headers = {"Accept": "text/event-stream"}
+    if token is None:
+        # The portal can send headers (a browser's EventSource cannot): the person's own
+        # credentials open the stream, without asking for a token first (§2.2, §14).
+        headers["Authorization"] = authorization
+    else:
+        params["token"] = token
+    client = stream_client()
+    request = client.build_request(
+        "GET",
+        path,
+        params=params,
+        headers=headers,
+        # Reads are bounded by the stall limit below, not by the normal page timeout.
+        timeout=httpx.Timeout(None, connect=settings.STALWART_CONNECT_TIMEOUT),
+    )
+    started = time.perf_counter()
+    try:
+        # The answer's head must come within the page timeout; its events then have the
+        # stall limit.
+        async with asyncio.timeout(settings.STALWART_TIMEOUT):
+            response = await client.send(request, stream=True)
+    except (httpx.HTTPError, TimeoutError) as exc:
+        raise failure(exc, operation, started=started) from exc
+    try:
+        await _check_stream(response, operation, started)
+        log.info("stalwart delivery check opened: %s", operation)
+        async for stage in _stages(response, operation, stall):
+            yield stage
+            if stage.type == "completed":
+                return
+        raise DeliveryInterrupted(gettext("Stalwart ended the check before it completed."), operation=operation)
+    finally:
+        await response.aclose()
+        log.info("stalwart delivery check closed: %s (%.0f ms)", operation, (time.perf_counter() - started) * 1000)
 
 
 async def _check_stream(response: httpx.Response, operation: str, started: float) -> None:

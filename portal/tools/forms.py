@@ -179,6 +179,12 @@ class ClassifyForm(MessageMixin, forms.Form):
     message = _message_field(True, _("The raw message, headers included."))
     eml = _eml_field()
 
+    def __init__(self, *args, null_sender: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not null_sender:  # Stalwart 0.16+ (`Capabilities.classify_null_sender`)
+            self.fields["sender"].required = True
+            self.fields["sender"].help_text = _("This server tests only messages with a sender address.")
+
     def clean_ehlo_domain(self) -> str:
         value = self.cleaned_data["ehlo_domain"].strip().lower()
         if not _DOMAIN.fullmatch(value):

@@ -229,10 +229,11 @@ async def spam_classify(request: PortalRequest) -> HttpResponse:
     needed = needs(request.portal_user.capabilities.classify_permission)
     if not needed.allows(request.portal_user):
         return responses.forbidden(request, request.portal_user, needed)
+    null_sender = request.portal_user.capabilities.classify_null_sender
     if request.method == "GET":
-        form = ClassifyForm(initial={"tls": True, "remote_ip": "", "recipients": ""})
+        form = ClassifyForm(initial={"tls": True, "remote_ip": "", "recipients": ""}, null_sender=null_sender)
         return render(request, "tools/spam_classify.html", {"form": form})
-    form = ClassifyForm(request.POST, request.FILES)
+    form = ClassifyForm(request.POST, request.FILES, null_sender=null_sender)
     result = None
     if form.is_valid():
         data = form.cleaned_data
