@@ -285,7 +285,7 @@ async def _edit(
         "layout": _layout(form, sections, enterprise=request.portal_user.enterprise),
         "can_update": _can(request, "settings-update"),
         "can_delete": _can(request, "settings-delete") and not settings_page.singleton,
-        "back": _page_url(settings_page),
+        "back": reverse("config:schema-index") if settings_page.singleton else _page_url(settings_page),
     }
     if request.method != "POST":
         return render(request, "settings_pages/schema_form.html", context)
