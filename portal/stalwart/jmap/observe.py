@@ -364,7 +364,7 @@ class JmapTelemetry:
         back-reference), the first in one request, the rest together in a second."""
         conditions: dict[str, Any] = {}
         if after is not None:
-            conditions["timestampIsGreaterThan"] = _stamp(after)
+            conditions["timestampIsGreaterThanOrEqual"] = _stamp(after)
         if before is not None:
             conditions["timestampIsLessThan"] = _stamp(before)
         names = sorted(set(ids))
