@@ -127,6 +127,19 @@ def test_undelete_restores_on_every_version(signed_in, sandbox):
         assert "cell-sub" in listed and " · " in listed
 
 
+def test_undelete_search_where_items_are_described(signed_in, sandbox):
+    client = signed_in("admin")
+    listed = client.get("/undelete/jane.doe/").content.decode()
+    if not _at_least(sandbox, 15):  # nothing to search by: no search box
+        assert 'id="search"' not in listed
+        return
+    assert 'id="search"' in listed and listed.count('name="item"') == 3
+    found = client.get("/undelete/jane.doe/", {"q": "lunch on friday"}).content.decode()
+    assert found.count('name="item"') == 1 and "Lunch on Friday?" in found and "Restore all" not in found
+    received = client.get("/undelete/jane.doe/", {"q": "fabrikam"}).content.decode()
+    assert received.count('name="item"') == 1 and "Received " in received
+
+
 # --- spam filter --------------------------------------------------------------------------
 SPAM = "From: a@example.com\r\nTo: jane@example.org\r\nSubject: WINNER WINNER\r\n\r\nlottery\r\n"
 CLASSIFY = {

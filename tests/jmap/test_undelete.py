@@ -52,7 +52,7 @@ def test_the_list_shows_what_the_sandbox_archived(signed_in, sandbox):
     content = response.content.decode()
     assert len(values(content)) == len(state(sandbox).deleted[jane(sandbox)]) == 3
     assert "Restore all 3" in content
-    assert "Received " in content and 'name="q"' in content  # searchable on 0.16
+    assert "Received " in content and 'id="search"' in content  # searchable on 0.16
     assert len(posts(sandbox)) == len(sandbox.requests) == 2  # the account's id; the query and /get by reference
 
 
