@@ -135,3 +135,12 @@ def test_upstream_failure_on_restore_explains(signed_in, sandbox):
     response = client.post(RESTORE, {"item": first, "confirmed": "yes"})
     assert response.status_code == 502  # Stalwart answered with an error: the change may have been applied
     assert "submit-failure" in response.content.decode() and state(sandbox).restored.get(jane(sandbox)) is None
+
+
+def test_a_tenant_administrator_sees_only_the_tenant(signed_in, sandbox):
+    client = signed_in("tenant_admin")
+    assert client.get(LIST).status_code == 404  # another tenant's account: out of scope
+    tenant = next(p for p in sandbox.principals.values() if p.type == "tenant")
+    member = next(p for p in sandbox.principals.values() if p.type == "individual" and p.tenant == tenant.id)
+    response = client.get(f"/undelete/{member.emails[0]}/")
+    assert response.status_code == 200, response.content[-1500:]
