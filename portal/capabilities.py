@@ -402,7 +402,7 @@ JMAP_ONLY_PAGES: dict[str, frozenset[str]] = {
 #: Directory kinds that no longer exist on 0.16 (API keys became credentials of one's own account).
 JMAP_MISSING_KINDS = frozenset({"resources", "locations", "others", "api-keys"})
 #: Directory pages (URL names) without a 0.16 equivalent in this portal yet.
-JMAP_MISSING_PAGES = frozenset({"directory:domain-dns"})
+JMAP_MISSING_PAGES: frozenset[str] = frozenset()
 
 
 def unavailable(capabilities: Capabilities, view_name: str, kwargs: dict) -> str:

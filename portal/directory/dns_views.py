@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, cast
 
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
@@ -22,6 +23,9 @@ from portal.stalwart.dkim import ALGORITHMS, default_signature_id
 from .dkim import DkimKeyForm, already_exists_message, describe_failure
 from .zone import in_zone, relative_name, zone_snippet
 
+if TYPE_CHECKING:
+    from portal.stalwart.jmap.backend import JmapBackend
+
 CREATE_DKIM = needs("dkim-signature-create")
 
 
@@ -40,6 +44,8 @@ async def domain_dns(request: PortalRequest, name: str) -> HttpResponse:
     if domain.type != "domain":
         return responses.not_found(request, _("There is no domain with this name."))
     page_url = reverse("directory:domain-dns", kwargs={"name": domain.name})
+    if user.capabilities.dkim_automatic:
+        return await _server_managed(request, domain.name, page_url)
 
     failure = None
     if form is not None and form.is_valid():
@@ -105,7 +111,7 @@ async def _page_context(request: PortalRequest, domain: str) -> dict:
     keys = [(record, record.dkim) for record in records if record.dkim is not None]
     can_view_dkim = user.has("dkim-signature-get")
     signature_ids: dict[str, str] = {}
-    if can_view_dkim:
+    if can_view_dkim and not user.capabilities.dkim_automatic:  # 0.16+: x:DkimSignature (see below)
         # Stalwart signs with the keys named after the domain; label the records they publish.
         async def lookup(algorithm: str) -> tuple[str, str | None]:
             signature_id = default_signature_id(algorithm, domain)
@@ -137,3 +143,57 @@ async def _page_context(request: PortalRequest, domain: str) -> dict:
         ],
         "can_view_dkim": can_view_dkim,
     }
+
+
+# --- Stalwart 0.16+: the server makes the keys ------------------------------------------------
+async def _server_managed(request: PortalRequest, domain: str, page_url: str) -> HttpResponse:
+    """The page on a server that makes DKIM keys itself (0.16+: x:DkimSignature, automatic DKIM
+    management); POST asks it for the missing keys."""
+    user = request.portal_user
+    client = cast("JmapBackend", request.stalwart)  # the flag says it is the JMAP backend
+    can_view_dkim = user.has("dkim-signature-get")
+    wanted = can_view_dkim or CREATE_DKIM.allows(user)
+    overview = await client.dkim.overview(domain) if wanted else None
+    failure = None
+    if request.method == "POST" and overview is not None:  # require(post=CREATE_DKIM) checked the permission
+        try:
+            await client.dkim.generate(overview)
+        except responses.SUBMIT_FAILURES as exc:
+            failure = exc
+        except (errors.ManagementError, errors.Forbidden) as exc:
+            messages.error(request, describe_failure(exc) if isinstance(exc, errors.Forbidden) else exc.message)
+            return HttpResponseClientRedirect(page_url) if request.htmx else HttpResponseRedirect(page_url)
+        else:
+            if overview.automatic:
+                text = _("Stalwart is generating the missing DKIM keys of %(domain)s. Refresh in a moment.")
+            else:
+                text = _(
+                    "Stalwart now manages the DKIM keys of %(domain)s: it generates them and rotates them. "
+                    "Refresh in a moment."
+                )
+            messages.success(request, text % {"domain": domain})
+            return HttpResponseClientRedirect(page_url) if request.htmx else HttpResponseRedirect(page_url)
+    context = await _page_context(request, domain)
+    stages = {key.public_key: key for key in overview.keys} if overview is not None else {}
+    for item in context["dkim_keys"]:
+        key = stages.get(item["key"].public_key)
+        item["stage"] = key.stage if key is not None else ""
+        item["signs"] = key is not None and key.stage == "active"
+    context.update(
+        domain=await access.read_target(request, domain),
+        page_url=page_url,
+        dkim=overview,
+        server_managed=True,
+        can_create_dkim=CREATE_DKIM.allows(user),
+        can_list_domains=user.has("domain-list"),
+    )
+    if failure is not None:
+        return responses.form_upstream_failure(
+            request,
+            "directory/domain_dns.html",
+            context,
+            failure,
+            check_url=page_url,
+            check_label=_("See the domain's DKIM keys"),
+        )
+    return render(request, "directory/domain_dns.html", context)

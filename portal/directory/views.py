@@ -285,9 +285,11 @@ async def principal_create(request: PortalRequest, kind: str) -> HttpResponse:
                     request, "directory/api_key_created.html", {"kind": spec, "name": values["name"], "token": token}
                 )
             messages.success(request, _("%(kind)s %(name)s created.") % {"kind": spec.singular, "name": values["name"]})
-            # DKIM keys for a new domain, where the server has the DNS/DKIM pages (not on 0.16 yet).
+            # DKIM keys for a new domain, where the server has the DNS/DKIM pages and does not
+            # make them itself (0.16+: automatic DKIM management is the default for new domains).
             dkim_here = not unavailable(user.capabilities, "directory:domain-dns", {})
-            if spec.type == "domain" and user.has("dkim-signature-create") and dkim_here:
+            server_makes_keys = user.capabilities.dkim_automatic
+            if spec.type == "domain" and user.has("dkim-signature-create") and dkim_here and not server_makes_keys:
                 for line in await _default_dkim(request, values["name"]):
                     messages.info(request, line)
             return HttpResponseRedirect(

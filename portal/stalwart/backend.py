@@ -23,7 +23,7 @@ from .report_types import IncomingReport, IncomingReportId, OutgoingReport
 from .settings_types import SetOutcome, SettingsItem, SettingsPage, SettingsRecord, SettingsSchema
 from .telemetry import LiveStream
 from .tools_types import DeliveryStage, DmarcReport, SpamClassification
-from .types import AccountAuth, EncryptionAtRest, Page, Principal
+from .types import AccountAuth, DnsRecord, EncryptionAtRest, Page, Principal
 
 
 @runtime_checkable
@@ -50,6 +50,13 @@ class PrincipalsArea(Protocol):
     async def update(self, name: str, changes: builtins.list[dict[str, Any]]) -> None: ...
 
     async def delete(self, name: str) -> None: ...
+
+
+@runtime_checkable
+class DnsArea(Protocol):
+    """The records Stalwart suggests publishing for a domain."""
+
+    async def records(self, domain: str) -> tuple[DnsRecord, ...]: ...
 
 
 @runtime_checkable

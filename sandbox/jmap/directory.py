@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
+from dataclasses import dataclass
 
 from ..model import Principal
 from ..permissions import BUILTIN_ROLE_NAMES
@@ -21,6 +24,7 @@ from .objects import (
     new_permissions,
     pset,
 )
+from .ops import RUNNERS
 from .permissions import permission_ids
 from .store import address_of, domain_id_of, jmap_state, split_address, utc
 
@@ -475,3 +479,175 @@ MAILING_LIST = MailingListKind()
 TENANT = TenantKind()
 ROLE = RoleKind()
 OAUTH_CLIENT = OAuthClientKind()
+
+
+# ------------------------------------------------------------------------------- DKIM signatures
+@dataclass
+class SignatureRec:
+    """One DKIM key of the settings (``signature.<sid>.*``, the same keys ``/api/dkim`` writes)."""
+
+    id: int
+    sid: str
+    domain: Principal
+
+
+_DKIM_TYPES = {"Rsa": "Dkim1RsaSha256", "Ed25519": "Dkim1Ed25519Sha256"}
+_DKIM_ALGORITHMS = {v: k for k, v in _DKIM_TYPES.items()}
+
+
+def signature_number(sid: str) -> int:
+    """A stable id for a settings key group (40 bits of its hash: no counter to keep)."""
+    return int.from_bytes(hashlib.sha256(sid.encode()).digest()[:5], "big")
+
+
+def signatures(sb) -> list[tuple[str, str]]:
+    """(signature id, domain name) of every key in the settings, in key order."""
+    out = []
+    for key in sorted(k for k in sb.settings if k.startswith("signature.") and k.endswith(".domain")):
+        out.append((key[len("signature.") : -len(".domain")], sb.settings[key]))
+    return out
+
+
+def expand_selector(sb, template: str, algorithm: str) -> str:
+    """``generate_dkim_selector`` for the variables the default template uses."""
+    now = dt.datetime.fromtimestamp(sb.now(), dt.UTC)
+    short = "rsa" if algorithm == "Rsa" else "ed25519"
+    out = template.replace("{version}", "1").replace("{algorithm}", short)
+    out = re.sub(r"\{date-([^}]*)\}", lambda m: now.strftime(m.group(1)), out)
+    out = out.replace("{epoch}", str(int(sb.now()))).replace("{hash}", hashlib.sha256(out.encode()).hexdigest()[:8])
+    return out.lower()
+
+
+class DkimSignatureKind(Kind):
+    """x:DkimSignature over the sandbox's DKIM settings (objects.md §17): the seeded keys, those
+    of ``POST /api/dkim`` on a ≤0.15 sandbox and those the ``DkimManagement`` task makes."""
+
+    name = "DkimSignature"
+    prefix = "sysDkimSignature"
+    properties = ("@type", "auid", "canonicalization", "createdAt", "domainId", "expire", "headers",
+                  "memberTenantId", "nextTransitionAt", "privateKey", "publicKey", "report", "selector", "stage",
+                  "thirdParty", "thirdPartyHash")
+    filters = ("domainId", "memberTenantId")
+    sorts = ("id", "domainId", "memberTenantId")
+
+    def records(self, sb, caller) -> dict:
+        out = {}
+        for sid, domain in signatures(sb):
+            d = sb.principals.get(sb.by_name.get(domain, -1))
+            if d is None or d.type != "domain" or not self.visible(sb, caller, d):
+                continue
+            number = signature_number(sid)
+            out[number] = SignatureRec(number, sid, d)
+        return out
+
+    def view(self, sb, caller, rec) -> dict:
+        from ..dkim import public_key
+
+        base = f"signature.{rec.sid}."
+        algorithm = _algorithm(sb.settings.get(base + "algorithm"))
+        try:
+            public = public_key(algorithm, sb.settings.get(base + "private-key", "")) if algorithm else None
+        except Exception:  # the server leaves an unreadable key's public key out
+            public = None
+        headers = {v: True for k, v in sb.settings.items() if k.startswith(base + "headers.")}
+        created = sb.settings.get(base + "created-at")
+        return {
+            "@type": _DKIM_TYPES.get(algorithm or "", "Dkim1RsaSha256"),
+            "domainId": jid(rec.domain.id),
+            "selector": sb.settings.get(base + "selector"),
+            "stage": sb.settings.get(base + "stage", "active"),
+            "privateKey": {"@type": "Text", "secret": MASK},
+            "publicKey": public,
+            "canonicalization": sb.settings.get(base + "canonicalization", "relaxed/relaxed"),
+            "headers": headers,
+            "report": sb.settings.get(base + "report") == "true",
+            "auid": None, "expire": None, "nextTransitionAt": None, "thirdParty": None, "thirdPartyHash": None,
+            "createdAt": utc(int(created)) if created else None,
+            "memberTenantId": jid(rec.domain.tenant) if rec.domain.tenant is not None else None,
+        }
+
+    def filter_value(self, sb, rec, prop: str):
+        if prop == "domainId":
+            return jid(rec.domain.id)
+        if prop == "memberTenantId":
+            return jid(rec.domain.tenant) if rec.domain.tenant is not None else None
+        return None
+
+    def sort_key(self, sb, rec, prop):
+        value = rec.id if prop == "id" else self.filter_value(sb, rec, prop)
+        return (value is None, value if value is not None else "", rec.id)
+
+    def create(self, sb, caller, obj: dict):
+        from ..dkim import public_key, store_signature
+        from ..errors import ManagementError
+
+        allowed = ("@type", "domainId", "selector", "privateKey", "stage", "canonicalization", "headers", "report",
+                   "auid", "expire", "thirdParty", "thirdPartyHash", "memberTenantId")
+        self.check_patch_keys(obj, allowed)
+        algorithm = _DKIM_ALGORITHMS.get(obj.get("@type"))
+        if algorithm is None:
+            raise SetError.invalid_patch("@type", "Invalid value for property.")
+        if not obj.get("domainId"):
+            raise SetError.required("domainId")
+        if not obj.get("selector"):
+            raise SetError.required("selector")
+        domain = self.resolve_domain(sb, caller, obj["domainId"])
+        key = obj.get("privateKey") or {}
+        secret = key.get("secret") if isinstance(key, dict) and key.get("@type") == "Text" else ""
+        try:
+            public_key(algorithm, secret or "")
+        except ManagementError as exc:
+            reason = exc.body.get("reason") or exc
+            raise SetError("invalidProperties", f"Failed to validate DKIM signature: {reason}") from None
+        sid = new_signature_id(sb, algorithm, domain.name)
+        store_signature(sb, sid, algorithm, domain.name, str(obj["selector"]), secret)
+        sb.settings[f"signature.{sid}.created-at"] = str(int(sb.now()))
+        return signature_number(sid), {"createdAt": utc(sb.now()), "publicKey": public_key(algorithm, secret)}
+
+    def destroy(self, sb, caller, rec) -> None:
+        for key in [k for k in sb.settings if k.startswith(f"signature.{rec.sid}.")]:
+            del sb.settings[key]
+
+
+def _algorithm(value) -> str | None:
+    from ..dkim import parse_algorithm
+
+    return parse_algorithm(value)
+
+
+def new_signature_id(sb, algorithm: str, domain: str) -> str:
+    base = f"{'rsa' if algorithm == 'Rsa' else 'ed25519'}-{domain}"
+    sid, n = base, 1
+    while f"signature.{sid}.domain" in sb.settings:
+        n += 1
+        sid = f"{base}-{n}"
+    return sid
+
+
+def dkim_management(sb, domain_id) -> None:
+    """The ``DkimManagement`` task (services/src/task_manager/dkim.rs): with automatic DKIM
+    management, a new key for each configured algorithm that has no active one."""
+    from ..dkim import new_private_key, store_signature
+    from .objects import DOMAIN
+
+    number = ids.decode(domain_id) if isinstance(domain_id, str) else None
+    d = sb.principals.get(number) if number is not None else None
+    if d is None or d.type != "domain":
+        return
+    settings = DOMAIN.view(sb, None, d).get("dkimManagement") or {}
+    if settings.get("@type") != "Automatic":
+        return  # "Domain is not set to automatic DKIM management"
+    active = {_algorithm(sb.settings.get(f"signature.{sid}.algorithm")) for sid, name in signatures(sb)
+              if name == d.name and sb.settings.get(f"signature.{sid}.stage", "active") == "active"}
+    for kind in settings.get("algorithms") or {}:
+        algorithm = _DKIM_ALGORITHMS.get(kind)  # DKIM2 keys are not emulated
+        if algorithm is None or algorithm in active:
+            continue
+        selector = expand_selector(sb, str(settings.get("selectorTemplate") or "v{version}-{algorithm}"), algorithm)
+        sid = new_signature_id(sb, algorithm, d.name)
+        store_signature(sb, sid, algorithm, d.name, selector, new_private_key(algorithm))
+        sb.settings[f"signature.{sid}.created-at"] = str(int(sb.now()))
+
+
+DKIM_SIGNATURE = DkimSignatureKind()
+RUNNERS["DkimManagement"] = lambda sb, task: dkim_management(sb, task.get("domainId"))

@@ -8,7 +8,7 @@ this module.
 from __future__ import annotations
 
 from .actions import ACTION
-from .directory import MAILING_LIST, OAUTH_CLIENT, ROLE, TENANT
+from .directory import DKIM_SIGNATURE, MAILING_LIST, OAUTH_CLIENT, ROLE, TENANT
 from .mailflow import KINDS as MAIL_FLOW_KINDS
 from .objects import ACCOUNT, DOMAIN, Kind
 from .observe import KINDS as OBSERVE_KINDS
@@ -21,7 +21,7 @@ from .tasks import KINDS as TASK_KINDS
 def kinds(sb) -> dict[str, Kind]:
     table = {k.name: k for k in (ACCOUNT, DOMAIN, MAILING_LIST, TENANT, ROLE, OAUTH_CLIENT, ACCOUNT_PASSWORD,
                                  API_KEY, APP_PASSWORD, ACTION, *MAIL_FLOW_KINDS, *TASK_KINDS, *SPAM_KINDS,
-                                 *OBSERVE_KINDS, ACCOUNT_SETTINGS, PUBLIC_KEY)}
+                                 *OBSERVE_KINDS, ACCOUNT_SETTINGS, PUBLIC_KEY, DKIM_SIGNATURE)}
     for kind in settings_kinds(frozenset(table)):
         table[kind.name] = kind
     return table

@@ -667,8 +667,24 @@ class DomainKind(Kind):
         return obj
 
     def zone(self, sb, p, obj) -> str:
+        from ..dkim import parse_algorithm, public_key
+        from ..errors import ManagementError
+
         host = sb.settings.get("server.hostname", "mail.example.org")
         lines = []
+        for key in sorted(k for k in sb.settings if k.startswith("signature.") and k.endswith(".domain")):
+            if sb.settings[key] != p.name:
+                continue  # DKIM first: one TXT per x:DkimSignature of the domain (records.rs)
+            base = key[: -len("domain")]
+            algorithm = parse_algorithm(sb.settings.get(base + "algorithm"))
+            try:
+                public = public_key(algorithm, sb.settings.get(base + "private-key", "")) if algorithm else None
+            except ManagementError:
+                public = None
+            if public:
+                k = "rsa" if algorithm == "Rsa" else "ed25519"
+                selector = sb.settings.get(base + "selector")
+                lines.append(f'{selector}._domainkey.{p.name}. IN TXT "v=DKIM1; k={k}; h=sha256; p={public}"')
         if host.endswith("." + p.name):
             lines.append(f'{host}. IN TXT "v=spf1 a -all"')
         lines.append(f'{p.name}. IN TXT "v=spf1 mx -all"')
@@ -723,7 +739,17 @@ class DomainKind(Kind):
         st = jmap_state(sb)
         st.extras_of(p.id).update(extras)
         st.extras_of(p.id)["createdAt"] = sb.now()
+        self.schedule_dkim(sb, p, None)
         return p.id, {"createdAt": utc(sb.now())}
+
+    def schedule_dkim(self, sb, p, before: dict | None) -> None:
+        """Switching ``dkimManagement`` to ``Automatic`` (the default on create) schedules a
+        ``DkimManagement`` task (mapping/domain.rs ``validate_domain``)."""
+        from .ops import new_task
+
+        now = jmap_state(sb).extras.get(p.id, {}).get("dkimManagement", self._defaults["dkimManagement"])
+        if (now or {}).get("@type") == "Automatic" and (before or {}).get("@type") != "Automatic":
+            new_task(sb, {"@type": "DkimManagement", "domainId": jid(p.id)})
 
     def _validated_extras(self, sb, patch: dict, own_id: int | None) -> dict:
         out = {}
@@ -792,8 +818,10 @@ class DomainKind(Kind):
                         if q.name == address_of(sb, q):
                             moved.name = moved.emails[0]
                         sb.replace(moved)
+        before = st.extras.get(p.id, {}).get("dkimManagement", self._defaults["dkimManagement"])
         sb.replace(new)
         st.extras_of(p.id).update(extras)
+        self.schedule_dkim(sb, new, before)
         return None
 
     def linked(self, sb, p) -> list[dict]:

@@ -111,12 +111,20 @@ def run_due_tasks(sb) -> None:
         del st.tasks[number]
 
 
+#: What a task type does besides being recorded, registered by the module of its objects
+#: (``directory``: ``DkimManagement``), so this module imports none of them.
+RUNNERS: dict = {}
+
+
 def _execute(sb, task: dict) -> None:
     record = {"kind": "task", "type": task["@type"],
               **{k: v for k, v in task.items() if not k.startswith("_") and k not in ("@type", "status")}}
     tools_state(sb).actions.append(record)
     if task["@type"] == "SpamFilterMaintenance":
         run_spam_task(sb, task.get("maintenanceType"))
+    runner = RUNNERS.get(task["@type"])
+    if runner is not None:
+        runner(sb, task)
 
 
 def run_spam_task(sb, maintenance_type) -> None:

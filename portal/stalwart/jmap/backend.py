@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from .. import errors
 from .account import JmapAccount
 from .client import JmapClient
+from .domains import JmapDkim, JmapDns
 from .observe import JmapLogs, JmapTelemetry
 from .principals import JmapPrincipals
 from .queue import JmapQueue
@@ -79,6 +80,14 @@ class JmapBackend:
     @cached_property
     def principals(self) -> JmapPrincipals:
         return JmapPrincipals(self.jmap)
+
+    @cached_property
+    def dns(self) -> JmapDns:
+        return JmapDns(self.jmap)
+
+    @cached_property
+    def dkim(self) -> JmapDkim:
+        return JmapDkim(self.jmap)
 
     @cached_property
     def account(self) -> JmapAccount:
