@@ -5,8 +5,9 @@
 * Ids: a queued message's JMAP id is its queue id in Stalwart's base 32; the portal keeps the
   number (URLs, `QueuedMessage.id`). An outgoing report is `d-<id>` (DMARC) or `t-<id>` (TLS):
   the two objects number their reports separately.
-* The 0.16 shapes are read into the REST wire shapes once, here (`rest_message`, `rest_dmarc`,
-  `rest_tls`), so that the typed models parse one shape.
+* The 0.16 shapes are read into the REST wire shapes once (`rest_message` here, the report
+  documents in `report_shapes`, shared with the incoming reports), so that the typed models
+  parse one shape.
 * A list page is one request (`/query` with `calculateTotal` and `/get` by back-reference).
 * There is no bulk operation on the server: a bulk retry or cancel queries the ids the
   selection matches and the caller may change (`/get` answers only those: a tenant
@@ -29,10 +30,11 @@ from django.utils.translation import gettext
 
 from .. import errors
 from ..blobs import HEADER_LIMIT, header_block
-from ..queue_types import OutgoingReportId, QueuedMessage, QueuePage, QueueSelection, parse_time, rfc3339
+from ..queue_types import OutgoingReportId, QueuedMessage, QueuePage, QueueSelection, rfc3339
 from ..report_types import OutgoingReport
 from ..transport import api_url, failure, shared_client, status_failure
 from ..types import Page
+from . import report_shapes as shapes
 from .client import Call, JmapClient, pointer, ref, set_error
 from .principals import ALPHABET, id_number
 
@@ -57,32 +59,6 @@ def _now() -> str:
     return rfc3339(datetime.now(UTC))
 
 
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _entries(value: Any) -> builtins.list[Any]:
-    """A JMAP list (`{"0": …, "1": …}`) in index order, or a JSON array."""
-    if isinstance(value, dict):
-        return [v for _, v in sorted(value.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0)]
-    return value if isinstance(value, list) else []
-
-
-def _members(value: Any) -> builtins.list[str]:
-    """A JMAP set (`{"a": true}`) as its members."""
-    if isinstance(value, dict):
-        return [str(key) for key, on in value.items() if on]
-    return [str(item) for item in value] if isinstance(value, list) else []
-
-
-def _epoch(value: Any) -> int | None:
-    try:
-        moment = parse_time(value, field="date")
-    except errors.StalwartBadResponse:
-        return None
-    return int(moment.timestamp()) if moment else None
-
-
 # --- 0.16 shapes as the REST shapes ---------------------------------------------------------
 def _status_text(status: Mapping[str, Any]) -> str:
     """An x:RecipientStatus as Stalwart <= 0.15 wrote it (`<where>: Code: …, Message: …`)."""
@@ -97,7 +73,7 @@ def _status_text(status: Mapping[str, Any]) -> str:
 
 
 def _rest_status(value: Any) -> Any:
-    status = _obj(value)
+    status = shapes.obj(value)
     kind = {"Completed": "completed", "TemporaryFailure": "temp_fail", "PermanentFailure": "perm_fail"}.get(
         str(status.get("@type") or "")
     )
@@ -107,9 +83,9 @@ def _rest_status(value: Any) -> Any:
 def rest_message(item: Mapping[str, Any]) -> dict[str, Any]:
     """An x:QueuedMessage in the shape of `GET /api/queue/messages/{id}` (0.13+: flat recipients)."""
     recipients = []
-    for address, value in _obj(item.get("recipients")).items():
-        recipient = _obj(value)
-        expires = _obj(recipient.get("expires"))
+    for address, value in shapes.obj(item.get("recipients")).items():
+        recipient = shapes.obj(value)
+        expires = shapes.obj(recipient.get("expires"))
         status = _rest_status(recipient.get("status"))
         # A delivered or failed recipient's retry times are history, not its domain's schedule.
         waiting = status == "scheduled" or (isinstance(status, dict) and "temp_fail" in status)
@@ -141,127 +117,6 @@ def to_message(item: Mapping[str, Any]) -> QueuedMessage:
     return QueuedMessage.from_api(rest_message(item))
 
 
-def _pascal(value: Any) -> str:
-    text = str(value or "")
-    return text[:1].upper() + text[1:]
-
-
-def _kebab(value: Any) -> str:
-    return "".join(f"-{ch.lower()}" if ch.isupper() else ch for ch in str(value or ""))
-
-
-def rest_dmarc(report: Any) -> dict[str, Any]:
-    """An x:DmarcReport in the shape `DmarcReport.from_api` reads (RFC 7489 as <= 0.15 served it)."""
-    data = _obj(report)
-    records = []
-    for value in _entries(data.get("records")):
-        record = _obj(value)
-        records.append(
-            {
-                "row": {
-                    "source_ip": record.get("sourceIp"),
-                    "count": record.get("count"),
-                    "policy_evaluated": {
-                        "disposition": _pascal(record.get("evaluatedDisposition")),
-                        "dkim": _pascal(record.get("evaluatedDkim")),
-                        "spf": _pascal(record.get("evaluatedSpf")),
-                        "reason": [
-                            {"type_": _obj(r).get("overrideType"), "comment": _obj(r).get("comment")}
-                            for r in _entries(record.get("policyOverrideReasons"))
-                        ],
-                    },
-                },
-                "identifiers": {
-                    "envelope_to": record.get("envelopeTo"),
-                    "envelope_from": record.get("envelopeFrom"),
-                    "header_from": record.get("headerFrom"),
-                },
-                "auth_results": {
-                    "dkim": [
-                        {
-                            "domain": _obj(d).get("domain"),
-                            "selector": _obj(d).get("selector"),
-                            "result": _pascal(_obj(d).get("result")),
-                            "human_result": _obj(d).get("humanResult"),
-                        }
-                        for d in _entries(record.get("dkimResults"))
-                    ],
-                    "spf": [
-                        {
-                            "domain": _obj(s).get("domain"),
-                            "scope": _pascal(_obj(s).get("scope")),
-                            "result": _pascal(_obj(s).get("result")),
-                            "human_result": _obj(s).get("humanResult"),
-                        }
-                        for s in _entries(record.get("spfResults"))
-                    ],
-                },
-            }
-        )
-    return {
-        "report_metadata": {
-            "org_name": data.get("orgName"),
-            "email": data.get("email"),
-            "extra_contact_info": data.get("extraContactInfo"),
-            "report_id": data.get("reportId"),
-            "date_range": {"begin": _epoch(data.get("dateRangeBegin")), "end": _epoch(data.get("dateRangeEnd"))},
-            "error": _members(data.get("errors")),
-        },
-        "policy_published": {
-            "domain": data.get("policyDomain"),
-            "adkim": _pascal(data.get("policyAdkim")),
-            "aspf": _pascal(data.get("policyAspf")),
-            "p": _pascal(data.get("policyDisposition")),
-            "sp": _pascal(data.get("policySubdomainDisposition")),
-            "testing": data.get("policyTestingMode") is True,
-            "fo": ", ".join(_members(data.get("policyFailureReportingOptions"))),
-        },
-        "record": records,
-    }
-
-
-def rest_tls(report: Any) -> dict[str, Any]:
-    """An x:TlsReport in the shape `TlsReport.from_api` reads (RFC 8460 JSON)."""
-    data = _obj(report)
-    policies = []
-    for value in _entries(data.get("policies")):
-        policy = _obj(value)
-        policies.append(
-            {
-                "policy": {
-                    "policy-type": _kebab(policy.get("policyType")),
-                    "policy-string": _members(policy.get("policyStrings")),
-                    "policy-domain": policy.get("policyDomain"),
-                    "mx-host": _members(policy.get("mxHosts")),
-                },
-                "summary": {
-                    "total-successful-session-count": policy.get("totalSuccessfulSessions"),
-                    "total-failure-session-count": policy.get("totalFailedSessions"),
-                },
-                "failure-details": [
-                    {
-                        "result-type": _kebab(_obj(f).get("resultType")),
-                        "sending-mta-ip": _obj(f).get("sendingMtaIp"),
-                        "receiving-mx-hostname": _obj(f).get("receivingMxHostname"),
-                        "receiving-mx-helo": _obj(f).get("receivingMxHelo"),
-                        "receiving-ip": _obj(f).get("receivingIp"),
-                        "failed-session-count": _obj(f).get("failedSessionCount"),
-                        "additional-information": _obj(f).get("additionalInformation"),
-                        "failure-reason-code": _obj(f).get("failureReasonCode"),
-                    }
-                    for f in _entries(policy.get("failureDetails"))
-                ],
-            }
-        )
-    return {
-        "organization-name": data.get("organizationName"),
-        "contact-info": data.get("contactInfo"),
-        "report-id": data.get("reportId"),
-        "date-range": {"start-datetime": data.get("dateRangeStart"), "end-datetime": data.get("dateRangeEnd")},
-        "policies": policies,
-    }
-
-
 # --- outgoing report ids --------------------------------------------------------------------
 def report_key(kind: str, jmap_id: str) -> str:
     return f"{kind[0]}-{jmap_id}"
@@ -282,16 +137,9 @@ def _report_id(kind: str, item: Mapping[str, Any]) -> OutgoingReportId:
         raw=report_key(kind, str(item.get("id") or "")),
         kind=kind,
         domain=str(item.get("domain") or ""),
-        range_from=_time(item.get("createdAt")),
-        due=_time(item.get("deliverAt")),
+        range_from=shapes.when(item.get("createdAt")),
+        due=shapes.when(item.get("deliverAt")),
     )
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return parse_time(value, field="date")
-    except errors.StalwartBadResponse:
-        return None
 
 
 def _total(answer: Mapping[str, Any]) -> int:
@@ -483,10 +331,10 @@ class JmapQueue:
         if not message.blob_hash:
             raise errors.ItemNotFound(gettext("Not found."), body={"error": "notFound"}, operation="download")
         session = await self._client.session()
-        accounts = _obj(session.get("primaryAccounts"))
+        accounts = shapes.obj(session.get("primaryAccounts"))
         account = str(accounts.get("urn:stalwart:jmap") or accounts.get("urn:ietf:params:jmap:core") or "")
         if not account:
-            account = next(iter(_obj(session.get("accounts"))), "")
+            account = next(iter(shapes.obj(session.get("accounts"))), "")
         path = f"/jmap/download/{quote(account, safe='')}/{quote(message.blob_hash, safe='')}/message.eml"
         operation = "GET /jmap/download"
         headers = {"Authorization": self._client.authorization, "Accept": "message/rfc822"}
@@ -594,12 +442,12 @@ class JmapQueue:
         if not found:
             raise errors.ItemNotFound(gettext("Not found."), body={"error": "notFound"}, operation="report")
         item = found[0]
-        body = rest_dmarc(item.get("report")) if kind == "dmarc" else rest_tls(item.get("report"))
+        body = shapes.rest_report(kind, item.get("report"))
         if kind == "dmarc":
-            rua = _members(item.get("rua"))
+            rua = shapes.members(item.get("rua"))
             begin, end = body["report_metadata"]["date_range"]["begin"], body["report_metadata"]["date_range"]["end"]
         else:
-            rua = _members(item.get("mailRua")) + _members(item.get("httpRua"))
+            rua = shapes.members(item.get("mailRua")) + shapes.members(item.get("httpRua"))
             begin = body["date-range"]["start-datetime"]
             end = body["date-range"]["end-datetime"]
 

@@ -4,8 +4,9 @@
 The results are the REST area's (`portal.stalwart.reports`): `IncomingReportId` (here the
 object's id, with its `expiresAt`) and `IncomingReport` with the same typed reports. The 0.16
 objects carry the reports in camelCase with lower-case enum values, index-keyed lists and
-sets as objects; `_rest_shape()` turns each into the shape the REST API returned, once, so
-both generations share one parser.
+sets as objects; `_rest_shape()` turns each into the shape the REST API returned, once
+(`report_shapes`, shared with the outgoing reports of the queue), so both generations share
+one parser.
 
 A list page is one round trip: `/query` (sorted by expiry, newest first, with a total) and
 `/get` by back-reference; the reports of that answer are kept for the rest of the request, so
@@ -19,7 +20,6 @@ server scopes the objects (a report of another tenant is `notFound`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -28,10 +28,10 @@ from django.core.cache.backends.base import BaseCache
 from django.utils.translation import gettext
 
 from .. import errors
-from ..queue_types import parse_time
 from ..report_types import KINDS, IncomingReport, IncomingReportId
 from ..reports import cache_key
 from ..types import Page
+from . import report_shapes as shapes
 from .client import Call, JmapClient, ref, set_error
 
 GENERATION = "jmap"
@@ -54,218 +54,18 @@ def _key(kind: str, report_id: str) -> str:
     return cache_key(kind, report_id, generation=GENERATION)
 
 
-# --------------------------------------------------------------------------- wire -> REST shape
-def _entries(value: Any) -> list[dict[str, Any]]:
-    """A JMAP list (`{"0": {...}, "1": {...}}`) in index order."""
-    if isinstance(value, dict):
-        pairs = sorted(value.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0)
-        return [item for _, item in pairs if isinstance(item, dict)]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, dict)]
-    return []
-
-
-def _members(value: Any) -> list[str]:
-    """A JMAP set (`{"a": true}`) as its members."""
-    if isinstance(value, dict):
-        return [str(key) for key, on in value.items() if on]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    return []
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _cap(value: Any) -> Any:
-    """`pass` -> `Pass`, `tempError` -> `TempError`: the enum spelling of the REST API."""
-    return value[:1].upper() + value[1:] if isinstance(value, str) else value
-
-
-def _stamp(value: Any) -> int | None:
-    """A UTCDate as the seconds the REST API gave."""
-    try:
-        moment = parse_time(value, field="date") if isinstance(value, str) else None
-    except errors.StalwartBadResponse:
-        return None
-    return int(moment.timestamp()) if moment else None
-
-
-def _when(value: Any) -> datetime | None:
-    try:
-        return parse_time(value, field="date") if isinstance(value, str) else None
-    except errors.StalwartBadResponse:
-        return None
-
-
-# RFC 7489 `fo` tags of the 0.16 set `policyFailureReportingOptions`.
-_FO = {"all": "0", "any": "1", "dkimFailure": "d", "spfFailure": "s"}
-# TLS result types whose REST (RFC 8460) spelling is not the camelCase split at capitals.
-_TLS_RESULT = {"startTlsNotSupported": "starttls-not-supported", "stsWebpkiInvalid": "sts-webpki-invalid"}
-_TLS_POLICY = {"noPolicyFound": "no-policy-found"}
-
-
-def _kebab(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    if value in _TLS_RESULT:
-        return _TLS_RESULT[value]
-    return "".join(f"-{ch.lower()}" if ch.isupper() else ch for ch in value)
-
-
-def _dmarc(report: Mapping[str, Any]) -> dict[str, Any]:
-    records = []
-    for record in _entries(report.get("records")):
-        records.append(
-            {
-                "row": {
-                    "source_ip": record.get("sourceIp"),
-                    "count": record.get("count"),
-                    "policy_evaluated": {
-                        "disposition": _cap(record.get("evaluatedDisposition")),
-                        "dkim": _cap(record.get("evaluatedDkim")),
-                        "spf": _cap(record.get("evaluatedSpf")),
-                        "reason": [
-                            {"type_": _cap(reason.get("overrideType")), "comment": reason.get("comment")}
-                            for reason in _entries(record.get("policyOverrideReasons"))
-                        ],
-                    },
-                },
-                "identifiers": {
-                    "envelope_to": record.get("envelopeTo"),
-                    "envelope_from": record.get("envelopeFrom"),
-                    "header_from": record.get("headerFrom"),
-                },
-                "auth_results": {
-                    "dkim": [
-                        {
-                            "domain": item.get("domain"),
-                            "selector": item.get("selector"),
-                            "result": _cap(item.get("result")),
-                            "human_result": item.get("humanResult"),
-                        }
-                        for item in _entries(record.get("dkimResults"))
-                    ],
-                    "spf": [
-                        {
-                            "domain": item.get("domain"),
-                            "scope": _cap(item.get("scope")),
-                            "result": _cap(item.get("result")),
-                            "human_result": item.get("humanResult"),
-                        }
-                        for item in _entries(record.get("spfResults"))
-                    ],
-                },
-            }
-        )
-    fo = ":".join(_FO.get(option, option) for option in _members(report.get("policyFailureReportingOptions")))
-    return {
-        "report_metadata": {
-            "org_name": report.get("orgName"),
-            "email": report.get("email"),
-            "extra_contact_info": report.get("extraContactInfo"),
-            "report_id": report.get("reportId"),
-            "date_range": {"begin": _stamp(report.get("dateRangeBegin")), "end": _stamp(report.get("dateRangeEnd"))},
-            "error": _members(report.get("errors")),
-        },
-        "policy_published": {
-            "domain": report.get("policyDomain"),
-            "adkim": _cap(report.get("policyAdkim")),
-            "aspf": _cap(report.get("policyAspf")),
-            "p": _cap(report.get("policyDisposition")),
-            "sp": _cap(report.get("policySubdomainDisposition")),
-            "testing": report.get("policyTestingMode") is True,
-            "fo": fo or None,
-        },
-        "record": records,
-    }
-
-
-def _tls(report: Mapping[str, Any]) -> dict[str, Any]:
-    policies = []
-    for policy in _entries(report.get("policies")):
-        policy_type = policy.get("policyType")
-        policies.append(
-            {
-                "policy": {
-                    "policy-type": _TLS_POLICY.get(policy_type, policy_type) if isinstance(policy_type, str) else None,
-                    "policy-string": _members(policy.get("policyStrings")),
-                    "policy-domain": policy.get("policyDomain"),
-                    "mx-host": _members(policy.get("mxHosts")),
-                },
-                "summary": {
-                    "total-successful-session-count": policy.get("totalSuccessfulSessions"),
-                    "total-failure-session-count": policy.get("totalFailedSessions"),
-                },
-                "failure-details": [
-                    {
-                        "result-type": _kebab(failure.get("resultType")),
-                        "sending-mta-ip": failure.get("sendingMtaIp"),
-                        "receiving-mx-hostname": failure.get("receivingMxHostname"),
-                        "receiving-mx-helo": failure.get("receivingMxHelo"),
-                        "receiving-ip": failure.get("receivingIp"),
-                        "failed-session-count": failure.get("failedSessionCount"),
-                        "additional-information": failure.get("additionalInformation"),
-                        "failure-reason-code": failure.get("failureReasonCode"),
-                    }
-                    for failure in _entries(policy.get("failureDetails"))
-                ],
-            }
-        )
-    return {
-        "organization-name": report.get("organizationName"),
-        "contact-info": report.get("contactInfo"),
-        "report-id": report.get("reportId"),
-        "date-range": {"start-datetime": report.get("dateRangeStart"), "end-datetime": report.get("dateRangeEnd")},
-        "policies": policies,
-    }
-
-
-_ARF_STRINGS = (
-    "originalEnvelopeId originalMailFrom originalRcptTo reportingMta sourceIp userAgent dkimAdspDns "
-    "dkimCanonicalizedBody dkimCanonicalizedHeader dkimDomain dkimIdentity dkimSelector dkimSelectorDns spfDns "
-    "message headers"
-).split()
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
-
-
-def _arf(report: Mapping[str, Any]) -> dict[str, Any]:
-    shaped: dict[str, Any] = {_snake(name): report.get(name) for name in _ARF_STRINGS}
-    shaped.update(
-        feedback_type=_cap(report.get("feedbackType")),
-        version=report.get("version"),
-        arrival_date=_stamp(report.get("arrivalDate")),
-        incidents=report.get("incidents"),
-        authentication_results=_members(report.get("authenticationResults")),
-        reported_domain=_members(report.get("reportedDomains")),
-        reported_uri=_members(report.get("reportedUris")),
-        source_port=report.get("sourcePort"),
-        auth_failure=_cap(report.get("authFailure")),
-        delivery_result=_cap(report.get("deliveryResult")),
-        identity_alignment=_cap(report.get("identityAlignment")),
-    )
-    return shaped
-
-
-_SHAPES = {"dmarc": _dmarc, "tls": _tls, "arf": _arf}
-
-
 def _rest_shape(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     """The envelope and report of a 0.16 object as `GET /api/reports/{kind}/{id}` answered."""
     return {
         "from": obj.get("from"),
-        "to": _members(obj.get("to")),
+        "to": shapes.members(obj.get("to")),
         "subject": obj.get("subject"),
-        "report": _SHAPES[kind](_dict(obj.get("report"))),
+        "report": shapes.rest_report(kind, obj.get("report")),
     }
 
 
 def report_id(obj: Mapping[str, Any]) -> IncomingReportId:
-    return IncomingReportId(str(obj.get("id") or ""), _when(obj.get("expiresAt")))
+    return IncomingReportId(str(obj.get("id") or ""), shapes.when(obj.get("expiresAt")))
 
 
 def to_report(kind: str, obj: Mapping[str, Any]) -> IncomingReport:
@@ -280,7 +80,7 @@ def to_report(kind: str, obj: Mapping[str, Any]) -> IncomingReport:
         recipients=parsed.recipients,
         subject=parsed.subject,
         report=parsed.report,
-        received=_when(obj.get("receivedAt")),
+        received=shapes.when(obj.get("receivedAt")),
     )
 
 
