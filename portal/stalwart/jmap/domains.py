@@ -103,6 +103,10 @@ class DkimOverview:
     selector_template: str
     keys: tuple[DkimKey, ...]
 
+    @property
+    def algorithm_labels(self) -> tuple[str, ...]:
+        return tuple(ALGORITHMS.get(name, name) for name in self.algorithms)
+
 
 def _not_found(domain: str) -> errors.ItemNotFound:
     return errors.ItemNotFound(
