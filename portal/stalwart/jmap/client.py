@@ -328,6 +328,31 @@ class JmapClient:
             found += [item for item in results[call.call_id].get("list") or [] if isinstance(item, dict)]
         return found
 
+    async def set_calls(
+        self,
+        obj: str,
+        *,
+        create: Mapping[str, Any] | None = None,
+        update: Mapping[str, Any] | None = None,
+        destroy: Sequence[str] | None = None,
+    ) -> list[Call]:
+        """The `x:<obj>/set` calls of these operations, at most `maxObjectsInSet` in each (none
+        for no operation)."""
+        limits = await self.limits()
+        operations: list[tuple[str, str, Any]] = [("create", key, value) for key, value in (create or {}).items()]
+        operations += [("update", key, value) for key, value in (update or {}).items()]
+        operations += [("destroy", key, None) for key in destroy or ()]
+        calls = []
+        for start in range(0, len(operations), limits.max_set):
+            arguments: dict[str, Any] = {}
+            for kind, key, value in operations[start : start + limits.max_set]:
+                if kind == "destroy":
+                    arguments.setdefault("destroy", []).append(key)
+                else:
+                    arguments.setdefault(kind, {})[key] = value
+            calls.append(Call(f"x:{obj}/set", arguments, self.next_id()))
+        return calls
+
     async def set(
         self,
         obj: str,
@@ -343,19 +368,7 @@ class JmapClient:
         Returns `{"created": {...}, "updated": {...}, "destroyed": [...]}`; the first SetError
         is raised as a portal error (what the other operations did is applied nonetheless).
         """
-        limits = await self.limits()
-        operations: list[tuple[str, str, Any]] = [("create", key, value) for key, value in (create or {}).items()]
-        operations += [("update", key, value) for key, value in (update or {}).items()]
-        operations += [("destroy", key, None) for key in destroy or ()]
-        calls = []
-        for start in range(0, len(operations), limits.max_set):
-            arguments: dict[str, Any] = {}
-            for kind, key, value in operations[start : start + limits.max_set]:
-                if kind == "destroy":
-                    arguments.setdefault("destroy", []).append(key)
-                else:
-                    arguments.setdefault(kind, {})[key] = value
-            calls.append(Call(f"x:{obj}/set", arguments, self.next_id()))
+        calls = await self.set_calls(obj, create=create, update=update, destroy=destroy)
         results = await self.call(calls, labels=labels)
         merged: dict[str, Any] = {"created": {}, "updated": {}, "destroyed": []}
         failure: errors.StalwartError | None = None

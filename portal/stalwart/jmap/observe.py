@@ -27,7 +27,6 @@ the tracing and metrics streams need an Enterprise licence: the server's refusal
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -43,45 +42,12 @@ from ..telemetry import LiveStream, open_stream
 from ..transport import api_url, failure, shared_client, status_failure
 from ..types import Page
 from .client import Call, JmapClient, Results, ref
+from .ids import id_number, id_text, is_id
 
 TOKEN_PATH = "/api/token/"
 LIVE_PATH = "/api/live/"
 #: the most results one query gives (x:Jmap `queryMaxResults`, 5000 by default)
 QUERY_MAX = 5000
-#: a Stalwart id, as the portal accepts it back from a URL
-_ID = re.compile(r"^[a-z0-9]{1,13}$")
-
-
-#: the digits of Stalwart ids (base 32, most significant first)
-ALPHABET = "abcdefghijklmnopqrstuvwxyz792013"
-
-
-def id_number(text: Any) -> int | None:
-    """The number of a Stalwart id, None when it is not one."""
-    if not isinstance(text, str) or not text:
-        return None
-    number = 0
-    for ch in text:
-        value = ALPHABET.find(ch)
-        if value < 0:
-            return None
-        number = (number << 5) | value
-    return number if number < 2**64 else None
-
-
-def id_text(number: int) -> str:
-    """A number written as a Stalwart id (base 32, its own alphabet, no leading zero digits)."""
-    if number <= 0:
-        return ALPHABET[0]
-    digits = []
-    while number:
-        digits.append(ALPHABET[number & 31])
-        number >>= 5
-    return "".join(reversed(digits))
-
-
-def is_id(text: str) -> bool:
-    return bool(_ID.match(text or "")) and id_number(text) is not None
 
 
 def _stamp(moment: datetime) -> str:

@@ -36,21 +36,9 @@ from .. import errors
 from ..types import NO_SECRETS, Page, Principal, SecretsSummary
 from . import permissions
 from .client import Call, JmapClient, Results, patch, pointer, ref, set_error
-
-ALPHABET = "abcdefghijklmnopqrstuvwxyz792013"
-
-
-def id_number(text: Any) -> int | None:
-    """The number of a Stalwart id (base 32 with its own alphabet), None when it is not one."""
-    if not isinstance(text, str) or not text:
-        return None
-    number = 0
-    for ch in text:
-        value = ALPHABET.find(ch)
-        if value < 0:
-            return None
-        number = (number << 5) | value
-    return number if number < 2**64 else None
+from .ids import id_number
+from .wire import entries as _entries
+from .wire import obj as _obj
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +113,6 @@ def _keys(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def _entries(value: Any) -> list[dict[str, Any]]:
-    """A JMAP list (`{"0": {...}, "1": {...}}`) in index order."""
-    if isinstance(value, dict):
-        items = sorted(value.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0)
-        return [item for _, item in items if isinstance(item, dict)]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, dict)]
-    return []
-
-
 @dataclass(slots=True)
 class Names:
     """Names of the objects a principal refers to by id."""
@@ -147,10 +125,6 @@ class Names:
     @classmethod
     def empty(cls) -> Names:
         return cls({}, {}, {}, {})
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _int(value: Any) -> int:

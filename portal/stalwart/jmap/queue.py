@@ -35,24 +35,14 @@ from ..report_types import OutgoingReport
 from ..transport import api_url, failure, shared_client, status_failure
 from ..types import Page
 from . import report_shapes as shapes
+from . import wire
 from .client import Call, JmapClient, pointer, ref, set_error
-from .principals import ALPHABET, id_number
+from .ids import id_number, id_text
 
 MESSAGE = "QueuedMessage"
 REPORTS = {"dmarc": "DmarcInternalReport", "tls": "TlsInternalReport"}
 MESSAGE_PROPERTIES = ["blobId", "createdAt", "envId", "nextRetry", "priority", "recipients", "returnPath", "size"]
 REPORT_SUMMARY = ["domain", "createdAt", "deliverAt"]
-
-
-def encode_id(number: int) -> str:
-    """A number as a Stalwart id (base 32 with its own alphabet, no leading zero digits)."""
-    if number <= 0:
-        return "a"
-    digits = []
-    while number:
-        digits.append(ALPHABET[number & 31])
-        number >>= 5
-    return "".join(reversed(digits))
 
 
 def _now() -> str:
@@ -73,7 +63,7 @@ def _status_text(status: Mapping[str, Any]) -> str:
 
 
 def _rest_status(value: Any) -> Any:
-    status = shapes.obj(value)
+    status = wire.obj(value)
     kind = {"Completed": "completed", "TemporaryFailure": "temp_fail", "PermanentFailure": "perm_fail"}.get(
         str(status.get("@type") or "")
     )
@@ -83,9 +73,9 @@ def _rest_status(value: Any) -> Any:
 def rest_message(item: Mapping[str, Any]) -> dict[str, Any]:
     """An x:QueuedMessage in the shape of `GET /api/queue/messages/{id}` (0.13+: flat recipients)."""
     recipients = []
-    for address, value in shapes.obj(item.get("recipients")).items():
-        recipient = shapes.obj(value)
-        expires = shapes.obj(recipient.get("expires"))
+    for address, value in wire.obj(item.get("recipients")).items():
+        recipient = wire.obj(value)
+        expires = wire.obj(recipient.get("expires"))
         status = _rest_status(recipient.get("status"))
         # A delivered or failed recipient's retry times are history, not its domain's schedule.
         waiting = status == "scheduled" or (isinstance(status, dict) and "temp_fail" in status)
@@ -137,8 +127,8 @@ def _report_id(kind: str, item: Mapping[str, Any]) -> OutgoingReportId:
         raw=report_key(kind, str(item.get("id") or "")),
         kind=kind,
         domain=str(item.get("domain") or ""),
-        range_from=shapes.when(item.get("createdAt")),
-        due=shapes.when(item.get("deliverAt")),
+        range_from=wire.when(item.get("createdAt")),
+        due=wire.when(item.get("deliverAt")),
     )
 
 
@@ -209,7 +199,7 @@ class JmapQueue:
         return tuple(to_message(item) for item in found)
 
     async def _get(self, message_id: int) -> dict[str, Any]:
-        found = await self._client.get(MESSAGE, [encode_id(message_id)], MESSAGE_PROPERTIES)
+        found = await self._client.get(MESSAGE, [id_text(message_id)], MESSAGE_PROPERTIES)
         if not found:
             raise errors.ItemNotFound(gettext("Not found."), body={"error": "notFound"}, operation=f"x:{MESSAGE}/get")
         return found[0]
@@ -229,14 +219,14 @@ class JmapQueue:
             changes: dict[str, Any] = {"nextRetry": now}
         else:
             changes = {pointer("recipients", r.address, "retryDue"): now for d in pending for r in d.recipients}
-        await self._client.set(MESSAGE, update={encode_id(message_id): changes})
+        await self._client.set(MESSAGE, update={id_text(message_id): changes})
         return True
 
     async def cancel(self, message_id: int, *, recipients: str = "") -> bool:
         """Cancel the pending recipients whose lowercased address contains `recipients`, or the
         whole message (destroy)."""
         if not recipients:
-            await self._client.set(MESSAGE, destroy=[encode_id(message_id)])
+            await self._client.set(MESSAGE, destroy=[id_text(message_id)])
             return True
         message = await self.message(message_id)
         item = recipients.lower()
@@ -244,7 +234,7 @@ class JmapQueue:
         if not chosen:
             return False
         changes = {pointer("recipients", r.address): None for r in chosen}
-        await self._client.set(MESSAGE, update={encode_id(message_id): changes})
+        await self._client.set(MESSAGE, update={id_text(message_id): changes})
         return True
 
     async def matching(self, selection: QueueSelection) -> builtins.list[str]:
@@ -289,18 +279,7 @@ class JmapQueue:
     async def _set_each(self, obj: str, *, update: Mapping[str, Any] | None = None, destroy: Sequence[str] = ()) -> int:
         """`/set` in calls of at most `maxObjectsInSet`; what left the queue meanwhile (`notFound`)
         is skipped. Returns how many were changed; the first other SetError is raised."""
-        limits = await self._client.limits()
-        operations: list[tuple[str, str, Any]] = [("update", k, v) for k, v in (update or {}).items()]
-        operations += [("destroy", k, None) for k in destroy]
-        calls = []
-        for start in range(0, len(operations), limits.max_set):
-            arguments: dict[str, Any] = {}
-            for kind, key, value in operations[start : start + limits.max_set]:
-                if kind == "destroy":
-                    arguments.setdefault("destroy", []).append(key)
-                else:
-                    arguments.setdefault("update", {})[key] = value
-            calls.append(Call(f"x:{obj}/set", arguments, self._client.next_id()))
+        calls = await self._client.set_calls(obj, update=update, destroy=destroy)
         if not calls:
             return 0
         results = await self._client.call(calls)
@@ -331,10 +310,10 @@ class JmapQueue:
         if not message.blob_hash:
             raise errors.ItemNotFound(gettext("Not found."), body={"error": "notFound"}, operation="download")
         session = await self._client.session()
-        accounts = shapes.obj(session.get("primaryAccounts"))
+        accounts = wire.obj(session.get("primaryAccounts"))
         account = str(accounts.get("urn:stalwart:jmap") or accounts.get("urn:ietf:params:jmap:core") or "")
         if not account:
-            account = next(iter(shapes.obj(session.get("accounts"))), "")
+            account = next(iter(wire.obj(session.get("accounts"))), "")
         path = f"/jmap/download/{quote(account, safe='')}/{quote(message.blob_hash, safe='')}/message.eml"
         operation = "GET /jmap/download"
         headers = {"Authorization": self._client.authorization, "Accept": "message/rfc822"}
@@ -444,10 +423,10 @@ class JmapQueue:
         item = found[0]
         body = shapes.rest_report(kind, item.get("report"))
         if kind == "dmarc":
-            rua = shapes.members(item.get("rua"))
+            rua = wire.members(item.get("rua"))
             begin, end = body["report_metadata"]["date_range"]["begin"], body["report_metadata"]["date_range"]["end"]
         else:
-            rua = shapes.members(item.get("mailRua")) + shapes.members(item.get("httpRua"))
+            rua = wire.members(item.get("mailRua")) + wire.members(item.get("httpRua"))
             begin = body["date-range"]["start-datetime"]
             end = body["date-range"]["end-datetime"]
 

@@ -32,6 +32,7 @@ from ..report_types import KINDS, IncomingReport, IncomingReportId
 from ..reports import cache_key
 from ..types import Page
 from . import report_shapes as shapes
+from . import wire
 from .client import Call, JmapClient, ref, set_error
 
 GENERATION = "jmap"
@@ -58,14 +59,14 @@ def _rest_shape(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     """The envelope and report of a 0.16 object as `GET /api/reports/{kind}/{id}` answered."""
     return {
         "from": obj.get("from"),
-        "to": shapes.members(obj.get("to")),
+        "to": wire.members(obj.get("to")),
         "subject": obj.get("subject"),
         "report": shapes.rest_report(kind, obj.get("report")),
     }
 
 
 def report_id(obj: Mapping[str, Any]) -> IncomingReportId:
-    return IncomingReportId(str(obj.get("id") or ""), shapes.when(obj.get("expiresAt")))
+    return IncomingReportId(str(obj.get("id") or ""), wire.when(obj.get("expiresAt")))
 
 
 def to_report(kind: str, obj: Mapping[str, Any]) -> IncomingReport:
@@ -80,7 +81,7 @@ def to_report(kind: str, obj: Mapping[str, Any]) -> IncomingReport:
         recipients=parsed.recipients,
         subject=parsed.subject,
         report=parsed.report,
-        received=shapes.when(obj.get("receivedAt")),
+        received=wire.when(obj.get("receivedAt")),
     )
 
 
