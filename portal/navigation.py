@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.capabilities import unavailable
 from portal.markup import kept
-from portal.permissions import SIGNED_IN, Access, PortalUser, needs, needs_any
+from portal.permissions import SETTINGS_OBJECTS, SIGNED_IN, Access, PortalUser, needs, needs_any
 
 
 @functools.lru_cache(maxsize=256)
@@ -105,7 +105,7 @@ SECTIONS: tuple[NavSection, ...] = (
         (
             NavItem(_("Settings"), "config:browse", needs("settings-list")),
             # Stalwart 0.16+: the settings objects of the server's schema (one of the two is offered)
-            NavItem(_("Settings"), "config:schema-index", needs("settings-list")),
+            NavItem(_("Settings"), "config:schema-index", SETTINGS_OBJECTS),
             NavItem(_("Sign-in throttle"), "auth:throttle", needs("settings-update")),
             NavItem(
                 _("Maintenance"),

@@ -469,11 +469,23 @@ class PortalUser:
     tenant: str = ""  # set for people who belong to a tenant (Enterprise)
     tenant_known: bool = False  # their tenant (or none) was read at sign-in
     generation: str = "rest"  # which API the server speaks (portal.capabilities)
+    #: Stalwart 0.16+: the server's own (camelCase) permission names held, as `GET /api/account`
+    #: listed them at sign-in and the server's enum knows them; empty on older servers.
+    native_permissions: frozenset[str] = frozenset()
+    #: 0.16+: holds every permission of the server's enum (kept as this flag, not as 660 names).
+    native_all: bool = False
+    #: 0.16+: may read at least one object of the schema's settings (its `sys<Object>Get`).
+    reads_settings: bool = False
 
     @property
     def capabilities(self) -> Capabilities:
         """What the connected server can do (derived from the stored version, cached)."""
         return for_server(self.generation, self.version, self.enterprise)
+
+    @property
+    def native(self) -> bool:
+        """The server names its permissions itself (0.16+): `Access.native` rules apply."""
+        return self.generation == "jmap"
 
     def has(self, *names: str) -> bool:
         return all(name in self.permissions for name in names)
@@ -481,24 +493,46 @@ class PortalUser:
     def has_any(self, *names: str) -> bool:
         return any(name in self.permissions for name in names)
 
+    def has_native(self, *names: str) -> bool:
+        """Holds every one of these 0.16 permissions (`sysNetworkListenerGet`, ...)."""
+        return self.native and (self.native_all or all(name in self.native_permissions for name in names))
+
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """Who may use something: all of `all_of`, at least one of `any_of`."""
+    """Who may use something: all of `all_of`, at least one of `any_of`.
+
+    On a server that names its permissions itself (0.16+, `PortalUser.native`), a rule with
+    `native` names needs all of those instead of `all_of`/`any_of` (each generation is checked
+    in its own names), and a rule with `settings_objects` needs the right to read at least
+    one settings object (`PortalUser.reads_settings`) instead.
+    """
 
     all_of: frozenset[str] = field(default_factory=frozenset)
     any_of: frozenset[str] = field(default_factory=frozenset)
     enterprise: bool = False
+    native: frozenset[str] = field(default_factory=frozenset)
+    settings_objects: bool = False
+
+    def _own_names(self, user: PortalUser) -> bool:
+        """This rule is checked in the 0.16 names for `user`."""
+        return user.native and bool(self.native or self.settings_objects)
 
     def allows(self, user: PortalUser) -> bool:
         if self.enterprise and not user.enterprise:
             return False
+        if self._own_names(user):
+            if self.settings_objects and not (user.reads_settings or user.native_all):
+                return False
+            return user.has_native(*self.native)
         if not user.permissions.issuperset(self.all_of):
             return False
         return not self.any_of or bool(user.permissions & self.any_of)
 
     def missing(self, user: PortalUser) -> tuple[str, ...]:
         """The permissions to name on the 403 page."""
+        if self._own_names(user):
+            return tuple(sorted(name for name in self.native if not user.has_native(name)))
         missing = sorted(self.all_of - user.permissions)
         if self.any_of and not user.permissions & self.any_of:
             missing.extend(sorted(self.any_of))
@@ -514,6 +548,16 @@ def needs(*names: str, enterprise: bool = False) -> Access:
 
 def needs_any(*names: str, enterprise: bool = False) -> Access:
     return Access(any_of=check_names(names), enterprise=enterprise)
+
+
+def needs_native(*names: str, legacy: Iterable[str] = ()) -> Access:
+    """0.16 permission names (`sysNetworkListenerGet`), checked on servers that name their
+    permissions themselves; on older ones the <= 0.15 `legacy` names are checked instead."""
+    return Access(all_of=check_names(legacy), native=frozenset(names))
+
+
+#: Reading at least one settings object of the server's schema (0.16+), `settings-list` before.
+SETTINGS_OBJECTS = Access(all_of=frozenset({"settings-list"}), settings_objects=True)
 
 
 AccessRule = Access | Callable[..., Access]

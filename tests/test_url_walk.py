@@ -127,6 +127,9 @@ def _identity(client) -> dict:
         "tenant": data.get("tenant", ""),
         "tenant_known": data.get("tenant_known", False),
         "generation": data.get("generation", "rest"),
+        "native_permissions": frozenset(data.get("native") or ()),
+        "native_all": data.get("native_all", False),
+        "reads_settings": data.get("reads_settings", False),
     }
 
 

@@ -80,6 +80,10 @@ async def start(
             "version": code.version,
             "enterprise": code.enterprise,
             "generation": getattr(code, "generation", "rest"),
+            # 0.16+: the server's own names (bounded by its enum; an administrator as one flag).
+            "native": sorted(getattr(code, "native", ())),
+            "native_all": bool(getattr(code, "native_all", False)),
+            "reads_settings": bool(getattr(code, "reads_settings", False)),
             "tenant": tenant or "",
             "tenant_known": tenant is not None,
             "access": seal(tokens.access_token),
@@ -132,6 +136,9 @@ def _user(data: dict[str, Any]) -> PortalUser:
         tenant=data.get("tenant", ""),
         tenant_known=bool(data.get("tenant_known", False)),
         generation=data.get("generation", "rest"),
+        native_permissions=frozenset(data.get("native") or ()),
+        native_all=bool(data.get("native_all", False)),
+        reads_settings=bool(data.get("reads_settings", False)),
     )
 
 

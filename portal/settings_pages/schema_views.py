@@ -9,8 +9,14 @@ Every change shows a preview first (each property's current and new value; secre
 "set"), works without JavaScript (the preview carries what was typed, a typed secret sealed),
 and saving checks that the values the preview showed are still the server's (a fingerprint of
 them travels signed). What the server refuses comes back next to the field its property path
-names. Pages that change something need `settings-update` (`settings-delete` to delete) on top
-of `settings-list`; on 0.16 only an administrator of the whole server holds these.
+names.
+
+Each page is gated on its object's own 0.16 permission, read from the URL before any upstream
+call (`sys<Object>Get` to read, `…Query` too for a collection's list, `…Update` to save,
+`…Create` to create, `…Destroy` to delete; the schema's `permissionPrefix` is `sys<Object>`
+for every `x:` object, and a page whose schema says otherwise is checked again against it).
+The index and the menu need the right to read at least one settings object, and the index
+lists only the objects the person may read.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,13 +40,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal import responses
 from portal.access import require
 from portal.auth.vault import seal, unseal
-from portal.permissions import needs
+from portal.permissions import SETTINGS_OBJECTS, Access, needs, needs_native
 from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.backend import SettingsRegistryArea
 from portal.stalwart.settings_types import (
     SINGLETON_ID,
     Field,
+    NavNode,
     Section,
     SetOutcome,
     SettingsPage,
@@ -52,8 +60,36 @@ log = logging.getLogger("portal.settings")
 
 FINGERPRINT_SALT = "portal.settings.schema"
 PAGE_SIZE = 25
-READ = needs("settings-list")
-UPDATE = needs("settings-list", "settings-update")
+#: What each operation needs on <= 0.15 servers (where these pages say they are not available).
+_LEGACY = {
+    "Get": ("settings-list",),
+    "Query": ("settings-list",),
+    "Update": ("settings-list", "settings-update"),
+    "Create": ("settings-list", "settings-update"),
+    "Destroy": ("settings-list", "settings-delete"),
+}
+
+
+def object_permission(slug: str, operation: str) -> str:
+    """The 0.16 permission of an operation on the object a page slug names:
+    `object_permission("SystemSettings.NetworkSettings", "Get")` -> "sysSystemSettingsGet"."""
+    return f"sys{slug.split('.', 1)[0][:100]}{operation}"
+
+
+def _gate(operation: str) -> Callable[..., Access]:
+    def rule(slug: str = "", **_: Any) -> Access:
+        names = [object_permission(slug, operation)]
+        if operation != "Get":
+            names.append(object_permission(slug, "Get"))  # every page reads the object first
+        return needs_native(*names, legacy=_LEGACY[operation])
+
+    return rule
+
+
+READ = _gate("Get")
+UPDATE = _gate("Update")
+CREATE = _gate("Create")
+DESTROY = _gate("Destroy")
 
 
 def _registry(request: PortalRequest) -> SettingsRegistryArea:
@@ -64,16 +100,51 @@ def _registry(request: PortalRequest) -> SettingsRegistryArea:
     return area
 
 
-def _can(request: PortalRequest, *names: str) -> bool:
-    return request.portal_user.has(*names)
+def _can(request: PortalRequest, page: SettingsPage, operation: str) -> bool:
+    """The person may do `operation` (Get, Query, Update, Create, Destroy) on the page's object
+    (its slug's and, where the schema names another, the schema's `permissionPrefix`)."""
+    user = request.portal_user
+    names = {object_permission(page.slug, operation), page.permission_prefix + operation}
+    return user.has_native(*names)
 
 
-async def _schema_page(request: PortalRequest, slug: str) -> tuple[SettingsSchema, SettingsPage]:
+def _refused_post(request: PortalRequest, slug: str) -> HttpResponse | None:
+    """A POST that saves needs `…Update` (checked before any upstream call)."""
+    if request.method != "POST":
+        return None
+    access = UPDATE(slug=slug)
+    return None if access.allows(request.portal_user) else responses.forbidden(request, request.portal_user, access)
+
+
+async def _schema_page(
+    request: PortalRequest, slug: str, *operations: str
+) -> tuple[SettingsSchema, SettingsPage] | HttpResponse:
+    """The schema and the page of `slug`, or the 403 page when the person may not do the
+    `operations` (and Get) on its object as the schema names it."""
     schema = await _registry(request).schema()
     page = schema.page(slug)
     if page is None:
         raise Http404(gettext("The server has no such settings object."))
+    wanted = ("Get", *operations)
+    if not all(_can(request, page, op) for op in wanted):
+        needed = Access(native=frozenset(page.permission_prefix + op for op in wanted))
+        return responses.forbidden(request, request.portal_user, needed)
     return schema, page
+
+
+def readable(request: PortalRequest, nodes: tuple[NavNode, ...], schema: SettingsSchema) -> tuple[NavNode, ...]:
+    """The navigation less the objects the person may not read (and headings left empty)."""
+    kept: list[NavNode] = []
+    for node in nodes:
+        if node.slug:
+            page = schema.page(node.slug)
+            if page is not None and _can(request, page, "Get"):
+                kept.append(node)
+        else:
+            children = readable(request, node.children, schema)
+            if children:
+                kept.append(NavNode(node.label, children=children))
+    return tuple(kept)
 
 
 def _page_url(page: SettingsPage) -> str:
@@ -134,13 +205,16 @@ def _show_problems(form: SchemaForm, outcome: SetOutcome) -> None:
             form.add_error(None, problem.message)
 
 
-def _layout(form: SchemaForm, sections: tuple[Section, ...], *, enterprise: bool) -> list[dict[str, Any]]:
-    """The form's sections, each field either editable (`bound`) or shown as it is."""
+def _layout(
+    form: SchemaForm, sections: tuple[Section, ...], *, enterprise: bool, editable: bool = True
+) -> list[dict[str, Any]]:
+    """The form's sections, each field either editable (`bound`) or shown as it is (every
+    field, for someone who may not change the object)."""
     layout = []
     for section in sections:
         rows = []
         for field in section.fields:
-            bound = form[field.name] if field.name in form.fields else None
+            bound = form[field.name] if editable and field.name in form.fields else None
             if bound is None and form.creating:
                 continue
             rows.append(
@@ -159,22 +233,32 @@ def _layout(form: SchemaForm, sections: tuple[Section, ...], *, enterprise: bool
 
 # --- navigation -------------------------------------------------------------------------
 @require_GET
-@require(READ)
+@require(SETTINGS_OBJECTS)
 async def index(request: PortalRequest) -> HttpResponse:
     schema = await _registry(request).schema()
-    context = {"navigation": schema.navigation(), "can_reload": _can(request, "settings-reload")}
+    navigation = readable(request, schema.navigation(), schema)
+    context = {"navigation": navigation, "can_reload": request.portal_user.has("settings-reload")}
     return render(request, "settings_pages/schema_index.html", context)
 
 
 # --- a singleton, or a collection's list ------------------------------------------------
 @require_http_methods(["GET", "POST"])
-@require(READ, post=needs("settings-update"))
+@require(READ)
 async def page(request: PortalRequest, slug: str) -> HttpResponse:
-    schema, settings_page = await _schema_page(request, slug)
+    refused = _refused_post(request, slug)
+    if refused is not None:
+        return refused
+    found = await _schema_page(request, slug, *(("Update",) if request.method == "POST" else ()))
+    if isinstance(found, HttpResponse):
+        return found
+    schema, settings_page = found
     if settings_page.singleton:
         return await _edit(request, schema, settings_page, SINGLETON_ID)
     if request.method == "POST":
         return HttpResponse(status=405)
+    if not _can(request, settings_page, "Query"):  # a collection's list is a query too
+        needed = Access(native=frozenset({settings_page.permission_prefix + "Query"}))
+        return responses.forbidden(request, request.portal_user, needed)
     return await _list(request, schema, settings_page)
 
 
@@ -227,7 +311,7 @@ async def _list(request: PortalRequest, schema: SettingsSchema, settings_page: S
         "pages": pages,
         "previous_url": link(number - 1) if number > 1 else "",
         "next_url": link(number + 1) if number < pages else "",
-        "can_update": _can(request, "settings-update"),
+        "can_update": _can(request, settings_page, "Create"),
     }
     template = "settings_pages/schema_list.html#results" if request.htmx else "settings_pages/schema_list.html"
     return render(request, template, context)
@@ -235,9 +319,15 @@ async def _list(request: PortalRequest, schema: SettingsSchema, settings_page: S
 
 # --- one object ---------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
-@require(READ, post=needs("settings-update"))
+@require(READ)
 async def item(request: PortalRequest, slug: str, object_id: str) -> HttpResponse:
-    schema, settings_page = await _schema_page(request, slug)
+    refused = _refused_post(request, slug)
+    if refused is not None:
+        return refused
+    found = await _schema_page(request, slug, *(("Update",) if request.method == "POST" else ()))
+    if isinstance(found, HttpResponse):
+        return found
+    schema, settings_page = found
     if settings_page.singleton:
         return HttpResponseRedirect(_page_url(settings_page))
     return await _edit(request, schema, settings_page, object_id[:100])
@@ -282,9 +372,11 @@ async def _edit(
         "switching": switching,
         "label": _label(settings_page, current, object_id),
         "action": _item_url(settings_page, object_id),
-        "layout": _layout(form, sections, enterprise=request.portal_user.enterprise),
-        "can_update": _can(request, "settings-update"),
-        "can_delete": _can(request, "settings-delete") and not settings_page.singleton,
+        "layout": _layout(
+            form, sections, enterprise=request.portal_user.enterprise, editable=_can(request, settings_page, "Update")
+        ),
+        "can_update": _can(request, settings_page, "Update"),
+        "can_delete": _can(request, settings_page, "Destroy") and not settings_page.singleton,
         "back": reverse("config:schema-index") if settings_page.singleton else _page_url(settings_page),
     }
     if request.method != "POST":
@@ -348,9 +440,12 @@ def _label(settings_page: SettingsPage, values: dict[str, Any], object_id: str) 
 
 # --- create -------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
-@require(UPDATE)
+@require(CREATE)
 async def create(request: PortalRequest, slug: str) -> HttpResponse:
-    schema, settings_page = await _schema_page(request, slug)
+    found = await _schema_page(request, slug, "Create")
+    if isinstance(found, HttpResponse):
+        return found
+    schema, settings_page = found
     if settings_page.singleton:
         return HttpResponseRedirect(_page_url(settings_page))
     variant = request.POST.get("type") or request.GET.get("type") or ""
@@ -406,9 +501,12 @@ async def create(request: PortalRequest, slug: str) -> HttpResponse:
 
 # --- delete -------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
-@require(needs("settings-list", "settings-delete"))
+@require(DESTROY)
 async def delete(request: PortalRequest, slug: str, object_id: str) -> HttpResponse:
-    schema, settings_page = await _schema_page(request, slug)
+    found = await _schema_page(request, slug, "Destroy")
+    if isinstance(found, HttpResponse):
+        return found
+    schema, settings_page = found
     if settings_page.singleton:
         return HttpResponseRedirect(_page_url(settings_page))
     object_id = object_id[:100]

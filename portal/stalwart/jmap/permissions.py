@@ -131,8 +131,7 @@ def as_rest(
     """
     enum = frozenset(known)
     have = frozenset(held) & enum if enum else frozenset(held)
-    # An administrator holds the whole enum, less what the server never lists.
-    everything = bool(enum) and have >= enum - NOT_REPORTED - {"sysAccountPasswordGet", "sysAccountPasswordUpdate"}
+    everything = _everything(have, enum)
     granted = set()
     for old in rest_names:
         if everything:  # an administrator of the whole server, also for what 0.16 dropped
@@ -146,3 +145,20 @@ def as_rest(
         if required and test(name in have for name in required):
             granted.add(old)
     return frozenset(granted)
+
+
+def _everything(have: frozenset[str], enum: frozenset[str]) -> bool:
+    # An administrator holds the whole enum, less what the server never lists.
+    return bool(enum) and have >= enum - NOT_REPORTED - {"sysAccountPasswordGet", "sysAccountPasswordUpdate"}
+
+
+def native(held: Iterable[str], known: Iterable[str]) -> tuple[frozenset[str], bool]:
+    """The 0.16 names of `held` that the server's enum `known` has, and whether they are all
+    of it (an administrator of the whole server: then the names are not kept, the flag says it).
+
+    At most the enum's size (660 names in 0.16.18), and nothing the enum does not know."""
+    enum = frozenset(known)
+    have = frozenset(str(name) for name in held) & enum
+    if _everything(have, enum):
+        return frozenset(), True
+    return have, False

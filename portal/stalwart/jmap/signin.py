@@ -8,7 +8,9 @@ is exchanged at `/auth/token` with the PKCE verifier; refresh is the same as on 
 
 What the person may do comes from `GET /api/account` (camelCase permissions), read against the
 server's permission enum in `/api/schema` (kept per schema hash: the hash changes with the
-release) and translated into the portal's rule names (`permissions.as_rest`).
+release) and translated into the portal's rule names (`permissions.as_rest`). The 0.16 names
+themselves are kept too (`JmapAuthorization.native`: only those the enum knows), for the pages
+gated per object (the schema's settings), with whether the person may read any settings object.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext
 
 from .. import errors, oauth
+from ..settings_types import SETTINGS_LAYOUT
 from ..transport import api_url, failure, shared_client
 from ..transport import json_or_none as _json_or_none
 from . import permissions
@@ -143,8 +146,22 @@ async def exchange_code(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SchemaPermissions:
+    """What sign-in reads from the server's schema: its `Permission` enum, and the read
+    permission (`sys<Object>Get`) of every object its settings navigation links to."""
+
+    names: tuple[str, ...]
+    settings_reads: frozenset[str] = frozenset()
+
+
 async def permission_enum(client: JmapClient) -> tuple[str, ...]:
-    """The server's `Permission` enum from `/api/schema` (one redirect, then the cached schema)."""
+    """The server's `Permission` enum from `/api/schema`."""
+    return (await schema_permissions(client)).names
+
+
+async def schema_permissions(client: JmapClient) -> SchemaPermissions:
+    """The permissions of `/api/schema` (one redirect, then what is kept per schema hash)."""
     headers = {"Authorization": client.authorization, "Accept": "application/json"}
     operation = f"GET {SCHEMA_PATH}"
     try:
@@ -153,19 +170,23 @@ async def permission_enum(client: JmapClient) -> tuple[str, ...]:
         if not location.startswith("/api/schema/"):
             if response.status_code >= 300:
                 raise errors.status_error(response.status_code, _json_or_none(response), operation=operation)
-            return _enum(_json_or_none(response))
-        key = "jmap-permission-enum:" + hashlib.sha256(location.encode()).hexdigest()[:32]
+            return _permissions(_json_or_none(response))
+        key = "jmap-schema-permissions:" + hashlib.sha256(location.encode()).hexdigest()[:32]
         known = await cache.aget(key)
-        if isinstance(known, tuple):
+        if isinstance(known, SchemaPermissions):
             return known
         response = await shared_client().get(api_url(location, {}), headers=headers)
     except httpx.HTTPError as exc:
         raise failure(exc, operation) from exc
     if response.status_code >= 300:
         raise errors.status_error(response.status_code, _json_or_none(response), operation=operation)
-    names = _enum(_json_or_none(response))
-    await cache.aset(key, names, timeout=SCHEMA_SECONDS)
-    return names
+    found = _permissions(_json_or_none(response))
+    await cache.aset(key, found, timeout=SCHEMA_SECONDS)
+    return found
+
+
+def _permissions(schema: Any) -> SchemaPermissions:
+    return SchemaPermissions(_enum(schema), _settings_reads(schema))
 
 
 def _enum(schema: Any) -> tuple[str, ...]:
@@ -177,6 +198,50 @@ def _enum(schema: Any) -> tuple[str, ...]:
         for entry in entries
         if isinstance(entry, (dict, str)) and (not isinstance(entry, dict) or "name" in entry)
     )
+
+
+def _settings_reads(schema: Any) -> frozenset[str]:
+    """`sys<Object>Get` of each `x:` object (or view of one) the layout "Settings" links to,
+    as the settings pages read them (`settings_types.SettingsSchema.navigation`)."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("objects"), dict):
+        return frozenset()
+    objects: dict[str, Any] = schema["objects"]
+    layouts = schema.get("layouts")
+    layout = next(
+        (entry for entry in layouts if isinstance(entry, dict) and entry.get("name") == SETTINGS_LAYOUT),
+        None,
+    ) if isinstance(layouts, list) else None
+    found: set[str] = set()
+    pending: list[Any] = list(layout.get("items") or []) if layout else []
+    while pending and len(found) < 1000:
+        raw = pending.pop()
+        if not isinstance(raw, dict):
+            continue
+        entry = raw.get("link") or raw.get("container") or raw
+        if not isinstance(entry, dict):
+            continue
+        if isinstance(entry.get("items"), list):
+            pending.extend(entry["items"])
+        view = entry.get("viewName")
+        if not isinstance(view, str) or not view.startswith("x:"):
+            continue
+        target = objects.get(view)
+        if isinstance(target, dict) and target.get("type") == "view":
+            target = objects.get(str(target.get("objectName") or ""))
+        prefix = target.get("permissionPrefix") if isinstance(target, dict) else None
+        if isinstance(prefix, str) and prefix:
+            found.add(prefix + "Get")
+    return frozenset(found)
+
+
+@dataclass(frozen=True, slots=True)
+class JmapAuthorization(oauth.AuthorizationCode):
+    """A 0.16 sign-in: the portal's rule names, and the server's own names it was read from
+    (`permissions.native`): the session keeps them for the gates written in 0.16 names."""
+
+    native: frozenset[str] = frozenset()
+    native_all: bool = False
+    reads_settings: bool = False
 
 
 async def account(token: str, rule_names: Iterable[str]) -> tuple[str, oauth.AuthorizationCode]:
@@ -191,14 +256,19 @@ async def account(token: str, rule_names: Iterable[str]) -> tuple[str, oauth.Aut
         raise errors.StalwartBadResponse(
             gettext("Stalwart's permission list is unreadable."), operation=f"GET {ACCOUNT_PATH}"
         )
-    enum = await permission_enum(client)
+    known = await schema_permissions(client)
     jmap_session = await client.session()
     name = str(jmap_session.get("username") or "")
-    granted = permissions.as_rest((str(name) for name in held), enum, rule_names)
-    return name, oauth.AuthorizationCode(
+    held_names = [str(name) for name in held]
+    granted = permissions.as_rest(held_names, known.names, rule_names)
+    native, native_all = permissions.native(held_names, known.names)
+    return name, JmapAuthorization(
         code="",
         permissions=granted,
         version=VERSION,
         enterprise=data.get("edition") == "enterprise",
         generation="jmap",
+        native=native,
+        native_all=native_all,
+        reads_settings=native_all or bool(native & known.settings_reads),
     )
