@@ -41,7 +41,10 @@ def sandbox_server() -> Iterator[tuple[Sandbox, str]]:
 
 
 @pytest.fixture
-def sandbox(sandbox_server, settings) -> Sandbox:
+def sandbox(request, sandbox_server, settings) -> Sandbox:
+    """The sandbox a test talks to (0.11.8), or its `generation`'s when it asks for one."""
+    if "generation" in request.fixturenames:
+        return request.getfixturevalue("generation").sandbox
     state, url = sandbox_server
     state.reset()
     settings.STALWART_URL = url
@@ -81,6 +84,36 @@ def versioned_sandbox(stalwart_version, version_servers, settings) -> Sandbox:
     state.reset()
     settings.STALWART_URL = url
     return state
+
+
+#: The newest server of each API generation: REST /api (0.15.5) and JMAP (0.16.18).
+GENERATIONS = ("0.15.5", "0.16.18")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The server a test of both generations talks to (`sandbox` is this one's too)."""
+
+    version: str
+    sandbox: Sandbox
+
+    @property
+    def jmap(self) -> bool:
+        return self.version.startswith("0.16")
+
+    def upstream_failure(self) -> str:
+        """Make every API request fail with a 500; returns the operation the error page names."""
+        self.sandbox.faults.server_error(500, prefix="/jmap/" if self.jmap else "/api/")
+        return "POST /jmap/" if self.jmap else "GET /api/"
+
+
+@pytest.fixture(params=GENERATIONS, ids=("rest", "jmap"))
+def generation(request, version_servers, settings) -> Generation:
+    """Runs a test once against each API generation, for pages that behave the same on both."""
+    state, url = version_servers(request.param)
+    state.reset()
+    settings.STALWART_URL = url
+    return Generation(request.param, state)
 
 
 @pytest.fixture

@@ -4,21 +4,17 @@ shared fixtures (`signed_in`, ...) sign in to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from sandbox.server import run_in_thread
 from sandbox.state import Sandbox
 
 VERSION = "0.16.18"
 
 
 @pytest.fixture(scope="session")
-def jmap_server() -> Iterator[tuple[Sandbox, str]]:
-    state = Sandbox(version=VERSION, enterprise=True)
-    with run_in_thread(state) as url:
-        yield state, url
+def jmap_server(version_servers) -> tuple[Sandbox, str]:
+    """The 0.16 sandbox, the same server the `generation` tests use."""
+    return version_servers(VERSION)
 
 
 @pytest.fixture
