@@ -9,8 +9,9 @@ from portal.stalwart import backend
 from portal.stalwart.client import StalwartClient
 from portal.stalwart.jmap.backend import JmapBackend
 from sandbox.mailflow import state
-from sandbox.queue import enqueue, schedule_report
+from sandbox.queue import enqueue
 from tests.faults import broken_upstream
+from tests.queue.test_outgoing_reports import make_reports
 
 HOSTILE_SENDER = '"<script>alert(1)</script>"@evil.example'
 
@@ -96,13 +97,6 @@ def test_detail_shows_every_recipient_and_the_headers(signed_in, sandbox, scene)
     assert "Delivery is paused" not in content
     assert any(r.path.startswith("/jmap/download/") for r in sandbox.requests)  # headers, with fetchAnyBlob
     assert "Subject:" in content or "From:" in content
-
-
-def test_a_gone_message_is_explained(signed_in, sandbox, scene):
-    client = signed_in("admin")
-    response = client.get("/queue/messages/999999/")
-    assert response.status_code == 404
-    assert "no longer in the queue" in response.content.decode()
 
 
 def test_retry_now_reschedules_every_pending_domain(signed_in, sandbox, scene):
@@ -214,36 +208,7 @@ def test_bulk_that_changed_asks_again(signed_in, sandbox, scene):
 # --- outgoing reports ------------------------------------------------------------------------
 @pytest.fixture
 def reports(sandbox):
-    state(sandbox).clear()
-    policy = {"domain": "gmail.com", "adkim": "Relaxed", "aspf": "Relaxed", "p": "Reject", "sp": "Reject"}
-    record = {
-        "row": {
-            "source_ip": "192.0.2.9",
-            "count": 4,
-            "policy_evaluated": {"disposition": "Reject", "dkim": "Fail", "spf": "Fail", "reason": []},
-        },
-        "identifiers": {"envelope_to": None, "envelope_from": "b.example", "header_from": "<script>x</script>"},
-        "auth_results": {"dkim": [], "spf": []},
-        "extensions": [],
-    }
-    dmarc = schedule_report(
-        sandbox,
-        kind="d",
-        domain="gmail.com",
-        period=86400,
-        rua=[{"uri": "mailto:rua@gmail.com", "max_size": 0}],
-        data={"policy_published": policy, "records": [record]},
-    )
-    tls = schedule_report(
-        sandbox,
-        kind="t",
-        domain="fabrikam.com",
-        period=7 * 86400,
-        rua=[{"Http": "https://tls.fabrikam.com/r"}],
-        data={"policies": []},
-    )
-    sandbox.requests.clear()
-    return {"dmarc": dmarc, "tls": tls}
+    return make_reports(sandbox)
 
 
 def _report_links(content: str) -> list[str]:

@@ -19,8 +19,8 @@ def calls(sandbox, method=None):
     ]
 
 
-@pytest.fixture
-def reports(sandbox):
+def make_reports(sandbox) -> dict:
+    """A daily DMARC report for gmail.com (hostile identifiers) and a weekly TLS report for fabrikam.com."""
     state(sandbox).clear()
     policy = {"domain": "x", "adkim": "Relaxed", "aspf": "Relaxed", "p": "Reject", "sp": "Reject", "testing": False}
     record = {
@@ -55,6 +55,11 @@ def reports(sandbox):
     )
     sandbox.requests.clear()
     return {"dmarc": dmarc, "tls": tls}
+
+
+@pytest.fixture
+def reports(sandbox):
+    return make_reports(sandbox)
 
 
 def test_list_and_filters(signed_in, sandbox, reports):

@@ -171,7 +171,7 @@ def test_detail_without_blob_fetch_hides_headers(signed_in, sandbox, scene):
     assert "Retry now" in content and "Cancel" not in content
 
 
-def test_gone_message_is_a_friendly_404(signed_in, sandbox, scene):
+def test_gone_message_is_a_friendly_404(signed_in, generation):
     client = signed_in("admin")
     response = client.get("/queue/messages/12345/")
     assert response.status_code == 404
