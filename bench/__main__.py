@@ -157,16 +157,30 @@ class Timing:
 
 
 async def hammer(
-    url: str | list[str], *, count: int, concurrency: int, headers=None, cookies=None, expect: str = ""
+    url: str | list[str],
+    *,
+    count: int,
+    concurrency: int,
+    headers=None,
+    cookies=None,
+    expect: str = "",
+    body: bytes | None = None,
 ) -> Timing:
-    """`count` GETs of `url`; given several URLs (portal processes behind a balancer), in turn."""
+    """`count` GETs of `url` (POSTs of `body` when given: a JMAP request); given several URLs
+    (portal processes behind a balancer), in turn."""
     urls = [url] if isinstance(url, str) else list(url)
     samples: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=concurrency * len(urls), max_keepalive_connections=concurrency * len(urls))
     async with httpx.AsyncClient(headers=headers, cookies=cookies, timeout=60, limits=limits) as client:
+
+        async def send(target: str) -> httpx.Response:
+            if body is None:
+                return await client.get(target)
+            return await client.post(target, content=body)
+
         for each in urls:
-            await client.get(each)  # warm up
+            await send(each)  # warm up
         queue = asyncio.Queue()
         for number in range(count):
             queue.put_nowait(urls[number % len(urls)])
@@ -176,7 +190,7 @@ async def hammer(
             while not queue.empty():
                 target = queue.get_nowait()
                 started = time.perf_counter()
-                response = await client.get(target)
+                response = await send(target)
                 samples.append(time.perf_counter() - started)
                 if response.status_code != 200 or (expect and expect not in response.text):
                     errors += 1
@@ -313,6 +327,8 @@ class Side:
     expect: str = ""
     timing: Timing | None = None
     cpu: float = 0.0
+    #: the request body of a direct JMAP call (POSTed instead of a GET)
+    body: bytes | None = None
 
     @property
     def cpu_ms(self) -> float:
@@ -331,7 +347,7 @@ async def side_by_side(sides: list[Side], *, count: int, rounds: int = ROUNDS) -
             side.timing.add(
                 await hammer(
                     side.urls, count=share, concurrency=1, cookies=side.cookies, headers=side.headers,
-                    expect=side.expect,
+                    expect=side.expect, body=side.body,
                 )
             )  # fmt: skip
             side.cpu += sum(cpu_seconds(pid) for pid in side.pids) - before
@@ -409,6 +425,301 @@ def measure_report_warm_calls(workdir: Path) -> dict:
         rows = warm.text.count("<tr") - 1
         assert cold.status_code == warm.status_code == 200 and rows > 0, warm.text[:300]
         return {"calls": len(calls), "rows": rows}
+
+
+# --- Stalwart 0.16 beside 0.15.5 ----------------------------------------------------------------
+JMAP_VERSION = "0.16.18"
+REST_VERSION = "0.15.5"
+#: The pages measured on both generations: (key, label, portal path, what a full page shows).
+JMAP_PAGES = (
+    ("list", "account list, 50 rows", "/directory/accounts/?size=50", "data-table"),
+    ("dmarc", "DMARC report list, 25 rows, warm", "/reports/dmarc/", "data-table"),
+)
+#: The direct call of each page on <= 0.15 (on 0.16 it is the JMAP request the page sent).
+REST_DIRECT = {
+    "list": f"/api/principal?types=individual&page=1&limit=50&fields={LIST_FIELDS}",
+    "dmarc": "/api/reports/dmarc?page=1&limit=25",
+}
+
+
+@contextmanager
+def recording_sandbox(state):
+    """`state` served from a thread of this process, keeping the body of every JMAP request
+    (`POST /jmap/`): the direct baseline on 0.16 is the very request the page made."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from sandbox.app import create_app
+
+    bodies: list[bytes] = []
+    app = create_app(state)
+
+    async def recording(scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/jmap/":
+            return await app(scope, receive, send)
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        bodies.append(body)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await app(scope, replay, send)
+
+    port = free_port()
+    config = uvicorn.Config(recording, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                            access_log=False)  # fmt: skip
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # not in the main thread
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the recording sandbox did not start")
+        time.sleep(0.01)
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+    try:
+        yield f"http://127.0.0.1:{port}", bodies
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def jmap_access_token(stalwart_url: str, name: str = "admin", password: str = "Admin-Sandbox-1") -> str:
+    """An access token from a 0.16 server: `POST /api/auth` for a code, `/auth/token` with PKCE."""
+    import base64
+    import hashlib
+    import secrets
+
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    client_id, redirect_uri = "bench", "stalwart://bench"
+    answer = httpx.post(
+        f"{stalwart_url}/api/auth",
+        json={"type": "authCode", "accountName": name, "accountSecret": password, "clientId": client_id,
+              "redirectUri": redirect_uri, "codeChallenge": challenge, "codeChallengeMethod": "S256"},
+    ).json()  # fmt: skip
+    tokens = httpx.post(
+        f"{stalwart_url}/auth/token",
+        data={"grant_type": "authorization_code", "code": answer["client_code"], "client_id": client_id,
+              "redirect_uri": redirect_uri, "code_verifier": verifier},
+    ).json()  # fmt: skip
+    return tokens["access_token"]
+
+
+def count_round_trips(workdir: Path) -> dict:
+    """Requests that reach the sandbox per page, cold (first visit after sign-in) and warm
+    (opened again), on both generations; and the JMAP request each 0.16 page sends."""
+    from sandbox.state import Sandbox
+
+    found: dict = {"jmap_bodies": {}}
+    for generation, version in (("rest", REST_VERSION), ("jmap", JMAP_VERSION)):
+        state = Sandbox(version=version, enterprise=True, scale=1000)
+        with (
+            recording_sandbox(state) as (stalwart_url, bodies),
+            portal(stalwart_url, workdir, {"REDIS_URL": ""}) as (portal_url, _, _),
+        ):
+            cookies = sign_in(portal_url)
+            with httpx.Client(base_url=portal_url, cookies=cookies, timeout=60) as client:
+                for key, _, path, expect in JMAP_PAGES:
+                    counts = {}
+                    for visit in ("cold", "warm"):
+                        state.requests.clear()
+                        bodies.clear()
+                        page = client.get(path)
+                        rows = page.text.count("<tr") - 1
+                        if page.status_code != 200 or expect not in page.text or rows < 1:
+                            raise RuntimeError(f"{path} on {version}: {page.status_code} {page.text[:300]}")
+                        counts[visit] = len(state.requests)
+                    found[f"{generation}_{key}"] = {**counts, "rows": rows}
+                    if generation == "jmap":
+                        if len(bodies) != 1:
+                            raise RuntimeError(f"{path} on {version} sent {len(bodies)} JMAP requests")
+                        found["jmap_bodies"][key] = bodies[0]
+    return found
+
+
+def measure_jmap(workdir: Path, *, count: int) -> dict:
+    """The account list and the DMARC report list on 0.16 beside 0.15.5: round trips per page,
+    then p50 with 5 ms added to every sandbox answer against the direct call, side by side."""
+    trips = count_round_trips(workdir)
+    latency = ["--latency-ms", "5"]
+    rows: list[dict] = []
+    with (
+        sandbox(1000, ["--version", REST_VERSION, *latency]) as rest_url,
+        sandbox(1000, ["--version", JMAP_VERSION, *latency]) as jmap_url,
+        portal(rest_url, workdir, {"REDIS_URL": ""}) as (rest_portal, rest_pid, _),
+        portal(jmap_url, workdir, {"REDIS_URL": ""}) as (jmap_portal, jmap_pid, _),
+    ):
+        rest_cookies, jmap_cookies = sign_in(rest_portal), sign_in(jmap_portal)
+        rest_auth = {"Authorization": f"Bearer {access_token(rest_url)}"}
+        jmap_auth = {"Authorization": f"Bearer {jmap_access_token(jmap_url)}", "Content-Type": "application/json"}
+        pairs = []
+        for key, label, path, expect in JMAP_PAGES:
+            for generation, version in (("rest", REST_VERSION), ("jmap", JMAP_VERSION)):
+                if generation == "rest":
+                    through = Side(f"{key} {version}", [f"{rest_portal}{path}"], [rest_pid], cookies=rest_cookies,
+                                   expect=expect)  # fmt: skip
+                    direct = Side(f"{key} {version} direct", [f"{rest_url}{REST_DIRECT[key]}"], [], headers=rest_auth)
+                else:
+                    through = Side(f"{key} {version}", [f"{jmap_portal}{path}"], [jmap_pid], cookies=jmap_cookies,
+                                   expect=expect)  # fmt: skip
+                    direct = Side(f"{key} {version} direct", [f"{jmap_url}/jmap/"], [], headers=jmap_auth,
+                                  body=trips["jmap_bodies"][key], expect='"methodResponses"')  # fmt: skip
+                pairs.append((key, label, generation, version, through, direct))
+        asyncio.run(side_by_side([side for pair in pairs for side in pair[4:]], count=count))
+        for key, label, generation, version, through, direct in pairs:
+            result = compare_sides(f"{label}, Stalwart {version}, 5 ms upstream latency", through, direct)
+            found = trips[f"{generation}_{key}"]
+            result.update(page=key, generation=generation, version=version, calls=found["warm"],
+                          calls_cold=found["cold"])  # fmt: skip
+            rows.append(result)
+            print(row(result), f"CPU {result['portal_cpu_ms']:.2f} ms/page, calls {found['warm']} warm "
+                  f"/ {found['cold']} cold", flush=True)  # fmt: skip
+    return {"rows": rows}
+
+
+def jmap_figures(jmap: dict) -> tuple[dict, dict]:
+    """The 0.16 figures (budgets) and measurements (the 0.15.5 rows beside them)."""
+    at = {(r["page"], r["generation"]): r for r in jmap["rows"]}
+    figures = {
+        "jmap_list_calls": figure(at[("list", "jmap")]["calls"], "calls", 1),
+        "jmap_dmarc_list_calls": figure(at[("dmarc", "jmap")]["calls"], "calls", 1),
+        "jmap_list_added_ms_5ms": figure(at[("list", "jmap")]["added_p50"], "ms", 2.0),
+        "jmap_dmarc_list_added_ms_5ms": figure(at[("dmarc", "jmap")]["added_p50"], "ms", 2.0),
+    }
+    measurements = {}
+    for r in jmap["rows"]:
+        generation = "jmap" if r["generation"] == "jmap" else "rest_0155"
+        prefix = f"{generation}_{'list' if r['page'] == 'list' else 'dmarc_list'}"
+        measurements[f"{prefix}_p50_ms_5ms"] = round(r["portal_p50"], 3)
+        measurements[f"{prefix}_direct_p50_ms_5ms"] = round(r["direct_p50"], 3)
+        measurements[f"{prefix}_cpu_ms_5ms"] = round(r["portal_cpu_ms"], 3)
+        measurements[f"{prefix}_calls_cold"] = r["calls_cold"]
+        if r["generation"] == "rest":
+            measurements[f"{prefix}_added_ms_5ms"] = round(r["added_p50"], 3)
+            measurements[f"{prefix}_calls"] = r["calls"]
+    return figures, measurements
+
+
+def jmap_section(jmap: dict, figures: dict, info: dict) -> str:
+    """The "Stalwart 0.16 beside 0.15.5" part of BENCHMARKS.md (between its heading and the notes)."""
+    header = (
+        "| Measurement | portal p50 / p99 ms | direct p50 / p99 ms | added p50 ms | portal/direct p50 | "
+        "req/s portal / direct | errors |\n|---|---|---|---|---|---|---|"
+    )
+    at = {(r["page"], r["generation"]): r for r in jmap["rows"]}
+    load = " / ".join(f"{x:.1f}" for x in info["load_average_at_start"])
+    lines = []
+    for page, name, calls in (("list", "Account list", "jmap_list_calls"),
+                              ("dmarc", "DMARC report list", "jmap_dmarc_list_calls")):  # fmt: skip
+        new, old = at[(page, "jmap")], at[(page, "rest")]
+        added = "jmap_list_added_ms_5ms" if page == "list" else "jmap_dmarc_list_added_ms_5ms"
+        lines.append(
+            f"- {name} on {JMAP_VERSION}: **{new['calls']}** upstream round trip per page, warm (budget 1, "
+            f"{holds(figures, calls)}; {new['calls_cold']} on the first visit after sign-in); added p50 at 5 ms "
+            f"**{new['added_p50']:.2f} ms** (budget ≤ 2.0 ms, {holds(figures, added)}), ratio {new['ratio']:.2f}, "
+            f"CPU {new['portal_cpu_ms']:.2f} ms per page. On {REST_VERSION}: {old['calls']} round trip warm, "
+            f"{old['calls_cold']} cold; added {old['added_p50']:.2f} ms, ratio {old['ratio']:.2f}, CPU "
+            f"{old['portal_cpu_ms']:.2f} ms."
+        )
+    return f"""## Stalwart 0.16 beside 0.15.5
+
+Measured on {info["date"][:10]} (load average {load} at the start; pace {info["pace_ms_at_start"]:.0f} ms;
+`python -m bench --only jmap` runs this part alone). Two sandboxes, {REST_VERSION} and {JMAP_VERSION}
+(Enterprise, 1,000 extra accounts, 5 ms added to every answer), each behind its own portal process;
+the eight sides (two pages, two generations, portal and direct) alternate in {ROUNDS} rounds. "Direct"
+on {REST_VERSION} is the `GET /api/…` the page makes; on {JMAP_VERSION} it is the page's own JMAP request
+(`POST /jmap/`, recorded from the portal: the query, the get by back-reference and the look-ups of
+names, in one request), with a token from `/api/auth`. Round trips are the requests that reached a
+sandbox running in the benchmark's process (`sandbox.requests`) for a page opened a second time
+(warm: the JMAP session and its limits are cached at sign-in; the DMARC list on {REST_VERSION} keeps its
+report details in the report cache, on {JMAP_VERSION} the list's one request carries them whole).
+
+{chr(10).join(lines)}
+
+{header}
+{chr(10).join(row(r) for r in jmap["rows"])}
+
+"""
+
+
+JMAP_HEADING = "## Stalwart 0.16 beside 0.15.5"
+JMAP_BUDGET = "- Stalwart 0.16:"
+
+
+def jmap_budget_line(jmap: dict, figures: dict) -> str:
+    at = {(r["page"], r["generation"]): r for r in jmap["rows"]}
+    new_list, new_dmarc = at[("list", "jmap")], at[("dmarc", "jmap")]
+    old_list, old_dmarc = at[("list", "rest")], at[("dmarc", "rest")]
+    return (
+        f"{JMAP_BUDGET} the account list and the DMARC report list, **{new_list['calls']}** and "
+        f"**{new_dmarc['calls']}** upstream round trip per page (budget 1, {holds(figures, 'jmap_list_calls')}, "
+        f"{holds(figures, 'jmap_dmarc_list_calls')}); added p50 at 5 ms **{new_list['added_p50']:.2f}** and "
+        f"**{new_dmarc['added_p50']:.2f} ms** (budget ≤ 2.0 ms, {holds(figures, 'jmap_list_added_ms_5ms')}, "
+        f"{holds(figures, 'jmap_dmarc_list_added_ms_5ms')}), beside {old_list['added_p50']:.2f} and "
+        f"{old_dmarc['added_p50']:.2f} ms on {REST_VERSION} in the same run (below)."
+    )
+
+
+def splice_jmap(text: str, jmap: dict, figures: dict, info: dict) -> str:
+    """BENCHMARKS.md with its 0.16 section and budget line put in (or replaced), the rest kept."""
+    section = jmap_section(jmap, figures, info)
+    head, marker, notes = text.partition("<!-- notes -->")
+    if JMAP_HEADING in head:
+        head = head[: head.index(JMAP_HEADING)]
+    elif not head.endswith("\n\n"):
+        head = head.rstrip("\n") + "\n\n"
+    lines = head.split("\n")
+    line = jmap_budget_line(jmap, figures)
+    kept = [each for each in lines if not each.startswith(JMAP_BUDGET)]
+    at = next((n for n, each in enumerate(kept) if each.startswith("- Not budgets:")), None)
+    if at is None:
+        at = next((n + 1 for n, each in enumerate(kept) if each == "## Budgets"), len(kept))
+        kept[at:at] = ["", line] if at < len(kept) else [line]
+    else:
+        kept.insert(at, line)
+    return "\n".join(kept) + section + marker + notes
+
+
+def run_jmap_only(args) -> None:
+    """`python -m bench --only jmap`: the 0.16 part alone, merged into the results and BENCHMARKS.md."""
+    load_at_start, begun, pace = os.getloadavg(), time.monotonic(), {"start": pace_ms()}
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    try:
+        jmap = measure_jmap(workdir, count=args.requests)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    info = machine(load_at_start, time.monotonic() - begun, pace)
+    figures, measurements = jmap_figures(jmap)
+    results = Path(args.results)
+    document = json.loads(results.read_text()) if results.exists() else {"figures": {}, "measurements": {}}
+    document["figures"].update(figures)
+    document["measurements"].update(measurements)
+    document["machine_jmap"] = info
+    results.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nwrote {results}")
+    output = Path(args.output)
+    output.write_text(splice_jmap(output.read_text() if output.exists() else "", jmap, figures, info))
+    print(f"wrote {output}")
+    missed = [name for name, value in figures.items() if not value["holds"]]
+    if missed:
+        print(f"budgets missed: {', '.join(missed)}", file=sys.stderr)
+        sys.exit(1)
 
 
 # --- exports ------------------------------------------------------------------------------------
@@ -559,7 +870,10 @@ def main() -> None:
     parser.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--streams", type=int, default=1000, help="concurrent live streams (0: skip)")
     parser.add_argument("--export-rows", type=int, default=EXPORT_ROWS, help="accounts and audit rows exported")
+    parser.add_argument("--only", choices=["jmap"], help="run one part alone (jmap: Stalwart 0.16 beside 0.15.5)")
     args = parser.parse_args()
+    if args.only == "jmap":
+        return run_jmap_only(args)
     load_at_start, begun, pace = os.getloadavg(), time.monotonic(), {"start": pace_ms()}
     results, scale_rows, latency_rows = [], [], []
     footprint: dict = {}
@@ -615,6 +929,7 @@ def main() -> None:
                     result["latency"], result["shape"] = latency, side.label
                     latency_rows.append(result)
                     print(row(result), f"CPU {result['portal_cpu_ms']:.2f} ms/page", flush=True)
+        jmap = measure_jmap(workdir, count=args.requests)
         with (
             sandbox(100, ["--latency-ms", "20"]) as stalwart_url,
             portal(stalwart_url, workdir, {**default_env, "REPORT_CACHE_SECONDS": "0"}) as (portal_url, _, _),
@@ -647,6 +962,8 @@ def main() -> None:
     if streams is not None:
         figures["sse_1000_rss_mb"] = figure(streams.rss_peak, "MB", 300.0)
         figures["sse_relay_p99_ms"] = figure(pct(streams.relay, 99), "ms", 100.0)
+    jmap_budgets, jmap_measurements = jmap_figures(jmap)
+    figures.update(jmap_budgets)
     one = at[(1, "default")]
     measurements = {
         "list_added_ms_1ms": round(one["added_p50"], 3),
@@ -661,12 +978,15 @@ def main() -> None:
         "export_accounts_seconds": round(exports["accounts"]["seconds"], 2),
         "export_audit_seconds": round(exports["audit"]["seconds"], 2),
         "throughput_c32_pages_per_s": round(results[2]["portal_rate"], 1),
+        **jmap_measurements,
     }
     document = {"machine": machine(load_at_start, time.monotonic() - begun, pace), "figures": figures,
                 "measurements": measurements}  # fmt: skip
     Path(args.results).write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwrote {args.results}")
     write_report(args.output, document, results, scale_rows, latency_rows, fanout, warm, exports, footprint, streams)
+    output = Path(args.output)
+    output.write_text(splice_jmap(output.read_text(), jmap, figures, document["machine"]))
     missed = [name for name, value in figures.items() if not value["holds"]]
     if missed:
         print(f"budgets missed: {', '.join(missed)}", file=sys.stderr)
