@@ -254,6 +254,7 @@ class SettingsSchema:
         self._sections: dict[tuple[str, str], tuple[Section, ...]] = {}
         self._properties: dict[str, dict[str, Field]] = {}
         self._choices: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._texts: dict[str, dict[str, tuple[str, str]]] = {}
         self._navigation: tuple[NavNode, ...] | None = None
 
     # --- objects and pages ------------------------------------------------------------------
@@ -391,6 +392,17 @@ class SettingsSchema:
                 if _text(e.get("name"))
             )
         return self._choices[name]
+
+    def enum_texts(self, name: str) -> Mapping[str, tuple[str, str]]:
+        """Each member of an enum with its label and its explanation ("" where the schema has
+        none): `EventType` names what the server logs and traces (`queue.message-queued`)."""
+        if name not in self._texts:
+            self._texts[name] = {
+                _text(e.get("name")): (_text(e.get("label")), _text(e.get("explanation") or e.get("description")))
+                for e in map(_dict, _list(self._enums.get(name)))
+                if _text(e.get("name"))
+            }
+        return self._texts[name]
 
     def label_property(self, object_name: str) -> str:
         """The property that names an object of a collection (its list's `labelProperty`)."""

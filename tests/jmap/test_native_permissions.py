@@ -169,3 +169,41 @@ def test_native_names_are_bounded_by_the_enum():
     assert held == frozenset({"sysLogGet", "authenticate"}) and everything is False
     assert native_names.native(["a", "b"], ["a", "b"]) == (frozenset(), True)
     assert native_names.native(["a"], []) == (frozenset(), False)
+
+
+# --- readable event names ------------------------------------------------------------------
+def test_log_lines_show_the_schemas_label_with_the_name(signed_in, sandbox):
+    from sandbox.observability import Event, state
+
+    state(sandbox).emit([Event("auth.failed", sandbox.now() + 5, {"accountName": "x"})], store_span=False)
+    client = signed_in("admin")
+    html = client.get("/observability/logs/?q=auth.failed").content.decode()
+    assert '<span class="cell-title"><bdi>Authentication failed</bdi></span>' in html
+    assert ">auth.failed<" in html  # the name stays beside it
+    assert sum(1 for r in sandbox.requests if r.path == "/jmap/") == 1  # the labels cost no JMAP call
+
+
+def test_the_span_timeline_shows_labels_and_explanations(signed_in, sandbox):
+    from sandbox.observability import state
+
+    client = signed_in("admin")
+    span_id = next(
+        sid for sid, s in sorted(state(sandbox).spans.items()) if s.events[0].type == "smtp.connection-start"
+    )
+    html = client.get(f"/observability/history/span/{span_id}/").content.decode()
+    assert ">SMTP connection started<" in html and "smtp.connection-start" in html
+    assert "A new SMTP connection was started" in html
+
+
+def test_labels_reach_nested_events_and_unknown_names_stay_bare():
+    from portal.stalwart.jmap.observe import labelled
+    from portal.stalwart.observability_types import TraceEvent
+
+    texts = {"a.b": ("A B", "What A B is"), "c.d": ("C D", "")}
+    inner = TraceEvent("c.d", "", "", None, ())
+    outer = TraceEvent("a.b", "", "", None, (("causedBy", inner), ("list", (inner, "x")), ("n", 1)))
+    shown = labelled(outer, texts)
+    assert (shown.text, shown.details) == ("A B", "What A B is")
+    assert shown.data[0][1].text == "C D" and shown.data[1][1][0].text == "C D" and shown.data[2] == ("n", 1)
+    bare = labelled(TraceEvent("e.f", "", "", None, ()), texts)
+    assert (bare.text, bare.details) == ("", "")

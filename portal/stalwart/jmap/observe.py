@@ -9,7 +9,7 @@ The results are the typed values the REST areas return (`LogEntry`, `TraceSummar
   ignored, `total` is always the query limit). `list(page=, anchor=)` gives the entries after
   the anchor, and a `total` that says whether more may follow, as the REST estimate does. A
   page asked for by number alone is read from the newest entry on (two requests). 0.16 writes
-  no description of an event, only its name: `event_id` holds it, `event` is empty.
+  only an event's name (`event_id`); `event` is its label from the server's schema.
 * `x:Trace` events carry `keyValues` (`{"key", "value": {"@type", "value"}}`) instead of a
   `data` object; they become `TraceEvent.data` pairs with plain values (nested events as
   `TraceEvent`s, lists as tuples). Trace ids are the span ids written as Stalwart ids.
@@ -18,7 +18,10 @@ The results are the typed values the REST areas return (`LogEntry`, `TraceSummar
   `LiveStream` this area opens reads them (`stream.trace_batch`, `stream.metrics_frame`).
 
 Event and metric names are the server's (0.16 renamed some: `queue.message-queued` was
-`queue.queue-message`); they are shown as the server writes them. `x:Trace`, `x:Metric` and
+`queue.queue-message`). 0.16 sends no description with an event: its label and explanation
+are read from the server's schema (enum `EventType` of `/api/schema`, the schema the settings
+area keeps per hash: `event_texts`) and become `text`/`details` as the REST ones (`LogEntry.event`
+for a log line); where the schema cannot be read the names are shown bare. `x:Trace`, `x:Metric` and
 the tracing and metrics streams need an Enterprise licence: the server's refusal (a
 `forbidden` method error naming the Enterprise edition, a 404 for a live token) becomes
 `EnterpriseRequired`, as on REST.
@@ -26,9 +29,10 @@ the tracing and metrics streams need an Enterprise licence: the server's refusal
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +47,7 @@ from ..transport import api_url, failure, shared_client, status_failure
 from ..types import Page
 from .client import Call, JmapClient, Results, ref
 from .ids import id_number, id_text, is_id
+from .settings import JmapSettings
 
 TOKEN_PATH = "/api/token/"
 LIVE_PATH = "/api/live/"
@@ -127,6 +132,40 @@ def trace_event(item: Mapping[str, Any]) -> TraceEvent:
     return TraceEvent(
         type=name, text="", details="", created=parse_time(item.get("timestamp")), data=_key_values(values)
     )
+
+
+#: The schema's enum of event names, with a label and an explanation each.
+EVENT_ENUM = "EventType"
+NO_TEXTS: Mapping[str, tuple[str, str]] = {}
+
+
+async def event_texts(client: JmapClient) -> Mapping[str, tuple[str, str]]:
+    """`{event name: (label, explanation)}` from the server's schema (kept per schema hash by
+    the settings area, parsed once); empty when the schema cannot be read: the names stay bare."""
+    try:
+        schema = await JmapSettings(client).schema()
+    except errors.StalwartError:
+        return NO_TEXTS
+    return schema.enum_texts(EVENT_ENUM)
+
+
+def labelled(event: TraceEvent, texts: Mapping[str, tuple[str, str]]) -> TraceEvent:
+    """The event (and the events nested in its values) with the schema's label and explanation."""
+    label, explanation = texts.get(event.type, ("", ""))
+    return dataclasses.replace(
+        event,
+        text=label or event.text,
+        details=explanation or event.details,
+        data=tuple((key, _labelled_value(value, texts)) for key, value in event.data),
+    )
+
+
+def _labelled_value(value: Any, texts: Mapping[str, tuple[str, str]]) -> Any:
+    if isinstance(value, TraceEvent):
+        return labelled(value, texts)
+    if isinstance(value, tuple):
+        return tuple(_labelled_value(item, texts) for item in value)
+    return value
 
 
 def metric_point(item: Any) -> MetricPoint:
@@ -243,6 +282,11 @@ class JmapLogs:
             ) from exc
         by_id = {str(item.get("id")): item for item in found}
         entries = tuple(log_entry(by_id[i]) for i in ids if i in by_id)
+        if entries:
+            texts = await event_texts(self._client)
+            entries = tuple(
+                dataclasses.replace(entry, event=texts.get(entry.event_id, ("", ""))[0]) for entry in entries
+            )
         before = (page - 1) * limit
         full = len(ids) >= limit
         return Page(items=entries, total=before + len(ids) + (1 if full else 0))
@@ -321,7 +365,11 @@ class JmapTelemetry:
         found = [item for item in _answer(results, call_id).get("list") or [] if isinstance(item, dict)]
         if not found:
             return ()
-        return tuple(trace_event(item) for item in _indexed(found[0].get("events")) if isinstance(item, dict))
+        events = tuple(trace_event(item) for item in _indexed(found[0].get("events")) if isinstance(item, dict))
+        if not events:
+            return ()
+        texts = await event_texts(self._client)
+        return tuple(labelled(event, texts) for event in events)
 
     async def metrics(
         self, *, after: datetime | None = None, before: datetime | None = None, ids: Iterable[str] = ()
@@ -415,11 +463,16 @@ class JmapTelemetry:
         """The live trace stream: `trace` frames of `x:TraceEvent`s, and `ping`s.
 
         `text` matches any value; `keys` (`{"remoteIp": "192.0.2.1"}`) must all match."""
+        texts = await event_texts(self._client)  # before the token, which lives a minute
         token = await self.tracing_token()
         params = {key: value for key, value in (keys or {}).items() if key not in ("token", "filter") and value}
         if text:
             params["filter"] = text
-        return await _open(LIVE_PATH + "tracing", params, token)
+
+        def traces(event: SSEEvent) -> tuple[TraceEvent, ...]:
+            return tuple(labelled(found, texts) for found in live_traces(event))
+
+        return await _open(LIVE_PATH + "tracing", params, token, traces=traces)
 
     async def open_live_metrics(self, metrics: Sequence[str], *, interval: int = 30) -> LiveStream:
         """The live metrics stream: a `metrics` frame now, then one every `interval` seconds."""
@@ -428,9 +481,15 @@ class JmapTelemetry:
         return await _open(LIVE_PATH + "metrics", params, token)
 
 
-async def _open(path: str, params: dict[str, str], token: str) -> LiveStream:
+async def _open(
+    path: str,
+    params: dict[str, str],
+    token: str,
+    *,
+    traces: Callable[[SSEEvent], tuple[TraceEvent, ...]] = live_traces,
+) -> LiveStream:
     try:
-        return await open_stream(path, params, token, traces=live_traces, metrics=live_metrics)
+        return await open_stream(path, params, token, traces=traces, metrics=live_metrics)
     except errors.NotFound as exc:
         raise errors.EnterpriseRequired(
             gettext("This is an Enterprise feature of Stalwart."),
