@@ -189,6 +189,7 @@ def parse_algorithm(value: str | None) -> str | None:
     return {"rsa": "Rsa", "ed25519": "Ed25519"}.get(value.split("-", 1)[0])
 
 
+@functools.lru_cache(maxsize=256)
 def public_key(algorithm: str, private_pem: str) -> str:
     """Base64 of the SubjectPublicKeyInfo DER (RSA) or of the raw 32 bytes (Ed25519)."""
     der = _simple_pem_parse(private_pem)

@@ -145,6 +145,12 @@ def _as_rules(held: Iterable[str], *, any_of: bool) -> tuple[str, ...]:
     """0.16 permission names as the portal's rule names. For what is granted a rule name counts
     when one of the 0.16 permissions that replaced it is held (`any_of`: the rank rule errs on
     the side of "holds more"); for what is taken away, only when all of them are."""
+    return _rules_of(frozenset(held), any_of)
+
+
+@functools.lru_cache(maxsize=256)
+def _rules_of(held: frozenset[str], any_of: bool) -> tuple[str, ...]:
+    # Accounts share a handful of permission sets: a list page maps each set once.
     return tuple(sorted(permissions.as_rest(held, (), _rule_names(), any_of=any_of)))
 
 
