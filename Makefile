@@ -10,6 +10,8 @@ PORTAL_PORT ?= 8000
 # The demo shows everything, Enterprise features included.
 SANDBOX_ARGS ?= --enterprise
 CHROMIUM ?= /usr/bin/chromium
+# Test processes for `make test` (pytest-xdist); TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= 2
 
 # Django 6 needs Python >= 3.12. Use PYTHON if given, else the first 3.12+
 # interpreter on PATH, else one installed under pyenv.
@@ -20,7 +22,7 @@ PYTHON ?= $(shell scripts/find-python)
 # One line per target of .PHONY (tests/test_packaging.py checks that none is missing).
 help:
 	@echo "make demo        - run the Stalwart sandbox and the portal on 127.0.0.1 (PORTAL_PORT, SANDBOX_PORT)"
-	@echo "make test        - install what the tests need and run the whole suite (PYTEST_ARGS)"
+	@echo "make test        - install what the tests need and run the whole suite (PYTEST_ARGS, TEST_WORKERS)"
 	@echo "make serve       - the portal alone against STALWART_URL (PORTAL_HOST, PORTAL_PORT, FORWARDED_ALLOW_IPS)"
 	@echo "make lint        - ruff, mypy (types) and lint-imports (architecture contracts)"
 	@echo "make screenshots - every page at 1280 and 390 px into test-output/screenshots/pages/ (PAGES)"
@@ -87,7 +89,7 @@ serve: venv
 
 test: dev-deps browser node-deps
 	$(CHECKS)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Every page the URL walk reaches (plus sample detail pages), as admin and as a plain
 # user, at 1280 and 390 px: test-output/screenshots/pages/<width>/<page>.png
