@@ -53,3 +53,11 @@ class Task:
     failed_at: datetime | None = None
     attempts: int = 0
     failure: str = ""
+    #: the server's words for `type` and `maintenance_type` (its schema's enums; "" where unknown)
+    type_label: str = ""
+    maintenance_label: str = ""
+
+    @property
+    def label(self) -> str:
+        """What the task does, in the server's words where it has some (else its raw names)."""
+        return self.maintenance_label or self.type_label or self.maintenance_type or self.type

@@ -404,6 +404,17 @@ class SettingsSchema:
             }
         return self._texts[name]
 
+    def variant_enum(self, object_name: str, variant: str, prop: str) -> str:
+        """The enum a property of one variant of a polymorphic object takes ("" when it is no
+        enum): `variant_enum("x:Task", "StoreMaintenance", "maintenanceType")`."""
+        spec = _dict(self._schemas.get(object_name))
+        chosen = next(
+            (_dict(v) for v in _list(spec.get("variants")) if _dict(v).get("name") == variant), {}
+        )
+        schema_name = _text(chosen.get("schemaName"))
+        field = self.properties(schema_name).get(prop) if schema_name else None
+        return field.type.enum if field is not None and field.type.kind == "enum" else ""
+
     def label_property(self, object_name: str) -> str:
         """The property that names an object of a collection (its list's `labelProperty`)."""
         listing = _dict(self._lists.get(object_name))

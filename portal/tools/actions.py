@@ -24,7 +24,15 @@ from django.utils.translation import gettext_lazy as _
 from portal.capabilities import Capabilities
 from portal.permissions import Access, needs, needs_any
 
-from .forms import AccountForm, DataStoreForm, InMemoryForm, ReindexForm, ReloadForm, SpamRulesForm
+from .forms import (
+    AccountForm,
+    DataStoreForm,
+    InMemoryForm,
+    ReindexForm,
+    ReloadForm,
+    SpamRulesForm,
+    fit_account_fields,
+)
 from .maintenance_forms import CachesForm, DomainTaskForm, SpamClassifierForm, StoreTaskForm
 
 if TYPE_CHECKING:
@@ -66,11 +74,11 @@ class Action:
         if capabilities.maintenance_tasks and self.form in (DataStoreForm, SpamRulesForm):
             return None  # 0.16: no store ids, no download options
         if self.form in (InMemoryForm, ReindexForm):
-            return self.form(data, capabilities=capabilities)
+            return fit_account_fields(self.form(data, capabilities=capabilities), capabilities)
         form = self.form(data)
         if capabilities.maintenance_tasks and isinstance(form, ReloadForm):
             del form.fields["dry_run"]  # 0.16 reloads have no dry run
-        return form
+        return fit_account_fields(form, capabilities)
 
     def confirm_needed(self, data: dict) -> bool:
         if self.slug == "update-spam-rules":

@@ -21,6 +21,30 @@ def _text_input(**attrs) -> forms.TextInput:
     return forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", **attrs})
 
 
+#: The example account of the account fields: a login on <= 0.15, an e-mail address where
+#: account names are addresses (0.16+, `Capabilities.names_are_addresses`).
+ACCOUNT_EXAMPLE = "jane.doe"
+ADDRESS_EXAMPLE = "jane.doe@example.org"
+ACCOUNT_FIELDS = ("account", "authenticated_as")
+
+
+def account_example(capabilities: Capabilities) -> str:
+    return ADDRESS_EXAMPLE if capabilities.names_are_addresses else ACCOUNT_EXAMPLE
+
+
+def fit_account_fields[F: forms.Form](form: F, capabilities: Capabilities) -> F:
+    """The form's account fields with the example the connected server's names follow."""
+    for name in ACCOUNT_FIELDS:
+        field = form.fields.get(name)
+        if field is not None and (name == "account" or capabilities.names_are_addresses):
+            field.widget.attrs["placeholder"] = account_example(capabilities)
+    if capabilities.names_are_addresses and "authenticated_as" in form.fields:
+        form.fields["authenticated_as"].help_text = _(
+            "The account's e-mail address when the message was sent by a signed-in user."
+        )
+    return form
+
+
 class DeliveryForm(forms.Form):
     target = forms.CharField(
         label=_("E-mail address or domain"),
@@ -144,7 +168,7 @@ class TrainForm(MessageMixin, forms.Form):
         label=_("Account (optional)"),
         required=False,
         max_length=255,
-        widget=_text_input(placeholder="jane.doe"),
+        widget=_text_input(placeholder=ACCOUNT_EXAMPLE),
         help_text=_("Train only this account's filter. Leave empty to train the server-wide filter."),
     )
     message = _message_field(True, _("The raw message, headers included."))
@@ -245,7 +269,7 @@ class SpamRulesForm(forms.Form):
 
 
 class AccountForm(forms.Form):
-    account = forms.CharField(label=_("Account"), max_length=255, widget=_text_input(placeholder="jane.doe"))
+    account = forms.CharField(label=_("Account"), max_length=255, widget=_text_input(placeholder=ACCOUNT_EXAMPLE))
 
     def clean_account(self) -> str:
         return self.cleaned_data["account"].strip()
@@ -256,7 +280,7 @@ class OptionalAccountForm(forms.Form):
         label=_("Account (optional)"),
         required=False,
         max_length=255,
-        widget=_text_input(placeholder="jane.doe"),
+        widget=_text_input(placeholder=ACCOUNT_EXAMPLE),
         help_text=_("Leave empty for every account."),
     )
 

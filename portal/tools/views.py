@@ -42,7 +42,7 @@ from .actions import ACTIONS, GROUPS, MAINTENANCE_ACCESS, Action, action_for
 from .blocked import BLOCKED_ACCESS
 from .delivery import DeliveryRun, Step
 from .explain import read_dmarc, spam_headline
-from .forms import ClassifyForm, DeliveryForm, DmarcForm, TrainForm
+from .forms import ClassifyForm, DeliveryForm, DmarcForm, TrainForm, fit_account_fields
 from .tasks import TASKS_ACCESS
 
 log = logging.getLogger("portal.tools")
@@ -229,11 +229,12 @@ async def spam_classify(request: PortalRequest) -> HttpResponse:
     needed = needs(request.portal_user.capabilities.classify_permission)
     if not needed.allows(request.portal_user):
         return responses.forbidden(request, request.portal_user, needed)
-    null_sender = request.portal_user.capabilities.classify_null_sender
+    capabilities = request.portal_user.capabilities
+    null_sender = capabilities.classify_null_sender
     if request.method == "GET":
         form = ClassifyForm(initial={"tls": True, "remote_ip": "", "recipients": ""}, null_sender=null_sender)
-        return render(request, "tools/spam_classify.html", {"form": form})
-    form = ClassifyForm(request.POST, request.FILES, null_sender=null_sender)
+        return render(request, "tools/spam_classify.html", {"form": fit_account_fields(form, capabilities)})
+    form = fit_account_fields(ClassifyForm(request.POST, request.FILES, null_sender=null_sender), capabilities)
     result = None
     if form.is_valid():
         data = form.cleaned_data
@@ -347,7 +348,7 @@ def _needs_impersonate(request: PortalRequest, account: str) -> bool:
 async def _train_context(request: PortalRequest, form: TrainForm, **extra: object) -> dict[str, object]:
     """The training page; on 0.15 with whether the trainer runs (one GET train/status)."""
     capabilities = request.portal_user.capabilities
-    context: dict[str, object] = {"form": form, "trainer": None, **extra}
+    context: dict[str, object] = {"form": fit_account_fields(form, capabilities), "trainer": None, **extra}
     context["samples"] = capabilities.spam_training_route == "upload"
     if capabilities.spam_trainer:
         context["trainer"] = {"running": await request.stalwart.spam_filter.trainer("status")}
@@ -412,6 +413,9 @@ async def maintenance(request: PortalRequest) -> HttpResponse:
             for action in ACTIONS.values()
             if action.group == group and action.access.allows(user) and action.offered(capabilities)
         ]
+        for action, form, _unavailable in actions:
+            if form is not None:  # several cards ask for a task or an account: one id each
+                form.auto_id = f"id_{action.slug}_%s"
         if actions:
             groups.append((group, actions))
     context = {

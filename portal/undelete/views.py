@@ -33,7 +33,12 @@ ENTERPRISE_NOTICE = _(
 
 
 class AccountForm(forms.Form):
-    account = forms.CharField(label=_("Account name"), max_length=320, strip=True)
+    account = forms.CharField(
+        label=_("Account name"),
+        max_length=320,
+        strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}),
+    )
 
 
 def _list_url(account: str) -> str:
@@ -67,6 +72,9 @@ def _enterprise_notice(request: PortalRequest, account: str = "") -> HttpRespons
 @require(UNDELETE)
 async def choose_account(request: PortalRequest) -> HttpResponse:
     form = AccountForm(request.GET or None)
+    # account names are e-mail addresses from 0.16 (as on the maintenance forms)
+    addresses = request.portal_user.capabilities.names_are_addresses
+    form.fields["account"].widget.attrs["placeholder"] = "jane.doe@example.org" if addresses else "jane.doe"
     if form.is_valid():
         return HttpResponseRedirect(_list_url(form.cleaned_data["account"]))
     return render(request, "undelete/index.html", {"form": form}, status=422 if form.errors else 200)

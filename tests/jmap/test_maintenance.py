@@ -237,3 +237,47 @@ def test_an_address_the_auto_ban_blocked_is_listed_and_unblocking_lets_it_in(sig
     assert not limits.is_blocked(sandbox, "198.51.100.99")
     client.post("/tools/blocked-ips/", {"address": "198.51.100.98", "reason": "manual"})
     assert limits.is_blocked(sandbox, "198.51.100.98")
+
+
+def test_the_task_queue_names_tasks_with_the_servers_labels(signed_in, sandbox):
+    from sandbox.jmap.ops import new_task
+
+    client = signed_in("admin")
+    later = sandbox.now() + 3600
+    new_task(sandbox, {"@type": "StoreMaintenance", "maintenanceType": "purgeBlob"}, later)
+    new_task(sandbox, {"@type": "DkimManagement", "domainId": ids.encode(0)}, later)
+    page = client.get("/tools/maintenance/tasks/").content.decode()
+    # the maintenance type's label (enum TaskStoreMaintenanceType), the raw names small beside it
+    assert "<bdi>Purge blob store</bdi> <code" in page
+    assert "<bdi>StoreMaintenance</bdi> · <bdi>purgeBlob</bdi></code>" in page
+    assert "<bdi>Perform DKIM key rotation for a domain</bdi> <code" in page
+    assert "<bdi>DkimManagement</bdi></code>" in page
+
+
+def test_the_task_queue_keeps_the_bare_names_when_the_schema_cannot_be_read(signed_in, sandbox, monkeypatch):
+    from django.core.cache import cache
+
+    from portal.stalwart.jmap import settings as jmap_settings
+    from sandbox.jmap.ops import new_task
+
+    client = signed_in("admin")
+    new_task(sandbox, {"@type": "StoreMaintenance", "maintenanceType": "purgeData"}, sandbox.now() + 3600)
+    monkeypatch.setattr(jmap_settings, "_PARSED", {})
+    cache.delete(jmap_settings._location_key())
+    sandbox.faults.server_error(503, prefix="/api/schema")
+    response = client.get("/tools/maintenance/tasks/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "StoreMaintenance" in page and "purgeData" in page and "Purge data store" not in page
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/tools/maintenance/reindex", "/tools/maintenance/reset-uids", "/tools/maintenance/recalculate-quota",
+     "/tools/spam-filter/train", "/tools/spam-filter/", "/undelete/"],
+)
+def test_account_fields_ask_for_an_address_on_0_16(signed_in, sandbox, url):
+    response = signed_in("admin").get(url)
+    assert response.status_code == 200, url
+    page = response.content.decode()
+    assert 'placeholder="jane.doe@example.org"' in page and 'placeholder="jane.doe"' not in page

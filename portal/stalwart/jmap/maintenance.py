@@ -15,11 +15,13 @@ The <= 0.15 operations map as follows; what runs as a task is queued and answers
 | `restart()`, `purge_in_memory()`, Bayes keys | none (`Capabilities.restart`, `in_memory_purge`, `bayes_purge`) |
 
 0.16 adds the task queue itself (`tasks`, `rerun_task`, `cancel_task`), the other task types
-clients may create (`create_task`) and the cache actions (`run_action`).
+clients may create (`create_task`) and the cache actions (`run_action`). Tasks carry the
+server's labels of their type and maintenance type (its schema's enums, `labelled`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +31,10 @@ from django.utils.translation import gettext
 from .. import errors
 from ..maintenance_types import BlockedIp, Task, network
 from ..observability_types import ReloadIssue, ReloadResult
+from ..settings_types import SettingsSchema
 from ..types import Page
 from .client import Call, JmapClient, ref, set_error
+from .settings import JmapSettings
 
 #: Reload scopes of the REST area -> the action that does it on 0.16.
 RELOAD_ACTIONS = {
@@ -117,6 +121,24 @@ def to_task(item: Mapping[str, Any], names: Mapping[str, Mapping[str, str]]) -> 
         attempts=_int(status.get("attemptNumber")) or _int(status.get("failedAttemptNumber")),
         failure=str(status.get("failureReason") or ""),
     )
+
+
+#: The polymorphic task object and the schema's enum of its types.
+TASK_OBJECT = "x:Task"
+TASK_TYPE_ENUM = "TaskType"
+
+
+def labelled(task: Task, schema: SettingsSchema | None) -> Task:
+    """The task with the server's labels of its type and maintenance type (the schema's
+    `TaskType` and the enum its variant's `maintenanceType` takes); unchanged without a schema."""
+    if schema is None:
+        return task
+    type_label = schema.enum_texts(TASK_TYPE_ENUM).get(task.type, ("", ""))[0]
+    maintenance_label = ""
+    if task.maintenance_type:
+        enum = schema.variant_enum(TASK_OBJECT, task.type, "maintenanceType")
+        maintenance_label = schema.enum_texts(enum).get(task.maintenance_type, ("", ""))[0] if enum else ""
+    return dataclasses.replace(task, type_label=type_label, maintenance_label=maintenance_label)
 
 
 class JmapMaintenance:
@@ -274,7 +296,16 @@ class JmapMaintenance:
             names[prop] = {str(i.get("id")): str(i.get(label) or "") for i in listed if isinstance(i, dict)}
         order = {ident: n for n, ident in enumerate(results[query_id].get("ids") or [])}
         found.sort(key=lambda item: order.get(item.get("id"), len(order)))
-        return Page(tuple(to_task(item, names) for item in found), total or len(found))
+        schema = await self._schema()
+        return Page(tuple(labelled(to_task(item, names), schema) for item in found), total or len(found))
+
+    async def _schema(self) -> SettingsSchema | None:
+        """The server's schema (kept per hash by the settings area), for the task labels;
+        None when it cannot be read: the tasks keep their bare names."""
+        try:
+            return await JmapSettings(self._client).schema()
+        except errors.StalwartError:
+            return None
 
     async def task(self, task_id: str) -> Task:
         found = await self._client.get("Task", [task_id])
@@ -307,9 +338,12 @@ class JmapMaintenance:
         found.sort(key=lambda item: order.get(item.id, len(order)))
         return Page(tuple(found), _int(results[query_id].get("total")) or len(found))
 
-    async def block_ip(self, address: str, *, reason: str = "manual", expires: datetime | None = None) -> str:
+    async def block_ip(
+        self, address: str, *, reason: str = "manual", expires: datetime | None = None, reload: bool = True
+    ) -> str:
         """Block an address or network (`x:BlockedIp` create); returns its id. An address
-        already blocked raises `errors.FieldAlreadyExists` (field `address`)."""
+        already blocked raises `errors.FieldAlreadyExists` (field `address`). Without `reload`
+        the caller runs `reload("server.blocked-ip")` itself (and says what became of it)."""
         normal = network(address)
         if normal is None:
             raise ValueError(f"Not an IP address or network: {address!r}")
@@ -321,19 +355,13 @@ class JmapMaintenance:
         except errors.FieldAlreadyExists as exc:
             exc.body["value"] = normal
             raise
-        await self._reload_blocked()
+        if reload:
+            await self.reload("server.blocked-ip")
         return str((result["created"].get("b") or {}).get("id") or "")
 
-    async def unblock_ip(self, entry: str) -> None:
-        """Destroy the entry (its id from `blocked_ips`)."""
+    async def unblock_ip(self, entry: str, *, reload: bool = True) -> None:
+        """Destroy the entry (its id from `blocked_ips`); `reload` as for `block_ip`."""
         await self._client.set("BlockedIp", destroy=[entry], field_map=FIELD_MAP)
-        await self._reload_blocked()
-
-    async def _reload_blocked(self) -> None:
-        """Apply the change at once (`ReloadBlockedIps`, as the REST area reloads); a person
-        without that action's permission leaves it to the server's next reload."""
-        try:
-            await self.run_action("ReloadBlockedIps")
-        except errors.Forbidden:
-            pass
+        if reload:
+            await self.reload("server.blocked-ip")
 
