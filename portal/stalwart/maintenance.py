@@ -155,9 +155,12 @@ class MaintenanceApi:
         items = tuple(BlockedIp(id=key, address=key) for key, _value in listed.items if key)
         return Page(items, len(items))
 
-    async def block_ip(self, address: str, *, reason: str = "manual", expires: datetime | None = None) -> str:
+    async def block_ip(
+        self, address: str, *, reason: str = "manual", expires: datetime | None = None, reload: bool = True
+    ) -> str:
         """Block an address or network; returns its id. Before 0.16 only the address is kept
-        (`reason` and `expires` are not sent). An address already blocked raises `errors.FieldAlreadyExists`."""
+        (`reason` and `expires` are not sent). An address already blocked raises `errors.FieldAlreadyExists`.
+        Without `reload` the caller runs `reload("server.blocked-ip")` itself."""
         address = _blocked_address(address)
         key = f"{BLOCKED_PREFIX}.{address}"
         try:
@@ -166,14 +169,16 @@ class MaintenanceApi:
             raise errors.FieldAlreadyExists(
                 "Already blocked.", body={"error": "fieldAlreadyExists", "field": "address", "value": address}
             ) from None
-        await self.reload(BLOCKED_PREFIX)
+        if reload:
+            await self.reload(BLOCKED_PREFIX)
         return address
 
-    async def unblock_ip(self, entry: str) -> None:
+    async def unblock_ip(self, entry: str, *, reload: bool = True) -> None:
         """Delete the key and reload the blocked addresses (a key already gone is no error)."""
         address = _blocked_address(entry)
         await SettingsApi(self._client).update([delete_op([f"{BLOCKED_PREFIX}.{address}"])])
-        await self.reload(BLOCKED_PREFIX)
+        if reload:
+            await self.reload(BLOCKED_PREFIX)
 
     # --- the task queue and actions of Stalwart 0.16 (no REST equivalent) ---------------------
     @staticmethod

@@ -34,6 +34,8 @@ log = logging.getLogger("portal.tools")
 
 BLOCKED_ACCESS = needs("settings-list")
 BLOCKED_CHANGE = needs("settings-list", "settings-update", "settings-reload")
+#: The reload scope of the blocked addresses (on 0.16 the ReloadBlockedIps action).
+BLOCKED_SCOPE = "server.blocked-ip"
 
 
 async def _context(request: PortalRequest, form: BlockForm | None = None) -> dict[str, object]:
@@ -65,7 +67,7 @@ async def blocked_ips(request: PortalRequest) -> HttpResponse:
         address = form.cleaned_data["address"]
         try:
             await request.stalwart.maintenance.block_ip(
-                address, reason=form.cleaned_data.get("reason") or "manual", expires=form.expires_at()
+                address, reason=form.cleaned_data.get("reason") or "manual", expires=form.expires_at(), reload=False
             )
         except errors.FieldAlreadyExists:
             form.add_error("address", gettext("%(address)s is already blocked.") % {"address": address})
@@ -78,7 +80,7 @@ async def blocked_ips(request: PortalRequest) -> HttpResponse:
             )
         else:
             log.info("%s blocked %s", user.name, address)
-            messages.success(request, gettext("%(address)s is blocked.") % {"address": address})
+            await _reload(request, address, blocked=True)
             return HttpResponseRedirect(reverse("tools:blocked-ips"))
     return render(request, "tools/blocked_ips.html", await _context(request, form), status=422)
 
@@ -95,7 +97,7 @@ async def blocked_ip_unblock(request: PortalRequest) -> HttpResponse:
         messages.error(request, gettext("That entry is no longer there."))
         return done
     try:
-        await request.stalwart.maintenance.unblock_ip(entry)
+        await request.stalwart.maintenance.unblock_ip(entry, reload=False)
     except errors.ItemNotFound:
         messages.info(request, gettext("That entry was already gone."))
         return done
@@ -109,5 +111,55 @@ async def blocked_ip_unblock(request: PortalRequest) -> HttpResponse:
             idempotent=True,
         )
     log.info("%s unblocked %s", user.name, address or entry)
-    messages.success(request, gettext("%(address)s is unblocked.") % {"address": address or entry})
+    await _reload(request, address or entry, blocked=False)
     return done
+
+
+async def _reload(request: PortalRequest, address: str, *, blocked: bool) -> None:
+    """Apply the confirmed change at once (the blocked addresses reloaded) and say what is known:
+    the change is made either way, the reload only decides whether it applies now."""
+    values = {"address": address}
+    try:
+        result = await request.stalwart.maintenance.reload(BLOCKED_SCOPE)
+    except errors.Unauthorized:
+        raise
+    except (errors.ServerError, errors.StalwartUnavailable, errors.StalwartBadResponse) as exc:
+        log.warning("reload of the blocked addresses unconfirmed after a change: %s", type(exc).__name__)
+        text = (
+            gettext(
+                "%(address)s is blocked, but whether the reload went through is not known: "
+                "the block applies at the server's next reload at the latest."
+            )
+            if blocked
+            else gettext(
+                "%(address)s is unblocked, but whether the reload went through is not known: "
+                "it may stay blocked until the server's next reload."
+            )
+        )
+        messages.warning(request, text % values)
+        return
+    except errors.StalwartError as exc:
+        log.warning("reload of the blocked addresses refused after a change: %s", type(exc).__name__)
+        text = (
+            gettext(
+                "%(address)s is blocked, but the reload was refused: the block applies at the server's next reload."
+            )
+            if blocked
+            else gettext(
+                "%(address)s is unblocked, but the reload was refused: it stays blocked until the server's next reload."
+            )
+        )
+        messages.warning(request, text % values)
+        return
+    if result.errors:
+        text = (
+            gettext("%(address)s is blocked, but the reload reported an error: %(error)s")
+            if blocked
+            else gettext("%(address)s is unblocked, but the reload reported an error: %(error)s")
+        )
+        messages.warning(request, text % {**values, "error": result.errors[0].message})
+        return
+    messages.success(
+        request,
+        (gettext("%(address)s is blocked.") if blocked else gettext("%(address)s is unblocked.")) % values,
+    )
