@@ -1,108 +1,117 @@
-"""The PATCH a principal edit sends: a diff between what was loaded and what was submitted.
+"""What a directory form or CSV row writes, as the typed changes of `portal.stalwart.changes_types`.
 
-Stalwart applies the operations in order and atomically. Two of its quirks
-shape this module (api-behaviour §5.5):
-
-* `set` on memberOf, lists or roles replaces *all* memberships of the
-  principal, whatever the field; list fields therefore always change one item
-  at a time with `addItem`/`removeItem`;
-* `set` on secrets replaces every secret (app passwords and TOTP included), so
-  secrets are never part of the diff: a password reset is its own operation
-  (`password_reset_ops`).
+`principal_change` is the diff between what an edit form loaded and what was submitted;
+`new_principal` the principal a create form describes. Both take the forms' values (keyed by
+Stalwart's <= 0.15 field names, the forms' own vocabulary) and stay generation-neutral: how a
+change reaches the server is the backend's business (`portal.stalwart.principal_ops` for
+<= 0.15, `portal.stalwart.jmap.principals` for 0.16). Secrets are never part of the diff: a
+password reset is its own `PasswordReset`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-# Fields sent with `set`.
-SCALAR_FIELDS = ("name", "description", "tenant", "picture")
-# Fields changed item by item; order matters only for e-mails (the first one is
-# the primary address).
-LIST_FIELDS = (
-    "emails",
-    "memberOf",
-    "lists",
-    "roles",
-    "members",
-    "enabledPermissions",
-    "disabledPermissions",
-    "urls",
-    "externalMembers",
+from portal.stalwart.changes_types import (
+    ListChange,
+    NewPrincipal,
+    PasswordReset,
+    PrincipalChange,
+    Quota,
+    Reorder,
 )
+
+SCALAR_FIELDS = ("name", "description", "tenant", "picture")
 QUOTA_TYPES = {"individual", "group", "tenant"}
 
-Op = dict[str, Any]
+
+def _quota(value: Any) -> Quota:
+    if isinstance(value, (list, tuple)):
+        return tuple(int(item or 0) for item in value)
+    return int(value or 0)
 
 
-def _op(action: str, field: str, value: Any) -> Op:
-    return {"action": action, "field": field, "value": value}
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(item) for item in value or () if item)
 
 
-def _unordered(field: str, old: Sequence[str], new: Sequence[str]) -> list[Op]:
-    old_set, new_set = set(old), set(new)
-    ops = [_op("removeItem", field, value) for value in old if value not in new_set]
-    ops += [_op("addItem", field, value) for value in dict.fromkeys(new) if value not in old_set]
-    return ops
+def principal_change(
+    principal_type: str,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    *,
+    password: PasswordReset | None = None,
+) -> PrincipalChange:
+    """What turns `old` into `new`; fields absent from `new` are left alone.
 
-
-def _ordered(field: str, old: Sequence[str], new: Sequence[str]) -> list[Op]:
-    """Reach exactly `new` (in order) with removals and appends only."""
-    new = list(dict.fromkeys(new))
-    new_set = set(new)
-    kept = [value for value in old if value in new_set]
-    # The longest start of `new` that the kept items already hold in order
-    # stays; everything after it is removed (if present) and appended anew.
-    prefix, position = 0, 0
-    while prefix < len(new):
-        try:
-            position = kept.index(new[prefix], position) + 1
-        except ValueError:
-            break
-        prefix += 1
-    staying = set(new[:prefix])
-    ops = [_op("removeItem", field, value) for value in old if value not in new_set]
-    ops += [_op("removeItem", field, value) for value in kept if value not in staying]
-    ops += [_op("addItem", field, value) for value in new[prefix:]]
-    return ops
-
-
-def principal_diff(principal_type: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Op]:
-    """Operations that turn `old` into `new`; fields absent from `new` are left alone.
-
-    Both mappings use Stalwart's field names; list fields are sequences of
-    strings, `quota` an integer (or a list of integers for tenants).
-    """
-    ops: list[Op] = []
+    List fields are sequences of strings, `quota` an integer (or a list of integers for
+    tenants; only accounts, groups and tenants have one)."""
+    scalars: dict[str, str | None] = {}
     for field in SCALAR_FIELDS:
         if field in new and (new[field] or "") != (old.get(field) or ""):
-            ops.append(_op("set", field, new[field] or ""))
+            scalars[field] = str(new[field] or "")
+    quota: Quota | None = None
     if "quota" in new and principal_type in QUOTA_TYPES and new["quota"] != old.get("quota"):
-        ops.append(_op("set", "quota", new["quota"]))
-    for field in LIST_FIELDS:
+        quota = _quota(new["quota"])
+    emails: Reorder | None = None
+    if "emails" in new:
+        before, after = _strings(old.get("emails")), tuple(dict.fromkeys(_strings(new["emails"])))
+        if before != after:
+            emails = Reorder(before=before, after=after)
+
+    def items(field: str) -> ListChange:
         if field not in new:
-            continue
-        before, after = list(old.get(field) or ()), list(new[field] or ())
-        ops += _ordered(field, before, after) if field == "emails" else _unordered(field, before, after)
-    return ops
+            return ListChange()
+        return ListChange.between(_strings(old.get(field)), _strings(new[field]))
+
+    return PrincipalChange(
+        name=scalars.get("name"),
+        description=scalars.get("description"),
+        tenant=scalars.get("tenant"),
+        picture=scalars.get("picture"),
+        quota=quota,
+        emails=emails,
+        member_of=items("memberOf"),
+        lists=items("lists"),
+        roles=items("roles"),
+        members=items("members"),
+        enabled_permissions=items("enabledPermissions"),
+        disabled_permissions=items("disabledPermissions"),
+        urls=items("urls"),
+        external_members=items("externalMembers"),
+        password=password,
+    )
 
 
-def password_reset_ops(secret: str, *, single_password: bool = False) -> list[Op]:
-    """Replace the password, keeping app passwords and TOTP.
+def new_principal(principal_type: str, values: Mapping[str, Any], *, secret: str = "") -> NewPrincipal:
+    """The principal a create form (or CSV row) describes; empty fields are left out."""
+    quota = values.get("quota")
+    return NewPrincipal(
+        type=principal_type,
+        name=str(values.get("name") or ""),
+        description=str(values.get("description") or ""),
+        emails=_strings(values.get("emails")),
+        secret=secret,
+        quota=None if quota is None else _quota(quota),
+        tenant=str(values.get("tenant") or ""),
+        picture=str(values.get("picture") or ""),
+        member_of=_strings(values.get("memberOf")),
+        lists=_strings(values.get("lists")),
+        roles=_strings(values.get("roles")),
+        members=_strings(values.get("members")),
+        enabled_permissions=_strings(values.get("enabledPermissions")),
+        disabled_permissions=_strings(values.get("disabledPermissions")),
+        urls=_strings(values.get("urls")),
+        external_members=_strings(values.get("externalMembers")),
+    )
 
-    Up to Stalwart 0.13, `removeItem ""` removes every plain password and nothing else, and
-    `addItem` adds the new one. From 0.14 on (`Capabilities.single_password_secrets`) a
-    principal has one password: `addItem` replaces it, while `removeItem ""` would remove the
-    app passwords and TOTP secrets, so only `addItem` is sent.
-    """
-    if single_password:
-        return [_op("addItem", "secrets", secret)]
-    return [_op("removeItem", "secrets", ""), _op("addItem", "secrets", secret)]
+
+def sign_in_change(enabled: bool) -> PrincipalChange:
+    """Allow or stop every sign-in of an account (mail still arrives)."""
+    return PrincipalChange(sign_in=enabled)
 
 
-def sign_in_ops(enabled: bool) -> list[Op]:
-    """Stalwart has no "disabled" flag: denying `authenticate` stops every sign-in."""
-    if enabled:
-        return [_op("removeItem", "disabledPermissions", "authenticate")]
-    return [_op("addItem", "disabledPermissions", "authenticate")]
+def password_change(secret: str, *, single_password: bool) -> PrincipalChange:
+    """A new password (its hash), keeping app passwords and two-factor."""
+    return PrincipalChange(password=PasswordReset(secret=secret, single_password=single_password))

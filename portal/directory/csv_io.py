@@ -24,10 +24,11 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from portal.auth import session
 from portal.stalwart import StalwartClient, errors
+from portal.stalwart.changes_types import PasswordReset, PrincipalChange
 from portal.stalwart.secrets import MAX_PASSWORD_LENGTH, hash_passwords
 from portal.stalwart.types import Principal
 
-from .changes import password_reset_ops, principal_diff
+from .changes import new_principal, principal_change
 from .forms import describe_error
 from .kinds import Kind
 
@@ -109,7 +110,10 @@ class Row:
     password_hash: str = ""
     errors: list[str] = field(default_factory=list)
     action: str = ""  # "create", "update", "unchanged", "invalid"
-    changes: list[dict] = field(default_factory=list)
+    # For an update: the account as read and what the row wants (the forms' field names).
+    current: dict = field(default_factory=dict)
+    wanted: dict = field(default_factory=dict)
+    single_password: bool = True
     result: str = ""
     ok: bool | None = None
     # The password as read, until plan_import replaces it with its hash; never kept.
@@ -117,6 +121,18 @@ class Row:
 
     def as_dict(self) -> dict:
         return {key: value for key, value in self.__dict__.items() if key != "password"}
+
+    def change(self) -> PrincipalChange:
+        """What an update row changes (its password too)."""
+        reset = None
+        if self.password_hash:
+            reset = PasswordReset(secret=self.password_hash, single_password=self.single_password)
+        return principal_change("individual", self.current, self.wanted, password=reset)
+
+    @property
+    def changes(self) -> list[tuple[str, str, str]]:
+        """(verb, field, value) per change, for the preview."""
+        return self.change().lines() if self.action == "update" else []
 
 
 def _split(value: str) -> list[str]:
@@ -220,7 +236,7 @@ async def plan_import(
 ) -> None:
     """Hash the valid rows' passwords, then decide, per valid row, whether it creates or
     changes an account (reads only). `single_password`: the server keeps one password
-    (Stalwart 0.14+, see `password_reset_ops`)."""
+    (Stalwart 0.14+, see `PasswordReset`)."""
     import asyncio
 
     hashing = [row for row in rows if row.password and not row.errors]
@@ -266,10 +282,8 @@ async def plan_import(
         for key in ("memberOf", "lists", "roles", "emails"):
             if key in wanted:
                 wanted[key] = current[key] + [item for item in wanted[key] if item not in current[key]]
-        row.changes = principal_diff("individual", current, wanted)
-        if row.password_hash:
-            row.changes += password_reset_ops(row.password_hash, single_password=single_password)
-        row.action = "update" if row.changes else "unchanged"
+        row.current, row.wanted, row.single_password = current, wanted, single_password
+        row.action = "update" if row.change() else "unchanged"
 
     await asyncio.gather(*(plan(row) for row in rows))
 
@@ -281,17 +295,16 @@ async def apply_import(client: StalwartClient, rows: list[Row]) -> None:
             continue  # nothing to do, or done by an earlier attempt that then failed
         try:
             if row.action == "create":
-                body = {"type": "individual", "roles": ["user"], **row.values}
-                if row.password_hash:
-                    body["secrets"] = [row.password_hash]
-                await client.principals.create(body)
+                body = {"roles": ["user"], **row.values}
+                await client.principals.create(new_principal("individual", body, secret=row.password_hash))
                 row.result = _("Created")
             else:
-                await client.principals.update(row.name, row.changes)
+                change = row.change()
+                await client.principals.update(row.name, change)
                 if row.password_hash:
                     await session.credentials_changed(row.name)  # their portal sessions end
-                row.result = ngettext("Changed (%(count)d change)", "Changed (%(count)d changes)", len(row.changes)) % {
-                    "count": len(row.changes)
+                row.result = ngettext("Changed (%(count)d change)", "Changed (%(count)d changes)", change.count()) % {
+                    "count": change.count()
                 }
             row.ok = True
         except errors.ManagementError as exc:

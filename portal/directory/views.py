@@ -26,11 +26,12 @@ from portal.paging import Paging
 from portal.permissions import AREAS, BUILTIN_ROLES, PERMISSIONS, Access, Target, describe, needs, principal_permission
 from portal.request import PortalRequest
 from portal.stalwart import errors
+from portal.stalwart.changes_types import NewPrincipal, PasswordReset
 from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password_async
 from portal.stalwart.types import Principal
 
 from . import csv_io, native_permissions
-from .changes import password_reset_ops, principal_diff, sign_in_ops
+from .changes import new_principal, password_change, principal_change, sign_in_change
 from .forms import PICKER_TYPES, ConfirmCountForm, PasswordResetForm, PrincipalForm, describe_error
 from .kinds import KINDS, Kind, kind_for, list_access
 from .rows import render_rows
@@ -209,21 +210,22 @@ async def _tenant_names(request: PortalRequest) -> list[str] | None:
     return [tenant.name for tenant in page.items]
 
 
-async def _create_body(spec: Kind, values: dict, form: PrincipalForm, version: str) -> tuple[dict, str | None]:
-    body = {key: value for key, value in values.items() if value not in ("", [], None)}
-    body["type"] = spec.type
-    api_secret = None
+async def _create_body(
+    spec: Kind, values: dict, form: PrincipalForm, version: str
+) -> tuple[NewPrincipal, str | None]:
+    body = dict(values)
+    secret, api_secret = "", None
     if spec.type == "individual" and form.cleaned_data.get("password"):
-        body["secrets"] = [await hash_password_async(form.cleaned_data["password"])]
+        secret = await hash_password_async(form.cleaned_data["password"])
     if spec.type == "group":
         body["enabledPermissions"] = ["email-send", "email-receive"]
     if spec.type == "apiKey":
         api_secret = generate_api_secret()
-        body["secrets"] = [await hash_password_async(api_secret)]
+        secret = await hash_password_async(api_secret)
         body["enabledPermissions"] = (
             ["authenticate"] if version.startswith("0.12") else ["authenticate", "authenticate-oauth"]
         )
-    return body, api_secret
+    return new_principal(spec.type, body, secret=secret), api_secret
 
 
 async def _refuse_roles(request: PortalRequest, form: PrincipalForm, roles: list[str], before: list[str] = ()) -> bool:
@@ -356,12 +358,13 @@ async def principal_edit(request: PortalRequest, kind: str, name: str) -> HttpRe
         status = 403
     elif form.is_valid():
         values = form.to_values()
-        changes = principal_diff(spec.type, loaded, values)
+        reset = None
         if form.cleaned_data.get("password"):
-            changes += password_reset_ops(
-                await hash_password_async(form.cleaned_data["password"]),
+            reset = PasswordReset(
+                secret=await hash_password_async(form.cleaned_data["password"]),
                 single_password=request.portal_user.capabilities.single_password_secrets,
             )
+        changes = principal_change(spec.type, loaded, values, password=reset)
         try:
             await request.stalwart.principals.update(name, changes)
         except errors.ManagementError as exc:
@@ -380,7 +383,7 @@ async def principal_edit(request: PortalRequest, kind: str, name: str) -> HttpRe
         else:
             if spec.type == "individual" and form.cleaned_data.get("password"):
                 await session.credentials_changed(name)  # their portal sessions end
-            log.info("%s changed %s %s (%d changes)", user.name, spec.type, name, len(changes))
+            log.info("%s changed %s %s (%d changes)", user.name, spec.type, name, changes.count())
             messages.success(
                 request,
                 _("%(kind)s %(name)s saved.") % {"kind": spec.singular, "name": values["name"]}
@@ -604,7 +607,7 @@ async def principal_permissions(request: PortalRequest, kind: str, name: str) ->
         if request.POST.get("action") == "save" and refused:
             return responses.refused_grant(request, refused)
         if request.POST.get("action") == "save":
-            changes = principal_diff(
+            changes = principal_change(
                 spec.type,
                 {"enabledPermissions": sorted(enabled), "disabledPermissions": sorted(disabled)},
                 {"enabledPermissions": sorted(new_enabled), "disabledPermissions": sorted(new_disabled)},
@@ -622,9 +625,9 @@ async def principal_permissions(request: PortalRequest, kind: str, name: str) ->
                     ngettext(
                         "Permissions of %(name)s saved (%(count)d change).",
                         "Permissions of %(name)s saved (%(count)d changes).",
-                        len(changes),
+                        changes.count(),
                     )
-                    % {"name": name, "count": len(changes)},
+                    % {"name": name, "count": changes.count()},
                 )
                 return HttpResponseRedirect(reverse("directory:permissions", kwargs={"kind": spec.slug, "name": name}))
         enabled, disabled = new_enabled, new_disabled
@@ -692,7 +695,7 @@ async def account_password(request: PortalRequest, name: str) -> HttpResponse:
         try:
             await request.stalwart.principals.update(
                 name,
-                password_reset_ops(secret, single_password=request.portal_user.capabilities.single_password_secrets),
+                password_change(secret, single_password=request.portal_user.capabilities.single_password_secrets),
             )
         except responses.SUBMIT_FAILURES as exc:
             return responses.form_upstream_failure(
@@ -729,7 +732,7 @@ async def account_password(request: PortalRequest, name: str) -> HttpResponse:
 async def account_sign_in(request: PortalRequest, name: str) -> HttpResponse:
     spec = KINDS["accounts"]
     enable = request.POST.get("enable") == "1"
-    await request.stalwart.principals.update(name, sign_in_ops(enable))
+    await request.stalwart.principals.update(name, sign_in_change(enable))
     log.info("%s %s sign-in for %s", request.portal_user.name, "enabled" if enable else "disabled", name)
     messages.success(
         request,

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from .blobs import DeletedItem, RestoreResult, Search
+from .changes_types import NewPrincipal, PrincipalChange
 from .maintenance_types import BlockedIp, Task
 from .observability_types import LogEntry, MetricPoint, ReloadResult, TraceEvent, TraceSummary
 from .queue_types import OutgoingReportId, QueuedMessage, QueuePage, QueueSelection
@@ -45,9 +46,9 @@ class PrincipalsArea(Protocol):
 
     async def get(self, name: str) -> Principal: ...
 
-    async def create(self, principal: dict[str, Any]) -> int: ...
+    async def create(self, principal: NewPrincipal) -> int: ...
 
-    async def update(self, name: str, changes: builtins.list[dict[str, Any]]) -> None: ...
+    async def update(self, name: str, change: PrincipalChange) -> None: ...
 
     async def delete(self, name: str) -> None: ...
 
@@ -239,6 +240,7 @@ class SettingsRegistryArea(Protocol):
         position: int = 0,
         limit: int = 25,
         properties: Iterable[str] = (),
+        references: Mapping[str, tuple[str, str]] | None = None,
     ) -> Page[SettingsItem]: ...
 
     async def read(

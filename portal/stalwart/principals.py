@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .changes_types import NewPrincipal, PrincipalChange
 from .errors import StalwartBadResponse
 from .paths import api_path
+from .principal_ops import create_body, update_ops
 from .types import Page, Principal, page_from_api
 
 if TYPE_CHECKING:
@@ -81,19 +82,20 @@ class PrincipalsApi:
     async def get(self, name: str) -> Principal:
         return Principal.from_api(await self._client.request("GET", api_path("principal", name)))
 
-    async def create(self, principal: dict[str, Any]) -> int:
+    async def create(self, principal: NewPrincipal) -> int:
         """Create a principal; Stalwart answers with its new id."""
-        data = await self._client.request("POST", api_path("principal"), json_body=principal)
+        data = await self._client.request("POST", api_path("principal"), json_body=create_body(principal))
         if not isinstance(data, int):
             raise StalwartBadResponse(
                 "Stalwart did not return the new principal's id.", operation="POST /api/principal"
             )
         return data
 
-    async def update(self, name: str, changes: builtins.list[dict[str, Any]]) -> None:
-        """Apply a PATCH (a list of set/addItem/removeItem operations), atomically."""
-        if changes:
-            await self._client.request("PATCH", api_path("principal", name), json_body=changes)
+    async def update(self, name: str, change: PrincipalChange) -> None:
+        """Apply `change` as one PATCH (set/addItem/removeItem operations), atomically."""
+        ops = update_ops(change)
+        if ops:
+            await self._client.request("PATCH", api_path("principal", name), json_body=ops)
 
     async def delete(self, name: str) -> None:
         await self._client.request("DELETE", api_path("principal", name))

@@ -2,7 +2,22 @@ import itertools
 
 import pytest
 
-from portal.directory.changes import password_reset_ops, principal_diff, sign_in_ops
+from portal.directory.changes import password_change, principal_change, sign_in_change
+from portal.stalwart.changes_types import PasswordReset
+from portal.stalwart.principal_ops import update_ops
+
+
+def principal_diff(principal_type, old, new):
+    """The REST PATCH of the typed change between `old` and `new`."""
+    return update_ops(principal_change(principal_type, old, new))
+
+
+def password_reset_ops(secret, *, single_password=False):
+    return update_ops(password_change(secret, single_password=single_password))
+
+
+def sign_in_ops(enabled):
+    return update_ops(sign_in_change(enabled))
 
 
 def apply(old, ops):
@@ -84,6 +99,19 @@ def test_password_reset_keeps_app_passwords_and_totp():
         {"action": "removeItem", "field": "secrets", "value": ""},
         {"action": "addItem", "field": "secrets", "value": "$6$new"},
     ]
+
+
+def test_password_reset_on_0_14_and_later_only_adds():
+    assert password_reset_ops("$6$new", single_password=True) == [
+        {"action": "addItem", "field": "secrets", "value": "$6$new"}
+    ]
+
+
+def test_a_password_never_shows_in_the_change():
+    change = password_change("$6$secret-hash", single_password=True)
+    assert "secret-hash" not in repr(change)
+    assert change.lines() == [("set", "password", "")]
+    assert repr(PasswordReset("$6$x")).count("$6$x") == 0
 
 
 def test_sign_in_switch():

@@ -33,6 +33,7 @@ import httpx
 from django.utils.translation import gettext
 
 from .. import errors
+from ..changes_types import ListChange, NewPrincipal, PrincipalChange, Quota
 from ..types import NO_SECRETS, Page, Principal, SecretsSummary
 from . import permissions
 from .client import Call, JmapClient, Results, patch, pointer, ref, set_error
@@ -94,6 +95,23 @@ FIELD_MAP = {
 }
 
 
+#: Errors of a mailing list's recipients, when an account joins or leaves it.
+LIST_FIELD_MAP = {"recipients": "lists", "emailAddress": "lists"}
+
+
+def _storage(quota: Quota | None) -> int:
+    """The storage part of a quota (a tenant's list starts with it)."""
+    if quota is None:
+        return 0
+    return quota if isinstance(quota, int) else (quota[0] if quota else 0)
+
+
+def _wire_quota(quota: Quota | None) -> int | builtins.list[int]:
+    if quota is None:
+        return 0
+    return quota if isinstance(quota, int) else list(quota)
+
+
 def spec_for(principal_type: str) -> Spec:
     spec = SPECS.get(principal_type)
     if spec is None:
@@ -115,12 +133,22 @@ def _keys(value: Any) -> tuple[str, ...]:
 
 @dataclass(slots=True)
 class Names:
-    """Names of the objects a principal refers to by id."""
+    """Names of the objects a principal refers to by id; `lists` and `recipients` (read only
+    where needed: a mailing list's address and recipients by id) say which lists an account
+    is in, since 0.16 keeps that on the list (`x:MailingList.recipients`)."""
 
     domains: dict[str, str]
     groups: dict[str, str]
     roles: dict[str, str]
     tenants: dict[str, str]
+    lists: dict[str, str] = dataclasses.field(default_factory=dict)
+    recipients: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+
+    def lists_of(self, addresses: Iterable[str]) -> tuple[str, ...]:
+        """The addresses of the lists that have one of `addresses` among their recipients."""
+        wanted = {address.lower() for address in addresses if address}
+        found = (self.lists[key] for key, members in self.recipients.items() if key in self.lists and members & wanted)
+        return tuple(sorted(found))
 
     @classmethod
     def empty(cls) -> Names:
@@ -204,6 +232,7 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             quota=_int(quotas.get("maxDiskQuota")),
             used_quota=_int(get("usedDiskQuota")),
             member_of=tuple(names.groups.get(gid, gid) for gid in _keys(get("memberGroupIds"))),
+            lists=names.lists_of((address, *aliases)),
             roles=role_names,
             enabled_permissions=enabled,
             disabled_permissions=disabled,
@@ -458,12 +487,16 @@ class JmapPrincipals(_PermissionMixin):
         self._client = client
 
     # --- reading ----------------------------------------------------------------------------
-    def _lookups(self, calls: list[Call], *, domains: bool, accounts: bool) -> dict[str, str]:
+    def _lookups(
+        self, calls: list[Call], *, domains: bool, accounts: bool, lists: bool = False
+    ) -> dict[str, str]:
         """Add the calls that name the objects rows refer to; returns their call ids."""
         ids: dict[str, str] = {}
         wanted = {"roles": ("Role", ["description"]), "tenants": ("Tenant", ["name"])}
         if domains:
             wanted["domains"] = ("Domain", ["name"])
+        if lists:
+            wanted["lists"] = ("MailingList", ["emailAddress", "recipients"])
         if accounts:
             ids["groups_q"] = self._client.next_id()
             calls.append(Call("x:Account/query", {"filter": {"@type": "Group"}}, ids["groups_q"]))
@@ -491,11 +524,23 @@ class JmapPrincipals(_PermissionMixin):
                 return {}  # not allowed to read those (or no Enterprise): ids stay as they are
             return {str(item.get("id")): str(item.get(label) or "") for item in found if isinstance(item, dict)}
 
+        recipients: dict[str, frozenset[str]] = {}
+        if "lists" in ids:
+            try:
+                found = results[ids["lists"]].get("list") or []
+            except (errors.Forbidden, errors.StalwartError):
+                found = []
+            for item in found:
+                if isinstance(item, dict):
+                    members = frozenset(member.lower() for member in _keys(item.get("recipients")))
+                    recipients[str(item.get("id"))] = members
         return Names(
             domains=table("domains", "name"),
             groups=table("groups", "emailAddress"),
             roles=table("roles", "description"),
             tenants=table("tenants", "name"),
+            lists=table("lists", "emailAddress"),
+            recipients=recipients,
         )
 
     async def list(
@@ -566,7 +611,9 @@ class JmapPrincipals(_PermissionMixin):
             look(SPECS["oauthClient"], {"clientId": name})
             look(SPECS["tenant"], {"text": name})
             look(SPECS["role"], {"description": name})
-        lookups = self._lookups(calls, domains=True, accounts=True)
+        # Mailing lists with their recipients, for the lists an account is in (0.16 keeps
+        # that on the list).
+        lookups = self._lookups(calls, domains=True, accounts=True, lists="@" in name)
         results = await self._client.call(calls)
         refused: errors.StalwartError | None = None
         for spec, _query_id, get_id in candidates:
@@ -644,9 +691,9 @@ class JmapPrincipals(_PermissionMixin):
         return ids
 
     # --- writing ----------------------------------------------------------------------------
-    async def _directory(self) -> Names:
+    async def _directory(self, *, lists: bool = False) -> Names:
         calls: list[Call] = []
-        lookups = self._lookups(calls, domains=True, accounts=True)
+        lookups = self._lookups(calls, domains=True, accounts=True, lists=lists)
         return self._names(await self._client.call(calls), lookups)
 
     @staticmethod
@@ -704,15 +751,18 @@ class JmapPrincipals(_PermissionMixin):
             return {"@type": "User"}
         return {"@type": "Custom", "roleIds": self._ids(names.roles, custom, "roles")}
 
-    async def create(self, principal: dict[str, Any]) -> int:
-        """Create from the portal's principal fields; returns the new object's id number."""
-        spec = spec_for(str(principal.get("type") or ""))
-        names = await self._directory()
-        emails = [str(e) for e in principal.get("emails") or [] if e]
+    async def create(self, principal: NewPrincipal) -> int:
+        """Create from the portal's typed principal; returns the new object's id number. The
+        lists an account is to be in get it as a recipient right after (0.16 keeps membership
+        on the list)."""
+        spec = spec_for(principal.type)
+        names = await self._directory(lists=bool(principal.lists) and spec.obj == "Account")
+        emails = [e for e in principal.emails if e]
         value: dict[str, Any] = {}
-        description = str(principal.get("description") or "").strip()
+        description = principal.description.strip()
+        address = principal.name
         if spec.obj in ("Account", "MailingList"):
-            raw = str(principal.get("name") or "")
+            raw = principal.name
             address = raw if "@" in raw else (emails[0] if emails else raw)
             value.update(self._address(names, address))
             aliases = [e for e in emails if e.lower() != address.lower()]
@@ -720,129 +770,171 @@ class JmapPrincipals(_PermissionMixin):
                 value["aliases"] = {str(i): self._address(names, e) for i, e in enumerate(aliases)}
             if spec.obj == "Account":
                 value["@type"] = spec.variant
-                secrets = [str(s) for s in principal.get("secrets") or [] if s]
-                if secrets and spec.variant == "User":
-                    value["credentials"] = {"0": {"@type": "Password", "secret": secrets[0]}}
-                if _int(principal.get("quota")):
-                    value["quotas"] = {"maxDiskQuota": _int(principal.get("quota"))}
-                value["roles"] = self._roles(spec, names, principal.get("roles") or [])
-                groups = [g for g in principal.get("memberOf") or [] if g]
+                if principal.secret and spec.variant == "User":
+                    value["credentials"] = {"0": {"@type": "Password", "secret": principal.secret}}
+                quota = _storage(principal.quota)
+                if quota:
+                    value["quotas"] = {"maxDiskQuota": quota}
+                value["roles"] = self._roles(spec, names, principal.roles)
+                groups = [g for g in principal.member_of if g]
                 if groups and spec.variant == "User":
                     value["memberGroupIds"] = self._ids(names.groups, groups, "memberOf")
             else:
-                members = [*(principal.get("members") or []), *(principal.get("externalMembers") or [])]
-                value["recipients"] = {str(m): True for m in members if m}
+                members = [*principal.members, *principal.external_members]
+                value["recipients"] = {m: True for m in members if m}
         elif spec.obj == "OAuthClient":
-            value["clientId"] = str(principal.get("name") or "")
-            value["redirectUris"] = {str(u): True for u in principal.get("urls") or [] if u}
+            value["clientId"] = principal.name
+            value["redirectUris"] = {u: True for u in principal.urls if u}
             value["contacts"] = {e: True for e in emails}
         elif spec.obj == "Role":
-            description = description or str(principal.get("name") or "")
+            description = description or principal.name
         else:
-            value["name"] = str(principal.get("name") or "")
-            if spec.obj == "Tenant" and tenant_quotas(principal.get("quota")):
-                value["quotas"] = tenant_quotas(principal.get("quota"))
+            value["name"] = principal.name
+            quotas = tenant_quotas(_wire_quota(principal.quota))
+            if spec.obj == "Tenant" and quotas:
+                value["quotas"] = quotas
         if description and spec.obj != "Tenant":  # tenants have no description on 0.16
             value["description"] = description
-        tenant = str(principal.get("tenant") or "")
-        if tenant and spec.obj != "Tenant":
-            value["memberTenantId"] = next(iter(self._ids(names.tenants, [tenant], "tenant")))
+        if principal.tenant and spec.obj != "Tenant":
+            value["memberTenantId"] = next(iter(self._ids(names.tenants, [principal.tenant], "tenant")))
+        joins = self._list_patch(names, address, ListChange(added=principal.lists)) if spec.obj == "Account" else {}
         try:
-            label = str(principal.get("name") or "")
-            if spec.obj in ("Account", "MailingList"):
-                label = address
-            result = await self._client.set(spec.obj, create={"new": value}, field_map=FIELD_MAP, labels={"new": label})
+            result = await self._client.set(
+                spec.obj, create={"new": value}, field_map=FIELD_MAP, labels={"new": address}
+            )
         except errors.FieldAlreadyExists as exc:
-            exc.body["value"] = str(principal.get("name") or "")  # what the person typed, for the message
+            exc.body["value"] = principal.name  # what the person typed, for the message
             raise
+        if joins:
+            await self._client.set("MailingList", update=joins, field_map=LIST_FIELD_MAP, labels=self._labels(names))
         created = result["created"].get("new") or {}
         return id_number(created.get("id")) or 0
 
-    async def update(self, name: str, changes: builtins.list[dict[str, Any]]) -> None:
-        """Apply the portal's change operations (set/addItem/removeItem) as one JMAP patch."""
-        if not changes:
+    @staticmethod
+    def _labels(names: Names) -> dict[str, str]:
+        return dict(names.lists)
+
+    def _list_patch(
+        self, names: Names, address: str, change: ListChange, *, known: Iterable[str] = ()
+    ) -> dict[str, dict[str, Any]]:
+        """The x:MailingList updates that put `address` on the lists `change` adds and take
+        the account's addresses (`known`, `address` too) off the lists it removes."""
+        updates: dict[str, dict[str, Any]] = {}
+        for key in self._ids(names.lists, change.added, "lists") if change.added else {}:
+            updates.setdefault(key, {})[pointer("recipients", address.lower())] = True
+        mine = {item.lower() for item in (*known, address) if item}
+        for key in self._ids(names.lists, change.removed, "lists") if change.removed else {}:
+            for member in sorted(names.recipients.get(key, frozenset()) & mine):
+                updates.setdefault(key, {})[pointer("recipients", member)] = None
+        return updates
+
+    async def update(self, name: str, change: PrincipalChange) -> None:
+        """Apply the portal's typed change as one JMAP PatchObject per object written, all in
+        one request (the account, and the mailing lists whose recipients it joins or leaves)."""
+        if not change:
             return
         spec, item, names = await self._find(name)
         current = to_principal(spec, item, names)
-        changes_by_field: dict[str, builtins.list[dict[str, Any]]] = {}
-        for change in changes:
-            changes_by_field.setdefault(str(change.get("field")), []).append(change)
         update: dict[str, Any] = {}
-
-        def apply(field: str, before: Iterable[str]) -> builtins.list[str]:
-            values = list(before)
-            for change in changes_by_field.get(field, []):
-                action, value = change.get("action"), change.get("value")
-                if action == "set":
-                    values = [str(v) for v in value] if isinstance(value, list) else [str(value or "")]
-                elif action == "addItem" and value not in values:
-                    values.append(str(value))
-                elif action == "removeItem":
-                    values = [v for v in values if v != value]
-            return values
-
-        if "description" in changes_by_field and spec.obj != "Tenant":
-            text = str(changes_by_field["description"][-1].get("value") or "").strip()
+        others = change.enabled_permissions or ListChange(
+            removed=tuple(p for p in change.disabled_permissions.removed if p != "authenticate"),
+            added=tuple(p for p in change.disabled_permissions.added if p != "authenticate"),
+        )
+        if others:
+            raise errors.Unsupported(
+                gettext("On Stalwart 0.16 permissions are changed on the permissions page."),
+                body={"error": "unsupported", "details": "permissions"},
+            )
+        if change.description is not None and spec.obj != "Tenant":
+            text = change.description.strip()
             update["description"] = text or (None if spec.obj != "Role" else current.description)
-        if "quota" in changes_by_field and spec.obj == "Tenant":
-            update["quotas"] = tenant_quotas(changes_by_field["quota"][-1].get("value"))
-        elif "quota" in changes_by_field and spec.obj == "Account":
-            update[pointer("quotas", "maxDiskQuota")] = _int(changes_by_field["quota"][-1].get("value")) or None
+        if change.quota is not None and spec.obj == "Tenant":
+            update["quotas"] = tenant_quotas(_wire_quota(change.quota))
+        elif change.quota is not None and spec.obj == "Account":
+            update[pointer("quotas", "maxDiskQuota")] = _storage(change.quota) or None
+        sign_in = change.sign_in
+        if "authenticate" in change.disabled_permissions.added:
+            sign_in = False
+        elif "authenticate" in change.disabled_permissions.removed:
+            sign_in = True
         if spec.obj == "Account":
-            if "secrets" in changes_by_field:
-                added = [str(c["value"]) for c in changes_by_field["secrets"] if c.get("action") == "addItem"]
-                if added and added[-1]:
-                    update[pointer("credentials", "0", "secret")] = added[-1]
-            if "memberOf" in changes_by_field:
+            if change.password is not None and change.password.secret:
+                update[pointer("credentials", "0", "secret")] = change.password.secret
+            if change.member_of:
                 before = set(current.member_of)
-                after = set(apply("memberOf", current.member_of))
+                after = set(change.member_of.applied(current.member_of))
                 for group, on in [(g, True) for g in after - before] + [(g, None) for g in before - after]:
                     for key in self._ids(names.groups, [group], "memberOf"):
                         update[pointer("memberGroupIds", key)] = on
-            if "roles" in changes_by_field:
-                update["roles"] = self._roles(spec, names, apply("roles", current.roles))
-            if "disabledPermissions" in changes_by_field:
-                disabled = "authenticate" in apply("disabledPermissions", current.disabled_permissions)
+            if change.roles:
+                update["roles"] = self._roles(spec, names, change.roles.applied(current.roles))
+            if sign_in is not None:
                 perms = _obj(item.get("permissions"))
                 if perms.get("@type") in ("Merge", "Replace"):
-                    update[pointer("permissions", "disabledPermissions", "authenticate")] = True if disabled else None
-                elif disabled:
+                    update[pointer("permissions", "disabledPermissions", "authenticate")] = None if sign_in else True
+                elif not sign_in:
                     update["permissions"] = {
                         "@type": "Merge",
                         "enabledPermissions": {},
                         "disabledPermissions": {"authenticate": True},
                     }
-        if spec.obj in ("Account", "MailingList") and ("emails" in changes_by_field or "name" in changes_by_field):
-            emails = apply("emails", current.emails)
-            renamed = [c for c in changes_by_field.get("name", []) if c.get("action") == "set"]
-            primary = str(renamed[-1]["value"]) if renamed else (emails[0] if emails else current.name)
+        elif change.lists or change.password is not None or sign_in is not None:
+            raise errors.Unsupported(
+                gettext("Stalwart 0.16 has no such setting for %(type)s principals.") % {"type": spec.type},
+                body={"error": "unsupported", "details": spec.type},
+            )
+        primary = current.name
+        if spec.obj in ("Account", "MailingList") and (change.emails is not None or change.name is not None):
+            emails = list(change.emails.after) if change.emails is not None else list(current.emails)
+            primary = change.name if change.name is not None else (emails[0] if emails else current.name)
             if primary.lower() != current.name.lower():
                 update.update(self._address(names, primary))
             aliases = [e for e in emails if e.lower() != primary.lower()]
             update["aliases"] = {str(i): self._address(names, e) for i, e in enumerate(aliases)}
-        if spec.obj == "MailingList" and ({"members", "externalMembers"} & changes_by_field.keys()):
-            after = set(apply("externalMembers", apply("members", current.external_members)))
+        if spec.obj == "MailingList" and (change.members or change.external_members):
+            after = set(change.external_members.applied(change.members.applied(current.external_members)))
             for address in after - set(current.external_members):
                 update[pointer("recipients", address)] = True
             for address in set(current.external_members) - after:
                 update[pointer("recipients", address)] = None
-        if spec.obj == "OAuthClient" and "urls" in changes_by_field:
-            update["redirectUris"] = {u: True for u in apply("urls", current.urls)}
-        if spec.type == "group" and "members" in changes_by_field:
+        if spec.obj == "OAuthClient" and change.urls:
+            update["redirectUris"] = {u: True for u in change.urls.applied(current.urls)}
+        if spec.type == "group" and change.members:
             # Membership is written on the users (memberGroupIds), all in one call.
             before = {m.lower() for m in (await self._members(str(item["id"]))).values()}
-            after = {m.lower() for m in apply("members", before)}
+            after = {m.lower() for m in change.members.applied(before)}
             ids = await self._account_ids((after - before) | (before - after))
             key = pointer("memberGroupIds", str(item["id"]))
             members = {ids[m]: {key: True} for m in after - before} | {ids[m]: {key: None} for m in before - after}
             if members:
                 labels = {account_id: member for member, account_id in ids.items()}
                 await self._client.set("Account", update=members, field_map=FIELD_MAP, labels=labels)
+        joins: dict[str, dict[str, Any]] = {}
+        if spec.obj == "Account" and change.lists:
+            joins = self._list_patch(names, primary, change.lists, known=current.emails)
         update = patch(update, spec.read_only)
+        parts: list[tuple[str, dict[str, Any], Mapping[str, str]]] = []
         if update:
-            await self._client.set(
-                spec.obj, update={str(item["id"]): update}, field_map=FIELD_MAP, labels={str(item["id"]): name}
-            )
+            parts.append((spec.obj, {str(item["id"]): update}, FIELD_MAP))
+        if joins:
+            parts.append(("MailingList", joins, LIST_FIELD_MAP))
+        await self._set_together(parts, labels={str(item["id"]): name, **self._labels(names)})
+
+    async def _set_together(
+        self, parts: Iterable[tuple[str, dict[str, Any], Mapping[str, str]]], *, labels: Mapping[str, str]
+    ) -> None:
+        """Several objects' updates in one request; the first SetError is raised (next to the
+        form field of its object's field map)."""
+        calls: builtins.list[tuple[Call, Mapping[str, str]]] = []
+        for obj, update, field_map in parts:
+            calls += [(call, field_map) for call in await self._client.set_calls(obj, update=update)]
+        if not calls:
+            return
+        results = await self._client.call([call for call, _map in calls], labels=labels)
+        for call, field_map in calls:
+            for failed in (results[call.call_id].get("notUpdated") or {}).values():
+                if isinstance(failed, dict):
+                    raise set_error(failed, field_map=field_map, operation=call.name)
 
     async def delete(self, name: str) -> None:
         spec, item, _names = await self._find(name)
