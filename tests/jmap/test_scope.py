@@ -1,0 +1,128 @@
+"""The scope rule on Stalwart 0.16 (portal/access.py), against the 0.16 sandbox.
+
+The same walk as tests/test_scope.py: every URL naming a principal, as every persona, answers
+404 for a principal outside the person's tenant after no upstream call but the scope check's
+own read of it; and no link shown to a scoped person leads to a 404. On 0.16 every request is
+a POST /jmap/, so the methods that reached the sandbox are recorded by name.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from portal.capabilities import for_server, unavailable
+from portal.permissions import PortalUser
+from sandbox.jmap import methods
+from tests.test_scope import SKIP, TARGET_ROUTES, _Links, _outside_url
+from tests.test_url_walk import PERSONAS, _identity, verdict, walk
+
+OUTSIDE_ACME = "jane.doe@example.org"  # an account of no tenant: outside the tenant admin's scope
+#: What the scope check reads to find a principal by name (portal/stalwart/jmap/principals.py `_find`).
+SCOPE_READ = {"x:Account/query", "x:Account/get", "x:Domain/query", "x:Domain/get", "x:MailingList/query",
+              "x:MailingList/get", "x:Tenant/query", "x:Tenant/get", "x:Role/query", "x:Role/get"}
+
+
+@pytest.fixture
+def called(monkeypatch) -> list[str]:
+    """The JMAP methods the sandbox ran, by name, in order."""
+    names: list[str] = []
+    original = methods.run_method
+
+    def recording(sb, caller, name, args, created_ids):
+        names.append(name)
+        return original(sb, caller, name, args, created_ids)
+
+    monkeypatch.setattr(methods, "run_method", recording)
+    return names
+
+
+@pytest.mark.parametrize("who", PERSONAS)
+def test_scope_rule_on_every_url_naming_a_principal(signed_in, client, sandbox, called, who):
+    signed_in(who)
+    user = PortalUser(**_identity(client))
+    assert user.generation == "jmap"
+    capabilities = for_server("jmap", user.version, user.enterprise)
+    outside = OUTSIDE_ACME if user.tenant else "nobody.outside@nowhere.example"
+    failures = []
+    for name, url, kwargs, rule, _target in TARGET_ROUTES:
+        allowed = verdict(rule, kwargs, user)
+        if allowed is None or unavailable(capabilities, name, kwargs):
+            continue
+        if name == "directory:domain-dns":
+            outside_name = "example.org" if user.tenant else "nowhere.example"
+        else:
+            outside_name = outside
+        target_url = _outside_url(url, kwargs, outside_name)
+        post_rule = getattr(next(p for n, _r, p in walk() if n == name).callback, "access_post", None)
+        for method in ("get", "post"):
+            sandbox.requests.clear()
+            called.clear()
+            response = getattr(client, method)(target_url)
+            status = response.status_code
+            refused = allowed is False or (method == "post" and post_rule is not None and not post_rule.allows(user))
+            if refused:
+                if status not in (403, 405) or called:
+                    failures.append((name, method, "refused late", status, called[:]))
+            elif not user.tenant:
+                if status >= 500:
+                    failures.append((name, method, status))
+            elif status not in (404, 405):
+                failures.append((name, method, "reached", status))
+            elif status == 404 and not set(called) <= SCOPE_READ:
+                failures.append((name, method, "called beyond the scope check", called[:]))
+    assert failures == [], (who, failures)
+
+
+def _foreign_names(sandbox) -> set[str]:
+    """The addresses and domains of every principal outside tenant acme (the server's own report
+    contact, postmaster@example.org, is configuration, not a principal shown)."""
+    tenant = next(p for p in sandbox.principals.values() if p.type == "tenant")
+    names: set[str] = set()
+    for principal in sandbox.principals.values():
+        if principal.type == "tenant" or principal.tenant == tenant.id:
+            continue
+        names.update(principal.emails or ())
+        if principal.type == "domain" and principal.name != "example.org":
+            names.add(principal.name)
+    return names - {"postmaster@example.org"}
+
+
+START = ["/", "/directory/accounts/", "/directory/groups/", "/directory/lists/", "/directory/domains/", "/queue/",
+         "/queue/reports/", "/reports/dmarc/", "/reports/tls/", "/reports/arf/", "/undelete/", "/audit/",
+         "/search/?q=example", "/search/?q=jane"]
+
+
+@pytest.mark.parametrize("who", ["tenant_admin", "helpdesk"])
+def test_no_link_shown_to_a_scoped_person_leads_to_a_404(signed_in, sandbox, who):
+    """The crawl of tests/test_scope.py on 0.16, over the mail-flow pages too; a tenant
+    administrator is never shown the name of a principal outside their tenant."""
+    client = signed_in(who)
+    foreign = _foreign_names(sandbox) if who == "tenant_admin" else set()
+    seen: set[str] = set()
+    queue = list(START)
+    broken, leaks = [], []
+    while queue and len(seen) < 60:
+        url = queue.pop(0)
+        if url in seen or url.startswith(SKIP) or url.endswith((".csv", "/stream", "/live", "/events")):
+            continue
+        seen.add(url)
+        response = client.get(url)
+        if response.status_code == 404:
+            broken.append(url)
+            continue
+        if response.status_code != 200 or response.streaming or "text/html" not in response.get("Content-Type", ""):
+            continue
+        content = response.content.decode()
+        shown = re.sub(r'placeholder="[^"]*"', "", content)
+        leaks += [(url, name) for name in foreign if name in shown]
+        parser = _Links()
+        parser.feed(content)
+        for link in parser.links:
+            if urlsplit(link).path and link not in seen:
+                queue.append(link)
+    assert len(seen) > 10
+    assert broken == [], f"{who} was shown links to 404 pages: {broken}"
+    assert leaks == [], f"{who} was shown names outside their tenant: {leaks}"
