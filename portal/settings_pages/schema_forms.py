@@ -4,9 +4,10 @@ One widget per field type: text (a text area for `text`/`html`), number, boolean
 id select (the names of the objects it may point at, when they could be read), a list of
 strings (one per line) or checkboxes for a set of enum values or ids, duration ("1h 30m") and
 size ("10 MB") as text, date and time as ISO 8601 text, secrets as a password box that is never
-filled (empty keeps the current secret), and JSON for nested objects, maps and lists of
-objects. `wire()` turns a field's cleaned value into the server's JSON, `shown()` a server value
-into words, and `changes()` compares what was typed with what the server holds.
+filled (empty keeps the current secret; an optional one that is set has a "Remove" box), and
+JSON for nested objects, maps and lists of objects. `wire()` turns a field's cleaned value into
+the server's JSON, `shown()` a server value into words, and `changes()` compares what was typed
+with what the server holds.
 """
 
 from __future__ import annotations
@@ -147,6 +148,12 @@ class SchemaForm(forms.Form):
             self.fields[field.name] = self._form_field(field, kind)
             if not self.is_bound:
                 self.initial[field.name] = self._initial(field, kind, current.get(field.name))
+            if not creating and self._removed(field) is not _KEEP and self._is_set(field, current.get(field.name)):
+                # an optional secret that is set can be removed (a checkbox beside its box)
+                self.kinds[remove_name(field.name)] = "remove"
+                self.fields[remove_name(field.name)] = forms.BooleanField(
+                    required=False, label=gettext("Remove this secret")
+                )
 
     # --- building -----------------------------------------------------------------------------
     def _form_field(self, field: Field, kind: str) -> forms.Field:
@@ -238,13 +245,39 @@ class SchemaForm(forms.Form):
         cleaned = super().clean() or {}
         self.values: dict[str, Any] = {}
         for name, kind in self.kinds.items():
-            if name not in cleaned:
+            if name not in cleaned or kind == "remove":
                 continue
             try:
                 self.values[name] = self._wire(self.described[name], kind, cleaned[name])
             except ValueError as exc:
                 self.add_error(name, str(exc))
+                continue
+            if cleaned.get(remove_name(name)):
+                if self.values[name] is not _KEEP and self.values[name] != self.current.get(name):
+                    self.add_error(name, gettext("Type a new secret or remove it, not both."))
+                else:
+                    self.values[name] = self._removed(self.described[name])
         return cleaned
+
+    def _removed(self, field: Field) -> Any:
+        """What unsets an optional secret: null, or the empty variant of a secret object
+        (`{"@type": "None"}` of `x:SecretKeyOptional`); `_KEEP` when it cannot be unset."""
+        t = field.type
+        if t.secret:
+            return None if t.nullable else _KEEP
+        if t.kind == "object" and self.schema.holds_secret(t.object_name):
+            empty = self.schema.empty_variant(t.object_name)
+            return {"@type": empty} if empty else _KEEP
+        return _KEEP
+
+    def _is_set(self, field: Field, value: Any) -> bool:
+        if value in (None, "", {}):
+            return False
+        return not (isinstance(value, dict) and value.get("@type") == self.schema.empty_variant(field.type.object_name))
+
+    def secretive(self, field: Field) -> bool:
+        """A secret, or an object that holds one: shown only as set or not set."""
+        return field.secret or (field.type.kind == "object" and self.schema.holds_secret(field.type.object_name))
 
     def _wire(self, field: Field, kind: str, value: Any) -> Any:
         t = field.type
@@ -312,10 +345,15 @@ class SchemaForm(forms.Form):
                 old="" if self.creating else shown(self.schema, self.described[name], self.current.get(name),
                                                    self.choices),
                 new=shown(self.schema, self.described[name], value, self.choices),
-                secret=self.described[name].secret,
+                secret=self.secretive(self.described[name]),
             )
             for name, value in patch.items()
         ]
+
+
+def remove_name(name: str) -> str:
+    """The checkbox that removes an optional secret."""
+    return f"{name}.remove"
 
 
 class _Keep:
@@ -337,6 +375,9 @@ def shown(
         return ""
     if t.secret:
         return gettext("set")
+    if t.kind == "object" and schema.holds_secret(t.object_name):  # x:SecretKeyOptional ...
+        empty = isinstance(value, dict) and value.get("@type") == schema.empty_variant(t.object_name)
+        return "" if empty else gettext("set")
     if t.kind == "boolean":
         return gettext("yes") if value else gettext("no")
     if t.kind == "enum":

@@ -52,9 +52,10 @@ from portal.stalwart.settings_types import (
     SetOutcome,
     SettingsPage,
     SettingsSchema,
+    slug_of,
 )
 
-from .schema_forms import SchemaForm, shown
+from .schema_forms import SchemaForm, remove_name, shown
 
 log = logging.getLogger("portal.settings")
 
@@ -157,6 +158,30 @@ def _item_url(page: SettingsPage, object_id: str) -> str:
     return reverse("config:schema-item", kwargs={"slug": page.slug, "object_id": object_id})
 
 
+def _item_link(page: SettingsPage, object_id: str) -> str:
+    """The page of an object a server value names ("" for an id no URL can carry)."""
+    if not object_id or "/" in object_id or len(object_id) > 100:
+        return ""
+    return _item_url(page, object_id)
+
+
+def _references(
+    schema: SettingsSchema, page: SettingsPage, fields: dict[str, Field]
+) -> dict[str, tuple[str, str]]:
+    """The list's id columns: property -> (the collection it points at, the property naming its objects)."""
+    found: dict[str, tuple[str, str]] = {}
+    for column in page.columns:
+        field = fields.get(column.name)
+        if field is None or field.type.kind != "objectId":
+            continue
+        target = field.type.object_name
+        if target.startswith("x:") and schema.is_collection(target):
+            label = schema.label_property(target)
+            if label:
+                found[column.name] = (target, label)
+    return found
+
+
 def _targets(schema: SettingsSchema, fields: list[Field]) -> dict[str, str]:
     """The collections the id fields point at, with the property that names their objects."""
     found: dict[str, str] = {}
@@ -215,12 +240,14 @@ def _layout(
         rows = []
         for field in section.fields:
             bound = form[field.name] if editable and field.name in form.fields else None
+            remove = remove_name(field.name)
             if bound is None and form.creating:
                 continue
             rows.append(
                 {
                     "field": field,
                     "bound": bound,
+                    "remove": form[remove] if bound is not None and remove in form.fields else None,
                     "kind": form.kinds.get(field.name, ""),
                     "shown": shown(form.schema, field, form.current.get(field.name), form.choices),
                     "enterprise": field.enterprise and not enterprise,
@@ -273,28 +300,41 @@ async def _list(request: PortalRequest, schema: SettingsSchema, settings_page: S
         properties.add(settings_page.label_property)
     if settings_page.variants:
         properties.add("@type")
-    found = await _registry(request).list(
-        settings_page, text=query, position=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE, properties=properties
-    )
     fields: dict[str, Field] = {}
     for variant in settings_page.variants or ():
         for name, field in schema.properties(variant.schema_name).items():
             fields.setdefault(name, field)
     if not settings_page.variants:
         fields = schema.properties(schema.schema_name(settings_page))
+    references = _references(schema, settings_page, fields)
+    found = await _registry(request).list(
+        settings_page, text=query, position=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE, properties=properties,
+        references=references,
+    )
+    # the pages of the objects the id columns point at, where the person may read them
+    linked = {
+        name: target
+        for name, (object_name, _) in references.items()
+        for target in (schema.page(slug_of(object_name)),)
+        if target is not None and not target.singleton and _can(request, target, "Get")
+    }
     variant_labels = {v.name: v.label for v in settings_page.variants}
     rows = []
     for item in found.items:
         cells = []
         for column in settings_page.columns:
             value = item.values.get(column.name)
+            url = ""
             if column.name == "@type":
                 text = variant_labels.get(str(value), str(value or ""))
+            elif column.name in references and isinstance(value, str) and value:
+                text = item.names.get(column.name) or value
+                url = _item_link(linked[column.name], value) if column.name in linked else ""
             elif column.name in fields:
                 text = shown(schema, fields[column.name], value)
             else:
                 text = "" if value is None else str(value)
-            cells.append((column.label, text))
+            cells.append((column.label, text, url))
         rows.append({"id": item.id, "url": _item_url(settings_page, item.id), "cells": cells})
     pages = max(1, (found.total + PAGE_SIZE - 1) // PAGE_SIZE)
 

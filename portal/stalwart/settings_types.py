@@ -169,6 +169,8 @@ class SettingsItem:
 
     id: str
     values: Mapping[str, Any]
+    #: the names of the objects its id properties point at (property -> name; a list's `references`)
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,6 +416,23 @@ class SettingsSchema:
         schema_name = _text(chosen.get("schemaName"))
         field = self.properties(schema_name).get(prop) if schema_name else None
         return field.type.enum if field is not None and field.type.kind == "enum" else ""
+
+    def empty_variant(self, object_name: str) -> str:
+        """The variant of a polymorphic object that holds nothing ("" when it has none):
+        `x:SecretKeyOptional`'s `None`, how an optional secret is unset."""
+        spec = _dict(self._schemas.get(object_name))
+        return next(
+            (_text(v.get("name")) for v in map(_dict, _list(spec.get("variants")))
+             if _text(v.get("name")) and not _text(v.get("schemaName"))),
+            "",
+        )
+
+    def holds_secret(self, object_name: str) -> bool:
+        """Whether some variant of an object is a secret (`x:SecretKey`, `x:SecretTextOptional`...)."""
+        spec = _dict(self._schemas.get(object_name))
+        names = [_text(v.get("schemaName")) for v in map(_dict, _list(spec.get("variants")))]
+        names.append(_text(spec.get("schemaName")))
+        return any(f.secret for name in names if name for f in self.properties(name).values())
 
     def label_property(self, object_name: str) -> str:
         """The property that names an object of a collection (its list's `labelProperty`)."""

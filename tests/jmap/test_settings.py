@@ -220,3 +220,69 @@ def test_an_upstream_failure_gives_the_explanatory_page(signed_in, sandbox, sett
     response = client.get(LISTENERS)
     assert response.status_code == 502
     assert "Stalwart" in response.content.decode()
+
+
+def test_an_id_column_shows_the_name_of_what_it_points_at_and_links_to_it(signed_in, sandbox):
+    from sandbox.jmap import ids
+
+    state = ops_state(sandbox)
+    queue = state.new_id()
+    state.collections.setdefault("MtaVirtualQueue", {})[queue] = {"name": "bulk <b>mail</b>", "threadsPerNode": 4}
+    schedule = state.new_id()
+    state.collections.setdefault("MtaDeliverySchedule", {})[schedule] = {
+        "name": "slow lane", "queueId": ids.encode(queue), "description": None,
+    }
+    client = signed_in("admin")
+    client.get("/settings/objects/")  # the schema is kept from here on
+    sandbox.requests.clear()
+    response = client.get("/settings/objects/MtaDeliverySchedule/")
+    assert response.status_code == 200
+    assert len(posts(sandbox)) == 1  # the list and the queues' names in one request
+    content = response.content.decode()
+    assert "slow lane" in content
+    link = f'<a href="/settings/objects/MtaVirtualQueue/items/{ids.encode(queue)}/">'
+    assert link + "<bdi>bulk &lt;b&gt;mail&lt;/b&gt;</bdi></a>" in content
+
+
+def _as_posted(form) -> dict:
+    """What the form posts untouched (its initial values)."""
+    data: dict = {}
+    for name, field in form.fields.items():
+        value = form.initial.get(name, "")
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif isinstance(value, list):
+            data[name] = value
+        elif value is not None:
+            data[name] = str(value)
+    return data
+
+
+def test_an_optional_secret_can_be_removed_after_a_preview(signed_in, sandbox):
+    state = ops_state(sandbox)
+    number = state.new_id()
+    state.collections.setdefault("WebHook", {})[number] = {
+        "url": "https://hooks.example/in", "signatureKey": {"@type": "Value", "secret": "hook-secret-value"},
+    }
+    from sandbox.jmap import ids
+
+    client = signed_in("admin")
+    url = f"/settings/objects/WebHook/items/{ids.encode(number)}/"
+    page = client.get(url)
+    content = page.content.decode()
+    assert 'name="signatureKey.remove"' in content and "Remove this secret" in content
+    assert 'name="httpAuth.remove"' not in content  # not a secret of its own
+    data = _as_posted(page.context["form"])
+    both = client.post(url, {**data, "signatureKey": '{"@type": "Value", "secret": "new"}',
+                             "signatureKey.remove": "on", "step": "preview"})
+    assert both.status_code == 400 and "Type a new secret or remove it, not both." in both.content.decode()
+    preview, saved = preview_then_save(client, url, {**data, "signatureKey.remove": "on"})
+    content = preview.content.decode()
+    row = content[content.index("<code class=\"setting-key\"><bdi>signatureKey"):]
+    row = row[: row.index("</tr>")]
+    assert "(set)" in row and "(not set)" in row and "hook-secret-value" not in row
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    stored = state.collections["WebHook"][number]
+    assert stored["signatureKey"] == {"@type": "None"}
+    assert 'name="signatureKey.remove"' not in client.get(url).content.decode()  # nothing left to remove

@@ -140,9 +140,21 @@ class JmapSettings:
 
     # --- reading ------------------------------------------------------------------------------
     async def list(
-        self, page: SettingsPage, *, text: str = "", position: int = 0, limit: int = 25, properties: Iterable[str] = ()
+        self,
+        page: SettingsPage,
+        *,
+        text: str = "",
+        position: int = 0,
+        limit: int = 25,
+        properties: Iterable[str] = (),
+        references: Mapping[str, tuple[str, str]] | None = None,
     ) -> Page[SettingsItem]:
-        """One page of a collection (one round trip: `/query` and `/get` by back-reference)."""
+        """One page of a collection (one round trip: `/query` and `/get` by back-reference).
+
+        `references` (id property -> (object name, its label property)) names the objects the
+        items point at, in the same request: a `/get` of the referred ids (by back-reference to
+        the property) with only the label; each item's `names` maps the property to that name.
+        A collection the person may not read leaves the ids bare."""
         condition: dict[str, Any] = dict(page.static)
         if text and page.text_filter:
             condition[page.text_filter] = text
@@ -151,20 +163,45 @@ class JmapSettings:
         arguments: dict[str, Any] = {"position": max(position, 0), "limit": limit, "calculateTotal": True}
         if condition:
             arguments["filter"] = condition
-        results = await self._client.call(
-            [
-                Call(query_name, arguments, query_id),
-                Call(
-                    f"x:{page.method}/get",
-                    {"#ids": ref(query_id, query_name), "properties": sorted(set(properties))},
-                    get_id,
-                ),
-            ]
-        )
+        get_name = f"x:{page.method}/get"
+        calls = [
+            Call(query_name, arguments, query_id),
+            Call(get_name, {"#ids": ref(query_id, query_name), "properties": sorted(set(properties))}, get_id),
+        ]
+        lookups: dict[str, tuple[str, str]] = {}
+        for prop, (object_name, label) in sorted((references or {}).items()):
+            call_id = self._client.next_id()
+            lookups[prop] = (call_id, label)
+            by_ref = {"#ids": ref(get_id, get_name, f"/list/*/{prop}"), "properties": [label] if label else []}
+            calls.append(Call(f"{object_name}/get", by_ref, call_id))
+        results = await self._client.call(calls)
         found = results[query_id]
         order = [str(i) for i in found.get("ids") or []]
         by_id = {str(item.get("id")): item for item in results[get_id].get("list") or [] if isinstance(item, dict)}
-        items = tuple(SettingsItem(i, by_id[i]) for i in order if i in by_id)
+        named: dict[str, dict[str, str]] = {}
+        for prop, (call_id, label) in lookups.items():
+            try:  # a collection the person may not read (or nothing referred): the ids stay bare
+                listed = results[call_id].get("list") or []
+            except errors.StalwartError:
+                listed = []
+            named[prop] = {
+                str(entry["id"]): _label(entry.get(label)) or str(entry["id"])
+                for entry in listed
+                if isinstance(entry, dict) and entry.get("id") is not None
+            }
+        items = tuple(
+            SettingsItem(
+                i,
+                by_id[i],
+                names={
+                    prop: names[str(by_id[i][prop])]
+                    for prop, names in named.items()
+                    if by_id[i].get(prop) is not None and str(by_id[i][prop]) in names
+                },
+            )
+            for i in order
+            if i in by_id
+        )
         total = found.get("total")
         return Page(items=items, total=total if isinstance(total, int) else len(items))
 
