@@ -152,9 +152,14 @@ async def _server_managed(request: PortalRequest, domain: str, page_url: str) ->
     management); POST asks it for the missing keys."""
     user = request.portal_user
     client = cast("JmapBackend", request.stalwart)  # the flag says it is the JMAP backend
-    can_view_dkim = user.has("dkim-signature-get")
+    # The overview queries the x:DkimSignature objects: without the query permission (a tenant
+    # administrator's role may hold only the get) the page shows the records without the keys.
+    can_view_dkim = user.has("dkim-signature-get") and user.has_native("sysDkimSignatureQuery")
     wanted = can_view_dkim or CREATE_DKIM.allows(user)
-    overview = await client.dkim.overview(domain) if wanted else None
+    try:
+        overview = await client.dkim.overview(domain) if wanted else None
+    except errors.Forbidden:  # the keys cannot be listed: neither shown nor made from this page
+        overview, can_view_dkim = None, False
     failure = None
     if request.method == "POST" and overview is not None:  # require(post=CREATE_DKIM) checked the permission
         try:
@@ -185,7 +190,8 @@ async def _server_managed(request: PortalRequest, domain: str, page_url: str) ->
         page_url=page_url,
         dkim=overview,
         server_managed=True,
-        can_create_dkim=CREATE_DKIM.allows(user),
+        can_create_dkim=CREATE_DKIM.allows(user) and overview is not None,
+        can_view_dkim=can_view_dkim,
         can_list_domains=user.has("domain-list"),
     )
     if failure is not None:

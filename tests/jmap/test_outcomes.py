@@ -87,3 +87,25 @@ def test_a_confirmed_block_and_reload_say_done(signed_in, sandbox):
     client = signed_in("admin")
     page = client.post("/tools/blocked-ips/", {"address": "192.0.2.12", "reason": "manual"}, follow=True)
     assert "192.0.2.12 is blocked." in page.content.decode()
+
+
+# --- a refused call explains itself ------------------------------------------------------------
+def test_a_refused_query_is_the_error_of_the_get_that_refers_to_it(sandbox):
+    """The /get naming the ids of a refused /query fails with invalidResultReference; the portal
+    explains the refusal (403), not the reference (a 400 about method names)."""
+    import asyncio
+
+    from portal.stalwart import errors
+    from portal.stalwart.jmap.client import Call, JmapClient, ref
+    from tests.conftest import persona
+
+    user = persona("user")
+    client = JmapClient(basic=(user.name, user.password))
+    query, get = client.next_id(), client.next_id()
+    calls = [
+        Call("x:Account/query", {}, query),
+        Call("x:Account/get", {"#ids": ref(query, "x:Account/query")}, get),
+    ]
+    results = asyncio.run(client.call(calls))
+    with pytest.raises(errors.Forbidden):
+        results[get]

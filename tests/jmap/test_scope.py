@@ -126,3 +126,14 @@ def test_no_link_shown_to_a_scoped_person_leads_to_a_404(signed_in, sandbox, who
     assert len(seen) > 10
     assert broken == [], f"{who} was shown links to 404 pages: {broken}"
     assert leaks == [], f"{who} was shown names outside their tenant: {leaks}"
+
+
+def test_a_tenant_administrator_sees_the_records_of_their_own_domain(signed_in, sandbox, called):
+    """Their role may get DKIM signatures but not query them: the records show, the keys do not
+    (neither a server error nor a refusal for the whole page)."""
+    client = signed_in("tenant_admin")
+    response = client.get("/directory/domains/acme.org/dns")
+    assert response.status_code == 200, response.status_code
+    page = response.content.decode()
+    assert "acme.org" in page and 'id="dkim-title"' not in page and 'id="dkim-form"' not in page
+    assert client.get("/directory/domains/example.org/dns").status_code == 404  # another tenant's

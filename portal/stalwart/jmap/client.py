@@ -106,6 +106,14 @@ class Results:
         if not name:
             raise errors.StalwartBadResponse(gettext("Stalwart's answer lacks a method response."), operation=call_id)
         if name == "error":
+            if arguments.get("type") == "invalidResultReference":
+                # A call whose back-reference failed because the call it refers to failed: that
+                # failure is the one to explain (a refused /query, not the /get naming its ids).
+                for earlier_id, (earlier, cause) in self.answers.items():
+                    if earlier_id == call_id:
+                        break
+                    if earlier == "error" and cause.get("type") != "invalidResultReference":
+                        raise method_error(cause, operation=earlier_id)
             raise method_error(arguments, operation=call_id)
         return arguments
 
