@@ -92,10 +92,10 @@ test: dev-deps browser node-deps
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Every page the URL walk reaches (plus sample detail pages), as admin and as a plain
-# user, at 1280 and 390 px: test-output/screenshots/pages/<width>/<page>.png
+# user, at 1280 and 390 px: test-output/screenshots/pages/<width>/<page>.png (0.16: pages/jmap/<width>/)
 # (PAGES=queue-list,directory-detail for only those).
 screenshots: dev-deps browser node-deps
-	SCREENSHOTS=1 PAGES=$(PAGES) $(PY) -m pytest tests/browser/test_page_widths.py -q -p no:warnings $(PYTEST_ARGS)
+	SCREENSHOTS=1 PAGES=$(PAGES) $(PY) -m pytest tests/browser/test_page_widths.py tests/browser/test_jmap_pages.py -q -p no:warnings $(PYTEST_ARGS)
 
 # Speed and memory against the direct Stalwart (sandbox) calls; writes BENCHMARKS.md.
 bench: dev-deps

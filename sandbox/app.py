@@ -194,7 +194,7 @@ def create_app(sandbox: Sandbox):
         if banned_socket:  # the listener drops a banned address's connections unanswered
             await reset_connection(send, receive)
             return
-        faults = sandbox.faults.take(req.method, path)  # injected failures, see sandbox.faults
+        faults = sandbox.faults.take(req.method, path, body or b"")  # injected failures, see sandbox.faults
         if faults is not None and (send := await faults.apply(record, receive, send)) is None:
             return
         with sandbox.lock:

@@ -2,7 +2,9 @@
 
 ``Sandbox.faults`` holds a list of rules. Each rule has a kind, a scope (a raw path prefix such
 as ``/api/principal`` and optionally a set of methods) and a budget (``times``: the next N
-matching requests; None means until :meth:`Faults.clear` or :meth:`Sandbox.reset`)::
+matching requests; None means until :meth:`Faults.clear` or :meth:`Sandbox.reset`). On 0.16 every
+call is a POST to ``/jmap/``: ``call`` narrows a rule to the requests that call that JMAP method
+(``"x:Task/set"``), so a test can break a write and not the reads before it::
 
     sb.faults.latency(20)                                   # every request 20 ms slower
     sb.faults.server_error(503, prefix="/api/principal", methods={"PATCH"}, times=1)
@@ -12,6 +14,7 @@ matching requests; None means until :meth:`Faults.clear` or :meth:`Sandbox.reset
     sb.faults.expire_tokens(methods={"PATCH"}, times=1)     # tokens die just before the PATCH
     sb.faults.invalidate_tokens()                           # every access token dies now
     sb.faults.rate_limit(prefix="/auth/token", times=3)     # 429 Too Many Requests
+    sb.faults.server_error(500, prefix="/jmap/", call="x:QueuedMessage/set")  # one JMAP method only
 
 What each kind does to a matching request:
 
@@ -64,6 +67,8 @@ class Fault:
     kind: str
     prefix: str = "/"
     methods: frozenset[str] | None = None
+    #: a JMAP method name the request body must call ("x:Task/set"); None: any request
+    call: str | None = None
     #: how many more matching requests it applies to; None: no limit
     times: int | None = None
     latency_ms: float = 0
@@ -78,10 +83,12 @@ class Fault:
     auth: bool = False
     hits: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
         if self.times is not None and self.times <= 0:
             return False
         if self.methods is not None and method not in self.methods:
+            return False
+        if self.call is not None and not _calls(body, self.call):
             return False
         return path.startswith(self.prefix)
 
@@ -157,6 +164,7 @@ class Faults:
         prefix: str = "/",
         methods: Iterable[str] | None = None,
         times: int | None = None,
+        call: str | None = None,
         **options: Any,
     ) -> Fault:
         if kind not in KINDS:
@@ -170,6 +178,7 @@ class Faults:
             prefix=prefix,
             methods=frozenset(m.upper() for m in methods) if methods is not None else None,
             times=times,
+            call=call,
             **options,
         )
         with self._lock:
@@ -224,12 +233,12 @@ class Faults:
         return len(live)
 
     # ------------------------------------------------------------------ serving
-    def take(self, method: str, path: str) -> _Plan | None:
+    def take(self, method: str, path: str, body: bytes = b"") -> _Plan | None:
         """The faults for one request (counted against their budgets), or None."""
         if not self.rules:
             return None
         with self._lock:
-            matched = [rule for rule in self.rules if rule.matches(method, path)]
+            matched = [rule for rule in self.rules if rule.matches(method, path, body)]
             for rule in matched:
                 rule.hits += 1
                 if rule.times is not None:
@@ -240,6 +249,7 @@ class Faults:
         lines = []
         for rule in self.rules:
             scope = rule.prefix + (f" ({', '.join(sorted(rule.methods))})" if rule.methods else "")
+            scope += f" calling {rule.call}" if rule.call else ""
             detail = {
                 "latency": f" {rule.latency_ms:g} ms",
                 "error": f" {rule.status}",
@@ -248,6 +258,15 @@ class Faults:
             budget = "" if rule.times is None else f", next {rule.times} requests"
             lines.append(f"{rule.kind}{detail} on {scope}{budget}")
         return lines
+
+
+def _calls(body: bytes, method: str) -> bool:
+    """Whether a JMAP request body calls `method` (any of its methodCalls)."""
+    try:
+        request = json.loads(body)
+        return any(isinstance(c, list) and c and c[0] == method for c in request.get("methodCalls", []))
+    except (ValueError, AttributeError):
+        return False
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:

@@ -197,3 +197,132 @@ def user_pages() -> list[Page]:
 
 def signed_out_pages() -> list[Page]:
     return [Page(slug, path, "") for slug, path in SIGNED_OUT]
+
+
+# --- Stalwart 0.16 --------------------------------------------------------------------------------
+# The same walk on a 0.16 sandbox: only the pages 0.16 offers (one page saying another is not
+# available stands for them all), account names are e-mail addresses, the pages only 0.16 has
+# (settings from the server's schema, tasks, app-password edit) are added, and ids are found on
+# their lists. `prepare_jmap` adds what the demo seed has none of (a settings collection item, an
+# app password of the plain user) through the sandbox's own JMAP API, before the walk.
+JANE_16 = "jane.doe@example.org"
+SETTINGS_ITEM = ("MtaRoute", {"@type": "Local", "name": "walk-local"})
+
+JMAP_REAL_PATHS = {
+    **REAL_PATHS,
+    "auth:sso-start": None,  # a redirect to the identity provider (tested in tests/jmap/test_sso.py)
+    "auth:sso-callback": None,
+    "directory:account-password": f"/directory/accounts/{JANE_16}/password",
+    "directory:detail": f"/directory/accounts/{JANE_16}/",
+    "directory:edit": f"/directory/accounts/{JANE_16}/edit",
+    "directory:delete": f"/directory/accounts/{JANE_16}/delete",
+    "directory:permissions": f"/directory/accounts/{JANE_16}/permissions",
+    "undelete:list": f"/undelete/{JANE_16}/",
+    "tools:account-empty-trash": f"/tools/accounts/{JANE_16}/empty-trash",
+    "tools:task-rerun": None,  # POST-only: the task list's buttons
+    "tools:task-cancel": None,
+    "tools:blocked-ip-unblock": None,
+    "tools:account-delete-bayes": None,  # 0.16 keeps no per-account model: a redirect with the reason
+    "config:schema-reload": None,  # POST-only
+    "account:app-password-edit": None,  # the user's page (JMAP_USER_PAGES)
+    "config:schema-page": "/settings/objects/Security/",
+    "config:schema-create": "/settings/objects/NetworkListener/create/",
+    "config:schema-item": "{settings_item}",
+    "config:schema-delete": "{settings_item}delete/",
+}
+#: Pages 0.16 does not offer that are walked anyway: they stand for all the others (404, with the reason).
+STAND_INS = {"config:browse"}
+
+JMAP_DISCOVER = {
+    **DISCOVER,
+    "settings_item": (f"/settings/objects/{SETTINGS_ITEM[0]}/", rf"/settings/objects/{SETTINGS_ITEM[0]}/items/\w+/"),
+    "group": ("/directory/groups/", r"/directory/groups/(?!new\b)[^/\"?]+@[^/\"?]+/"),
+    "list": ("/directory/lists/", r"/directory/lists/(?!new\b)[^/\"?]+@[^/\"?]+/"),
+}
+
+JMAP_EXTRA = [
+    ("account-detail-totp", "/directory/accounts/theo.martin@example.org/"),
+    *[
+        (slug, path)
+        for slug, path in EXTRA
+        if not slug.startswith(("account-detail", "api-key", "settings-", "maintenance-restart"))
+        # API keys are no principals on 0.16, the key/value settings are gone, restart is not offered
+    ],
+    ("settings-singleton-system", "/settings/objects/SystemSettings.NetworkSettings/"),
+    ("settings-collection", f"/settings/objects/{SETTINGS_ITEM[0]}/"),
+    ("settings-collection-empty", "/settings/objects/SpamRule/"),
+    ("tasks-failed", "/tools/maintenance/tasks/?failed=1"),
+    ("undelete-search", f"/undelete/{JANE_16}/?q=invoice"),
+]
+
+JMAP_USER_PAGES = [
+    *USER_PAGES,
+    ("user-app-password-edit", "{app_password}"),
+]
+JMAP_USER_DISCOVER = {
+    "app_password": ("/account/security/app-passwords/", r"/account/security/app-passwords/(?!new\b)[^/\"?]+/edit"),
+}
+
+
+def prepare_jmap(base_url: str) -> None:
+    """What the walk needs and the demo seed lacks, made through the 0.16 sandbox's JMAP API."""
+    import httpx
+
+    from sandbox.seed import PERSONAS
+
+    def create(who: str, object_name: str, value: dict) -> None:
+        entry = PERSONAS[who]
+        auth = (entry["name"], entry["password"]) if isinstance(entry, dict) else (entry.name, entry.password)
+        with httpx.Client(base_url=base_url, auth=auth, timeout=10) as client:
+            account = client.get("/jmap/session").json()["primaryAccounts"]["urn:stalwart:jmap"]
+            call = [f"x:{object_name}/set", {"accountId": account, "create": {"new": value}}, "0"]
+            answer = client.post(
+                "/jmap/", json={"using": ["urn:ietf:params:jmap:core", "urn:stalwart:jmap"], "methodCalls": [call]}
+            ).json()
+            assert "created" in answer["methodResponses"][0][1], answer
+
+    create("admin", *SETTINGS_ITEM)
+    create("user", "AppPassword", {"description": "Walk phone"})
+
+
+def _jmap_entries(entries: list[tuple[str, str]], discover_from: dict, fetch: Callable[[str], str]) -> list[Page]:
+    needed = _needed([path for _, path in entries])
+    ids = _discover_with(discover_from, fetch, needed)
+    return [Page(slug, path.format(**ids)) for slug, path in entries]
+
+
+def _discover_with(table: dict, fetch: Callable[[str], str], keys: set[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    cache: dict[str, str] = {}
+    for key in sorted(keys):
+        list_path, pattern = table[key]
+        if list_path not in cache:
+            cache[list_path] = fetch(list_path)
+        links = re.findall(r'href="(' + pattern + ')"', cache[list_path])
+        assert links, f"no link like {pattern} on {list_path}: the 0.16 sandbox seed changed?"
+        # The queue lists the next delivery first: the last message stays queued the longest.
+        found[key] = html.unescape(links[-1] if key == "queue_message" else links[0])
+    return found
+
+
+def jmap_admin_pages(fetch: Callable[[str], str]) -> list[Page]:
+    """Every GET page a 0.16 server offers, as the administrator sees it (after `prepare_jmap`)."""
+    from portal.capabilities import for_server, unavailable
+
+    capabilities = for_server("jmap", "0.16.18", True)
+    entries: list[tuple[str, str]] = []
+    for name, url, kwargs, _rule in ROUTES:
+        if name in NOT_PAGES:
+            continue
+        path = JMAP_REAL_PATHS.get(name, url)
+        if path is None or (name not in STAND_INS and unavailable(capabilities, name, kwargs)):
+            continue
+        entries.append((_slug(name), path))
+    entries.extend(JMAP_EXTRA)
+    return _jmap_entries(entries, JMAP_DISCOVER, fetch)
+
+
+def jmap_user_pages(fetch: Callable[[str], str]) -> list[Page]:
+    """The plain user's pages on 0.16 (after `prepare_jmap`: one app password to edit)."""
+    pages = _jmap_entries(JMAP_USER_PAGES, JMAP_USER_DISCOVER, fetch)
+    return [Page(item.slug, item.path, "user") for item in pages]
