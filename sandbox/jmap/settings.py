@@ -220,13 +220,23 @@ def defaults_of(object_name: str, variant: str | None = None) -> dict:
 
 
 def _mask(object_name: str, value: dict) -> dict:
+    """Secrets read back as "****", also inside nested objects (the `x:Secret*` wrappers:
+    a DKIM key reads `{"@type": "Text", "secret": "****"}`, objects.md). Sent back, a masked
+    wrapper is not the stored secret: there is no pass-through inside them."""
     variants = _variants(object_name)
     fields = _fields(variants[value.get("@type")] if variants and value.get("@type") in variants
                      else _single_schema(object_name))
     out = dict(value)
     for key, spec in fields["properties"].items():
-        if spec["type"].get("format") in ("secret", "secretText") and out.get(key) is not None:
+        t, item = spec["type"], out.get(key)
+        if item is None:
+            continue
+        if t.get("format") in ("secret", "secretText"):
             out[key] = MASK
+        elif t["type"] == "object" and isinstance(item, dict):
+            out[key] = _mask(t["objectName"], item)
+        elif t["type"] == "objectList" and isinstance(item, dict):
+            out[key] = {k: _mask(t["objectName"], v) if isinstance(v, dict) else v for k, v in item.items()}
     return out
 
 
