@@ -286,3 +286,14 @@ def test_an_optional_secret_can_be_removed_after_a_preview(signed_in, sandbox):
     stored = state.collections["WebHook"][number]
     assert stored["signatureKey"] == {"@type": "None"}
     assert 'name="signatureKey.remove"' not in client.get(url).content.decode()  # nothing left to remove
+
+
+def test_a_long_set_of_choices_folds_away(signed_in, sandbox):
+    """A webhook's events are hundreds of checkboxes: they sit in a closed <details> that says
+    how many are chosen, so the form stays a page long (a short set is shown as it is)."""
+    client = signed_in("admin")
+    page = client.get("/settings/objects/WebHook/create/").content.decode()
+    folded = re.search(r'<details class="choice-many">\s*<summary>(\d+) chosen of (\d+)</summary>', page)
+    assert folded is not None, page[:2000]
+    assert folded.group(1) == "0" and int(folded.group(2)) > 100
+    assert page.count('type="checkbox" name="events"') == int(folded.group(2))
