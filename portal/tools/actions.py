@@ -103,7 +103,7 @@ ACTIONS: dict[str, Action] = {
             "settings-reload",
             CONFIGURATION,
             _("Reload configuration"),
-            _("Apply configuration changes without a restart, or only check them first."),
+            _("Apply configuration changes without a restart."),
             _("Stalwart reads its configuration again and applies it."),
             _("Reload"),
             _("Yes, reload"),
