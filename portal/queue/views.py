@@ -14,12 +14,13 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import responses
-from portal.access import require
+from portal.access import holds_everything, require
 from portal.paging import Paging
 from portal.permissions import Access, check_names, needs
 from portal.request import PortalRequest
 from portal.stalwart import errors
-from portal.stalwart.queue_types import QueuedMessage
+from portal.stalwart.queue_types import OutgoingReportId, QueuedMessage
+from portal.stalwart.types import Page
 
 from .forms import FilteredPaging, QueueFilterForm, ReportFilterForm, queue_filters
 from .rows import render_rows
@@ -344,12 +345,48 @@ def _report_filters(request: PortalRequest, source=None) -> tuple[ReportFilterFo
     return form, paging, kind or ""
 
 
+async def _report_domains(request: PortalRequest) -> frozenset[str] | None:
+    """The domains whose outgoing reports this person may see, where the server does not confine
+    them itself (0.16 keeps one queue of reports for every tenant; the area says, `report_scope`);
+    None for all of them (<= 0.15 confines them itself; an administrator of the whole server)."""
+    user = _user(request)
+    if not user.enterprise or holds_everything(user) or user.native_all:
+        return None
+    return await _client(request).queue.report_scope()
+
+
+def _report_in_scope(domains: frozenset[str] | None, domain: str) -> bool:
+    return domains is None or domain.lower() in domains
+
+
+async def _reports(
+    request: PortalRequest, domains: frozenset[str] | None, *, kind: str, query: str, page: int, limit: int
+) -> Page[OutgoingReportId]:
+    """A page of the queued reports this person may see (see `_report_domains`)."""
+    queue = _client(request).queue
+    if domains is None:
+        return await queue.reports(kind=kind, domain=query, page=page, limit=limit)
+    wanted = [query.strip().lower()] if query.strip() else sorted(domains)
+    wanted = [domain for domain in wanted if domain in domains]
+    if len(wanted) == 1:
+        return await queue.reports(kind=kind, domain=wanted[0], page=page, limit=limit)
+    merged: list[OutgoingReportId] = []
+    total = 0
+    for domain in wanted:  # a tenant's few domains, each the whole domain name 0.16 filters by
+        found = await queue.reports(kind=kind, domain=domain, page=1, limit=page * limit)
+        merged += found.items
+        total += found.total
+    merged.sort(key=lambda report: (report.domain, report.kind))
+    return Page(items=tuple(merged[(page - 1) * limit : page * limit]), total=total)
+
+
 @require_GET
 @require(needs("outgoing-report-list"))
 async def report_list(request: PortalRequest) -> HttpResponse:
     """Aggregate reports this server will send, with their due times (the id says it all)."""
     form, paging, kind = _report_filters(request)
-    page = await _client(request).queue.reports(kind=kind, domain=paging.query, page=paging.page, limit=paging.size)
+    domains = await _report_domains(request)
+    page = await _reports(request, domains, kind=kind, query=paging.query, page=paging.page, limit=paging.size)
     user = _user(request)
     context = {
         "domain_exact": user.capabilities.report_domain_exact,
@@ -372,6 +409,8 @@ async def report_detail(request: PortalRequest, report_id: str) -> HttpResponse:
         report = await _client(request).queue.report(report_id)
     except (errors.NotFound, errors.ItemNotFound):
         return responses.not_found(request, REPORT_GONE)
+    if not _report_in_scope(await _report_domains(request), report.domain):
+        return responses.not_found(request, REPORT_GONE)  # another tenant's: as if it did not exist
     context = {"report": report, "can_delete": _user(request).has("outgoing-report-delete")}
     return render(request, "queue/report.html", context)
 
@@ -381,7 +420,7 @@ async def report_detail(request: PortalRequest, report_id: str) -> HttpResponse:
 async def report_delete(request: PortalRequest, report_id: str) -> HttpResponse:
     # <= 0.15: the id says it all (no call); 0.16+: the report is read.
     parsed = await _client(request).queue.report_ref(report_id)
-    if parsed is None:
+    if parsed is None or not _report_in_scope(await _report_domains(request), parsed.domain):
         return responses.not_found(request, REPORT_GONE)
     if request.method == "GET":
         template = "queue/report_delete.html#confirm" if request.htmx else "queue/report_delete.html"
@@ -412,7 +451,8 @@ async def reports_delete_matching(request: PortalRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     form, paging, kind = _report_filters(request, source)
     queue = _client(request).queue
-    preview = await queue.reports(kind=kind, domain=paging.query, page=1, limit=SAMPLE_SIZE)
+    domains = await _report_domains(request)
+    preview = await _reports(request, domains, kind=kind, query=paging.query, page=1, limit=SAMPLE_SIZE)
     context = {
         "form": form,
         "paging": paging,
@@ -432,8 +472,14 @@ async def reports_delete_matching(request: PortalRequest) -> HttpResponse:
     if expected != preview.total:
         context["changed"] = True
         return render(request, "queue/reports_delete.html", context, status=409)
+    if domains is None:
+        targets = [paging.query]
+    else:  # only the person's own domains, each by its whole name
+        targets = [paging.query.strip().lower()] if paging.query.strip() else sorted(domains)
+        targets = [domain for domain in targets if domain in domains]
     try:
-        await queue.delete_reports_matching(kind=kind, domain=paging.query)
+        for domain in targets:
+            await queue.delete_reports_matching(kind=kind, domain=domain)
     except responses.SUBMIT_FAILURES as exc:
         return _failed(request, context, exc, reverse("queue:reports"), template="queue/reports_delete.html")
     log.info(

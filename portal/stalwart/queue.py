@@ -117,6 +117,11 @@ class QueueApi:
     async def report(self, report_id: str) -> OutgoingReport:
         return OutgoingReport.from_api(await self._client.request("GET", api_path("queue", "reports", report_id)))
 
+    async def report_scope(self) -> frozenset[str] | None:
+        """The domains the caller's outgoing reports are confined to, None for all: Stalwart
+        <= 0.15 lists a tenant administrator only their domains' reports itself (no call)."""
+        return None
+
     async def report_ref(self, report_id: str) -> OutgoingReportId | None:
         """What a report id says (type, domain, period, due), None when it is not one: no call."""
         parsed = OutgoingReportId.parse(report_id)

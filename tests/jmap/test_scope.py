@@ -137,3 +137,45 @@ def test_a_tenant_administrator_sees_the_records_of_their_own_domain(signed_in, 
     page = response.content.decode()
     assert "acme.org" in page and 'id="dkim-title"' not in page and 'id="dkim-form"' not in page
     assert client.get("/directory/domains/example.org/dns").status_code == 404  # another tenant's
+
+
+# --- outgoing reports: 0.16 keeps one queue for every tenant ---------------------------------
+def _outgoing(sandbox) -> list:
+    from sandbox.mailflow import state
+
+    return list(state(sandbox).outgoing.values())
+
+
+def _report_links(page: str) -> list[str]:
+    return list(dict.fromkeys(re.findall(r'href="(/queue/reports/[^"/?]+/)"', page)))
+
+
+def test_a_tenant_administrator_sees_only_their_domains_outgoing_reports(signed_in, sandbox, called):
+    everyone = _report_links(signed_in("admin").get("/queue/reports/").content.decode())
+    assert len(everyone) == len(_outgoing(sandbox)) > 1
+    client = signed_in("tenant_admin")
+    page = client.get("/queue/reports/").content.decode()
+    own = _report_links(page)
+    assert own and set(own) < set(everyone)
+    shown = re.sub(r'placeholder="[^"]*"', "", page)
+    assert "acme.org" in shown and "contoso.net" not in shown and "gmail.com" not in shown
+    assert _report_links(client.get("/queue/reports/?q=contoso.net").content.decode()) == []
+    other = next(url for url in everyone if url not in own)
+    before = len(_outgoing(sandbox))
+    assert client.get(other).status_code == 404
+    called.clear()
+    assert client.post(other + "cancel").status_code == 404
+    assert not any(name.endswith("/set") for name in called)
+    assert len(_outgoing(sandbox)) == before
+
+
+def test_cancel_matching_for_a_tenant_cancels_only_their_domains_reports(signed_in, sandbox):
+    client = signed_in("tenant_admin")
+    preview = client.get("/queue/reports/cancel-matching").content.decode()
+    expected = re.search(r'name="expected" value="(\d+)"', preview).group(1)
+    mine = [r for r in _outgoing(sandbox) if r.domain == "acme.org"]
+    assert int(expected) == len(mine) >= 1
+    others = len(_outgoing(sandbox)) - len(mine)
+    response = client.post("/queue/reports/cancel-matching", {"expected": expected})
+    assert response.status_code == 302
+    assert len(_outgoing(sandbox)) == others and all(r.domain != "acme.org" for r in _outgoing(sandbox))

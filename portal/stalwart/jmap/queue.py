@@ -447,6 +447,34 @@ class JmapQueue:
             }
         )
 
+    async def report_scope(self) -> frozenset[str] | None:
+        """The domains the caller's outgoing reports are confined to, None for all.
+
+        0.16's queued reports are not tenant-scoped (objects.md §14): every caller with the
+        permission sees every tenant's. A tenant member is confined to their tenant's domains,
+        which are the domains the server lists them; it shows a caller of no tenant each domain's
+        `memberTenantId` and hides it from tenant members (objects.md "Tenants"), which tells the
+        two apart. A caller who may not list domains is confined to none (fails closed)."""
+        query_id, get_id = self._client.next_id(), self._client.next_id()
+        limit = (await self._client.limits()).max_get
+        try:
+            results = await self._client.call(
+                [
+                    Call("x:Domain/query", {"position": 0, "limit": limit}, query_id),
+                    Call(
+                        "x:Domain/get",
+                        {"#ids": ref(query_id, "x:Domain/query"), "properties": ["name", "memberTenantId"]},
+                        get_id,
+                    ),
+                ]
+            )
+            found = [item for item in results[get_id].get("list") or [] if isinstance(item, dict)]
+        except errors.Forbidden:
+            return frozenset()
+        if found and all("memberTenantId" in item for item in found):
+            return None
+        return frozenset(str(item.get("name") or "").lower() for item in found if item.get("name"))
+
     async def report_ref(self, report_id: str) -> OutgoingReportId | None:
         """The list entry of one queued report (its domain and due time), None when it is gone."""
         parsed = parse_report_key(report_id)
