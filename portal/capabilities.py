@@ -154,6 +154,8 @@ class Capabilities:
     dkim_automatic: bool = False
     #: 0.16+: deleting the incoming reports a search matches happens at once (<= 0.15: in the background)
     reports_deleted_at_once: bool = False
+    #: 0.16+: deleting the principals a search matches happens at once (<= 0.15: in the background)
+    directory_deleted_at_once: bool = False
     #: 0.16+: the report search matches whole words of the sender and of the domains and hosts
     #: a report names (<= 0.15: any part of the text, IP addresses and organisations too)
     report_search_words: bool = False
@@ -295,6 +297,7 @@ def _jmap(enterprise: bool) -> Capabilities:
         native_permission_names=True,
         dkim_automatic=True,
         reports_deleted_at_once=True,
+        directory_deleted_at_once=True,
         report_search_words=True,
     )
 

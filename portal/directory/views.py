@@ -560,11 +560,11 @@ async def principal_delete_matching(request: PortalRequest, kind: str) -> HttpRe
                 check_label=_("See the %(nouns)s as they are now") % {"nouns": spec.nouns},
             )
         log.info("%s deleted all %d %s matching %r", request.portal_user.name, preview.total, spec.type, query)
-        messages.success(
-            request,
-            _("Stalwart is deleting %(count)d %(nouns)s. It works in the background; refresh in a moment.")
-            % {"count": preview.total, "nouns": spec.nouns},
-        )
+        if request.portal_user.capabilities.directory_deleted_at_once:
+            done = _("%(count)d %(nouns)s deleted.")
+        else:
+            done = _("Stalwart is deleting %(count)d %(nouns)s. It works in the background; refresh in a moment.")
+        messages.success(request, done % {"count": preview.total, "nouns": spec.nouns})
         return HttpResponseRedirect(_list_url(spec))
     return render(request, "directory/delete_matching.html", context, status=422 if form.errors else 200)
 

@@ -117,3 +117,85 @@ def test_a_password_never_shows_in_the_change():
 def test_sign_in_switch():
     assert sign_in_ops(False) == [{"action": "addItem", "field": "disabledPermissions", "value": "authenticate"}]
     assert sign_in_ops(True)[0]["action"] == "removeItem"
+
+
+# --- the typed models and their two wires -------------------------------------------------
+def test_rest_ops_of_a_typed_change_keep_the_quirks():
+    from portal.stalwart.changes_types import ListChange, PrincipalChange, Reorder
+
+    change = PrincipalChange(
+        description="",
+        quota=(10, 2),
+        emails=Reorder(before=("a@x.org", "b@x.org"), after=("b@x.org", "a@x.org")),
+        lists=ListChange(added=("news",), removed=("all",)),
+        roles=ListChange(added=("helpdesk",)),
+        password=PasswordReset("$6$new", single_password=False),
+        sign_in=False,
+    )
+    assert update_ops(change) == [
+        {"action": "set", "field": "description", "value": ""},
+        {"action": "set", "field": "quota", "value": [10, 2]},
+        {"action": "removeItem", "field": "emails", "value": "a@x.org"},
+        {"action": "addItem", "field": "emails", "value": "a@x.org"},
+        {"action": "removeItem", "field": "lists", "value": "all"},
+        {"action": "addItem", "field": "lists", "value": "news"},
+        {"action": "addItem", "field": "roles", "value": "helpdesk"},
+        {"action": "removeItem", "field": "secrets", "value": ""},
+        {"action": "addItem", "field": "secrets", "value": "$6$new"},
+        {"action": "addItem", "field": "disabledPermissions", "value": "authenticate"},
+    ]
+    assert not PrincipalChange() and update_ops(PrincipalChange()) == []
+
+
+def test_rest_create_body_holds_only_what_is_set():
+    from portal.directory.changes import new_principal
+    from portal.stalwart.principal_ops import create_body
+
+    values = {"name": "jane", "description": "", "emails": ["jane@x.org"], "memberOf": [], "lists": ["all"], "quota": 0}
+    body = create_body(new_principal("individual", values, secret="$6$hash"))
+    assert body == {
+        "type": "individual",
+        "name": "jane",
+        "emails": ["jane@x.org"],
+        "quota": 0,
+        "lists": ["all"],
+        "secrets": ["$6$hash"],
+    }
+
+
+def test_the_diff_is_generation_neutral_and_typed():
+    change = principal_change(
+        "individual",
+        {"lists": ["all", "news"], "emails": ["a@x.org"], "quota": 5},
+        {"lists": ["news", "eng"], "emails": ["a@x.org"], "quota": 5},
+    )
+    assert change.lists.added == ("eng",) and change.lists.removed == ("all",)
+    assert change.emails is None and change.quota is None
+    assert change.lines() == [("remove", "lists", "all"), ("add", "lists", "eng")]
+    assert change.count() == 2
+
+
+def test_the_jmap_list_patch_joins_and_leaves_by_json_pointer():
+    from portal.stalwart.changes_types import ListChange
+    from portal.stalwart.jmap.principals import JmapPrincipals, Names
+
+    names = Names(
+        {},
+        {},
+        {},
+        {},
+        lists={"l1": "all@x.org", "l2": "news@x.org", "l3": "a/b@x.org"},
+        recipients={"l1": frozenset({"jane@x.org", "old@x.org"}), "l2": frozenset(), "l3": frozenset()},
+    )
+    patch = JmapPrincipals._list_patch(
+        JmapPrincipals.__new__(JmapPrincipals),
+        names,
+        "Jane@x.org",
+        ListChange(added=("news@x.org", "a/b@x.org"), removed=("all",)),
+        known=("old@x.org",),
+    )
+    assert patch == {
+        "l2": {"recipients/jane@x.org": True},
+        "l3": {"recipients/jane@x.org": True},
+        "l1": {"recipients/jane@x.org": None, "recipients/old@x.org": None},
+    }
