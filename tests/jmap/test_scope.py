@@ -22,7 +22,8 @@ from tests.test_url_walk import PERSONAS, _identity, verdict, walk
 OUTSIDE_ACME = "jane.doe@example.org"  # an account of no tenant: outside the tenant admin's scope
 #: What the scope check reads to find a principal by name (portal/stalwart/jmap/principals.py `_find`).
 SCOPE_READ = {"x:Account/query", "x:Account/get", "x:Domain/query", "x:Domain/get", "x:MailingList/query",
-              "x:MailingList/get", "x:Tenant/query", "x:Tenant/get", "x:Role/query", "x:Role/get"}
+              "x:MailingList/get", "x:Tenant/query", "x:Tenant/get", "x:Role/query", "x:Role/get",
+              "x:OAuthClient/query", "x:OAuthClient/get"}
 
 
 @pytest.fixture
@@ -45,14 +46,17 @@ def test_scope_rule_on_every_url_naming_a_principal(signed_in, client, sandbox, 
     user = PortalUser(**_identity(client))
     assert user.generation == "jmap"
     capabilities = for_server("jmap", user.version, user.enterprise)
-    outside = OUTSIDE_ACME if user.tenant else "nobody.outside@nowhere.example"
+    # 0.16 confines a tenant member itself and shows them no tenant: the portal records none
+    # (portal/auth/views.py), so the tenant administrator is known here by persona.
+    tenant_member = who == "tenant_admin"
+    outside = OUTSIDE_ACME if tenant_member else "nobody.outside@nowhere.example"
     failures = []
     for name, url, kwargs, rule, _target in TARGET_ROUTES:
         allowed = verdict(rule, kwargs, user)
         if allowed is None or unavailable(capabilities, name, kwargs):
             continue
         if name == "directory:domain-dns":
-            outside_name = "example.org" if user.tenant else "nowhere.example"
+            outside_name = "example.org" if tenant_member else "nowhere.example"
         else:
             outside_name = outside
         target_url = _outside_url(url, kwargs, outside_name)
@@ -66,11 +70,11 @@ def test_scope_rule_on_every_url_naming_a_principal(signed_in, client, sandbox, 
             if refused:
                 if status not in (403, 405) or called:
                     failures.append((name, method, "refused late", status, called[:]))
-            elif not user.tenant:
+            elif not tenant_member:
                 if status >= 500:
                     failures.append((name, method, status))
-            elif status not in (404, 405):
-                failures.append((name, method, "reached", status))
+            elif status not in (404, 405) and called:  # a page that asks nothing shows nothing
+                failures.append((name, method, "reached", status, called[:]))
             elif status == 404 and not set(called) <= SCOPE_READ:
                 failures.append((name, method, "called beyond the scope check", called[:]))
     assert failures == [], (who, failures)
