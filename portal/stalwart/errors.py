@@ -130,6 +130,11 @@ class ServerError(StalwartStatusError):
     """5xx: Stalwart failed while handling the request."""
 
 
+class MethodFailed(ServerError):
+    """A JMAP method answered `serverFail`/`serverUnavailable`: the request reached Stalwart and
+    the rest of it was handled; this one method failed there (e.g. reading its log files)."""
+
+
 _STATUS_CLASSES: dict[int, type[StalwartStatusError]] = {
     400: BadRequest,
     401: Unauthorized,

@@ -145,7 +145,7 @@ def method_error(arguments: Mapping[str, Any], *, operation: str) -> errors.Stal
             description or kind, status=400, title=kind, detail=description, body=body, operation=operation
         )
     if kind.startswith("server"):
-        return errors.ServerError(
+        return errors.MethodFailed(
             description or kind, status=503, title=kind, detail=description, body=body, operation=operation
         )
     return errors.StalwartBadResponse(

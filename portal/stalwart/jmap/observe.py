@@ -275,7 +275,7 @@ class JmapLogs:
             raise errors.Unsupported(
                 detail, body={"error": "unsupported", "details": detail}, operation=exc.operation
             ) from exc
-        except errors.ServerError as exc:
+        except errors.MethodFailed as exc:  # the server could not read its log files (not an HTTP 5xx)
             detail = exc.detail or exc.message
             raise errors.OtherError(
                 detail, body={"error": "other", "details": detail, "reason": ""}, operation=exc.operation
