@@ -334,6 +334,10 @@ JMAP_PAGES: dict[str, frozenset[str]] = {
             "account:encryption",
             "account:encryption-disable",
             "account:app-password-edit",
+            "account:api-keys",
+            "account:api-key-create",
+            "account:api-key-edit",
+            "account:api-key-revoke",
         }
     ),
     "queue": frozenset(
@@ -398,7 +402,10 @@ JMAP_MISSING_AREAS = frozenset(JMAP_PAGES)
 JMAP_AVAILABLE_PAGES = frozenset().union(*JMAP_PAGES.values())
 #: Pages only Stalwart 0.16+ has (on <= 0.15 they say so, as 0.16 does for the missing ones).
 JMAP_ONLY_PAGES: dict[str, frozenset[str]] = {
-    "account": frozenset({"account:app-password-edit"}),
+    "account": frozenset(
+        {"account:app-password-edit", "account:api-keys", "account:api-key-create", "account:api-key-edit",
+         "account:api-key-revoke"}
+    ),
     "config": SCHEMA_SETTINGS_PAGES,
     "tools": frozenset({"tools:tasks", "tools:task-rerun", "tools:task-cancel"}),
 }

@@ -292,3 +292,100 @@ class EncryptionOffForm(CodeStepMixin, forms.Form):
     prefix = "off"  # shares the page with EncryptionForm: distinct field ids
     password = password_field()
     code = code_field(required=True)
+
+
+#: x:CredentialPermissions choices (Stalwart 0.16+): what a key or app password may do
+SCOPE_CHOICES = (
+    ("Inherit", _("Everything your account may do")),
+    ("Replace", _("Only the permissions chosen below")),
+    ("Disable", _("Everything except the permissions chosen below")),
+)
+
+
+class CredentialScopeMixin:
+    """The scope of a 0.16 credential: a type and a choice among the permissions one holds.
+
+    Only permissions the person holds are offered (the server refuses more: `forbidden`)."""
+
+    def add_scope_fields(self, held: frozenset[str], *, current: tuple[str, ...] = ()) -> None:
+        fields = self.fields  # type: ignore[attr-defined]
+        fields["scope"] = forms.ChoiceField(
+            label=_("Permissions"), choices=SCOPE_CHOICES, initial="Inherit", widget=forms.RadioSelect
+        )
+        names = sorted(held | set(current))
+        fields["permissions"] = forms.MultipleChoiceField(
+            label=_("Chosen permissions"),
+            required=False,
+            choices=[(name, name) for name in names],
+            widget=forms.CheckboxSelectMultiple(attrs={"class": "permission-choices"}),
+            help_text=_("Only permissions your own account holds can be chosen."),
+        )
+        self.held = held
+
+    def clean_permissions(self) -> tuple[str, ...]:
+        chosen = tuple(sorted(self.cleaned_data.get("permissions") or ()))  # type: ignore[attr-defined]
+        beyond = [name for name in chosen if name not in self.held]
+        if beyond:
+            raise forms.ValidationError(
+                gettext("Your account does not hold these permissions: %(names)s")
+                % {"names": ", ".join(name[:64] for name in beyond[:5])}
+            )
+        return chosen
+
+    def scope(self) -> tuple[str, tuple[str, ...]]:
+        data = self.cleaned_data  # type: ignore[attr-defined]
+        kind = data.get("scope") or "Inherit"
+        return kind, (tuple(data.get("permissions") or ()) if kind != "Inherit" else ())
+
+    def check_scope(self) -> None:
+        data = self.cleaned_data  # type: ignore[attr-defined]
+        if data.get("scope") == "Replace" and not data.get("permissions") and "permissions" in data:
+            self.add_error(  # type: ignore[attr-defined]
+                "permissions", gettext("Choose at least one permission, or let it do everything your account may do.")
+            )
+
+
+class ApiKeyForm(CredentialScopeMixin, forms.Form):
+    """A new API key, or the options of one (Stalwart 0.16+): never its secret."""
+
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=128,
+        help_text=_("What uses this key, such as “backup script” or “monitoring”."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    expires = forms.DateField(
+        label=_("Expires on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("It stops working at the end of that day (UTC). Leave empty for a key that does not expire."),
+    )
+    allowed_ips = allowed_ips_field()
+
+    def __init__(
+        self, *args: Any, held: frozenset[str] = frozenset(), current: tuple[str, ...] = (), today: date | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.add_scope_fields(held, current=current)
+
+    def clean_description(self) -> str:
+        text = " ".join(self.cleaned_data["description"].split())
+        if not text or _CONTROL.search(text):
+            raise forms.ValidationError(gettext("Use letters, digits and spaces for the description."))
+        return text
+
+    def clean_expires(self) -> date | None:
+        value: date | None = self.cleaned_data.get("expires")
+        if value is not None and self.today is not None and value < self.today and value != self.initial.get("expires"):
+            raise forms.ValidationError(gettext("Choose today or a later day."))
+        return value
+
+    def clean_allowed_ips(self) -> tuple[str, ...]:
+        return clean_networks(self.cleaned_data.get("allowed_ips", ""))
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean()
+        self.check_scope()
+        return data

@@ -99,6 +99,8 @@ def _tabs(request: PortalRequest, current: str) -> list[dict[str, Any]]:
         ]
     if user.has("manage-encryption") and not unavailable(user.capabilities, "account:encryption", {}):
         items.append(("encryption", gettext("Encryption")))
+    if user.has_native("sysApiKeyGet") and not unavailable(user.capabilities, "account:api-keys", {}):
+        items.append(("api-keys", gettext("API keys")))
     return [{"url": reverse(f"account:{name}"), "label": label, "current": name == current} for name, label in items]
 
 
@@ -277,6 +279,7 @@ async def security(request: PortalRequest) -> HttpResponse:
     context = {
         "auth": auth,
         "crypto": crypto,
+        "api_keys_link": user.has_native("sysApiKeyGet") and not unavailable(user.capabilities, "account:api-keys", {}),
         "latest_app_password": _sorted(auth.app_passwords)[0] if auth and auth.app_passwords else None,
         "next_step": _next_step(auth),
     }

@@ -70,6 +70,7 @@ class AppPassword:
     allowed_ips: tuple[str, ...] = ()
     scope: str = ""  # "" (unknown), "Inherit", "Disable" or "Replace" (x:CredentialPermissions)
     id: str = ""  # Stalwart 0.16+: the credential's id (x:AppPassword), to change its options
+    scope_permissions: tuple[str, ...] = ()  # 0.16+: the names of a Disable/Replace scope
 
     @classmethod
     def from_raw_name(cls, raw: str) -> AppPassword:
@@ -86,6 +87,24 @@ class AppPassword:
         return cls(raw_name=raw, label=raw, created=None)
 
 
+#: Stalwart 0.16+ credential types (x:Credential `@type`)
+CREDENTIAL_KINDS = ("Password", "AppPassword", "ApiKey")
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A credential of a Stalwart 0.16+ account (x:Credential, x:ApiKey, x:AppPassword): never its secret."""
+
+    id: str
+    kind: str  # one of CREDENTIAL_KINDS
+    description: str = ""
+    created: datetime | None = None
+    expires: datetime | None = None
+    allowed_ips: tuple[str, ...] = ()
+    scope: str = ""  # x:CredentialPermissions: "Inherit", "Disable" (all but these) or "Replace" (only these)
+    permissions: tuple[str, ...] = ()  # the names of a Disable/Replace scope (0.16 names)
+
+
 @dataclass(frozen=True, slots=True)
 class SecretsSummary:
     """What the portal may know about a principal's secrets: never the hashes."""
@@ -93,6 +112,8 @@ class SecretsSummary:
     has_password: bool
     otp_enabled: bool
     app_passwords: tuple[AppPassword, ...]
+    #: Stalwart 0.16+: every credential of the account (password, app passwords, API keys), masked
+    credentials: tuple[Credential, ...] = ()
 
     @classmethod
     def from_secrets(cls, secrets: tuple[str, ...]) -> SecretsSummary:

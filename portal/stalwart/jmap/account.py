@@ -10,7 +10,17 @@ The same calls as the REST area (`get_auth`, `update_auth` with the requests of
 * `addAppPassword` creates an `x:AppPassword` whose `description` is the label; the server
   generates the secret and shows it once: `update_auth` returns it.
 * `removeAppPassword` destroys the app passwords of that name (all without one).
-* `update_app_password` changes an app password's name, expiry and allowed addresses (0.16 only).
+* `update_app_password` changes an app password's name, expiry, allowed addresses and
+  permission scope (0.16 only).
+
+API keys (objects.md §6) are credentials of the person's own account on 0.16, made by their
+owner: `api_keys`, `create_api_key` (the server generates the secret and returns it once),
+`update_api_key` (description, expiry, allowed addresses, scope; never the secret),
+`revoke_api_key`. Their scope (`x:CredentialPermissions`) is every permission of the account
+(`Inherit`), only some (`Replace`) or all but some (`Disable`); a scope beyond the caller's own
+is refused by the server (`forbidden`, raised as `errors.Forbidden`). An administrator sees
+another account's credentials only as `x:Account.credentials` (masked) and removes an app
+password or API key there with `credentials/<id>: null` (`revoke_credential`).
 
 Encryption at rest (objects.md §9, §10; rest-to-jmap 37, 38) is the `encryptionAtRest` of the
 `x:AccountSettings` singleton, which names an `x:PublicKey` of the account. Turning it on or
@@ -26,6 +36,7 @@ current password is `Unauthorized`, a missing code `TotpRequired`, a wrong code 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -33,13 +44,36 @@ from django.utils.translation import gettext
 
 from .. import errors
 from ..secrets import app_password_name
-from ..types import ENCRYPTION_AEAD_ALGORITHMS, ENCRYPTION_ALGORITHMS, AccountAuth, AppPassword, EncryptionAtRest
-from .client import Call, JmapClient, set_error
+from ..types import (
+    CREDENTIAL_KINDS,
+    ENCRYPTION_AEAD_ALGORITHMS,
+    ENCRYPTION_ALGORITHMS,
+    AccountAuth,
+    AppPassword,
+    Credential,
+    EncryptionAtRest,
+)
+from .client import Call, JmapClient, pointer, set_error
+from .wire import obj as _obj
 
 SINGLETON = "singleton"
 #: x:PublicKey / x:AccountSettings properties -> the encryption form's fields
 CRYPTO_FIELDS = {"key": "certs", "description": "certs", "encryptionAtRest": "algo", "publicKey": "certs"}
-APP_PASSWORD_FIELDS = {"description": "label", "expiresAt": "expires", "allowedIps": "allowed_ips"}
+APP_PASSWORD_FIELDS = {
+    "description": "label",
+    "expiresAt": "expires",
+    "allowedIps": "allowed_ips",
+    "permissions": "permissions",
+}
+#: x:ApiKey properties -> the API key forms' fields
+API_KEY_FIELDS = {
+    "description": "description",
+    "expiresAt": "expires",
+    "allowedIps": "allowed_ips",
+    "permissions": "permissions",
+}
+#: x:CredentialPermissions types
+SCOPES = ("Inherit", "Replace", "Disable")
 KEY_DESCRIPTION = "Encryption at rest"
 
 
@@ -53,15 +87,69 @@ def _utc(value: Any) -> datetime | None:
         return None
 
 
+def _ips(value: Any) -> tuple[str, ...]:
+    return tuple(sorted(str(ip) for ip, on in value.items() if on)) if isinstance(value, dict) else ()
+
+
+def _scope(value: Any) -> tuple[str, tuple[str, ...]]:
+    """(type, names) of an x:CredentialPermissions."""
+    perms = _obj(value)
+    kind = str(perms.get("@type") or "")
+    listed = perms.get("permissions")
+    names = tuple(sorted(str(n) for n, on in listed.items() if on)) if isinstance(listed, dict) else ()
+    return kind, names if kind in ("Replace", "Disable") else ()
+
+
+def scope_value(scope: str, permissions: tuple[str, ...] | frozenset[str] = ()) -> dict[str, Any]:
+    """The x:CredentialPermissions for a scope and its names."""
+    if scope not in SCOPES:
+        raise ValueError(f"Unknown credential scope {scope!r}")
+    if scope == "Inherit":
+        return {"@type": "Inherit"}
+    return {"@type": scope, "permissions": {str(name): True for name in sorted(permissions)}}
+
+
+def credential(item: dict[str, Any], kind: str = "") -> Credential:
+    """An x:ApiKey / x:AppPassword / x:Credential as read (the secret is never kept)."""
+    scope, names = _scope(item.get("permissions"))
+    found = kind or str(item.get("@type") or "")
+    return Credential(
+        id=str(item.get("credentialId") or item.get("id") or ""),
+        kind=found if found in CREDENTIAL_KINDS else "",
+        description=str(item.get("description") or ""),
+        created=_utc(item.get("createdAt")),
+        expires=_utc(item.get("expiresAt")),
+        allowed_ips=_ips(item.get("allowedIps")),
+        scope=scope,
+        permissions=names,
+    )
+
+
+def account_credentials(value: Any) -> tuple[Credential, ...]:
+    """The credentials of an x:Account as read, each with the key its patch pointer takes
+    (`credentials/<key>`: the key of the list as the server returned it)."""
+    if isinstance(value, dict):
+        pairs = sorted(value.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0)
+    elif isinstance(value, list):
+        pairs = [(str(n), item) for n, item in enumerate(value)]
+    else:
+        return ()
+    return tuple(
+        dataclasses.replace(credential(item), id=str(key)) for key, item in pairs if isinstance(item, dict)
+    )
+
+
 def _app_password(item: dict[str, Any]) -> AppPassword:
     label = str(item.get("description") or "")
     created = _utc(item.get("createdAt"))
     ips = item.get("allowedIps")
     permissions = item.get("permissions")
-    extra = {
+    scope, names = _scope(permissions)
+    extra: dict[str, Any] = {
         "expires": _utc(item.get("expiresAt")),
-        "allowed_ips": tuple(sorted(str(ip) for ip, on in ips.items() if on)) if isinstance(ips, dict) else (),
-        "scope": str(permissions.get("@type") or "") if isinstance(permissions, dict) else "",
+        "allowed_ips": _ips(ips),
+        "scope": scope,
+        "scope_permissions": names,
     }
     ident = str(item.get("id") or "")
     if created is None:
@@ -113,6 +201,24 @@ def _refusal(exc: errors.StalwartError) -> errors.StalwartError:
     if "does not support password changes" in text:
         return errors.Unsupported(text, body={"error": "unsupported", "details": text}, operation=operation)
     return exc
+
+
+def _options(
+    description: str | None,
+    expires: str | None | bool,
+    allowed_ips: tuple[str, ...] | None,
+    scope: tuple[str, tuple[str, ...]] | None,
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if description is not None:
+        changes["description"] = description
+    if expires is not False:
+        changes["expiresAt"] = expires
+    if allowed_ips is not None:
+        changes["allowedIps"] = {ip: True for ip in allowed_ips}
+    if scope is not None:
+        changes["permissions"] = scope_value(*scope)
+    return changes
 
 
 class JmapAccount:
@@ -207,18 +313,75 @@ class JmapAccount:
         label: str | None = None,
         expires: str | None | bool = False,
         allowed_ips: tuple[str, ...] | None = None,
+        scope: tuple[str, tuple[str, ...]] | None = None,
     ) -> None:
         """Change what is given: the name, the expiry (UTC `YYYY-MM-DDTHH:MM:SSZ`, None for never,
-        False to keep it) and the allowed addresses (() for anywhere, None to keep them)."""
-        changes: dict[str, Any] = {}
-        if label is not None:
-            changes["description"] = label
-        if expires is not False:
-            changes["expiresAt"] = expires
-        if allowed_ips is not None:
-            changes["allowedIps"] = {ip: True for ip in allowed_ips}
+        False to keep it), the allowed addresses (() for anywhere, None to keep them) and the
+        scope ((type, names), None to keep it)."""
+        changes = _options(label, expires, allowed_ips, scope)
         if changes:
             await self._client.set("AppPassword", update={app_id: changes}, field_map=APP_PASSWORD_FIELDS)
+
+    # --- API keys (0.16+) -----------------------------------------------------------------
+    async def api_keys(self) -> tuple[Credential, ...]:
+        """The person's own API keys (secrets masked by the server, never kept)."""
+        found = await self._client.get(
+            "ApiKey", None, ["description", "createdAt", "expiresAt", "allowedIps", "permissions"]
+        )
+        keys = [credential(item, "ApiKey") for item in found if isinstance(item, dict)]
+        return tuple(sorted(keys, key=lambda k: (k.created.timestamp() if k.created else 0.0), reverse=True))
+
+    async def held_permissions(self) -> frozenset[str]:
+        """What the person holds, in 0.16 names (`GET /api/account`): what a scope may name."""
+        data = await self._client._http("GET", "/api/account")
+        held = data.get("permissions") if isinstance(data, dict) else None
+        return frozenset(str(name) for name in held) if isinstance(held, list) else frozenset()
+
+    async def create_api_key(
+        self,
+        description: str,
+        *,
+        expires: str | None = None,
+        allowed_ips: tuple[str, ...] = (),
+        scope: tuple[str, tuple[str, ...]] = ("Inherit", ()),
+    ) -> tuple[str, str]:
+        """Create a key; returns (id, secret). The secret is shown once and never kept."""
+        value: dict[str, Any] = {"description": description, "permissions": scope_value(*scope)}
+        if expires:
+            value["expiresAt"] = expires
+        if allowed_ips:
+            value["allowedIps"] = {ip: True for ip in allowed_ips}
+        result = await self._client.set("ApiKey", create={"k": value}, field_map=API_KEY_FIELDS)
+        made = result["created"].get("k") or {}
+        secret = made.get("secret") if isinstance(made, dict) else None
+        if not isinstance(secret, str) or not secret:
+            raise errors.StalwartBadResponse(
+                gettext("Stalwart did not return the new API key."), operation="x:ApiKey/set"
+            )
+        return str(made.get("id") or ""), secret
+
+    async def update_api_key(
+        self,
+        key_id: str,
+        *,
+        description: str | None = None,
+        expires: str | None | bool = False,
+        allowed_ips: tuple[str, ...] | None = None,
+        scope: tuple[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        """Change what is given (as `update_app_password`); the secret never changes."""
+        changes = _options(description, expires, allowed_ips, scope)
+        if changes:
+            await self._client.set("ApiKey", update={key_id: changes}, field_map=API_KEY_FIELDS)
+
+    async def revoke_api_key(self, key_id: str) -> None:
+        await self._client.set("ApiKey", destroy=[key_id])
+
+    async def revoke_credential(self, account_id: str, credential_id: str) -> None:
+        """Remove another account's app password or API key (an administrator, x:Account)."""
+        if credential_id == "0":
+            raise ValueError("The password credential is not revoked this way.")
+        await self._client.set("Account", update={account_id: {pointer("credentials", credential_id): None}})
 
     # --- encryption at rest ---------------------------------------------------------------
     async def get_crypto(self) -> EncryptionAtRest:

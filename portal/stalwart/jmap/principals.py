@@ -36,6 +36,7 @@ from .. import errors
 from ..changes_types import ListChange, NewPrincipal, PrincipalChange, Quota
 from ..types import NO_SECRETS, Page, Principal, SecretsSummary
 from . import permissions
+from .account import account_credentials
 from .client import Call, JmapClient, Results, patch, pointer, ref, set_error
 from .ids import id_number
 from .wire import entries as _entries
@@ -221,6 +222,7 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
             has_password=any(c.get("@type") == "Password" for c in credentials),
             otp_enabled=any(c.get("@type") == "Password" and c.get("otpAuth") for c in credentials),
             app_passwords=(),
+            credentials=account_credentials(get("credentials")),
         )
         quotas = _obj(get("quotas"))
         return Principal(
