@@ -26,6 +26,9 @@ def _config(sandbox: Sandbox, host: str, port: int, log_level: str) -> uvicorn.C
         date_header=True,
         # Event streams nobody reads any more would otherwise hold the shutdown forever.
         timeout_graceful_shutdown=2,
+        # Idle connections stay open longer than the portal keeps them in its pool (30 s), as a
+        # proxy in front of Stalwart would (nginx: 75 s); uvicorn's 5 s raced the portal's reuse.
+        timeout_keep_alive=75,
     )
 
 

@@ -48,6 +48,7 @@ NOT_PAGES = {
     "observability:live-stream",
     "observability:metrics-stream",
     "config:reload",
+    "config:schema-reload",  # POST only
     "tools:delivery-run",
     "tools:delivery-events",
 }
