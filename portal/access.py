@@ -45,7 +45,7 @@ from django.utils.translation import gettext as _
 from portal import responses
 from portal.audit.recording import recording
 from portal.auth import session
-from portal.capabilities import unavailable
+from portal.capabilities import unavailable, unavailable_link
 from portal.permissions import (
     Access,
     AccessRule,
@@ -316,7 +316,8 @@ async def run_authorised(
     match = request.resolver_match
     reason = unavailable(user.capabilities, match.view_name if match else "", kwargs)
     if reason:
-        return responses.unavailable(portal_request, reason)
+        link = unavailable_link(user.capabilities, match.view_name if match else "", kwargs)
+        return responses.unavailable(portal_request, reason, link)
     portal_request.stalwart = backend.for_session(user.generation, token)
     with recording(request, user.name, user.tenant):
         return await _run(portal_request, view, args, kwargs, target)

@@ -407,6 +407,7 @@ JMAP_ONLY_PAGES: dict[str, frozenset[str]] = {
          "account:api-key-revoke"}
     ),
     "config": SCHEMA_SETTINGS_PAGES,
+    "directory": frozenset({"directory:account-credential-revoke"}),
     "tools": frozenset({"tools:tasks", "tools:task-rerun", "tools:task-cancel"}),
 }
 #: Directory kinds that no longer exist on 0.16 (API keys became credentials of one's own account).
@@ -436,6 +437,13 @@ def unavailable(capabilities: Capabilities, view_name: str, kwargs: dict) -> str
     if view_name in JMAP_MISSING_PAGES:
         return _("This page is not available for Stalwart 0.16 and later yet.")
     return ""
+
+
+def unavailable_link(capabilities: Capabilities, view_name: str, kwargs: dict) -> tuple[str, str] | None:
+    """(URL name, label) of the page that replaces an unavailable one on this server, if any."""
+    if capabilities.generation == "jmap" and view_name.startswith("directory:") and kwargs.get("kind") == "api-keys":
+        return "account:api-keys", _("Manage your own API keys")
+    return None
 
 
 @functools.lru_cache(maxsize=64)

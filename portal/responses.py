@@ -78,9 +78,13 @@ def not_found(request: HtmxRequest, message: StrOrPromise = "") -> HttpResponse:
     return _error_page(request, "errors/404.html", {"message": message}, 404)
 
 
-def unavailable(request: HtmxRequest, reason: str) -> HttpResponse:
-    """404: this page has no equivalent on the connected server (`portal.capabilities.unavailable`)."""
-    return _error_page(request, "errors/unavailable.html", {"reason": reason}, 404)
+def unavailable(request: HtmxRequest, reason: str, link: tuple[str, str] | None = None) -> HttpResponse:
+    """404: this page has no equivalent on the connected server (`portal.capabilities.unavailable`);
+    `link`: (URL name, label) of the page that replaces it (`capabilities.unavailable_link`)."""
+    context: dict[str, Any] = {"reason": reason}
+    if link is not None:
+        context["link_url"], context["link_label"] = reverse(link[0]), link[1]
+    return _error_page(request, "errors/unavailable.html", context, 404)
 
 
 # What a failure means for the person looking at the page.

@@ -29,7 +29,7 @@ from portal.stalwart import errors
 from portal.stalwart.types import Credential
 
 from .forms import ApiKeyForm
-from .views import _end_of_day, _failed, _issue_form_token, _page, _use_form_token
+from .views import GRANT_REFUSED, _end_of_day, _failed, _issue_form_token, _page, _use_form_token
 
 log = logging.getLogger("portal.account")
 
@@ -38,7 +38,6 @@ CREATE = needs_native("sysApiKeyGet", "sysApiKeyCreate")
 UPDATE = needs_native("sysApiKeyGet", "sysApiKeyUpdate")
 DESTROY = needs_native("sysApiKeyGet", "sysApiKeyDestroy")
 TAB = "api-keys"
-GRANT_REFUSED = "not authorized to grant"
 
 
 def _api(request: PortalRequest) -> Any:

@@ -117,8 +117,60 @@ class AppPasswordForm(forms.Form):
         return clean_networks(self.cleaned_data.get("allowed_ips", ""))
 
 
-class AppPasswordEditForm(forms.Form):
-    """The options of an existing app password (Stalwart 0.16+): name, expiry, allowed addresses."""
+#: x:CredentialPermissions choices (Stalwart 0.16+): what a key or app password may do
+SCOPE_CHOICES = (
+    ("Inherit", _("Everything your account may do")),
+    ("Replace", _("Only the permissions chosen below")),
+    ("Disable", _("Everything except the permissions chosen below")),
+)
+
+
+class CredentialScopeMixin:
+    """The scope of a 0.16 credential: a type and a choice among the permissions one holds.
+
+    Only permissions the person holds are offered (the server refuses more: `forbidden`)."""
+
+    def add_scope_fields(self, held: frozenset[str], *, current: tuple[str, ...] = ()) -> None:
+        fields = self.fields  # type: ignore[attr-defined]
+        fields["scope"] = forms.ChoiceField(
+            label=_("Permissions"), choices=SCOPE_CHOICES, initial="Inherit", widget=forms.RadioSelect
+        )
+        names = sorted(held | set(current))
+        fields["permissions"] = forms.MultipleChoiceField(
+            label=_("Chosen permissions"),
+            required=False,
+            choices=[(name, name) for name in names],
+            widget=forms.CheckboxSelectMultiple(attrs={"class": "permission-choices"}),
+            help_text=_("Only permissions your own account holds can be chosen."),
+        )
+        self.held = held
+
+    def clean_permissions(self) -> tuple[str, ...]:
+        chosen = tuple(sorted(self.cleaned_data.get("permissions") or ()))  # type: ignore[attr-defined]
+        beyond = [name for name in chosen if name not in self.held]
+        if beyond:
+            raise forms.ValidationError(
+                gettext("Your account does not hold these permissions: %(names)s")
+                % {"names": ", ".join(name[:64] for name in beyond[:5])}
+            )
+        return chosen
+
+    def scope(self) -> tuple[str, tuple[str, ...]]:
+        data = self.cleaned_data  # type: ignore[attr-defined]
+        kind = data.get("scope") or "Inherit"
+        return kind, (tuple(data.get("permissions") or ()) if kind != "Inherit" else ())
+
+    def check_scope(self) -> None:
+        data = self.cleaned_data  # type: ignore[attr-defined]
+        if data.get("scope") == "Replace" and not data.get("permissions") and "permissions" in data:
+            self.add_error(  # type: ignore[attr-defined]
+                "permissions", gettext("Choose at least one permission, or let it do everything your account may do.")
+            )
+
+
+class AppPasswordEditForm(CredentialScopeMixin, forms.Form):
+    """The options of an existing app password (Stalwart 0.16+): name, expiry, allowed addresses
+    and scope (what it may do, among the permissions the person holds)."""
 
     label = AppPasswordForm.base_fields["label"]
     expires = forms.DateField(
@@ -129,11 +181,16 @@ class AppPasswordEditForm(forms.Form):
     )
     allowed_ips = allowed_ips_field()
 
-    def __init__(self, *args: Any, today: date | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, held: frozenset[str] = frozenset(), current: tuple[str, ...] = (), today: date | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
         self.fields["label"].widget.attrs.pop("autofocus", None)
         self.fields["label"].help_text = _("A name to recognise it by.")
+        self.add_scope_fields(held, current=current)
+        self.fields["scope"].required = False  # not sent: the scope stays as it is
 
     clean_label = AppPasswordForm.clean_label
 
@@ -145,6 +202,11 @@ class AppPasswordEditForm(forms.Form):
 
     def clean_allowed_ips(self) -> tuple[str, ...]:
         return clean_networks(self.cleaned_data.get("allowed_ips", ""))
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean()
+        self.check_scope()
+        return data
 
 
 class TwoFactorEnableForm(forms.Form):
@@ -292,57 +354,6 @@ class EncryptionOffForm(CodeStepMixin, forms.Form):
     prefix = "off"  # shares the page with EncryptionForm: distinct field ids
     password = password_field()
     code = code_field(required=True)
-
-
-#: x:CredentialPermissions choices (Stalwart 0.16+): what a key or app password may do
-SCOPE_CHOICES = (
-    ("Inherit", _("Everything your account may do")),
-    ("Replace", _("Only the permissions chosen below")),
-    ("Disable", _("Everything except the permissions chosen below")),
-)
-
-
-class CredentialScopeMixin:
-    """The scope of a 0.16 credential: a type and a choice among the permissions one holds.
-
-    Only permissions the person holds are offered (the server refuses more: `forbidden`)."""
-
-    def add_scope_fields(self, held: frozenset[str], *, current: tuple[str, ...] = ()) -> None:
-        fields = self.fields  # type: ignore[attr-defined]
-        fields["scope"] = forms.ChoiceField(
-            label=_("Permissions"), choices=SCOPE_CHOICES, initial="Inherit", widget=forms.RadioSelect
-        )
-        names = sorted(held | set(current))
-        fields["permissions"] = forms.MultipleChoiceField(
-            label=_("Chosen permissions"),
-            required=False,
-            choices=[(name, name) for name in names],
-            widget=forms.CheckboxSelectMultiple(attrs={"class": "permission-choices"}),
-            help_text=_("Only permissions your own account holds can be chosen."),
-        )
-        self.held = held
-
-    def clean_permissions(self) -> tuple[str, ...]:
-        chosen = tuple(sorted(self.cleaned_data.get("permissions") or ()))  # type: ignore[attr-defined]
-        beyond = [name for name in chosen if name not in self.held]
-        if beyond:
-            raise forms.ValidationError(
-                gettext("Your account does not hold these permissions: %(names)s")
-                % {"names": ", ".join(name[:64] for name in beyond[:5])}
-            )
-        return chosen
-
-    def scope(self) -> tuple[str, tuple[str, ...]]:
-        data = self.cleaned_data  # type: ignore[attr-defined]
-        kind = data.get("scope") or "Inherit"
-        return kind, (tuple(data.get("permissions") or ()) if kind != "Inherit" else ())
-
-    def check_scope(self) -> None:
-        data = self.cleaned_data  # type: ignore[attr-defined]
-        if data.get("scope") == "Replace" and not data.get("permissions") and "permissions" in data:
-            self.add_error(  # type: ignore[attr-defined]
-                "permissions", gettext("Choose at least one permission, or let it do everything your account may do.")
-            )
 
 
 class ApiKeyForm(CredentialScopeMixin, forms.Form):

@@ -58,6 +58,8 @@ from .forms import (
 log = logging.getLogger("portal.account")
 
 PASSWORDS = needs("manage-passwords")
+#: the words of the server's `forbidden` SetError for a credential scope beyond one's own (0.16+)
+GRANT_REFUSED = "not authorized to grant"
 ENCRYPTION = needs("manage-encryption")
 
 WRONG_PASSWORD = gettext_lazy("This is not your current password. Check it and try again.")
@@ -395,25 +397,29 @@ def _edit_initial(app: AppPassword) -> dict[str, Any]:
         "label": app.label,
         "expires": app.expires.astimezone(UTC).date() if app.expires else None,
         "allowed_ips": "\n".join(app.allowed_ips),
+        "scope": app.scope if app.scope in ("Replace", "Disable") else "Inherit",
+        "permissions": list(app.scope_permissions),
     }
 
 
 @require_http_methods(["GET", "POST"])
 @require(PASSWORDS)
 async def app_password_edit(request: PortalRequest, app_id: str) -> HttpResponse:
-    """The name, expiry and allowed addresses of one app password (Stalwart 0.16+)."""
+    """The name, expiry, allowed addresses and scope of one app password (Stalwart 0.16+)."""
     auth = await _api(request).get_auth()
     app = next((a for a in auth.app_passwords if a.id and a.id == app_id), None)
     if app is None:
         messages.info(request, gettext("That app password no longer exists."))
         return HttpResponseRedirect(reverse("account:app-passwords"))
+    held = await _api(request).held_permissions()
     initial = _edit_initial(app)
     today = datetime.now(UTC).date()
+    options = {"held": held, "current": app.scope_permissions, "today": today}
     if request.method == "GET":
-        form = AppPasswordEditForm(initial=initial, today=today)
+        form = AppPasswordEditForm(initial=initial, **options)
         return _page(request, "account/app_password_edit.html", "app-passwords", {"form": form, "app_password": app})
 
-    form = AppPasswordEditForm(request.POST, initial=initial, today=today)
+    form = AppPasswordEditForm(request.POST, initial=initial, **options)
     context = {"form": form, "app_password": app}
     if not form.is_valid():
         return _page(request, "account/app_password_edit.html", "app-passwords", context, status=400)
@@ -423,11 +429,23 @@ async def app_password_edit(request: PortalRequest, app_id: str) -> HttpResponse
     if data["expires"] != initial["expires"]:
         expires = _end_of_day(data["expires"]) if data["expires"] else None
     allowed = data["allowed_ips"] if set(data["allowed_ips"]) != set(app.allowed_ips) else None
-    if label is None and expires is False and allowed is None:
+    scope: tuple[str, tuple[str, ...]] | None = form.scope() if data.get("scope") else None
+    if scope == (app.scope or "Inherit", app.scope_permissions):
+        scope = None
+    if label is None and expires is False and allowed is None and scope is None:
         messages.info(request, gettext("Nothing was changed."))
         return HttpResponseRedirect(reverse("account:app-passwords"))
     try:
-        await _api(request).update_app_password(app.id, label=label, expires=expires, allowed_ips=allowed)
+        await _api(request).update_app_password(
+            app.id, label=label, expires=expires, allowed_ips=allowed, scope=scope
+        )
+    except errors.Forbidden as exc:
+        if GRANT_REFUSED not in exc.message:
+            raise
+        form.add_error(
+            "permissions", gettext("The mail server refused this scope: %(reason)s") % {"reason": exc.message}
+        )
+        return _page(request, "account/app_password_edit.html", "app-passwords", context, status=400)
     except (errors.OtherError, errors.FieldMissing) as exc:
         field = exc.field if exc.field in form.fields else None
         reason = exc.details if isinstance(exc, errors.OtherError) and exc.details else exc.message

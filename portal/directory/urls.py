@@ -7,6 +7,11 @@ urlpatterns = [
     path("pick/<slug:field>/", views.picker_options, name="picker"),
     path("accounts/<principal:name>/password", views.account_password, name="account-password"),
     path("accounts/<principal:name>/sign-in", views.account_sign_in, name="account-sign-in"),
+    path(
+        "accounts/<principal:name>/credentials/<str:credential>/revoke",
+        views.account_credential_revoke,
+        name="account-credential-revoke",
+    ),
     path("domains/<principal:name>/dns", dns_views.domain_dns, name="domain-dns"),
     path("accounts/import", views.account_import, name="import"),
     path("<slug:kind>/", views.principal_list, name="list"),

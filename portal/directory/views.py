@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -23,7 +24,17 @@ from portal.auth import session
 from portal.auth.vault import seal, unseal
 from portal.capabilities import unavailable
 from portal.paging import Paging
-from portal.permissions import AREAS, BUILTIN_ROLES, PERMISSIONS, Access, Target, describe, needs, principal_permission
+from portal.permissions import (
+    AREAS,
+    BUILTIN_ROLES,
+    PERMISSIONS,
+    Access,
+    Target,
+    describe,
+    needs,
+    needs_native,
+    principal_permission,
+)
 from portal.request import PortalRequest
 from portal.stalwart import errors
 from portal.stalwart.changes_types import NewPrincipal, PasswordReset
@@ -49,6 +60,10 @@ PERMISSION_TYPES = {"individual", "group", "role", "tenant", "apiKey"}
 SNAPSHOT_SALT = "portal.directory.edit"
 # The principal named in the URL is changed: scope and rank rules (portal.access).
 CHANGES_NAME = Target("name", modifies=True)
+# Stalwart 0.16+: removing an account's app password or API key is an update of the account.
+CREDENTIAL_REVOKE = needs_native("sysAccountUpdate", legacy=("individual-update",))
+#: the credentials an administrator may revoke (never the password: that is reset)
+REVOCABLE_KINDS = ("AppPassword", "ApiKey")
 
 
 def _rule(action: str):
@@ -138,6 +153,9 @@ async def principal_detail(request: PortalRequest, kind: str, name: str) -> Http
         "kinds": KINDS,
         "can_list_roles": user.has("role-list"),
         "helpdesk": _helpdesk_links(user, spec, principal, may_purge=not outranked),
+        "credentials": principal.secrets.credentials if spec.type == "individual" else (),
+        "can_revoke": CREDENTIAL_REVOKE.allows(user) and not outranked,
+        "revocable": REVOCABLE_KINDS,
     }
     return render(request, "directory/detail.html", context)
 
@@ -740,6 +758,46 @@ async def account_sign_in(request: PortalRequest, name: str) -> HttpResponse:
         % {"name": name},
     )
     return HttpResponseRedirect(_detail_url(spec, name))
+
+
+@require_http_methods(["GET", "POST"])
+@require(CREDENTIAL_REVOKE, target=CHANGES_NAME)
+async def account_credential_revoke(request: PortalRequest, name: str, credential: str) -> HttpResponse:
+    """Revoke one app password or API key of an account (Stalwart 0.16+), after a confirmation."""
+    spec = KINDS["accounts"]
+    principal = await _load(request, spec, name)
+    found = next(
+        (c for c in principal.secrets.credentials if c.id == credential and c.kind in REVOCABLE_KINDS), None
+    )
+    if found is None or principal.id is None:
+        messages.info(request, _("That credential no longer exists."))
+        return HttpResponseRedirect(_detail_url(spec, name))
+    context = {"kind": spec, "principal": principal, "credential": found}
+    if request.method == "POST":
+        try:
+            account: Any = request.stalwart.account  # the JMAP account area: the page is 0.16-only
+            await account.revoke_credential(principal.id, found.id, name=principal.name)
+        except errors.ItemNotFound:
+            messages.info(request, _("That credential no longer exists."))
+            return HttpResponseRedirect(_detail_url(spec, name))
+        except responses.SUBMIT_FAILURES as exc:
+            return responses.form_upstream_failure(
+                request,
+                "directory/credential_revoke.html",
+                context,
+                exc,
+                check_url=_detail_url(spec, name),
+                check_label=_("See %(name)s as it is now") % {"name": name},
+                idempotent=True,
+            )
+        log.info("%s revoked a %s credential of %s", request.portal_user.name, found.kind, name)
+        messages.success(
+            request,
+            _("“%(label)s” of %(name)s is revoked: it can no longer be used.")
+            % {"label": found.description or found.id, "name": name},
+        )
+        return HttpResponseRedirect(_detail_url(spec, name))
+    return render(request, "directory/credential_revoke.html", context)
 
 
 # --- picker search --------------------------------------------------------------------

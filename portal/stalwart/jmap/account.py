@@ -54,6 +54,7 @@ from ..types import (
     EncryptionAtRest,
 )
 from .client import Call, JmapClient, pointer, set_error
+from .ids import id_text
 from .wire import obj as _obj
 
 SINGLETON = "singleton"
@@ -377,11 +378,19 @@ class JmapAccount:
     async def revoke_api_key(self, key_id: str) -> None:
         await self._client.set("ApiKey", destroy=[key_id])
 
-    async def revoke_credential(self, account_id: str, credential_id: str) -> None:
-        """Remove another account's app password or API key (an administrator, x:Account)."""
+    async def revoke_credential(self, account_id: int | str, credential_id: str, *, name: str = "") -> None:
+        """Remove another account's app password or API key (an administrator, x:Account);
+        the account's id as a number (`Principal.id`) or as written; `name` (the account's
+        address) is what the audit trail records as the target."""
         if credential_id == "0":
             raise ValueError("The password credential is not revoked this way.")
-        await self._client.set("Account", update={account_id: {pointer("credentials", credential_id): None}})
+        if isinstance(account_id, int):
+            account_id = id_text(account_id)
+        await self._client.set(
+            "Account",
+            update={account_id: {pointer("credentials", credential_id): None}},
+            labels={account_id: name} if name else None,
+        )
 
     # --- encryption at rest ---------------------------------------------------------------
     async def get_crypto(self) -> EncryptionAtRest:
