@@ -49,6 +49,7 @@ NOT_PAGES = {
     "observability:metrics-stream",
     "config:reload",
     "config:schema-reload",  # POST only
+    "tools:blocked-ip-unblock",  # POST only
     "tools:delivery-run",
     "tools:delivery-events",
 }
@@ -179,9 +180,12 @@ def _needed(templates: list[str]) -> set[str]:
 
 def admin_pages(fetch: Callable[[str], str]) -> list[Page]:
     """Every GET page of the URL walk and the extras, as the administrator sees them."""
+    from portal.capabilities import JMAP_ONLY_PAGES
+
+    only_016 = frozenset().union(*JMAP_ONLY_PAGES.values())  # on <= 0.15 they only say so
     entries: list[tuple[str, str]] = []
     for name, url, _kwargs, _rule in ROUTES:
-        if name in NOT_PAGES:
+        if name in NOT_PAGES or name in only_016:
             continue
         path = REAL_PATHS.get(name, url)
         if path is None:
