@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.urls import reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -168,16 +169,17 @@ class CredentialScopeMixin:
             )
 
 
-class AppPasswordEditForm(CredentialScopeMixin, forms.Form):
-    """The options of an existing app password (Stalwart 0.16+): name, expiry, allowed addresses
-    and scope (what it may do, among the permissions the person holds)."""
+class CredentialOptionsForm(CredentialScopeMixin, forms.Form):
+    """What a 0.16 credential (app password, API key) may do: its expiry, the addresses it may be
+    used from and its scope among the permissions the person holds."""
 
-    label = AppPasswordForm.base_fields["label"]
+    #: the expiry's help text, naming the credential
+    never_expires = _("Leave empty for one that does not expire.")
+
     expires = forms.DateField(
         label=_("Expires on"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text=_("It stops working at the end of that day (UTC). Leave empty for a password that does not expire."),
     )
     allowed_ips = allowed_ips_field()
 
@@ -187,12 +189,10 @@ class AppPasswordEditForm(CredentialScopeMixin, forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
-        self.fields["label"].widget.attrs.pop("autofocus", None)
-        self.fields["label"].help_text = _("A name to recognise it by.")
+        self.fields["expires"].help_text = format_lazy(
+            "{} {}", _("It stops working at the end of that day (UTC)."), self.never_expires
+        )
         self.add_scope_fields(held, current=current)
-        self.fields["scope"].required = False  # not sent: the scope stays as it is
-
-    clean_label = AppPasswordForm.clean_label
 
     def clean_expires(self) -> date | None:
         value: date | None = self.cleaned_data.get("expires")
@@ -207,6 +207,23 @@ class AppPasswordEditForm(CredentialScopeMixin, forms.Form):
         data = super().clean()
         self.check_scope()
         return data
+
+
+class AppPasswordEditForm(CredentialOptionsForm):
+    """The options of an existing app password (Stalwart 0.16+): name, expiry, allowed addresses
+    and scope (what it may do, among the permissions the person holds)."""
+
+    never_expires = _("Leave empty for a password that does not expire.")
+    field_order = ["label", "expires", "allowed_ips"]
+    label = AppPasswordForm.base_fields["label"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["label"].widget.attrs.pop("autofocus", None)
+        self.fields["label"].help_text = _("A name to recognise it by.")
+        self.fields["scope"].required = False  # not sent: the scope stays as it is
+
+    clean_label = AppPasswordForm.clean_label
 
 
 class TwoFactorEnableForm(forms.Form):
@@ -356,47 +373,20 @@ class EncryptionOffForm(CodeStepMixin, forms.Form):
     code = code_field(required=True)
 
 
-class ApiKeyForm(CredentialScopeMixin, forms.Form):
+class ApiKeyForm(CredentialOptionsForm):
     """A new API key, or the options of one (Stalwart 0.16+): never its secret."""
 
+    never_expires = _("Leave empty for a key that does not expire.")
+    field_order = ["description", "expires", "allowed_ips"]
     description = forms.CharField(
         label=_("Description"),
         max_length=128,
         help_text=_("What uses this key, such as “backup script” or “monitoring”."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
-    expires = forms.DateField(
-        label=_("Expires on"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text=_("It stops working at the end of that day (UTC). Leave empty for a key that does not expire."),
-    )
-    allowed_ips = allowed_ips_field()
-
-    def __init__(
-        self, *args: Any, held: frozenset[str] = frozenset(), current: tuple[str, ...] = (), today: date | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.today = today
-        self.add_scope_fields(held, current=current)
 
     def clean_description(self) -> str:
         text = " ".join(self.cleaned_data["description"].split())
         if not text or _CONTROL.search(text):
             raise forms.ValidationError(gettext("Use letters, digits and spaces for the description."))
         return text
-
-    def clean_expires(self) -> date | None:
-        value: date | None = self.cleaned_data.get("expires")
-        if value is not None and self.today is not None and value < self.today and value != self.initial.get("expires"):
-            raise forms.ValidationError(gettext("Choose today or a later day."))
-        return value
-
-    def clean_allowed_ips(self) -> tuple[str, ...]:
-        return clean_networks(self.cleaned_data.get("allowed_ips", ""))
-
-    def clean(self) -> dict[str, Any] | None:
-        data = super().clean()
-        self.check_scope()
-        return data
