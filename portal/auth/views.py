@@ -154,7 +154,7 @@ async def _audit_sign_in(request: HtmxRequest, username: str, error: Exception |
         actor_tenant=tenant,
         ip=audit.client_ip(request),
         method="POST",
-        path="/api/oauth",
+        path=reverse("auth:sign-in"),  # the portal's own event: its own address
         query={},
         body=None,
         error=error,
