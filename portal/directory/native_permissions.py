@@ -10,7 +10,7 @@ what they do not hold themselves (`GET /api/account`); Stalwart refuses that too
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
@@ -114,6 +114,26 @@ def groups(
     return [(label, rows) for label, rows in table.items() if rows]
 
 
+
+def submitted(
+    post: Mapping[str, str], known: Iterable[str], enabled: Iterable[str], disabled: Iterable[str]
+) -> tuple[set[str], set[str]]:
+    """The enabled and disabled sets after the permission editor's form: each `p:<name>` is
+    "on", "off" or inherited; a permission not on the form (filtered out) stays as it was.
+    Both generations' editors read their form with it."""
+    new_enabled, new_disabled = set(enabled), set(disabled)
+    for permission in known:
+        choice = post.get(f"p:{permission}")
+        if choice is None:
+            continue
+        new_enabled.discard(permission)
+        new_disabled.discard(permission)
+        if choice == "on":
+            new_enabled.add(permission)
+        elif choice == "off":
+            new_disabled.add(permission)
+    return new_enabled, new_disabled
+
 async def page(request: PortalRequest, spec: Kind, name: str, principal: Principal) -> HttpResponse:
     """GET and POST of `directory:permissions` on a 0.16+ server."""
     user = request.portal_user
@@ -128,17 +148,7 @@ async def page(request: PortalRequest, spec: Kind, name: str, principal: Princip
     status, error, failure = 200, "", None
     page_url = reverse("directory:permissions", kwargs={"kind": spec.slug, "name": name})
     if request.method == "POST":
-        new_enabled, new_disabled = set(enabled), set(disabled)
-        for permission in known:
-            choice = request.POST.get(f"p:{permission}")
-            if choice is None:
-                continue  # not on the form (filtered out): unchanged
-            new_enabled.discard(permission)
-            new_disabled.discard(permission)
-            if choice == "on":
-                new_enabled.add(permission)
-            elif choice == "off":
-                new_disabled.add(permission)
+        new_enabled, new_disabled = submitted(request.POST, known, enabled, disabled)
         refused = sorted(new_enabled - enabled - held) if held is not None else []
         if request.POST.get("action") == "save" and refused:
             return responses.refused_grant(request, refused)

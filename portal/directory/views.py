@@ -610,17 +610,7 @@ async def principal_permissions(request: PortalRequest, kind: str, name: str) ->
     error = ""
     failure = None
     if request.method == "POST":
-        new_enabled, new_disabled = set(enabled), set(disabled)
-        for permission in known:
-            choice = request.POST.get(f"p:{permission}")
-            if choice is None:
-                continue  # not on the form (filtered out): unchanged
-            new_enabled.discard(permission)
-            new_disabled.discard(permission)
-            if choice == "on":
-                new_enabled.add(permission)
-            elif choice == "off":
-                new_disabled.add(permission)
+        new_enabled, new_disabled = native_permissions.submitted(request.POST, known, enabled, disabled)
         refused = await access.beyond(request, user, (), new_enabled - enabled)
         if request.POST.get("action") == "save" and refused:
             return responses.refused_grant(request, refused)
