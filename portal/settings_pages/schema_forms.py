@@ -5,9 +5,20 @@ id select (the names of the objects it may point at, when they could be read), a
 strings (one per line) or checkboxes for a set of enum values or ids, duration ("1h 30m") and
 size ("10 MB") as text, date and time as ISO 8601 text, secrets as a password box that is never
 filled (empty keeps the current secret; an optional one that is set has a "Remove" box), and
-JSON for nested objects, maps and lists of objects. `wire()` turns a field's cleaned value into
-the server's JSON, `shown()` a server value into words, and `changes()` compares what was typed
-with what the server holds.
+JSON for maps and lists of objects.
+
+An embedded object (`x:HttpAuth`, `x:SecretKey`, a store...) is a `Node`: a fieldset of its own
+fields (form names `<path>/<property>`), and for a polymorphic one a choice of its `@type`
+(`<path>/@type`) and one group of fields per schema its variants use (`<path>/<variant>/<property>`,
+the first variant of the schema naming the group). Every group is rendered, so the page works
+without JavaScript; only the chosen variant's fields are read (CSS hides the others where the
+browser can). Two levels nest (`httpAuth` → its `secret` wrapper); deeper objects, and objects
+with more than `MAX_GROUPS` schemas, stay JSON. A secret inside is a password box never filled.
+
+`wire()` turns a field's cleaned value into the server's JSON, `shown()` a server value into
+words, and `changes()` compares what was typed with what the server holds: an edited embedded
+object is patched by JSON pointer (`httpAuth/username`), only where it changed, and replaced as a
+whole when its `@type` changes.
 """
 
 from __future__ import annotations
@@ -15,13 +26,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext
 
-from portal.stalwart.settings_types import Field, SettingsSchema
+from portal.stalwart.settings_types import Field, SettingsSchema, ValueType, Variant
 
 SECRET_SET = "****"
 _DURATION_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
@@ -33,6 +45,11 @@ _SIZE_UNITS = (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024), 
 _SIZE_WORDS = {"b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
                "t": 1024**4, "tb": 1024**4}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)")
+#: How deep embedded objects get fields of their own (deeper ones are JSON).
+MAX_DEPTH = 2
+#: A polymorphic embedded object with more schemas than this is JSON (and the CSS that shows only
+#: the chosen variant's fields knows this many groups).
+MAX_GROUPS = 12
 
 
 def duration_text(ms: int) -> str:
@@ -92,6 +109,53 @@ class Change:
     secret: bool = False
 
 
+@dataclass(slots=True)
+class Sub:
+    """One field of an embedded object: its form name, and its own `Node` when it is an object too."""
+
+    name: str
+    field: Field
+    kind: str
+    node: Node | None = None
+    #: a secret the server holds (for the "leave empty to keep" help)
+    is_set: bool = False
+
+
+@dataclass(slots=True)
+class Group:
+    """The fields of one schema of an embedded object, and the variants that use it."""
+
+    index: int
+    variants: tuple[str, ...]
+    subs: list[Sub] = dataclass_field(default_factory=list)
+
+    def sub(self, prop: str) -> Sub | None:
+        return next((s for s in self.subs if s.field.name == prop), None)
+
+
+@dataclass(slots=True)
+class Node:
+    """An embedded object shown as a fieldset of its own fields."""
+
+    name: str
+    field: Field
+    variants: tuple[Variant, ...]
+    groups: list[Group]
+
+    @property
+    def choice(self) -> str:
+        """The form name of the `@type` choice ("" for a single object)."""
+        return f"{self.name}/@type" if self.variants else ""
+
+    def group(self, variant: str) -> Group | None:
+        if not self.variants:
+            return self.groups[0] if self.groups else None
+        return next((g for g in self.groups if variant in g.variants), None)
+
+    def label_of(self, variant: str) -> str:
+        return next((v.label for v in self.variants if v.name == variant), variant)
+
+
 def widget_kind(field: Field, choices: dict[str, tuple[tuple[str, str], ...]]) -> str:
     t = field.type
     if t.secret:
@@ -114,6 +178,8 @@ def widget_kind(field: Field, choices: dict[str, tuple[tuple[str, str], ...]]) -
         if t.item.kind == "objectId" and t.item.object_name in choices:
             return "id-set"
         return "lines"
+    if t.kind == "object":
+        return "object"
     return "json"
 
 
@@ -137,13 +203,21 @@ class SchemaForm(forms.Form):
         self.choices = choices
         self.current = current
         self.creating = creating
+        self.enterprise = enterprise
         self.kinds: dict[str, str] = {}
+        self.nodes: dict[str, Node] = {}
         self.locked: list[Field] = []
         for field in fields:
             if not field.editable(creating=creating) or (field.enterprise and not enterprise):
                 self.locked.append(field)
                 continue
             kind = widget_kind(field, choices)
+            if kind == "object":
+                node = self._node(field, field.name, current.get(field.name), depth=1)
+                if node is not None:
+                    self.nodes[field.name] = node
+                    continue
+                kind = "json"
             self.kinds[field.name] = kind
             self.fields[field.name] = self._form_field(field, kind)
             if not self.is_bound:
@@ -156,6 +230,70 @@ class SchemaForm(forms.Form):
                 )
 
     # --- building -----------------------------------------------------------------------------
+    def _node(self, field: Field, name: str, value: Any, *, depth: int) -> Node | None:
+        """The fieldset of an embedded object (None: too deep or too many kinds, it stays JSON)."""
+        if depth > MAX_DEPTH:
+            return None
+        object_name = field.type.object_name
+        variants = self.schema.object_variants(object_name)
+        groups: list[Group] = []
+        schemas: list[str] = []
+        if variants:
+            for variant in variants:
+                if not variant.schema_name:
+                    continue
+                if variant.schema_name in schemas:
+                    group = groups[schemas.index(variant.schema_name)]
+                    group.variants = (*group.variants, variant.name)
+                else:
+                    schemas.append(variant.schema_name)
+                    groups.append(Group(len(groups), (variant.name,)))
+            if len(groups) > MAX_GROUPS:
+                return None
+        else:
+            schemas.append(self.schema.object_schema(object_name))
+            groups.append(Group(0, ()))
+        node = Node(name, field, variants, groups)
+        held = value if isinstance(value, dict) else {}
+        chosen = str(held.get("@type") or "")
+        for group, schema_name in zip(groups, schemas, strict=True):
+            prefix = f"{name}/{group.variants[0]}" if variants else name
+            current = isinstance(value, dict) and (not variants or chosen in group.variants)
+            for sub in self.schema.object_fields(schema_name):
+                if not sub.editable(creating=self.creating or not current) or (sub.enterprise and not self.enterprise):
+                    continue
+                sub_name = f"{prefix}/{sub.name}"
+                sub_value = held.get(sub.name) if current else sub.default
+                kind = widget_kind(sub, self.choices)
+                inner = self._node(sub, sub_name, sub_value, depth=depth + 1) if kind == "object" else None
+                if kind == "object" and inner is None:
+                    kind = "json"
+                group.subs.append(Sub(sub_name, sub, kind, inner, is_set=current and sub_value not in (None, "")))
+                if inner is not None:
+                    continue
+                self.kinds[sub_name] = kind
+                self.fields[sub_name] = self._form_field(sub, kind)
+                self.fields[sub_name].required = False  # checked for the chosen variant only (clean)
+                if not self.is_bound:
+                    self.initial[sub_name] = self._initial(sub, kind, sub_value)
+        if variants:
+            options = [(v.name, v.label) for v in variants]
+            self.kinds[node.choice] = "variant"
+            self.fields[node.choice] = forms.ChoiceField(
+                choices=options, required=True, label=gettext("Kind"), help_text=field.description
+            )
+            if not self.is_bound:
+                self.initial[node.choice] = chosen or self._first_variant(field, variants)
+        return node
+
+    def _first_variant(self, field: Field, variants: tuple[Variant, ...]) -> str:
+        """The kind a new embedded object starts as: its default's, else the one that holds
+        nothing (`None`: an optional secret starts unset), else the first."""
+        default = field.default.get("@type") if isinstance(field.default, dict) else None
+        if isinstance(default, str) and any(v.name == default for v in variants):
+            return default
+        return next((v.name for v in variants if not v.schema_name), variants[0].name)
+
     def _form_field(self, field: Field, kind: str) -> forms.Field:
         t = field.type
         required = not t.nullable and kind not in ("boolean", "secret", "enum-set", "id-set", "lines", "json")
@@ -244,8 +382,10 @@ class SchemaForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         self.values: dict[str, Any] = {}
+        for name, node in self.nodes.items():
+            self.values[name] = self._typed(node, cleaned, self.current.get(name))
         for name, kind in self.kinds.items():
-            if name not in cleaned or kind == "remove":
+            if name not in cleaned or kind == "remove" or name not in self.described:
                 continue
             try:
                 self.values[name] = self._wire(self.described[name], kind, cleaned[name])
@@ -258,6 +398,90 @@ class SchemaForm(forms.Form):
                 else:
                     self.values[name] = self._removed(self.described[name])
         return cleaned
+
+    def _typed(self, node: Node, cleaned: dict[str, Any], current: Any) -> Any:
+        """What was typed into an embedded object: its JSON, with `_KEEP` for each secret left
+        empty (None: an optional object left unset). Only the chosen variant's fields are read;
+        what the others hold is neither checked nor kept."""
+        chosen = self._chosen(node)
+        for group in node.groups:
+            if group is not chosen:
+                self._forget(group)
+        value: dict[str, Any] = {}
+        if node.variants:
+            variant = str(cleaned.get(node.choice) or "")
+            if not variant:
+                return _KEEP if node.choice in self.errors else None
+            value["@type"] = variant
+        if chosen is None:
+            return value
+        same = isinstance(current, dict) and (not node.variants or current.get("@type") == value.get("@type"))
+        held = current if same and isinstance(current, dict) else {}
+        missing: list[tuple[str, str]] = []
+        for sub in chosen.subs:
+            if sub.node is not None:
+                value[sub.field.name] = self._typed(sub.node, cleaned, held.get(sub.field.name))
+                continue
+            if sub.name not in cleaned:
+                continue
+            try:
+                wired = self._wire(sub.field, sub.kind, cleaned[sub.name])
+            except ValueError as exc:
+                self.add_error(sub.name, str(exc))
+                continue
+            if wired is _KEEP and not sub.field.type.nullable:
+                missing.append((sub.name, gettext("Type the secret.")))
+            elif wired is None and _required(sub.field, sub.kind):
+                missing.append((sub.name, gettext("This field is required.")))
+            value[sub.field.name] = wired
+        # What a new object (or one of another kind) needs; an object the server holds keeps
+        # its secrets, and a single object left empty is not sent at all.
+        if not same and not _empty(value):
+            for name, message in missing:
+                self.add_error(name, message)
+        return value
+
+    def _chosen(self, node: Node) -> Group | None:
+        """The group of the variant the form shows as chosen (what was sent, else the initial)."""
+        if not node.variants:
+            return node.group("")
+        return node.group(str(self[node.choice].value() or ""))
+
+    def _forget(self, group: Group) -> None:
+        """The fields of a variant that was not chosen: their errors are not the person's concern."""
+        for sub in group.subs:
+            if sub.node is not None:
+                for inner in sub.node.groups:
+                    self._forget(inner)
+                self.errors.pop(sub.node.choice, None)
+            else:
+                self.errors.pop(sub.name, None)
+
+    def secret_names(self) -> list[str]:
+        """The form names of every secret box (top level and inside embedded objects)."""
+        return [name for name, kind in self.kinds.items() if kind == "secret"]
+
+    def locate(self, path: str) -> str:
+        """The form field a server refusal's property path names (`store/authSecret/secret`),
+        "" when none shows it."""
+        parts = path.split("/")
+        node = self.nodes.get(parts[0])
+        if node is None:
+            return parts[0] if parts[0] in self.fields else ""
+        for part in parts[1:]:
+            if part == "@type" and node.variants:
+                return node.choice
+            group = self._chosen(node)
+            sub = group.sub(part) if group is not None else None
+            if sub is None:
+                break
+            if sub.node is None:
+                return sub.name
+            node = sub.node
+        if node.variants:
+            return node.choice
+        group = node.group("")
+        return next((s.name for s in group.subs if s.node is None), "") if group else ""
 
     def _removed(self, field: Field) -> Any:
         """What unsets an optional secret: null, or the empty variant of a secret object
@@ -325,10 +549,18 @@ class SchemaForm(forms.Form):
 
     # --- comparing ----------------------------------------------------------------------------
     def patch(self) -> dict[str, Any]:
-        """The properties that differ from what the server holds (every value when creating)."""
+        """The properties that differ from what the server holds (every value when creating);
+        an embedded object by JSON pointer where it keeps its `@type`."""
         patch: dict[str, Any] = {}
         for name, value in self.values.items():
             if value is _KEEP:
+                continue
+            if name in self.nodes:
+                if self.creating:
+                    if not _empty(value):
+                        patch[name] = _stripped(value)
+                else:
+                    patch.update(_diff(_pointer(name), self.nodes[name], value, self.current.get(name)))
                 continue
             if self.creating:
                 if value is not None and value != {}:
@@ -339,16 +571,121 @@ class SchemaForm(forms.Form):
         return patch
 
     def changes(self, patch: dict[str, Any]) -> list[Change]:
-        return [
-            Change(
-                field=self.described[name],
-                old="" if self.creating else shown(self.schema, self.described[name], self.current.get(name),
-                                                   self.choices),
-                new=shown(self.schema, self.described[name], value, self.choices),
-                secret=self.secretive(self.described[name]),
+        rows: list[Change] = []
+        for name, value in patch.items():
+            top = name.split("/", 1)[0]
+            if top in self.nodes:
+                rows += self._nested_changes(name, value)
+                continue
+            rows.append(
+                Change(
+                    field=self.described[name],
+                    old="" if self.creating else shown(self.schema, self.described[name], self.current.get(name),
+                                                       self.choices),
+                    new=shown(self.schema, self.described[name], value, self.choices),
+                    secret=self.secretive(self.described[name]),
+                )
             )
-            for name, value in patch.items()
-        ]
+        return rows
+
+    def _nested_changes(self, path: str, value: Any) -> list[Change]:
+        """The preview lines of one patch entry inside an embedded object: the property it names
+        (`httpAuth/username`), or each property of an object set as a whole."""
+        parts = [_unescape(part) for part in path.split("/")]
+        node = self.nodes[parts[0]]
+        typed = self.values.get(parts[0])
+        old: Any = {} if self.creating else self.current.get(parts[0])
+        labels = [node.field.label]
+        for part in parts[1:]:
+            group = node.group(str(typed.get("@type") or "")) if isinstance(typed, dict) else None
+            sub = group.sub(part) if group is not None else None
+            if sub is None:  # not a property the form shows: the raw value, never a secret's
+                return [self._line(path, labels + [part], None, old, value)]
+            labels.append(sub.field.label)
+            typed = typed.get(part) if isinstance(typed, dict) else None
+            old = old.get(part) if isinstance(old, dict) else None
+            if sub.node is None:
+                return [self._line(path, labels, sub.field, old, value)]
+            node = sub.node
+        return self._object_changes(path, labels, node, old, value)
+
+    def _object_changes(self, path: str, labels: list[str], node: Node, old: Any, new: Any) -> list[Change]:
+        if not isinstance(new, dict):
+            return [self._line(path, labels, node.field, old, new)]
+        rows: list[Change] = []
+        variant = str(new.get("@type") or "")
+        same = isinstance(old, dict) and (not node.variants or old.get("@type") == variant)
+        if node.variants and not same and node.group(variant) is None and self.secretive(node.field):
+            # a secret removed (`{"@type": "None"}`): set → not set, as a top-level secret
+            line = Field(name=path, label=" › ".join(labels), description="", type=node.field.type, update="mutable")
+            was = "" if self.creating else shown(self.schema, node.field, old)
+            return [Change(field=line, old=was, new="", secret=True)]
+        if node.variants and not same:
+            was = node.label_of(str(old.get("@type") or "")) if isinstance(old, dict) and old else ""
+            kind = Field(name=f"{path}/@type", label=" › ".join([*labels, gettext("Kind")]), description="",
+                         type=node.field.type, update="mutable")
+            rows.append(Change(field=kind, old="" if self.creating else was, new=node.label_of(variant)))
+        held = old if same and isinstance(old, dict) else {}
+        group = node.group(variant)
+        for sub in group.subs if group is not None else []:
+            if sub.field.name not in new:
+                continue
+            item, before = new[sub.field.name], held.get(sub.field.name)
+            where = f"{path}/{_pointer(sub.field.name)}"
+            if sub.node is not None:
+                rows += self._object_changes(where, [*labels, sub.field.label], sub.node, before, item)
+            elif not _same(item, before):
+                rows.append(self._line(where, [*labels, sub.field.label], sub.field, before, item))
+        return rows
+
+    def _line(self, path: str, labels: list[str], field: Field | None, old: Any, new: Any) -> Change:
+        """One preview line of an embedded property (secrets only as set / not set)."""
+        if field is None:  # unknown to the schema: shown as JSON, masked if it could be a secret
+            field = Field(name=path, label=" › ".join(labels), description="",
+                          type=_UNKNOWN, update="mutable")
+            return Change(field=field, old="" if self.creating or old is None else gettext("set"),
+                          new="" if new is None else gettext("set"), secret=True)
+        line = Field(name=path, label=" › ".join(labels), description=field.description, type=field.type,
+                     update=field.update)
+        return Change(
+            field=line,
+            old="" if self.creating else shown(self.schema, field, old, self.choices),
+            new=shown(self.schema, field, new, self.choices),
+            secret=self.secretive(field),
+        )
+
+    # --- showing ------------------------------------------------------------------------------
+    def node_view(self, node: Node) -> dict[str, Any]:
+        """What the template of an embedded object needs (`_schema_nested.html`)."""
+        choice = self[node.choice] if node.variants else None
+        selected = str(choice.value() or "") if choice is not None else ""
+        index = {v: g.index for g in node.groups for v in g.variants}
+        return {
+            "node": node,
+            "choice": choice,
+            "options": [
+                {"value": v.name, "label": v.label, "group": index.get(v.name, -1), "selected": v.name == selected}
+                for v in node.variants
+            ],
+            "groups": [
+                {
+                    "index": group.index,
+                    "label": ", ".join(node.label_of(v) for v in group.variants),
+                    "rows": [self._sub_row(sub) for sub in group.subs],
+                }
+                for group in node.groups
+            ],
+        }
+
+    def _sub_row(self, sub: Sub) -> dict[str, Any]:
+        if sub.node is not None:
+            return {"field": sub.field, "nested": self.node_view(sub.node)}
+        return {
+            "field": sub.field,
+            "bound": self[sub.name],
+            "kind": sub.kind,
+            "shown": gettext("set") if sub.kind == "secret" and sub.is_set else "",
+        }
 
 
 def remove_name(name: str) -> str:
@@ -364,6 +701,70 @@ class _Keep:
 
 
 _KEEP = _Keep()
+_UNKNOWN = ValueType(kind="unknown")
+
+
+def _required(field: Field, kind: str) -> bool:
+    return not field.type.nullable and kind not in ("boolean", "secret", "enum-set", "id-set", "lines", "json")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == {} or value == ""
+
+
+def _empty(value: Any) -> bool:
+    """Nothing typed: blank, or a single object (no `@type`) whose every value is empty."""
+    if value is _KEEP or _blank(value):
+        return True
+    return isinstance(value, dict) and "@type" not in value and all(_empty(item) for item in value.values())
+
+
+def _same(value: Any, held: Any) -> bool:
+    return (_blank(value) and _blank(held)) or value == held
+
+
+def _pointer(name: str) -> str:
+    """A property name as one JSON-pointer segment."""
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _unescape(segment: str) -> str:
+    return segment.replace("~1", "/").replace("~0", "~")
+
+
+def _stripped(value: Any) -> Any:
+    """An embedded object as sent whole: without the secrets left empty and the unset values."""
+    if value is _KEEP:
+        return None
+    if not isinstance(value, dict):
+        return value
+    kept = {key: _stripped(item) for key, item in value.items() if item is not _KEEP}
+    return {key: item for key, item in kept.items() if item is not None}
+
+
+def _diff(path: str, node: Node, typed: Any, held: Any) -> dict[str, Any]:
+    """The patch of an edited embedded object: each changed property by JSON pointer, or the
+    whole object where it is new or changes its `@type` (a secret left empty is kept)."""
+    if typed is _KEEP:
+        return {}
+    if typed is None:
+        return {} if _blank(held) else {path: None}
+    if _blank(held) and (_empty(typed) or (node.variants and node.group(str(typed["@type"])) is None)):
+        return {}  # unset, and left empty or at a kind that holds nothing: nothing to say
+    if not isinstance(held, dict) or (node.variants and held.get("@type") != typed.get("@type")):
+        return {path: _stripped(typed)}
+    group = node.group(str(typed.get("@type") or ""))
+    patch: dict[str, Any] = {}
+    for sub in group.subs if group is not None else []:
+        name = sub.field.name
+        if name not in typed or typed[name] is _KEEP:
+            continue
+        where = f"{path}/{_pointer(name)}"
+        if sub.node is not None:
+            patch.update(_diff(where, sub.node, typed[name], held.get(name)))
+        elif not _same(typed[name], held.get(name)):
+            patch[where] = typed[name]
+    return patch
 
 
 def shown(

@@ -109,28 +109,37 @@ def _can(request: PortalRequest, page: SettingsPage, operation: str) -> bool:
     return user.has_native(*names)
 
 
-def _refused_post(request: PortalRequest, slug: str) -> HttpResponse | None:
-    """A POST that saves needs `…Update` (checked before any upstream call)."""
-    if request.method != "POST":
+def _refusal(request: PortalRequest, page: SettingsPage, *operations: str) -> HttpResponse | None:
+    """The 403 page when the person may not do every one of `operations` on the page's object
+    as the schema names it (None: allowed)."""
+    if all(_can(request, page, op) for op in operations):
         return None
-    access = UPDATE(slug=slug)
-    return None if access.allows(request.portal_user) else responses.forbidden(request, request.portal_user, access)
+    needed = Access(native=frozenset(page.permission_prefix + op for op in operations))
+    return responses.forbidden(request, request.portal_user, needed)
 
 
 async def _schema_page(
     request: PortalRequest, slug: str, *operations: str
 ) -> tuple[SettingsSchema, SettingsPage] | HttpResponse:
     """The schema and the page of `slug`, or the 403 page when the person may not do the
-    `operations` (and Get) on its object as the schema names it."""
+    `operations` (and Get) on its object: checked by the URL's name before any upstream call
+    (the view's decorator checks only what every method of it needs: a POST that saves also
+    needs `…Update`), then as the schema names the object."""
+    for operation in operations:
+        access = _gate(operation)(slug=slug)
+        if not access.allows(request.portal_user):
+            return responses.forbidden(request, request.portal_user, access)
     schema = await _registry(request).schema()
     page = schema.page(slug)
     if page is None:
         raise Http404(gettext("The server has no such settings object."))
-    wanted = ("Get", *operations)
-    if not all(_can(request, page, op) for op in wanted):
-        needed = Access(native=frozenset(page.permission_prefix + op for op in wanted))
-        return responses.forbidden(request, request.portal_user, needed)
-    return schema, page
+    refused = _refusal(request, page, "Get", *operations)
+    return refused if refused is not None else (schema, page)
+
+
+def _saving(request: PortalRequest) -> tuple[str, ...]:
+    """What a form page's request needs beyond reading: a POST saves."""
+    return ("Update",) if request.method == "POST" else ()
 
 
 def readable(request: PortalRequest, nodes: tuple[NavNode, ...], schema: SettingsSchema) -> tuple[NavNode, ...]:
@@ -197,14 +206,16 @@ def _fingerprint(values: dict[str, Any], names: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _data(post: QueryDict, secrets: list[str]) -> QueryDict:
-    """What was typed, with each secret typed on the preview step unsealed."""
-    data = post.copy()
-    for name in secrets:
-        sealed = post.get("sealed:" + name, "")
-        if not post.get(name) and sealed:
+def _unseal(form: SchemaForm) -> None:
+    """What was typed, with each secret typed on the preview step unsealed (into the bound
+    form's own copy of the POST, before it is read)."""
+    data = form.data
+    if not isinstance(data, QueryDict):
+        return
+    for name in form.secret_names():
+        sealed = data.get("sealed:" + name, "")
+        if not data.get(name) and sealed:
             data[name] = unseal(sealed) or ""
-    return data
 
 
 def _hidden(form: SchemaForm, data: QueryDict) -> list[tuple[str, str]]:
@@ -222,8 +233,9 @@ def _hidden(form: SchemaForm, data: QueryDict) -> list[tuple[str, str]]:
 
 def _show_problems(form: SchemaForm, outcome: SetOutcome) -> None:
     for problem in outcome.problems:
-        if problem.field in form.fields:
-            form.add_error(problem.field, problem.message)
+        name = form.locate(problem.path) if problem.path else ""
+        if name:
+            form.add_error(name, problem.message)
         elif problem.path:
             form.add_error(None, f"{problem.path}: {problem.message}")
         else:
@@ -239,6 +251,9 @@ def _layout(
     for section in sections:
         rows = []
         for field in section.fields:
+            if editable and field.name in form.nodes:
+                rows.append({"field": field, "nested": form.node_view(form.nodes[field.name])})
+                continue
             bound = form[field.name] if editable and field.name in form.fields else None
             remove = remove_name(field.name)
             if bound is None and form.creating:
@@ -272,10 +287,7 @@ async def index(request: PortalRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require(READ)
 async def page(request: PortalRequest, slug: str) -> HttpResponse:
-    refused = _refused_post(request, slug)
-    if refused is not None:
-        return refused
-    found = await _schema_page(request, slug, *(("Update",) if request.method == "POST" else ()))
+    found = await _schema_page(request, slug, *_saving(request))
     if isinstance(found, HttpResponse):
         return found
     schema, settings_page = found
@@ -283,10 +295,8 @@ async def page(request: PortalRequest, slug: str) -> HttpResponse:
         return await _edit(request, schema, settings_page, SINGLETON_ID)
     if request.method == "POST":
         return HttpResponse(status=405)
-    if not _can(request, settings_page, "Query"):  # a collection's list is a query too
-        needed = Access(native=frozenset({settings_page.permission_prefix + "Query"}))
-        return responses.forbidden(request, request.portal_user, needed)
-    return await _list(request, schema, settings_page)
+    refused = _refusal(request, settings_page, "Query")  # a collection's list is a query too
+    return refused if refused is not None else await _list(request, schema, settings_page)
 
 
 async def _list(request: PortalRequest, schema: SettingsSchema, settings_page: SettingsPage) -> HttpResponse:
@@ -361,10 +371,7 @@ async def _list(request: PortalRequest, schema: SettingsSchema, settings_page: S
 @require_http_methods(["GET", "POST"])
 @require(READ)
 async def item(request: PortalRequest, slug: str, object_id: str) -> HttpResponse:
-    refused = _refused_post(request, slug)
-    if refused is not None:
-        return refused
-    found = await _schema_page(request, slug, *(("Update",) if request.method == "POST" else ()))
+    found = await _schema_page(request, slug, *_saving(request))
     if isinstance(found, HttpResponse):
         return found
     schema, settings_page = found
@@ -391,8 +398,7 @@ async def _edit(
     sections = schema.sections(settings_page, variant)
     fields = [f for s in sections for f in s.fields]
     base = current if not switching else {"@type": variant, **{f.name: f.default for f in fields}}
-    secrets = [f.name for f in fields if f.secret]
-    data = _data(request.POST, secrets) if request.method == "POST" else None
+    data = request.POST.copy() if request.method == "POST" else None
     form = SchemaForm(
         data,
         schema=schema,
@@ -402,6 +408,7 @@ async def _edit(
         choices=dict(record.choices),
         current=base,
     )
+    _unseal(form)
     context: dict[str, Any] = {
         "settings_page": settings_page,
         "sections": sections,
@@ -429,7 +436,7 @@ async def _edit(
     if not patch:
         context["nothing"] = True
         return render(request, "settings_pages/schema_form.html", context)
-    fingerprint = _fingerprint(current, list(patch))
+    fingerprint = _fingerprint(current, sorted({name.split("/", 1)[0] for name in patch}))
     if request.POST.get("step") != "save" or _previewed(request.POST) != fingerprint:
         stale = request.POST.get("step") == "save"
         context.update(_preview(form, data or QueryDict(), patch, fingerprint, stale=stale))
@@ -438,7 +445,7 @@ async def _edit(
         outcome = await registry.update(settings_page, object_id, patch)
     except responses.SUBMIT_FAILURES as exc:
         return responses.form_upstream_failure(
-            request, "settings_pages/schema_form.html", context, exc, form=form, secrets=tuple(secrets),
+            request, "settings_pages/schema_form.html", context, exc, form=form, secrets=tuple(form.secret_names()),
             idempotent=True, check_url=context["action"],
         )
     if not outcome.ok:
@@ -495,13 +502,13 @@ async def create(request: PortalRequest, slug: str) -> HttpResponse:
     sections = schema.sections(settings_page, variant)
     fields = [f for s in sections for f in s.fields if f.name not in settings_page.static]
     choices = await _registry(request).choices(_targets(schema, fields))
-    secrets = [f.name for f in fields if f.secret]
-    data = _data(request.POST, secrets) if request.method == "POST" else None
+    data = request.POST.copy() if request.method == "POST" else None
     defaults = {f.name: f.default for f in fields}
     form = SchemaForm(
         data, schema=schema, fields=fields, creating=True, enterprise=request.portal_user.enterprise,
         choices=choices, current=defaults,
     )
+    _unseal(form)
     action = reverse("config:schema-create", kwargs={"slug": settings_page.slug})
     context.update(
         {
@@ -528,7 +535,7 @@ async def create(request: PortalRequest, slug: str) -> HttpResponse:
         outcome = await _registry(request).create(settings_page, values)
     except responses.SUBMIT_FAILURES as exc:
         return responses.form_upstream_failure(
-            request, "settings_pages/schema_form.html", context, exc, form=form, secrets=tuple(secrets),
+            request, "settings_pages/schema_form.html", context, exc, form=form, secrets=tuple(form.secret_names()),
             check_url=_page_url(settings_page),
         )
     if not outcome.ok:

@@ -383,6 +383,50 @@ class SettingsSchema:
             self._sections[key] = tuple(sections)
         return self._sections[key]
 
+    def object_variants(self, object_name: str) -> tuple[Variant, ...]:
+        """The `@type`s of a polymorphic embedded object (`x:HttpAuth`), () for a single one;
+        a variant that holds nothing (`None`, `Unauthenticated`) has no `schema_name`."""
+        spec = _dict(self._schemas.get(object_name))
+        if spec.get("type") != "multiple":
+            return ()
+        return tuple(
+            Variant(_text(v.get("name")), _text(v.get("label")) or _text(v.get("name")), _text(v.get("schemaName")))
+            for v in map(_dict, _list(spec.get("variants")))
+            if _text(v.get("name"))
+        )
+
+    def object_schema(self, object_name: str) -> str:
+        """The `fields` entry of a single (not polymorphic) embedded object."""
+        return _text(_dict(self._schemas.get(object_name)).get("schemaName")) or object_name
+
+    def object_fields(self, schema_name: str) -> tuple[Field, ...]:
+        """The properties of an embedded object's schema in its form's order and labels (the
+        rest after them, by name): what a nested fieldset shows."""
+        key = ("", schema_name)
+        if key not in self._sections:
+            properties = self.properties(schema_name)
+            form = _dict(self._forms.get(schema_name))
+            labelled: list[Field] = []
+            seen: set[str] = set()
+            for raw in map(_dict, _list(form.get("sections"))):
+                for entry in map(_dict, _list(raw.get("fields"))):
+                    name = _text(entry.get("name"))
+                    prop = properties.get(name)
+                    if prop is None or name in seen:
+                        continue
+                    seen.add(name)
+                    labelled.append(
+                        Field(
+                            name=prop.name, label=_text(entry.get("label")) or prop.label,
+                            description=prop.description, type=prop.type, update=prop.update,
+                            enterprise=prop.enterprise, placeholder=_text(entry.get("placeholder")),
+                            default=prop.default,
+                        )
+                    )
+            labelled += [prop for name, prop in sorted(properties.items()) if name not in seen]
+            self._sections[key] = (Section("", tuple(labelled)),)
+        return self._sections[key][0].fields
+
     def fields(self, page: SettingsPage, variant: str = "") -> dict[str, Field]:
         return {f.name: f for section in self.sections(page, variant) for f in section.fields}
 
