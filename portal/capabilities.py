@@ -159,6 +159,8 @@ class Capabilities:
     #: 0.16+: the report search matches whole words of the sender and of the domains and hosts
     #: a report names (<= 0.15: any part of the text, IP addresses and organisations too)
     report_search_words: bool = False
+    #: 0.16+: a queued outgoing report can be sent earlier or later (x:…InternalReport.deliverAt)
+    report_reschedule: bool = False
 
     @property
     def label(self) -> str:
@@ -219,6 +221,13 @@ class Capabilities:
                 _(
                     "Stalwart 0.16 and later have no general purge of the in-memory store: reset rate limits, "
                     "greylist, tokens and locks with “Reset stored state” instead."
+                ),
+            ),
+            "report_reschedule": (
+                self.report_reschedule,
+                _(
+                    "Stalwart versions before 0.16 cannot reschedule a queued report: it is sent when it is due, "
+                    "unless you cancel it."
                 ),
             ),
             "trace_window": (
@@ -299,6 +308,7 @@ def _jmap(enterprise: bool) -> Capabilities:
         reports_deleted_at_once=True,
         directory_deleted_at_once=True,
         report_search_words=True,
+        report_reschedule=True,
     )
 
 
@@ -352,6 +362,7 @@ JMAP_PAGES: dict[str, frozenset[str]] = {
             "queue:reports-delete",
             "queue:report",
             "queue:report-delete",
+            "queue:report-reschedule",
         }
     ),
     "reports": frozenset(
@@ -408,6 +419,7 @@ JMAP_ONLY_PAGES: dict[str, frozenset[str]] = {
     ),
     "config": SCHEMA_SETTINGS_PAGES,
     "directory": frozenset({"directory:account-credential-revoke"}),
+    "queue": frozenset({"queue:report-reschedule"}),
     "tools": frozenset({"tools:tasks", "tools:task-rerun", "tools:task-cancel"}),
 }
 #: Directory kinds that no longer exist on 0.16 (API keys became credentials of one's own account).

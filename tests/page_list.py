@@ -65,6 +65,7 @@ REAL_PATHS = {
     "queue:cancel": "{queue_message}cancel",
     "queue:report": "{outgoing_report}",
     "queue:report-delete": "{outgoing_report}cancel",
+    "queue:report-reschedule": "{outgoing_report}reschedule",
     "reports:index": None,  # redirects to the DMARC list
     "reports:list": "/reports/dmarc/",
     "reports:delete-matching": "/reports/dmarc/delete-matching",

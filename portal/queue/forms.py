@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django import forms
@@ -135,3 +135,48 @@ class ReportFilterForm(forms.Form):
         label=_("Type"), required=False, choices=[("", _("DMARC and TLS")), ("dmarc", "DMARC"), ("tls", "TLS")]
     )
     domain = forms.CharField(label=_("Domain contains"), required=False, max_length=200, strip=True)
+
+
+#: "Send now" asks for this many seconds from now: Stalwart 0.16 takes only a time in the future,
+#: and the portal's clock and the server's may differ by a few seconds.
+SEND_NOW_DELAY = 60
+
+
+class ReportRescheduleForm(forms.Form):
+    """When a queued outgoing report is sent: now (in a minute) or at a chosen time (UTC)."""
+
+    when = forms.ChoiceField(
+        label=_("Send the report"),
+        choices=[("now", _("Now (within a minute)")), ("at", _("At a time I choose"))],
+        initial="now",
+        widget=forms.RadioSelect,
+    )
+    deliver_at = forms.DateTimeField(
+        label=_("Send at (UTC)"),
+        required=False,
+        input_formats=DATETIME_FORMATS,
+        widget=UtcDateTimeInput(),
+        help_text=_("Only with “At a time I choose”. Stalwart takes only a time in the future."),
+    )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("when") != "at":
+            return data
+        value = data.get("deliver_at")
+        if value is None:
+            if "deliver_at" not in self.errors:
+                self.add_error("deliver_at", gettext("Choose when to send the report."))
+            return data
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if value <= datetime.now(UTC):
+            self.add_error("deliver_at", gettext("Choose a time in the future."))
+        data["deliver_at"] = value
+        return data
+
+    def send_at(self) -> datetime:
+        """The time to send at, from a valid form."""
+        if self.cleaned_data.get("when") == "at":
+            chosen: datetime = self.cleaned_data["deliver_at"]
+            return chosen
+        return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=SEND_NOW_DELAY)

@@ -14,4 +14,5 @@ urlpatterns = [
     path("reports/cancel-matching", views.reports_delete_matching, name="reports-delete"),
     path("reports/<str:report_id>/", views.report_detail, name="report"),
     path("reports/<str:report_id>/cancel", views.report_delete, name="report-delete"),
+    path("reports/<str:report_id>/reschedule", views.report_reschedule, name="report-reschedule"),
 ]

@@ -22,7 +22,7 @@ from portal.stalwart import errors
 from portal.stalwart.queue_types import OutgoingReportId, QueuedMessage
 from portal.stalwart.types import Page
 
-from .forms import FilteredPaging, QueueFilterForm, ReportFilterForm, queue_filters
+from .forms import FilteredPaging, QueueFilterForm, ReportFilterForm, ReportRescheduleForm, queue_filters
 from .rows import render_rows
 
 log = logging.getLogger("portal.queue")
@@ -411,7 +411,12 @@ async def report_detail(request: PortalRequest, report_id: str) -> HttpResponse:
         return responses.not_found(request, REPORT_GONE)
     if not _report_in_scope(await _report_domains(request), report.domain):
         return responses.not_found(request, REPORT_GONE)  # another tenant's: as if it did not exist
-    context = {"report": report, "can_delete": _user(request).has("outgoing-report-delete")}
+    user = _user(request)
+    context = {
+        "report": report,
+        "can_delete": user.has("outgoing-report-delete"),
+        "can_reschedule": user.has("outgoing-report-delete") and user.capabilities.report_reschedule,
+    }
     return render(request, "queue/report.html", context)
 
 
@@ -442,6 +447,62 @@ async def report_delete(request: PortalRequest, report_id: str) -> HttpResponse:
     else:
         messages.info(request, gettext("This report could not be cancelled."))
     return HttpResponseRedirect(reverse("queue:reports"))
+
+
+@require_http_methods(["GET", "POST"])
+@require(needs("outgoing-report-delete"))
+async def report_reschedule(request: PortalRequest, report_id: str) -> HttpResponse:
+    """Send a queued report now or at another time (0.16+: `deliverAt`; <= 0.15 has no such call
+    and the page is not offered there). Gated as cancelling is: whoever may drop a report may
+    send it at another time; the server also checks its own update permission."""
+    parsed = await _client(request).queue.report_ref(report_id)
+    if parsed is None or not _report_in_scope(await _report_domains(request), parsed.domain):
+        return responses.not_found(request, REPORT_GONE)
+    form = ReportRescheduleForm(request.POST if request.method == "POST" else None)
+    context = {"report": parsed, "form": form}
+    template = "queue/report_reschedule.html"
+    if request.method == "GET":
+        return render(request, template, context)
+    if not form.is_valid():
+        return render(request, template, context, status=422)
+    deliver_at = form.send_at()
+    try:
+        await _client(request).queue.reschedule_report(report_id, deliver_at)
+    except (errors.NotFound, errors.ItemNotFound):
+        return responses.not_found(request, REPORT_GONE)
+    except errors.OtherError as exc:  # the server refused the time (in the past by its clock)
+        reason = (exc.details or exc.message)[:200]
+        form.add_error(
+            "deliver_at" if form.cleaned_data.get("when") == "at" else None,
+            gettext("Stalwart did not accept this time (%(reason)s): choose a later one.") % {"reason": reason},
+        )
+        return render(request, template, context, status=422)
+    except responses.SUBMIT_FAILURES as exc:
+        return responses.form_upstream_failure(
+            request,
+            template,
+            context,
+            exc,
+            form=form,
+            check_url=reverse("queue:report", kwargs={"report_id": report_id}),
+            check_label=gettext("See the report as it is now"),
+            idempotent=True,
+        )
+    log.info("%s rescheduled outgoing report %s to %s", _user(request).name, report_id, deliver_at.isoformat())
+    kind, domain = parsed.kind.upper(), parsed.domain
+    if form.cleaned_data.get("when") == "at":
+        text = gettext("The %(kind)s report for %(domain)s will be sent at %(when)s UTC.") % {
+            "kind": kind,
+            "domain": domain,
+            "when": deliver_at.strftime("%Y-%m-%d %H:%M"),
+        }
+    else:
+        text = gettext("The %(kind)s report for %(domain)s will be sent within a minute.") % {
+            "kind": kind,
+            "domain": domain,
+        }
+    messages.success(request, text)
+    return HttpResponseRedirect(reverse("queue:report", kwargs={"report_id": report_id}))
 
 
 @require_http_methods(["GET", "POST"])

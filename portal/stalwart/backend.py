@@ -122,6 +122,9 @@ class QueueArea(Protocol):
 
     async def delete_reports_matching(self, *, kind: str = "", domain: str = "") -> bool: ...
 
+    # Only 0.16 has this; up to 0.15 it raises `errors.NotOnThisServer`.
+    async def reschedule_report(self, report_id: str, deliver_at: datetime) -> None: ...
+
 
 
 # --- area: reports (incoming DMARC, TLS, ARF) ---

@@ -12,10 +12,11 @@ Stalwart's selection semantics (api-behaviour §7.2) shape this API:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .blobs import BlobsApi
-from .errors import StalwartBadResponse
+from .errors import NotOnThisServer, StalwartBadResponse
 from .paths import api_path
 from .queue_types import OutgoingReportId, QueuedMessage, QueuePage, QueueSelection
 from .report_types import OutgoingReport
@@ -135,3 +136,9 @@ class QueueApi:
         path = api_path("queue", "reports")
         data = await self._client.request("DELETE", path, params=self._report_params(kind, domain))
         return _bool(data, f"DELETE {path}")
+
+    async def reschedule_report(self, report_id: str, deliver_at: datetime) -> None:
+        """Stalwart <= 0.15 cannot reschedule a queued report (the page is not offered there)."""
+        raise NotOnThisServer(
+            "Only Stalwart 0.16 and later can reschedule a queued report.", operation="queue.reschedule_report"
+        )

@@ -279,16 +279,17 @@ class InternalReportKind(Kind):
         raise SetError("forbidden", "Reports cannot be created")
 
     def check_update(self, sb, caller, patch: dict) -> None:
+        # In the patch's order, as mapping/report.rs reads it: the first bad key decides the error.
         for key, value in patch.items():
             if key == "id":
                 continue
             if key != "deliverAt" or not isinstance(value, str):
                 raise SetError.invalid_properties([key])
+            at = parse_utc(value)
+            if at is None or at <= sb.now():
+                raise SetError.invalid_patch("deliverAt", "Invalid value for property")
         if "deliverAt" not in patch:
             raise SetError.invalid_patch("deliverAt", "Missing required property")
-        at = parse_utc(patch["deliverAt"])
-        if at is None or at <= sb.now():
-            raise SetError.invalid_patch("deliverAt", "Invalid value for property")
 
     def update(self, sb, caller, rec, patch: dict):
         flow = flowmod.state(sb)

@@ -485,6 +485,8 @@ class JmapQueue:
         return _report_id(kind, found[0]) if found else None
 
     async def reschedule_report(self, report_id: str, deliver_at: datetime) -> None:
+        """Send a queued report at `deliver_at` (objects.md §14: an update of exactly `deliverAt`,
+        which must be in the future; a refusal names the portal's field `deliver_at`)."""
         parsed = parse_report_key(report_id)
         if parsed is None:
             raise errors.ItemNotFound(gettext("Not found."), body={"error": "notFound"}, operation="report")

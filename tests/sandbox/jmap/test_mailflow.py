@@ -154,6 +154,17 @@ def test_outgoing_reports_list_reschedule_and_cancel(v16):
     assert not any(r.domain == "gmail.com" and r.kind == "d" for r in flow.outgoing.values())
 
 
+def test_a_reschedule_patch_is_checked_key_by_key_in_its_order(v16):
+    (rid,) = v16.call("admin", "x:TlsInternalReport/query", {"position": 0, "limit": 1})[1]["ids"]
+    past = utc(v16.sb.now() - 10)
+    errors = v16.call("admin", "x:TlsInternalReport/set", {"update": {rid: {"deliverAt": past, "domain": "x"}}})
+    assert errors[1]["notUpdated"][rid]["type"] == "invalidPatch"  # deliverAt comes first
+    errors = v16.call("admin", "x:TlsInternalReport/set", {"update": {rid: {"domain": "x", "deliverAt": past}}})
+    assert errors[1]["notUpdated"][rid] == {"type": "invalidProperties", "properties": ["domain"]}
+    now = v16.call("admin", "x:TlsInternalReport/set", {"update": {rid: {"deliverAt": utc(v16.sb.now())}}})
+    assert now[1]["notUpdated"][rid]["type"] == "invalidPatch"  # now is not in the future
+
+
 # ------------------------------------------------------------------------------ incoming reports
 def test_incoming_reports_query_get_filters_and_destroy(v16):
     flow = v16.sb.mailflow
