@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from django.core.handlers.asgi import ASGIHandler
 
 from portal.observability.views import LiveFilter
-from sandbox.observability import state
+from sandbox.observability import Event, state
 
 
 def _collect(response) -> str:
@@ -105,7 +105,19 @@ def quick_streams(sandbox):
     return obs
 
 
-def test_relay_streams_incrementally_and_closes_upstream_when_the_browser_leaves(signed_in, sandbox, quick_streams):
+#: The live-tracing token, then the stream read with it: (REST up to 0.15, 0.16).
+TOKEN_PATH = ("/api/telemetry/live/tracing-token", "/api/token/tracing")
+STREAM_PATH = ("/api/telemetry/traces/live", "/api/live/tracing")
+
+
+def _api_calls(sandbox) -> list[tuple[str, str, str | None]]:
+    """The REST calls, apart from the schema 0.16's event labels are read from."""
+    calls = [(r.method, r.path, r.auth_scheme) for r in sandbox.requests if r.path.startswith("/api/")]
+    return [call for call in calls if not call[1].startswith("/api/schema")]
+
+
+def test_relay_streams_incrementally_and_closes_upstream_when_the_browser_leaves(signed_in, generation, quick_streams):
+    sandbox = generation.sandbox
     client = signed_in("admin")
     browser = Browser(_scope("/observability/live/stream", "", _session_cookie(client)))
     obs = quick_streams
@@ -147,16 +159,14 @@ def test_relay_streams_incrementally_and_closes_upstream_when_the_browser_leaves
 
     async_to_sync(run)()
     # Only the token was fetched with the person's credentials; the stream used the token.
-    calls = [(r.method, r.path, r.auth_scheme) for r in sandbox.requests if r.path.startswith("/api/telemetry")]
-    assert calls == [
-        ("GET", "/api/telemetry/live/tracing-token", "Bearer"),
-        ("GET", "/api/telemetry/traces/live", None),
-    ]
-    stream_query = [r.query for r in sandbox.requests if r.path == "/api/telemetry/traces/live"][0]
+    token, stream = TOKEN_PATH[generation.jmap], STREAM_PATH[generation.jmap]
+    assert _api_calls(sandbox) == [("GET", token, "Bearer"), ("GET", stream, None)]
+    stream_query = [r.query for r in sandbox.requests if r.path == stream][0]
     assert stream_query.startswith("token=")
 
 
-def test_relay_passes_filters_to_stalwart(signed_in, sandbox, quick_streams):
+def test_relay_passes_filters_to_stalwart(signed_in, generation, quick_streams):
+    sandbox = generation.sandbox
     client = signed_in("admin")
     browser = Browser(
         _scope("/observability/live/stream", "filter=remoteIp%3A203.0.113.25+hello", _session_cookie(client))
@@ -169,8 +179,38 @@ def test_relay_passes_filters_to_stalwart(signed_in, sandbox, quick_streams):
         await asyncio.wait_for(task, 5)
 
     async_to_sync(run)()
-    query = [r.query for r in sandbox.requests if r.path == "/api/telemetry/traces/live"][0]
+    query = [r.query for r in sandbox.requests if r.path == STREAM_PATH[generation.jmap]][0]
     assert "remoteIp=203.0.113.25" in query and "filter=hello" in query
+
+
+def test_only_matching_events_are_relayed(signed_in, generation, quick_streams):
+    sandbox = generation.sandbox
+    client = signed_in("admin")
+    browser = Browser(_scope("/observability/live/stream", "filter=remoteIp%3A203.0.113.25", _session_cookie(client)))
+
+    async def run() -> None:
+        task = asyncio.ensure_future(ASGIHandler()(browser.scope, browser.receive, browser.send))
+        assert (await browser.next_body()).startswith(": connected")
+        await _wait_for(lambda: quick_streams.open_streams == 1)
+        with sandbox.lock:
+            quick_streams.emit(
+                [
+                    Event("smtp.connection-start", sandbox.now(), {"remoteIp": "192.0.2.99", "spanId": 76}),
+                    Event("smtp.connection-start", sandbox.now(), {"remoteIp": "203.0.113.25", "spanId": 77}),
+                ]
+            )
+        body = await browser.next_body()
+        while "event: trace" not in body:
+            body = await browser.next_body()
+        assert "smtp.connection-start" in body and "203.0.113.25" in body and "192.0.2.99" not in body
+        browser.hang_up.set()
+        await asyncio.wait_for(task, 5)
+        await _wait_for(lambda: state(sandbox).open_streams == 0)
+
+    async_to_sync(run)()
+    assert [call[1] for call in _api_calls(sandbox)] == [TOKEN_PATH[generation.jmap], STREAM_PATH[generation.jmap]]
+    query = [r.query for r in sandbox.requests if r.path == STREAM_PATH[generation.jmap]][0]
+    assert query.startswith("remoteIp=203.0.113.25") and "token=" in query
 
 
 def test_live_filter_parsing():
@@ -189,19 +229,21 @@ def test_live_page(signed_in, sandbox, settings):
     assert settings.STALWART_URL not in html  # the browser never talks to Stalwart
 
 
-def test_capture_without_javascript(signed_in, sandbox, settings, quick_streams):
+def test_capture_without_javascript(signed_in, generation, settings, quick_streams):
+    sandbox = generation.sandbox
     settings.PORTAL_LIVE_CAPTURE_SECONDS = 0.6
     quick_streams.traffic_interval = 0.1
     response = signed_in("admin").get("/observability/live/?capture=1")
     html = response.content.decode()
     assert response.status_code == 200
     assert re.search(r"Captured \d+ events? in 0.6 seconds", html)
-    assert "SMTP connection started" in html
+    assert "SMTP connection started" in html and "smtp.connection-start" in html
     time.sleep(0.1)
     assert state(sandbox).open_streams == 0
 
 
-def test_stream_failure_is_an_event(signed_in, sandbox):
+def test_stream_failure_is_an_event(signed_in, generation):
+    sandbox = generation.sandbox
     client = signed_in("admin")
     sandbox.enterprise = False
     try:
@@ -215,7 +257,8 @@ def test_stream_failure_is_an_event(signed_in, sandbox):
 
 @pytest.mark.parametrize("url", ["/observability/live/", "/observability/live/stream"])
 @pytest.mark.parametrize("who", ["user", "helpdesk"])
-def test_refused_without_tracing_live(signed_in, sandbox, url, who):
+def test_refused_without_tracing_live(signed_in, generation, url, who):
+    sandbox = generation.sandbox
     assert signed_in(who).get(url).status_code == 403
     assert sandbox.requests == []
 
