@@ -1,5 +1,5 @@
 # ruff: noqa: ASYNC109  (the signatures are Django's cache API, timeout included)
-"""Local-memory cache whose async methods do not leave the event loop.
+"""Local-memory caches whose async methods do not leave the event loop.
 
 Django's cache backends implement their async methods with `sync_to_async`, a thread hop
 per call. Local memory is a dictionary behind a lock: nothing to wait for, so the async
@@ -60,6 +60,45 @@ class LocMemCache(DjangoLocMemCache):
 
     async def aclose(self, **kwargs):
         return self.close(**kwargs)
+
+
+class FragmentCache(LocMemCache):
+    """Rendered template fragments (`{% cache %}`), kept in this process as they are.
+
+    A fragment is a string that is never changed once rendered, so there is nothing to copy:
+    Django's local-memory cache pickles every value on the way in and unpickles it on the
+    way out, a copy of each fragment on every page. The keys come from
+    `make_template_fragment_key` (a hash), so they need no check for memcached.
+    """
+
+    def validate_key(self, key):
+        return None
+
+    def get(self, key, default=None, version=None):
+        key = self.make_key(key, version=version)
+        with self._lock:
+            if self._has_expired(key):
+                self._delete(key)
+                return default
+            value = self._cache[key]
+            self._cache.move_to_end(key, last=False)
+        return value
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_key(key, version=version)
+        with self._lock:
+            self._set(key, value, timeout)
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_key(key, version=version)
+        with self._lock:
+            if self._has_expired(key):
+                self._set(key, value, timeout)
+                return True
+            return False
+
+    def incr(self, key, delta=1, version=None):
+        raise NotImplementedError("Fragments are strings, not counters.")
 
 
 #: Redis clients shared by every instance of the backend: Django makes a new cache object

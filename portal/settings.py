@@ -236,7 +236,7 @@ else:
 # Rendered page fragments ({% cache %} in templates/base.html and directory/list.html): the
 # same in every process, so each keeps its own copy instead of asking Redis on every page.
 CACHES["template_fragments"] = {
-    "BACKEND": "portal.cache.LocMemCache",
+    "BACKEND": "portal.cache.FragmentCache",
     "LOCATION": "template-fragments",
     "OPTIONS": {"MAX_ENTRIES": 5000},
 }

@@ -77,6 +77,11 @@ MIRRORED = {
         "40131bec6169f7fabfaebec788863364d123d7a6a13e9dc8de1a92bb00cd451f",
         "portal/cache.py RedisCache builds its asyncio client from this backend's private attributes.",
     ),
+    "django.core.cache.backends.locmem.LocMemCache": (
+        "01c4afac57e91bd19cd45c1d6868ded8267d6e13f41174e782dd1268e360648e",
+        "portal/cache.py FragmentCache stores values unpickled with this backend's _lock, _cache, "
+        "_has_expired, _delete and _set: check they still mean the same.",
+    ),
     "django.urls.resolvers.URLResolver._reverse_with_prefix": (
         "947b252a39a3a018d2464cb62037402b3856112f6acf7469ef114af5aeedcfd9",
         "portal/markup.py url_pattern must give what reverse() gives (_REVERSE_SAFE mirrors its quoting).",
