@@ -134,8 +134,12 @@ SECTIONS: tuple[NavSection, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=512)
 def _visible(user: PortalUser) -> tuple[tuple[int, int], ...]:
-    """(section, item) positions of the menu entries `user` may open."""
+    """(section, item) positions of the menu entries `user` may open.
+
+    Kept per signed-in person (a `PortalUser` is an immutable value: the same permissions and
+    server give the same menu), since every page asks."""
     return tuple(
         (index, position)
         for index, section in enumerate(SECTIONS)
