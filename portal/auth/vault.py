@@ -31,7 +31,15 @@ def seal(value: str) -> str:
 
 def unseal(value: str) -> str | None:
     """The sealed value, or None when it was sealed with another key or altered."""
+    return _unseal(_key(), value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unseal(key: str, value: str) -> str | None:
+    # Every page unseals the same access token from the session (an AES decryption and an
+    # HMAC check, about 2 % of a list page): the answer for a sealed value and key never
+    # changes. Kept in this process only, like the token a request holds while it runs.
     try:
-        return _fernet(_key()).decrypt(value.encode("ascii")).decode()
+        return _fernet(key).decrypt(value.encode("ascii")).decode()
     except (InvalidToken, ValueError, UnicodeError):
         return None
