@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.__main__ import JMAP_HEADING, jmap_figures, splice_jmap
 
 INFO = {"date": "2026-12-07T00:00:00Z", "load_average_at_start": [1.0, 1.0, 1.0], "pace_ms_at_start": 55.0}
@@ -66,3 +68,38 @@ def test_the_section_goes_before_the_notes_and_replaces_itself():
     twice = splice_jmap(once, slower, jmap_figures(slower)[0], INFO)
     assert twice.count(JMAP_HEADING) == 1 and twice.count("- Stalwart 0.16:") == 1
     assert "**missed**" in twice and "## Fan-out page vs one upstream call" in twice
+
+
+# --- the reference: the code whose run set the millisecond budgets -------------------------------
+def side(*, cpu: float, added: float) -> dict:
+    return {"portal_cpu_ms": cpu, "added_p50": added}
+
+
+def test_reference_figures_scale_todays_by_the_reference_run_beside_it():
+    from bench.__main__ import REFERENCE, reference_figures
+
+    # today's code used 0.85 of the reference's CPU and added 0.7 of its time, on a machine
+    # five times slower than the reference's day: the figures at its pace follow the ratios
+    figures = reference_figures(side(cpu=10.0, added=9.1), side(cpu=11.765, added=13.0))
+    assert figures["list_cpu_vs_reference"] == {"value": 0.85, "unit": "ratio", "budget": 1.1, "holds": True}
+    at_pace = figures["list_cpu_ms_at_reference_pace"]
+    assert at_pace["value"] == pytest.approx(REFERENCE["list_cpu_ms"] * 0.85, abs=0.002)
+    assert figures["list_cpu_ms_at_reference_pace"]["holds"] is True
+    added = REFERENCE["list_added_ms_5ms"] * 0.7
+    assert figures["list_added_ms_5ms_at_reference_pace"]["value"] == pytest.approx(added, abs=0.002)
+    assert figures["list_added_ms_5ms_at_reference_pace"]["holds"] is True
+    ratio = (REFERENCE["direct_ms_5ms"] + added) / REFERENCE["direct_ms_5ms"]
+    assert figures["list_ratio_5ms_at_reference_pace"]["value"] == pytest.approx(ratio, abs=0.002)
+    slower = reference_figures(side(cpu=13.0, added=13.0), side(cpu=11.0, added=13.0))
+    assert slower["list_cpu_vs_reference"]["holds"] is False  # 18 % more CPU than the reference
+    assert slower["list_cpu_ms_at_reference_pace"]["holds"] is False
+    assert slower["list_added_ms_5ms_at_reference_pace"]["holds"] is False  # 2.6 ms, as on its day
+
+
+def test_the_reference_code_comes_from_this_clones_history():
+    from bench.__main__ import REFERENCE, reference_code
+
+    with reference_code() as root:
+        assert root is not None, f"commit {REFERENCE['commit']} is not in this clone's history"
+        assert (root / "manage.py").exists() and (root / "portal" / "asgi.py").exists()
+    assert not root.exists()  # removed afterwards
