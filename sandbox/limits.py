@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 
 from .errors import ProblemError
 
@@ -83,9 +84,9 @@ def client_address(sb, peer: str, headers: dict[str, str]) -> str:
     return peer
 
 
-def _listed(sb, prefix: str, ip: str) -> bool:
-    """Whether ``ip`` is a ``<prefix><ip>`` key, or inside a ``<prefix><network>`` key."""
-    if f"{prefix}{ip}" in sb.settings:
+def _listed(sb, prefix: str, ip: str, live: Callable[[str], bool] = lambda key: True) -> bool:
+    """Whether ``ip`` is a ``<prefix><ip>`` key, or inside a ``<prefix><network>`` key, that is ``live``."""
+    if f"{prefix}{ip}" in sb.settings and live(f"{prefix}{ip}"):
         return True
     try:
         address = ipaddress.ip_address(ip)
@@ -94,15 +95,23 @@ def _listed(sb, prefix: str, ip: str) -> bool:
     for key in sb.settings:
         if key.startswith(prefix) and "/" in key:
             try:
-                if address in ipaddress.ip_network(key[len(prefix) :], strict=False):
+                if address in ipaddress.ip_network(key[len(prefix) :], strict=False) and live(key):
                     return True
             except ValueError:
                 continue
     return False
 
 
+def _in_force(sb, key: str) -> bool:
+    """0.16: a blocked address written by ``x:BlockedIp`` has its expiry as the value (epoch
+    seconds, empty for none) and stops applying once it has passed, as the server's does
+    (``IpWithTtl::is_expired``); <= 0.15 keeps no expiry."""
+    value = sb.settings.get(key, "")
+    return sb.generation != "jmap" or not value.isdigit() or int(value) > sb.now()
+
+
 def is_blocked(sb, ip: str) -> bool:
-    return sb.rate_limits and _listed(sb, "server.blocked-ip.", ip)
+    return sb.rate_limits and _listed(sb, "server.blocked-ip.", ip, live=lambda key: _in_force(sb, key))
 
 
 def is_allowed(sb, ip: str) -> bool:

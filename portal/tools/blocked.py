@@ -13,6 +13,7 @@ to see the list, settings-update and settings-reload to block or unblock.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
@@ -43,8 +44,16 @@ async def _context(request: PortalRequest, form: BlockForm | None = None) -> dic
     details = user.capabilities.maintenance_tasks
     listed = await request.stalwart.maintenance.blocked_ips()
     reasons = dict(BLOCK_REASON_CHOICES)
+    # 0.16 stops applying an entry once its expiry has passed, but lists it until it next
+    # builds its blocked list (start-up, or the reload after a block or unblock) deletes it.
+    now = datetime.now(UTC)
+    expired = [entry.expires is not None and entry.expires <= now for entry in listed.items]
     return {
-        "entries": [(entry, reasons.get(entry.reason, entry.reason)) for entry in listed.items],
+        "entries": [
+            (entry, reasons.get(entry.reason, entry.reason), gone)
+            for entry, gone in zip(listed.items, expired, strict=True)
+        ],
+        "expired": sum(expired),
         "total": listed.total,
         "form": form or BlockForm(details=details),
         "details": details,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .errors import SetError
 from .objects import Kind
 from .spam import classify_action
+from .tasks import purge_expired_blocks
 
 SIMPLE = ("ReloadSettings", "ReloadTlsCertificates", "ReloadLookupStores", "ReloadBlockedIps", "UpdateApps",
           "InvalidateCaches", "InvalidateNegativeCaches", "PauseMtaQueue", "ResumeMtaQueue")
@@ -41,6 +42,8 @@ class ActionKind(Kind):
             raise SetError("forbidden", f"You do not have the action{kind} permission.")
         if kind in ("PauseMtaQueue", "ResumeMtaQueue"):
             sb.mailflow.queue_running = kind == "ResumeMtaQueue"
+        if kind == "ReloadBlockedIps":  # the blocked list is built again: expired entries are deleted
+            purge_expired_blocks(sb)
         sb.action_counter = getattr(sb, "action_counter", 0) + 1
         return sb.action_counter, {}
 

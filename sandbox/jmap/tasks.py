@@ -210,11 +210,12 @@ class BlockedIpKind(Kind):
             raise SetError.primary_key(["address"], "BlockedIp", ids.encode(other))
         number = st.new_id()
         st.blocked[number] = {"createdAt": sb.now(), "expiresAt": None, "reason": "manual", **values}
-        sb.settings[BANNED + values["address"]] = ""  # what the connection check reads
+        _enforce(sb, st.blocked[number])
         return number, {"createdAt": utc(sb.now())}
 
     def update(self, sb, caller, rec, patch: dict):
         rec.values.update(self._check(patch, False))
+        _enforce(sb, rec.values)
         return None
 
     def destroy(self, sb, caller, rec) -> None:
@@ -224,6 +225,30 @@ class BlockedIpKind(Kind):
 
 #: Where the shared auto-ban (``sandbox.limits``) records a banned address.
 BANNED = "server.blocked-ip."
+
+
+def _enforce(sb, values: dict) -> None:
+    """What the connection check reads (``sandbox.limits.is_blocked``): the address, with its
+    expiry as the value (epoch seconds; empty for none). Past it the address gets in again,
+    as the server's in-memory list stops applying an entry whose ``expiresAt`` has passed."""
+    expires = values.get("expiresAt")
+    sb.settings[BANNED + values["address"]] = "" if expires is None else str(int(expires))
+
+
+def purge_expired_blocks(sb) -> list[str]:
+    """What the server does when it builds its blocked list (start-up, ``ReloadBlockedIps``):
+    entries whose ``expiresAt`` has passed are deleted from the registry. Until then ``/get``
+    and ``/query`` still list them (crates/common/src/network/security.rs, ``BlockedIps::parse``).
+    Returns the addresses removed."""
+    st = ops_state(sb)
+    now = sb.now()
+    gone = [number for number, v in st.blocked.items() if v.get("expiresAt") is not None and v["expiresAt"] <= now]
+    addresses = []
+    for number in gone:
+        values = st.blocked.pop(number)
+        sb.settings.pop(BANNED + values["address"], None)
+        addresses.append(values["address"])
+    return addresses
 
 
 def _adopt_auto_bans(sb) -> None:
