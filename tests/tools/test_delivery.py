@@ -53,7 +53,8 @@ def test_form_is_prefilled_from_target(signed_in, sandbox):
 
 
 @pytest.mark.parametrize("name", ["tools:delivery", "tools:delivery-run", "tools:delivery-events"])
-def test_refused_without_troubleshoot(signed_in, sandbox, name):
+def test_refused_without_troubleshoot(signed_in, generation, name):
+    sandbox = generation.sandbox
     client = signed_in("user")
     response = client.get(reverse(name) + "?target=example.org")
     assert response.status_code == 403
@@ -83,7 +84,12 @@ def test_htmx_gets_a_live_panel_and_no_upstream_call_yet(signed_in, sandbox):
     assert sandbox.requests == []
 
 
-def test_page_without_javascript_streams_the_whole_check(signed_in, fast):
+#: Where the delivery check runs, for jane@example.org: REST up to 0.15, 0.16.
+TOKEN_PATH = ("/api/troubleshoot/token", "/api/token/delivery")
+CHECK_PATH = ("/api/troubleshoot/delivery/jane%40example%2Eorg", "/api/live/delivery/jane%40example%2Eorg")
+
+
+def test_page_without_javascript_streams_the_whole_check(signed_in, generation, fast):
     client = signed_in("admin")
     response = client.get(run_url("jane%40example.org"))
     assert response.status_code == 200 and response.streaming
@@ -95,13 +101,20 @@ def test_page_without_javascript_streams_the_whole_check(signed_in, fast):
     assert page.count('class="step ') > 20
     assert 'id="ticket-summary"' in page and "Result: OK - jane@example.org accepts mail" in page
     assert 'data-copy="#ticket-summary"' in page
+    # 0.16's camelCase remoteIps/remoteIp reach the steps like the REST keys
+    assert re.search(r"has \d+ address", page) and re.search(r"Connecting to \d+\.\d+\.\d+\.\d+ on port 25", page)
+    # the token, then the check with it (never with the person's credentials)
+    assert [f"{r.method} {r.path}" for r in fast.requests] == [
+        f"GET {TOKEN_PATH[generation.jmap]}",
+        f"GET {CHECK_PATH[generation.jmap]}",
+    ]
+    delivery = fast.requests[1]
+    assert delivery.auth_scheme is None and "token=" in delivery.query
+    if not generation.jmap:
+        assert "timeout=25" in delivery.query
     # the browser never learns where Stalwart is, nor the token
-    token = next(token for token, info in fast.tokens.items() if info.grant_type == "troubleshoot")
+    token = re.search(r"token=([^&]+)", delivery.query).group(1)
     assert token not in page and fast_url(fast) not in page
-    paths = [r.path for r in fast.requests if r.path.startswith("/api/troubleshoot")]
-    assert paths == ["/api/troubleshoot/token", "/api/troubleshoot/delivery/jane%40example%2Eorg"]
-    delivery = next(r for r in fast.requests if "delivery" in r.path)
-    assert delivery.auth_scheme is None and "token=" in delivery.query and "timeout=25" in delivery.query
 
 
 def fast_url(sandbox) -> str:
@@ -110,7 +123,7 @@ def fast_url(sandbox) -> str:
     return settings.STALWART_URL
 
 
-def test_event_stream_relays_fragments(signed_in, fast):
+def test_event_stream_relays_fragments(signed_in, generation, fast):
     client = signed_in("helpdesk")
     response = client.get(events_url("example.org"))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/event-stream")
@@ -123,6 +136,18 @@ def test_event_stream_relays_fragments(signed_in, fast):
     assert 'data: <li class="step step-start">' in stream
     assert "example.org can receive mail" in stream
     assert "token" not in stream.lower().replace("tokens", "")
+    # the event stream is one call, with the person's credentials
+    check = CHECK_PATH[generation.jmap].replace("jane%40", "")
+    assert [(r.path, r.auth_scheme) for r in fast.requests] == [(check, "Bearer")]
+
+
+def test_a_refused_token_gives_the_error_page(signed_in, generation):
+    sandbox = generation.sandbox
+    client = signed_in("admin")
+    sandbox.faults.server_error(503, prefix=TOKEN_PATH[generation.jmap])
+    response = client.get(run_url("example.org"))
+    assert response.status_code in (502, 503) and not response.streaming
+    assert [r.path for r in sandbox.requests] == [TOKEN_PATH[generation.jmap]]
 
 
 @pytest.mark.parametrize(
