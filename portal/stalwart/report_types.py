@@ -465,6 +465,8 @@ class OutgoingReport:
     range_to: datetime | None
     report: DmarcReport | TlsReport
     rua: tuple[str, ...]
+    #: when it is sent (0.16: `deliverAt`, which a reschedule moves; <= 0.15: the id's due time)
+    due: datetime | None = None
 
     @classmethod
     def from_api(cls, data: Any) -> OutgoingReport:
@@ -487,4 +489,5 @@ class OutgoingReport:
             range_to=_time(data.get("range_to")),
             report=_PARSERS[kind](data.get("report")),
             rua=tuple(r for r in rua if r),
+            due=_time(data.get("due")),
         )

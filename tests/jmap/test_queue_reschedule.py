@@ -65,7 +65,10 @@ def test_send_now_moves_the_due_time_to_within_a_minute(signed_in, sandbox, repo
     assert sandbox.now() < due <= sandbox.now() + SEND_NOW_DELAY + 1
     after = client.get(response["Location"])
     assert after.status_code == 200  # the id survives the reschedule
-    assert "will be sent within a minute" in html.unescape(after.content.decode())
+    page = html.unescape(after.content.decode())
+    assert "will be sent within a minute" in page
+    sent = datetime.fromtimestamp(due, UTC).isoformat()
+    assert f'sent <time datetime="{sent}"' in page  # the new due time, not the end of the period
     entry = AuditEntry.objects.get(action="queue.reports.update")
     assert entry.outcome == AuditEntry.SUCCESS and entry.method == "x:DmarcInternalReport/set"
 

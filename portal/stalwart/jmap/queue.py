@@ -442,6 +442,7 @@ class JmapQueue:
                 "domain": item.get("domain"),
                 "range_from": moment(begin) or item.get("createdAt"),
                 "range_to": moment(end) or item.get("deliverAt"),
+                "due": item.get("deliverAt"),
                 "report": body,
                 "rua": [{"uri": uri} for uri in rua],
             }
