@@ -99,6 +99,28 @@ FIELD_MAP = {
 #: Errors of a mailing list's recipients, when an account joins or leaves it.
 LIST_FIELD_MAP = {"recipients": "lists", "emailAddress": "lists"}
 
+#: A list's `fields` (the portal's principal fields) -> the x:Account properties `to_principal`
+#: reads them from. A list asking for fields reads only those properties, as `fields=` does on
+#: <= 0.15; `members` and `lists` come from other objects (never read by a list).
+ACCOUNT_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "name": (),
+    "description": ("description",),
+    "emails": ("aliases",),
+    "quota": ("quotas",),
+    "usedQuota": ("usedDiskQuota",),
+    "memberOf": ("memberGroupIds",),
+    "roles": ("roles",),
+    "enabledPermissions": ("permissions",),
+    "disabledPermissions": ("permissions",),
+    "tenant": (),
+    "secrets": ("credentials",),
+    "members": (),
+    "lists": (),
+}
+#: Read whatever the fields: the kind, the name and the tenant (which also tells an
+#: administrator of a tenant from one of the whole server).
+ACCOUNT_ALWAYS = ("@type", "emailAddress", "memberTenantId")
+
 
 def _storage(quota: Quota | None) -> int:
     """The storage part of a quota (a tenant's list starts with it)."""
@@ -287,6 +309,18 @@ def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal
         used_quota=_int(get("usedDiskQuota")),
         tenant=tenant if spec.type != "tenant" else "",
     )
+
+
+def list_properties(spec: Spec, fields: Iterable[str]) -> builtins.list[str] | None:
+    """The properties an x:Account list reads for these `fields` (None: all of them, also for
+    no fields, a field without a mapping, or another object)."""
+    wanted = builtins.list(fields)
+    if spec.obj != "Account" or not wanted or any(field not in ACCOUNT_PROPERTIES for field in wanted):
+        return None
+    properties = dict.fromkeys(ACCOUNT_ALWAYS)
+    for field in wanted:
+        properties.update(dict.fromkeys(ACCOUNT_PROPERTIES[field]))
+    return builtins.list(properties)
 
 
 def tenant_quotas(quota: Any) -> dict[str, int]:
@@ -569,10 +603,11 @@ class JmapPrincipals(_PermissionMixin):
         if spec.sort:
             query["sort"] = [{"property": spec.sort, "isAscending": ascending}]
         query_id, get_id = self._client.next_id(), self._client.next_id()
-        calls = [
-            Call(f"x:{spec.obj}/query", query, query_id),
-            Call(f"x:{spec.obj}/get", {"#ids": ref(query_id, f"x:{spec.obj}/query")}, get_id),
-        ]
+        by_ref: dict[str, Any] = {"#ids": ref(query_id, f"x:{spec.obj}/query")}
+        properties = list_properties(spec, fields)
+        if properties is not None:
+            by_ref["properties"] = properties  # what the page shows, not every credential and setting
+        calls = [Call(f"x:{spec.obj}/query", query, query_id), Call(f"x:{spec.obj}/get", by_ref, get_id)]
         lookups = self._lookups(calls, domains=spec.obj == "Account", accounts=spec.obj == "Account")
         results = await self._client.call(calls)
         total = _int(results[query_id].get("total"))

@@ -1,0 +1,78 @@
+"""The account list on Stalwart 0.16 reads only what its fields need, and shows the same."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from portal.directory.kinds import KINDS
+from portal.stalwart.jmap import principals as area
+from portal.stalwart.jmap.client import JmapClient
+from portal.stalwart.jmap.ids import id_text
+from portal.stalwart.types import NO_SECRETS
+from tests.conftest import persona
+
+
+def admin() -> JmapClient:
+    return JmapClient(basic=(persona("admin").name, persona("admin").password))
+
+
+def listed(fields: tuple[str, ...], **kwargs: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """The page, and the arguments of the x:Account/get calls by back-reference it sent (its own first)."""
+    client = admin()
+    sent: list[dict[str, Any]] = []
+    send = client.call
+
+    async def spy(calls, **options):
+        sent.extend(call.arguments for call in calls if call.name == "x:Account/get" and "#ids" in call.arguments)
+        return await send(calls, **options)
+
+    client.call = spy  # type: ignore[method-assign]
+    page = asyncio.run(
+        area.JmapPrincipals(client).list(types=["individual"], page=1, limit=50, fields=fields, **kwargs)
+    )
+    return page, sent
+
+
+def test_the_list_asks_for_the_properties_of_its_fields(sandbox):
+    _page, sent = listed(KINDS["accounts"].fields)
+    arguments = sent[0]  # the page's (the next one names the groups)
+    properties = set(arguments["properties"])
+    assert {"@type", "emailAddress", "memberTenantId", "aliases", "quotas", "roles"} <= properties
+    assert not properties & {"credentials", "permissions", "encryptionAtRest", "locale", "createdAt"}
+
+
+def test_no_fields_or_an_unknown_one_reads_everything(sandbox):
+    assert area.list_properties(area.SPECS["individual"], ()) is None
+    assert area.list_properties(area.SPECS["individual"], ("name", "picture")) is None
+    assert area.list_properties(area.SPECS["domain"], ("name",)) is None
+    _page, sent = listed(())
+    assert "properties" not in sent[0]
+
+
+def test_the_fields_it_asks_for_are_the_same_as_from_a_full_read(sandbox):
+    """Every field the list shows is what the full object gives; only the others are left out."""
+    fields = KINDS["accounts"].fields
+    page, _ = listed(fields)
+    full, _ = listed(())
+    assert page.total == full.total and len(page.items) == len(full.items) > 10
+    shown = ("id", "type", "name", "description", "emails", "quota", "used_quota", "member_of", "roles", "tenant")
+    for narrow, wide in zip(page.items, full.items, strict=True):
+        assert [getattr(narrow, key) for key in shown] == [getattr(wide, key) for key in shown]
+        assert narrow.secrets == NO_SECRETS
+    assert any(item.roles == ("admin",) for item in page.items)
+    assert any(item.member_of for item in page.items) and any(item.aliases for item in page.items)
+
+
+def test_the_rank_rule_fields_carry_the_permissions(sandbox):
+    first = next(p for p in listed(())[0].items if p.roles == ("user",))
+    own = {"@type": "Merge", "enabledPermissions": {"sysLogGet": True}, "disabledPermissions": {"authenticate": True}}
+    asyncio.run(admin().set("Account", update={id_text(first.id or 0): {"permissions": own}}))
+    fields = ("name", "roles", "enabledPermissions", "disabledPermissions")
+    page, sent = listed(fields)
+    assert "permissions" in sent[0]["properties"]
+    full, _ = listed(())
+    pick = ("name", "roles", "enabled_permissions", "disabled_permissions", "tenant")
+    assert [[getattr(p, k) for k in pick] for p in page.items] == [[getattr(p, k) for k in pick] for p in full.items]
+    changed = next(p for p in page.items if p.id == first.id)
+    assert "logs-view" in changed.enabled_permissions and "authenticate" in changed.disabled_permissions
