@@ -5,7 +5,7 @@ id select (the names of the objects it may point at, when they could be read), a
 strings (one per line) or checkboxes for a set of enum values or ids, duration ("1h 30m") and
 size ("10 MB") as text, date and time as ISO 8601 text, secrets as a password box that is never
 filled (empty keeps the current secret; an optional one that is set has a "Remove" box), and
-JSON for maps and lists of objects.
+JSON for what nothing below covers.
 
 An embedded object (`x:HttpAuth`, `x:SecretKey`, a store...) is a `Node`: a fieldset of its own
 fields (form names `<path>/<property>`), and for a polymorphic one a choice of its `@type`
@@ -14,6 +14,17 @@ the first variant of the schema naming the group). Every group is rendered, so t
 without JavaScript; only the chosen variant's fields are read (CSS hides the others where the
 browser can). Two levels nest (`httpAuth` → its `secret` wrapper); deeper objects, and objects
 with more than `MAX_GROUPS` schemas, stay JSON. A secret inside is a password box never filled.
+
+A list of objects (`x:Expression.match`, a store's `readReplicas`) or a map (`httpHeaders`) is a
+`Many`: one `Row` per item (`<path>/<n>`: an object item is a `Node` of that name, a map's entry a
+key `<path>/<n>.key` and a value `<path>/<n>.value` or a `Node`), each with a "Remove" box
+(`<path>/<n>.remove`), plus one blank row; `<path>.rows` says how many rows the page showed, and the
+"Add another" button (`add=<path>`) shows the form again with one more, saving nothing. A blank row
+left as it was shown is not an item. Lists of more than `MAX_ITEMS` items, and lists or maps whose
+items would nest deeper than `MAX_DEPTH`, stay JSON. A list whose items keep their places (edits
+only) is patched item by item by pointer (`match/1/then`); one that gains, loses or reorders items
+is sent whole (renumbered from 0), and so is a changed map: a secret inside an item the server holds
+must then be typed again (the server stores what is sent).
 
 `wire()` turns a field's cleaned value into the server's JSON, `shown()` a server value into
 words, and `changes()` compares what was typed with what the server holds: an edited embedded
@@ -31,7 +42,9 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.utils.translation import gettext
+from django.forms.utils import ErrorDict
+from django.http import QueryDict
+from django.utils.translation import gettext, ngettext
 
 from portal.stalwart.settings_types import Field, SettingsSchema, ValueType, Variant
 
@@ -50,6 +63,8 @@ MAX_DEPTH = 2
 #: A polymorphic embedded object with more schemas than this is JSON (and the CSS that shows only
 #: the chosen variant's fields knows this many groups).
 MAX_GROUPS = 12
+#: A list (or map) with more items than this is JSON.
+MAX_ITEMS = 50
 
 
 def duration_text(ms: int) -> str:
@@ -111,12 +126,14 @@ class Change:
 
 @dataclass(slots=True)
 class Sub:
-    """One field of an embedded object: its form name, and its own `Node` when it is an object too."""
+    """One field of an embedded object: its form name, and its own `Node` when it is an object too
+    (its `Many` when it is a list of objects or a map)."""
 
     name: str
     field: Field
     kind: str
     node: Node | None = None
+    many: Many | None = None
     #: a secret the server holds (for the "leave empty to keep" help)
     is_set: bool = False
 
@@ -156,6 +173,60 @@ class Node:
         return next((v.label for v in self.variants if v.name == variant), variant)
 
 
+@dataclass(slots=True)
+class Row:
+    """One item of a list of objects, or one entry of a map."""
+
+    index: int
+    #: its form name (`<path>/<index>`)
+    name: str
+    #: an object item (or a map's object value)
+    node: Node | None = None
+    #: its place among what the server holds (-1: a new row)
+    held: int = -1
+    #: a map entry's key as typed (after clean)
+    key: str = ""
+
+
+@dataclass(slots=True)
+class Many:
+    """A list of objects or a map, shown as rows of their own fields."""
+
+    name: str
+    field: Field
+    is_map: bool
+    #: what the server holds, in order: (key, value) (a list's keys are its indexes)
+    held: list[tuple[str, Any]]
+    rows: list[Row] = dataclass_field(default_factory=list)
+    #: a map's scalar values: their schema description and widget kind
+    value_field: Field | None = None
+    value_kind: str = ""
+    #: its items hold a secret
+    secret: bool = False
+    #: after clean: the rows sent, in order, and whether the whole list (or map) is sent
+    sent: list[int] = dataclass_field(default_factory=list)
+    whole: bool = False
+    typed: Items | None = None
+
+    @property
+    def rows_name(self) -> str:
+        return f"{self.name}.rows"
+
+
+class Items(list[tuple[str, Any]]):
+    """What was typed into a list of objects or a map: (key, value) pairs in order (a list's keys
+    are not used: it is sent renumbered from 0)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], *, is_map: bool) -> None:
+        super().__init__(pairs)
+        self.is_map = is_map
+
+    def wire(self) -> dict[str, Any]:
+        if self.is_map:
+            return {key: _stripped(value) for key, value in self}
+        return {str(index): _stripped(value) for index, (_, value) in enumerate(self)}
+
+
 def widget_kind(field: Field, choices: dict[str, tuple[tuple[str, str], ...]]) -> str:
     t = field.type
     if t.secret:
@@ -180,6 +251,8 @@ def widget_kind(field: Field, choices: dict[str, tuple[tuple[str, str], ...]]) -
         return "lines"
     if t.kind == "object":
         return "object"
+    if t.kind == "objectList" or (t.kind == "map" and t.item is not None and t.key is not None):
+        return "many"
     return "json"
 
 
@@ -206,6 +279,7 @@ class SchemaForm(forms.Form):
         self.enterprise = enterprise
         self.kinds: dict[str, str] = {}
         self.nodes: dict[str, Node] = {}
+        self.manys: dict[str, Many] = {}
         self.locked: list[Field] = []
         for field in fields:
             if not field.editable(creating=creating) or (field.enterprise and not enterprise):
@@ -216,6 +290,12 @@ class SchemaForm(forms.Form):
                 node = self._node(field, field.name, current.get(field.name), depth=1)
                 if node is not None:
                     self.nodes[field.name] = node
+                    continue
+                kind = "json"
+            if kind == "many":
+                many = self._many(field, field.name, current.get(field.name), depth=1)
+                if many is not None:
+                    self.manys[field.name] = many
                     continue
                 kind = "json"
             self.kinds[field.name] = kind
@@ -266,25 +346,117 @@ class SchemaForm(forms.Form):
                 sub_value = held.get(sub.name) if current else sub.default
                 kind = widget_kind(sub, self.choices)
                 inner = self._node(sub, sub_name, sub_value, depth=depth + 1) if kind == "object" else None
-                if kind == "object" and inner is None:
+                many = self._many(sub, sub_name, sub_value, depth=depth + 1) if kind == "many" else None
+                if kind in ("object", "many") and inner is None and many is None:
                     kind = "json"
-                group.subs.append(Sub(sub_name, sub, kind, inner, is_set=current and sub_value not in (None, "")))
-                if inner is not None:
+                group.subs.append(
+                    Sub(sub_name, sub, kind, inner, many, is_set=current and sub_value not in (None, ""))
+                )
+                if inner is not None or many is not None:
                     continue
                 self.kinds[sub_name] = kind
                 self.fields[sub_name] = self._form_field(sub, kind)
                 self.fields[sub_name].required = False  # checked for the chosen variant only (clean)
-                if not self.is_bound:
-                    self.initial[sub_name] = self._initial(sub, kind, sub_value)
+                # (also on a bound form: a new row of a list is an item only when it was changed)
+                self.initial[sub_name] = self._initial(sub, kind, sub_value)
         if variants:
             options = [(v.name, v.label) for v in variants]
             self.kinds[node.choice] = "variant"
             self.fields[node.choice] = forms.ChoiceField(
                 choices=options, required=True, label=gettext("Kind"), help_text=field.description
             )
-            if not self.is_bound:
-                self.initial[node.choice] = chosen or self._first_variant(field, variants)
+            self.initial[node.choice] = chosen or self._first_variant(field, variants)
         return node
+
+    def _many(self, field: Field, name: str, value: Any, *, depth: int) -> Many | None:
+        """The rows of a list of objects or of a map (None: too many items, items too deep, or
+        keys that are not names or choices: it stays JSON). `depth` is its items' depth."""
+        t = field.type
+        is_map = t.kind == "map"
+        value_field: Field | None = None
+        value_kind = ""
+        item = ValueType(kind="object", object_name=t.object_name)
+        if is_map:
+            assert t.item is not None and t.key is not None
+            if t.key.kind not in ("string", "enum") or t.key.secret:
+                return None
+            item = t.item
+            if item.kind != "object":
+                value_field = Field(name=field.name, label=gettext("Value"), description="", type=item,
+                                    update="mutable")
+                value_kind = widget_kind(value_field, self.choices)
+                if value_kind in ("json", "many", "object", "secret"):
+                    return None
+        if depth > MAX_DEPTH and value_field is None:
+            return None
+        held = _entries(value, is_map=is_map)
+        if len(held) > MAX_ITEMS:
+            return None
+        secret = item.kind == "object" and self.schema.holds_secret_deep(item.object_name)
+        many = Many(name, field, is_map, held, value_field=value_field, value_kind=value_kind, secret=secret)
+        count = len(held) + 1
+        if self.is_bound:
+            try:
+                count = int(str(self.data.get(many.rows_name) or 0))
+            except ValueError:
+                count = 0
+            count = max(count, len(held)) + (1 if self.data.get("add") == name else 0)
+        count = min(count, MAX_ITEMS + 1)
+        item_label = field.label
+        for index in range(max(count, len(held))):
+            row = Row(index, f"{name}/{index}", held=index if index < len(held) else -1)
+            key, current = held[index] if index < len(held) else ("", None)
+            if value_field is None:
+                label = gettext("%(label)s: item %(number)d") % {"label": item_label, "number": index + 1}
+                if is_map:
+                    label = gettext("%(label)s: entry %(number)d") % {"label": item_label, "number": index + 1}
+                item_field = Field(name=field.name, label=label, description="", type=item, update="mutable",
+                                   default=None)
+                row.node = self._node(item_field, row.name, current, depth=depth)
+                if row.node is None:
+                    return None
+            else:
+                self.kinds[f"{row.name}.value"] = value_kind
+                self.fields[f"{row.name}.value"] = self._form_field(value_field, value_kind)
+                self.fields[f"{row.name}.value"].required = False
+                self.initial[f"{row.name}.value"] = self._initial(value_field, value_kind, current)
+            if is_map:
+                assert t.key is not None
+                key_field: forms.Field = forms.CharField(required=False, label=gettext("Name"), max_length=255)
+                if t.key.kind == "enum":
+                    key_field = forms.ChoiceField(
+                        required=False, label=gettext("Name"),
+                        choices=[("", gettext("(choose)")), *self.schema.enum_choices(t.key.enum)],
+                    )
+                self.kinds[f"{row.name}.key"] = "key"
+                self.fields[f"{row.name}.key"] = key_field
+                self.initial[f"{row.name}.key"] = key
+            self.kinds[f"{row.name}.remove"] = "remove"
+            self.fields[f"{row.name}.remove"] = forms.BooleanField(required=False, label=gettext("Remove"))
+            many.rows.append(row)
+        self.kinds[many.rows_name] = "rows"
+        if self.is_bound and self.data.get("add") == name and len(many.rows) > len(held):
+            self._seed(many.rows[-1].name)
+        return many
+
+    def _seed(self, prefix: str) -> None:
+        """The row "Add another" adds starts from its initial values (the page shows what was
+        posted, and nothing was posted for it)."""
+        if not isinstance(self.data, QueryDict):
+            return
+        if not self.data._mutable:
+            self.data = self.data.copy()
+        for name, field in self.fields.items():
+            if not (name.startswith(f"{prefix}/") or name.startswith(f"{prefix}.")):
+                continue
+            value = self.initial.get(name)
+            if isinstance(field, forms.BooleanField | forms.NullBooleanField):
+                if value:
+                    self.data[name] = "on"
+            elif isinstance(value, list):
+                self.data.setlist(name, [str(item) for item in value])
+            elif value not in (None, ""):
+                self.data[name] = str(value)
 
     def _first_variant(self, field: Field, variants: tuple[Variant, ...]) -> str:
         """The kind a new embedded object starts as: its default's, else the one that holds
@@ -379,11 +551,29 @@ class SchemaForm(forms.Form):
         return value if isinstance(value, str | int | float) else json.dumps(value)
 
     # --- reading what was typed ---------------------------------------------------------------
+    @property
+    def adding(self) -> str:
+        """The list (or map) whose "Add another" was pressed ("" when none): the form is shown
+        again with one more row, nothing is checked nor saved."""
+        if not self.is_bound:
+            return ""
+        name = str(self.data.get("add") or "")
+        return name if name and any(f"{name}.rows" == n for n, k in self.kinds.items() if k == "rows") else ""
+
+    def full_clean(self) -> None:
+        if self.adding:
+            self._errors = ErrorDict()
+            self.cleaned_data = {}
+            return
+        super().full_clean()
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         self.values: dict[str, Any] = {}
         for name, node in self.nodes.items():
             self.values[name] = self._typed(node, cleaned, self.current.get(name))
+        for name, many in self.manys.items():
+            self.values[name] = self._typed_many(many, cleaned)
         for name, kind in self.kinds.items():
             if name not in cleaned or kind == "remove" or name not in self.described:
                 continue
@@ -422,6 +612,9 @@ class SchemaForm(forms.Form):
             if sub.node is not None:
                 value[sub.field.name] = self._typed(sub.node, cleaned, held.get(sub.field.name))
                 continue
+            if sub.many is not None:
+                value[sub.field.name] = self._typed_many(sub.many, cleaned)
+                continue
             if sub.name not in cleaned:
                 continue
             try:
@@ -441,6 +634,68 @@ class SchemaForm(forms.Form):
                 self.add_error(name, message)
         return value
 
+    def _typed_many(self, many: Many, cleaned: dict[str, Any]) -> Items:
+        """What was typed into a list or a map: its rows less the removed ones and the blank new
+        ones, in order. Whether it is sent whole is decided here, and with it whether the
+        secrets of the items the server holds must be typed again."""
+        pairs: list[tuple[str, Any]] = []
+        many.sent = []
+        keys: dict[str, str] = {}
+        for row in many.rows:
+            if cleaned.get(f"{row.name}.remove") or (row.held < 0 and not self._touched(row.name)):
+                self._forget_row(row)
+                continue
+            key = ""
+            if many.is_map:
+                key = str(cleaned.get(f"{row.name}.key") or "").strip()
+                if not key:
+                    self.add_error(f"{row.name}.key", gettext("Give this entry a name."))
+                elif key in keys:
+                    self.add_error(f"{row.name}.key", gettext("This name is already used above."))
+                keys[key] = row.name
+                row.key = key
+            held = many.held[row.held][1] if row.held >= 0 else None
+            if row.node is not None:
+                value = self._typed(row.node, cleaned, held)
+            else:
+                assert many.value_field is not None
+                try:
+                    value = self._wire(many.value_field, many.value_kind, cleaned.get(f"{row.name}.value"))
+                except ValueError as exc:
+                    self.add_error(f"{row.name}.value", str(exc))
+                    value = None
+                if value is None or value == "":
+                    self.add_error(f"{row.name}.value", gettext("This field is required."))
+            pairs.append((key, value))
+            many.sent.append(row.index)
+        typed = Items(pairs, is_map=many.is_map)
+        many.typed = typed
+        many.whole = _changed_whole(many, typed)
+        if many.whole and many.secret:
+            for index, (_, value) in zip(many.sent, typed, strict=True):
+                row = many.rows[index]
+                if row.held >= 0 and row.node is not None:
+                    for name in _kept_secrets(row.node, value):
+                        self.add_error(name, gettext("Type this secret again: the list is saved whole."))
+        return typed
+
+    def _touched(self, prefix: str) -> bool:
+        """Whether a row's fields were changed from what the page showed (a new row is an item
+        only then)."""
+        for name in self.kinds:
+            if not (name.startswith(f"{prefix}/") or name.startswith(f"{prefix}.")) or name.endswith(".remove"):
+                continue
+            field = self.fields.get(name)
+            if field is not None and field.has_changed(self.get_initial_for_field(field, name), self[name].data):
+                return True
+        return False
+
+    def _forget_row(self, row: Row) -> None:
+        """A removed row, or a blank one: what it holds is not the person's concern."""
+        for name in list(self.errors):
+            if name.startswith(f"{row.name}/") or name.startswith(f"{row.name}."):
+                self.errors.pop(name, None)
+
     def _chosen(self, node: Node) -> Group | None:
         """The group of the variant the form shows as chosen (what was sent, else the initial)."""
         if not node.variants:
@@ -450,7 +705,10 @@ class SchemaForm(forms.Form):
     def _forget(self, group: Group) -> None:
         """The fields of a variant that was not chosen: their errors are not the person's concern."""
         for sub in group.subs:
-            if sub.node is not None:
+            if sub.many is not None:
+                for row in sub.many.rows:
+                    self._forget_row(row)
+            elif sub.node is not None:
                 for inner in sub.node.groups:
                     self._forget(inner)
                 self.errors.pop(sub.node.choice, None)
@@ -464,24 +722,50 @@ class SchemaForm(forms.Form):
     def locate(self, path: str) -> str:
         """The form field a server refusal's property path names (`store/authSecret/secret`),
         "" when none shows it."""
-        parts = path.split("/")
+        parts = [_unescape(part) for part in path.split("/")]
+        if parts[0] in self.manys:
+            return self._locate_many(self.manys[parts[0]], parts[1:])
         node = self.nodes.get(parts[0])
         if node is None:
             return parts[0] if parts[0] in self.fields else ""
-        for part in parts[1:]:
+        return self._locate_node(node, parts[1:])
+
+    def _locate_many(self, many: Many, parts: list[str]) -> str:
+        """The field of a list's item (by its place in what was sent whole, or its key where the
+        list was patched in place) or of a map's entry (by its key) a refusal names."""
+        row: Row | None = None
+        if parts and many.is_map:
+            row = next((many.rows[i] for i in many.sent if many.rows[i].key == parts[0]), None)
+        elif parts and parts[0].isdigit():
+            if many.whole:
+                place = int(parts[0])
+                row = many.rows[many.sent[place]] if place < len(many.sent) else None
+            else:
+                index = next((i for i, (key, _) in enumerate(many.held) if key == parts[0]), -1)
+                row = next((r for r in many.rows if r.held == index and index >= 0), None)
+        if row is None:
+            return ""
+        if row.node is None:
+            return f"{row.name}.value"
+        return self._locate_node(row.node, parts[1:])
+
+    def _locate_node(self, node: Node, parts: list[str]) -> str:
+        for position, part in enumerate(parts):
             if part == "@type" and node.variants:
                 return node.choice
             group = self._chosen(node)
             sub = group.sub(part) if group is not None else None
             if sub is None:
                 break
+            if sub.many is not None:
+                return self._locate_many(sub.many, parts[position + 1 :])
             if sub.node is None:
                 return sub.name
             node = sub.node
         if node.variants:
             return node.choice
         group = node.group("")
-        return next((s.name for s in group.subs if s.node is None), "") if group else ""
+        return next((s.name for s in group.subs if s.node is None and s.many is None), "") if group else ""
 
     def _removed(self, field: Field) -> Any:
         """What unsets an optional secret: null, or the empty variant of a secret object
@@ -562,6 +846,13 @@ class SchemaForm(forms.Form):
                 else:
                     patch.update(_diff(_pointer(name), self.nodes[name], value, self.current.get(name)))
                 continue
+            if name in self.manys:
+                if self.creating:
+                    if value:
+                        patch[name] = _stripped(value)
+                else:
+                    patch.update(_many_patch(_pointer(name), self.manys[name], value))
+                continue
             if self.creating:
                 if value is not None and value != {}:
                     patch[name] = value
@@ -573,8 +864,8 @@ class SchemaForm(forms.Form):
     def changes(self, patch: dict[str, Any]) -> list[Change]:
         rows: list[Change] = []
         for name, value in patch.items():
-            top = name.split("/", 1)[0]
-            if top in self.nodes:
+            top = _unescape(name.split("/", 1)[0])
+            if top in self.nodes or top in self.manys:
                 rows += self._nested_changes(name, value)
                 continue
             rows.append(
@@ -592,22 +883,96 @@ class SchemaForm(forms.Form):
         """The preview lines of one patch entry inside an embedded object: the property it names
         (`httpAuth/username`), or each property of an object set as a whole."""
         parts = [_unescape(part) for part in path.split("/")]
-        node = self.nodes[parts[0]]
         typed = self.values.get(parts[0])
-        old: Any = {} if self.creating else self.current.get(parts[0])
-        labels = [node.field.label]
-        for part in parts[1:]:
+        old: Any = None if self.creating else self.current.get(parts[0])
+        if parts[0] in self.manys:
+            many = self.manys[parts[0]]
+            return self._many_changes(path, [many.field.label], many, parts[1:], typed, old, value)
+        node = self.nodes[parts[0]]
+        return self._walk(path, parts[1:], [node.field.label], node, typed, old or {}, value)
+
+    def _walk(
+        self, path: str, parts: list[str], labels: list[str], node: Node, typed: Any, old: Any, value: Any
+    ) -> list[Change]:
+        """The preview lines of a patch entry naming `parts` inside an embedded object."""
+        for position, part in enumerate(parts):
             group = node.group(str(typed.get("@type") or "")) if isinstance(typed, dict) else None
             sub = group.sub(part) if group is not None else None
             if sub is None:  # not a property the form shows: the raw value, never a secret's
                 return [self._line(path, labels + [part], None, old, value)]
-            labels.append(sub.field.label)
+            labels = [*labels, sub.field.label]
             typed = typed.get(part) if isinstance(typed, dict) else None
             old = old.get(part) if isinstance(old, dict) else None
+            if sub.many is not None:
+                return self._many_changes(path, labels, sub.many, parts[position + 1 :], typed, old, value)
             if sub.node is None:
                 return [self._line(path, labels, sub.field, old, value)]
             node = sub.node
         return self._object_changes(path, labels, node, old, value)
+
+    def _many_changes(
+        self, path: str, labels: list[str], many: Many, parts: list[str], typed: Any, old: Any, value: Any
+    ) -> list[Change]:
+        """The preview lines of a list or map: one held item patched by pointer, or the whole of
+        it ("3 items → 4 items", then each item added, changed or removed)."""
+        if parts:  # `match/1/then`: one item the server holds, by its key
+            index = next((i for i, (key, _) in enumerate(many.held) if key == parts[0]), -1)
+            row = next((r for r in many.rows if r.held == index), None) if index >= 0 else None
+            if row is None or row.node is None or row.index not in many.sent or not isinstance(typed, Items):
+                return [self._line(path, labels + [parts[0]], None, old, value)]
+            item = typed[many.sent.index(row.index)][1]
+            return self._walk(path, parts[1:], [*labels, row.node.field.label], row.node, item,
+                              many.held[index][1] or {}, value)
+        held = [] if self.creating else many.held
+        pairs = list(typed) if isinstance(typed, Items) else []
+        rows: list[Change] = [
+            Change(field=self._label_field(path, labels), old="" if self.creating else self._count(many, len(held)),
+                   new=self._count(many, len(pairs)))
+        ]
+        kept: set[int] = set()
+        for index, (key, item) in zip(many.sent, pairs, strict=False):
+            row = many.rows[index]
+            label = row.node.field.label if row.node is not None else key
+            before: Any = None
+            if many.is_map and key in dict(held):
+                before = dict(held)[key]
+                kept.add(next(i for i, (k, _) in enumerate(held) if k == key))
+            elif not many.is_map and 0 <= row.held < len(held):
+                before = held[row.held][1]
+                kept.add(row.held)
+            if before is not None and _same_item(row, item, before):
+                continue
+            where = f"{path}/{_pointer(key) if many.is_map else len(rows) - 1}"
+            rows.append(Change(field=self._label_field(where, [*labels, label]), old=self._item_text(row, many, before),
+                               new=self._item_text(row, many, _stripped(item))))
+        for index, (key, item) in enumerate(held):
+            if index in kept:
+                continue
+            row = next((r for r in many.rows if r.held == index), many.rows[0] if many.rows else None)
+            if row is None:
+                continue
+            label = key if many.is_map else gettext("%(label)s: item %(number)d") % {
+                "label": many.field.label, "number": index + 1}
+            rows.append(Change(field=self._label_field(f"{path}/{_pointer(key)}", [*labels, label]),
+                               old=self._item_text(row, many, item), new=""))
+        return rows
+
+    def _label_field(self, path: str, labels: list[str]) -> Field:
+        return Field(name=path, label=" › ".join(labels), description="", type=_UNKNOWN, update="mutable")
+
+    def _count(self, many: Many, count: int) -> str:
+        if many.is_map:
+            return ngettext("%(count)d entry", "%(count)d entries", count) % {"count": count}
+        return ngettext("%(count)d item", "%(count)d items", count) % {"count": count}
+
+    def _item_text(self, row: Row, many: Many, value: Any) -> str:
+        """An item (or a map's value) in words, one property a line (secrets only as set)."""
+        if value is None:
+            return ""
+        if row.node is None:
+            assert many.value_field is not None
+            return shown(self.schema, many.value_field, value, self.choices)
+        return _object_text(self, row.node, value)
 
     def _object_changes(self, path: str, labels: list[str], node: Node, old: Any, new: Any) -> list[Change]:
         if not isinstance(new, dict):
@@ -632,7 +997,10 @@ class SchemaForm(forms.Form):
                 continue
             item, before = new[sub.field.name], held.get(sub.field.name)
             where = f"{path}/{_pointer(sub.field.name)}"
-            if sub.node is not None:
+            if sub.many is not None:
+                typed = sub.many.typed
+                rows += self._many_changes(where, [*labels, sub.field.label], sub.many, [], typed, before, item)
+            elif sub.node is not None:
                 rows += self._object_changes(where, [*labels, sub.field.label], sub.node, before, item)
             elif not _same(item, before):
                 rows.append(self._line(where, [*labels, sub.field.label], sub.field, before, item))
@@ -677,7 +1045,34 @@ class SchemaForm(forms.Form):
             ],
         }
 
+    def many_view(self, many: Many) -> dict[str, Any]:
+        """What the template of a list or a map needs (`_schema_many.html`)."""
+        rows: list[dict[str, Any]] = []
+        for row in many.rows:
+            key = self[f"{row.name}.key"] if many.is_map else None
+            remove = self[f"{row.name}.remove"]
+            if row.node is not None:
+                nested = {**self.node_view(row.node), "remove": remove, "key": key, "item": True}
+                rows.append({"nested": nested})
+                continue
+            assert many.value_field is not None
+            rows.append({
+                "key": {"field": Field(name="", label=gettext("Name"), description="", type=_UNKNOWN,
+                                       update="mutable"), "bound": key, "kind": "text"},
+                "value": {"field": many.value_field, "bound": self[f"{row.name}.value"], "kind": many.value_kind},
+                "remove": remove,
+            })
+        return {
+            "many": many,
+            "rows": rows,
+            "count": len(many.rows),
+            "full": len(many.rows) > MAX_ITEMS,
+            "secret_note": many.secret,
+        }
+
     def _sub_row(self, sub: Sub) -> dict[str, Any]:
+        if sub.many is not None:
+            return {"field": sub.field, "many": self.many_view(sub.many)}
         if sub.node is not None:
             return {"field": sub.field, "nested": self.node_view(sub.node)}
         return {
@@ -716,6 +1111,8 @@ def _empty(value: Any) -> bool:
     """Nothing typed: blank, or a single object (no `@type`) whose every value is empty."""
     if value is _KEEP or _blank(value):
         return True
+    if isinstance(value, Items):
+        return not value
     return isinstance(value, dict) and "@type" not in value and all(_empty(item) for item in value.values())
 
 
@@ -736,6 +1133,8 @@ def _stripped(value: Any) -> Any:
     """An embedded object as sent whole: without the secrets left empty and the unset values."""
     if value is _KEEP:
         return None
+    if isinstance(value, Items):
+        return value.wire()
     if not isinstance(value, dict):
         return value
     kept = {key: _stripped(item) for key, item in value.items() if item is not _KEEP}
@@ -760,10 +1159,99 @@ def _diff(path: str, node: Node, typed: Any, held: Any) -> dict[str, Any]:
         if name not in typed or typed[name] is _KEEP:
             continue
         where = f"{path}/{_pointer(name)}"
-        if sub.node is not None:
+        if sub.many is not None:
+            patch.update(_many_patch(where, sub.many, typed[name]))
+        elif sub.node is not None:
             patch.update(_diff(where, sub.node, typed[name], held.get(name)))
         elif not _same(typed[name], held.get(name)):
             patch[where] = typed[name]
+    return patch
+
+
+def _object_text(form: SchemaForm, node: Node, value: Any) -> str:
+    """An object item in words: its kind, then each property set, one a line (secrets as set)."""
+    if not isinstance(value, dict):
+        return ""
+    lines: list[str] = []
+    variant = str(value.get("@type") or "")
+    if node.variants:
+        lines.append(f"{gettext('Kind')}: {node.label_of(variant)}")
+    group = node.group(variant)
+    for sub in group.subs if group is not None else []:
+        item = value.get(sub.field.name)
+        if sub.many is not None:
+            text = form._count(sub.many, len(item)) if isinstance(item, dict) and item else ""
+        elif sub.node is not None:
+            text = _object_text(form, sub.node, item).replace("\n", "; ")
+        else:
+            text = shown(form.schema, sub.field, item, form.choices)
+            if text and form.secretive(sub.field):
+                text = gettext("set")
+        if text:
+            lines.append(f"{sub.field.label}: {text}")
+    return "\n".join(lines)
+
+
+def _entries(value: Any, *, is_map: bool) -> list[tuple[str, Any]]:
+    """A list's items (by their numeric keys, in order) or a map's entries, as the server holds them."""
+    if not isinstance(value, dict):
+        return []
+    if is_map:
+        return [(str(key), item) for key, item in value.items()]
+    numbered = [(key, item) for key, item in value.items() if str(key).isdigit()]
+    return [(str(key), item) for key, item in sorted(numbered, key=lambda pair: int(pair[0]))]
+
+
+def _same_item(row: Row, typed: Any, held: Any) -> bool:
+    if row.node is not None:
+        return not _diff("", row.node, typed, held)
+    return _same(typed, held)
+
+
+def _changed_whole(many: Many, typed: Items) -> bool:
+    """Whether a list (or map) is sent whole: a list that gained, lost or moved items, a map
+    that changed at all (a list edited in place is patched item by item)."""
+    if not many.is_map:
+        return many.sent != list(range(len(many.held)))
+    held = dict(many.held)
+    if len(typed) != len(held) or any(key not in held for key, _ in typed):
+        return True
+    return any(
+        not _same_item(many.rows[index], value, held[key])
+        for index, (key, value) in zip(many.sent, typed, strict=True)
+    )
+
+
+def _kept_secrets(node: Node, typed: Any) -> list[str]:
+    """The form names of the secrets left empty (kept) inside what was typed into an object."""
+    if not isinstance(typed, dict):
+        return []
+    group = node.group(str(typed.get("@type") or ""))
+    names: list[str] = []
+    for sub in group.subs if group is not None else []:
+        item = typed.get(sub.field.name)
+        if sub.node is not None:
+            names += _kept_secrets(sub.node, item)
+        elif item is _KEEP:
+            names.append(sub.name)
+    return names
+
+
+def _many_patch(path: str, many: Many, typed: Any) -> dict[str, Any]:
+    """The patch of an edited list or map: nothing when unchanged, each held item by pointer
+    where a list keeps its items in place, else the whole list (or map)."""
+    if not isinstance(typed, Items):
+        return {}
+    if many.whole:
+        return {path: typed.wire()}
+    if many.is_map:
+        return {}
+    patch: dict[str, Any] = {}
+    for index, (_, value) in zip(many.sent, typed, strict=True):
+        row = many.rows[index]
+        key, held = many.held[row.held]
+        if row.node is not None:
+            patch.update(_diff(f"{path}/{_pointer(key)}", row.node, value, held))
     return patch
 
 

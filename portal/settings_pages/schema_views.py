@@ -254,6 +254,9 @@ def _layout(
             if editable and field.name in form.nodes:
                 rows.append({"field": field, "nested": form.node_view(form.nodes[field.name])})
                 continue
+            if editable and field.name in form.manys:
+                rows.append({"field": field, "many": form.many_view(form.manys[field.name])})
+                continue
             bound = form[field.name] if editable and field.name in form.fields else None
             remove = remove_name(field.name)
             if bound is None and form.creating:
@@ -426,7 +429,7 @@ async def _edit(
         "can_delete": _can(request, settings_page, "Destroy") and not settings_page.singleton,
         "back": reverse("config:schema-index") if settings_page.singleton else _page_url(settings_page),
     }
-    if request.method != "POST":
+    if request.method != "POST" or form.adding:  # "Add another": the form again, one row more
         return render(request, "settings_pages/schema_form.html", context)
     if not form.is_valid():
         return render(request, "settings_pages/schema_form.html", context, status=400)
@@ -521,7 +524,7 @@ async def create(request: PortalRequest, slug: str) -> HttpResponse:
             "can_update": True,
         }
     )
-    if request.method != "POST":
+    if request.method != "POST" or form.adding:  # "Add another": the form again, one row more
         return render(request, "settings_pages/schema_form.html", context)
     if not form.is_valid():
         return render(request, "settings_pages/schema_form.html", context, status=400)

@@ -478,6 +478,23 @@ class SettingsSchema:
         names.append(_text(spec.get("schemaName")))
         return any(f.secret for name in names if name for f in self.properties(name).values())
 
+    def holds_secret_deep(self, object_name: str, _seen: frozenset[str] = frozenset()) -> bool:
+        """Whether an object holds a secret anywhere inside (its own properties, the objects,
+        lists and maps of objects it embeds): a list of such items cannot be sent again whole
+        without its secrets typed again."""
+        if object_name in _seen:
+            return False
+        spec = _dict(self._schemas.get(object_name))
+        names = [_text(v.get("schemaName")) for v in map(_dict, _list(spec.get("variants")))]
+        names.append(_text(spec.get("schemaName")) or (object_name if not spec else ""))
+        seen = _seen | {object_name}
+        for name in filter(None, names):
+            for prop in self.properties(name).values():
+                t = prop.type.item if prop.type.kind == "map" and prop.type.item is not None else prop.type
+                if t.secret or (t.kind in ("object", "objectList") and self.holds_secret_deep(t.object_name, seen)):
+                    return True
+        return False
+
     def label_property(self, object_name: str) -> str:
         """The property that names an object of a collection (its list's `labelProperty`)."""
         listing = _dict(self._lists.get(object_name))

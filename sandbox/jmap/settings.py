@@ -167,9 +167,10 @@ def check_value(sb, t: dict, value, path: str, stored=None):
     if kind == "objectList":
         if not isinstance(value, dict) or not all(k.isdigit() for k in value):
             raise _bad(path)
-        items = [value[k] for k in sorted(value, key=int)]
-        return {str(i): check_object(sb, t["objectName"], item, f"{path}/{i}")
-                for i, item in enumerate(items)}
+        # keys are kept as sent (a u32 each), in their order (types/list.rs: no renumbering, so
+        # `list/2: null` leaves `0`, `1`, `3`)
+        return {str(int(k)): check_object(sb, t["objectName"], value[k], f"{path}/{k}")
+                for k in sorted(value, key=int)}
     if kind == "object":
         return check_object(sb, t["objectName"], value, path)
     raise _bad(path)
@@ -240,8 +241,30 @@ def _mask(object_name: str, value: dict) -> dict:
     return out
 
 
-def _apply_patch(current: dict, key: str, value) -> tuple[str, object]:
-    """Apply one PatchObject entry; returns the top-level property and its new value."""
+def _child_type(t: dict | None, node, part: str) -> dict | None:
+    """The schema type of `part` inside a value of type `t` (None: unknown)."""
+    if t is None:
+        return None
+    if t["type"] == "map":
+        return t["valueClass"]
+    if t["type"] == "objectList":
+        return {"type": "object", "objectName": t["objectName"]}
+    if t["type"] == "object":
+        variants = _variants(t["objectName"])
+        if variants is not None:
+            variant = node.get("@type") if isinstance(node, dict) else None
+            schema_name = variants.get(variant) if isinstance(variant, str) else None
+        else:
+            schema_name = _single_schema(t["objectName"])
+        spec = _fields(schema_name)["properties"].get(part)
+        return spec["type"] if spec else None
+    return None
+
+
+def _apply_patch(current: dict, key: str, value, t: dict | None = None) -> tuple[str, object]:
+    """Apply one PatchObject entry; returns the top-level property and its new value. A null
+    removes an entry of a map or a list; on an object's property it is the value patched
+    (checked next: a property that may not be null is refused, as patch.rs does)."""
     parts = [p.replace("~1", "/").replace("~0", "~") for p in key.split("/")]
     top = parts[0]
     if len(parts) == 1:
@@ -253,8 +276,9 @@ def _apply_patch(current: dict, key: str, value) -> tuple[str, object]:
     for part in parts[1:-1]:
         if not isinstance(node.get(part), dict):
             raise _bad(key)
+        t = _child_type(t, node, part)
         node = node[part]
-    if value is None:
+    if value is None and (t is None or t["type"] in ("map", "objectList")):
         node.pop(parts[-1], None)
     else:
         node[parts[-1]] = value
@@ -346,7 +370,9 @@ class SettingsKind(Kind):
                 continue
             if key in ("id",):
                 raise _bad(key, "Cannot modify server set property")
-            top, new = _apply_patch(result, key, value)
+            first = key.split("/", 1)[0].replace("~1", "/").replace("~0", "~")
+            top_spec = fields["properties"].get(first)
+            top, new = _apply_patch(result, key, value, top_spec["type"] if top_spec else None)
             spec = fields["properties"].get(top)
             if spec is None:
                 raise _bad(key, "Invalid property")
