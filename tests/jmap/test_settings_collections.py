@@ -251,3 +251,55 @@ def test_add_another_header_on_a_new_webhook(signed_in, sandbox):
     assert created.status_code == 302, created.content.decode()[:3000]
     stored = [v for v in ops_state(sandbox).collections["WebHook"].values() if v["url"].endswith("/new")]
     assert stored[0]["httpHeaders"] == {"X-A": "a", "X-B": "b"}
+
+
+REPLICA = {"host": "replica-1.example", "port": 5432, "database": "stalwart", "authUsername": "reader",
+           "authSecret": {"@type": "Value", "secret": "replica-Secret-1"}}
+
+
+def _store(sandbox) -> str:
+    ops_state(sandbox).singletons["DataStore"] = {
+        "@type": "PostgreSql", "host": "db.example", "readReplicas": {"0": dict(REPLICA)},
+    }
+    return "/settings/objects/DataStore/"
+
+
+def test_a_replicas_secret_is_kept_when_it_is_edited_in_place(signed_in, sandbox, sent):
+    url = _store(sandbox)
+    client = signed_in("admin")
+    page = client.get(url)
+    content = page.content.decode()
+    assert 'name="readReplicas/0/host"' in content and "replica-Secret-1" not in content
+    assert "the secrets of the items kept must then be typed again" in content
+    preview, saved = preview_then_save(client, url, {**_posted(page), "readReplicas/0/host": "replica-2.example"})
+    assert "replica-Secret-1" not in preview.content.decode()
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    assert {k: v for k, v in sent[-1].items() if k.startswith("readReplicas")} == {
+        "readReplicas/0/host": "replica-2.example"
+    }
+    stored = ops_state(sandbox).singletons["DataStore"]["readReplicas"]["0"]
+    assert stored["authSecret"] == REPLICA["authSecret"] and stored["host"] == "replica-2.example"
+
+
+def test_adding_a_replica_asks_for_the_kept_replicas_secret_again(signed_in, sandbox, sent):
+    url = _store(sandbox)
+    client = signed_in("admin")
+    page = client.get(url)
+    new = {"readReplicas/1/host": "replica-3.example", "readReplicas/1/authSecret/@type": "Value",
+           "readReplicas/1/authSecret/Value/secret": "replica-Secret-3"}
+    response = client.post(url, {**_posted(page), **new, "step": "preview"})
+    assert response.status_code == 400
+    content = response.content.decode()
+    box = content[content.index('name="readReplicas/0/authSecret/Value/secret"'):]
+    assert "Type this secret again: the list is saved whole." in box[:1500]
+    assert 'value="replica-3.example"' in content and "replica-Secret-3" not in content
+    preview, saved = preview_then_save(
+        client, url, {**_posted(page), **new, "readReplicas/0/authSecret/Value/secret": "replica-Secret-1b"}
+    )
+    shown = preview.content.decode()
+    assert "1 item" in shown and "2 items" in shown and "replica-Secret" not in shown
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    replicas = ops_state(sandbox).singletons["DataStore"]["readReplicas"]
+    assert [replicas[k]["host"] for k in sorted(replicas, key=int)] == ["replica-1.example", "replica-3.example"]
+    assert replicas["0"]["authSecret"]["secret"] == "replica-Secret-1b"
+    assert replicas["1"]["authSecret"]["secret"] == "replica-Secret-3"
