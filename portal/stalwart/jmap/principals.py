@@ -214,55 +214,74 @@ def _granted(perms: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]
     return enabled, _as_rules(_keys(perms.get("disabledPermissions")), any_of=False)
 
 
+def _account_secrets(value: Any) -> SecretsSummary:
+    """An x:Account's `credentials` (masked) as the portal's summary; NO_SECRETS without any."""
+    credentials = _entries(value) if value else []
+    if not credentials:
+        return NO_SECRETS
+    return SecretsSummary(
+        has_password=any(c.get("@type") == "Password" for c in credentials),
+        otp_enabled=any(c.get("@type") == "Password" and c.get("otpAuth") for c in credentials),
+        app_passwords=(),
+        credentials=account_credentials(value),
+    )
+
+
+def _role_names(roles: Mapping[str, Any], tenant_id: Any, names: Names) -> tuple[str, ...]:
+    """An account's `roles` (x:UserRoles / x:GroupRoles) as the portal's role names."""
+    role_type = roles.get("@type")
+    if role_type == "User":
+        return ("user",)
+    if role_type == "Admin":
+        return ("tenant-admin",) if tenant_id else ("admin",)
+    if role_type == "Custom":
+        return tuple(names.roles.get(rid, rid) for rid in _keys(roles.get("roleIds")))
+    return ()
+
+
+def _account(item: Mapping[str, Any], names: Names) -> Principal:
+    # A list page maps many of these: what an account does not have costs nothing here.
+    get = item.get
+    tenant_id = get("memberTenantId")
+    address = str(get("emailAddress") or "")
+    aliases: tuple[str, ...] = ()
+    if found := get("aliases"):
+        domains = names.domains
+        aliases = tuple(
+            f"{alias.get('name')}@{domains[str(alias.get('domainId'))]}"
+            for alias in _entries(found)
+            if str(alias.get("domainId")) in domains and alias.get("name")
+        )
+    emails = (address, *aliases) if address else aliases
+    perms = get("permissions")
+    enabled, disabled = _granted(perms) if isinstance(perms, dict) else ((), ())
+    quotas = get("quotas")
+    groups = get("memberGroupIds")
+    return Principal(
+        id=id_number(get("id")),
+        type="group" if get("@type") == "Group" else "individual",
+        name=address,
+        description=str(get("description") or ""),
+        emails=emails,
+        quota=_int(quotas.get("maxDiskQuota")) if isinstance(quotas, dict) else 0,
+        used_quota=_int(get("usedDiskQuota")),
+        member_of=tuple(names.groups.get(gid, gid) for gid in _keys(groups)) if groups else (),
+        lists=names.lists_of(emails) if names.recipients else (),
+        roles=_role_names(_obj(get("roles")), tenant_id, names),
+        enabled_permissions=enabled,
+        disabled_permissions=disabled,
+        tenant=names.tenants.get(str(tenant_id), "") if tenant_id else "",
+        secrets=_account_secrets(get("credentials")),
+    )
+
+
 def to_principal(spec: Spec, item: Mapping[str, Any], names: Names) -> Principal:
+    if spec.obj == "Account":
+        return _account(item, names)
     get = item.get
     ident = id_number(get("id"))
     tenant = names.tenants.get(str(get("memberTenantId") or ""), "")
     description = str(get("description") or "")
-    if spec.obj == "Account":
-        kind = "group" if get("@type") == "Group" else "individual"
-        address = str(get("emailAddress") or "")
-        aliases = tuple(
-            f"{alias.get('name')}@{names.domains[str(alias.get('domainId'))]}"
-            for alias in _entries(get("aliases"))
-            if str(alias.get("domainId")) in names.domains and alias.get("name")
-        )
-        roles = _obj(get("roles"))
-        role_type = roles.get("@type")
-        if role_type == "Admin":
-            role_names: tuple[str, ...] = ("tenant-admin",) if get("memberTenantId") else ("admin",)
-        elif role_type == "User":
-            role_names = ("user",)
-        elif role_type == "Custom":
-            role_names = tuple(names.roles.get(rid, rid) for rid in _keys(roles.get("roleIds")))
-        else:
-            role_names = ()
-        perms = _obj(get("permissions"))
-        enabled, disabled = _granted(perms)
-        credentials = _entries(get("credentials"))
-        secrets = SecretsSummary(
-            has_password=any(c.get("@type") == "Password" for c in credentials),
-            otp_enabled=any(c.get("@type") == "Password" and c.get("otpAuth") for c in credentials),
-            app_passwords=(),
-            credentials=account_credentials(get("credentials")),
-        )
-        quotas = _obj(get("quotas"))
-        return Principal(
-            id=ident,
-            type=kind,
-            name=address,
-            description=description,
-            emails=(address, *aliases) if address else aliases,
-            quota=_int(quotas.get("maxDiskQuota")),
-            used_quota=_int(get("usedDiskQuota")),
-            member_of=tuple(names.groups.get(gid, gid) for gid in _keys(get("memberGroupIds"))),
-            lists=names.lists_of((address, *aliases)),
-            roles=role_names,
-            enabled_permissions=enabled,
-            disabled_permissions=disabled,
-            tenant=tenant,
-            secrets=secrets if credentials else NO_SECRETS,
-        )
     if spec.obj == "MailingList":
         address = str(get("emailAddress") or "")
         return Principal(
