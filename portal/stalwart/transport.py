@@ -53,52 +53,76 @@ API_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, kee
 
 
 class _ConnectionPool(httpcore.AsyncConnectionPool):
-    """httpcore's pool, with its housekeeping linear in the number of connections.
+    """httpcore's pool, with its housekeeping linear in the number of connections, and without
+    asking every idle connection's socket whether the server closed it on every request.
 
     httpcore 1.0 runs `_assign_requests_to_connections` whenever a request joins or leaves
-    the pool, and there measures the pool once for every idle connection by building a list
-    of all of them (`len([c.is_idle() for c in self._connections])`): quadratic in the pool's
-    size. A report list fetching 25 details at once made some 40,000 such calls per page,
-    most of the portal's CPU time on it. This is httpcore's method with `len()` instead
-    (tests/test_speed_tripwire.py pins the original); the rest is unchanged.
+    the pool. There it measured the pool once for every idle connection by building a list of
+    all of them (quadratic in the pool's size; a report list fetching 25 details at once made
+    some 40,000 such calls per page), built the list of idle connections again for every
+    queued request, and asked every idle connection `has_expired()`: a `poll()` of its socket
+    through anyio, which builds its dictionary of extra attributes on each call. On the cold
+    report list that last check was over a third of the portal's CPU time.
+
+    This copy of the method (tests/test_speed_tripwire.py pins httpcore's) keeps its rules:
+    a connection the server closed is never handed out (the one about to be given to a
+    request is asked first, and replaced if it expired), closed ones leave the pool, idle ones
+    beyond the keep-alive limit are closed, and a full pool recycles an idle connection. Idle
+    connections nobody asks for are checked in a sweep at most once a second, so one the
+    server closed, or whose keep-alive ran out, is closed within a second of the next request.
     """
 
+    _sweep_every = 1.0
+    _next_sweep = 0.0
+
     def _assign_requests_to_connections(self) -> list[Any]:
-        closing_connections = []
+        closing_connections: list[Any] = []
+        now = time.monotonic()
+        sweep = now >= self._next_sweep
+        if sweep:
+            self._next_sweep = now + self._sweep_every
         for connection in list(self._connections):
             if connection.is_closed():
                 self._connections.remove(connection)
-            elif connection.has_expired():
-                self._connections.remove(connection)
-                closing_connections.append(connection)
-            elif connection.is_idle() and len(self._connections) > self._max_keepalive_connections:
+            elif not connection.is_idle():
+                if connection.has_expired():  # no socket check for a connection in use
+                    self._connections.remove(connection)
+                    closing_connections.append(connection)
+            elif len(self._connections) > self._max_keepalive_connections or (sweep and connection.has_expired()):
                 self._connections.remove(connection)
                 closing_connections.append(connection)
 
-        queued_requests = [request for request in self._requests if request.is_queued()]
-        for pool_request in queued_requests:
+        for pool_request in [request for request in self._requests if request.is_queued()]:
             origin = pool_request.request.url.origin
-            available_connections = [
-                connection
-                for connection in self._connections
-                if connection.can_handle_request(origin) and connection.is_available()
-            ]
-            idle_connections = [connection for connection in self._connections if connection.is_idle()]
-            if available_connections:
-                connection = available_connections[0]
+            connection = self._available(origin, closing_connections)
+            if connection is not None:
                 pool_request.assign_to_connection(connection)
             elif len(self._connections) < self._max_connections:
                 connection = self.create_connection(origin)
                 self._connections.append(connection)
                 pool_request.assign_to_connection(connection)
-            elif idle_connections:
-                connection = idle_connections[0]
+            else:
+                idle = next((each for each in self._connections if each.is_idle()), None)
+                if idle is not None:
+                    self._connections.remove(idle)
+                    closing_connections.append(idle)
+                    connection = self.create_connection(origin)
+                    self._connections.append(connection)
+                    pool_request.assign_to_connection(connection)
+        return closing_connections
+
+    def _available(self, origin: httpcore.Origin, closing_connections: list[Any]) -> Any:
+        """The first connection that can take a request for `origin` now; an idle one is
+        asked first whether it expired (keep-alive ran out, or the server closed it)."""
+        for connection in list(self._connections):
+            if not (connection.can_handle_request(origin) and connection.is_available()):
+                continue
+            if connection.is_idle() and connection.has_expired():
                 self._connections.remove(connection)
                 closing_connections.append(connection)
-                connection = self.create_connection(origin)
-                self._connections.append(connection)
-                pool_request.assign_to_connection(connection)
-        return closing_connections
+                continue
+            return connection
+        return None
 
 
 def _transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:

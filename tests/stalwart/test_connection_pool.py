@@ -35,3 +35,60 @@ def test_many_calls_at_once_reuse_few_connections_with_linear_housekeeping(sandb
     # httpcore's own pool measured itself once per idle connection, by visiting all of them:
     # some 200,000 calls for these 100 requests.
     assert calls["is_idle"] < 20_000
+
+
+def test_only_the_connection_handed_out_has_its_socket_polled(sandbox, monkeypatch):
+    from httpcore._backends.anyio import AnyIOStream
+
+    calls = {"polls": 0}
+    original = AnyIOStream.get_extra_info
+
+    def counted(self, info):
+        calls["polls"] += info == "is_readable"
+        return original(self, info)
+
+    monkeypatch.setattr(AnyIOStream, "get_extra_info", counted)
+
+    async def scenario():
+        client = transport.shared_client()
+        url = f"{settings.STALWART_URL}/.well-known/oauth-authorization-server"
+        for _ in range(4):
+            answers = await asyncio.gather(*(client.get(url) for _ in range(25)))
+            assert all(answer.status_code < 500 for answer in answers)
+
+    asyncio.run(scenario())
+    # httpcore polled every idle connection's socket whenever a request came or went: about
+    # 8,000 polls for these 100 requests. Now: the connection about to be reused (100), and
+    # a sweep of the idle ones at most once a second (a few).
+    assert calls["polls"] < 1_000
+
+
+def test_a_connection_the_server_closed_is_not_handed_out_again():
+    """A server that closes each connection after answering, without saying so: the next
+    request must get a new connection, not fail on the closed one."""
+    seen = {"connections": 0}
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen["connections"] += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()  # no "Connection: close": the client believes it may keep it
+
+    async def scenario() -> list[int]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = transport._transport(transport.API_LIMITS)
+        try:
+            async with transport.httpx.AsyncClient(transport=pool) as client:
+                statuses = []
+                for _ in range(3):
+                    statuses.append((await client.get(f"http://127.0.0.1:{port}/")).status_code)
+                    await asyncio.sleep(0.05)  # the server's FIN arrives
+                return statuses
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(scenario()) == [200, 200, 200]
+    assert seen["connections"] == 3
