@@ -103,3 +103,23 @@ def test_the_reference_code_comes_from_this_clones_history():
         assert root is not None, f"commit {REFERENCE['commit']} is not in this clone's history"
         assert (root / "manage.py").exists() and (root / "portal" / "asgi.py").exists()
     assert not root.exists()  # removed afterwards
+
+
+def test_the_production_shape_and_the_cold_report_list_scale_by_the_machines_slowness():
+    from bench.__main__ import REFERENCE, reference_figures
+
+    slowness = 4.0  # the reference's code took four times its day's CPU per page here
+    then = side(cpu=REFERENCE["list_cpu_ms"] * slowness, added=10.0)
+    now = side(cpu=REFERENCE["list_cpu_ms"] * slowness * 0.9, added=9.0)
+    production = {"added_p50": 9.0 + 2.0}  # 2 ms more than the default shape here
+    # today's cold list is 40 ms faster here than the reference's: 10 ms at its pace
+    fanout, fanout_then = {"portal_p50": 300.0}, {"portal_p50": 340.0}
+    figures = reference_figures(now, then, production, fanout, fanout_then)
+    assert figures["production_added_delta_ms_at_reference_pace"]["value"] == pytest.approx(0.5, abs=0.002)
+    assert figures["production_added_delta_ms_at_reference_pace"]["holds"] is True
+    cold = (REFERENCE["report_cold_ms_20ms"] - 10.0) / REFERENCE["report_one_call_ms_20ms"]
+    assert figures["report_list_cold_ratio_20ms_at_reference_pace"]["value"] == pytest.approx(cold, abs=0.002)
+    assert figures["report_list_cold_ratio_20ms_at_reference_pace"]["holds"] is (cold <= 3.0)
+    slower = reference_figures(now, then, {"added_p50": 9.0 + 8.0}, {"portal_p50": 360.0}, fanout_then)
+    assert slower["production_added_delta_ms_at_reference_pace"]["holds"] is False  # 2 ms at its pace
+    assert slower["report_list_cold_ratio_20ms_at_reference_pace"]["holds"] is False  # slower than 3.36 ×
