@@ -15,7 +15,7 @@ import httpx
 from django.utils.translation import gettext
 
 from . import changes, errors
-from .transport import JSON_TYPES, api_url, authorization, decode_response, failure, shared_client
+from .transport import JSON_TYPES, api_url, authorization, decode_response, failure, parsed, shared_client
 
 if TYPE_CHECKING:
     from .account import AccountApi
@@ -186,7 +186,9 @@ class StalwartClient:
             headers["Content-Type"] = content_type
         started = time.perf_counter()
         try:
-            response = await shared_client().request(method, api_url(path, query), content=content, headers=headers)
+            response = await shared_client().request(
+                method, parsed(api_url(path, query)), content=content, headers=headers
+            )
         except httpx.HTTPError as exc:
             raise failure(exc, operation, started=started) from exc
         return decode_response(response, operation=operation, started=started)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import time
 import weakref
@@ -158,6 +159,13 @@ def api_url(path: str, query: dict[str, str]) -> str:
     """
     url = settings.STALWART_URL + path
     return f"{url}?{urlencode(query)}" if query else url
+
+
+@functools.lru_cache(maxsize=2048)
+def parsed(url: str) -> httpx.URL:
+    """`url` parsed once: httpx parses (and checks every character of) a URL given as text on
+    each request, and pages ask for the same few URLs again and again."""
+    return httpx.URL(url)
 
 
 def shared_client() -> httpx.AsyncClient:

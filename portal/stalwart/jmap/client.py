@@ -29,7 +29,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext
 
 from .. import changes, errors
-from ..transport import api_url, authorization, failure, shared_client, status_failure
+from ..transport import api_url, authorization, failure, parsed, shared_client, status_failure
 from ..transport import json_or_none as _json_or_none
 
 log = logging.getLogger("portal.stalwart")
@@ -249,7 +249,8 @@ class JmapClient:
             headers["Content-Type"] = "application/json"
         started = time.perf_counter()
         try:
-            response = await shared_client().request(method, api_url(path, {}), content=content, headers=headers)
+            url = parsed(api_url(path, {}))
+            response = await shared_client().request(method, url, content=content, headers=headers)
         except httpx.HTTPError as exc:
             raise failure(exc, operation, started=started) from exc
         decoded = _json_or_none(response)
