@@ -567,7 +567,10 @@ async def _perform(request: PortalRequest, spec: Action, form, data: dict) -> Ht
         )
         return HttpResponseRedirect(done)
     except responses.SUBMIT_FAILURES as exc:
-        if isinstance(exc, errors.ServerError) and spec.slug in ("update-spam-rules", "update-webadmin"):
+        # <= 0.15 downloads the update while answering, so its 5xx means the download failed;
+        # 0.16 only queues a task or runs an action, and a 5xx there is the call's own failure.
+        downloads = spec.slug in ("update-spam-rules", "update-webadmin") and not user.native
+        if isinstance(exc, errors.ServerError) and downloads:
             messages.error(request, gettext("Stalwart could not download the update. Can it reach the internet?"))
             return HttpResponseRedirect(done)
         context = {"action": spec, "form": form, "confirm": spec.confirm_needed(data) or spec.destructive}

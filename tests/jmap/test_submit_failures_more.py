@@ -25,6 +25,7 @@ SUCCESS = (
     "Stalwart is recounting",
     "The caches were cleared.",
     "Stalwart is rebuilding",
+    "Stalwart is updating",
     "Stalwart is resetting",
     "will be sent",
     "will not be sent",
@@ -118,6 +119,8 @@ CLEAR_CACHES = _maintenance(
     call="x:Action/set",
 )
 RESET_UIDS = _maintenance("reset-uids", {"account": JANE}, [f'value="{JANE}"'])
+#: 0.16 queues the rule update as a task: a failure is the call's, not a failed download.
+SPAM_RULES = _maintenance("update-spam-rules", {}, [])  # no options on 0.16
 
 FORMS: dict[str, tuple[str, Callable]] = {
     "task-rerun": ("admin", task_rerun),
@@ -128,6 +131,7 @@ FORMS: dict[str, tuple[str, Callable]] = {
     "maintenance-invalidate-caches": ("admin", CLEAR_CACHES),
     "maintenance-reindex": ("admin", _with(rest.maintenance_reindex, "x:Task/set")),
     "maintenance-reset-uids": ("admin", RESET_UIDS),
+    "maintenance-update-spam-rules": ("admin", SPAM_RULES),
     "queue-reports-cancel-matching": ("admin", reports_cancel_matching),
     "queue-report-reschedule": ("admin", report_reschedule),
 }
