@@ -76,3 +76,36 @@ def test_the_rank_rule_fields_carry_the_permissions(sandbox):
     assert [[getattr(p, k) for k in pick] for p in page.items] == [[getattr(p, k) for k in pick] for p in full.items]
     changed = next(p for p in page.items if p.id == first.id)
     assert "logs-view" in changed.enabled_permissions and "authenticate" in changed.disabled_permissions
+
+
+def methods(fields: tuple[str, ...]) -> list[str]:
+    """The method calls of one list request with these fields."""
+    client = admin()
+    sent: list[str] = []
+    send = client.call
+
+    async def spy(calls, **options):
+        sent.extend(call.name for call in calls)
+        return await send(calls, **options)
+
+    client.call = spy  # type: ignore[method-assign]
+    asyncio.run(area.JmapPrincipals(client).list(types=["individual"], page=1, limit=5, fields=fields))
+    return sent
+
+
+def test_the_names_read_alongside_are_those_the_fields_show(sandbox):
+    everything = methods(KINDS["accounts"].fields)
+    assert everything.count("x:Account/query") == 2  # the page, and the groups its rows name
+    assert {"x:Role/get", "x:Tenant/get", "x:Domain/get"} <= set(everything)
+    assert methods(()) == everything
+    search = methods(("name", "description"))  # a picker: no aliases, groups or roles shown
+    assert search == ["x:Account/query", "x:Account/get", "x:Tenant/get"]
+    assert methods(("name", "description", "emails")) == [*search, "x:Domain/get"]
+
+
+def test_a_search_shows_the_same_names_and_addresses(sandbox):
+    fields = ("name", "description", "emails")
+    narrow, _ = listed(fields)
+    full, _ = listed(())
+    pick = ("name", "description", "emails", "tenant")
+    assert [[getattr(p, k) for k in pick] for p in narrow.items] == [[getattr(p, k) for k in pick] for p in full.items]

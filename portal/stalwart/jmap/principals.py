@@ -543,11 +543,14 @@ class JmapPrincipals(_PermissionMixin):
 
     # --- reading ----------------------------------------------------------------------------
     def _lookups(
-        self, calls: list[Call], *, domains: bool, accounts: bool, lists: bool = False
+        self, calls: list[Call], *, domains: bool, accounts: bool, lists: bool = False, roles: bool = True
     ) -> dict[str, str]:
         """Add the calls that name the objects rows refer to; returns their call ids."""
         ids: dict[str, str] = {}
-        wanted = {"roles": ("Role", ["description"]), "tenants": ("Tenant", ["name"])}
+        wanted: dict[str, tuple[str, builtins.list[str]]] = {}
+        if roles:
+            wanted["roles"] = ("Role", ["description"])
+        wanted["tenants"] = ("Tenant", ["name"])
         if domains:
             wanted["domains"] = ("Domain", ["name"])
         if lists:
@@ -627,7 +630,15 @@ class JmapPrincipals(_PermissionMixin):
         if properties is not None:
             by_ref["properties"] = properties  # what the page shows, not every credential and setting
         calls = [Call(f"x:{spec.obj}/query", query, query_id), Call(f"x:{spec.obj}/get", by_ref, get_id)]
-        lookups = self._lookups(calls, domains=spec.obj == "Account", accounts=spec.obj == "Account")
+        # Only the names the rows show: alias domains, groups and roles when those are read.
+        reads = frozenset(properties) if properties is not None else None
+        account = spec.obj == "Account"
+        lookups = self._lookups(
+            calls,
+            domains=account and (reads is None or "aliases" in reads),
+            accounts=account and (reads is None or "memberGroupIds" in reads),
+            roles=reads is None or "roles" in reads,
+        )
         results = await self._client.call(calls)
         total = _int(results[query_id].get("total"))
         names = self._names(results, lookups)
