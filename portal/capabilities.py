@@ -137,6 +137,9 @@ class Capabilities:
     #: 0.16+: a spam training sample for another account needs the impersonate permission
     #: (without it the server files the sample under the sender's own account)
     spam_samples_impersonate: bool = False
+    #: 0.16+: another account's archived items need the impersonate permission (without it the
+    #: server ignores the account filter and answers with the caller's own items)
+    undelete_impersonate: bool = False
     #: the classify test takes a bounce's null sender (0.16's `ClassifySpam` needs an address)
     classify_null_sender: bool = True
     #: 0.16+: maintenance runs as queued server tasks (`x:Task`: a task list, no dry run, no
@@ -282,6 +285,7 @@ def _jmap(enterprise: bool) -> Capabilities:
         undelete_item_shape="item",
         undelete_search=True,
         spam_samples_impersonate=True,
+        undelete_impersonate=True,
         classify_null_sender=False,
         reindex_indexes=(),
         in_memory_prefixes=(),

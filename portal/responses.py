@@ -55,8 +55,12 @@ def _error_page(request: HtmxRequest, template: str, context: dict[str, Any], st
     return render(request, template, context, status=status)
 
 
-def forbidden(request: HtmxRequest, user: PortalUser | None, access: Access | None = None) -> HttpResponse:
+def forbidden(
+    request: HtmxRequest, user: PortalUser | None, access: Access | None = None, reason: StrOrPromise = ""
+) -> HttpResponse:
+    """403 naming what is missing; `reason` says why, when the rule is the server's own."""
     context = {
+        "reason": reason,
         "missing": access.missing(user) if access and user else (),
         "needs_enterprise": bool(access and access.enterprise and user and not user.enterprise),
         "any_of": bool(access and access.any_of),

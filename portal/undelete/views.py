@@ -27,6 +27,7 @@ from portal.stalwart.blobs import DeletedItem, Search
 log = logging.getLogger("portal.undelete")
 
 UNDELETE = needs("undelete", enterprise=True)
+IMPERSONATE = needs("impersonate")
 ENTERPRISE_NOTICE = _(
     "Restoring deleted mail is an Enterprise feature of Stalwart, and this server has no Enterprise licence."
 )
@@ -64,6 +65,22 @@ def _decode(value: str) -> DeletedItem | None:
     return DeletedItem(hash=parts[0][:100], size=0, deleted_at=deleted, expires_at=expires, collection=parts[1][:40])
 
 
+def _needs_impersonate(request: PortalRequest, account: str) -> HttpResponse | None:
+    """0.16+: another account's archive without `impersonate` is refused here, before any call.
+    The server would not refuse: it would drop the account filter and answer with the caller's
+    own archived items, so the page would show an empty (or wrong) list for that account."""
+    user = request.portal_user
+    if not user.capabilities.undelete_impersonate or user.has("impersonate"):
+        return None
+    if account.strip().lower() == user.name.strip().lower():
+        return None
+    reason = gettext(
+        "On this server, another account's deleted mail can be seen and restored only with the impersonate "
+        "permission: without it, Stalwart answers with your own account's items."
+    )
+    return responses.forbidden(request, user, IMPERSONATE, reason=reason)
+
+
 def _enterprise_notice(request: PortalRequest, account: str = "") -> HttpResponse:
     return render(request, "undelete/list.html", {"account": account, "enterprise_missing": True}, status=403)
 
@@ -83,6 +100,8 @@ async def choose_account(request: PortalRequest) -> HttpResponse:
 @require_GET
 @require(UNDELETE, target=Target("account"))
 async def deleted_list(request: PortalRequest, account: str) -> HttpResponse:
+    if (refusal := _needs_impersonate(request, account)) is not None:
+        return refusal
     paging = Paging.from_request(request)
     searchable = request.portal_user.capabilities.undelete_search
     search = Search(paging.query) if searchable and paging.query else None
@@ -107,6 +126,8 @@ async def deleted_list(request: PortalRequest, account: str) -> HttpResponse:
 @require(UNDELETE, target=Target("account"))
 async def restore(request: PortalRequest, account: str) -> HttpResponse:
     """Restore the selected items (or everything), after a confirmation step."""
+    if (refusal := _needs_impersonate(request, account)) is not None:
+        return refusal
     everything = request.POST.get("all") == "1"
     items = [item for item in (_decode(value) for value in request.POST.getlist("item")[:200]) if item]
     if not everything and not items:

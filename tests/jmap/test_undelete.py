@@ -12,6 +12,8 @@ from portal.stalwart import backend
 from portal.stalwart.blobs import UndeleteApi
 from portal.stalwart.jmap.undelete import JmapUndelete
 from sandbox.mailflow import state
+from tests.conftest import persona
+from tests.jmap.test_api_keys import account_id, admin, jmap
 from tests.jmap.test_backend import _methods
 
 JANE = "jane.doe@example.org"
@@ -83,9 +85,36 @@ def test_upstream_failure_on_restore_explains(signed_in, sandbox):
 
 
 def test_a_tenant_administrator_sees_only_the_tenant(signed_in, sandbox):
+    who = persona("tenant_admin")
+    tenant = next(p for p in sandbox.principals.values() if p.type == "tenant")
+    member = next(
+        p for p in sandbox.principals.values()
+        if p.type == "individual" and p.tenant == tenant.id and who.name not in p.emails
+    )  # fmt: skip
+    client = signed_in("tenant_admin")
+    # the seeded tenant administrator lacks impersonate: refused for any other account
+    assert client.get(f"/undelete/{member.emails[0]}/").status_code == 403
+    # with it (a sign-in reads the permissions again), the tenant's accounts and only those
+    own = account_id(who.name)
+    more = {"@type": "Merge", "enabledPermissions": {"impersonate": True}, "disabledPermissions": {}}
+    grant = {own: {"permissions": more}}
+    ((_n, answer, _i),) = jmap([["x:Account/set", {"update": grant}, "u"]], auth=admin())
+    assert own in answer.get("updated", {}), answer
     client = signed_in("tenant_admin")
     assert client.get(LIST).status_code == 404  # another tenant's account: out of scope
-    tenant = next(p for p in sandbox.principals.values() if p.type == "tenant")
-    member = next(p for p in sandbox.principals.values() if p.type == "individual" and p.tenant == tenant.id)
     response = client.get(f"/undelete/{member.emails[0]}/")
     assert response.status_code == 200, response.content[-1500:]
+
+
+def test_another_accounts_archive_needs_impersonate_on_016(signed_in, sandbox):
+    """0.16 ignores the account filter of a caller without impersonate and answers with the
+    caller's own items: the portal refuses before any call and says why."""
+    client = signed_in("helpdesk")
+    assert client.get("/undelete/").status_code == 200  # the helpdesk may undelete...
+    before = len(posts(sandbox))
+    for response in (client.get(LIST), client.post(RESTORE, {"all": "1", "confirmed": "yes"})):
+        assert response.status_code == 403
+        page = response.content.decode()
+        assert "<code>impersonate</code>" in page and "your own account" in page
+    assert len(posts(sandbox)) == before  # ...but another account's archive is not asked for
+    assert signed_in("admin").get(LIST).status_code == 200  # the administrator holds impersonate
