@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
 
@@ -199,28 +201,49 @@ class Principal:
         # A list page asks for a few fields: the others are absent, and cost nothing here.
         lists = {key: as_list(value, field=key) for key in _LIST_FIELDS if (value := get(key)) is not None}
         secrets = lists.get("secrets")
-        return cls(
-            id=identifier if isinstance(identifier, int) else None,
-            type=data["type"],
-            name=str(get("name") or ""),
-            description=str(get("description") or ""),
-            emails=lists.get("emails", ()),
-            quota=quota_value,
-            quota_limits=quota_limits,
-            used_quota=_int(get("usedQuota"), field="usedQuota"),
-            member_of=lists.get("memberOf", ()),
-            members=member_names,
-            member_count=member_count,
-            lists=lists.get("lists", ()),
-            roles=lists.get("roles", ()),
-            enabled_permissions=lists.get("enabledPermissions", ()),
-            disabled_permissions=lists.get("disabledPermissions", ()),
-            tenant=str(get("tenant") or ""),
-            picture=str(get("picture") or ""),
-            urls=lists.get("urls", ()),
-            external_members=lists.get("externalMembers", ()),
-            secrets=SecretsSummary.from_secrets(secrets) if secrets else NO_SECRETS,
+        listed = lists.get
+        return _new_principal(  # every field, in the class's order
+            identifier if isinstance(identifier, int) else None,
+            data["type"],
+            str(get("name") or ""),
+            str(get("description") or ""),
+            listed("emails", ()),
+            quota_value,
+            quota_limits,
+            _int(get("usedQuota"), field="usedQuota"),
+            listed("memberOf", ()),
+            member_names,
+            member_count,
+            listed("lists", ()),
+            listed("roles", ()),
+            listed("enabledPermissions", ()),
+            listed("disabledPermissions", ()),
+            str(get("tenant") or ""),
+            str(get("picture") or ""),
+            listed("urls", ()),
+            listed("externalMembers", ()),
+            SecretsSummary.from_secrets(secrets) if secrets else NO_SECRETS,
         )
+
+
+def _builder(cls: type[Principal]) -> Callable[..., Principal]:
+    """A constructor of the frozen slots dataclass `cls` taking every field by position, in
+    order. It fills the slots directly: the generated `__init__` of a frozen dataclass calls
+    `object.__setattr__` once per field, about a fifth of parsing a list page's principals.
+    The instance is as frozen, equal and hashable as one `cls(...)` makes."""
+    setters = tuple(getattr(cls, field.name).__set__ for field in dataclass_fields(cls))
+    new = object.__new__
+
+    def build(*values: Any) -> Principal:
+        made = new(cls)
+        for setter, value in zip(setters, values, strict=True):
+            setter(made, value)
+        return made
+
+    return build
+
+
+_new_principal = _builder(Principal)
 
 
 _LIST_FIELDS = (

@@ -81,3 +81,19 @@ def test_page_shape():
     assert page.total == 7 and page.items[0].name == "g"
     with pytest.raises(errors.StalwartBadResponse):
         page_from_api({"total": 1}, Principal.from_api)
+
+
+def test_a_parsed_principal_is_the_one_the_class_makes():
+    """`from_api` fills the slots itself: the result must equal, hash and freeze like `Principal(...)`."""
+    import dataclasses
+
+    parsed = Principal.from_api({**V012, "memberOf": ["sales"], "tenant": "acme", "members": 3})
+    made = Principal(**{field.name: getattr(parsed, field.name) for field in dataclasses.fields(Principal)})
+    assert parsed == made and hash(parsed) == hash(made) and repr(parsed) == repr(made)
+    assert (parsed.name, parsed.member_of, parsed.tenant, parsed.member_count) == ("jane", ("sales",), "acme", 3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.name = "someone else"  # type: ignore[misc]
+    from portal.stalwart.types import _new_principal
+
+    with pytest.raises(ValueError):  # every field must be given, in order
+        _new_principal(1, "individual", "short")
