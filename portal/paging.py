@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlencode
 
@@ -39,7 +39,7 @@ class Paging:
         )
 
     def with_total(self, total: int) -> Paging:
-        return replace(self, total=total)
+        return Paging(self.query, self.page, self.size, total, self.descending)
 
     @cached_property  # read several times per page
     def pages(self) -> int:

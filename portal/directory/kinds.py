@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from django.http import Http404
@@ -27,7 +28,13 @@ class Kind:
     nouns: str | Promise = ""
 
     def access(self, action: str) -> Access:
-        return needs(principal_permission(self.type, action), enterprise=self.enterprise)
+        return _access(self.type, action, self.enterprise)
+
+
+@functools.cache
+def _access(principal_type: str, action: str, enterprise: bool) -> Access:
+    # A list page asks four of these (list, get, create, delete): each built once per process.
+    return needs(principal_permission(principal_type, action), enterprise=enterprise)
 
 
 KINDS: dict[str, Kind] = {
