@@ -1102,7 +1102,8 @@ def main() -> None:
                 portal(stalwart_url, workdir, {**default_env, "REPORT_CACHE_SECONDS": "0"})
             )
             portals = {"default": ([url], [pid])}
-            add_reference(stack, stalwart_url, workdir, default_env, portals)  # it kept no reports
+            # the reference keeps report details too (five minutes by default): off for both
+            add_reference(stack, stalwart_url, workdir, {**default_env, "REPORT_CACHE_SECONDS": "0"}, portals)
             fanouts = asyncio.run(measure_fanout(stalwart_url, portals, count=max(20, args.requests // 10)))
             fanout = fanouts["default"]
             for result in fanouts.values():
