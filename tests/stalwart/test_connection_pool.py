@@ -92,3 +92,39 @@ def test_a_connection_the_server_closed_is_not_handed_out_again():
 
     assert asyncio.run(scenario()) == [200, 200, 200]
     assert seen["connections"] == 3
+
+
+def test_a_cookie_in_an_answer_is_never_sent_with_the_next_call():
+    """The shared client serves everyone: a cookie one answer sets (a load balancer's, say)
+    must not ride along with the next person's call."""
+    seen: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            seen.append(head)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nSet-Cookie: sticky=backend-2; Path=/\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 2\r\n\r\n{}"
+            )
+            await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = transport._build(transport._transport(transport.API_LIMITS))
+        try:
+            for _ in range(2):
+                assert (await client.get(f"http://127.0.0.1:{port}/api/principal")).status_code == 200
+            assert len(client.cookies) == 0
+        finally:
+            await client.aclose()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(scenario())
+    assert len(seen) == 2 and all(b"cookie" not in head.lower() for head in seen)
