@@ -86,9 +86,9 @@ class _ConnectionPool(httpcore.AsyncConnectionPool):
             if connection.is_closed():
                 self._connections.remove(connection)
             elif not connection.is_idle():
-                if connection.has_expired():  # no socket check for a connection in use
-                    self._connections.remove(connection)
-                    closing_connections.append(connection)
+                # In use: its keep-alive clock is off (httpcore clears it when a request
+                # starts) and a failed connect reads as closed, so it cannot have expired.
+                continue
             elif len(self._connections) > self._max_keepalive_connections or (sweep and connection.has_expired()):
                 self._connections.remove(connection)
                 closing_connections.append(connection)

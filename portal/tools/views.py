@@ -13,7 +13,6 @@ When the browser goes away, the response is cancelled and the upstream stream is
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -23,7 +22,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
-from django.template.loader import get_template, render_to_string
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -31,7 +30,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import access, responses
 from portal.access import require
-from portal.markup import kept
 from portal.permissions import Target, needs, needs_any
 from portal.request import PortalRequest
 from portal.stalwart import errors
@@ -43,6 +41,7 @@ from .blocked import BLOCKED_ACCESS
 from .delivery import DeliveryRun, Step
 from .explain import read_dmarc, spam_headline
 from .forms import ClassifyForm, DeliveryForm, DmarcForm, TrainForm, fit_account_fields
+from .steps import step_html
 from .tasks import TASKS_ACCESS
 
 log = logging.getLogger("portal.tools")
@@ -130,14 +129,7 @@ async def _steps(request: PortalRequest, run: DeliveryRun, token: str | None) ->
 
 
 def _step_html(step: Step) -> str:
-    # Looked up once per process (every relayed step uses it); afresh while developing.
-    template = kept(_step_template)()
-    return template.render({"step": step})
-
-
-@functools.cache
-def _step_template():
-    return get_template("tools/delivery_parts.html#step")
+    return step_html(step)
 
 
 def _verdict_html(run: DeliveryRun, version: str) -> str:
