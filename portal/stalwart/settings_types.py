@@ -240,6 +240,35 @@ def humanize(name: str) -> str:
     return text[:1].upper() + text[1:].lower() if text else name
 
 
+def _form_sections(form: Mapping[str, Any], properties: Mapping[str, Field]) -> list[Section]:
+    """A schema form's sections with the properties they name, in order, with the form's labels
+    and placeholders; a property named twice (or unknown) is left out after its first place."""
+    sections: list[Section] = []
+    seen: set[str] = set()
+    for raw in map(_dict, _list(form.get("sections"))):
+        fields = []
+        for entry in map(_dict, _list(raw.get("fields"))):
+            name = _text(entry.get("name"))
+            prop = properties.get(name)
+            if prop is None or name in seen:
+                continue
+            seen.add(name)
+            fields.append(
+                Field(
+                    name=prop.name,
+                    label=_text(entry.get("label")) or prop.label,
+                    description=prop.description,
+                    type=prop.type,
+                    update=prop.update,
+                    enterprise=prop.enterprise,
+                    placeholder=_text(entry.get("placeholder")),
+                    default=prop.default,
+                )
+            )
+        sections.append(Section(_text(raw.get("title")), tuple(fields)))
+    return sections
+
+
 class SettingsSchema:
     """The parsed schema of one server release (`hash`: the last part of `/api/schema/<hash>`)."""
 
@@ -352,34 +381,9 @@ class SettingsSchema:
             form = _dict(self._forms.get(page.view_name)) if page.view_name != page.object_name else {}
             if not form or page.variants:
                 form = _dict(self._forms.get(schema_name)) or _dict(self._forms.get(page.object_name))
-            sections: list[Section] = []
-            seen: set[str] = set()
-            for raw in map(_dict, _list(form.get("sections"))):
-                fields = []
-                for entry in map(_dict, _list(raw.get("fields"))):
-                    name = _text(entry.get("name"))
-                    prop = properties.get(name)
-                    if prop is None or name in seen:
-                        continue
-                    seen.add(name)
-                    fields.append(
-                        Field(
-                            name=prop.name,
-                            label=_text(entry.get("label")) or prop.label,
-                            description=prop.description,
-                            type=prop.type,
-                            update=prop.update,
-                            enterprise=prop.enterprise,
-                            placeholder=_text(entry.get("placeholder")),
-                            default=prop.default,
-                        )
-                    )
-                if fields:
-                    sections.append(Section(_text(raw.get("title")), tuple(fields)))
-            if not sections:
-                rest = tuple(prop for name, prop in sorted(properties.items()) if name not in seen)
-                if rest:
-                    sections.append(Section("", rest))
+            sections = [section for section in _form_sections(form, properties) if section.fields]
+            if not sections and properties:  # no form for it: every property, by name
+                sections.append(Section("", tuple(prop for _, prop in sorted(properties.items()))))
             self._sections[key] = tuple(sections)
         return self._sections[key]
 
@@ -406,23 +410,8 @@ class SettingsSchema:
         if key not in self._sections:
             properties = self.properties(schema_name)
             form = _dict(self._forms.get(schema_name))
-            labelled: list[Field] = []
-            seen: set[str] = set()
-            for raw in map(_dict, _list(form.get("sections"))):
-                for entry in map(_dict, _list(raw.get("fields"))):
-                    name = _text(entry.get("name"))
-                    prop = properties.get(name)
-                    if prop is None or name in seen:
-                        continue
-                    seen.add(name)
-                    labelled.append(
-                        Field(
-                            name=prop.name, label=_text(entry.get("label")) or prop.label,
-                            description=prop.description, type=prop.type, update=prop.update,
-                            enterprise=prop.enterprise, placeholder=_text(entry.get("placeholder")),
-                            default=prop.default,
-                        )
-                    )
+            labelled = [f for section in _form_sections(form, properties) for f in section.fields]
+            seen = {f.name for f in labelled}
             labelled += [prop for name, prop in sorted(properties.items()) if name not in seen]
             self._sections[key] = (Section("", tuple(labelled)),)
         return self._sections[key][0].fields

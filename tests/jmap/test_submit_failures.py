@@ -94,7 +94,8 @@ def blocked_ip_unblock(client, sandbox) -> Submit:
     )
 
 
-def task_cancel(client, sandbox) -> Submit:
+def task_form(client, sandbox, action: str) -> Submit:
+    """The task queue's `action` ("cancel", "rerun") form of a failing task."""
     ops_state(sandbox).failing["IndexDocument"] = "disk full"
     new_task(
         sandbox,
@@ -102,9 +103,9 @@ def task_cancel(client, sandbox) -> Submit:
         due=sandbox.now() + 3600,
     )
     page = client.get(reverse("tools:tasks")).content.decode()
-    form = re.search(r'<form[^>]*action="/tools/maintenance/tasks/cancel".*?</form>', page, re.S).group(0)
+    form = re.search(rf'<form[^>]*action="/tools/maintenance/tasks/{action}".*?</form>', page, re.S).group(0)
     return Submit(
-        reverse("tools:task-cancel"),
+        reverse(f"tools:task-{action}"),
         form_fields(form),
         "",
         set(),
@@ -112,6 +113,10 @@ def task_cancel(client, sandbox) -> Submit:
         idempotent=True,
         call="x:Task/set",
     )
+
+
+def task_cancel(client, sandbox) -> Submit:
+    return task_form(client, sandbox, "cancel")
 
 
 def app_password_edit(client, sandbox) -> Submit:

@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from sandbox.jmap.ops import new_task, ops_state
 from tests import test_submit_failures as rest
-from tests.jmap.test_submit_failures import JANE, _with
-from tests.test_submit_failures import FAULTS, Submit, check_failed_submit, form_fields
+from tests.jmap.test_submit_failures import JANE, _with, task_form
+from tests.test_submit_failures import FAULTS, Submit, check_failed_submit
 
 #: What a success would say (the messages of the views): none of it may appear after a failed submit.
 SUCCESS = (
@@ -35,23 +34,7 @@ SUCCESS = (
 
 
 def task_rerun(client, sandbox) -> Submit:
-    ops_state(sandbox).failing["IndexDocument"] = "disk full"
-    new_task(
-        sandbox,
-        {"@type": "IndexDocument", "accountId": "b", "documentId": "c", "documentType": "email"},
-        due=sandbox.now() + 3600,
-    )
-    page = client.get(reverse("tools:tasks")).content.decode()
-    form = re.search(r'<form[^>]*action="/tools/maintenance/tasks/rerun".*?</form>', page, re.S).group(0)
-    return Submit(
-        reverse("tools:task-rerun"),
-        form_fields(form),
-        "",
-        set(),
-        check_url=reverse("tools:tasks"),
-        idempotent=True,
-        call="x:Task/set",
-    )
+    return task_form(client, sandbox, "rerun")
 
 
 def _maintenance(action: str, data: dict, kept: list[str], call: str = "x:Task/set") -> Callable:
