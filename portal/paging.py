@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from urllib.parse import urlencode
 
@@ -39,7 +39,7 @@ class Paging:
         )
 
     def with_total(self, total: int) -> Paging:
-        return Paging(self.query, self.page, self.size, total, self.descending)
+        return replace(self, total=total)  # keeps a subclass and its fields (portal/queue/forms.py)
 
     @cached_property  # read several times per page
     def pages(self) -> int:
