@@ -493,6 +493,11 @@ class PortalUser:
     def has_any(self, *names: str) -> bool:
         return any(name in self.permissions for name in names)
 
+    def needs_impersonate_for(self, account: str) -> bool:
+        """`account` is another's (names compared as Stalwart compares them: trimmed, any case)
+        and this person lacks `impersonate`: 0.16 then answers with their own account instead."""
+        return not self.has("impersonate") and account.strip().lower() != self.name.strip().lower()
+
     def has_native(self, *names: str) -> bool:
         """Holds every one of these 0.16 permissions (`sysNetworkListenerGet`, ...)."""
         return self.native and (self.native_all or all(name in self.native_permissions for name in names))

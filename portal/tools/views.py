@@ -332,9 +332,7 @@ async def spam_train(request: PortalRequest) -> HttpResponse:
 def _needs_impersonate(request: PortalRequest, account: str) -> bool:
     """0.16+: naming another account than one's own, without `impersonate` (see the capability)."""
     user = request.portal_user
-    if not account or not user.capabilities.spam_samples_impersonate or user.has("impersonate"):
-        return False
-    return account.strip().lower() != user.name.strip().lower()
+    return bool(account) and user.capabilities.spam_samples_impersonate and user.needs_impersonate_for(account)
 
 
 async def _train_context(request: PortalRequest, form: TrainForm, **extra: object) -> dict[str, object]:

@@ -70,9 +70,7 @@ def _needs_impersonate(request: PortalRequest, account: str) -> HttpResponse | N
     The server would not refuse: it would drop the account filter and answer with the caller's
     own archived items, so the page would show an empty (or wrong) list for that account."""
     user = request.portal_user
-    if not user.capabilities.undelete_impersonate or user.has("impersonate"):
-        return None
-    if account.strip().lower() == user.name.strip().lower():
+    if not (user.capabilities.undelete_impersonate and user.needs_impersonate_for(account)):
         return None
     reason = gettext(
         "On this server, another account's deleted mail can be seen and restored only with the impersonate "

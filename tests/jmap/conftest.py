@@ -28,3 +28,35 @@ def sandbox(jmap_server, settings) -> Sandbox:
 def jmap_calls(sandbox: Sandbox) -> list:
     """The requests that reached the sandbox, as (method, path) pairs."""
     return [(r.method, r.path) for r in sandbox.requests]
+
+
+@pytest.fixture
+def called(monkeypatch) -> list[str]:
+    """The JMAP methods the sandbox ran, by name, in order."""
+    from sandbox.jmap import methods
+
+    names: list[str] = []
+    original = methods.run_method
+
+    def recording(sb, caller, name, args, created_ids):
+        names.append(name)
+        return original(sb, caller, name, args, created_ids)
+
+    monkeypatch.setattr(methods, "run_method", recording)
+    return names
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[dict]:
+    """The patches the portal sends with `x:<Object>/set` update (0.16 settings)."""
+    from portal.stalwart.jmap.settings import JmapSettings
+
+    patches: list[dict] = []
+    original = JmapSettings.update
+
+    async def update(self, page, object_id, patch):
+        patches.append(dict(patch))
+        return await original(self, page, object_id, patch)
+
+    monkeypatch.setattr(JmapSettings, "update", update)
+    return patches

@@ -14,7 +14,6 @@ from django.urls import reverse
 from portal.capabilities import for_server
 from portal.models import AuditEntry
 from portal.queue.forms import SEND_NOW_DELAY
-from sandbox.jmap import methods
 from sandbox.mailflow import state
 from tests.queue.test_outgoing_reports import make_reports
 
@@ -24,18 +23,6 @@ def reports(sandbox):
     return make_reports(sandbox)
 
 
-@pytest.fixture
-def called(monkeypatch) -> list[str]:
-    """The JMAP methods the sandbox ran, by name."""
-    names: list[str] = []
-    original = methods.run_method
-
-    def recording(sb, caller, name, args, created_ids):
-        names.append(name)
-        return original(sb, caller, name, args, created_ids)
-
-    monkeypatch.setattr(methods, "run_method", recording)
-    return names
 
 
 def _key(client, kind: str = "dmarc", query: dict | None = None) -> str:

@@ -15,7 +15,6 @@ import pytest
 
 from portal.capabilities import for_server, unavailable
 from portal.permissions import PortalUser
-from sandbox.jmap import methods
 from tests.test_scope import SKIP, TARGET_ROUTES, _Links, _outside_url
 from tests.test_url_walk import PERSONAS, _identity, verdict, walk
 
@@ -26,18 +25,6 @@ SCOPE_READ = {"x:Account/query", "x:Account/get", "x:Domain/query", "x:Domain/ge
               "x:OAuthClient/query", "x:OAuthClient/get"}
 
 
-@pytest.fixture
-def called(monkeypatch) -> list[str]:
-    """The JMAP methods the sandbox ran, by name, in order."""
-    names: list[str] = []
-    original = methods.run_method
-
-    def recording(sb, caller, name, args, created_ids):
-        names.append(name)
-        return original(sb, caller, name, args, created_ids)
-
-    monkeypatch.setattr(methods, "run_method", recording)
-    return names
 
 
 @pytest.mark.parametrize("who", PERSONAS)

@@ -3,9 +3,6 @@ maps (HTTP headers) get rows of their own fields instead of JSON (`schema_forms.
 
 from __future__ import annotations
 
-import pytest
-
-from portal.stalwart.jmap.settings import JmapSettings
 from sandbox.jmap import ids
 from sandbox.jmap.ops import ops_state
 
@@ -15,18 +12,6 @@ RULES = {"0": {"if": "cpu > 90", "then": "'cpu'"}, "1": {"if": "disk > 80", "the
          "2": {"if": "mem > 95", "then": "'mem'"}}
 
 
-@pytest.fixture
-def sent(monkeypatch) -> list[dict]:
-    """The patches the portal sends with `x:<Object>/set` update."""
-    patches: list[dict] = []
-    original = JmapSettings.update
-
-    async def update(self, page, object_id, patch):
-        patches.append(dict(patch))
-        return await original(self, page, object_id, patch)
-
-    monkeypatch.setattr(JmapSettings, "update", update)
-    return patches
 
 
 def _alert(sandbox, rules: dict) -> tuple[int, str]:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from portal.stalwart.jmap.settings import JmapSettings
 from sandbox.jmap import ids
 from sandbox.jmap.ops import ops_state
 
@@ -17,18 +14,6 @@ LOOKUPS = "/settings/objects/StoreLookup/"
 PASSWORD = "db-Password-very-secret-1"
 
 
-@pytest.fixture
-def sent(monkeypatch) -> list[dict]:
-    """The patches the portal sends with `x:<Object>/set` update."""
-    patches: list[dict] = []
-    original = JmapSettings.update
-
-    async def update(self, page, object_id, patch):
-        patches.append(dict(patch))
-        return await original(self, page, object_id, patch)
-
-    monkeypatch.setattr(JmapSettings, "update", update)
-    return patches
 
 
 def _webhook(sandbox, **values) -> tuple[int, str]:
