@@ -11,6 +11,8 @@ PORTAL_PORT ?= 8000
 SANDBOX_ARGS ?= --enterprise
 CHROMIUM ?= /usr/bin/chromium
 # Test processes for `make test` (pytest-xdist); TEST_WORKERS=0 runs the suite in this process.
+# worksteal: an idle process takes queued tests from a busy one, so the long browser walks
+# do not leave one process working alone at the end.
 TEST_WORKERS ?= 2
 
 # Django 6 needs Python >= 3.12. Use PYTHON if given, else the first 3.12+
@@ -89,7 +91,7 @@ serve: venv
 
 test: dev-deps browser node-deps
 	$(CHECKS)
-	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Every page the URL walk reaches (plus sample detail pages), as admin and as a plain
 # user, at 1280 and 390 px: test-output/screenshots/pages/<width>/<page>.png (0.16: pages/jmap/<width>/)

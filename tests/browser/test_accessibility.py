@@ -154,11 +154,16 @@ def check_pages(page, portal_url: str, pages: list[Page]) -> dict[str, list[dict
     return failures
 
 
-def test_every_admin_page_meets_wcag_aa(axe_page, portal_url):
+#: The admin pages are checked in this many parts, so that the test processes share them.
+PARTS = 3
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_every_admin_page_meets_wcag_aa(axe_page, portal_url, part):
     sign_in(axe_page, portal_url, "admin")
     pages = admin_pages(fetcher(axe_page, portal_url))
     assert len(pages) > 60
-    failures = check_pages(axe_page, portal_url, pages)
+    failures = check_pages(axe_page, portal_url, pages[part::PARTS])
     assert not failures, report(failures)
 
 

@@ -2,11 +2,11 @@
 
 The portal is pointed at a 0.16 sandbox (`--version 0.16.18`, Enterprise) and walks
 `tests.page_list.jmap_admin_pages` as the administrator, the sign-in page signed out and
-`jmap_user_pages` as a plain user, in one pass at 390 px: no page may scroll sideways
-(`test_page_widths.OVERFLOW`), and axe-core runs with the same rules as
-`test_accessibility` (WCAG 2.0/2.1/2.2 A and AA, best practice, contrast again in the dark
-theme, the portal's own checks). With SCREENSHOTS=1 (`make screenshots`) every page is also
-saved at 390 and 1280 px in test-output/screenshots/pages/jmap/<width>/<page>.png.
+`jmap_user_pages` as a plain user at 390 px (in three parts, which the test processes
+share): no page may scroll sideways (`test_page_widths.OVERFLOW`), and axe-core runs with
+the same rules as `test_accessibility` (WCAG 2.0/2.1/2.2 A and AA, best practice, contrast
+again in the dark theme, the portal's own checks). With SCREENSHOTS=1 (`make screenshots`)
+every page is also saved at 390 and 1280 px in test-output/screenshots/pages/jmap/<width>/<page>.png.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ SHOTS = PAGES_DIR / "jmap"
 #: Pages axe is not run on here: the permission editors list every one of 0.16's 660 permissions
 #: (axe needs a minute on them); `test_accessibility` checks the same editor on <= 0.15.
 AXE_SKIP = {"directory-permissions", "role-permissions"}
+#: The pages are walked in this many parts, so that the test processes share them.
+PARTS = 3
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +47,16 @@ def jmap_portal(jmap_sandbox_url, settings):
         yield portal
 
 
-def _walk(browser, portal_url: str, width: int, *, check: bool) -> tuple[dict[str, list[str]], dict, int]:
-    """Visit every page at `width`; returns (overflowing pages, axe failures, pages visited)."""
+def _walk(
+    browser, portal_url: str, width: int, *, check: bool, part: int = 0
+) -> tuple[dict[str, list[str]], dict, int]:
+    """Visit this part's share of every page at `width`.
+
+    Returns (overflowing pages, axe failures, pages there are in all parts).
+    """
     overflow: dict[str, list[str]] = {}
     failures: dict[str, list[dict]] = {}
-    visited = 0
+    total = 0
     for who, pages_for in (
         ("", lambda fetch: signed_out_pages()),
         ("admin", jmap_admin_pages),
@@ -65,12 +72,12 @@ def _walk(browser, portal_url: str, width: int, *, check: bool) -> tuple[dict[st
             if who:
                 sign_in(page, portal_url, who)
             pages: list[Page] = pages_for(fetcher(page, portal_url))
-            for item in pages:
+            total += len(pages)
+            for item in pages[part::PARTS]:
                 if ONLY and item.slug not in ONLY:
                     continue
                 response = page.goto(portal_url + item.path)
                 assert response is not None and response.status < 500, (item.path, response and response.status)
-                visited += 1
                 where = f"{item.slug}: {item.path} (as {who or 'a visitor'})"
                 if check:
                     culprits = page.evaluate(OVERFLOW)
@@ -86,15 +93,16 @@ def _walk(browser, portal_url: str, width: int, *, check: bool) -> tuple[dict[st
         finally:
             context.close()
         assert errors == [], f"the browser reported errors: {errors}"
-    return overflow, failures, visited
+    return overflow, failures, total
 
 
-def test_every_page_on_stalwart_016_fits_a_phone_and_meets_wcag_aa(browser, jmap_portal):
+@pytest.mark.parametrize("part", range(PARTS))
+def test_every_page_on_stalwart_016_fits_a_phone_and_meets_wcag_aa(browser, jmap_portal, part):
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `make test` (it runs `npm ci`) or `npm ci --no-audit --no-fund`.")
-    overflow, failures, visited = _walk(browser, jmap_portal, 390, check=True)
+    overflow, failures, total = _walk(browser, jmap_portal, 390, check=True, part=part)
     if SAVE:
-        _walk(browser, jmap_portal, 1280, check=False)
-    assert ONLY or visited > 90, visited
+        _walk(browser, jmap_portal, 1280, check=False, part=part)
+    assert total > 90, total
     assert overflow == {}, overflow
     assert not failures, report(failures)
