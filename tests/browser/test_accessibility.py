@@ -46,11 +46,19 @@ def portal_url(sandbox):
         yield url
 
 
-@pytest.fixture
-def axe_page(browser):
+def axe_context(browser, width: int = 1280, height: int = 860):
+    """A browser context where every page gets axe-core as it loads (sent to the browser once:
+    adding it to each page after loading took longer than the first axe run on it)."""
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `make test` (it runs `npm ci`) or `npm ci --no-audit --no-fund`.")
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True, color_scheme="light")
+    context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True, color_scheme="light")
+    context.add_init_script(path=str(AXE))
+    return context
+
+
+@pytest.fixture
+def axe_page(browser):
+    context = axe_context(browser)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -224,7 +232,7 @@ PHONE_PAGES = ["/", "/reports/dmarc/overview", "/observability/logs/", "/audit/"
 
 def test_phone_width_meets_wcag_aa(browser, portal_url):
     """At 390 px the user menu keeps its name ("Account menu") though the person's name is hidden."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True, color_scheme="light")
+    context = axe_context(browser, 390, 844)
     page = context.new_page()
     try:
         sign_in(page, portal_url, "admin")

@@ -16,7 +16,7 @@ import pytest
 from sandbox.server import run_in_thread
 from sandbox.state import Sandbox
 from tests.asgi_server import portal_asgi_server
-from tests.browser.test_accessibility import AXE, axe_violations, fetcher, report, sign_in
+from tests.browser.test_accessibility import axe_context, axe_violations, fetcher, report, sign_in
 from tests.browser.test_page_widths import ONLY, OVERFLOW, PAGES_DIR, SAVE
 from tests.page_list import Page, jmap_admin_pages, jmap_user_pages, prepare_jmap, signed_out_pages
 
@@ -62,9 +62,7 @@ def _walk(
         ("admin", jmap_admin_pages),
         ("user", jmap_user_pages),
     ):
-        context = browser.new_context(
-            viewport={"width": width, "height": 844 if width < 800 else 860}, bypass_csp=True, color_scheme="light"
-        )
+        context = axe_context(browser, width, 844 if width < 800 else 860)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
@@ -98,8 +96,6 @@ def _walk(
 
 @pytest.mark.parametrize("part", range(PARTS))
 def test_every_page_on_stalwart_016_fits_a_phone_and_meets_wcag_aa(browser, jmap_portal, part):
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `make test` (it runs `npm ci`) or `npm ci --no-audit --no-fund`.")
     overflow, failures, total = _walk(browser, jmap_portal, 390, check=True, part=part)
     if SAVE:
         _walk(browser, jmap_portal, 1280, check=False, part=part)
