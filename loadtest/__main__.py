@@ -9,7 +9,8 @@ Everything runs on 127.0.0.1 and stops by itself:
    latency and errors (any answer but 200, or no answer).
 2. Live streams. ``--streams`` delivery checks (``/tools/delivery/events``, the portal's
    server-side relay of Stalwart's event stream) run at once through a fresh portal process,
-   started evenly over a few seconds and watched from several clients, like many browsers.
+   started evenly over a few seconds, each watched on its own connection like a browser's
+   EventSource (loadtest/watcher.py).
    The sandbox (loadtest/streams_sandbox.py, its own process) notes when it sends each frame;
    set against the moment the relayed event arrives (one system-wide monotonic clock), that
    is the relay latency. The portal's memory (RSS from /proc) is sampled before, during and
@@ -43,6 +44,7 @@ from pathlib import Path
 import httpx
 
 from loadtest.streams_sandbox import TimedSandbox, timed_sandbox
+from loadtest.watcher import watch
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -252,10 +254,6 @@ class StreamResult:
         return self
 
 
-STREAMS_PER_CLIENT = 50
-GROUP_LIMITS = httpx.Limits(max_connections=STREAMS_PER_CLIENT, max_keepalive_connections=STREAMS_PER_CLIENT)
-
-
 async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0) -> StreamResult:
     """`count` delivery checks through the portal, started evenly over `ramp` seconds (people
     do not all press the button in the same millisecond), all open together once started if
@@ -280,59 +278,37 @@ async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0)
                 peak = max(peak, rss_mb(pid))
                 await asyncio.sleep(0.05)
 
-        # Several small clients, like several browsers: one pool of a thousand connections would
-        # make the load generator itself the slow part (httpx's pool bookkeeping grows with it).
-        groups = [
-            httpx.AsyncClient(base_url=portal_url, timeout=60, cookies=client.cookies, limits=GROUP_LIMITS)
-            for _ in range(-(-count // STREAMS_PER_CLIENT))
-        ]
+        # Each stream is its own connection, read by loadtest/watcher.py: through httpx the
+        # load generator used as much CPU as the portal, on the same two cores.
+        address = httpx.URL(portal_url)
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
         async def one(index: int) -> None:
             nonlocal open_now
             await asyncio.sleep(ramp * index / count)
-            browser = groups[index // STREAMS_PER_CLIENT]
             target = f"check{index}@site{index}.example.org"
-            arrivals = result.arrivals[target] = {}
-            finished = False
             open_now += 1
             result.peak_open = max(result.peak_open, open_now)
             result.last_opened = max(result.last_opened, time.perf_counter())
             try:
-                async with browser.stream(
-                    "GET", STREAM_PATH, params={"target": target}, headers={"Accept": "text/event-stream"}
-                ) as response:
-                    if response.status_code != 200:
-                        result.fail(f"answer {response.status_code}")
-                        return
-                    buffer = ""
-                    async for text in response.aiter_text():
-                        now = time.perf_counter()
-                        buffer += text
-                        while "\n\n" in buffer:
-                            raw, buffer = buffer.split("\n\n", 1)
-                            fields = dict(line.split(": ", 1) for line in raw.splitlines() if ": " in line)
-                            if fields.get("event") == "step" and fields.get("id", "").isdigit():
-                                arrivals[int(fields["id"])] = now
-                            elif fields.get("event") == "done":
-                                finished = True
-            except httpx.HTTPError as exc:
-                result.fail(type(exc).__name__)
-                return
+                watched = await watch(address.host, address.port or 80, STREAM_PATH, {"target": target}, cookie)
             finally:
                 open_now -= 1
                 result.first_closed = min(result.first_closed, time.perf_counter())
-            if not finished:
+            result.arrivals[target] = watched.arrivals
+            if watched.error:
+                result.fail(watched.error)
+                return
+            if not watched.finished:
                 result.fail("ended without its last event")
                 return
             result.completed += 1
-            result.events += len(arrivals)
+            result.events += len(watched.arrivals)
 
         sampler = asyncio.ensure_future(sample())
         started = time.perf_counter()
         await asyncio.gather(*(one(index) for index in range(count)))
         result.seconds = time.perf_counter() - started
-        for browser in groups:
-            await browser.aclose()
         running = False
         await sampler
         result.rss_peak = peak
@@ -412,17 +388,21 @@ async def walk_away(portal_url: str, sandbox: TimedSandbox, count: int) -> tuple
     Stalwart's streams are still open a few seconds later (none, when the portal closes them)."""
     async with httpx.AsyncClient(base_url=portal_url, timeout=60) as client:
         await sign_in(client)
-        clients = [httpx.AsyncClient(base_url=portal_url, timeout=60, cookies=client.cookies) for _ in range(count)]
-
-        async def one(index: int, browser: httpx.AsyncClient) -> None:
-            target = f"leave{index}@site{index}.example.org"
-            async with browser.stream("GET", STREAM_PATH, params={"target": target}) as response:
-                async for text in response.aiter_text():
-                    if "event: step" in text:
-                        break
-            await browser.aclose()  # the page is closed: the connection goes away
-
-        await asyncio.gather(*(one(index, browser) for index, browser in enumerate(clients)))
+    address = httpx.URL(portal_url)
+    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    await asyncio.gather(
+        *(
+            watch(
+                address.host,
+                address.port or 80,
+                STREAM_PATH,
+                {"target": f"leave{index}@site{index}.example.org"},
+                cookie,
+                leave_after_first_step=True,
+            )
+            for index in range(count)
+        )
+    )
     deadline = time.monotonic() + 10
     while (still_open := sandbox.open_streams()) and time.monotonic() < deadline:  # noqa: ASYNC110 - another process
         await asyncio.sleep(0.2)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from portal.stalwart import StalwartClient, errors
+from portal.stalwart import StalwartClient, errors, transport
 from portal.stalwart.tools_types import DeliveryStage, DmarcReport, SpamClassification
 from portal.stalwart.transport import shared_client, stream_client
 from portal.stalwart.troubleshoot import DeliveryStalled
@@ -101,7 +101,39 @@ def test_the_pools_have_their_limits(admin, settings):
     async def main():
         return shared_client()._transport._pool._max_connections, stream_client()._transport._pool._max_connections
 
-    assert run(main()) == (200, 1234)
+    assert run(main()) == (200, transport.STREAMS_PER_POOL)
+
+
+def test_streams_spread_over_small_pools_up_to_the_limit(admin, sandbox, settings, monkeypatch):
+    """Each stream goes to the least busy pool; pools are added up to STALWART_MAX_STREAMS in all,
+    then a stream waits until another one closes."""
+    tools_state(sandbox).frame_delay = (0.0, 0.0)
+    monkeypatch.setattr(transport, "STREAMS_PER_POOL", 2)
+    settings.STALWART_MAX_STREAMS = 5
+
+    async def main():
+        streams = []
+        for index in range(5):
+            stages = admin.troubleshoot.delivery(f"check@stall.site{index}.example.net")
+            await anext(stages)
+            streams.append(stages)
+        pools = transport._stream_pools[asyncio.get_running_loop()].pools
+        shape = [(pool._max_connections, pool.load) for pool in pools]
+        sixth = admin.troubleshoot.delivery("jane@example.org")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(sixth), 1)
+        await streams[2].aclose()  # the second pool's first stream
+        streams[2] = admin.troubleshoot.delivery("jane@example.org")
+        after = await asyncio.wait_for(anext(streams[2]), 5)
+        loads = [pool.load for pool in pools]
+        for stages in streams:
+            await stages.aclose()
+        return shape, after, loads, [pool.load for pool in pools]
+
+    shape, after, loads, closed = run(main())
+    assert shape == [(2, 2), (2, 2), (1, 1)]
+    assert after.type == "mxLookupStart" and loads == [2, 2, 1]
+    assert closed == [0, 0, 0]
 
 
 def test_a_silent_stream_raises_stalled(admin, sandbox):

@@ -110,3 +110,32 @@ def test_leaving_a_plain_page_halfway_closes_the_upstream_stream(sandbox, portal
     wait_closed(record)
     assert record.closed and not record.completed
     assert record.frames_sent < len(delivery_stages("example.org"))
+
+
+def test_the_load_tests_watcher_reads_every_step_and_can_walk_away(sandbox, portal):
+    """loadtest/watcher.py, which the live-stream benchmark watches a thousand checks with, reads
+    what a browser reads: every step by number, then "done"; or hangs up after the first step."""
+    import asyncio
+
+    from loadtest.watcher import watch
+
+    tools_state(sandbox).frame_delay = (0.0, 0.0)
+    target = "jane@example.org"
+    address = httpx.URL(portal)
+    with http(portal) as h:
+        cookie = "; ".join(f"{name}={value}" for name, value in h.cookies.items())
+
+    def check(cookie: str, **options):
+        return watch(address.host, address.port, "/tools/delivery/events", {"target": target}, cookie, **options)
+
+    async def both():
+        return await check(cookie), await check(cookie, leave_after_first_step=True), await check("")
+
+    whole, left, refused = asyncio.run(both())
+    steps = len(delivery_stages(target)) + 1
+    assert (whole.status, whole.error, whole.finished) == (200, "", True)
+    assert sorted(whole.arrivals) == list(range(1, steps + 1))
+    assert (left.status, left.error, left.finished, sorted(left.arrivals)) == (200, "", False, [1])
+    wait_closed(tools_state(sandbox).streams[-1])
+    assert tools_state(sandbox).streams[-1].closed
+    assert refused.status != 200 and refused.error == f"answer {refused.status}" and not refused.arrivals
