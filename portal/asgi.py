@@ -157,13 +157,25 @@ def leave_startup_objects_out_of_collections() -> None:
     collection would walk them again. With many live event streams open (each a few hundred
     objects) such walks became pauses of 100-300 ms that held up every stream's next frame.
     The views are imported first (Django would on the first request) so that they are
-    included; what is created later is collected as usual.
+    included; what is created later is collected as usual, except that full collections
+    come ten times less often (`FULL_COLLECTION_EVERY`).
     """
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018  (imports every view module)
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+
+
+#: A full collection after this many collections of the middle generation (CPython: 10).
+#: Each open event stream keeps a few hundred objects, which reach the oldest generation, so
+#: with a thousand delivery checks open a full collection walks some 250,000 objects and
+#: holds every stream's next frame for 100-200 ms. Ten times fewer of them took the relay's
+#: p99 with 1,000 checks from 290-325 ms to 90-165 ms (three runs each, BENCHMARKS.md);
+#: cyclic garbage, which the portal makes little of, waits longer for its collection.
+FULL_COLLECTION_EVERY = 100
 
 
 leave_connection_care_to_the_handler()
