@@ -109,8 +109,9 @@ async def delivery_stream(
         path,
         params=params,
         headers=headers,
-        # Reads are bounded by the stall limit below, not by the normal page timeout.
-        timeout=httpx.Timeout(None, connect=settings.STALWART_CONNECT_TIMEOUT),
+        # Each read waits at most the stall limit (httpcore times every read of the socket),
+        # not the normal page timeout.
+        timeout=httpx.Timeout(None, connect=settings.STALWART_CONNECT_TIMEOUT, read=stall),
     )
     started = time.perf_counter()
     try:
@@ -143,14 +144,15 @@ async def _check_stream(response: httpx.Response, operation: str, started: float
 
 
 async def _stages(response: httpx.Response, operation: str, stall: float) -> AsyncIterator[DeliveryStage]:
+    # The stall limit is the request's read timeout: no timer of our own for every chunk.
     parser = SSEParser()
     chunks = response.aiter_bytes()
     while True:
         try:
-            chunk = await asyncio.wait_for(anext(chunks), timeout=stall)
+            chunk = await anext(chunks)
         except StopAsyncIteration:
             break
-        except TimeoutError:
+        except httpx.ReadTimeout:
             raise DeliveryStalled(
                 gettext("Stalwart sent nothing for %(seconds)s seconds.") % {"seconds": f"{stall:.0f}"},
                 operation=operation,

@@ -30,7 +30,7 @@ class Step:
     @property
     def mark(self) -> str:
         """A one-word status for the summary and for screen readers."""
-        return str(_MARKS.get(self.outcome, _MARKS["info"]))
+        return str(MARKS.get(self.outcome, MARKS["info"]))
 
     @property
     def elapsed_text(self) -> str:
@@ -43,8 +43,8 @@ class Step:
         return gettext("+%(seconds)s s") % {"seconds": number_format(round(self.at, 1), 1)}
 
 
-# Marks are looked up for every step relayed: translated once each, when used.
-_MARKS = {
+#: A step's one-word status by outcome (translated when used).
+MARKS = {
     "success": gettext_lazy("ok"),
     "error": gettext_lazy("failed"),
     "notFound": gettext_lazy("none"),

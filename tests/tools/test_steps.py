@@ -29,3 +29,18 @@ def test_hostile_values_are_escaped_isolated_and_cut():
     assert 'class="step step-error&quot; onclick=&quot;x"' in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "\u202e" not in html  # shown as a marker
     assert "Show all" in html  # the long detail is cut at 500 characters, the rest one click away
+
+
+def test_the_time_and_status_words_follow_the_language():
+    """The words are looked up once per language; the time is formatted as number_format would."""
+    from django.utils import translation
+    from django.utils.formats import number_format
+
+    step = Step(4, "error", "EHLO was refused", elapsed=1234, at=12.345)
+    with translation.override("de"):
+        german = step_html(step)
+        expected = number_format(round(12.345, 1), 1)
+    assert expected == "12,3" and f">+{expected} s</span>" in german
+    assert '<span class="visually-hidden">failed: </span>' in german and '"step-time">1234 ms</span>' in german
+    assert ">+12.3 s</span>" in step_html(step)
+    assert f">+{number_format(1234.5, 1)} s</span>" in step_html(Step(5, "info", "Slow", at=1234.5))
