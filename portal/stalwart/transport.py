@@ -9,10 +9,10 @@ or a management error, or an unreadable body).
 
 
 Under uvicorn a portal process runs one event loop, so it shares one pool for API calls
-and one for event streams (delivery checks, live tracing and metrics). Streams hold their
-connection for as long as someone watches; in their own pool they never keep a page
-waiting for a connection. A loop that is gone (tests run each request in a fresh loop)
-takes its clients with it.
+and a few small ones for event streams (delivery checks, live tracing and metrics; see
+`_StreamPools`). Streams hold their connection for as long as someone watches; in pools of
+their own they never keep a page waiting for a connection. A loop that is gone (tests run
+each request in a fresh loop) takes its clients with it.
 """
 
 from __future__ import annotations
