@@ -280,9 +280,6 @@ async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0)
 
         # Each stream is its own connection, read by loadtest/watcher.py: through httpx the
         # load generator used as much CPU as the portal, on the same two cores.
-        address = httpx.URL(portal_url)
-        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-
         async def one(index: int) -> None:
             nonlocal open_now
             await asyncio.sleep(ramp * index / count)
@@ -291,7 +288,7 @@ async def live_streams(portal_url: str, pid: int, count: int, ramp: float = 0.0)
             result.peak_open = max(result.peak_open, open_now)
             result.last_opened = max(result.last_opened, time.perf_counter())
             try:
-                watched = await watch(address.host, address.port or 80, STREAM_PATH, {"target": target}, cookie)
+                watched = await watch(portal_url, STREAM_PATH, {"target": target}, client.cookies)
             finally:
                 open_now -= 1
                 result.first_closed = min(result.first_closed, time.perf_counter())
@@ -388,19 +385,10 @@ async def walk_away(portal_url: str, sandbox: TimedSandbox, count: int) -> tuple
     Stalwart's streams are still open a few seconds later (none, when the portal closes them)."""
     async with httpx.AsyncClient(base_url=portal_url, timeout=60) as client:
         await sign_in(client)
-    address = httpx.URL(portal_url)
-    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
     await asyncio.gather(
         *(
-            watch(
-                address.host,
-                address.port or 80,
-                STREAM_PATH,
-                {"target": f"leave{index}@site{index}.example.org"},
-                cookie,
-                leave_after_first_step=True,
-            )
-            for index in range(count)
+            watch(portal_url, STREAM_PATH, {"target": f"leave{i}@site{i}.example.org"}, client.cookies, leave_after_first_step=True)
+            for i in range(count)
         )
     )
     deadline = time.monotonic() + 10

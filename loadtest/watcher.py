@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httptools
 
@@ -96,18 +97,28 @@ class _Stream(asyncio.Protocol):
 
 
 async def watch(
-    host: str, port: int, path: str, params: dict[str, str], cookie: str, *, leave_after_first_step: bool = False
+    portal_url: str,
+    path: str,
+    params: Mapping[str, str],
+    cookies: Mapping[str, str],
+    *,
+    leave_after_first_step: bool = False,
 ) -> Watched:
-    """Open `path` as a browser's EventSource would and read it to its end (or, like someone
-    closing the page, hang up after the first step)."""
+    """Open `path` as a browser's EventSource would, with the session's `cookies`, and read it
+    to its end (or, like someone closing the page, hang up after the first step)."""
     watched = Watched()
+    address = urlsplit(portal_url)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
     request = (
-        f"GET {path}?{urlencode(params)} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
+        f"GET {path}?{urlencode(params)} HTTP/1.1\r\nHost: {address.netloc}\r\nAccept: text/event-stream\r\n"
         f"Cache-Control: no-cache\r\nCookie: {cookie}\r\n\r\n"
     ).encode()
     loop = asyncio.get_running_loop()
     try:
-        transport, stream = await asyncio.wait_for(loop.create_connection(lambda: _Stream(watched, leave_after_first_step), host, port), 10)
+        transport, stream = await asyncio.wait_for(
+            loop.create_connection(lambda: _Stream(watched, leave_after_first_step), host, port), 10
+        )
     except (OSError, TimeoutError) as exc:
         watched.error = type(exc).__name__
         return watched

@@ -121,15 +121,14 @@ def test_the_load_tests_watcher_reads_every_step_and_can_walk_away(sandbox, port
 
     tools_state(sandbox).frame_delay = (0.0, 0.0)
     target = "jane@example.org"
-    address = httpx.URL(portal)
     with http(portal) as h:
-        cookie = "; ".join(f"{name}={value}" for name, value in h.cookies.items())
+        cookies = dict(h.cookies.items())
 
-    def check(cookie: str, **options):
-        return watch(address.host, address.port, "/tools/delivery/events", {"target": target}, cookie, **options)
+    def check(cookies: dict[str, str], **options):
+        return watch(portal, "/tools/delivery/events", {"target": target}, cookies, **options)
 
     async def both():
-        return await check(cookie), await check(cookie, leave_after_first_step=True), await check("")
+        return await check(cookies), await check(cookies, leave_after_first_step=True), await check({})
 
     whole, left, refused = asyncio.run(both())
     steps = len(delivery_stages(target)) + 1
