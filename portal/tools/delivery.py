@@ -28,22 +28,24 @@ class Step:
     items: tuple[str, ...] = ()
     elapsed: int | None = None  # what Stalwart measured for this step, in ms
     at: float = 0.0  # seconds since the check started, as the portal saw it
+    #: its words in the language of the check (a run looks them up once for all its steps)
+    words: StepWords = field(default_factory=lambda: step_words(), compare=False, repr=False)
 
     @property
     def mark(self) -> str:
         """A one-word status for the summary and for screen readers."""
-        marks = _words().marks
+        marks = self.words.marks
         return marks.get(self.outcome) or marks["info"]
 
     @property
     def elapsed_text(self) -> str:
         """What Stalwart measured, in words ("28 ms"); empty when it measured nothing."""
-        return "" if self.elapsed is None else _words().took % {"elapsed": self.elapsed}
+        return "" if self.elapsed is None else self.words.took % {"elapsed": self.elapsed}
 
     @property
     def at_text(self) -> str:
         """When the portal saw the step, counted from the start ("+1.5 s")."""
-        words = _words()
+        words = self.words
         if self.at >= 1000:  # thousands may be grouped
             seconds = number_format(round(self.at, 1), 1)
         else:  # what number_format writes, without its look-ups
@@ -63,27 +65,30 @@ _MARKS = {
 
 
 @dataclass(frozen=True, slots=True)
-class _StepWords:
+class StepWords:
     marks: dict[str, str]
     took: str  # "%(elapsed)s ms"
     at: str  # "+%(seconds)s s"
+    since: str  # what the "+1.5 s" counts from
     decimal: str
 
 
 @functools.lru_cache(maxsize=16)
-def _words_in(language: str | None) -> _StepWords:
-    return _StepWords(
+def _words_in(language: str | None) -> StepWords:
+    return StepWords(
         marks={outcome: str(mark) for outcome, mark in _MARKS.items()},
         took=gettext("%(elapsed)s ms"),
         at=gettext("+%(seconds)s s"),
+        since=gettext("Time since the check started"),
         decimal=str(get_format("DECIMAL_SEPARATOR")),
     )
 
 
-def _words() -> _StepWords:
+def step_words() -> StepWords:
     """A step's words in the current language, looked up once per language: with a thousand
     checks relayed at once, translating them and formatting the time for every step were a
-    tenth of the relay's work."""
+    tenth of the relay's work (and finding the current language for every step, a twentieth:
+    a check keeps its steps' words from its start)."""
     return kept(_words_in)(get_language())
 
 
@@ -154,6 +159,7 @@ class DeliveryRun:
         self.delivered: HostResult | None = None
         self.completed = False
         self.interrupted = ""
+        self.words = step_words()
 
     # --- feeding -------------------------------------------------------------------------
     def add(self, stage: DeliveryStage) -> Step:
@@ -166,6 +172,7 @@ class DeliveryRun:
             items=tuple(items),
             elapsed=stage.elapsed,
             at=time.monotonic() - self.started,
+            words=self.words,
         )
         self.steps.append(step)
         return step
@@ -174,7 +181,12 @@ class DeliveryRun:
         """The check stopped before `completed` (stalled, broken, refused)."""
         self.interrupted = reason
         step = Step(
-            len(self.steps) + 1, "error", gettext("The check stopped"), reason, at=time.monotonic() - self.started
+            len(self.steps) + 1,
+            "error",
+            gettext("The check stopped"),
+            reason,
+            at=time.monotonic() - self.started,
+            words=self.words,
         )
         self.steps.append(step)
         return step

@@ -8,19 +8,9 @@ Stalwart and from the remote servers goes through `clip()`.
 
 from __future__ import annotations
 
-import functools
-
-from django.utils.translation import get_language
-from django.utils.translation import gettext as _
-
-from portal.markup import clip, e, kept
+from portal.markup import clip, e
 
 from .delivery import Step
-
-
-@functools.lru_cache(maxsize=16)
-def _since(language: str | None) -> str:
-    return e(_("Time since the check started"))
 
 
 def step_html(step: Step) -> str:
@@ -40,6 +30,6 @@ def step_html(step: Step) -> str:
         f'    <p class="step-title"><span class="visually-hidden">{e(step.mark)}: </span>{clip(step.title)}{took}</p>\n'
         f"{detail}{items}"
         "  </div>\n"
-        f'  <span class="step-at" title="{kept(_since)(get_language())}">{e(step.at_text)}</span>\n'
+        f'  <span class="step-at" title="{e(step.words.since)}">{e(step.at_text)}</span>\n'
         "</li>\n"
     )

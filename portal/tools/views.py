@@ -13,6 +13,7 @@ When the browser goes away, the response is cancelled and the upstream stream is
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -25,11 +26,12 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import access, responses
 from portal.access import require
+from portal.markup import kept
 from portal.permissions import Target, needs, needs_any
 from portal.request import PortalRequest
 from portal.stalwart import errors
@@ -139,7 +141,14 @@ def _verdict_html(run: DeliveryRun, version: str) -> str:
 
 
 def _status_html(run: DeliveryRun, *, finished: bool) -> str:
+    if not finished:  # the same words for every check just started: rendered once per language
+        return kept(_running_status)(get_language())
     return render_to_string("tools/delivery_parts.html#status", {"run": run, "finished": finished})
+
+
+@functools.lru_cache(maxsize=16)
+def _running_status(language: str | None) -> str:
+    return render_to_string("tools/delivery_parts.html#status", {"finished": False})
 
 
 async def _html_page(

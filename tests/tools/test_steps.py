@@ -31,16 +31,22 @@ def test_hostile_values_are_escaped_isolated_and_cut():
     assert "Show all" in html  # the long detail is cut at 500 characters, the rest one click away
 
 
-def test_the_time_and_status_words_follow_the_language():
-    """The words are looked up once per language; the time is formatted as number_format would."""
+def test_the_time_and_status_words_follow_the_language_of_the_check():
+    """A check's steps keep the words of the language it started in (looked up once per
+    language); the time is formatted as number_format would."""
     from django.utils import translation
     from django.utils.formats import number_format
 
-    step = Step(4, "error", "EHLO was refused", elapsed=1234, at=12.345)
+    from portal.tools.delivery import DeliveryRun
+
     with translation.override("de"):
-        german = step_html(step)
+        run = DeliveryRun("someone@example.org")
         expected = number_format(round(12.345, 1), 1)
+    german = step_html(Step(4, "error", "EHLO was refused", elapsed=1234, at=12.345, words=run.words))
     assert expected == "12,3" and f">+{expected} s</span>" in german
     assert '<span class="visually-hidden">failed: </span>' in german and '"step-time">1234 ms</span>' in german
-    assert ">+12.3 s</span>" in step_html(step)
+    english = Step(4, "error", "EHLO was refused", elapsed=1234, at=12.345)
+    assert ">+12.3 s</span>" in step_html(english)
+    with translation.override("de"):
+        assert ">+12.3 s</span>" in step_html(english)  # made in English, it stays English
     assert f">+{number_format(1234.5, 1)} s</span>" in step_html(Step(5, "info", "Slow", at=1234.5))
