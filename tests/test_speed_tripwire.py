@@ -1,8 +1,9 @@
-"""A tripwire for the speed layer: the private Django (and WhiteNoise, django-htmx) code it
-copies or leans on, pinned by a hash of its source.
+"""A tripwire for the speed layer: the private Django (and WhiteNoise, django-htmx, httpcore)
+code it copies or leans on, pinned by a hash of its source.
 
-`portal/asgi.py`, `portal/middleware.py`, `portal/cache.py`, `portal/markup.py` and
-`portal/request.py` mirror or subclass code that is not public API. When an upgrade changes
+`portal/asgi.py`, `portal/middleware.py`, `portal/cache.py`, `portal/markup.py`,
+`portal/request.py` and `portal/stalwart/` (transport.py, network.py) mirror or subclass
+code that is not public API. When an upgrade changes
 that code, these tests fail and name what to re-check; once the portal's copy is brought in
 line (or found still right), put the new hash here. `make bench` then says whether the speed
 is still what BENCHMARKS.md records.
@@ -90,6 +91,16 @@ MIRRORED = {
         "538b06958308b801b205f7495dd97176dbf4e6f93ed8a3cf495b4b8e631ff73a",
         "portal/middleware.py StaticFilesMiddleware._acall mirrors it (find_file / files.get, serve).",
     ),
+    "httpcore._backends.anyio.AnyIOStream": (
+        "4201c2e7406f37852bfa37a54246d3ce58330a32a9763bfb52599cda38d95e4c",
+        "portal/stalwart/network.py AsyncioStream stands in for it: keep its exceptions, its "
+        "b'' at the end, and the get_extra_info keys (is_readable, ssl_object, ...) alike.",
+    ),
+    "httpcore._async.connection.AsyncHTTPConnection._connect": (
+        "2f78c5464ee7554310f9f88fb7db527c0c1f1bb72a9a53adb6c18cf760ddfe9e",
+        "portal/stalwart/network.py AsyncioBackend is called here (connect_tcp, then start_tls for "
+        "https; the pool's _network_backend is set in transport._transport): check the calls.",
+    ),
     "django_htmx.middleware.HtmxDetails.__bool__": (
         "bcf1f3a707c22a83d71cf61589d4b5a58c12639501b3b2d0d3606e4c6cbe5090",
         "portal/request.py PortalHtmx builds request.htmx's truth on it (an htmx swap only).",
@@ -117,7 +128,7 @@ def source_hash(dotted: str) -> str:
 @pytest.mark.parametrize("dotted", sorted(MIRRORED))
 def test_mirrored_code_is_unchanged(dotted):
     expected, recheck = MIRRORED[dotted]
-    installed = {name: version(name) for name in ("Django", "whitenoise", "django-htmx")}
+    installed = {name: version(name) for name in ("Django", "whitenoise", "django-htmx", "httpcore")}
     assert source_hash(dotted) == expected, (
         f"{dotted} changed (installed: {installed}). Re-check: {recheck} "
         f"Then record the new hash in tests/test_speed_tripwire.py."

@@ -10,9 +10,10 @@ or a management error, or an unreadable body).
 
 Under uvicorn a portal process runs one event loop, so it shares one pool for API calls
 and a few small ones for event streams (delivery checks, live tracing and metrics; see
-`_StreamPools`). Streams hold their connection for as long as someone watches; in pools of
-their own they never keep a page waiting for a connection. A loop that is gone (tests run
-each request in a fresh loop) takes its clients with it.
+`_StreamPools`); their connections are asyncio's own (`network.py`). Streams hold their
+connection for as long as someone watches; in pools of their own they never keep a page
+waiting for a connection. A loop that is gone (tests run each request in a fresh loop)
+takes its clients with it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from django.conf import settings
 from django.utils.translation import gettext
 
 from . import errors
+from .network import AsyncioBackend
 
 log = logging.getLogger("portal.stalwart")
 
@@ -139,6 +141,7 @@ def _transport(limits: httpx.Limits, verify: ssl.SSLContext | bool | None = None
     transport = httpx.AsyncHTTPTransport(retries=1, verify=verify, limits=limits)
     if type(transport._pool) is httpcore.AsyncConnectionPool:  # the same object, less work
         transport._pool.__class__ = _ConnectionPool
+        transport._pool._network_backend = AsyncioBackend()  # see network.py
     return transport
 
 

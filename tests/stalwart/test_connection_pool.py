@@ -38,16 +38,16 @@ def test_many_calls_at_once_reuse_few_connections_with_linear_housekeeping(sandb
 
 
 def test_only_the_connection_handed_out_has_its_socket_polled(sandbox, monkeypatch):
-    from httpcore._backends.anyio import AnyIOStream
+    from portal.stalwart.network import AsyncioStream
 
     calls = {"polls": 0}
-    original = AnyIOStream.get_extra_info
+    original = AsyncioStream.get_extra_info
 
     def counted(self, info):
         calls["polls"] += info == "is_readable"
         return original(self, info)
 
-    monkeypatch.setattr(AnyIOStream, "get_extra_info", counted)
+    monkeypatch.setattr(AsyncioStream, "get_extra_info", counted)
 
     async def scenario():
         client = transport.shared_client()
@@ -60,7 +60,7 @@ def test_only_the_connection_handed_out_has_its_socket_polled(sandbox, monkeypat
     # httpcore polled every idle connection's socket whenever a request came or went: about
     # 8,000 polls for these 100 requests. Now: the connection about to be reused (100), and
     # a sweep of the idle ones at most once a second (a few).
-    assert calls["polls"] < 1_000
+    assert 100 <= calls["polls"] < 1_000
 
 
 def test_a_connection_the_server_closed_is_not_handed_out_again():

@@ -1,0 +1,232 @@
+"""The portal's pools on asyncio's own streams (portal/stalwart/network.py): what httpx
+promises on anyio, it keeps here — TLS, timeouts, refused and broken connections, bodies
+larger than the buffers, flow control both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from portal.stalwart import transport
+from portal.stalwart.network import AsyncioBackend
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def answer(body: bytes, *, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s" % (
+        len(body),
+        extra,
+        body,
+    )
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return head, await reader.readexactly(length)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+async def served(handler: Handler, scenario: Callable[[str], Awaitable[object]], tls: ssl.SSLContext | None = None):
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tls)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        return await scenario(f"{'https' if tls else 'http'}://127.0.0.1:{port}")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def client(verify: ssl.SSLContext | bool = False, **options) -> httpx.AsyncClient:
+    pool = transport._transport(transport.API_LIMITS, verify=verify)
+    assert isinstance(pool._pool._network_backend, AsyncioBackend)
+    return httpx.AsyncClient(transport=pool, **options)
+
+
+def test_tls_with_a_trusted_certificate_and_keep_alive(tmp_path):
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    connections = []
+
+    async def handler(reader, writer):
+        connections.append(writer.get_extra_info("peername"))
+        while True:
+            try:
+                head, body = await read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            writer.write(answer(b'{"echo": %d}' % len(body)))
+            await writer.drain()
+        writer.close()
+
+    async def scenario(url):
+        trusted = ssl.create_default_context(cafile=str(cert))
+        async with client(verify=trusted) as http:
+            first = await http.get(f"{url}/api/principal")
+            second = await http.post(f"{url}/api/principal", content=b"x" * 1000)
+            extension = first.extensions["network_stream"]
+            return first.json(), second.json(), extension.get_extra_info("ssl_object") is not None
+
+    first, second, encrypted = asyncio.run(served(handler, scenario, server_tls))
+    assert first == {"echo": 0} and second == {"echo": 1000} and encrypted
+    assert len(connections) == 1  # the second call reused the TLS connection
+
+
+def test_tls_with_an_untrusted_certificate_is_a_connect_error(tmp_path):
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+
+    async def handler(reader, writer):
+        writer.close()
+
+    async def scenario(url):
+        async with client(verify=ssl.create_default_context()) as http:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await http.get(f"{url}/")
+
+    asyncio.run(served(handler, scenario, server_tls))
+
+
+def test_a_server_that_never_answers_is_a_read_timeout():
+    async def handler(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read()  # says nothing until the client gives up and closes
+        writer.close()
+
+    async def scenario(url):
+        async with client(timeout=httpx.Timeout(5, read=0.3)) as http:
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout):
+                await http.get(f"{url}/")
+            return time.monotonic() - started
+
+    assert 0.25 < asyncio.run(served(handler, scenario)) < 3
+
+
+def test_a_refused_connection_is_a_connect_error():
+    async def scenario():
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        async with client() as http:
+            with pytest.raises(httpx.ConnectError):
+                await http.get(f"http://127.0.0.1:{port}/")
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_cut_short_is_a_protocol_error_not_a_short_body():
+    async def handler(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 40)
+        await writer.drain()
+        writer.close()
+
+    async def scenario(url):
+        async with client() as http:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await http.get(f"{url}/")
+
+    asyncio.run(served(handler, scenario))
+
+
+def test_large_bodies_both_ways_arrive_whole():
+    """Larger than the buffer at which reading pauses, and than the socket's send buffer,
+    towards a peer that reads slowly."""
+    upload = bytes(range(256)) * (16 * 1024)  # 4 MiB
+    download = bytes(reversed(range(256))) * (12 * 1024)  # 3 MiB
+
+    async def handler(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        received = bytearray()
+        while len(received) < length:
+            received += await reader.read(65536)
+            await asyncio.sleep(0.001)  # a slow reader: the client's writes wait for it
+        assert bytes(received) == upload
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(download))
+        for start in range(0, len(download), 256 * 1024):
+            writer.write(download[start : start + 256 * 1024])
+            await writer.drain()
+        writer.close()
+
+    async def scenario(url):
+        async with client() as http:
+            response = await http.post(f"{url}/", content=upload)
+            return response.content
+
+    assert asyncio.run(served(handler, scenario)) == download
+
+
+def test_a_stream_read_as_it_arrives():
+    """An event stream: each chunk is handed over when it arrives, not when the buffer fills."""
+
+    async def handler(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for number in range(3):
+            event = b"data: %d\n\n" % number
+            writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def scenario(url):
+        arrivals = []
+        async with client() as http, http.stream("GET", f"{url}/") as response:
+            started = time.monotonic()
+            async for chunk in response.aiter_bytes():
+                arrivals.append((chunk, time.monotonic() - started))
+        return arrivals
+
+    arrivals = asyncio.run(served(handler, scenario))
+    assert b"".join(chunk for chunk, _ in arrivals) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
+    assert len(arrivals) == 3 and arrivals[0][1] < 0.08 and arrivals[2][1] > 0.15
