@@ -3,7 +3,8 @@
 * `smime_bundle(n)`: n self-signed RSA certificates as concatenated PEM blocks;
 * `pgp_key()`: an armored OpenPGP public key (RSA primary key, user id, RSA subkey);
 * `pgp_signing_only_key()`: an armored key whose only key cannot encrypt (EdDSA);
-* `ec_certificate()`: a PEM certificate with an EC key (S/MIME encryption needs RSA).
+* `ec_certificate()`: a PEM certificate with an EC key (S/MIME encryption needs RSA);
+* `tls_server_certificate()`: a certificate and its key (PEM) for a TLS server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime
 import functools
+import ipaddress
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,10 +25,10 @@ def _rsa_key(index: int) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _certificate(key, common_name: str) -> str:
+def _certificate(key, common_name: str, *extensions: x509.ExtensionType) -> str:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -34,9 +36,10 @@ def _certificate(key, common_name: str) -> str:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
     )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=isinstance(extension, x509.BasicConstraints))
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 @functools.cache
@@ -47,6 +50,18 @@ def smime_bundle(count: int = 3) -> str:
 @functools.cache
 def ec_certificate() -> str:
     return _certificate(ec.generate_private_key(ec.SECP256R1()), "ec@example.org")
+
+
+@functools.cache
+def tls_server_certificate() -> tuple[str, str]:
+    """Self-signed, so it is its own authority: trust the certificate to trust the server."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    certificate = _certificate(key, "localhost", names, x509.BasicConstraints(ca=True, path_length=None))
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return certificate, private.decode("ascii")
 
 
 # --- OpenPGP, built packet by packet (RFC 4880) ----------------------------------------------

@@ -184,7 +184,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """The portal's pools connect through this (see `transport._transport`)."""
+    """The portal's pools connect through this (see `transport._transport`). TCP only: the
+    portal never reaches Stalwart through a Unix socket (httpcore's base refuses it)."""
 
     async def connect_tcp(
         self,
@@ -207,22 +208,6 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         sock = transport.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)
-        return AsyncioStream(transport, connection)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_unix_connection(_Connection, path)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc) or "timed out connecting") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
         return AsyncioStream(transport, connection)
 
     async def sleep(self, seconds: float) -> None:
