@@ -1,6 +1,6 @@
 """The portal's pools on asyncio's own streams (portal/stalwart/network.py): what httpx
 promises on anyio, it keeps here — TLS, timeouts, refused and broken connections, bodies
-larger than the buffers, flow control both ways."""
+larger than the buffers, flow control both ways — on asyncio's loop and on uvloop's."""
 
 from __future__ import annotations
 
@@ -62,7 +62,16 @@ def client(verify: ssl.SSLContext | bool = False, **options) -> httpx.AsyncClien
     return httpx.AsyncClient(transport=pool, **options)
 
 
-def test_tls_with_a_trusted_certificate_and_keep_alive(tmp_path):
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request):
+    """Each scenario on asyncio's own loop and on uvloop's, which uvicorn runs the portal on."""
+    import uvloop
+
+    factory = uvloop.new_event_loop if request.param == "uvloop" else None
+    return lambda coroutine: asyncio.run(coroutine, loop_factory=factory)
+
+
+def test_tls_with_a_trusted_certificate_and_keep_alive(tmp_path, run):
     cert, key = self_signed(tmp_path)
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
@@ -87,12 +96,12 @@ def test_tls_with_a_trusted_certificate_and_keep_alive(tmp_path):
             extension = first.extensions["network_stream"]
             return first.json(), second.json(), extension.get_extra_info("ssl_object") is not None
 
-    first, second, encrypted = asyncio.run(served(handler, scenario, server_tls))
+    first, second, encrypted = run(served(handler, scenario, server_tls))
     assert first == {"echo": 0} and second == {"echo": 1000} and encrypted
     assert len(connections) == 1  # the second call reused the TLS connection
 
 
-def test_tls_with_an_untrusted_certificate_is_a_connect_error(tmp_path):
+def test_tls_with_an_untrusted_certificate_is_a_connect_error(tmp_path, run):
     cert, key = self_signed(tmp_path)
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
@@ -105,10 +114,10 @@ def test_tls_with_an_untrusted_certificate_is_a_connect_error(tmp_path):
             with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                 await http.get(f"{url}/")
 
-    asyncio.run(served(handler, scenario, server_tls))
+    run(served(handler, scenario, server_tls))
 
 
-def test_a_server_that_never_answers_is_a_read_timeout():
+def test_a_server_that_never_answers_is_a_read_timeout(run):
     async def handler(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
         await reader.read()  # says nothing until the client gives up and closes
@@ -121,10 +130,10 @@ def test_a_server_that_never_answers_is_a_read_timeout():
                 await http.get(f"{url}/")
             return time.monotonic() - started
 
-    assert 0.25 < asyncio.run(served(handler, scenario)) < 3
+    assert 0.25 < run(served(handler, scenario)) < 3
 
 
-def test_a_refused_connection_is_a_connect_error():
+def test_a_refused_connection_is_a_connect_error(run):
     async def scenario():
         server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
@@ -134,10 +143,10 @@ def test_a_refused_connection_is_a_connect_error():
             with pytest.raises(httpx.ConnectError):
                 await http.get(f"http://127.0.0.1:{port}/")
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
-def test_an_answer_cut_short_is_a_protocol_error_not_a_short_body():
+def test_an_answer_cut_short_is_a_protocol_error_not_a_short_body(run):
     async def handler(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 40)
@@ -149,10 +158,10 @@ def test_an_answer_cut_short_is_a_protocol_error_not_a_short_body():
             with pytest.raises(httpx.RemoteProtocolError):
                 await http.get(f"{url}/")
 
-    asyncio.run(served(handler, scenario))
+    run(served(handler, scenario))
 
 
-def test_large_bodies_both_ways_arrive_whole():
+def test_large_bodies_both_ways_arrive_whole(run):
     """Larger than the buffer at which reading pauses, and than the socket's send buffer,
     towards a peer that reads slowly."""
     upload = bytes(range(256)) * (16 * 1024)  # 4 MiB
@@ -177,10 +186,10 @@ def test_large_bodies_both_ways_arrive_whole():
             response = await http.post(f"{url}/", content=upload)
             return response.content
 
-    assert asyncio.run(served(handler, scenario)) == download
+    assert run(served(handler, scenario)) == download
 
 
-def test_a_stream_read_as_it_arrives():
+def test_a_stream_read_as_it_arrives(run):
     """An event stream: each chunk is handed over when it arrives, not when the buffer fills."""
 
     async def handler(reader, writer):
@@ -203,6 +212,6 @@ def test_a_stream_read_as_it_arrives():
                 arrivals.append((chunk, time.monotonic() - started))
         return arrivals
 
-    arrivals = asyncio.run(served(handler, scenario))
+    arrivals = run(served(handler, scenario))
     assert b"".join(chunk for chunk, _ in arrivals) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
     assert len(arrivals) == 3 and arrivals[0][1] < 0.08 and arrivals[2][1] > 0.15
