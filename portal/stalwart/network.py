@@ -41,6 +41,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.closed = False  # the peer closed, or the connection broke
+        self.lost = False  # the socket is closed
         self.error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
@@ -64,7 +65,7 @@ class _Connection(asyncio.Protocol):
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+        self.closed = self.lost = True
         self.error = exc
         self._wake()
         self.resume_writing()
@@ -142,7 +143,16 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(connection.error)) from connection.error
 
     async def aclose(self) -> None:
+        # As httpcore's anyio streams do: close, give the loop a turn to carry it out (the
+        # socket is closed in a callback), then drop whatever is left (a TLS transport would
+        # wait for the server's goodbye) and give it another. A loop that ends right after
+        # this (the test client's, one per request) would otherwise leave the socket to the
+        # garbage collector, and Stalwart would see the stream end late.
         self._transport.close()
+        await asyncio.sleep(0)
+        if not self._connection.lost:
+            self._transport.abort()
+            await asyncio.sleep(0)
 
     async def start_tls(
         self,

@@ -215,3 +215,29 @@ def test_a_stream_read_as_it_arrives(run):
     arrivals = run(served(handler, scenario))
     assert b"".join(chunk for chunk, _ in arrivals) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
     assert len(arrivals) == 3 and arrivals[0][1] < 0.08 and arrivals[2][1] > 0.15
+
+
+def test_a_closed_connection_is_closed_when_aclose_returns(tmp_path, run):
+    """Not a turn of the loop later: the test client runs each request in a loop of its own,
+    which may end right after the response is closed, and Stalwart must see its stream end."""
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+
+    async def handler(reader, writer):
+        await reader.read()
+        writer.close()
+
+    async def scenario(url):
+        port = int(url.rsplit(":", 1)[1])
+        backend = AsyncioBackend()
+        plain = await backend.connect_tcp("127.0.0.1", port)
+        if url.startswith("https"):
+            plain = await plain.start_tls(ssl.create_default_context(cafile=str(cert)), server_hostname="localhost")
+        sock = plain.get_extra_info("socket")
+        assert sock.fileno() >= 0
+        await plain.aclose()
+        return sock.fileno()
+
+    assert run(served(handler, scenario)) == -1
+    assert run(served(handler, scenario, server_tls)) == -1
