@@ -100,6 +100,11 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
+    @property
+    def writing_paused(self) -> bool:
+        """The transport's buffer is full: a write waits for `drain()`."""
+        return self._drained is not None
+
     async def drain(self) -> None:
         if self._drained is not None:
             await self._drained
@@ -132,7 +137,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if connection.closed or self._transport.is_closing():
             raise httpcore.WriteError(str(connection.error or "the connection is closed"))
         self._transport.write(buffer)
-        if connection._drained is None:
+        if not connection.writing_paused:
             return
         try:
             async with asyncio.timeout(timeout):
@@ -175,7 +180,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectError(str(exc)) from exc
         if transport is None:  # the connection closed during the handshake
             raise httpcore.ConnectError("the connection closed during the TLS handshake")
-        connection.transport = transport
+        connection.transport = transport  # (start_tls does not call connection_made)
         return AsyncioStream(transport, connection)
 
     def get_extra_info(self, info: str) -> Any:

@@ -253,7 +253,12 @@ class _StreamPools:
         return client
 
     def stale(self) -> bool:
-        return self.url != settings.STALWART_URL or any(client.is_closed for client in self.clients)
+        """Made for another Stalwart or another limit, or closed."""
+        return (
+            self.url != settings.STALWART_URL
+            or self.limit != max(1, settings.STALWART_MAX_STREAMS)
+            or any(client.is_closed for client in self.clients)
+        )
 
     async def aclose(self) -> None:
         for client in self.clients:
@@ -264,7 +269,7 @@ def stream_client() -> httpx.AsyncClient:
     """A client for one event stream: up to `STALWART_MAX_STREAMS` open at once per process."""
     loop = asyncio.get_running_loop()
     pools = _stream_pools.get(loop)
-    if pools is None or pools.stale() or pools.limit != max(1, settings.STALWART_MAX_STREAMS):
+    if pools is None or pools.stale():
         pools = _stream_pools[loop] = _StreamPools(settings.STALWART_MAX_STREAMS)
     return pools.client()
 
