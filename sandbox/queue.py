@@ -241,16 +241,20 @@ def process_queue(sb) -> None:
     now = sb.now()
     for message in list(flow.messages.values()):
         for domain in message.domains:
-            if not is_pending(domain.status):
-                continue
-            if domain.expires_attempts is not None:
-                expired = domain.retry_num >= domain.expires_attempts
-            else:
-                expired = domain.expires <= now
-            if expired:
-                _expire(domain)
-            elif domain.next_retry <= now:
-                _attempt(flow, domain, now)
+            # A running server makes each attempt when it falls due; this one catches up on
+            # read, each attempt at the time it was due, so the schedule never depends on
+            # when the queue happens to be looked at.
+            while is_pending(domain.status):
+                if domain.expires_attempts is not None:
+                    expired = domain.retry_num >= domain.expires_attempts
+                else:
+                    expired = domain.expires <= min(now, domain.next_retry)
+                if expired:
+                    _expire(domain)
+                elif domain.next_retry <= now:
+                    _attempt(flow, domain, domain.next_retry)
+                else:
+                    break
         if not any(is_pending(domain.status) for domain in message.domains):
             del flow.messages[message.id]
 

@@ -287,6 +287,22 @@ def test_delivery_fails_permanently_after_expiry(ee):
     assert _get(env, message.id).status_code == 404  # expired, DSN sent, gone
 
 
+def test_attempts_run_when_due_however_late_the_queue_is_read(ee):
+    env, sb = ee, ee.sb
+    flow = state(sb)
+    flow.clear()
+    flow.retry_intervals = [1000, 2000]
+    message = enqueue(
+        sb, return_path="a@example.org", recipients=["b@example.net"], hold=100, outcomes={"b@example.net": TEMP}
+    )
+    # read 2,500 s later: attempts were due at +100 and +1,100; the next one at +3,100
+    sb.advance(2500)
+    (domain,) = env.data("GET", f"/api/queue/messages/{message.id}")["domains"]
+    assert domain["retry_num"] == 2
+    assert parse_rfc3339(domain["next_retry"]) == message.created + 3100
+    assert "temp_fail" in domain["status"]
+
+
 def test_seeded_queue_is_realistic(ee):
     env = ee
     data = env.data("GET", "/api/queue/messages?values=1")
