@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time
 
 from asgiref.sync import sync_to_async
 from django import forms
 from django.core.paginator import Paginator
+from django.db import close_old_connections
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -110,9 +112,13 @@ CSV_FIELDS = (
     "error",
     "params",
 )
-#: rows read from the database in one visit to the shared thread: short enough that a
-#: page waiting for that thread (a session save) is not held up for long
+#: rows read from the database in one go
 EXPORT_BATCH = 200
+#: Exports read their batches here, each thread with a database connection of its own,
+#: never in the shared thread: pages (their session reads, their audit writes) go on
+#: beside a long export instead of queueing behind its reads. Two threads: more exports
+#: at once take turns.
+EXPORT_READERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audit-export")
 
 
 def _batches(entries: QuerySet[AuditEntry]):
@@ -122,7 +128,11 @@ def _batches(entries: QuerySet[AuditEntry]):
 
     def read(after: tuple | None) -> list[tuple]:
         query = ordered
-        if after is not None:
+        if after is None:
+            # This thread's connection may be left from an earlier export: drop it if it
+            # has outlived CONN_MAX_AGE or broke, as a request's start does.
+            close_old_connections()
+        else:
             at, pk = after
             # A range on the `at` index, then the entries of that same instant not sent yet
             # (an OR of the two would have the database walk the index from the top again).
@@ -133,10 +143,10 @@ def _batches(entries: QuerySet[AuditEntry]):
 
 
 async def export_lines(entries: QuerySet[AuditEntry]):
-    """The CSV, one chunk per batch: never more than a batch of rows in memory, and the
-    database read in short visits to the shared thread instead of one long one."""
+    """The CSV, one chunk per batch: never more than a batch of rows in memory, the
+    database read in the export threads."""
     writer = csv.writer(_Echo())
-    read = sync_to_async(_batches(entries), thread_sensitive=True)
+    read = sync_to_async(_batches(entries), thread_sensitive=False, executor=EXPORT_READERS)
     yield writer.writerow(CSV_FIELDS)
     after = None
     while True:

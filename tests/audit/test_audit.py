@@ -86,6 +86,7 @@ def test_visibility(signed_in, client, sandbox):
     assert "someone.else" in content and "daisy.duck" in content
 
 
+@pytest.mark.django_db(transaction=True)  # the export reads through a connection of its own
 def test_filters_and_csv(signed_in, sandbox):
     client = signed_in("admin")
     AuditEntry.objects.create(

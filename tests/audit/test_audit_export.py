@@ -1,23 +1,29 @@
-"""The audit CSV export streams: an async iterator, the database read in batches."""
+"""The audit CSV export streams: an async iterator, the database read in batches, in threads
+and database connections of the export's own."""
 
 import csv
 import io
 from datetime import timedelta
 
+import pytest
 from asgiref.sync import async_to_sync
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit import views
 from portal.models import AuditEntry
 
+#: The export reads through connections of its own, which see committed rows only.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 def read_stream(response) -> tuple[list[bytes], str]:
     async def collect():
         return [chunk async for chunk in response.streaming_content]
 
-    # Through async_to_sync, so the batches' database reads run in this thread (the test's
-    # transaction), as they run in the portal's shared thread.
+    # Through async_to_sync, as the portal's server runs it: this thread is the shared one.
     chunks = async_to_sync(collect)()
     return chunks, b"".join(chunks).decode()
 
@@ -41,7 +47,10 @@ def test_export_streams_every_row_in_batches(signed_in, sandbox, monkeypatch):
     response = client.get(reverse("audit:csv"), {"actor": "bulk"})
     assert response.is_async  # served without reading everything first
     assert response["Content-Disposition"] == 'attachment; filename="portal-audit.csv"'
-    chunks, body = read_stream(response)
+    with CaptureQueriesContext(connection) as shared:
+        chunks, body = read_stream(response)
+    # none of the batches was read in the shared thread (pages would queue behind them)
+    assert not [query for query in shared.captured_queries if "portal_auditentry" in query["sql"]]
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0] == list(views.CSV_FIELDS)
     expected = list(AuditEntry.objects.order_by("-at", "-id").values_list("target", flat=True))
@@ -54,7 +63,7 @@ def test_export_keeps_formulas_as_text_and_params(signed_in, sandbox):
     AuditEntry.objects.create(
         actor="admin",
         action="principal.update",
-        target="=HYPERLINK(\"http://x\")",
+        target='=HYPERLINK("http://x")',
         method="PATCH",
         path="/x",
         outcome="failure",
@@ -63,7 +72,7 @@ def test_export_keeps_formulas_as_text_and_params(signed_in, sandbox):
     )
     _, body = read_stream(client.get(reverse("audit:csv"), {"action": "principal.update"}))
     row = list(csv.reader(io.StringIO(body)))[1]
-    assert row[5] == "'=HYPERLINK(\"http://x\")" and row[10] == "'-1+2"
+    assert row[5] == '\'=HYPERLINK("http://x")' and row[10] == "'-1+2"
     assert row[11] == "{'field': 'description'}"
 
 
