@@ -123,3 +123,19 @@ def test_the_production_shape_and_the_cold_report_list_scale_by_the_machines_slo
     slower = reference_figures(now, then, {"added_p50": 9.0 + 8.0}, {"portal_p50": 360.0}, fanout_then)
     assert slower["production_added_delta_ms_at_reference_pace"]["holds"] is False  # 2 ms at its pace
     assert slower["report_list_cold_ratio_20ms_at_reference_pace"]["holds"] is False  # slower than 3.36 ×
+
+
+def test_the_tails_scale_by_the_machines_slowness_whole():
+    from bench.__main__ import REFERENCE, reference_figures
+
+    slowness = 4.0
+    then = side(cpu=REFERENCE["list_cpu_ms"] * slowness, added=10.0)
+    now = side(cpu=REFERENCE["list_cpu_ms"] * slowness, added=10.0)
+    figures = reference_figures(now, then, tails={"export_slowest_concurrent_ms": 52.0, "sse_relay_p99_ms": 160.0})
+    assert figures["export_slowest_concurrent_ms_at_reference_pace"]["value"] == pytest.approx(13.0, abs=0.002)
+    assert figures["sse_relay_p99_ms_at_reference_pace"]["value"] == pytest.approx(40.0, abs=0.002)
+    assert figures["sse_relay_p99_ms_at_reference_pace"]["budget"] == 100.0
+    slower = reference_figures(now, then, tails={"export_slowest_concurrent_ms": 204.0, "sse_relay_p99_ms": 404.0})
+    assert slower["export_slowest_concurrent_ms_at_reference_pace"]["holds"] is False  # 51 ms at its pace
+    assert slower["sse_relay_p99_ms_at_reference_pace"]["holds"] is False  # 101 ms
+    assert "sse_relay_p99_ms_at_reference_pace" not in reference_figures(now, then)  # not measured: not judged
