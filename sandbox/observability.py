@@ -594,65 +594,92 @@ def build(sb) -> Observability:
 def _metric_history(sb, rng: random.Random, now: int) -> list[dict]:
     """A week of what the metrics history store would hold: one write at the top of each hour,
     with a daily rhythm, the names and the skipped zeros of :data:`HISTORY_COUNTERS`."""
-    import math
-
     points: list[dict] = []
     hour = now - now % 3600
     queue = 12
     for step in range(7 * 24, 0, -1):
-        ts = hour - step * 3600
-        local_hour = (ts // 3600) % 24
-        activity = 0.25 + 0.75 * max(0.0, math.sin((local_hour - 6) / 24 * 2 * math.pi))
-        stamp = rfc3339(ts)
-        received = int(activity * rng.randint(40, 90))
-        counters = {
-            "smtp.connection-start": received + rng.randint(5, 40),
-            "imap.connection-start": int(activity * rng.randint(60, 160)),
-            "pop3.connection-start": rng.randint(0, 6),
-            "manage-sieve.connection-start": rng.randint(0, 2),
-            "http.connection-start": int(activity * rng.randint(100, 300)),
-            "delivery.attempt-start": int(activity * rng.randint(20, 50)),
-            "queue.queue-message": received,
-            "queue.queue-message-authenticated": int(activity * rng.randint(15, 40)),
-            "queue.queue-dsn": rng.randint(0, 2),
-            "queue.queue-report": rng.randint(0, 1),
-            "message-ingest.ham": int(received * 0.85),
-            "message-ingest.spam": received - int(received * 0.85),
-            "auth.failed": rng.randint(0, 12) + (40 if step in (30, 31) else 0),
-            "security.authentication-ban": 1 if step in (30,) else 0,
-            "security.scan-ban": 1 if step % 50 == 7 else 0,
-            "security.ip-blocked": rng.randint(0, 3),
-            "incoming-report.dmarc-report": 1 if local_hour == 3 else 0,
-            "incoming-report.tls-report": 1 if local_hour == 4 else 0,
-        }
-        for counter_id, value in counters.items():
-            if value > 0:
-                points.append({"type": "counter", "id": counter_id, "timestamp": stamp, "value": value, "ts": ts})
-        queue = min(60, max(0, queue + rng.randint(-4, 5)))
-        gauges = {"queue.count": queue, "server.memory": int((310 + 60 * activity + rng.randint(-8, 8)) * 1024 * 1024)}
-        for gauge_id, value in gauges.items():
-            if value > 0:
-                points.append({"type": "gauge", "id": gauge_id, "timestamp": stamp, "value": value, "ts": ts})
-        for histogram_id, mean in (
-            ("message-ingest.time", 45),
-            ("message-ingest.index-time", 20),
-            ("delivery.total-time", 1800),
-            ("delivery.attempt-time", 900),
-            ("dns.lookup-time", 12),
-        ):
-            count = int(activity * rng.randint(0, 40))
-            if count > 0:
-                points.append(
-                    {
-                        "type": "histogram",
-                        "id": histogram_id,
-                        "timestamp": stamp,
-                        "count": count,
-                        "sum": count * (mean + rng.randint(-mean // 3, mean // 3)),
-                        "ts": ts,
-                    }
-                )
+        queue = _hour_written(points, hour - step * 3600, rng, queue, step)
     return points
+
+
+def _hour_written(points: list[dict], ts: int, rng: random.Random, queue: int, step: int | None = None) -> int:
+    """Append the points of the write at `ts` (`step` hours before the seeding: the seeded
+    week's incidents); returns the queue size it recorded."""
+    import math
+
+    local_hour = (ts // 3600) % 24
+    activity = 0.25 + 0.75 * max(0.0, math.sin((local_hour - 6) / 24 * 2 * math.pi))
+    stamp = rfc3339(ts)
+    received = int(activity * rng.randint(40, 90))
+    counters = {
+        "smtp.connection-start": received + rng.randint(5, 40),
+        "imap.connection-start": int(activity * rng.randint(60, 160)),
+        "pop3.connection-start": rng.randint(0, 6),
+        "manage-sieve.connection-start": rng.randint(0, 2),
+        "http.connection-start": int(activity * rng.randint(100, 300)),
+        "delivery.attempt-start": int(activity * rng.randint(20, 50)),
+        "queue.queue-message": received,
+        "queue.queue-message-authenticated": int(activity * rng.randint(15, 40)),
+        "queue.queue-dsn": rng.randint(0, 2),
+        "queue.queue-report": rng.randint(0, 1),
+        "message-ingest.ham": int(received * 0.85),
+        "message-ingest.spam": received - int(received * 0.85),
+        "auth.failed": rng.randint(0, 12) + (40 if step in (30, 31) else 0),
+        "security.authentication-ban": 1 if step == 30 else 0,
+        "security.scan-ban": 1 if step is not None and step % 50 == 7 else 0,
+        "security.ip-blocked": rng.randint(0, 3),
+        "incoming-report.dmarc-report": 1 if local_hour == 3 else 0,
+        "incoming-report.tls-report": 1 if local_hour == 4 else 0,
+    }
+    for counter_id, value in counters.items():
+        if value > 0:
+            points.append({"type": "counter", "id": counter_id, "timestamp": stamp, "value": value, "ts": ts})
+    queue = min(60, max(0, queue + rng.randint(-4, 5)))
+    gauges = {"queue.count": queue, "server.memory": int((310 + 60 * activity + rng.randint(-8, 8)) * 1024 * 1024)}
+    for gauge_id, value in gauges.items():
+        if value > 0:
+            points.append({"type": "gauge", "id": gauge_id, "timestamp": stamp, "value": value, "ts": ts})
+    for histogram_id, mean in (
+        ("message-ingest.time", 45),
+        ("message-ingest.index-time", 20),
+        ("delivery.total-time", 1800),
+        ("delivery.attempt-time", 900),
+        ("dns.lookup-time", 12),
+    ):
+        count = int(activity * rng.randint(0, 40))
+        if count > 0:
+            points.append(
+                {
+                    "type": "histogram",
+                    "id": histogram_id,
+                    "timestamp": stamp,
+                    "count": count,
+                    "sum": count * (mean + rng.randint(-mean // 3, mean // 3)),
+                    "ts": ts,
+                }
+            )
+    return queue
+
+
+def metric_history(sb) -> list[dict]:
+    """The metrics history as the store holds it now. A running server writes at the top of
+    every hour; this one writes on read the hours that have turned since its newest write
+    (each from a generator seeded by its hour, so reading twice gives the same history)."""
+    obs = state(sb)
+    with sb.lock:
+        points = obs.metrics
+        if not points:
+            return points
+        newest = max(point["ts"] for point in points)
+        now = sb.now()
+        last_due = now - now % 3600 - 3600  # the write at the top of this hour covers the one before
+        # a server that was down for a while wrote nothing meanwhile: at most a week is made up
+        ts = max(newest + 3600, last_due - 7 * 24 * 3600)
+        queue = next((p["value"] for p in reversed(points) if p["id"] == "queue.count"), 0)
+        while ts <= last_due:
+            queue = _hour_written(points, ts, random.Random(ts), queue)
+            ts += 3600
+        return points
 
 
 def state(sb) -> Observability:

@@ -23,6 +23,7 @@ from .observability import (
     METRIC_TYPES,
     Event,
     history_store,
+    metric_history,
     state,
 )
 from .routing import QUERY_TOKEN_FALLBACKS, api_module
@@ -307,7 +308,7 @@ def _list_metrics(sb, req):
     low = after if after is not None else 0
     high = before if before is not None else 2**63
     items = []
-    for point in state(sb).metrics:
+    for point in metric_history(sb):
         if low <= point["ts"] <= high:
             items.append({key: value for key, value in point.items() if key != "ts"})
     return data_response(items)

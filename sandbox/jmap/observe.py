@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ..logs import parse_line
-from ..observability import log_path
+from ..observability import log_path, metric_history
 from ..observability import state as obs_state
 from . import ids
 from .errors import MethodError, SetError
@@ -226,7 +226,7 @@ class MetricKind(Kind):
     sorts = None  # the sort property is not checked, only isAscending counts
 
     def records(self, sb, caller) -> dict:
-        return {i + 1: Rec(i + 1, point) for i, point in enumerate(obs_state(sb).metrics)}
+        return {i + 1: Rec(i + 1, point) for i, point in enumerate(metric_history(sb))}
 
     def view(self, sb, caller, rec) -> dict:
         point = rec.item

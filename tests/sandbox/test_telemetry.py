@@ -151,6 +151,28 @@ def test_metrics_history_holds_only_what_stalwarts_store_writes(ee):
     assert not ids & {"delivery.delivered", "auth.success", "user.count", "smtp.active-connections"}
 
 
+def test_metrics_history_gains_a_write_at_the_top_of_every_hour(ee):
+    """As a running server's store does: the hours that turned since the last write are there
+    when the history is next read, the same however often it is read."""
+    from sandbox.dates import parse_rfc3339
+
+    def newest(points):
+        return max(parse_rfc3339(point["timestamp"]) for point in points)
+
+    ee.sb.advance(3600 + 1800 - ee.sb.now() % 3600)  # half past the next hour: no hour turns during the test
+    hour = ee.sb.now() - ee.sb.now() % 3600
+    before = ee.data("GET", "/api/telemetry/metrics")
+    assert newest(before) == hour - 3600  # the write at the top of this hour covers the last one
+    ee.sb.advance(3 * 3600)
+    after = ee.data("GET", "/api/telemetry/metrics")
+    assert newest(after) == hour + 2 * 3600
+    assert after[: len(before)] == before  # what was written stays as it was
+    added = after[len(before) :]
+    assert {parse_rfc3339(point["timestamp"]) for point in added} == {hour, hour + 3600, hour + 2 * 3600}
+    assert {"queue.queue-message", "server.memory"} <= {point["id"] for point in added}
+    assert ee.data("GET", "/api/telemetry/metrics") == after
+
+
 def test_no_metrics_store(ee):
     ee.sb.settings["metrics.history.enable"] = "false"
     assert ee.get("/api/telemetry/metrics").json() == {

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sandbox.jmap import ids
-from sandbox.jmap.store import utc
+from sandbox.jmap.store import parse_utc, utc
 from sandbox.observability import Event, state
 from sandbox.toolstate import tools_state
 from sandbox.troubleshoot import delivery_stages
@@ -125,6 +125,20 @@ def test_metric_samples_with_016_names(v16, v16ce):
     assert 0 < later["total"] < q["total"] * 20
     assert v16ce.call("admin", "x:Metric/query", {})[1]["type"] == "forbidden"
 
+
+
+def test_metric_samples_gain_a_write_every_hour(v16):
+    v16.sb.advance(3600 + 1800 - v16.sb.now() % 3600)  # half past the next hour: none turns meanwhile
+
+    def newest():
+        q = v16.call("admin", "x:Metric/query", {"filter": {"metric": ["server.memory"]}})[1]
+        items = v16.call("admin", "x:Metric/get", {"ids": q["ids"]})[1]["list"]
+        return max(parse_utc(item["timestamp"]) for item in items)
+
+    hour = v16.sb.now() - v16.sb.now() % 3600
+    assert newest() == hour - 3600
+    v16.sb.advance(2 * 3600)
+    assert newest() == hour + 3600
 
 # ------------------------------------------------------------------------------ tokens and live streams
 @pytest.fixture
