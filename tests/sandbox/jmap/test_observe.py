@@ -140,6 +140,7 @@ def test_metric_samples_gain_a_write_every_hour(v16):
     v16.sb.advance(2 * 3600)
     assert newest() == hour + 3600
 
+
 # ------------------------------------------------------------------------------ tokens and live streams
 @pytest.fixture
 def fast(v16):
