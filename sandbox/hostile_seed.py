@@ -158,7 +158,7 @@ def _queue(sb, now: int) -> None:
         return_path=EVIL_SENDER,
         recipients=recipients,
         created=now - 600,
-        hold=120,
+        hold=540,  # one attempt a minute ago (evil.example failed it): due again in a minute
         env_id=IMG,
         raw_message=hostile_message(EVIL_SENDER, recipients, f"{SCRIPT} {BIDI}"),
         outcomes={

@@ -52,8 +52,16 @@ def _url(name: str, route: str, pattern) -> str:
         return url
 
 
+#: Downloads whose database reads go through a connection of their own, which sees
+#: committed rows only (the audit export: `EXPORT_READERS`).
+OWN_CONNECTION = {"audit:csv"}
+
 PAGES = [
-    pytest.param(_url(name, route, pattern), id=name)
+    pytest.param(
+        _url(name, route, pattern),
+        id=name,
+        marks=[pytest.mark.django_db(transaction=True)] if name in OWN_CONNECTION else [],
+    )
     for name, route, pattern in walk()
     if name and rule_of(pattern) is not None
 ] + [
