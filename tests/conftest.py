@@ -134,11 +134,15 @@ def _fresh_cache():
     """Throttle counters and cached reports must not leak from one test into the next."""
     from django.core.cache import cache, caches
 
+    from portal.stalwart.reports import clear_parsed
+
     cache.clear()
     caches["reports"].clear()
+    clear_parsed()
     yield
     cache.clear()
     caches["reports"].clear()
+    clear_parsed()
 
 
 def sign_in(client, who: str | Persona, *, next_url: str = "") -> object:

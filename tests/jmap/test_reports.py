@@ -14,19 +14,11 @@ from django.urls import reverse
 from portal.stalwart import backend
 from portal.stalwart.jmap.reports import JmapReports
 from portal.stalwart.report_types import IncomingReportId
-from portal.stalwart.reports import ReportsApi, cache_key
+from portal.stalwart.reports import ReportsApi, cache_key, parsed
 from sandbox.jmap import ids
 from sandbox.mailflow import state
 from sandbox.reports import receive_report
 from tests.reports.test_report_pages import ARF, _dmarc, make_reports
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    caches["reports"].clear()
-    yield
-    caches["reports"].clear()
 
 
 def posts(sandbox) -> list:
@@ -123,9 +115,10 @@ def test_deleting_one_forgets_its_cache(signed_in, sandbox, reports):
     client.get(detail("tls", reports["tls"]))
     key = cache_key("tls", oid(reports["tls"]), generation="jmap")
     assert caches["reports"].get(key) is not None
+    assert parsed(key) is not None
     url = reverse("reports:delete", kwargs={"kind": "tls", "report_id": oid(reports["tls"])})
     assert client.post(url).status_code == 302
-    assert caches["reports"].get(key) is None
+    assert caches["reports"].get(key) is None and parsed(key) is None
 
 
 def test_delete_matching_everything_in_chunks(signed_in, sandbox, reports, settings):
@@ -161,6 +154,17 @@ def test_details_after_a_list_ask_nothing_more(sandbox, reports):
     assert len(posts(sandbox)) == before
     assert {item.raw for item in page.items} == {oid(reports["good"]), oid(reports["hostile"])}
     assert all(found[item.raw] is not None for item in page.items)
+
+
+def test_a_warm_list_page_parses_the_reports_it_showed_once(signed_in, sandbox, reports):
+    client = signed_in("admin")
+    assert "noreply@google.com" in client.get("/reports/dmarc/").content.decode()
+    key = cache_key("dmarc", oid(reports["good"]), generation="jmap")
+    first = parsed(key)
+    assert first is not None and first.sender == "noreply@google.com"
+    sandbox.requests.clear()
+    assert "noreply@google.com" in client.get("/reports/dmarc/").content.decode()
+    assert len(posts(sandbox)) == 1 and parsed(key) is first  # listed again, not parsed again
 
 
 def test_a_server_with_a_smaller_get_limit_gets_the_reports_in_a_second_request(signed_in, sandbox, reports):

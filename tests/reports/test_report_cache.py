@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache, caches
 
-from portal.stalwart.reports import cache_key
+from portal.stalwart.reports import cache_key, parsed
 from sandbox.mailflow import state
 from sandbox.reports import receive_report
 from tests.conftest import sign_in
@@ -63,8 +63,10 @@ def test_a_deleted_report_is_forgotten(signed_in, sandbox):
     client.get("/reports/dmarc/")
     gone = key(made[1])
     assert caches["reports"].get(cache_key("dmarc", gone)) is not None
+    assert parsed(cache_key("dmarc", gone)) is not None
     assert client.post(f"/reports/dmarc/{gone}/delete").status_code == 302
     assert caches["reports"].get(cache_key("dmarc", gone)) is None
+    assert parsed(cache_key("dmarc", gone)) is None
     assert caches["reports"].get(cache_key("dmarc", key(made[0]))) is not None
     sandbox.requests.clear()
     content = client.get("/reports/dmarc/").content.decode()
@@ -80,3 +82,29 @@ def test_without_a_cache_time_nothing_is_kept(signed_in, sandbox, monkeypatch):
     sandbox.requests.clear()
     client.get("/reports/dmarc/")
     assert len(calls(sandbox)) == 1 + 3
+
+
+def test_a_warm_list_page_parses_nothing_again(signed_in, sandbox):
+    """The reports a page showed stay parsed in the process: with the cache's raw answers
+    gone, the next view still asks Stalwart for the list only, and shows the same objects."""
+    made = many_reports(sandbox, 3)
+    client = signed_in("admin")
+    client.get("/reports/dmarc/")
+    first = parsed(cache_key("dmarc", key(made[2])))
+    assert first is not None and first.sender == "noreply2@reporter.example"
+    caches["reports"].clear()
+    sandbox.requests.clear()
+    content = client.get("/reports/dmarc/").content.decode()
+    assert [r.path for r in calls(sandbox)] == ["/api/reports/dmarc"]
+    assert "noreply2@reporter.example" in content
+    assert parsed(cache_key("dmarc", key(made[2]))) is first
+
+
+def test_the_parsed_reports_are_bounded(signed_in, sandbox, monkeypatch):
+    from portal.stalwart import reports
+
+    monkeypatch.setattr(reports, "PARSED_ENTRIES", 2)
+    made = many_reports(sandbox, 3)
+    signed_in("admin").get("/reports/dmarc/")
+    kept = [parsed(cache_key("dmarc", key(report))) is not None for report in made]
+    assert sum(kept) == 2

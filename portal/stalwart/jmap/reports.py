@@ -10,7 +10,9 @@ one parser.
 
 A list page is one round trip: `/query` (sorted by expiry, newest first, with a total) and
 `/get` by back-reference; the reports of that answer are kept for the rest of the request, so
-`details()` after `ids()` asks nothing more. As a list brings the reports with it, the
+`details()` after `ids()` asks nothing more, and the last reports parsed stay parsed in the
+process (`reports.parsed`: a report met again is not converted again). As a list brings the
+reports with it, the
 "reports" cache (shared with the REST area, under keys naming the generation and the server:
 `reports.cache_key`) only keeps what `get()` and `details()` fetched by id, and the portal's
 deletions forget their entries. Tenant administrators see only their tenant's reports: the
@@ -29,7 +31,7 @@ from django.utils.translation import gettext
 
 from .. import errors
 from ..report_types import KINDS, IncomingReport, IncomingReportId
-from ..reports import cache_key
+from ..reports import cache_key, forget_parsed, keep_parsed, parsed
 from ..types import Page
 from . import report_shapes as shapes
 from . import wire
@@ -135,7 +137,7 @@ class JmapReports:
         except errors.Forbidden:
             objects = []  # allowed to list, not to read: only the ids are shown
         for item in objects:
-            self._seen[(kind, str(item.get("id")))] = to_report(kind, item)
+            self._seen[(kind, str(item.get("id")))] = self._report(kind, item)
         items = tuple(
             self._seen[(kind, raw)].id if (kind, raw) in self._seen else IncomingReportId(raw, None) for raw in found
         )
@@ -152,7 +154,18 @@ class JmapReports:
             raise _not_found(f"x:{obj}/get")
         report = to_report(kind, item)
         self._seen[(kind, report_id)] = report
+        keep_parsed(_key(kind, report_id), report)
         await _cache().aset(_key(kind, report_id), item, settings.REPORT_CACHE_SECONDS)
+        return report
+
+    @staticmethod
+    def _report(kind: str, item: Mapping[str, Any]) -> IncomingReport:
+        """A report of a list answer: parsed in this process before (reports never change), or now."""
+        key = _key(kind, str(item.get("id")))
+        report = parsed(key)
+        if report is None:
+            report = to_report(kind, item)
+            keep_parsed(key, report)
         return report
 
     async def details(
@@ -164,17 +177,26 @@ class JmapReports:
         obj = _object(kind)
         wanted = [item.raw for item in ids if item.valid_object_id]
         result: dict[str, IncomingReport | None] = {}
-        missing = [raw for raw in wanted if (kind, raw) not in self._seen]
+        missing = []
+        for raw in wanted:
+            if (kind, raw) not in self._seen:
+                report = parsed(_key(kind, raw))
+                if report is None:
+                    missing.append(raw)
+                else:
+                    self._seen[(kind, raw)] = report
         cached = await _cache().aget_many([_key(kind, raw) for raw in missing]) if missing else {}
         fetch = []
         for raw in missing:
             data = cached.get(_key(kind, raw))
             if isinstance(data, dict):
                 try:
-                    self._seen[(kind, raw)] = to_report(kind, data)
-                    continue
+                    self._seen[(kind, raw)] = report = to_report(kind, data)
                 except errors.StalwartBadResponse:
                     pass
+                else:
+                    keep_parsed(_key(kind, raw), report)
+                    continue
             fetch.append(raw)
         if fetch:
             found = await self._client.get(obj, fetch, PROPERTIES)
@@ -182,7 +204,8 @@ class JmapReports:
             for item in found:
                 raw = str(item.get("id"))
                 if raw in fetch:
-                    self._seen[(kind, raw)] = to_report(kind, item)
+                    self._seen[(kind, raw)] = report = to_report(kind, item)
+                    keep_parsed(_key(kind, raw), report)
                     to_cache[_key(kind, raw)] = item
             if to_cache:
                 await _cache().aset_many(to_cache, settings.REPORT_CACHE_SECONDS)
@@ -200,6 +223,7 @@ class JmapReports:
             raise _not_found(f"x:{obj}/set") from None
         finally:
             self._seen.pop((kind, report_id), None)
+            forget_parsed(_key(kind, report_id))
             await _cache().adelete(_key(kind, report_id))
         return report_id in done["destroyed"]
 
@@ -229,6 +253,7 @@ class JmapReports:
             destroyed = [str(raw) for raw in answer.get("destroyed") or []]
             for raw in destroyed:
                 self._seen.pop((kind, raw), None)
+            forget_parsed(*(_key(kind, raw) for raw in destroyed))
             if destroyed:
                 await _cache().adelete_many([_key(kind, raw) for raw in destroyed])
             refused = [item for item in (answer.get("notDestroyed") or {}).values() if isinstance(item, dict)]
