@@ -934,7 +934,7 @@ def add_audit_rows(database: Path, count: int) -> None:
         connection.close()
 
 
-async def measure_export(portal_url: str, pid: int, path: str, cookies: httpx.Cookies) -> dict:
+async def measure_export(portal_url: str, pid: int, path: str, cookies: httpx.Cookies, nothing: dict) -> dict:
     """Download `path` while another person keeps opening pages: the portal's RSS growth
     (sampled every 20 ms) and the slowest of those pages.
 
@@ -942,7 +942,8 @@ async def measure_export(portal_url: str, pid: int, path: str, cookies: httpx.Co
     loop, its shared thread, its database), and the account list, which waits
     for the sandbox too. The budget is on the first: the sandbox answers one request at a
     time, so the account list also waits behind the export's own pages of 500 accounts
-    there, which says more about the sandbox than about the portal (shown beside it)."""
+    there, which says more about the sandbox than about the portal (shown beside it).
+    `nothing`: the query under which `path` exports no row (the warm-up download)."""
     # The audit trail filtered to a day to come: a signed-in page with a database read in
     # the shared thread, cheap however long the trail is.
     probes = {"portal": f"{portal_url}/audit/?since=2999-01-01", "upstream": f"{portal_url}/directory/accounts/?size=50"}
@@ -953,13 +954,15 @@ async def measure_export(portal_url: str, pid: int, path: str, cookies: httpx.Co
         for _ in range(10):  # warm up both, so the baseline has what a first page loads
             for probe in probes.values():
                 await browser.get(probe)
+        empty = await downloader.get(f"{portal_url}{path}", params=nothing)
+        assert empty.text.count("\n") == 1, "the warm-up download must be the header alone"
         # the same page with nothing else running: what it costs by itself on this machine
+        # (just before the export, so the probes' connection is not left idle meanwhile)
         alone = []
         for _ in range(100):
             started = time.perf_counter()
             await browser.get(probes["portal"])
             alone.append(time.perf_counter() - started)
-        await downloader.get(f"{portal_url}{path}", params={"q": "nobody-matches-this"})
         baseline = rss_mb(pid)
         peak = baseline
         done = asyncio.Event()
@@ -1099,8 +1102,11 @@ def main() -> None:
             print(row(result), flush=True)
             add_audit_rows(workdir / "bench.sqlite3", args.export_rows)
             cookies = sign_in(portal_url)
-            for name, path in (("accounts", "/directory/accounts/export.csv"), ("audit", "/audit/export.csv")):
-                exports[name] = asyncio.run(measure_export(portal_url, pid, path, cookies))
+            for name, path, nothing in (
+                ("accounts", "/directory/accounts/export.csv", {"q": "nobody-matches-this"}),
+                ("audit", "/audit/export.csv", {"actor": "nobody-matches-this"}),
+            ):
+                exports[name] = asyncio.run(measure_export(portal_url, pid, path, cookies, nothing))
                 print(f"export {name}: {exports[name]}", flush=True)
                 # A download that broke off would look thrifty: every row must have come.
                 if exports[name]["lines"] - 1 < args.export_rows:
