@@ -62,17 +62,13 @@ class LocMemCache(DjangoLocMemCache):
         return self.close(**kwargs)
 
 
-class FragmentCache(LocMemCache):
-    """Rendered template fragments (`{% cache %}`), kept in this process as they are.
+class AsIsCache(LocMemCache):
+    """Values kept in this process as they are (rendered fragments, parsed reports).
 
-    A fragment is a string that is never changed once rendered, so there is nothing to copy:
-    Django's local-memory cache pickles every value on the way in and unpickles it on the
-    way out, a copy of each fragment on every page. The keys come from
-    `make_template_fragment_key` (a hash), so they need no check for memcached.
+    A value that is never changed once stored has nothing to copy: Django's local-memory
+    cache pickles every value on the way in and unpickles it on the way out, a copy of
+    each on every read.
     """
-
-    def validate_key(self, key):
-        return None
 
     def get(self, key, default=None, version=None):
         key = self.make_key(key, version=version)
@@ -98,7 +94,15 @@ class FragmentCache(LocMemCache):
             return False
 
     def incr(self, key, delta=1, version=None):
-        raise NotImplementedError("Fragments are strings, not counters.")
+        raise NotImplementedError("Values are kept as they are, not counted.")
+
+
+class FragmentCache(AsIsCache):
+    """Rendered template fragments (`{% cache %}`). The keys come from
+    `make_template_fragment_key` (a hash), so they need no check for memcached."""
+
+    def validate_key(self, key):
+        return None
 
 
 #: Redis clients shared by every instance of the backend: Django makes a new cache object

@@ -233,6 +233,14 @@ else:
         "TIMEOUT": REPORT_CACHE_SECONDS,
         "OPTIONS": {"MAX_ENTRIES": REPORT_CACHE_ENTRIES},
     }
+# The last reports parsed, in each process as they are: a warm list page neither unpickles
+# nor parses them again (portal/stalwart/reports.py).
+CACHES["parsed_reports"] = {
+    "BACKEND": "portal.cache.AsIsCache",
+    "LOCATION": "parsed-reports",
+    "TIMEOUT": REPORT_CACHE_SECONDS,
+    "OPTIONS": {"MAX_ENTRIES": 128},
+}
 # Rendered page fragments ({% cache %} in templates/base.html and directory/list.html): the
 # same in every process, so each keeps its own copy instead of asking Redis on every page.
 CACHES["template_fragments"] = {

@@ -15,6 +15,7 @@ every ``traffic_interval`` seconds (0 turns that off); tests add events with :me
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -605,8 +606,6 @@ def _metric_history(sb, rng: random.Random, now: int) -> list[dict]:
 def _hour_written(points: list[dict], ts: int, rng: random.Random, queue: int, step: int | None = None) -> int:
     """Append the points of the write at `ts` (`step` hours before the seeding: the seeded
     week's incidents); returns the queue size it recorded."""
-    import math
-
     local_hour = (ts // 3600) % 24
     activity = 0.25 + 0.75 * max(0.0, math.sin((local_hour - 6) / 24 * 2 * math.pi))
     stamp = rfc3339(ts)

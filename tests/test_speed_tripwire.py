@@ -80,7 +80,7 @@ MIRRORED = {
     ),
     "django.core.cache.backends.locmem.LocMemCache": (
         "01c4afac57e91bd19cd45c1d6868ded8267d6e13f41174e782dd1268e360648e",
-        "portal/cache.py FragmentCache stores values unpickled with this backend's _lock, _cache, "
+        "portal/cache.py AsIsCache stores values unpickled with this backend's _lock, _cache, "
         "_has_expired, _delete and _set: check they still mean the same.",
     ),
     "django.urls.resolvers.URLResolver._reverse_with_prefix": (

@@ -16,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import time
-from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -50,46 +49,72 @@ def cache_key(kind: str, report_id: str, *, generation: str = "rest") -> str:
     return f"portal.report.{_server(settings.STALWART_URL)}.{generation}.{kind}.{report_id}"
 
 
-#: Reports parsed in this process, by cache key, the most recently used last. A list page
-#: seen a moment ago then neither unpickles nor parses its reports again (a big sender's
-#: DMARC report has hundreds of records): 40 % of a warm DMARC list's CPU time. Bounded by
-#: count; an entry lives as long as the cache keeps the raw answer (REPORT_CACHE_SECONDS),
-#: and nothing is kept when that is 0. Like the cache, only ids from the person's own list
-#: are looked up here.
-PARSED_ENTRIES = 128
-_parsed: OrderedDict[str, tuple[float, IncomingReport]] = OrderedDict()
+def _parsed() -> BaseCache:
+    """The last reports parsed, kept in this process as they are ("parsed_reports": bounded,
+    as long as the "reports" cache keeps the raw answers, nothing with REPORT_CACHE_SECONDS=0).
+    A list page seen a moment ago then neither unpickles nor parses its reports again (a big
+    sender's DMARC report has hundreds of records): 40 % of a warm DMARC list's CPU time."""
+    return caches["parsed_reports"]
 
 
 def parsed(key: str) -> IncomingReport | None:
     """The report parsed under `key` in this process, if it is still kept."""
-    entry = _parsed.get(key)
-    if entry is None:
-        return None
-    if entry[0] <= time.monotonic():
-        del _parsed[key]
-        return None
-    _parsed.move_to_end(key)
-    return entry[1]
+    report: IncomingReport | None = _parsed().get(key)
+    return report
 
 
 def keep_parsed(key: str, report: IncomingReport) -> None:
-    if settings.REPORT_CACHE_SECONDS <= 0:
-        return
-    _parsed[key] = (time.monotonic() + settings.REPORT_CACHE_SECONDS, report)
-    _parsed.move_to_end(key)
-    while len(_parsed) > PARSED_ENTRIES:
-        _parsed.popitem(last=False)
-
-
-def forget_parsed(*keys: str) -> None:
-    """Forget the given reports (deleted)."""
-    for key in keys:
-        _parsed.pop(key, None)
+    _parsed().set(key, report, settings.REPORT_CACHE_SECONDS)
 
 
 def clear_parsed() -> None:
     """Forget every parsed report (as clearing the "reports" cache forgets the raw ones)."""
-    _parsed.clear()
+    _parsed().clear()
+
+
+async def recall(
+    keys: dict[str, str], parse: Callable[[str, Any], IncomingReport]
+) -> tuple[dict[str, IncomingReport], list[str]]:
+    """For `keys` (report id -> cache key; ids from the person's own list only): the reports
+    parsed before in this process, else kept raw in the "reports" cache (parsed now by
+    `parse(id, raw)`, and kept parsed), and the ids found in neither, in order."""
+    found: dict[str, IncomingReport] = {}
+    wanted: dict[str, str] = {}
+    for raw, key in keys.items():
+        report = parsed(key)
+        if report is None:
+            wanted[raw] = key
+        else:
+            found[raw] = report
+    cached = await _cache().aget_many(list(wanted.values())) if wanted else {}
+    missing = []
+    for raw, key in wanted.items():
+        data = cached.get(key)
+        if isinstance(data, dict):
+            try:
+                found[raw] = report = parse(raw, data)
+            except errors.StalwartBadResponse:
+                pass
+            else:
+                keep_parsed(key, report)
+                continue
+        missing.append(raw)
+    return found, missing
+
+
+async def remember(entries: dict[str, tuple[Any, IncomingReport]]) -> None:
+    """Reports fresh from Stalwart, by cache key: the raw answer in the "reports" cache, the
+    parsed report in this process."""
+    if entries:
+        _parsed().set_many({key: report for key, (_, report) in entries.items()}, settings.REPORT_CACHE_SECONDS)
+        await _cache().aset_many({key: data for key, (data, _) in entries.items()}, settings.REPORT_CACHE_SECONDS)
+
+
+async def forget(*keys: str) -> None:
+    """Reports the portal deleted: out of the cache and out of this process."""
+    if keys:
+        _parsed().delete_many(keys)
+        await _cache().adelete_many(list(keys))
 
 
 def _check_kind(kind: str) -> None:
@@ -135,29 +160,9 @@ class ReportsApi:
         A report that disappeared in the meantime (404) maps to None.
         """
         _check_kind(kind)
-        result: dict[str, IncomingReport | None] = {}
-        wanted = []
-        for item in ids:
-            if item.valid:
-                report = parsed(cache_key(kind, item.raw))
-                if report is None:
-                    wanted.append(item.raw)
-                else:
-                    result[item.raw] = report
-        cached = await _cache().aget_many([cache_key(kind, raw) for raw in wanted]) if wanted else {}
-        missing = []
-        for raw in wanted:
-            key = cache_key(kind, raw)
-            data = cached.get(key)
-            if data is None:
-                missing.append(raw)
-                continue
-            try:
-                result[raw] = report = IncomingReport.from_api(kind, raw, data)
-            except errors.StalwartBadResponse:
-                missing.append(raw)
-            else:
-                keep_parsed(key, report)
+        keys = {item.raw: cache_key(kind, item.raw) for item in ids if item.valid}
+        found, missing = await recall(keys, functools.partial(IncomingReport.from_api, kind))
+        result: dict[str, IncomingReport | None] = dict(found)
         gate = asyncio.Semaphore(max(1, concurrency))
 
         async def fetch(raw: str) -> tuple[str, Any]:
@@ -177,23 +182,20 @@ class ReportsApi:
                     fresh[raw] = await self._client.request("GET", api_path("reports", kind, raw))
                 except errors.NotFound:
                     fresh[raw] = None
-        to_cache = {}
+        to_keep = {}
         for raw, data in fresh.items():
             if data is None:
                 result[raw] = None
                 continue
             result[raw] = report = IncomingReport.from_api(kind, raw, data)
-            to_cache[cache_key(kind, raw)] = data
-            keep_parsed(cache_key(kind, raw), report)
-        if to_cache:
-            await _cache().aset_many(to_cache, settings.REPORT_CACHE_SECONDS)
+            to_keep[cache_key(kind, raw)] = (data, report)
+        await remember(to_keep)
         return {item.raw: result.get(item.raw) for item in ids}
 
     async def delete(self, kind: str, report_id: str) -> bool:
         _check_kind(kind)
         data = await self._client.request("DELETE", api_path("reports", kind, report_id))
-        forget_parsed(cache_key(kind, report_id))
-        await _cache().adelete(cache_key(kind, report_id))
+        await forget(cache_key(kind, report_id))
         return data is True
 
     async def delete_matching(self, kind: str, *, text: str = "") -> bool:

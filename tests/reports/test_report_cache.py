@@ -100,10 +100,11 @@ def test_a_warm_list_page_parses_nothing_again(signed_in, sandbox):
     assert parsed(cache_key("dmarc", key(made[2]))) is first
 
 
-def test_the_parsed_reports_are_bounded(signed_in, sandbox, monkeypatch):
-    from portal.stalwart import reports
-
-    monkeypatch.setattr(reports, "PARSED_ENTRIES", 2)
+def test_the_parsed_reports_are_bounded(signed_in, sandbox, settings):
+    assert caches["parsed_reports"]._max_entries == 128
+    # two at most, the oldest dropped first when a third comes
+    bounded = {"MAX_ENTRIES": 2, "CULL_FREQUENCY": 2}
+    settings.CACHES = {**settings.CACHES, "parsed_reports": {**settings.CACHES["parsed_reports"], "OPTIONS": bounded}}
     made = many_reports(sandbox, 3)
     signed_in("admin").get("/reports/dmarc/")
     kept = [parsed(cache_key("dmarc", key(report))) is not None for report in made]

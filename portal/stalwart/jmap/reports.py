@@ -24,14 +24,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.base import BaseCache
 from django.utils.translation import gettext
 
 from .. import errors
 from ..report_types import KINDS, IncomingReport, IncomingReportId
-from ..reports import cache_key, forget_parsed, keep_parsed, parsed
+from ..reports import cache_key, forget, keep_parsed, parsed, recall, remember
 from ..types import Page
 from . import report_shapes as shapes
 from . import wire
@@ -41,10 +38,6 @@ GENERATION = "jmap"
 OBJECTS = {"dmarc": "DmarcExternalReport", "tls": "TlsExternalReport", "arf": "ArfExternalReport"}
 #: Properties of a report object the portal reads (`memberTenantId` is not shown).
 PROPERTIES = ("id", "expiresAt", "receivedAt", "from", "to", "subject", "report")
-
-
-def _cache() -> BaseCache:
-    return caches["reports"]
 
 
 def _object(kind: str) -> str:
@@ -154,8 +147,7 @@ class JmapReports:
             raise _not_found(f"x:{obj}/get")
         report = to_report(kind, item)
         self._seen[(kind, report_id)] = report
-        keep_parsed(_key(kind, report_id), report)
-        await _cache().aset(_key(kind, report_id), item, settings.REPORT_CACHE_SECONDS)
+        await remember({_key(kind, report_id): (item, report)})
         return report
 
     @staticmethod
@@ -177,38 +169,18 @@ class JmapReports:
         obj = _object(kind)
         wanted = [item.raw for item in ids if item.valid_object_id]
         result: dict[str, IncomingReport | None] = {}
-        missing = []
-        for raw in wanted:
-            if (kind, raw) not in self._seen:
-                report = parsed(_key(kind, raw))
-                if report is None:
-                    missing.append(raw)
-                else:
-                    self._seen[(kind, raw)] = report
-        cached = await _cache().aget_many([_key(kind, raw) for raw in missing]) if missing else {}
-        fetch = []
-        for raw in missing:
-            data = cached.get(_key(kind, raw))
-            if isinstance(data, dict):
-                try:
-                    self._seen[(kind, raw)] = report = to_report(kind, data)
-                except errors.StalwartBadResponse:
-                    pass
-                else:
-                    keep_parsed(_key(kind, raw), report)
-                    continue
-            fetch.append(raw)
+        keys = {raw: _key(kind, raw) for raw in wanted if (kind, raw) not in self._seen}
+        found, fetch = await recall(keys, lambda _raw, data: to_report(kind, data))
+        self._seen.update(((kind, raw), report) for raw, report in found.items())
         if fetch:
-            found = await self._client.get(obj, fetch, PROPERTIES)
-            to_cache = {}
-            for item in found:
+            items = await self._client.get(obj, fetch, PROPERTIES)
+            to_keep = {}
+            for item in items:
                 raw = str(item.get("id"))
                 if raw in fetch:
                     self._seen[(kind, raw)] = report = to_report(kind, item)
-                    keep_parsed(_key(kind, raw), report)
-                    to_cache[_key(kind, raw)] = item
-            if to_cache:
-                await _cache().aset_many(to_cache, settings.REPORT_CACHE_SECONDS)
+                    to_keep[_key(kind, raw)] = (item, report)
+            await remember(to_keep)
         for raw in wanted:
             result[raw] = self._seen.get((kind, raw))
         return {item.raw: result.get(item.raw) for item in ids}
@@ -223,8 +195,7 @@ class JmapReports:
             raise _not_found(f"x:{obj}/set") from None
         finally:
             self._seen.pop((kind, report_id), None)
-            forget_parsed(_key(kind, report_id))
-            await _cache().adelete(_key(kind, report_id))
+            await forget(_key(kind, report_id))
         return report_id in done["destroyed"]
 
     async def delete_matching(self, kind: str, *, text: str = "") -> bool:
@@ -253,9 +224,7 @@ class JmapReports:
             destroyed = [str(raw) for raw in answer.get("destroyed") or []]
             for raw in destroyed:
                 self._seen.pop((kind, raw), None)
-            forget_parsed(*(_key(kind, raw) for raw in destroyed))
-            if destroyed:
-                await _cache().adelete_many([_key(kind, raw) for raw in destroyed])
+            await forget(*(_key(kind, raw) for raw in destroyed))
             refused = [item for item in (answer.get("notDestroyed") or {}).values() if isinstance(item, dict)]
             if refused and not destroyed:
                 raise set_error(refused[0], operation=f"x:{obj}/set")
