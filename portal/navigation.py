@@ -148,6 +148,11 @@ def _visible(user: PortalUser) -> tuple[tuple[int, int], ...]:
     )
 
 
+def menu_key(user: PortalUser) -> tuple[tuple[int, int], ...]:
+    """What decides `user`'s side menu (two people with the same key see the same menu)."""
+    return _visible(user)
+
+
 def _offered(user: PortalUser, item: NavItem) -> bool:
     """The server has this page (each generation lacks some: `capabilities.unavailable`)."""
     return not unavailable(user.capabilities, item.url_name or "", dict(item.url_kwargs))

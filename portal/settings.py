@@ -248,6 +248,14 @@ CACHES["template_fragments"] = {
     "LOCATION": "template-fragments",
     "OPTIONS": {"MAX_ENTRIES": 5000},
 }
+# Whole list pages around their rows (portal/skeleton.py), one per person, address and
+# language: a page is some 10-20 kB, so at most 500 of them (about 10 MB) per process.
+CACHES["page_skeletons"] = {
+    "BACKEND": "portal.cache.FragmentCache",
+    "LOCATION": "page-skeletons",
+    "TIMEOUT": 3600,
+    "OPTIONS": {"MAX_ENTRIES": 500},
+}
 
 # Sessions hold OAuth tokens (sealed, see portal/auth/vault.py): server-side
 # only, never the signed-cookie backend.

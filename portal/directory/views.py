@@ -36,6 +36,7 @@ from portal.permissions import (
     principal_permission,
 )
 from portal.request import PortalRequest
+from portal.skeleton import render_around
 from portal.stalwart import errors
 from portal.stalwart.changes_types import NewPrincipal, PasswordReset
 from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password_async
@@ -127,7 +128,9 @@ async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
         and request.portal_user.has("individual-create", "individual-update", "individual-get"),
     }
     template = "directory/list.html#results" if request.htmx else "directory/list.html"
-    return render(request, template, context)
+    rows = context.pop("rows")
+    vary = (context["paging"], can_get, can_delete, context["can_create"], context["can_import"], fold_email)
+    return render_around(request, template, context, rows=rows, vary=vary)
 
 
 # --- detail -------------------------------------------------------------------
