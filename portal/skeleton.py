@@ -49,15 +49,18 @@ def render_around(
     *,
     rows: SafeString,
     vary: tuple[Hashable, ...],
+    rows_name: str = "rows",
 ) -> HttpResponse:
-    """`render(request, template, {**context, "rows": rows})`, from kept pieces when it can.
+    """`render(request, template, {**context, rows_name: rows})`, from kept pieces when it can.
 
     `vary` must hold every value of `context` the template shows that the path and the
     person do not already decide: the paging (query, page, size, order, total), flags from
-    permissions. The query string is not in the key: the view's own reading of it is."""
+    permissions. The query string is not in the key: the view's own reading of it is.
+    Whatever else of the context the template tests for being empty must be empty exactly
+    when `rows` is (the key says only whether there are rows)."""
     user = getattr(request, "portal_user", None)
     if settings.DEBUG or user is None or get_messages(request):
-        return render(request, template, {**context, "rows": rows})
+        return render(request, template, {**context, rows_name: rows})
     key = (
         template,
         get_language(),
@@ -76,7 +79,7 @@ def render_around(
     store = caches["page_skeletons"]
     pieces: tuple[str, ...] | None = store.get(name)
     if pieces is None:
-        marked = {**context, "rows": SafeString(ROWS) if rows else rows, "csrf_token": TOKEN}
+        marked = {**context, rows_name: SafeString(ROWS) if rows else rows, "csrf_token": TOKEN}
         pieces = tuple(_HOLES.split(render(request, template, marked).content.decode()))
         store.set(name, pieces)
     token = get_token(request) if TOKEN in pieces else ""

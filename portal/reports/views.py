@@ -18,6 +18,7 @@ from portal.access import require
 from portal.paging import Paging
 from portal.permissions import needs
 from portal.request import PortalRequest
+from portal.skeleton import render_around
 from portal.stalwart import errors
 from portal.stalwart.report_types import IncomingReportId
 
@@ -146,7 +147,6 @@ async def report_list(request: PortalRequest, kind: str) -> HttpResponse:
         "text": KIND_TEXT[kind],
         "kinds": KIND_TEXT,
         "rows": rows,
-        "row_html": render_rows(kind, rows, can_get=can_get, can_delete=can_delete),
         "page": page,
         "paging": paging.with_total(page.total),
         "can_get": can_get,
@@ -154,7 +154,9 @@ async def report_list(request: PortalRequest, kind: str) -> HttpResponse:
         "word_search": user.capabilities.report_search_words,
     }
     template = "reports/list.html#results" if request.htmx else "reports/list.html"
-    return render(request, template, context)
+    row_html = render_rows(kind, rows, can_get=can_get, can_delete=can_delete)  # a <tr> per report
+    vary = (context["paging"], can_get, can_delete, context["word_search"])
+    return render_around(request, template, context, rows=row_html, rows_name="row_html", vary=vary)
 
 
 @require_GET

@@ -199,6 +199,36 @@ def test_list_fetches_ids_then_details_and_caches(signed_in, sandbox, reports):
     assert [r.path for r in calls(sandbox)] == ["/api/reports/dmarc"]  # details came from the cache
 
 
+def test_a_list_opened_again_is_filled_in_from_the_kept_page(signed_in, generation, reports):
+    """The list around its rows is rendered once per person, address and total (portal/skeleton.py)."""
+    from django.core.cache import caches
+
+    from tests.directory import test_list_skeleton as kept
+
+    caches["page_skeletons"].clear()
+    client = signed_in("admin")
+    first, second = client.get("/reports/dmarc/"), client.get("/reports/dmarc/")
+    assert first.templates and second.templates == []
+    before, after = first.content.decode(), second.content.decode()
+    assert kept.shell(after) == kept.shell(before) and kept.rows(after) == kept.rows(before)
+    assert "evil@attacker.example" in kept.rows(after)
+    assert kept.tokens(after) and kept.tokens(after).isdisjoint(kept.tokens(before))
+
+    # A deletion is told once, on a page rendered in full; the list then has a report fewer.
+    deleted = client.post(f"/reports/dmarc/{rid(generation, reports['hostile'])}/delete")
+    assert deleted.status_code == 302
+    told = client.get("/reports/dmarc/")
+    assert told.templates and "The DMARC report was deleted." in told.content.decode()
+    assert "evil@attacker.example" not in told.content.decode()
+    again, kept_again = client.get("/reports/dmarc/"), client.get("/reports/dmarc/")
+    assert again.templates and kept_again.templates == []  # another total, so rendered once more
+    assert "The DMARC report was deleted." not in kept_again.content.decode()
+    assert kept.shell(kept_again.content.decode()) != kept.shell(before)
+    # The results alone (HTMX) are a page of their own.
+    partial = client.get("/reports/dmarc/", headers={"HX-Request": "true"})
+    assert partial.templates and partial.content.decode().lstrip().startswith('<div id="results"')
+
+
 def test_search_filters_by_text(signed_in, generation, reports):
     sandbox = generation.sandbox
     client = signed_in("admin")
