@@ -249,7 +249,7 @@ CACHES["template_fragments"] = {
     "OPTIONS": {"MAX_ENTRIES": 5000},
 }
 # Whole list pages around their rows (portal/skeleton.py), one per person, address and
-# language: a page is some 10-20 kB, so at most 500 of them (about 10 MB) per process.
+# language: a page is some 8 kB without its rows, so at most 500 of them (about 4 MB) per process.
 CACHES["page_skeletons"] = {
     "BACKEND": "portal.cache.FragmentCache",
     "LOCATION": "page-skeletons",
