@@ -227,6 +227,11 @@ def test_bulk_delete_confirms_then_reports(signed_in, sandbox):
     content = done.content.decode()
     assert "Deleted 2 of 3 groups" in content and "ghost-group" in content
     assert sandbox.get("sales") is None and sandbox.get("support") is None
+    # One is one group, not "1 groups".
+    one = client.post(url, {"names": ["engineering"]}).content.decode()
+    assert "Delete 1 group?" in one and "Delete 1 group</button>" in one
+    done = client.post(url, {"names": ["engineering"], "confirmed": "yes"}).content.decode()
+    assert "Deleted 1 of 1 group" in done and "1 groups" not in done
 
 
 def test_delete_matching_previews_and_needs_the_count(signed_in, sandbox):
@@ -241,6 +246,8 @@ def test_delete_matching_previews_and_needs_the_count(signed_in, sandbox):
     wrong = client.post(url, {"q": "sales", "count": total + 1})
     assert wrong.status_code == 422 and f"Type {total} to confirm" in wrong.content.decode()
     assert not [r for r in sandbox.requests if r.method == "DELETE"]
+    one = client.get(url, {"q": persona("user").name}).content.decode()
+    assert f"Delete 1 account matching “<bdi>{persona('user').name}</bdi>”?" in one and "1 accounts" not in one
     done = client.post(url, {"q": "sales", "count": total})
     assert done.status_code == 302
     [request] = [r for r in sandbox.requests if r.method == "DELETE"]
