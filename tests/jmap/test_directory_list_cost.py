@@ -109,3 +109,50 @@ def test_a_search_shows_the_same_names_and_addresses(sandbox):
     full, _ = listed(())
     pick = ("name", "description", "emails", "tenant")
     assert [[getattr(p, k) for k in pick] for p in narrow.items] == [[getattr(p, k) for k in pick] for p in full.items]
+
+
+def test_an_account_is_mapped_field_by_field():
+    """The list builds principals by position (`build_principal`): each value in its own field,
+    and the result is the one `Principal(...)` makes."""
+    import dataclasses
+
+    from portal.stalwart.jmap.principals import SPECS, Names, to_principal
+    from portal.stalwart.types import Principal
+
+    names = Names(domains={"d1": "example.org"}, groups={"g1": "sales"}, roles={}, tenants={"t1": "acme"})
+    names.lists, names.recipients = {"l1": "all@example.org"}, {"l1": frozenset({"jane@example.org"})}
+    item = {
+        "id": id_text(42),
+        "@type": "User",
+        "emailAddress": "jane@example.org",
+        "aliases": {"0": {"name": "j", "domainId": "d1"}},
+        "description": "Jane",
+        "quotas": {"maxDiskQuota": 5000},
+        "usedDiskQuota": 1200,
+        "memberGroupIds": {"g1": True},
+        "memberTenantId": "t1",
+        "roles": {"@type": "User"},
+        "permissions": {"@type": "Merge", "enabledPermissions": {"sysLogGet": True}, "disabledPermissions": {}},
+        "credentials": {"0": {"@type": "Password"}},
+    }
+    mapped = to_principal(SPECS["individual"], item, names)
+    made = Principal(**{field.name: getattr(mapped, field.name) for field in dataclasses.fields(Principal)})
+    assert mapped == made and hash(mapped) == hash(made)
+    assert (mapped.id, mapped.type, mapped.name, mapped.description) == (42, "individual", "jane@example.org", "Jane")
+    assert mapped.emails == ("jane@example.org", "j@example.org")
+    assert (mapped.quota, mapped.used_quota, mapped.quota_limits) == (5000, 1200, ())
+    assert (mapped.member_of, mapped.lists, mapped.roles, mapped.tenant) == (
+        ("sales",),
+        ("all@example.org",),
+        ("user",),
+        "acme",
+    )
+    assert "logs-view" in mapped.enabled_permissions and mapped.disabled_permissions == ()
+    assert (mapped.members, mapped.member_count, mapped.picture, mapped.urls, mapped.external_members) == (
+        (),
+        None,
+        "",
+        (),
+        (),
+    )
+    assert mapped.secrets.has_password and not mapped.secrets.otp_enabled

@@ -93,7 +93,7 @@ def test_a_parsed_principal_is_the_one_the_class_makes():
     assert (parsed.name, parsed.member_of, parsed.tenant, parsed.member_count) == ("jane", ("sales",), "acme", 3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         parsed.name = "someone else"  # type: ignore[misc]
-    from portal.stalwart.types import _new_principal
+    from portal.stalwart.types import build_principal
 
     with pytest.raises(ValueError):  # every field must be given, in order
-        _new_principal(1, "individual", "short")
+        build_principal(1, "individual", "short")

@@ -34,7 +34,7 @@ from django.utils.translation import gettext
 
 from .. import errors
 from ..changes_types import ListChange, NewPrincipal, PrincipalChange, Quota
-from ..types import NO_SECRETS, Page, Principal, SecretsSummary
+from ..types import NO_SECRETS, Page, Principal, SecretsSummary, build_principal
 from . import permissions
 from .account import account_credentials
 from .client import Call, JmapClient, Results, patch, pointer, ref, set_error
@@ -257,21 +257,27 @@ def _account(item: Mapping[str, Any], names: Names) -> Principal:
     enabled, disabled = _granted(perms) if isinstance(perms, dict) else ((), ())
     quotas = get("quotas")
     groups = get("memberGroupIds")
-    return Principal(
-        id=id_number(get("id")),
-        type="group" if get("@type") == "Group" else "individual",
-        name=address,
-        description=str(get("description") or ""),
-        emails=emails,
-        quota=_int(quotas.get("maxDiskQuota")) if isinstance(quotas, dict) else 0,
-        used_quota=_int(get("usedDiskQuota")),
-        member_of=tuple(names.groups.get(gid, gid) for gid in _keys(groups)) if groups else (),
-        lists=names.lists_of(emails) if names.recipients else (),
-        roles=_role_names(_obj(get("roles")), tenant_id, names),
-        enabled_permissions=enabled,
-        disabled_permissions=disabled,
-        tenant=names.tenants.get(str(tenant_id), "") if tenant_id else "",
-        secrets=_account_secrets(get("credentials")),
+    return build_principal(  # every field, in the class's order
+        id_number(get("id")),
+        "group" if get("@type") == "Group" else "individual",
+        address,  # name
+        str(get("description") or ""),
+        emails,
+        _int(quotas.get("maxDiskQuota")) if isinstance(quotas, dict) else 0,  # quota
+        (),  # quota_limits
+        _int(get("usedDiskQuota")),
+        tuple(names.groups.get(gid, gid) for gid in _keys(groups)) if groups else (),  # member_of
+        (),  # members
+        None,  # member_count
+        names.lists_of(emails) if names.recipients else (),  # lists
+        _role_names(_obj(get("roles")), tenant_id, names),
+        enabled,
+        disabled,
+        names.tenants.get(str(tenant_id), "") if tenant_id else "",  # tenant
+        "",  # picture
+        (),  # urls
+        (),  # external_members
+        _account_secrets(get("credentials")),
     )
 
 
