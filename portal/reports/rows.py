@@ -5,6 +5,7 @@ templates/reports/list.html."""
 from __future__ import annotations
 
 import functools
+import weakref
 
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -17,6 +18,8 @@ from portal.templatetags.portal import when
 # Feedback types shown as a danger badge.
 _ALARMING = frozenset({"Abuse", "Fraud", "Virus"})
 _PLACEHOLDER = "__report__"
+#: Rows kept per renderer.
+SEEN_ROWS = 1000
 
 
 def _failures(count: int) -> str:
@@ -38,6 +41,12 @@ class ReportRows:
         self.unknown_sender = _("Unknown sender")
         self.unknown = _("Unknown")
         self.delete = e(_("Delete"))
+        # The row of a report seen before, by its id, with a weak reference to the parsed
+        # report it was made from: reports do not change, and a parsed one stays the same
+        # object while the process keeps it (portal/stalwart/reports.py), so the same object
+        # means the same row, and a row never keeps a report alive. Failure reports' rows are
+        # not kept: they say how long ago the report arrived.
+        self.seen: dict[str, tuple[weakref.ref[IncomingReport] | None, str]] | None = {} if kind != "arf" else None
         self.delete_report = _("Delete report %(id)s")
         self.empty = f'<td colspan="{5 if kind == "dmarc" else 4}" class="muted">—</td>'
         self.labels = {
@@ -59,6 +68,20 @@ class ReportRows:
 
     def __call__(self, row: tuple[IncomingReportId, IncomingReport | None]) -> str:
         report_id, item = row
+        if self.seen is None:
+            return self._row(report_id, item)
+        kept = self.seen.get(report_id.raw)
+        if kept is not None:
+            made_from, html = kept  # None: the row of a report Stalwart no longer had
+            if made_from is None if item is None else made_from is not None and made_from() is item:
+                return html
+        if len(self.seen) >= SEEN_ROWS:
+            self.seen.clear()
+        html = self._row(report_id, item)
+        self.seen[report_id.raw] = (None if item is None else weakref.ref(item), html)
+        return html
+
+    def _row(self, report_id: IncomingReportId, item: IncomingReport | None) -> str:
         if item is None:
             head = f'<span class="cell-title"><code>{clip(report_id.raw)}</code></span>{self.gone}'
             cells = self.empty

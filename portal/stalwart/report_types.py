@@ -429,7 +429,7 @@ class IncomingReportId:
         return 0 < len(self.raw) <= 13 and all(ch in OBJECT_ID_ALPHABET for ch in self.raw)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)  # rows are kept by weak reference (reports/rows.py)
 class IncomingReport:
     kind: str
     id: IncomingReportId

@@ -127,3 +127,56 @@ def test_an_id_stalwart_could_not_have_made_gets_no_link(raw):
     parsed, text = parse(row)
     assert hrefs(parsed) == [] and cells(parsed) == 6
     assert raw in text and "<script" not in row
+
+
+def test_a_report_seen_before_gives_its_kept_row_while_the_same_report_is_at_hand(monkeypatch):
+    """Rows are kept by report id and the parsed report they show (by weak reference): the same
+    object gives the same row without writing it again; a report parsed anew is written anew;
+    the kept row does not keep the report alive; failure reports' rows (how long ago) never are."""
+    import gc
+
+    from portal.reports.rows import ReportRows
+
+    written = []
+    original = ReportRows._row
+
+    def counting(self, report_id, report):
+        written.append(report_id.raw)
+        return original(self, report_id, report)
+
+    monkeypatch.setattr(ReportRows, "_row", counting)
+    first = item("dmarc", dmarc("First Org"))
+    html = render_rows("dmarc", [first], can_get=True, can_delete=True)
+    assert render_rows("dmarc", [first], can_get=True, can_delete=True) == html
+    assert written == [RAW]
+
+    again = item("dmarc", dmarc("Second Org"))  # the same id, parsed anew (another object)
+    changed = render_rows("dmarc", [again], can_get=True, can_delete=True)
+    assert written == [RAW, RAW] and "Second Org" in changed and "First Org" not in changed
+
+    gone = (IncomingReportId.parse(RAW), None)  # Stalwart no longer has it: the id alone
+    render_rows("dmarc", [gone], can_get=True, can_delete=True)
+    render_rows("dmarc", [gone], can_get=True, can_delete=True)
+    assert written == [RAW, RAW, RAW]
+
+    import weakref
+
+    report = item("tls", tls(["example.org"]))
+    render_rows("tls", [report], can_get=True, can_delete=False)
+    watch = weakref.ref(report[1])
+    del report
+    gc.collect()
+    assert watch() is None  # the kept row did not keep it
+
+    failure = item("arf", arf())
+    render_rows("arf", [failure], can_get=True, can_delete=True)
+    render_rows("arf", [failure], can_get=True, can_delete=True)
+    assert written.count(RAW) == 6
+
+    # A row whose report is gone from memory is not taken for the row of a report Stalwart lost.
+    dead = item("dmarc", dmarc("Dead Org"))
+    render_rows("dmarc", [dead], can_get=True, can_delete=True)
+    del dead
+    gc.collect()
+    shown = render_rows("dmarc", [gone], can_get=True, can_delete=True)
+    assert "No longer available" in shown and "Dead Org" not in shown
