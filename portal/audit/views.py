@@ -12,8 +12,9 @@ from django.core.paginator import Paginator
 from django.db import close_old_connections
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -21,6 +22,7 @@ from portal.access import require
 from portal.models import AuditEntry
 from portal.permissions import SIGNED_IN, PortalUser
 from portal.request import PortalRequest
+from portal.skeleton import render_around
 
 PAGE_SIZE = 50
 
@@ -79,18 +81,16 @@ async def audit_list(request: PortalRequest) -> HttpResponse:
         page = Paginator(entries, PAGE_SIZE).get_page(number)
         return page, list(page.object_list)
 
-    page, rows = await sync_to_async(page_of)(request.GET.get("page"))
+    page, entries = await sync_to_async(page_of)(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {
-        "form": form,
-        "page": page,
-        "entries": rows,
-        "query": query.urlencode(),
-        "sees_all": request.portal_user.has("logs-view"),
-    }
+    sees_all = request.portal_user.has("logs-view")
+    context = {"form": form, "page": page, "query": query.urlencode(), "sees_all": sees_all}
     template = "audit/list.html#results" if request.htmx else "audit/list.html"
-    return render(request, template, context)
+    rows = render_to_string("audit/list.html#rows", {"entries": entries}) if entries else SafeString()
+    # The filters and the pager are written from the whole query string ({% querystring %}).
+    vary = (tuple(sorted(request.GET.lists())), page.number, page.paginator.count, sees_all)
+    return render_around(request, template, context, rows=rows, vary=vary)
 
 
 class _Echo:

@@ -86,6 +86,39 @@ def test_visibility(signed_in, client, sandbox):
     assert "someone.else" in content and "daisy.duck" in content
 
 
+def test_the_trail_is_filled_in_around_its_rows(signed_in, sandbox):
+    """The page around the entries is kept per person, filters and count (portal/skeleton.py);
+    the entries themselves are written on every view."""
+    from django.core.cache import caches
+
+    from tests.directory import test_list_skeleton as kept
+
+    caches["page_skeletons"].clear()
+    client = signed_in("admin")
+    first, second = client.get("/audit/"), client.get("/audit/")
+    assert len(first.templates) > 1 and [template.name for template in second.templates] == ["rows"]
+    before, after = first.content.decode(), second.content.decode()
+    assert kept.shell(after) == kept.shell(before) and "portal.sign-in" in kept.rows(after)
+
+    # One entry more: another count, so the page is written again, the entry among the rows.
+    AuditEntry.objects.create(
+        actor="robin.hood", action="principal.update", target="sales", method="PATCH", path="/x", outcome="success"
+    )
+    third = client.get("/audit/")
+    assert len(third.templates) > 1 and "robin.hood" in kept.rows(third.content.decode())
+    assert "robin.hood" in kept.rows(client.get("/audit/").content.decode())
+
+    # The filters as typed, a wrong date told next to its field, kept or not.
+    for _ in range(2):
+        page = client.get("/audit/", {"actor": "robin", "since": "not-a-date"}).content.decode()
+        assert 'value="robin"' in page and 'value="not-a-date"' in page and "Enter a valid date." in page
+    filtered = client.get("/audit/", {"actor": "robin"}).content.decode()
+    assert "robin.hood" in filtered and "portal.sign-in" not in kept.rows(filtered)
+    # Nothing matches: the empty state, not an empty table.
+    none = client.get("/audit/", {"actor": "nobody-at-all"}).content.decode()
+    assert "Nothing recorded for these filters" in none and "<tbody>" not in none
+
+
 @pytest.mark.django_db(transaction=True)  # the export reads through a connection of its own
 def test_filters_and_csv(signed_in, sandbox):
     client = signed_in("admin")
