@@ -131,18 +131,20 @@ def _database(db):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Throttle counters and cached reports must not leak from one test into the next."""
+    """Throttle counters, cached reports and kept pages must not leak from one test into the next."""
     from django.core.cache import cache, caches
 
     from portal.stalwart.reports import clear_parsed
 
-    cache.clear()
-    caches["reports"].clear()
-    clear_parsed()
+    def clear() -> None:
+        cache.clear()
+        caches["reports"].clear()
+        caches["page_skeletons"].clear()
+        clear_parsed()
+
+    clear()
     yield
-    cache.clear()
-    caches["reports"].clear()
-    clear_parsed()
+    clear()
 
 
 def sign_in(client, who: str | Persona, *, next_url: str = "") -> object:

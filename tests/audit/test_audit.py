@@ -89,11 +89,8 @@ def test_visibility(signed_in, client, sandbox):
 def test_the_trail_is_filled_in_around_its_rows(signed_in, sandbox):
     """The page around the entries is kept per person, filters and count (portal/skeleton.py);
     the entries themselves are written on every view."""
-    from django.core.cache import caches
-
     from tests.directory import test_list_skeleton as kept
 
-    caches["page_skeletons"].clear()
     client = signed_in("admin")
     first, second = client.get("/audit/"), client.get("/audit/")
     assert len(first.templates) > 1 and [template.name for template in second.templates] == ["rows"]

@@ -17,10 +17,7 @@ TOKEN = re.compile(r'(name="csrfmiddlewaretoken" value="|"X-CSRFToken": ")([^"]+
 
 @pytest.fixture
 def skeletons():
-    store = caches["page_skeletons"]
-    store.clear()
-    yield store
-    store.clear()
+    return caches["page_skeletons"]  # emptied before each test (tests/conftest.py)
 
 
 def strict_client(who: str) -> Client:
