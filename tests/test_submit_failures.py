@@ -140,7 +140,7 @@ def bulk_delete(client, sandbox) -> Submit:
 def delete_matching(client, sandbox) -> Submit:
     url = reverse("directory:delete-matching", kwargs={"kind": "accounts"})
     page = client.get(url, {"q": "theo"}).content.decode()
-    total = re.search(r"Delete (\d+) accounts", page).group(1)
+    total = re.search(r"Delete (\d+) accounts? matching", page).group(1)
     return Submit(
         url,
         {"q": "theo", "count": total},
