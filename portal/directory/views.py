@@ -107,19 +107,19 @@ async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
     can_get = _can(request, spec, "get")
     can_delete = _can(request, spec, "delete")
     fold_email = request.portal_user.capabilities.names_are_addresses
+    rows = render_rows(
+        spec,
+        page.items,
+        linked=can_get,
+        selectable=can_delete,
+        email_label=_("Address") if spec.type == "list" else _("E-mail"),
+        count_label=COUNT_LABELS.get(spec.type, ""),
+        fold_email=fold_email,
+    )
     context = {
         "kind": spec,
         "page": page,
         "fold_email": fold_email,
-        "rows": render_rows(
-            spec,
-            page.items,
-            linked=can_get,
-            selectable=can_delete,
-            email_label=_("Address") if spec.type == "list" else _("E-mail"),
-            count_label=COUNT_LABELS.get(spec.type, ""),
-            fold_email=fold_email,
-        ),
         "paging": paging.with_total(page.total),
         "can_get": can_get,
         "can_create": _can(request, spec, "create"),
@@ -128,7 +128,6 @@ async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
         and request.portal_user.has("individual-create", "individual-update", "individual-get"),
     }
     template = "directory/list.html#results" if request.htmx else "directory/list.html"
-    rows = context.pop("rows")
     vary = (context["paging"], can_get, can_delete, context["can_create"], context["can_import"], fold_email)
     return render_around(request, template, context, rows=rows, vary=vary)
 

@@ -47,12 +47,13 @@ def describe(generation, name: str, description: str) -> None:
     auth = (admin.name, admin.password)
     if generation.jmap:
         from sandbox.jmap import ids
+        from tests.jmap import test_api_keys as jmap_api
 
         account = ids.encode(generation.sandbox.emails[f"{name}@example.org"])
-        calls = [["x:Account/set", {"update": {account: {"description": description}}}, "0"]]
-        using = ["urn:ietf:params:jmap:core", "urn:stalwart:jmap"]
-        response = httpx.post(f"{settings.STALWART_URL}/jmap/", json={"using": using, "methodCalls": calls}, auth=auth)
-        assert "updated" in response.json()["methodResponses"][0][1], response.text
+        (answer,) = jmap_api.jmap(
+            [["x:Account/set", {"update": {account: {"description": description}}}, "0"]], auth=auth
+        )
+        assert "updated" in answer[1], answer
     else:
         operation = [{"action": "set", "field": "description", "value": description}]
         response = httpx.patch(f"{settings.STALWART_URL}/api/principal/{name}", json=operation, auth=auth)
