@@ -219,7 +219,7 @@ def do_get(sb, caller, kind, args) -> dict:
                 chosen.append(records[number])
     items = []
     for rec in chosen:
-        obj = kind.full_view(sb, caller, rec)
+        obj = kind.full_view(sb, caller, rec, props)
         if props is not None:
             obj = {k: v for k, v in obj.items() if k in props or k == "@type" and "@type" in props}
         obj = {"id": ids.encode(rec.id), **obj}

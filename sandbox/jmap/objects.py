@@ -106,6 +106,8 @@ class Kind:
     custom_query = None
     #: a ``create`` on this singleton acts as an update (settings singletons)
     create_updates_singleton = False
+    #: properties worked out on reading (``compute``), only when a ``/get`` asks for them
+    computed: tuple[str, ...] = ()
 
     def singleton_saved(self, sb, caller) -> bool:
         """A singleton that was saved is listed by ``/get`` with ``ids: null``."""
@@ -136,8 +138,14 @@ class Kind:
     def view(self, sb, caller, p) -> dict:
         raise NotImplementedError
 
-    def full_view(self, sb, caller, p) -> dict:
+    def compute(self, sb, p, prop: str, obj: dict):
+        raise NotImplementedError
+
+    def full_view(self, sb, caller, p, properties=None) -> dict:
         obj = self.view(sb, caller, p)
+        for prop in self.computed:
+            if properties is None or prop in properties:
+                obj[prop] = self.compute(sb, p, prop, obj)
         if self.tenant_scoped:
             if caller.tenant_id is not None:
                 obj.pop("memberTenantId", None)
@@ -663,8 +671,12 @@ class DomainKind(Kind):
                "logo": p.picture, "memberTenantId": jid(p.tenant) if p.tenant is not None else None}
         for key, default in self._defaults.items():
             obj[key] = extra.get(key, default)
-        obj["dnsZoneFile"] = self.zone(sb, p, obj)
         return obj
+
+    computed = ("dnsZoneFile",)
+
+    def compute(self, sb, p, prop: str, obj: dict) -> str:
+        return self.zone(sb, p, obj)
 
     def zone(self, sb, p, obj) -> str:
         from ..dkim import parse_algorithm, public_key

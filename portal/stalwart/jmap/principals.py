@@ -15,7 +15,8 @@ The portal's principal types map to objects (v0.16 objects.md, rest-to-jmap.md):
 Resources, locations, "other" principals and API keys as principals do not exist on 0.16
 (API keys are credentials of one's own account). Results are the same `Principal` and `Page`
 values the REST area returns; a list page is one request (query and get by back-reference,
-with the domains, groups, roles and tenants its rows name fetched alongside).
+with the domains, groups, roles and tenants its rows name fetched alongside), and one more on
+a server with more of those than one `/get` returns (`Names.partial`).
 """
 
 from __future__ import annotations
@@ -166,6 +167,9 @@ class Names:
     tenants: dict[str, str]
     lists: dict[str, str] = dataclasses.field(default_factory=dict)
     recipients: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    #: the tables that may lack names: the server gave as many as one `/get` returns
+    #: (`maxObjectsInGet`), so it may have more (`JmapPrincipals._complete`, `_named`)
+    partial: frozenset[str] = frozenset()
 
     def lists_of(self, addresses: Iterable[str]) -> tuple[str, ...]:
         """The addresses of the lists that have one of `addresses` among their recipients."""
@@ -176,6 +180,37 @@ class Names:
     @classmethod
     def empty(cls) -> Names:
         return cls({}, {}, {}, {})
+
+
+#: The tables of `Names` that can be read by id or found by name: the object and the property
+#: that is its name (`x:Account` holds the groups; `_named` knows each one's `/query` filter).
+TABLES: dict[str, tuple[str, str]] = {
+    "domains": ("Domain", "name"),
+    "groups": ("Account", "emailAddress"),
+    "roles": ("Role", "description"),
+    "tenants": ("Tenant", "name"),
+}
+
+
+def _referred(item: Mapping[str, Any]) -> dict[str, set[str]]:
+    """The ids of domains, groups, roles and tenants an object names, by table."""
+    found: dict[str, set[str]] = {key: set() for key in TABLES}
+    aliases = item.get("aliases")
+    if isinstance(aliases, (dict, list)):
+        found["domains"] |= {str(alias.get("domainId")) for alias in _entries(aliases) if alias.get("domainId")}
+    found["groups"] |= set(_keys(item.get("memberGroupIds")))
+    roles = _obj(item.get("roles"))
+    if roles.get("@type") == "Custom":
+        found["roles"] |= set(_keys(roles.get("roleIds")))
+    found["roles"] |= set(_keys(item.get("roleIds")))
+    if tenant := item.get("memberTenantId"):
+        found["tenants"].add(str(tenant))
+    return found
+
+
+def _domains(*addresses: str) -> set[str]:
+    """The domains of these e-mail addresses."""
+    return {address.rpartition("@")[2] for address in addresses if "@" in address}
 
 
 def _int(value: Any) -> int:
@@ -549,9 +584,17 @@ class JmapPrincipals(_PermissionMixin):
 
     # --- reading ----------------------------------------------------------------------------
     def _lookups(
-        self, calls: list[Call], *, domains: bool, accounts: bool, lists: bool = False, roles: bool = True
+        self,
+        calls: list[Call],
+        *,
+        domains: bool,
+        accounts: bool,
+        lists: bool = False,
+        roles: bool = True,
+        max_get: int = 500,
     ) -> dict[str, str]:
-        """Add the calls that name the objects rows refer to; returns their call ids."""
+        """Add the calls that name the objects rows refer to; returns their call ids. Each
+        brings at most `max_get` names (`_complete` and `_named` fetch the others)."""
         ids: dict[str, str] = {}
         wanted: dict[str, tuple[str, builtins.list[str]]] = {}
         if roles:
@@ -563,7 +606,8 @@ class JmapPrincipals(_PermissionMixin):
             wanted["lists"] = ("MailingList", ["emailAddress", "recipients"])
         if accounts:
             ids["groups_q"] = self._client.next_id()
-            calls.append(Call("x:Account/query", {"filter": {"@type": "Group"}}, ids["groups_q"]))
+            groups = {"filter": {"@type": "Group"}, "limit": max_get}  # more ids would be too many for one /get
+            calls.append(Call("x:Account/query", groups, ids["groups_q"]))
             ids["groups"] = self._client.next_id()
             calls.append(
                 Call(
@@ -578,7 +622,9 @@ class JmapPrincipals(_PermissionMixin):
         return ids
 
     @staticmethod
-    def _names(results: Results, ids: Mapping[str, str]) -> Names:
+    def _names(results: Results, ids: Mapping[str, str], max_get: int = 500) -> Names:
+        partial: set[str] = set()
+
         def table(key: str, label: str) -> dict[str, str]:
             if key not in ids:
                 return {}
@@ -586,6 +632,8 @@ class JmapPrincipals(_PermissionMixin):
                 found = results[ids[key]].get("list") or []
             except (errors.Forbidden, errors.StalwartError):
                 return {}  # not allowed to read those (or no Enterprise): ids stay as they are
+            if len(found) >= max_get:
+                partial.add(key)
             return {str(item.get("id")): str(item.get(label) or "") for item in found if isinstance(item, dict)}
 
         recipients: dict[str, frozenset[str]] = {}
@@ -605,7 +653,113 @@ class JmapPrincipals(_PermissionMixin):
             tenants=table("tenants", "name"),
             lists=table("lists", "emailAddress"),
             recipients=recipients,
+            partial=frozenset(partial),
         )
+
+    async def _complete(self, names: Names, items: Iterable[Mapping[str, Any]]) -> Names:
+        """`names` with the domains, groups, roles and tenants `items` name that a partial
+        table lacks, read by id in one more request (none when no table is partial)."""
+        partial = names.partial & TABLES.keys()
+        if not partial:
+            return names
+        wanted: dict[str, set[str]] = {key: set() for key in partial}
+        for item in items:
+            for key, found in _referred(item).items():
+                if key in wanted:
+                    wanted[key] |= found - getattr(names, key).keys()
+        limits = await self._client.limits()
+        calls: list[Call] = []
+        for key, missing in wanted.items():
+            obj, label = TABLES[key]
+            ordered = sorted(missing)
+            for start in range(0, len(ordered), limits.max_get):
+                chunk = ordered[start : start + limits.max_get]
+                calls.append(Call(f"x:{obj}/get", {"ids": chunk, "properties": [label]}, f"{key}:{start}"))
+        return self._merged(names, calls, await self._client.call(calls) if calls else Results())
+
+    async def _named(self, names: Names, **wanted: Iterable[str]) -> Names:
+        """`names` with the objects called by the names in `wanted` (by table: `domains`,
+        `groups`, `roles`, `tenants`) that a partial table lacks, found by name in one more
+        request (none when no table is partial or all are known)."""
+        calls: list[Call] = []
+        for key, labels in wanted.items():
+            if key not in names.partial:
+                continue
+            known = {label.lower() for label in getattr(names, key).values()}
+            if key == "roles":
+                known |= {"user", "admin", "tenant-admin"}  # built in, not x:Role objects
+            obj, label = TABLES[key]
+            for number, name in enumerate(sorted({n.lower() for n in labels if n and n.lower() not in known})):
+                if key == "domains":
+                    condition: dict[str, Any] = {"name": name}
+                elif key == "groups":
+                    condition = {"@type": "Group", "name": name.rsplit("@", 1)[0] if "@" in name else name}
+                elif key == "roles":
+                    condition = {"description": name}
+                else:
+                    condition = {"text": name}
+                query_id = f"{key}:q{number}"
+                calls.append(Call(f"x:{obj}/query", {"filter": condition}, query_id))
+                by_ref = {"#ids": ref(query_id, f"x:{obj}/query"), "properties": [label]}
+                calls.append(Call(f"x:{obj}/get", by_ref, f"{key}:{number}"))
+        results = Results()
+        if calls:  # each query with its /get: never split between two requests
+            limits = await self._client.limits()
+            step = max(2, limits.max_calls - limits.max_calls % 2)
+            for start in range(0, len(calls), step):
+                results.answers.update((await self._client.call(calls[start : start + step])).answers)
+        return self._merged(names, calls, results)
+
+    @staticmethod
+    def _merged(names: Names, calls: Iterable[Call], results: Results) -> Names:
+        """`names` with what the `/get` calls (ids `<table>:<n>`) brought added to their tables."""
+        added: dict[str, dict[str, str]] = {}
+        for call in calls:
+            if not call.name.endswith("/get"):
+                continue
+            key = call.call_id.split(":", 1)[0]
+            label = TABLES[key][1]
+            try:
+                found = results[call.call_id].get("list") or []
+            except errors.StalwartError:
+                continue  # as in the first request: what cannot be read keeps its id
+            table = added.setdefault(key, dict(getattr(names, key)))
+            table.update({str(i.get("id")): str(i.get(label) or "") for i in found if isinstance(i, dict)})
+        if not added:
+            return names
+        return dataclasses.replace(
+            names,
+            domains=added.get("domains", names.domains),
+            groups=added.get("groups", names.groups),
+            roles=added.get("roles", names.roles),
+            tenants=added.get("tenants", names.tenants),
+        )
+
+    async def _all_lists(self, names: Names) -> Names:
+        """`names` with every mailing list's address and recipients, read page by page, when the
+        first request's were as many as one `/get` returns."""
+        if "lists" not in names.partial:
+            return names
+        limits = await self._client.limits()
+        lists: dict[str, str] = {}
+        recipients: dict[str, frozenset[str]] = {}
+        position, total = 0, None
+        while total is None or position < total:
+            query_id, get_id = self._client.next_id(), self._client.next_id()
+            query = {"position": position, "limit": limits.max_get, "calculateTotal": True}
+            by_ref = {"#ids": ref(query_id, "x:MailingList/query"), "properties": ["emailAddress", "recipients"]}
+            results = await self._client.call(
+                [Call("x:MailingList/query", query, query_id), Call("x:MailingList/get", by_ref, get_id)]
+            )
+            total = _int(results[query_id].get("total"))
+            found = [item for item in results[get_id].get("list") or [] if isinstance(item, dict)]
+            for item in found:
+                lists[str(item.get("id"))] = str(item.get("emailAddress") or "")
+                recipients[str(item.get("id"))] = frozenset(m.lower() for m in _keys(item.get("recipients")))
+            if not found:
+                break
+            position += len(found)
+        return dataclasses.replace(names, lists=lists, recipients=recipients, partial=names.partial - {"lists"})
 
     async def list(
         self,
@@ -639,18 +793,20 @@ class JmapPrincipals(_PermissionMixin):
         # Only the names the rows show: alias domains, groups and roles when those are read.
         reads = frozenset(properties) if properties is not None else None
         account = spec.obj == "Account"
+        limits = await self._client.limits()
         lookups = self._lookups(
             calls,
             domains=account and (reads is None or "aliases" in reads),
             accounts=account and (reads is None or "memberGroupIds" in reads),
             roles=reads is None or "roles" in reads,
+            max_get=limits.max_get,
         )
         results = await self._client.call(calls)
         total = _int(results[query_id].get("total"))
-        names = self._names(results, lookups)
-        items = [to_principal(spec, item, names) for item in results[get_id].get("list") or []]
-        order = {value: index for index, value in enumerate(results[query_id].get("ids") or [])}
         found = results[get_id].get("list") or []
+        names = await self._complete(self._names(results, lookups, limits.max_get), found)
+        items = [to_principal(spec, item, names) for item in found]
+        order = {value: index for index, value in enumerate(results[query_id].get("ids") or [])}
         ranked = sorted(zip(found, items, strict=True), key=lambda pair: order.get(pair[0].get("id"), 0))
         return Page(items=tuple(item for _, item in ranked), total=total)
 
@@ -686,7 +842,8 @@ class JmapPrincipals(_PermissionMixin):
             look(SPECS["role"], {"description": name})
         # Mailing lists with their recipients, for the lists an account is in (0.16 keeps
         # that on the list).
-        lookups = self._lookups(calls, domains=True, accounts=True, lists="@" in name)
+        limits = await self._client.limits()
+        lookups = self._lookups(calls, domains=True, accounts=True, lists="@" in name, max_get=limits.max_get)
         results = await self._client.call(calls)
         refused: errors.StalwartError | None = None
         for spec, _query_id, get_id in candidates:
@@ -706,7 +863,8 @@ class JmapPrincipals(_PermissionMixin):
                 if isinstance(item, dict) and str(item.get(label) or "").lower() == name.lower():
                     if spec.obj == "Account":
                         spec = SPECS["group" if item.get("@type") == "Group" else "individual"]
-                    return spec, item, self._names(results, lookups)
+                    names = await self._complete(self._names(results, lookups, limits.max_get), [item])
+                    return spec, item, await self._all_lists(names)
         if refused is not None and len(candidates) == 1:
             raise refused
         raise errors.ItemNotFound(
@@ -766,8 +924,9 @@ class JmapPrincipals(_PermissionMixin):
     # --- writing ----------------------------------------------------------------------------
     async def _directory(self, *, lists: bool = False) -> Names:
         calls: list[Call] = []
-        lookups = self._lookups(calls, domains=True, accounts=True, lists=lists)
-        return self._names(await self._client.call(calls), lookups)
+        limits = await self._client.limits()
+        lookups = self._lookups(calls, domains=True, accounts=True, lists=lists, max_get=limits.max_get)
+        return await self._all_lists(self._names(await self._client.call(calls), lookups, limits.max_get))
 
     @staticmethod
     def _domain_id(names: Names, domain: str) -> str:
@@ -831,6 +990,13 @@ class JmapPrincipals(_PermissionMixin):
         spec = spec_for(principal.type)
         names = await self._directory(lists=bool(principal.lists) and spec.obj == "Account")
         emails = [e for e in principal.emails if e]
+        names = await self._named(
+            names,
+            domains=_domains(principal.name, *emails),
+            groups=principal.member_of,
+            roles=principal.roles,
+            tenants=[principal.tenant],
+        )
         value: dict[str, Any] = {}
         description = principal.description.strip()
         address = principal.name
@@ -908,6 +1074,12 @@ class JmapPrincipals(_PermissionMixin):
             return
         spec, item, names = await self._find(name)
         current = to_principal(spec, item, names)
+        names = await self._named(
+            names,
+            domains=_domains(*(change.emails.after if change.emails is not None else ()), change.name or ""),
+            groups=change.member_of.added,
+            roles=change.roles.added,
+        )
         update: dict[str, Any] = {}
         others = change.enabled_permissions or ListChange(
             removed=tuple(p for p in change.disabled_permissions.removed if p != "authenticate"),

@@ -1,0 +1,161 @@
+"""Names on a big 0.16 server: more domains, groups and mailing lists than one `/get` returns.
+
+Stalwart answers `x:<Object>/get` with `ids: null` with the first `maxObjectsInGet` (500)
+objects, and refuses more ids than that (`requestTooLarge`). An account in the 501st domain,
+a member of the 501st group or on the 501st list must still show those names, be created and
+be edited without losing anything it has.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from portal.stalwart.jmap.client import USING
+from tests.conftest import persona
+
+MANY = 505  # past the sandbox's (and Stalwart's default) maxObjectsInGet of 500
+
+
+def jmap(calls: list) -> dict:
+    who = persona("admin")
+    response = httpx.post(
+        settings.STALWART_URL + "/jmap/",
+        json={"using": list(USING), "methodCalls": calls},
+        auth=(who.name, who.password),
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text[:500]
+    answers = {call_id: (name, body) for name, body, call_id in response.json()["methodResponses"]}
+    for name, body in answers.values():
+        assert name != "error", body
+    return {call_id: body for call_id, (_name, body) in answers.items()}
+
+
+def create(obj: str, values: dict[str, dict]) -> dict[str, str]:
+    """Creates in calls of 250; returns creation key -> id."""
+    created: dict[str, str] = {}
+    keys = list(values)
+    for start in range(0, len(keys), 250):
+        chunk = {key: values[key] for key in keys[start : start + 250]}
+        answer = jmap([[f"x:{obj}/set", {"create": chunk}, "s"]])["s"]
+        assert not answer.get("notCreated"), list((answer.get("notCreated") or {}).values())[:2]
+        created.update({key: value["id"] for key, value in answer["created"].items()})
+    return created
+
+
+def domain_id(name: str) -> str:
+    answer = jmap([["x:Domain/query", {"filter": {"name": name}}, "q"]])["q"]
+    return answer["ids"][0]
+
+
+def seed_many() -> dict[str, str]:
+    """MANY more domains, groups and mailing lists; returns the ids of the newest of each, which
+    lie past the first 500."""
+    manual = {"@type": "Manual"}  # no DKIM key made for each
+    domains = create("Domain", {f"d{i}": {"name": f"d{i:03}.example", "dkimManagement": manual} for i in range(MANY)})
+    home = domain_id("example.org")
+    groups = create(
+        "Account", {f"g{i}": {"@type": "Group", "name": f"team{i:03}", "domainId": home} for i in range(MANY)}
+    )
+    lists = create(
+        "MailingList", {f"l{i}": {"name": f"list{i:03}", "domainId": home, "recipients": {}} for i in range(MANY)}
+    )
+    last = MANY - 1
+    return {"last_domain": domains[f"d{last}"], "last_group": groups[f"g{last}"], "last_list": lists[f"l{last}"]}
+
+
+@pytest.fixture
+def big(sandbox) -> dict[str, str]:
+    return seed_many()
+
+
+def detail(client, name: str) -> str:
+    response = client.get(reverse("directory:detail", kwargs={"kind": "accounts", "name": name}))
+    assert response.status_code == 200, response.content[-2000:]
+    return response.content.decode()
+
+
+def jmap_posts(sandbox) -> int:
+    return sum(1 for r in sandbox.requests if r.method == "POST" and r.path == "/jmap/")
+
+
+def form_values(page: str) -> dict[str, str]:
+    """What the edit form holds: its inputs, textareas and selected options."""
+    values = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
+    values.update({k: v.strip() for k, v in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', page)})
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', body)
+        values[name] = chosen.group(1) if chosen else ""
+    return values
+
+
+def test_editing_an_account_keeps_what_lies_past_the_first_500(signed_in, sandbox, big):
+    """An alias in the 505th domain, the 505th group and list: a rename and a new description keep
+    them all (the form shows them, so saving it does not drop them), and a group and a list past
+    the first 500 can be left."""
+    client = signed_in("admin")
+    last = MANY - 1
+    account = "jane.doe@example.org"
+    jane = jmap([["x:Account/query", {"filter": {"name": "jane.doe"}}, "q"]])["q"]["ids"][0]
+    jmap(
+        [
+            [
+                "x:Account/set",
+                {
+                    "update": {
+                        jane: {
+                            f"memberGroupIds/{big['last_group']}": True,
+                            "aliases/0": {"name": "jd", "domainId": big["last_domain"]},
+                        }
+                    }
+                },
+                "u",
+            ]
+        ]
+    )
+    jmap([["x:MailingList/set", {"update": {big["last_list"]: {f"recipients/{account}": True}}}, "u"]])
+    url = reverse("directory:edit", kwargs={"kind": "accounts", "name": account})
+    values = form_values(client.get(url).content.decode())
+    assert f"jd@d{last:03}.example" in values["aliases"]
+    assert f"team{last:03}@example.org" in values["memberOf"]
+    assert f"list{last:03}@example.org" in values["lists"]
+    response = client.post(url, {**values, "description": "Jane, renamed", "email": "jane.d@example.org"})
+    assert response.status_code == 302, re.findall(r"error[^<]{0,200}", response.content.decode())
+    page = detail(client, "jane.d@example.org")
+    assert "Jane, renamed" in page
+    assert f"jd@d{last:03}.example" in page and f"team{last:03}@example.org" in page
+    url = reverse("directory:edit", kwargs={"kind": "accounts", "name": "jane.d@example.org"})
+    values = form_values(client.get(url).content.decode())
+    left = {
+        "memberOf": "\n".join(g for g in values["memberOf"].split() if not g.startswith("team")),
+        "lists": "\n".join(m for m in values["lists"].split() if not m.startswith("list")),
+    }
+    response = client.post(url, {**values, **left})
+    assert response.status_code == 302, re.findall(r"error[^<]{0,200}", response.content.decode())
+    page = detail(client, "jane.d@example.org")
+    assert f"team{last:03}@example.org" not in page and f"list{last:03}@example.org" not in page
+    assert f"jd@d{last:03}.example" in page
+
+
+def test_a_list_page_costs_one_more_request_only_past_the_first_500(signed_in, sandbox):
+    """Up to 500 of each, the names come with the page (one request); past that, one more
+    request reads the missing ones by id."""
+    client = signed_in("admin")
+    listing = reverse("directory:list", kwargs={"kind": "accounts"})
+    sandbox.requests.clear()
+    assert client.get(listing).status_code == 200
+    assert jmap_posts(sandbox) == 1
+    home = domain_id("example.org")
+    create("Account", {f"g{i}": {"@type": "Group", "name": f"team{i:03}", "domainId": home} for i in range(MANY)})
+    jane = jmap([["x:Account/query", {"filter": {"name": "jane.doe"}}, "q"]])["q"]["ids"][0]
+    newest = jmap([["x:Account/query", {"filter": {"@type": "Group", "name": f"team{MANY - 1:03}"}}, "q"]])["q"]
+    jmap([["x:Account/set", {"update": {jane: {f"memberGroupIds/{newest['ids'][0]}": True}}}, "u"]])
+    sandbox.requests.clear()
+    page = client.get(listing, {"size": "50"}).content.decode()
+    assert jmap_posts(sandbox) == 2
+    assert f"team{MANY - 1:03}@example.org" in page
