@@ -230,6 +230,8 @@ def test_bulk_delete_confirms_then_reports(signed_in, sandbox):
     # One is one group, not "1 groups".
     one = client.post(url, {"names": ["engineering"]}).content.decode()
     assert "Delete 1 group?" in one and "Delete 1 group</button>" in one
+    assert "This is deleted for good, with its mail" in one and "These are" not in one
+    assert "These are deleted for good, with their mail" in confirm.content.decode()
     done = client.post(url, {"names": ["engineering"], "confirmed": "yes"}).content.decode()
     assert "Deleted 1 of 1 group" in done and "1 groups" not in done
 
@@ -248,6 +250,10 @@ def test_delete_matching_previews_and_needs_the_count(signed_in, sandbox):
     assert not [r for r in sandbox.requests if r.method == "DELETE"]
     one = client.get(url, {"q": persona("user").name}).content.decode()
     assert f"Delete 1 account matching “<bdi>{persona('user').name}</bdi>”?" in one and "1 accounts" not in one
+    # The list's link to this page says so too.
+    listed = client.get(reverse("directory:list", kwargs={"kind": "accounts"}), {"q": persona("user").name})
+    assert "Delete the 1 matching account…" in listed.content.decode()
+    assert f"Delete all {total} matching…" in client.get(listed.request["PATH_INFO"], {"q": "sales"}).content.decode()
     done = client.post(url, {"q": "sales", "count": total})
     assert done.status_code == 302
     [request] = [r for r in sandbox.requests if r.method == "DELETE"]
