@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -199,6 +199,41 @@ def _targets(schema: SettingsSchema, fields: list[Field]) -> dict[str, str]:
         if t.kind == "objectId" and t.object_name.startswith("x:") and schema.is_collection(t.object_name):
             found[t.object_name] = schema.label_property(t.object_name)
     return found
+
+
+async def _with_held(
+    registry: SettingsRegistryArea,
+    schema: SettingsSchema,
+    fields: list[Field],
+    values: Mapping[str, Any],
+    choices: dict[str, tuple[tuple[str, str], ...]],
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """`choices` with the objects the id fields hold that they lack (a server gives the first
+    `maxObjectsInGet` of a collection), named in one more request. An id the server does not
+    name stays a choice under its id, so a form saved unchanged keeps what it held."""
+    held: dict[str, set[str]] = {}
+    for field in fields:
+        t = field.type.item if field.type.kind == "set" and field.type.item is not None else field.type
+        if t.kind != "objectId" or t.object_name not in choices:
+            continue
+        value = values.get(field.name)
+        ids = {str(k) for k, on in value.items() if on} if isinstance(value, dict) else set()
+        ids |= {str(v) for v in value} if isinstance(value, list) else set()
+        if isinstance(value, str) and value:
+            ids.add(value)
+        if missing := ids - {option for option, _label in choices[t.object_name]}:
+            held.setdefault(t.object_name, set()).update(missing)
+    if not held:
+        return choices
+    named = await registry.choices(
+        {name: schema.label_property(name) for name in held}, ids={name: sorted(ids) for name, ids in held.items()}
+    )
+    merged = dict(choices)
+    for name, ids in held.items():
+        labels = dict(named.get(name, ()))
+        extra = [(ident, labels.get(ident, ident)) for ident in sorted(ids)]
+        merged[name] = tuple(sorted((*choices[name], *extra), key=lambda option: option[1].lower()))
+    return merged
 
 
 def _fingerprint(values: dict[str, Any], names: list[str]) -> str:
@@ -393,6 +428,7 @@ async def _edit(
         all_fields += [f for s in schema.sections(settings_page, option.name) for f in s.fields]
     record = await registry.read(settings_page, object_id, targets=_targets(schema, all_fields))
     current = dict(record.item.values)
+    choices = await _with_held(registry, schema, all_fields, current, dict(record.choices))
     variant = str(current.get("@type") or "")
     wanted = request.POST.get("type") or request.GET.get("type") or variant
     switching = bool(settings_page.singleton and settings_page.variant(wanted) and wanted != variant)
@@ -408,7 +444,7 @@ async def _edit(
         fields=fields,
         creating=False,
         enterprise=request.portal_user.enterprise,
-        choices=dict(record.choices),
+        choices=choices,
         current=base,
     )
     _unseal(form)

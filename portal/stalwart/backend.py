@@ -11,7 +11,7 @@ them as they are (a test checks it), so a view written against one works with th
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -250,7 +250,9 @@ class SettingsRegistryArea(Protocol):
         self, page: SettingsPage, object_id: str, *, targets: Mapping[str, str] | None = None
     ) -> SettingsRecord: ...
 
-    async def choices(self, targets: Mapping[str, str]) -> dict[str, tuple[tuple[str, str], ...]]: ...
+    async def choices(
+        self, targets: Mapping[str, str], *, ids: Mapping[str, Sequence[str]] | None = None
+    ) -> dict[str, tuple[tuple[str, str], ...]]: ...
 
     async def update(self, page: SettingsPage, object_id: str, patch: Mapping[str, Any]) -> SetOutcome: ...
 

@@ -3,7 +3,7 @@
 Stalwart answers `x:<Object>/get` with `ids: null` with the first `maxObjectsInGet` (500)
 objects, and refuses more ids than that (`requestTooLarge`). An account in the 501st domain,
 a member of the 501st group or on the 501st list must still show those names, be created and
-be edited without losing anything it has.
+be edited without losing anything it has; a settings form must keep a domain past the 500th.
 """
 
 from __future__ import annotations
@@ -159,3 +159,22 @@ def test_a_list_page_costs_one_more_request_only_past_the_first_500(signed_in, s
     page = client.get(listing, {"size": "50"}).content.decode()
     assert jmap_posts(sandbox) == 2
     assert f"team{MANY - 1:03}@example.org" in page
+
+
+def test_a_settings_form_keeps_a_default_domain_past_the_first_500(signed_in, sandbox, big):
+    """The network settings' default domain is a select of the domains: one past the first 500
+    is named and selected, and saving the form unchanged keeps it (it was not among the choices
+    before, so the browser sent the first one instead)."""
+    from sandbox.jmap.ops import ops_state
+    from tests.jmap.test_settings import NETWORK, preview_then_save
+
+    jmap([["x:SystemSettings/set", {"update": {"singleton": {"defaultDomainId": big["last_domain"]}}}, "u"]])
+    client = signed_in("admin")
+    page = client.get(NETWORK).content.decode()
+    assert f'<option value="{big["last_domain"]}" selected>d{MANY - 1:03}.example</option>' in page
+    values = form_values(page)
+    assert values["defaultDomainId"] == big["last_domain"]
+    _preview, saved = preview_then_save(client, NETWORK, {**values, "defaultHostname": "mx.example.org"})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    stored = ops_state(sandbox).singletons["SystemSettings"]
+    assert stored["defaultHostname"] == "mx.example.org" and stored["defaultDomainId"] == big["last_domain"]

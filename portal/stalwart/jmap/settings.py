@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -225,17 +225,24 @@ class JmapSettings:
         item = SettingsItem(str(found[0].get("id") or object_id), found[0])
         return SettingsRecord(item=item, choices=_choices(results, extra))
 
-    async def choices(self, targets: Mapping[str, str]) -> dict[str, tuple[tuple[str, str], ...]]:
-        """The names of the objects of the collections `targets` (for a new object's form)."""
-        extra = self._target_calls(targets)
+    async def choices(
+        self, targets: Mapping[str, str], *, ids: Mapping[str, Sequence[str]] | None = None
+    ) -> dict[str, tuple[tuple[str, str], ...]]:
+        """The names of the objects of the collections `targets` (for a new object's form): the
+        first `maxObjectsInGet` of each, or those of `ids` where a collection has them (the
+        ones a form holds that those did not include)."""
+        extra = self._target_calls(targets, ids or {})
         if not extra:
             return {}
         return _choices(await self._client.call([call for _, _, call in extra]), extra)
 
-    def _target_calls(self, targets: Mapping[str, str]) -> builtins.list[tuple[str, str, Call]]:
+    def _target_calls(
+        self, targets: Mapping[str, str], ids: Mapping[str, Sequence[str]] | None = None
+    ) -> builtins.list[tuple[str, str, Call]]:
         return [
-            (name, label, Call(f"{name}/get", {"ids": None, "properties": [label] if label else []}, call_id))
+            (name, label, Call(f"{name}/get", {"ids": wanted, "properties": [label] if label else []}, call_id))
             for name, label in sorted(targets.items())
+            for wanted in ((list((ids or {})[name]) if name in (ids or {}) else None),)
             for call_id in (self._client.next_id(),)
         ]
 
