@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import FLOOR_PATH
 from loadtest.__main__ import free_port, pct, rss_mb, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +60,15 @@ def sandbox(scale: int, extra: list[str] | None = None):
 
 
 @contextmanager
-def portal(stalwart_url: str, workdir: Path, extra_env: dict | None = None, root: Path = ROOT):
-    """A portal process (uvicorn) of the code at `root` (this clone's, or the reference's)."""
+def portal(
+    stalwart_url: str,
+    workdir: Path,
+    extra_env: dict | None = None,
+    root: Path = ROOT,
+    app: str = "portal.asgi:application",
+):
+    """A portal process (uvicorn) of the code at `root` (this clone's, or the reference's);
+    `app` may be `bench.floor:application`, the portal with an empty page to measure by."""
     port = free_port()
     env = {
         **os.environ,
@@ -82,7 +90,7 @@ def portal(stalwart_url: str, workdir: Path, extra_env: dict | None = None, root
             PYTHON,
             "-m",
             "uvicorn",
-            "portal.asgi:application",
+            app,
             "--host",
             "127.0.0.1",
             "--port",
@@ -249,6 +257,27 @@ async def measure_list(
     # Less at the mercy of other processes than the latency: what one page costs the portal.
     result["portal_cpu_ms"] = portal_cpu / len(through.samples) * 1000 if pid else float("nan")
     return result
+
+
+async def measure_floor(portal_url: str, pid: int, *, count: int) -> dict:
+    """CPU per request of the empty signed-in page (`bench/floor.py`) and of the account list,
+    in alternating rounds in one portal process."""
+    cookies = sign_in(portal_url)
+    pages = {
+        "floor": (portal_url + FLOOR_PATH, "floor"),
+        "list": (f"{portal_url}/directory/accounts/?size=50", "data-table"),
+    }
+    cpu = dict.fromkeys(pages, 0.0)
+    done = dict.fromkeys(pages, 0)
+    for _ in range(ROUNDS):
+        for name, (url, expect) in pages.items():
+            before = cpu_seconds(pid)
+            timing = await hammer(url, count=max(1, count // ROUNDS), concurrency=1, cookies=cookies, expect=expect)
+            cpu[name] += cpu_seconds(pid) - before
+            done[name] += len(timing.samples)
+            if timing.errors:
+                raise RuntimeError(f"{timing.errors} of the {name} requests failed")
+    return {name: cpu[name] / done[name] * 1000 for name in pages}
 
 
 async def measure_fanout(stalwart_url: str, portals: dict[str, tuple[list[str], list[int]]], *, count: int) -> dict:
@@ -1081,9 +1110,14 @@ def main() -> None:
     default_env = {"REDIS_URL": ""}
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     try:
-        with sandbox(1000) as stalwart_url, portal(stalwart_url, workdir, default_env) as (portal_url, pid, ready):
+        with (
+            sandbox(1000) as stalwart_url,
+            portal(stalwart_url, workdir, default_env, app="bench.floor:application") as (portal_url, pid, ready),
+        ):
             footprint["ready_s"] = ready
             footprint["idle_rss_mb"] = rss_mb(pid)
+            floor = asyncio.run(measure_floor(portal_url, pid, count=args.requests * 2))
+            print(f"empty signed-in page: CPU {floor['floor']:.2f} ms; account list {floor['list']:.2f} ms", flush=True)
             for concurrency in (1, 16, 32):
                 result = asyncio.run(
                     measure_list(portal_url, stalwart_url, count=args.requests, concurrency=concurrency, pid=pid)
@@ -1197,6 +1231,8 @@ def main() -> None:
         "export_accounts_seconds": round(exports["accounts"]["seconds"], 2),
         "export_audit_seconds": round(exports["audit"]["seconds"], 2),
         "throughput_c32_pages_per_s": round(results[2]["portal_rate"], 1),
+        "floor_cpu_ms": round(floor["floor"], 3),
+        "floor_list_cpu_ms": round(floor["list"], 3),
         **jmap_measurements,
     }
     document = {"machine": machine(load_at_start, time.monotonic() - begun, pace), "figures": figures,
@@ -1271,6 +1307,13 @@ def write_report(
         f"{holds(f, 'list_ratio_5ms')}); the portal process's CPU time per page **{five['portal_cpu_ms']:.2f} ms** "
         f"(budget ≤ 2.0 ms, {holds(f, 'list_cpu_ms')}). With 1 ms: added {one['added_p50']:.2f} ms, ratio "
         f"{one['ratio']:.2f}, CPU {one['portal_cpu_ms']:.2f} ms.",
+        f"- The floor under every page: a signed-in page that does nothing (`bench/floor.py`: uvicorn, the "
+        f"middleware, the session, the sign-in and permission check, the response) cost "
+        f"**{document['measurements']['floor_cpu_ms']:.2f} ms** of CPU per request in this run, beside "
+        f"{document['measurements']['floor_list_cpu_ms']:.2f} ms for the account list in the same process "
+        f"(no added latency); of the list's 2.0 ms CPU budget that leaves "
+        f"{2.0 - document['measurements']['floor_cpu_ms']:.2f} ms on this machine for the upstream call, "
+        f"reading 50 accounts and writing their rows.",
         f"- Production shape (PostgreSQL + Redis, two portal processes, requests in turn), 5 ms: added p50 "
         f"**{production['added_p50']:.2f} ms**, **{production['added_p50'] - five['added_p50']:+.2f} ms** against the "
         f"default shape in the same run (budget ≤ +1.0 ms, {holds(f, 'production_added_delta_ms')}).",
