@@ -178,3 +178,28 @@ def test_a_settings_form_keeps_a_default_domain_past_the_first_500(signed_in, sa
     assert saved.status_code == 302, saved.content.decode()[:2000]
     stored = ops_state(sandbox).singletons["SystemSettings"]
     assert stored["defaultHostname"] == "mx.example.org" and stored["defaultDomainId"] == big["last_domain"]
+
+
+def test_a_group_with_more_members_than_one_get_returns(signed_in, sandbox):
+    """A group's members are the accounts naming it: 505 of them are shown and kept when the
+    group gains one more through its edit form."""
+    home = domain_id("example.org")
+    group = create("Account", {"g": {"@type": "Group", "name": "everyone", "domainId": home}})["g"]
+    create(
+        "Account",
+        {
+            f"u{i}": {"@type": "User", "name": f"member{i:03}", "domainId": home, "memberGroupIds": {group: True}}
+            for i in range(MANY)
+        },
+    )
+    client = signed_in("admin")
+    page = client.get(reverse("directory:detail", kwargs={"kind": "groups", "name": "everyone@example.org"}))
+    assert page.status_code == 200, page.content.decode()[-2000:]
+    assert f"member{MANY - 1:03}@example.org" in page.content.decode()
+    url = reverse("directory:edit", kwargs={"kind": "groups", "name": "everyone@example.org"})
+    values = form_values(client.get(url).content.decode())
+    assert len(values["members"].split()) == MANY
+    response = client.post(url, {**values, "members": values["members"] + "\njane.doe@example.org"})
+    assert response.status_code == 302, re.findall(r"error[^<]{0,200}", response.content.decode())
+    found = jmap([["x:Account/query", {"filter": {"memberGroupIds": group}, "calculateTotal": True}, "q"]])["q"]
+    assert found["total"] == MANY + 1

@@ -482,8 +482,11 @@ class _PermissionMixin:
         with every role's sets and the default role ids read in one request."""
         roles_id, auth_id = self._client.next_id(), self._client.next_id()
         calls = [
-            Call("x:Role/get", {"ids": None, "properties": ["enabledPermissions", "disabledPermissions", "roleIds"]},
-                 roles_id),
+            Call(
+                "x:Role/get",
+                {"ids": None, "properties": ["enabledPermissions", "disabledPermissions", "roleIds"]},
+                roles_id,
+            ),
             Call("x:Authentication/get", {"ids": ["singleton"]}, auth_id),
         ]
         results = await self._client.call(calls)
@@ -740,25 +743,11 @@ class JmapPrincipals(_PermissionMixin):
         first request's were as many as one `/get` returns."""
         if "lists" not in names.partial:
             return names
-        limits = await self._client.limits()
-        lists: dict[str, str] = {}
-        recipients: dict[str, frozenset[str]] = {}
-        position, total = 0, None
-        while total is None or position < total:
-            query_id, get_id = self._client.next_id(), self._client.next_id()
-            query = {"position": position, "limit": limits.max_get, "calculateTotal": True}
-            by_ref = {"#ids": ref(query_id, "x:MailingList/query"), "properties": ["emailAddress", "recipients"]}
-            results = await self._client.call(
-                [Call("x:MailingList/query", query, query_id), Call("x:MailingList/get", by_ref, get_id)]
-            )
-            total = _int(results[query_id].get("total"))
-            found = [item for item in results[get_id].get("list") or [] if isinstance(item, dict)]
-            for item in found:
-                lists[str(item.get("id"))] = str(item.get("emailAddress") or "")
-                recipients[str(item.get("id"))] = frozenset(m.lower() for m in _keys(item.get("recipients")))
-            if not found:
-                break
-            position += len(found)
+        found = await self._every("MailingList", None, ["emailAddress", "recipients"])
+        lists = {str(item.get("id")): str(item.get("emailAddress") or "") for item in found}
+        recipients = {
+            str(item.get("id")): frozenset(m.lower() for m in _keys(item.get("recipients"))) for item in found
+        }
         return dataclasses.replace(names, lists=lists, recipients=recipients, partial=names.partial - {"lists"})
 
     async def list(
@@ -882,19 +871,33 @@ class JmapPrincipals(_PermissionMixin):
 
     async def _members(self, group_id: str) -> dict[str, str]:
         """id -> e-mail address of the users that are members of the group."""
-        query_id, get_id = self._client.next_id(), self._client.next_id()
-        results = await self._client.call(
-            [
-                Call("x:Account/query", {"filter": {"memberGroupIds": group_id}}, query_id),
-                Call(
-                    "x:Account/get",
-                    {"#ids": ref(query_id, "x:Account/query"), "properties": ["emailAddress"]},
-                    get_id,
-                ),
-            ]
-        )
-        found = results[get_id].get("list") or []
-        return {str(i.get("id")): str(i.get("emailAddress") or "") for i in found if isinstance(i, dict)}
+        found = await self._every("Account", {"memberGroupIds": group_id}, ["emailAddress"])
+        return {str(item.get("id")): str(item.get("emailAddress") or "") for item in found}
+
+    async def _every(
+        self, obj: str, condition: dict[str, Any] | None, properties: builtins.list[str]
+    ) -> builtins.list[dict[str, Any]]:
+        """Every object a `/query` finds, with these properties: a request (the query and a get
+        of its ids) per `maxObjectsInGet` of them, one for most."""
+        limits = await self._client.limits()
+        found: builtins.list[dict[str, Any]] = []
+        position, total = 0, None
+        while total is None or position < total:
+            query_id, get_id = self._client.next_id(), self._client.next_id()
+            query: dict[str, Any] = {"position": position, "limit": limits.max_get, "calculateTotal": True}
+            if condition:
+                query["filter"] = condition
+            by_ref = {"#ids": ref(query_id, f"x:{obj}/query"), "properties": properties}
+            results = await self._client.call(
+                [Call(f"x:{obj}/query", query, query_id), Call(f"x:{obj}/get", by_ref, get_id)]
+            )
+            total = _int(results[query_id].get("total"))
+            page = [item for item in results[get_id].get("list") or [] if isinstance(item, dict)]
+            found += page
+            if not page:
+                break
+            position += len(results[query_id].get("ids") or page)
+        return found
 
     async def _account_ids(self, addresses: Iterable[str]) -> dict[str, str]:
         """e-mail address (lower case) -> id of those accounts, in one request."""
