@@ -3,6 +3,8 @@ from 0.16 the x:BlockedIp objects (with a reason and an expiry)."""
 
 from __future__ import annotations
 
+import re
+
 from sandbox.jmap import ids
 from sandbox.jmap.ops import ops_state
 from tests.conftest import persona
@@ -168,3 +170,19 @@ def test_an_upstream_failure_keeps_the_form(signed_in, generation, settings, clo
     assert response.status_code == 502
     page = response.content.decode()
     assert "192.0.2.44" in page and persona("admin").password not in page
+
+
+def test_more_addresses_than_one_get_returns_are_all_listed_in_order(signed_in, generation):
+    """A busy server blocks thousands of addresses; on 0.16 more than one `/get` may return."""
+    from tests.jmap.test_directory_names_at_scale import MANY, create
+
+    addresses = [f"198.51.{i // 250}.{i % 250 + 1}" for i in range(MANY)]
+    if generation.jmap:
+        create("BlockedIp", {f"b{i}": {"address": a, "reason": "authFailure"} for i, a in enumerate(addresses)})
+    else:
+        generation.sandbox.settings.update({KEY + address: "" for address in addresses})
+    response = signed_in("admin").get("/tools/blocked-ips/")
+    assert response.status_code == 200, response.content.decode()[-2000:]
+    page = response.content.decode()
+    assert set(re.findall(r"198\.51\.[012]\.\d+(?=<)", page)) == set(addresses)
+    assert page.index("198.51.0.1<") < page.index("198.51.1.1<") < page.index("198.51.2.5<")

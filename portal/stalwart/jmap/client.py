@@ -337,6 +337,42 @@ class JmapClient:
             found += [item for item in results[call.call_id].get("list") or [] if isinstance(item, dict)]
         return found
 
+    async def every(
+        self,
+        obj: str,
+        condition: Mapping[str, Any] | None = None,
+        *,
+        properties: Sequence[str] | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every `x:<obj>` a `/query` finds, in its order: a request per `maxObjectsInGet` of
+        them (the query of a page and a get of its ids by back-reference), one for most. A
+        query without a limit gives up to the server's `queryMaxResults`, more ids than one
+        `/get` may ask for (`requestTooLarge`)."""
+        limits = await self.limits()
+        found: list[dict[str, Any]] = []
+        position, total = 0, None
+        while total is None or position < total:
+            query_id, get_id = self.next_id(), self.next_id()
+            query: dict[str, Any] = {"position": position, "limit": limits.max_get, "calculateTotal": True}
+            if condition:
+                query["filter"] = dict(condition)
+            if sort:
+                query["sort"] = [dict(comparator) for comparator in sort]
+            by_ref: dict[str, Any] = {"#ids": ref(query_id, f"x:{obj}/query")}
+            if properties is not None:
+                by_ref["properties"] = list(properties)
+            results = await self.call([Call(f"x:{obj}/query", query, query_id), Call(f"x:{obj}/get", by_ref, get_id)])
+            answer = results[query_id]
+            total = answer.get("total") if isinstance(answer.get("total"), int) else 0
+            ids = [str(ident) for ident in answer.get("ids") or []]
+            items = {str(i.get("id")): i for i in results[get_id].get("list") or [] if isinstance(i, dict)}
+            found += [items[ident] for ident in ids if ident in items]
+            if not ids:
+                break
+            position += len(ids)
+        return found
+
     async def set_calls(
         self,
         obj: str,

@@ -325,18 +325,10 @@ class JmapMaintenance:
 
     # --- blocked IP addresses -------------------------------------------------------------------
     async def blocked_ips(self) -> Page[BlockedIp]:
-        """Every blocked address or network, in address order (one request)."""
-        query_id, get_id = self._client.next_id(), self._client.next_id()
-        results = await self._client.call(
-            [
-                Call("x:BlockedIp/query", {"sort": [{"property": "address"}], "calculateTotal": True}, query_id),
-                Call("x:BlockedIp/get", {"#ids": ref(query_id, "x:BlockedIp/query")}, get_id),
-            ]
-        )
-        found = [to_blocked(item) for item in results[get_id].get("list") or [] if isinstance(item, dict)]
-        order = {ident: n for n, ident in enumerate(results[query_id].get("ids") or [])}
-        found.sort(key=lambda item: order.get(item.id, len(order)))
-        return Page(tuple(found), _int(results[query_id].get("total")) or len(found))
+        """Every blocked address or network, in address order (one request per
+        `maxObjectsInGet` of them)."""
+        found = await self._client.every("BlockedIp", sort=[{"property": "address"}])
+        return Page(tuple(to_blocked(item) for item in found), len(found))
 
     async def block_ip(
         self, address: str, *, reason: str = "manual", expires: datetime | None = None, reload: bool = True

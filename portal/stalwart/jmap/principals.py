@@ -743,7 +743,7 @@ class JmapPrincipals(_PermissionMixin):
         first request's were as many as one `/get` returns."""
         if "lists" not in names.partial:
             return names
-        found = await self._every("MailingList", None, ["emailAddress", "recipients"])
+        found = await self._client.every("MailingList", properties=["emailAddress", "recipients"])
         lists = {str(item.get("id")): str(item.get("emailAddress") or "") for item in found}
         recipients = {
             str(item.get("id")): frozenset(m.lower() for m in _keys(item.get("recipients"))) for item in found
@@ -871,33 +871,8 @@ class JmapPrincipals(_PermissionMixin):
 
     async def _members(self, group_id: str) -> dict[str, str]:
         """id -> e-mail address of the users that are members of the group."""
-        found = await self._every("Account", {"memberGroupIds": group_id}, ["emailAddress"])
+        found = await self._client.every("Account", {"memberGroupIds": group_id}, properties=["emailAddress"])
         return {str(item.get("id")): str(item.get("emailAddress") or "") for item in found}
-
-    async def _every(
-        self, obj: str, condition: dict[str, Any] | None, properties: builtins.list[str]
-    ) -> builtins.list[dict[str, Any]]:
-        """Every object a `/query` finds, with these properties: a request (the query and a get
-        of its ids) per `maxObjectsInGet` of them, one for most."""
-        limits = await self._client.limits()
-        found: builtins.list[dict[str, Any]] = []
-        position, total = 0, None
-        while total is None or position < total:
-            query_id, get_id = self._client.next_id(), self._client.next_id()
-            query: dict[str, Any] = {"position": position, "limit": limits.max_get, "calculateTotal": True}
-            if condition:
-                query["filter"] = condition
-            by_ref = {"#ids": ref(query_id, f"x:{obj}/query"), "properties": properties}
-            results = await self._client.call(
-                [Call(f"x:{obj}/query", query, query_id), Call(f"x:{obj}/get", by_ref, get_id)]
-            )
-            total = _int(results[query_id].get("total"))
-            page = [item for item in results[get_id].get("list") or [] if isinstance(item, dict)]
-            found += page
-            if not page:
-                break
-            position += len(results[query_id].get("ids") or page)
-        return found
 
     async def _account_ids(self, addresses: Iterable[str]) -> dict[str, str]:
         """e-mail address (lower case) -> id of those accounts, in one request."""
