@@ -3,12 +3,15 @@
 Stalwart answers `x:<Object>/get` with `ids: null` with the first `maxObjectsInGet` (500)
 objects, and refuses more ids than that (`requestTooLarge`). An account in the 501st domain,
 a member of the 501st group or on the 501st list must still show those names, be created and
-be edited without losing anything it has; a settings form must keep a domain past the 500th.
+be edited without losing anything it has; a settings form must keep a domain past the 500th;
+a group of 505 members and an address whose local part 505 accounts share must work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -53,7 +56,7 @@ def domain_id(name: str) -> str:
     return answer["ids"][0]
 
 
-def seed_many() -> dict[str, str]:
+def seed_many() -> dict[str, Any]:
     """MANY more domains, groups and mailing lists; returns the ids of the newest of each, which
     lie past the first 500."""
     manual = {"@type": "Manual"}  # no DKIM key made for each
@@ -66,11 +69,16 @@ def seed_many() -> dict[str, str]:
         "MailingList", {f"l{i}": {"name": f"list{i:03}", "domainId": home, "recipients": {}} for i in range(MANY)}
     )
     last = MANY - 1
-    return {"last_domain": domains[f"d{last}"], "last_group": groups[f"g{last}"], "last_list": lists[f"l{last}"]}
+    return {
+        "last_domain": domains[f"d{last}"],
+        "last_group": groups[f"g{last}"],
+        "last_list": lists[f"l{last}"],
+        "domains": [domains[f"d{i}"] for i in range(MANY)],
+    }
 
 
 @pytest.fixture
-def big(sandbox) -> dict[str, str]:
+def big(sandbox) -> dict[str, Any]:
     return seed_many()
 
 
@@ -203,3 +211,37 @@ def test_a_group_with_more_members_than_one_get_returns(signed_in, sandbox):
     assert response.status_code == 302, re.findall(r"error[^<]{0,200}", response.content.decode())
     found = jmap([["x:Account/query", {"filter": {"memberGroupIds": group}, "calculateTotal": True}, "q"]])["q"]
     assert found["total"] == MANY + 1
+
+
+def test_a_local_part_shared_by_more_accounts_than_one_get_returns(signed_in, sandbox, big):
+    """postmaster@ in each of 505 domains: the one of the last domain is found by its address
+    (its page, a group's members, its deleted items, a maintenance task for it), and a bare
+    `postmaster` stays ambiguous."""
+    from portal.stalwart.jmap import lookup
+    from portal.stalwart.jmap.client import JmapClient
+    from portal.stalwart.jmap.maintenance import JmapMaintenance
+
+    created = create(
+        "Account",
+        {
+            f"p{i}": {"@type": "User", "name": "postmaster", "domainId": domain}
+            for i, domain in enumerate(big["domains"])
+        },
+    )
+    address = f"postmaster@d{MANY - 1:03}.example"
+    client = signed_in("admin")
+    assert address in detail(client, address)
+    url = reverse("directory:edit", kwargs={"kind": "groups", "name": "sales@example.org"})
+    values = form_values(client.get(url).content.decode())
+    response = client.post(url, {**values, "members": values["members"] + "\n" + address})
+    assert response.status_code == 302, re.findall(r"error[^<]{0,200}", response.content.decode())
+    member = jmap([["x:Account/get", {"ids": [created[f"p{MANY - 1}"]], "properties": ["memberGroupIds"]}, "g"]])
+    assert member["g"]["list"][0]["memberGroupIds"]
+    response = client.get(reverse("undelete:list", kwargs={"account": address}))
+    assert response.status_code == 200, response.content.decode()[-1500:]
+    who = persona("admin")
+    backend = JmapClient(basic=(who.name, who.password))
+    found = asyncio.run(lookup.find_accounts(backend, [address, "postmaster", "nobody@example.org"]))
+    assert {name: item["id"] for name, item in found.items()} == {address: created[f"p{MANY - 1}"]}
+    task = asyncio.run(JmapMaintenance(backend)._find_id("Account", address, "account"))
+    assert task == created[f"p{MANY - 1}"]

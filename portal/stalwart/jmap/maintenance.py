@@ -33,6 +33,7 @@ from ..maintenance_types import BlockedIp, Task, network
 from ..observability_types import ReloadIssue, ReloadResult
 from ..settings_types import SettingsSchema
 from ..types import Page
+from . import lookup
 from .client import Call, JmapClient, ref, set_error
 from .settings import JmapSettings
 
@@ -172,20 +173,24 @@ class JmapMaintenance:
     async def _find_id(self, obj: str, name: str, field: str) -> str:
         """The id of the account (by e-mail address, or a login unique across domains), domain or tenant."""
         wanted = name.strip().lower()
-        label = "emailAddress" if obj == "Account" else "name"
-        key = {"Account": "name", "Domain": "name"}.get(obj, "text")
-        condition = {key: wanted.split("@")[0] if obj == "Account" else wanted}
+        if obj == "Account":
+            account = (await lookup.find_accounts(self._client, [wanted])).get(wanted)
+            if account is None:
+                raise errors.ItemNotFound(
+                    gettext("%(item)s was not found.") % {"item": name},
+                    body={"error": "notFound", "item": name, "field": field},
+                )
+            return str(account["id"])
+        condition = {"name" if obj == "Domain" else "text": wanted}
         query_id, get_id = self._client.next_id(), self._client.next_id()
         results = await self._client.call(
             [
                 Call(f"x:{obj}/query", {"filter": condition}, query_id),
-                Call(f"x:{obj}/get", {"#ids": ref(query_id, f"x:{obj}/query"), "properties": [label]}, get_id),
+                Call(f"x:{obj}/get", {"#ids": ref(query_id, f"x:{obj}/query"), "properties": ["name"]}, get_id),
             ]
         )
         found = [item for item in results[get_id].get("list") or [] if isinstance(item, dict)]
-        exact = [item for item in found if str(item.get(label) or "").lower() == wanted]
-        if not exact and obj == "Account" and "@" not in wanted and len(found) == 1:
-            exact = found  # a bare login, unique across domains
+        exact = [item for item in found if str(item.get("name") or "").lower() == wanted]
         if not exact:
             raise errors.ItemNotFound(
                 gettext("%(item)s was not found.") % {"item": name},

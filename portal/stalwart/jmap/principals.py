@@ -36,7 +36,7 @@ from django.utils.translation import gettext
 from .. import errors
 from ..changes_types import ListChange, NewPrincipal, PrincipalChange, Quota
 from ..types import NO_SECRETS, Page, Principal, SecretsSummary, build_principal
-from . import permissions
+from . import lookup, permissions
 from .account import account_credentials
 from .client import Call, JmapClient, Results, patch, pointer, ref, set_error
 from .ids import id_number
@@ -812,10 +812,13 @@ class JmapPrincipals(_PermissionMixin):
         name = name.strip()
         calls: list[Call] = []
         candidates: list[tuple[Spec, str, str]] = []
+        limits = await self._client.limits()
 
         def look(spec: Spec, condition: dict[str, Any]) -> None:
+            # At most what one /get may ask for: a local part can be shared by more accounts.
+            query = {"filter": condition, "limit": limits.max_get, "calculateTotal": True}
             query_id, get_id = self._client.next_id(), self._client.next_id()
-            calls.append(Call(f"x:{spec.obj}/query", {"filter": condition}, query_id))
+            calls.append(Call(f"x:{spec.obj}/query", query, query_id))
             calls.append(Call(f"x:{spec.obj}/get", {"#ids": ref(query_id, f"x:{spec.obj}/query")}, get_id))
             candidates.append((spec, query_id, get_id))
 
@@ -831,18 +834,21 @@ class JmapPrincipals(_PermissionMixin):
             look(SPECS["role"], {"description": name})
         # Mailing lists with their recipients, for the lists an account is in (0.16 keeps
         # that on the list).
-        limits = await self._client.limits()
         lookups = self._lookups(calls, domains=True, accounts=True, lists="@" in name, max_get=limits.max_get)
         results = await self._client.call(calls)
         refused: errors.StalwartError | None = None
-        for spec, _query_id, get_id in candidates:
+        cut = False  # more accounts of this local part than the query gave
+        for spec, query_id, get_id in candidates:
             try:
                 found = results[get_id].get("list") or []
+                answer = results[query_id]
             except errors.Forbidden as exc:
                 refused = refused or exc
                 continue
             except (errors.BadRequest, errors.ItemNotFound, errors.UnknownMethod):
                 continue
+            if spec.obj == "Account":
+                cut = _int(answer.get("total")) > len(answer.get("ids") or [])
             if spec.obj == "Account" and "@" not in name:
                 found = found if len(found) == 1 else []  # ambiguous across domains: not this way
                 label = "name"
@@ -854,6 +860,12 @@ class JmapPrincipals(_PermissionMixin):
                         spec = SPECS["group" if item.get("@type") == "Group" else "individual"]
                     names = await self._complete(self._names(results, lookups, limits.max_get), [item])
                     return spec, item, await self._all_lists(names)
+        if cut and "@" in name:
+            again = (await lookup.by_domain(self._client, [name], properties=None)).get(name.lower())
+            if again is not None:
+                spec = SPECS["group" if again.get("@type") == "Group" else "individual"]
+                names = await self._complete(self._names(results, lookups, limits.max_get), [again])
+                return spec, again, await self._all_lists(names)
         if refused is not None and len(candidates) == 1:
             raise refused
         raise errors.ItemNotFound(
@@ -875,29 +887,16 @@ class JmapPrincipals(_PermissionMixin):
         return {str(item.get("id")): str(item.get("emailAddress") or "") for item in found}
 
     async def _account_ids(self, addresses: Iterable[str]) -> dict[str, str]:
-        """e-mail address (lower case) -> id of those accounts, in one request."""
+        """e-mail address (lower case) -> id of those accounts, in one request for most."""
         wanted = [address for address in dict.fromkeys(a.lower() for a in addresses) if "@" in address]
-        calls: list[Call] = []
-        pairs = []
-        for address in wanted:
-            query_id, get_id = self._client.next_id(), self._client.next_id()
-            calls.append(Call("x:Account/query", {"filter": {"name": address.split("@")[0]}}, query_id))
-            by_ref = {"#ids": ref(query_id, "x:Account/query"), "properties": ["emailAddress"]}
-            calls.append(Call("x:Account/get", by_ref, get_id))
-            pairs.append(get_id)
-        results = await self._client.call(calls) if calls else Results()
-        ids: dict[str, str] = {}
-        for get_id in pairs:
-            for item in results[get_id].get("list") or []:
-                if isinstance(item, dict) and str(item.get("emailAddress") or "").lower() in wanted:
-                    ids[str(item["emailAddress"]).lower()] = str(item["id"])
-        missing = [address for address in wanted if address not in ids]
+        found = await lookup.find_accounts(self._client, wanted)
+        missing = [address for address in wanted if address not in found]
         if missing:
             raise errors.ItemNotFound(
                 gettext("%(item)s was not found.") % {"item": missing[0]},
                 body={"error": "notFound", "item": missing[0], "field": "members"},
             )
-        return ids
+        return {address: str(item["id"]) for address, item in found.items()}
 
     # --- writing ----------------------------------------------------------------------------
     async def _directory(self, *, lists: bool = False) -> Names:

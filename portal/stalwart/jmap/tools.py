@@ -34,7 +34,8 @@ from ..paths import api_path, segment
 from ..tools_types import AuthResult, DeliveryStage, DmarcReport, SpamClassification, SpamTag
 from ..transport import api_url, failure, json_or_none, shared_client, status_failure
 from ..troubleshoot import delivery_stream
-from .client import STALWART, Call, JmapClient, ref
+from . import lookup
+from .client import STALWART, JmapClient
 
 #: 0.16 stage keys -> the keys the portal reads (the ≤ 0.15 spelling).
 STAGE_KEYS = {"remoteIps": "remote_ips", "remoteIp": "remote_ip"}
@@ -204,27 +205,13 @@ class JmapSpamFilter:
 
     async def _account_id(self, account: str) -> str:
         name = account.strip().lower()
-        local = name.rsplit("@", 1)[0]
-        query_id, get_id = self._client.next_id(), self._client.next_id()
-        results = await self._client.call(
-            [
-                Call("x:Account/query", {"filter": {"name": local}}, query_id),
-                Call(
-                    "x:Account/get",
-                    {"#ids": ref(query_id, "x:Account/query"), "properties": ["emailAddress"]},
-                    get_id,
-                ),
-            ]
-        )
-        found = [item for item in results[get_id].get("list") or [] if isinstance(item, dict)]
-        if "@" in name:
-            found = [item for item in found if str(item.get("emailAddress") or "").lower() == name]
-        if len(found) != 1 or not isinstance(found[0].get("id"), str):
+        found = (await lookup.find_accounts(self._client, [name])).get(name)
+        if found is None:
             raise errors.ItemNotFound(
                 gettext("%(item)s was not found.") % {"item": account},
                 body={"error": "notFound", "item": account, "field": "account"},
             )
-        return str(found[0]["id"])
+        return str(found["id"])
 
     async def _upload(self, message: bytes) -> str:
         path = f"/jmap/upload/{segment(await self._own_account())}/"

@@ -24,7 +24,7 @@ The same calls as the REST area (`portal.stalwart.blobs.UndeleteApi`), returning
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from .. import errors
 from ..blobs import SEARCH_LIMIT, DeletedItem, RestoreResult, Search
 from ..queue_types import parse_time
 from ..types import Page
+from . import lookup
 from .client import Call, JmapClient, Results, ref
 
 OBJ = "x:ArchivedItem"
@@ -97,34 +98,28 @@ class JmapUndelete:
         return results
 
     # --- the account ------------------------------------------------------------------------
-    def _account_calls(self, account: str) -> tuple[list[Call], str]:
-        name = account.strip()
-        local = name.rsplit("@", 1)[0] if "@" in name else name
-        query_id, get_id = self._client.next_id(), self._client.next_id()
-        calls = [
-            Call("x:Account/query", {"filter": {"name": local}}, query_id),
-            Call("x:Account/get", {"#ids": ref(query_id, "x:Account/query"), "properties": ["emailAddress"]}, get_id),
-        ]
-        return calls, get_id
+    async def _account_calls(self, account: str) -> tuple[list[Call], lookup.Lookup]:
+        limit = (await self._client.limits()).max_get
+        calls, (found,) = lookup.account_calls(self._client, [account], limit=limit)
+        return calls, found
 
-    @staticmethod
-    def _account_id(found: Iterable[Any], account: str) -> str:
-        name = account.strip().lower()
-        items = [item for item in found if isinstance(item, dict) and isinstance(item.get("id"), str)]
-        if "@" in name:
-            items = [item for item in items if str(item.get("emailAddress") or "").lower() == name]
-        if len(items) != 1:  # unknown, or a bare login that is ambiguous across domains
+    async def _account_id(self, results: Results, found: lookup.Lookup, account: str) -> str:
+        """The id of the account the lookup's calls found (looked up again with its domain when
+        more accounts share its local part than the query gave)."""
+        item, again = lookup.pick(results, found)
+        if item is None and again:
+            item = (await lookup.by_domain(self._client, [found.name])).get(found.name)
+        if item is None:  # unknown, or a bare login that is ambiguous across domains
             raise errors.NotFound(
                 gettext("There is no account called %(account)s.") % {"account": account},
                 status=404,
                 operation="x:Account/query",
             )
-        return str(items[0]["id"])
+        return str(item["id"])
 
     async def _resolve(self, account: str) -> str:
-        calls, get_id = self._account_calls(account)
-        results = await self._call(calls)
-        return self._account_id(results[get_id].get("list") or [], account)
+        calls, found = await self._account_calls(account)
+        return await self._account_id(await self._call(calls), found, account)
 
     # --- reading ----------------------------------------------------------------------------
     async def _page(self, account_id: str, position: int, limit: int) -> tuple[builtins.list[DeletedItem], int]:
@@ -176,11 +171,11 @@ class JmapUndelete:
     # --- restoring --------------------------------------------------------------------------
     async def _ids_of(self, account: str, wanted: builtins.list[str]) -> tuple[str, set[str]]:
         """The account's id and which of `wanted` are its archived items: one request."""
-        calls, account_get = self._account_calls(account)
+        calls, found_account = await self._account_calls(account)
         items_get = self._client.next_id()
         calls.append(Call(f"{OBJ}/get", {"ids": wanted, "properties": ["accountId"]}, items_get))
         results = await self._call(calls)
-        account_id = self._account_id(results[account_get].get("list") or [], account)
+        account_id = await self._account_id(results, found_account, account)
         found = results[items_get].get("list") or []
         return account_id, {
             str(item["id"]) for item in found if isinstance(item, dict) and item.get("accountId") == account_id
