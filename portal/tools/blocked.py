@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from portal import responses
 from portal.access import require
+from portal.paging import Paging
 from portal.permissions import needs
 from portal.request import PortalRequest
 from portal.stalwart import errors
@@ -48,11 +49,20 @@ async def _context(request: PortalRequest, form: BlockForm | None = None) -> dic
     # builds its blocked list (start-up, or the reload after a block or unblock) deletes it.
     now = datetime.now(UTC)
     expired = [entry.expires is not None and entry.expires <= now for entry in listed.items]
+    # A busy server blocks thousands: a page of them at a time, found by part of the address.
+    paging = Paging.from_request(request)
+    wanted = paging.query.lower()
+    matching = [
+        (entry, reasons.get(entry.reason, entry.reason), gone)
+        for entry, gone in zip(listed.items, expired, strict=True)
+        if wanted in entry.address.lower()
+    ]
+    paging = paging.with_total(len(matching))
+    start = (min(paging.page, paging.pages) - 1) * paging.size
     return {
-        "entries": [
-            (entry, reasons.get(entry.reason, entry.reason), gone)
-            for entry, gone in zip(listed.items, expired, strict=True)
-        ],
+        "entries": matching[start : start + paging.size],
+        "paging": paging,
+        "plain_links": True,
         "expired": sum(expired),
         "total": listed.total,
         "form": form or BlockForm(details=details),
