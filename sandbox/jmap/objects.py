@@ -382,11 +382,24 @@ class AccountKind(Kind):
         if "@type" in patch and patch["@type"] != ("User" if p.type == "individual" else "Group"):
             raise SetError.invalid_properties(["@type"], "Account type cannot be changed.")
         new = p.clone()
+        before = address_of(sb, p)
         self.apply(sb, caller, new, patch, creating=False)
         sb.replace(new)
-        if new.name != p.name and sb.by_name.get(new.name) != new.id:
-            pass
+        if address_of(sb, new) != before:
+            self.leave_old_address_on_lists(sb, new, before)
         return None
+
+    @staticmethod
+    def leave_old_address_on_lists(sb, p, old_address: str) -> None:
+        """A mailing list's recipients are addresses, not accounts (objects.md: not checked
+        against local accounts): renaming an account leaves its old address on its lists. The
+        sandbox keeps a local recipient as a membership, so it turns that into the old address."""
+        for target in list(p.member_of):
+            mailing_list = sb.principals.get(target)
+            if mailing_list is not None and mailing_list.type == "list":
+                sb.remove_membership(p.id, target)
+                if old_address not in mailing_list.external_members:
+                    mailing_list.external_members.append(old_address)
 
     def apply(self, sb, caller, p, patch: dict, *, creating: bool) -> None:
         """Apply a create object or an update patch (JSON-pointer keys) to principal ``p``."""

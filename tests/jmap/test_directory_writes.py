@@ -9,6 +9,7 @@ import re
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from sandbox.jmap import ids
 from tests.conftest import persona
 
 JANE = "jane.doe@example.org"  # in all@example.org and newsletter@example.com (seed)
@@ -22,7 +23,7 @@ def in_list(sandbox, account: str, mailing_list: str) -> bool:
     return _id(sandbox, account) in sandbox.member_ids(_id(sandbox, mailing_list))
 
 
-def edit(client, name: str, **changes: str):
+def edit(client, name: str, /, **changes: str):
     url = reverse("directory:edit", kwargs={"kind": "accounts", "name": name})
     form = client.get(url).content.decode()
     snapshot = re.search(r'name="snapshot" value="([^"]*)"', form).group(1)
@@ -118,3 +119,31 @@ def test_a_person_without_the_permission_cannot_edit_lists(signed_in, sandbox):
     assert response.status_code == 403
     assert [r for r in sandbox.requests if r.method == "POST" and r.path == "/jmap/"] == []
     assert persona("user").password not in response.content.decode()
+
+
+def test_renaming_an_account_keeps_it_on_its_lists(signed_in, sandbox):
+    """0.16 keeps a list's recipients as addresses: Stalwart leaves the old address on the list
+    when an account is renamed (the sandbox does too), so the portal moves each of the account's
+    lists to its new address in the same request, and leaves the list's other recipients alone."""
+    client = signed_in("admin")
+    _loaded, response = edit(client, JANE, name="jane.d@example.org", email="jane.d@example.org")
+    assert response.status_code == 302, re.findall(r"error[^<]{0,200}", response.content.decode())
+    renamed = "jane.d@example.org"
+    for mailing_list in ("all@example.org", "newsletter@example.com"):
+        assert in_list(sandbox, renamed, mailing_list), mailing_list
+        assert JANE not in sandbox.principals[_id(sandbox, mailing_list)].external_members
+    newsletter = sandbox.principals[_id(sandbox, "newsletter@example.com")]
+    assert newsletter.external_members == ["partner@fabrikam.com", "press@contoso.net"]
+    page = client.get(reverse("directory:detail", kwargs={"kind": "accounts", "name": renamed})).content.decode()
+    assert "all@example.org" in page and "newsletter@example.com" in page
+
+
+def test_the_sandbox_leaves_the_old_address_on_the_lists_of_a_renamed_account(sandbox):
+    """What the portal works around: renamed through JMAP alone, the account is no longer on its
+    lists, and its old address is."""
+    from tests.jmap.test_directory_names_at_scale import jmap
+
+    account = ids.encode(_id(sandbox, JANE))
+    jmap([["x:Account/set", {"update": {account: {"name": "jane.x"}}}, "u"]])
+    assert not in_list(sandbox, "jane.x@example.org", "all@example.org")
+    assert JANE in sandbox.principals[_id(sandbox, "all@example.org")].external_members

@@ -1106,6 +1106,7 @@ class JmapPrincipals(_PermissionMixin):
                 body={"error": "unsupported", "details": spec.type},
             )
         primary = current.name
+        kept = current.emails  # the addresses it has after the change
         if spec.obj in ("Account", "MailingList") and (change.emails is not None or change.name is not None):
             emails = list(change.emails.after) if change.emails is not None else list(current.emails)
             primary = change.name if change.name is not None else (emails[0] if emails else current.name)
@@ -1113,6 +1114,7 @@ class JmapPrincipals(_PermissionMixin):
                 update.update(self._address(names, primary))
             aliases = [e for e in emails if e.lower() != primary.lower()]
             update["aliases"] = {str(i): self._address(names, e) for i, e in enumerate(aliases)}
+            kept = (primary, *aliases)
         if spec.obj == "MailingList" and (change.members or change.external_members):
             after = set(change.external_members.applied(change.members.applied(current.external_members)))
             for address in after - set(current.external_members):
@@ -1134,6 +1136,8 @@ class JmapPrincipals(_PermissionMixin):
         joins: dict[str, dict[str, Any]] = {}
         if spec.obj == "Account" and change.lists:
             joins = self._list_patch(names, primary, change.lists, known=current.emails)
+        if spec.obj == "Account":
+            self._follow_to_lists(names, joins, current.emails, kept, primary, left=change.lists.removed)
         update = patch(update, spec.read_only)
         parts: list[tuple[str, dict[str, Any], Mapping[str, str]]] = []
         if update:
@@ -1141,6 +1145,33 @@ class JmapPrincipals(_PermissionMixin):
         if joins:
             parts.append(("MailingList", joins, LIST_FIELD_MAP))
         await self._set_together(parts, labels={str(item["id"]): name, **self._labels(names)})
+
+    def _follow_to_lists(
+        self,
+        names: Names,
+        joins: dict[str, dict[str, Any]],
+        before: Iterable[str],
+        after: Iterable[str],
+        primary: str,
+        *,
+        left: Iterable[str],
+    ) -> None:
+        """Add to `joins` the updates that keep a renamed account on its lists: a list's
+        recipients are addresses, which Stalwart leaves as they are when an account's change,
+        so each address the account no longer has is replaced by its (new) primary one. Lists
+        it is leaving (`left`) are `_list_patch`'s."""
+        gone = {address.lower() for address in before} - {address.lower() for address in after}
+        if not gone:
+            return
+        leaving = {label.lower() for label in left}
+        for key, members in names.recipients.items():
+            lost = members & gone
+            if not lost or names.lists.get(key, "").lower() in leaving:
+                continue
+            moves = joins.setdefault(key, {})
+            for address in sorted(lost):
+                moves[pointer("recipients", address)] = None
+            moves[pointer("recipients", primary.lower())] = True
 
     async def _set_together(
         self, parts: Iterable[tuple[str, dict[str, Any], Mapping[str, str]]], *, labels: Mapping[str, str]

@@ -1,0 +1,32 @@
+"""Renaming an account through its edit form keeps what it belongs to, on both generations (on
+0.16 a mailing list's recipients are addresses, which the portal moves to the new one:
+tests/jmap/test_directory_writes.py)."""
+
+from __future__ import annotations
+
+import re
+
+from django.urls import reverse
+
+from tests.jmap.test_directory_names_at_scale import form_values
+
+
+def test_a_renamed_account_keeps_its_groups_and_lists(signed_in, generation):
+    client = signed_in("admin")
+    old, new = ("jane.doe@example.org", "jane.d@example.org") if generation.jmap else ("jane.doe", "jane.d")
+    newsletter = "newsletter@example.com" if generation.jmap else "newsletter"
+    sales = "sales@example.org" if generation.jmap else "sales"
+    url = reverse("directory:edit", kwargs={"kind": "accounts", "name": old})
+    values = form_values(client.get(url).content.decode())
+    assert newsletter in values["lists"] and sales in values["memberOf"]
+    values["name"] = new
+    if generation.jmap:
+        values["email"] = new  # the login is the address
+    response = client.post(url, values)
+    assert response.status_code == 302, re.findall(r"error[^<]{0,200}", response.content.decode())
+    renamed = form_values(
+        client.get(reverse("directory:edit", kwargs={"kind": "accounts", "name": new})).content.decode()
+    )
+    assert newsletter in renamed["lists"].split() and sales in renamed["memberOf"].split()
+    gone = client.get(reverse("directory:detail", kwargs={"kind": "accounts", "name": old}))
+    assert gone.status_code == 404
