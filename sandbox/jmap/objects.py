@@ -617,6 +617,7 @@ class AccountKind(Kind):
         if p.type == "group":
             destroy_unlinked(self, sb, caller, p)  # members point at it (memberGroupIds)
         else:
+            self.leave_old_address_on_lists(sb, p, address_of(sb, p))  # recipients are addresses
             super().destroy(sb, caller, p)
         jmap_state(sb).creds.pop(p.id, None)
 

@@ -30,3 +30,17 @@ def test_a_renamed_account_keeps_its_groups_and_lists(signed_in, generation):
     assert newsletter in renamed["lists"].split() and sales in renamed["memberOf"].split()
     gone = client.get(reverse("directory:detail", kwargs={"kind": "accounts", "name": old}))
     assert gone.status_code == 404
+
+
+def test_a_deleted_account_leaves_its_lists(signed_in, generation):
+    """On 0.16 the portal takes the deleted account's address off the lists it was on (Stalwart
+    would leave it there to bounce); up to 0.15 the server does it."""
+    client = signed_in("admin")
+    old = "jane.doe@example.org" if generation.jmap else "jane.doe"
+    newsletter = "newsletter@example.com" if generation.jmap else "newsletter"
+    listing = reverse("directory:detail", kwargs={"kind": "lists", "name": newsletter})
+    assert "jane.doe" in client.get(listing).content.decode()
+    response = client.post(reverse("directory:delete", kwargs={"kind": "accounts", "name": old}), follow=True)
+    assert "deleted." in response.content.decode()  # the message, shown on the page it went back to
+    page = client.get(listing).content.decode()
+    assert "jane.doe" not in page and "partner@fabrikam.com" in page

@@ -147,3 +147,10 @@ def test_the_sandbox_leaves_the_old_address_on_the_lists_of_a_renamed_account(sa
     jmap([["x:Account/set", {"update": {account: {"name": "jane.x"}}}, "u"]])
     assert not in_list(sandbox, "jane.x@example.org", "all@example.org")
     assert JANE in sandbox.principals[_id(sandbox, "all@example.org")].external_members
+
+
+def test_the_sandbox_leaves_a_deleted_accounts_address_on_its_lists(sandbox):
+    from tests.jmap.test_directory_names_at_scale import jmap
+
+    jmap([["x:Account/set", {"destroy": [ids.encode(_id(sandbox, JANE))]}, "d"]])
+    assert JANE in sandbox.principals[_id(sandbox, "newsletter@example.com")].external_members

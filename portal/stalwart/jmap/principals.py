@@ -25,6 +25,7 @@ import builtins
 import dataclasses
 import functools
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -64,6 +65,8 @@ SPECS: dict[str, Spec] = {
     "role": Spec("role", "Role", None, "description", "", "description"),
     "oauthClient": Spec("oauthClient", "OAuthClient", None, "clientId", "clientId", "text"),
 }
+
+log = logging.getLogger("portal.stalwart")
 
 #: Position in the portal's tenant quota list (<= 0.15: storage, then per principal type) ->
 #: the x:Tenant quota (enum TenantStorageQuota).
@@ -1190,8 +1193,25 @@ class JmapPrincipals(_PermissionMixin):
                     raise set_error(failed, field_map=field_map, operation=call.name)
 
     async def delete(self, name: str) -> None:
-        spec, item, _names = await self._find(name)
+        """Destroy the object; an account's addresses are then taken off the mailing lists it was
+        on (Stalwart leaves them there: a list's recipients are addresses). That second request is
+        kept short of failing the deletion, which has happened: a list it cannot change keeps the
+        address, as Stalwart itself would, and the audit trail records the refusal."""
+        spec, item, names = await self._find(name)
         await self._client.set(spec.obj, destroy=[str(item["id"])], field_map=FIELD_MAP, labels={str(item["id"]): name})
+        if spec.obj != "Account":
+            return
+        mine = {address.lower() for address in to_principal(spec, item, names).emails}
+        updates = {
+            key: {pointer("recipients", member): None for member in sorted(members & mine)}
+            for key, members in names.recipients.items()
+            if members & mine
+        }
+        if updates:
+            try:
+                await self._set_together([("MailingList", updates, LIST_FIELD_MAP)], labels=self._labels(names))
+            except errors.StalwartError as exc:
+                log.warning("deleted %s; %d mailing lists keep its address: %s", name, len(updates), exc)
 
     async def delete_matching(self, principal_type: str, filter: str = "") -> bool:
         """Destroy everything a search matches (0.16 has no bulk delete): per request, a `/query`
