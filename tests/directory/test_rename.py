@@ -44,3 +44,17 @@ def test_a_deleted_account_leaves_its_lists(signed_in, generation):
     assert "deleted." in response.content.decode()  # the message, shown on the page it went back to
     page = client.get(listing).content.decode()
     assert "jane.doe" not in page and "partner@fabrikam.com" in page
+
+
+def test_accounts_deleted_by_a_search_leave_their_lists(signed_in, generation):
+    client = signed_in("admin")
+    newsletter = "newsletter@example.com" if generation.jmap else "newsletter"
+    listing = reverse("directory:detail", kwargs={"kind": "lists", "name": newsletter})
+    url = reverse("directory:delete-matching", kwargs={"kind": "accounts"})
+    preview = client.get(url, {"q": "jane.doe"}).content.decode()
+    count = int(re.search(r"Delete (\d+) accounts? matching", preview).group(1))
+    assert count >= 1
+    assert client.post(url, {"q": "jane.doe", "count": count}).status_code == 302
+    client.get(listing)  # the deletion's message is shown here
+    page = client.get(listing).content.decode()
+    assert "jane.doe" not in page and "partner@fabrikam.com" in page

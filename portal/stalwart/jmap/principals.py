@@ -1193,15 +1193,19 @@ class JmapPrincipals(_PermissionMixin):
                     raise set_error(failed, field_map=field_map, operation=call.name)
 
     async def delete(self, name: str) -> None:
-        """Destroy the object; an account's addresses are then taken off the mailing lists it was
-        on (Stalwart leaves them there: a list's recipients are addresses). That second request is
-        kept short of failing the deletion, which has happened: a list it cannot change keeps the
-        address, as Stalwart itself would, and the audit trail records the refusal."""
+        """Destroy the object; an account's addresses are then taken off its mailing lists
+        (`_off_lists`)."""
         spec, item, names = await self._find(name)
         await self._client.set(spec.obj, destroy=[str(item["id"])], field_map=FIELD_MAP, labels={str(item["id"]): name})
-        if spec.obj != "Account":
-            return
-        mine = {address.lower() for address in to_principal(spec, item, names).emails}
+        if spec.obj == "Account":
+            await self._off_lists(names, to_principal(spec, item, names).emails, name)
+
+    async def _off_lists(self, names: Names, addresses: Iterable[str], what: str) -> None:
+        """Take the addresses of deleted accounts off the mailing lists that have them: a list's
+        recipients are addresses, which Stalwart leaves there to bounce. The deletion has
+        happened, so this stops short of failing it: a list that cannot be changed keeps the
+        address, as Stalwart itself would, and the audit trail records the refusal."""
+        mine = {address.lower() for address in addresses}
         updates = {
             key: {pointer("recipients", member): None for member in sorted(members & mine)}
             for key, members in names.recipients.items()
@@ -1211,7 +1215,7 @@ class JmapPrincipals(_PermissionMixin):
             try:
                 await self._set_together([("MailingList", updates, LIST_FIELD_MAP)], labels=self._labels(names))
             except errors.StalwartError as exc:
-                log.warning("deleted %s; %d mailing lists keep its address: %s", name, len(updates), exc)
+                log.warning("deleted %s; %d mailing lists keep an address of it: %s", what, len(updates), exc)
 
     async def delete_matching(self, principal_type: str, filter: str = "") -> bool:
         """Destroy everything a search matches (0.16 has no bulk delete): per request, a `/query`
@@ -1221,24 +1225,47 @@ class JmapPrincipals(_PermissionMixin):
         limits = await self._client.limits()
         name = f"x:{spec.obj}"
         rounds = 0
-        while True:
-            query_id, set_id = self._client.next_id(), self._client.next_id()
-            query = {"filter": conditions, "position": 0, "limit": limits.max_set, "calculateTotal": True}
-            results = await self._client.call(
-                [
-                    Call(f"{name}/query", query, query_id),
-                    Call(f"{name}/set", {"#destroy": ref(query_id, f"{name}/query")}, set_id),
-                ]
-            )
-            found = results[query_id].get("ids") or []
-            answer = results[set_id]
-            for item in (answer.get("notDestroyed") or {}).values():
-                if isinstance(item, dict):
-                    raise set_error(item, field_map=FIELD_MAP, operation=f"{name}/set")
-            rounds += 1
-            remaining = _int(results[query_id].get("total")) - len(answer.get("destroyed") or [])
-            if not found or remaining <= 0 or rounds > 1000:
-                return True
+        gone: builtins.list[dict[str, Any]] = []  # the accounts destroyed, as read just before
+        try:
+            while True:
+                query_id, get_id, set_id = self._client.next_id(), self._client.next_id(), self._client.next_id()
+                step = min(limits.max_set, limits.max_get) if spec.obj == "Account" else limits.max_set
+                query = {"filter": conditions, "position": 0, "limit": step, "calculateTotal": True}
+                calls = [Call(f"{name}/query", query, query_id)]
+                if spec.obj == "Account":  # their addresses, for their mailing lists
+                    by_ref = {"#ids": ref(query_id, f"{name}/query"), "properties": ["emailAddress", "aliases"]}
+                    calls.append(Call(f"{name}/get", by_ref, get_id))
+                calls.append(Call(f"{name}/set", {"#destroy": ref(query_id, f"{name}/query")}, set_id))
+                results = await self._client.call(calls)
+                found = results[query_id].get("ids") or []
+                answer = results[set_id]
+                destroyed = {str(ident) for ident in answer.get("destroyed") or []}
+                if spec.obj == "Account":
+                    try:
+                        read = results[get_id].get("list") or []
+                    except errors.StalwartError:
+                        read = []  # not readable: their lists keep their addresses, as Stalwart leaves them
+                    gone += [item for item in read if isinstance(item, dict) and str(item.get("id")) in destroyed]
+                for item in (answer.get("notDestroyed") or {}).values():
+                    if isinstance(item, dict):
+                        raise set_error(item, field_map=FIELD_MAP, operation=f"{name}/set")
+                rounds += 1
+                remaining = _int(results[query_id].get("total")) - len(destroyed)
+                if not found or remaining <= 0 or rounds > 1000:
+                    return True
+        finally:
+            if gone:
+                await self._off_lists_of(gone)
+
+    async def _off_lists_of(self, accounts: builtins.list[dict[str, Any]]) -> None:
+        """`_off_lists` for accounts destroyed by a search (their addresses as read before)."""
+        try:
+            names = await self._complete(await self._directory(lists=True), accounts)
+        except errors.StalwartError as exc:
+            log.warning("deleted %d accounts; their mailing lists could not be read: %s", len(accounts), exc)
+            return
+        addresses = [address for item in accounts for address in _account(item, names).emails]
+        await self._off_lists(names, addresses, f"{len(accounts)} accounts")
 
     async def find_raw(self, name: str) -> tuple[Spec, dict[str, Any]]:
         """The object called `name` as the server sends it (for the permission editor)."""
