@@ -58,3 +58,16 @@ def test_accounts_deleted_by_a_search_leave_their_lists(signed_in, generation):
     client.get(listing)  # the deletion's message is shown here
     page = client.get(listing).content.decode()
     assert "jane.doe" not in page and "partner@fabrikam.com" in page
+
+
+def test_the_delete_page_names_the_lists_it_leaves(signed_in, generation):
+    client = signed_in("admin")
+    old = "jane.doe@example.org" if generation.jmap else "jane.doe"
+    newsletter = "newsletter@example.com" if generation.jmap else "newsletter"
+    page = client.get(reverse("directory:delete", kwargs={"kind": "accounts", "name": old})).content.decode()
+    sentence = re.search(
+        r"It is also taken off its (?:(\d+) mailing lists|mailing list):</p>\s*<ul class=\"chips\">(.*?)</ul>",
+        page,
+        re.S,
+    )
+    assert sentence and f"<li>{newsletter}</li>" in sentence.group(2).replace("<bdi>", "").replace("</bdi>", "")
