@@ -164,3 +164,16 @@ def test_http_errors_are_mapped_as_for_rest(sandbox):
     small_limits()
     with pytest.raises(errors.Unauthorized):
         run(JmapClient("not-a-token").one("x:Domain/get", {"ids": None}))
+
+
+def test_a_query_and_its_get_stay_together_whatever_the_call_limit(sandbox):
+    """With room for three calls a request, two query-and-get pairs go as two requests of two
+    (not three and one, which would split the second pair)."""
+    from portal.stalwart.jmap import lookup
+
+    client = basic()
+    small_limits(max_calls=3, max_get=500, max_set=500)
+    sandbox.requests.clear()
+    found = run(lookup.find_accounts(client, ["jane.doe@example.org", "admin@example.org"]))
+    assert sorted(found) == ["admin@example.org", "jane.doe@example.org"]
+    assert posts(sandbox) == 2

@@ -279,12 +279,27 @@ class JmapClient:
     async def call(self, calls: Sequence[Call], *, labels: Mapping[str, str] | None = None) -> Results:
         """Send the calls, as few requests as the server's `maxCallsInRequest` allows.
 
-        A call may refer only to calls of the same request: back-references never cross a split.
+        A call may refer only to calls of the same request: back-references never cross a split
+        (a call moves to the next request with the calls it refers to; what cannot fit is refused).
         Every `/set` operation is reported to the audit trail (`changes`); `labels` names what an
         id or creation key stands for there (an account's address rather than its id).
         """
         limits = await self.limits()
-        chunks = [calls[start : start + limits.max_calls] for start in range(0, len(calls), limits.max_calls)]
+        chunks: list[list[Call]] = []
+        for call in calls:
+            if chunks and len(chunks[-1]) < limits.max_calls:
+                chunks[-1].append(call)
+                continue
+            # A new request, which the calls at the end of the full one that this call refers to
+            # join (a query and its get stay together whatever maxCallsInRequest is), if they fit.
+            chunk = [call]
+            wanted = set(_references(call.arguments))
+            last = chunks[-1] if chunks else []
+            while last and last[-1].call_id in wanted and len(chunk) < limits.max_calls:
+                wanted |= set(_references(last[-1].arguments))
+                chunk.insert(0, last.pop())
+            chunks.append(chunk)
+        chunks = [chunk for chunk in chunks if chunk]
         for chunk in chunks:
             inside = {call.call_id for call in chunk}
             for call in chunk:
