@@ -708,13 +708,7 @@ class JmapPrincipals(_PermissionMixin):
                 calls.append(Call(f"x:{obj}/query", {"filter": condition}, query_id))
                 by_ref = {"#ids": ref(query_id, f"x:{obj}/query"), "properties": [label]}
                 calls.append(Call(f"x:{obj}/get", by_ref, f"{key}:{number}"))
-        results = Results()
-        if calls:  # each query with its /get: never split between two requests
-            limits = await self._client.limits()
-            step = max(2, limits.max_calls - limits.max_calls % 2)
-            for start in range(0, len(calls), step):
-                results.answers.update((await self._client.call(calls[start : start + step])).answers)
-        return self._merged(names, calls, results)
+        return self._merged(names, calls, await self._client.call(calls) if calls else Results())
 
     @staticmethod
     def _merged(names: Names, calls: Iterable[Call], results: Results) -> Names:
