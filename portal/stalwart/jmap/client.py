@@ -225,6 +225,7 @@ class JmapClient:
         self._authorization = authorization(access_token, basic)
         self._forwarded_for = client_ip if basic is not None else None
         self._counter = 0
+        self._limits: Limits | None = None  # read once per client (one request's)
 
     def __repr__(self) -> str:  # never show the credential
         return "<JmapClient>"
@@ -265,15 +266,17 @@ class JmapClient:
     async def session(self) -> dict[str, Any]:
         """The JMAP session of this credential (limits, account ids); it also stores the limits."""
         data: dict[str, Any] = await self._http("GET", SESSION_PATH)
-        limits = Limits.from_session(data)
-        await cache.aset(_limits_key(), limits, timeout=LIMITS_SECONDS)
+        self._limits = Limits.from_session(data)
+        await cache.aset(_limits_key(), self._limits, timeout=LIMITS_SECONDS)
         return data
 
     async def limits(self) -> Limits:
-        known = await cache.aget(_limits_key())
-        if isinstance(known, Limits):
-            return known
-        return Limits.from_session(await self.session())
+        """The server's limits: kept per server for an hour, and read once per client (a
+        client serves one request), however many calls it sends."""
+        if self._limits is None:
+            known = await cache.aget(_limits_key())
+            self._limits = known if isinstance(known, Limits) else Limits.from_session(await self.session())
+        return self._limits
 
     # --- method calls ---------------------------------------------------------------------
     async def call(self, calls: Sequence[Call], *, labels: Mapping[str, str] | None = None) -> Results:

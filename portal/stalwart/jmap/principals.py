@@ -597,7 +597,7 @@ class JmapPrincipals(_PermissionMixin):
         accounts: bool,
         lists: bool = False,
         roles: bool = True,
-        max_get: int = 500,
+        max_get: int,
     ) -> dict[str, str]:
         """Add the calls that name the objects rows refer to; returns their call ids. Each
         brings at most `max_get` names (`_complete` and `_named` fetch the others)."""
@@ -628,7 +628,7 @@ class JmapPrincipals(_PermissionMixin):
         return ids
 
     @staticmethod
-    def _names(results: Results, ids: Mapping[str, str], max_get: int = 500) -> Names:
+    def _names(results: Results, ids: Mapping[str, str], max_get: int) -> Names:
         partial: set[str] = set()
 
         def table(key: str, label: str) -> dict[str, str]:
@@ -674,20 +674,21 @@ class JmapPrincipals(_PermissionMixin):
                 if key in wanted:
                     wanted[key] |= found - getattr(names, key).keys()
         limits = await self._client.limits()
-        calls: list[Call] = []
+        gets: builtins.list[tuple[str, Call]] = []
         for key, missing in wanted.items():
             obj, label = TABLES[key]
             ordered = sorted(missing)
             for start in range(0, len(ordered), limits.max_get):
                 chunk = ordered[start : start + limits.max_get]
-                calls.append(Call(f"x:{obj}/get", {"ids": chunk, "properties": [label]}, f"{key}:{start}"))
-        return self._merged(names, calls, await self._client.call(calls) if calls else Results())
+                gets.append((key, Call(f"x:{obj}/get", {"ids": chunk, "properties": [label]}, self._client.next_id())))
+        return await self._merged(names, [call for _key, call in gets], gets)
 
     async def _named(self, names: Names, **wanted: Iterable[str]) -> Names:
         """`names` with the objects called by the names in `wanted` (by table: `domains`,
         `groups`, `roles`, `tenants`) that a partial table lacks, found by name in one more
         request (none when no table is partial or all are known)."""
         calls: list[Call] = []
+        gets: builtins.list[tuple[str, Call]] = []
         for key, labels in wanted.items():
             if key not in names.partial:
                 continue
@@ -695,7 +696,7 @@ class JmapPrincipals(_PermissionMixin):
             if key == "roles":
                 known |= {"user", "admin", "tenant-admin"}  # built in, not x:Role objects
             obj, label = TABLES[key]
-            for number, name in enumerate(sorted({n.lower() for n in labels if n and n.lower() not in known})):
+            for name in sorted({n.lower() for n in labels if n and n.lower() not in known}):
                 if key == "domains":
                     condition: dict[str, Any] = {"name": name}
                 elif key == "groups":
@@ -704,20 +705,19 @@ class JmapPrincipals(_PermissionMixin):
                     condition = {"description": name}
                 else:
                     condition = {"text": name}
-                query_id = f"{key}:q{number}"
-                calls.append(Call(f"x:{obj}/query", {"filter": condition}, query_id))
+                query_id = self._client.next_id()
                 by_ref = {"#ids": ref(query_id, f"x:{obj}/query"), "properties": [label]}
-                calls.append(Call(f"x:{obj}/get", by_ref, f"{key}:{number}"))
-        return self._merged(names, calls, await self._client.call(calls) if calls else Results())
+                get = Call(f"x:{obj}/get", by_ref, self._client.next_id())
+                calls += [Call(f"x:{obj}/query", {"filter": condition}, query_id), get]
+                gets.append((key, get))
+        return await self._merged(names, calls, gets)
 
-    @staticmethod
-    def _merged(names: Names, calls: Iterable[Call], results: Results) -> Names:
-        """`names` with what the `/get` calls (ids `<table>:<n>`) brought added to their tables."""
+    async def _merged(self, names: Names, calls: builtins.list[Call], gets: builtins.list[tuple[str, Call]]) -> Names:
+        """`names` with what the `/get`s among `calls` (sent here, none when empty) brought
+        added to their tables (`gets`: table, call)."""
+        results = await self._client.call(calls) if calls else Results()
         added: dict[str, dict[str, str]] = {}
-        for call in calls:
-            if not call.name.endswith("/get"):
-                continue
-            key = call.call_id.split(":", 1)[0]
+        for key, call in gets:
             label = TABLES[key][1]
             try:
                 found = results[call.call_id].get("list") or []
@@ -833,6 +833,13 @@ class JmapPrincipals(_PermissionMixin):
         # that on the list).
         lookups = self._lookups(calls, domains=True, accounts=True, lists="@" in name, max_get=limits.max_get)
         results = await self._client.call(calls)
+
+        async def found_it(spec: Spec, item: dict[str, Any]) -> tuple[Spec, dict[str, Any], Names]:
+            if spec.obj == "Account":
+                spec = SPECS["group" if item.get("@type") == "Group" else "individual"]
+            names = await self._complete(self._names(results, lookups, limits.max_get), [item])
+            return spec, item, await self._all_lists(names)
+
         refused: errors.StalwartError | None = None
         cut = False  # more accounts of this local part than the query gave
         for spec, query_id, get_id in candidates:
@@ -853,16 +860,11 @@ class JmapPrincipals(_PermissionMixin):
                 label = spec.label
             for item in found:
                 if isinstance(item, dict) and str(item.get(label) or "").lower() == name.lower():
-                    if spec.obj == "Account":
-                        spec = SPECS["group" if item.get("@type") == "Group" else "individual"]
-                    names = await self._complete(self._names(results, lookups, limits.max_get), [item])
-                    return spec, item, await self._all_lists(names)
+                    return await found_it(spec, item)
         if cut and "@" in name:
             again = (await lookup.by_domain(self._client, [name], properties=None)).get(name.lower())
             if again is not None:
-                spec = SPECS["group" if again.get("@type") == "Group" else "individual"]
-                names = await self._complete(self._names(results, lookups, limits.max_get), [again])
-                return spec, again, await self._all_lists(names)
+                return await found_it(SPECS["individual"], again)
         if refused is not None and len(candidates) == 1:
             raise refused
         raise errors.ItemNotFound(
