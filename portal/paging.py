@@ -74,6 +74,11 @@ class Paging:
         """The same search sorted the other way, from the first page."""
         return self.query_string(sort="" if self.descending else "-name", page=1)
 
+    @property
+    def first_url(self) -> str:
+        """The same search from its first page."""
+        return self.query_string(page=1)
+
     @cached_property  # read several times per page
     def previous_url(self) -> str | None:
         return self.query_string(page=self.page - 1) if self.page > 1 else None

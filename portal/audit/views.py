@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django import forms
@@ -15,6 +16,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -39,6 +41,13 @@ class AuditFilter(forms.Form):
     since = forms.DateField(required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}))
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("The end date is before the start date."))
+        return data
+
 
 def visible_entries(user: PortalUser) -> QuerySet[AuditEntry]:
     """Everyone sees their own actions; log readers see all; tenant admins their tenant's."""
@@ -54,6 +63,9 @@ def visible_entries(user: PortalUser) -> QuerySet[AuditEntry]:
 def _filtered(request: PortalRequest) -> tuple[AuditFilter, QuerySet[AuditEntry]]:
     form = AuditFilter(request.GET or None)
     entries = visible_entries(request.portal_user)
+    if form.is_bound and not form.is_valid():
+        # Never everything in place of what was asked: the errors instead (next to the filters).
+        return form, entries.none()
     if form.is_valid():
         data = form.cleaned_data
         if data["actor"]:
@@ -172,7 +184,18 @@ def _params(value: object) -> str:
 @require_GET
 @require(SIGNED_IN)
 async def audit_csv(request: PortalRequest) -> HttpResponse:
-    _, entries = _filtered(request)
+    form, entries = _filtered(request)
+    if form.errors:
+        labels = {name: field.label for name, field in form.fields.items()}
+        problems = "; ".join(
+            f"{labels[name]}: {' '.join(map(str, errors))}" if name in labels else " ".join(map(str, errors))
+            for name, errors in form.errors.items()
+        )
+        return HttpResponse(
+            gettext("These filters cannot be used: %(problems)s") % {"problems": problems},
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     response = StreamingHttpResponse(export_lines(entries), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="portal-audit.csv"'
     return response

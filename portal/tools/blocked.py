@@ -58,7 +58,7 @@ async def _context(request: PortalRequest, form: BlockForm | None = None) -> dic
         if wanted in entry.address.lower()
     ]
     paging = paging.with_total(len(matching))
-    start = (min(paging.page, paging.pages) - 1) * paging.size
+    start = (paging.page - 1) * paging.size  # past the last page: an empty page that says so
     return {
         "entries": matching[start : start + paging.size],
         "paging": paging,

@@ -130,6 +130,38 @@ def test_filters_and_csv(signed_in, sandbox):
     assert "'=cmd" in body  # never a live formula
 
 
+def test_filters_that_cannot_be_used_show_nothing_but_why(signed_in, sandbox):
+    """A date that is not one, or a range that ends before it starts, lists no entries (not
+    every entry, as if unfiltered) and says why, next to the field and in the results; the
+    export refuses them too."""
+    client = signed_in("admin")
+    AuditEntry.objects.create(actor="someone", action="principal.update", target="x", method="PATCH", path="/x")
+    for query, field, error in (
+        ({"since": "yesterday"}, "since", "Enter a valid date."),
+        ({"since": "2026-12-08", "until": "2026-12-01"}, "until", "The end date is before the start date."),
+    ):
+        page = client.get("/audit/", query).content.decode()
+        assert "principal.update" not in page and "These filters cannot be used" in page
+        assert f'id="id_{field}_error">{error}<' in page
+        assert 'aria-disabled="true">Export CSV<' in page and "export.csv" not in page
+        partial = client.get("/audit/", query, headers={"HX-Request": "true"}).content.decode()
+        assert "<form" not in partial and error in partial and "principal.update" not in partial
+        assert 'id="export-link" class="button" aria-disabled="true" hx-swap-oob="true"' in partial
+        refused = client.get("/audit/export.csv", query)
+        assert refused.status_code == 400 and error in refused.content.decode()
+
+
+def test_the_export_follows_filters_chosen_in_place(signed_in, sandbox):
+    """Filtering without reloading the page replaces the results; the export link beside the
+    heading comes with them (out of band), so it exports what is shown."""
+    client = signed_in("admin")
+    partial = client.get("/audit/", {"actor": "a&b", "outcome": "failure"}, headers={"HX-Request": "true"})
+    assert '<a id="export-link" class="button" download href="/audit/export.csv?actor=a%26b' in partial.content.decode()
+    assert 'hx-swap-oob="true"' in partial.content.decode()
+    whole = client.get("/audit/", {"actor": "a&b"}).content.decode()
+    assert whole.count('id="export-link"') == 1 and "hx-swap-oob" not in whole
+
+
 @pytest.mark.parametrize(
     ("method", "path", "expected"),
     [

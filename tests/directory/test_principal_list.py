@@ -69,6 +69,13 @@ def test_htmx_gets_only_the_results(signed_in, sandbox):
     content = response.content.decode()
     assert content.lstrip().startswith('<div id="results"')
     assert "<html" not in content
+    # The export link beside the heading follows the search typed in place (out of band).
+    assert (
+        '<a id="export-link" class="button" download href="/directory/groups/export.csv?q=sales" hx-swap-oob="true">'
+        in content
+    )
+    whole = client.get("/directory/groups/?q=sales").content.decode()
+    assert 'id="export-link"' in whole and "hx-swap-oob" not in whole
 
 
 def test_empty_search_says_so(signed_in, sandbox):

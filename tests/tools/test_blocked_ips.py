@@ -202,3 +202,6 @@ def test_thousands_are_read_whole_and_shown_a_page_at_a_time(signed_in, generati
     assert 'value="198.51.2."' in found and "Show all" in found
     none = client.get("/tools/blocked-ips/", {"q": "<b>10.9.9.9</b>"}).content.decode()
     assert "No blocked address matches" in none and "&lt;b&gt;10.9.9.9&lt;/b&gt;" in none and "<b>10.9" not in none
+    beyond = client.get("/tools/blocked-ips/", {"q": "198.51.2.", "page": 9}).content.decode()
+    assert not shown(beyond) and "This page is empty" in beyond
+    assert 'href="?q=198.51.2."' in beyond and "No blocked address matches" not in beyond

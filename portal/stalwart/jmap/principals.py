@@ -881,9 +881,11 @@ class JmapPrincipals(_PermissionMixin):
         return principal
 
     async def _members(self, group_id: str) -> dict[str, str]:
-        """id -> e-mail address of the users that are members of the group."""
+        """id -> e-mail address of the users that are members of the group, by address (the
+        server answers in id order, which is the order they were created in)."""
         found = await self._client.every("Account", {"memberGroupIds": group_id}, properties=["emailAddress"])
-        return {str(item.get("id")): str(item.get("emailAddress") or "") for item in found}
+        members = {str(item.get("id")): str(item.get("emailAddress") or "") for item in found}
+        return dict(sorted(members.items(), key=lambda member: member[1].lower()))
 
     async def _account_ids(self, addresses: Iterable[str]) -> dict[str, str]:
         """e-mail address (lower case) -> id of those accounts, in one request for most."""
