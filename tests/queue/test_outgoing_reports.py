@@ -196,6 +196,8 @@ def test_htmx_partial_and_upstream_failure(signed_in, sandbox, reports, settings
     client = signed_in("admin")
     content = client.get("/queue/reports/?type=tls", headers={"HX-Request": "true"}).content.decode()
     assert content.lstrip().startswith('<div id="results"') and "fabrikam.com" in content and "gmail.com" not in content
+    link = 'id="all-matching" class="button button-danger-outline" href="/queue/reports/cancel-matching?type=tls"'
+    assert link in content  # follows the filters chosen in place (out of band)
     with broken_upstream("html") as url:
         settings.STALWART_URL = url
         response = client.get("/queue/reports/")

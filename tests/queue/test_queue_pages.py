@@ -126,6 +126,9 @@ def test_htmx_gets_the_results_only(signed_in, sandbox, scene):
     response = client.get("/queue/?q=gmail", headers={"HX-Request": "true"})
     content = response.content.decode()
     assert content.lstrip().startswith('<div id="results"') and "<html" not in content
+    # "Retry or cancel all matching" follows filters chosen in place (out of band).
+    assert 'id="all-matching" class="button" href="/queue/bulk?q=gmail" hx-swap-oob="true"' in content
+    assert "hx-swap-oob" not in client.get("/queue/?q=gmail").content.decode()
 
 
 def test_refused_without_permission(signed_in, generation, scene):

@@ -239,8 +239,12 @@ def test_search_filters_by_text(signed_in, generation, reports):
 
 def test_htmx_partial(signed_in, generation, reports):
     client = signed_in("admin")
-    content = client.get("/reports/tls/", headers={"HX-Request": "true"}).content.decode()
+    content = client.get("/reports/tls/", {"q": "a&b"}, headers={"HX-Request": "true"}).content.decode()
     assert content.lstrip().startswith('<div id="results"') and "<html" not in content
+    # "Delete all matching" follows a search typed in place (out of band).
+    link = 'id="all-matching" class="button button-danger-outline" href="/reports/tls/delete-matching?q=a%26b" hx-swap'
+    assert link in content
+    content = client.get("/reports/tls/", headers={"HX-Request": "true"}).content.decode()
     assert "Google Inc." in content and "example.org" in content
 
 
