@@ -46,7 +46,7 @@ from django.forms.utils import ErrorDict
 from django.http import QueryDict
 from django.utils.translation import gettext, ngettext
 
-from portal.stalwart.settings_types import Field, SettingsSchema, ValueType, Variant
+from portal.stalwart.settings_types import MAX_CHOICES, Field, SettingsSchema, ValueType, Variant
 
 SECRET_SET = "****"
 _DURATION_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
@@ -490,6 +490,11 @@ class SchemaForm(forms.Form):
             return forms.ChoiceField(choices=options, **common)
         if kind == "id":
             options = list(self.choices.get(t.object_name, ()))
+            if len(options) >= MAX_CHOICES:
+                cut = gettext("This server has more than %(count)s: only the first %(count)s it lists are offered.") % {
+                    "count": f"{MAX_CHOICES:,}"
+                }
+                common["help_text"] = f"{field.description} {cut}".strip()
             if t.nullable:
                 options = [("", gettext("(none)")), *options]
             return forms.ChoiceField(choices=options, **common)

@@ -21,6 +21,9 @@ SETTINGS_LAYOUT = "Settings"
 #: String formats whose values are never shown (the server answers "****" for them).
 SECRET_FORMATS = frozenset({"secret", "secretText"})
 SINGLETON_ID = "singleton"
+#: The most objects of one collection a settings form offers to choose from (read a page of
+#: the server's `maxObjectsInGet` a request); past that, a form keeps the one it holds.
+MAX_CHOICES = 5_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,10 +169,11 @@ def test_a_list_page_costs_one_more_request_only_past_the_first_500(signed_in, s
     assert f"team{MANY - 1:03}@example.org" in page
 
 
-def test_a_settings_form_keeps_a_default_domain_past_the_first_500(signed_in, sandbox, big):
-    """The network settings' default domain is a select of the domains: one past the first 500
-    is named and selected, and saving the form unchanged keeps it (it was not among the choices
-    before, so the browser sent the first one instead)."""
+def test_a_settings_form_offers_every_domain_past_the_first_500(signed_in, sandbox, big):
+    """The network settings' default domain is a select of the domains: all of them are offered
+    (a page of 500 a request), one past the first 500 is named and selected, and saving the form
+    unchanged keeps it (it was not among the choices before, so the browser sent the first one
+    instead)."""
     from sandbox.jmap.ops import ops_state
     from tests.jmap.test_settings import NETWORK, preview_then_save
 
@@ -180,12 +181,32 @@ def test_a_settings_form_keeps_a_default_domain_past_the_first_500(signed_in, sa
     client = signed_in("admin")
     page = client.get(NETWORK).content.decode()
     assert f'<option value="{big["last_domain"]}" selected>d{MANY - 1:03}.example</option>' in page
+    offered = re.findall(r'<option value="[^"]+"(?: selected)?>(d\d{3}\.example)</option>', page)
+    assert offered == [f"d{i:03}.example" for i in range(MANY)]  # each once, by name
+    assert "only the first" not in page
     values = form_values(page)
     assert values["defaultDomainId"] == big["last_domain"]
     _preview, saved = preview_then_save(client, NETWORK, {**values, "defaultHostname": "mx.example.org"})
     assert saved.status_code == 302, saved.content.decode()[:2000]
     stored = ops_state(sandbox).singletons["SystemSettings"]
     assert stored["defaultHostname"] == "mx.example.org" and stored["defaultDomainId"] == big["last_domain"]
+
+
+
+def test_a_settings_form_says_when_it_offers_only_some(signed_in, sandbox, big, monkeypatch):
+    """Past `MAX_CHOICES` objects the select offers the first the server lists, says so, and
+    still holds (and keeps) the one the setting names."""
+    from portal.settings_pages import schema_forms
+    from portal.stalwart.jmap import settings as jmap_settings
+    from tests.jmap.test_settings import NETWORK
+
+    monkeypatch.setattr(jmap_settings, "MAX_CHOICES", 500)
+    monkeypatch.setattr(schema_forms, "MAX_CHOICES", 500)
+    jmap([["x:SystemSettings/set", {"update": {"singleton": {"defaultDomainId": big["last_domain"]}}}, "u"]])
+    page = signed_in("admin").get(NETWORK).content.decode()
+    assert "This server has more than 500: only the first 500 it lists are offered." in page
+    assert f'<option value="{big["last_domain"]}" selected>d{MANY - 1:03}.example</option>' in page
+    assert len(re.findall(r'<option value="[^"]+"(?: selected)?>d\d{3}\.example</option>', page)) < MANY
 
 
 def test_a_group_with_more_members_than_one_get_returns(signed_in, sandbox):

@@ -362,15 +362,16 @@ class JmapClient:
         *,
         properties: Sequence[str] | None = None,
         sort: Sequence[Mapping[str, Any]] | None = None,
+        at_most: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Every `x:<obj>` a `/query` finds, in its order: a request per `maxObjectsInGet` of
-        them (the query of a page and a get of its ids by back-reference), one for most. A
-        query without a limit gives up to the server's `queryMaxResults`, more ids than one
-        `/get` may ask for (`requestTooLarge`)."""
+        """Every `x:<obj>` a `/query` finds, in its order (the first `at_most` or a little more:
+        whole pages): a request per `maxObjectsInGet` of them (the query of a page and a get of
+        its ids by back-reference), one for most. A query without a limit gives up to the
+        server's `queryMaxResults`, more ids than one `/get` may ask for (`requestTooLarge`)."""
         limits = await self.limits()
         found: list[dict[str, Any]] = []
         position, total = 0, None
-        while total is None or position < total:
+        while (total is None or position < total) and (at_most is None or position < at_most):
             query_id, get_id = self.next_id(), self.next_id()
             query: dict[str, Any] = {"position": position, "limit": limits.max_get, "calculateTotal": True}
             if condition:

@@ -32,7 +32,15 @@ from django.core.cache import cache
 from django.utils.translation import gettext
 
 from .. import errors
-from ..settings_types import Problem, SetOutcome, SettingsItem, SettingsPage, SettingsRecord, SettingsSchema
+from ..settings_types import (
+    MAX_CHOICES,
+    Problem,
+    SetOutcome,
+    SettingsItem,
+    SettingsPage,
+    SettingsRecord,
+    SettingsSchema,
+)
 from ..transport import api_url, failure, shared_client, status_failure
 from ..transport import json_or_none as _json_or_none
 from ..types import Page
@@ -223,7 +231,7 @@ class JmapSettings:
                 gettext("Not found."), body={"error": "notFound"}, operation=f"x:{page.method}/get"
             )
         item = SettingsItem(str(found[0].get("id") or object_id), found[0])
-        return SettingsRecord(item=item, choices=_choices(results, extra))
+        return SettingsRecord(item=item, choices=await self._whole(_choices(results, extra), targets or {}))
 
     async def choices(
         self, targets: Mapping[str, str], *, ids: Mapping[str, Sequence[str]] | None = None
@@ -234,7 +242,26 @@ class JmapSettings:
         extra = self._target_calls(targets, ids or {})
         if not extra:
             return {}
-        return _choices(await self._client.call([call for _, _, call in extra]), extra)
+        found = _choices(await self._client.call([call for _, _, call in extra]), extra)
+        return await self._whole(found, {name: label for name, label in targets.items() if name not in (ids or {})})
+
+    async def _whole(
+        self, choices: dict[str, tuple[tuple[str, str], ...]], targets: Mapping[str, str]
+    ) -> dict[str, tuple[tuple[str, str], ...]]:
+        """`choices` with every object of the collections of which a `/get` gave a full answer
+        (`maxObjectsInGet`: the server stops there), up to `MAX_CHOICES`, read a page a request:
+        a server with 2,000 domains offers all of them for its default domain. Past that, the
+        form keeps what it holds (schema_views._with_held) and says the list is cut."""
+        limits = await self._client.limits()
+        for name, label in sorted(targets.items()):
+            if len(choices.get(name, ())) < limits.max_get:
+                continue
+            found = await self._client.every(
+                name.removeprefix("x:"), properties=[label] if label else [], at_most=MAX_CHOICES
+            )
+            options = {str(item["id"]): _label(item.get(label)) or str(item["id"]) for item in found if "id" in item}
+            choices[name] = tuple(sorted(options.items(), key=lambda option: option[1].lower()))
+        return choices
 
     def _target_calls(
         self, targets: Mapping[str, str], ids: Mapping[str, Sequence[str]] | None = None
