@@ -192,7 +192,6 @@ def test_a_settings_form_offers_every_domain_past_the_first_500(signed_in, sandb
     assert stored["defaultHostname"] == "mx.example.org" and stored["defaultDomainId"] == big["last_domain"]
 
 
-
 def test_a_settings_form_says_when_it_offers_only_some(signed_in, sandbox, big, monkeypatch):
     """Past `MAX_CHOICES` objects the select offers the first the server lists, says so, and
     still holds (and keeps) the one the setting names."""
