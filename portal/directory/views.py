@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -35,10 +36,12 @@ from portal.permissions import (
     needs_native,
     principal_permission,
 )
+from portal.queue.rows import render_rows as queue_rows
 from portal.request import PortalRequest
 from portal.skeleton import render_around
 from portal.stalwart import errors
 from portal.stalwart.changes_types import NewPrincipal, PasswordReset
+from portal.stalwart.queue_types import QueuePage, QueueSelection
 from portal.stalwart.secrets import api_key_token, generate_api_secret, hash_password_async
 from portal.stalwart.types import Principal
 
@@ -139,7 +142,9 @@ async def principal_detail(request: PortalRequest, kind: str, name: str) -> Http
     spec = kind_for(kind)
     principal = await _load(request, spec, name)
     user = request.portal_user
-    outranked = await access.outranks(request, user, principal)
+    outranked, queue = await asyncio.gather(
+        access.outranks(request, user, principal), _queue_summary(request, spec, principal)
+    )
     may_change = (_can(request, spec, "update") or _can(request, spec, "delete")) and not outranked
     linkable_groups, linkable_lists = await _linkable_memberships(request, principal)
     context = {
@@ -158,8 +163,39 @@ async def principal_detail(request: PortalRequest, kind: str, name: str) -> Http
         "credentials": principal.secrets.credentials if spec.type == "individual" else (),
         "can_revoke": CREDENTIAL_REVOKE.allows(user) and not outranked,
         "revocable": REVOCABLE_KINDS,
+        "queue": queue,
     }
     return render(request, "directory/detail.html", context)
+
+
+#: Queued messages shown on an account's page (the queue list shows the rest).
+QUEUE_SAMPLE = 5
+
+
+async def _queue_summary(request: PortalRequest, spec: Kind, principal: Principal) -> dict[str, Any] | None:
+    """The messages waiting in the queue to or from the account's address (the queue list's
+    search for it): how many, and the first few as the queue list shows them. None where the
+    person may not list the queue; `failed` when the server could not answer (the rest of the
+    page still shows)."""
+    user = request.portal_user
+    if spec.type not in {"individual", "group"} or not user.has("message-queue-list"):
+        return None
+    address = principal.primary_email or principal.name
+    url = reverse("queue:list") + "?" + urlencode({"q": address})
+    try:
+        page: QueuePage = await request.stalwart.queue.messages(QueueSelection(text=address), limit=QUEUE_SAMPLE)
+    except errors.Unauthorized:
+        raise
+    except errors.StalwartError as exc:
+        log.warning("queue summary of %s not read: %s", principal.name, type(exc).__name__)
+        return {"address": address, "url": url, "failed": True}
+    return {
+        "address": address,
+        "url": url,
+        "total": page.total,
+        "shown": len(page.items),
+        "rows": queue_rows(page.items, linked=user.has("message-queue-get")) if page.items else "",
+    }
 
 
 async def _linkable_memberships(request: PortalRequest, principal: Principal) -> tuple[frozenset[str], frozenset[str]]:
@@ -184,14 +220,6 @@ def _helpdesk_links(user, spec: Kind, principal: Principal, *, may_purge: bool) 
         return []
     links = []
     address = principal.primary_email or principal.name
-    if user.has("message-queue-list"):
-        links.append(
-            (
-                _("Messages in the queue"),
-                reverse("queue:list") + "?" + urlencode({"q": address}),
-                _("to or from %(address)s") % {"address": address},
-            )
-        )
     if user.has("troubleshoot") and principal.primary_email:
         links.append(
             (
