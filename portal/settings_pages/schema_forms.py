@@ -18,10 +18,11 @@ with more than `MAX_GROUPS` schemas, stay JSON. A secret inside is a password bo
 A list of objects (`x:Expression.match`, a store's `readReplicas`) or a map (`httpHeaders`) is a
 `Many`: one `Row` per item (`<path>/<n>`: an object item is a `Node` of that name, a map's entry a
 key `<path>/<n>.key` and a value `<path>/<n>.value` or a `Node`), each with a "Remove" box
-(`<path>/<n>.remove`), plus one blank row; `<path>.rows` says how many rows the page showed, and the
-"Add another" button (`add=<path>`) shows the form again with one more, saving nothing. A blank row
-left as it was shown is not an item. Lists of more than `MAX_ITEMS` items, and lists or maps whose
-items would nest deeper than `MAX_DEPTH`, stay JSON. A list whose items keep their places (edits
+(`<path>/<n>.remove`) and, in a list, its position (`<path>/<n>.position`: the items are taken in
+that order, moving one sends the list whole), plus one blank row; `<path>.rows` says how many rows
+the page showed, and the "Add another" button (`add=<path>`) shows the form again with one more,
+saving nothing. A blank row left as it was shown is not an item. Lists of more than `MAX_ITEMS`
+items, and lists or maps whose items would nest deeper than `MAX_DEPTH`, stay JSON. A list whose items keep their places (edits
 only) is patched item by item by pointer (`match/1/then`); one that gains, loses or reorders items
 is sent whole (renumbered from 0), and so is a changed map: a secret inside an item the server holds
 must then be typed again (the server stores what is sent).
@@ -433,6 +434,13 @@ class SchemaForm(forms.Form):
                 self.initial[f"{row.name}.key"] = key
             self.kinds[f"{row.name}.remove"] = "remove"
             self.fields[f"{row.name}.remove"] = forms.BooleanField(required=False, label=gettext("Remove"))
+            if not is_map:  # a list's order matters (an expression's rules): each item has its place
+                self.kinds[f"{row.name}.position"] = "position"
+                self.fields[f"{row.name}.position"] = forms.IntegerField(
+                    required=False, min_value=1, max_value=MAX_ITEMS + 1, label=gettext("Position"),
+                    widget=forms.NumberInput(attrs={"class": "input-position"}),
+                )
+                self.initial[f"{row.name}.position"] = index + 1
             many.rows.append(row)
         self.kinds[many.rows_name] = "rows"
         if self.is_bound and self.data.get("add") == name and len(many.rows) > len(held):
@@ -646,7 +654,10 @@ class SchemaForm(forms.Form):
         pairs: list[tuple[str, Any]] = []
         many.sent = []
         keys: dict[str, str] = {}
-        for row in many.rows:
+        rows = many.rows
+        if not many.is_map:
+            rows = sorted(rows, key=lambda row: _place(row, cleaned.get(f"{row.name}.position")))
+        for row in rows:
             if cleaned.get(f"{row.name}.remove") or (row.held < 0 and not self._touched(row.name)):
                 self._forget_row(row)
                 continue
@@ -688,7 +699,9 @@ class SchemaForm(forms.Form):
         """Whether a row's fields were changed from what the page showed (a new row is an item
         only then)."""
         for name in self.kinds:
-            if not (name.startswith(f"{prefix}/") or name.startswith(f"{prefix}.")) or name.endswith(".remove"):
+            if not (name.startswith(f"{prefix}/") or name.startswith(f"{prefix}.")) or name.endswith(
+                (".remove", ".position")
+            ):
                 continue
             field = self.fields.get(name)
             if field is not None and field.has_changed(self.get_initial_for_field(field, name), self[name].data):
@@ -934,6 +947,12 @@ class SchemaForm(forms.Form):
             Change(field=self._label_field(path, labels), old="" if self.creating else self._count(many, len(held)),
                    new=self._count(many, len(pairs)))
         ]
+        # The items the server holds, by their place there, in their new order ("1, 2, 3" →
+        # "2, 1, 3"): a move changes no item, so no other line would show it.
+        order = [many.rows[index].held + 1 for index in many.sent if many.rows[index].held >= 0]
+        if not many.is_map and order != sorted(order):
+            rows.append(Change(field=self._label_field(path, [*labels, gettext("Order")]),
+                               old=", ".join(map(str, sorted(order))), new=", ".join(map(str, order))))
         kept: set[int] = set()
         for index, (key, item) in zip(many.sent, pairs, strict=False):
             row = many.rows[index]
@@ -1057,7 +1076,8 @@ class SchemaForm(forms.Form):
             key = self[f"{row.name}.key"] if many.is_map else None
             remove = self[f"{row.name}.remove"]
             if row.node is not None:
-                nested = {**self.node_view(row.node), "remove": remove, "key": key, "item": True}
+                position = None if many.is_map else self[f"{row.name}.position"]
+                nested = {**self.node_view(row.node), "remove": remove, "key": key, "item": True, "position": position}
                 rows.append({"nested": nested})
                 continue
             assert many.value_field is not None
@@ -1073,6 +1093,7 @@ class SchemaForm(forms.Form):
             "count": len(many.rows),
             "full": len(many.rows) > MAX_ITEMS,
             "secret_note": many.secret,
+            "ordered": not many.is_map and len(many.rows) > 1,
         }
 
     def _sub_row(self, sub: Sub) -> dict[str, Any]:
@@ -1211,6 +1232,14 @@ def _same_item(row: Row, typed: Any, held: Any) -> bool:
     if row.node is not None:
         return not _diff("", row.node, typed, held)
     return _same(typed, held)
+
+
+def _place(row: Row, position: int | None) -> tuple[int, int, int]:
+    """Where a list's row goes: by its position; an item moved up to a taken position goes
+    before the one there, one moved down after it (its new place, as the person sees it)."""
+    shown = row.index + 1
+    wanted = position or shown
+    return wanted, (wanted > shown) - (wanted < shown), row.index
 
 
 def _changed_whole(many: Many, typed: Items) -> bool:

@@ -106,6 +106,40 @@ def test_rules_are_added_removed_and_edited_and_the_list_is_sent_whole(signed_in
     ]
 
 
+def test_rules_are_moved_by_their_positions_and_the_list_is_sent_whole(signed_in, sandbox, sent):
+    """An expression's rules apply in order: each has a position, and giving the last one the
+    first place moves it there (the preview says so; the list is sent whole). A position that
+    is not a number is an error next to it, and what was typed stays."""
+    number, url = _alert(sandbox, RULES)
+    client = signed_in("admin")
+    page = client.get(url)
+    content = page.content.decode()
+    assert 'name="condition/match/2.position" value="3"' in content
+    assert "change their positions to move them" in content
+    refused = client.post(url, {**_posted(page), "condition/match/2.position": "first", "step": "preview"})
+    assert refused.status_code == 400
+    shown = refused.content.decode()
+    assert 'id="id_condition/match/2.position_error"><bdi>Enter a whole number.</bdi>' in shown
+    assert 'name="condition/match/2.position" value="first"' in shown and sent == []
+    data = {**_posted(page), "condition/match/2.position": "1", "condition/match/1/then": "'disk-moved'"}
+    preview, saved = preview_then_save(client, url, data)
+    lines = preview.content.decode()
+    assert "Conditions › Order" in lines and "1, 2, 3" in lines and "3, 1, 2" in lines
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    assert sent[-1] == {"condition/match": {
+        "0": {"if": "mem > 95", "then": "'mem'"}, "1": {"if": "cpu > 90", "then": "'cpu'"},
+        "2": {"if": "disk > 80", "then": "'disk-moved'"},
+    }}
+    match = ops_state(sandbox).collections["Alert"][number]["condition"]["match"]
+    assert [match[k]["if"] for k in sorted(match, key=int)] == ["mem > 95", "cpu > 90", "disk > 80"]
+    # Moved down to a taken place, an item goes after the one there.
+    page = client.get(url)
+    _preview, saved = preview_then_save(client, url, {**_posted(page), "condition/match/0.position": "3"})
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    match = ops_state(sandbox).collections["Alert"][number]["condition"]["match"]
+    assert [match[k]["if"] for k in sorted(match, key=int)] == ["cpu > 90", "disk > 80", "mem > 95"]
+
+
 def test_an_edit_in_place_is_patched_by_pointer(signed_in, sandbox, sent):
     number, url = _alert(sandbox, RULES)
     client = signed_in("admin")
