@@ -3,7 +3,8 @@
 The portal is pointed at a 0.16 sandbox (`--version 0.16.18`, Enterprise) and walks
 `tests.page_list.jmap_admin_pages` as the administrator, the sign-in page signed out and
 `jmap_user_pages` as a plain user at 390 px (in three parts, which the test processes
-share): no page may scroll sideways (`test_page_widths.OVERFLOW`), and axe-core runs with
+share): no page may scroll sideways (`test_page_widths.OVERFLOW`) nor squeeze a cell to a sliver
+(`SQUEEZED`), and axe-core runs with
 the same rules as `test_accessibility` (WCAG 2.0/2.1/2.2 A and AA, best practice, contrast
 again in the dark theme, the portal's own checks). With SCREENSHOTS=1 (`make screenshots`)
 every page is also saved at 390 and 1280 px in test-output/screenshots/pages/jmap/<width>/<page>.png.
@@ -17,7 +18,7 @@ from sandbox.server import run_in_thread
 from sandbox.state import Sandbox
 from tests.asgi_server import portal_asgi_server
 from tests.browser.test_accessibility import axe_context, axe_violations, fetcher, report, sign_in
-from tests.browser.test_page_widths import ONLY, OVERFLOW, PAGES_DIR, SAVE
+from tests.browser.test_page_widths import ONLY, OVERFLOW, PAGES_DIR, SAVE, SQUEEZED
 from tests.page_list import Page, jmap_admin_pages, jmap_user_pages, prepare_jmap, signed_out_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -78,7 +79,7 @@ def _walk(
                 assert response is not None and response.status < 500, (item.path, response and response.status)
                 where = f"{item.slug}: {item.path} (as {who or 'a visitor'})"
                 if check:
-                    culprits = page.evaluate(OVERFLOW)
+                    culprits = page.evaluate(OVERFLOW) + page.evaluate(SQUEEZED)
                     if culprits:
                         overflow[where] = culprits
                     violations = [] if item.slug in AXE_SKIP else axe_violations(page)

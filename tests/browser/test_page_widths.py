@@ -1,4 +1,5 @@
-"""Every page at phone width (390 px) fits: nothing makes the whole page scroll sideways.
+"""Every page at phone width (390 px) fits: nothing makes the whole page scroll sideways, and
+no cell of a table shown as cards is squeezed to a sliver.
 
 Wide tables either become one card per row or scroll inside their own box with the first
 column in view; long names and values wrap. `make screenshots` runs this file with
@@ -49,6 +50,20 @@ OVERFLOW = """() => {
   return culprits.slice(0, 5);
 }"""
 
+# Cells of a table shown as cards (one per row, each cell beside its label) that a column width
+# meant for the desktop squeezes to a sliver: a word then stands a letter a line.
+SQUEEZED = """() => {
+  const culprits = [];
+  for (const cell of document.querySelectorAll('.data-table td[data-label]')) {
+    const style = getComputedStyle(cell);
+    const room = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (cell.offsetParent !== null && cell.textContent.trim() && room < 48) {
+      culprits.push(`${cell.closest('table').className} td[data-label=${cell.dataset.label}] room=${Math.round(room)}`);
+    }
+  }
+  return culprits.slice(0, 5);
+}"""
+
 
 @pytest.fixture
 def portal_url(sandbox):
@@ -70,7 +85,7 @@ def _visit(browser, portal_url: str, who: str, pages_for) -> dict[str, list[str]
                     continue
                 page.goto(portal_url + item.path)
                 if width < 800:
-                    culprits = page.evaluate(OVERFLOW)
+                    culprits = page.evaluate(OVERFLOW) + page.evaluate(SQUEEZED)
                     if culprits:
                         problems[f"{item.slug} ({item.path})"] = culprits
                 if SAVE:
