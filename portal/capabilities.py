@@ -151,6 +151,9 @@ class Capabilities:
     in_memory_purge: bool = True
     #: 0.16+: accounts, groups and lists are named by their e-mail address (no separate login)
     names_are_addresses: bool = False
+    #: <= 0.15: a group's members, and a domain's addresses and a tenant's accounts (counts), come
+    #: with each entry of a list; 0.16 keeps none of them on the group, domain or tenant
+    member_counts: bool = True
     #: 0.16+: the permission editor shows the server's own permission names (read from its schema)
     native_permission_names: bool = False
     #: 0.16+: a new domain gets its DKIM keys from the server (automatic DKIM management)
@@ -307,6 +310,7 @@ def _jmap(enterprise: bool) -> Capabilities:
         restart=False,
         in_memory_purge=False,
         names_are_addresses=True,
+        member_counts=False,
         native_permission_names=True,
         dkim_automatic=True,
         reports_deleted_at_once=True,

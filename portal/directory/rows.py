@@ -49,8 +49,11 @@ class RowRenderer:
         email_label: str,
         count_label: str,
         fold_email: bool = False,
+        counts: bool = True,
     ):
         self.kind = kind
+        # 0.16 keeps no member list on a group, nor counts on a domain or tenant: no cell.
+        self.counts = counts
         self.url_for = detail_url_factory(kind) if linked else None
         self.selectable = selectable
         addressed = kind.type in {"individual", "group", "list"}
@@ -164,10 +167,10 @@ class RowRenderer:
                 self._cell("roles", roles),
             ]
         if kind == "tenant":
-            return [
-                self._cell("accounts", str(int(item.member_count or 0))),
-                self._cell("storage", e(binary_size(item.quota) if item.quota else _("No limit"))),
-            ]
+            storage = self._cell("storage", e(binary_size(item.quota) if item.quota else _("No limit")))
+            if not self.counts:
+                return [storage]
+            return [self._cell("accounts", str(int(item.member_count or 0))), storage]
         if kind == "role":
             off = len(item.disabled_permissions)
             count = _("%(count)d on") % {"count": len(item.enabled_permissions)} + (
@@ -177,6 +180,8 @@ class RowRenderer:
             return [self._cell("includes", includes), self._cell("permissions", e(count))]
         if kind == "oauthClient":
             return [self._cell("redirects", clip(", ".join(item.urls)) if item.urls else "—")]
+        if not self.counts and kind in {"group", "domain"}:
+            return []
         count = len(item.enabled_permissions) if kind == "apiKey" else item.total_members  # group, list, domain
         return [f'<td data-label="{self.count_label}">{int(count)}</td>']
 
@@ -190,9 +195,12 @@ def render_rows(
     email_label: str,
     count_label: str,
     fold_email: bool = False,
+    counts: bool = True,
 ) -> SafeString:
     """The `<tr>` of every item, one per line (empty when there are none)."""
-    return rows_html(_renderer, items, kind.slug, linked, selectable, str(email_label), str(count_label), fold_email)
+    return rows_html(
+        _renderer, items, kind.slug, linked, selectable, str(email_label), str(count_label), fold_email, counts
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -203,6 +211,7 @@ def _renderer(
     email_label: str,
     count_label: str,
     fold_email: bool,
+    counts: bool,
     language: str | None,
     prefix: str,
 ) -> RowRenderer:
@@ -215,4 +224,5 @@ def _renderer(
         email_label=email_label,
         count_label=count_label,
         fold_email=fold_email,
+        counts=counts,
     )

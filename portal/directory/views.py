@@ -110,6 +110,9 @@ async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
     can_get = _can(request, spec, "get")
     can_delete = _can(request, spec, "delete")
     fold_email = request.portal_user.capabilities.names_are_addresses
+    # 0.16 keeps no member list on a group, nor counts on a domain or tenant: no column rather
+    # than a column of zeros.
+    counts = request.portal_user.capabilities.member_counts or spec.type not in {"group", "domain", "tenant"}
     rows = render_rows(
         spec,
         page.items,
@@ -118,11 +121,13 @@ async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
         email_label=_("Address") if spec.type == "list" else _("E-mail"),
         count_label=COUNT_LABELS.get(spec.type, ""),
         fold_email=fold_email,
+        counts=counts,
     )
     context = {
         "kind": spec,
         "page": page,
         "fold_email": fold_email,
+        "counts": counts,
         "paging": paging.with_total(page.total),
         "can_get": can_get,
         "can_create": _can(request, spec, "create"),
@@ -131,7 +136,7 @@ async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
         and request.portal_user.has("individual-create", "individual-update", "individual-get"),
     }
     template = "directory/list.html#results" if request.htmx else "directory/list.html"
-    vary = (context["paging"], can_get, can_delete, context["can_create"], context["can_import"], fold_email)
+    vary = (context["paging"], can_get, can_delete, context["can_create"], context["can_import"], fold_email, counts)
     return render_around(request, template, context, rows=rows, vary=vary)
 
 
@@ -853,7 +858,9 @@ async def principal_export(request: PortalRequest, kind: str) -> HttpResponse:
     # page instead of a download that breaks off.
     first = await csv_io.export_page(request.stalwart, spec, query)
     response = StreamingHttpResponse(
-        csv_io.export_rows(request.stalwart, spec, query, first=first),
+        csv_io.export_rows(
+            request.stalwart, spec, query, first=first, member_counts=request.portal_user.capabilities.member_counts
+        ),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{spec.slug}.csv"'

@@ -22,10 +22,10 @@ key `<path>/<n>.key` and a value `<path>/<n>.value` or a `Node`), each with a "R
 that order, moving one sends the list whole), plus one blank row; `<path>.rows` says how many rows
 the page showed, and the "Add another" button (`add=<path>`) shows the form again with one more,
 saving nothing. A blank row left as it was shown is not an item. Lists of more than `MAX_ITEMS`
-items, and lists or maps whose items would nest deeper than `MAX_DEPTH`, stay JSON. A list whose items keep their places (edits
-only) is patched item by item by pointer (`match/1/then`); one that gains, loses or reorders items
-is sent whole (renumbered from 0), and so is a changed map: a secret inside an item the server holds
-must then be typed again (the server stores what is sent).
+items, and lists or maps whose items would nest deeper than `MAX_DEPTH`, stay JSON. A list whose
+items keep their places (edits only) is patched item by item by pointer (`match/1/then`); one that
+gains, loses or reorders items is sent whole (renumbered from 0), and so is a changed map: a secret
+inside an item the server holds must then be typed again (the server stores what is sent).
 
 `wire()` turns a field's cleaned value into the server's JSON, `shown()` a server value into
 words, and `changes()` compares what was typed with what the server holds: an edited embedded

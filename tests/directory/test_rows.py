@@ -214,7 +214,7 @@ def test_a_principal_seen_before_reuses_its_row_and_a_changed_one_does_not():
         return render_rows(kind, (item,), linked=True, selectable=False, email_label="E", count_label="C")
 
     assert "Before" in render(first)
-    renderer = kept(rows._renderer)(kind.slug, True, False, "E", "C", False, get_language(), get_script_prefix())
+    renderer = kept(rows._renderer)(kind.slug, True, False, "E", "C", False, True, get_language(), get_script_prefix())
     again = Principal.from_api({"type": "individual", "name": "row.memo", "description": "Before", "quota": 0})
     assert renderer(again) is renderer(first)  # equal principal, the same row
     changed = dataclasses.replace(first, description="After <b>")
