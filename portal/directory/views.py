@@ -175,23 +175,27 @@ async def principal_detail(request: PortalRequest, kind: str, name: str) -> Http
 
 #: Queued messages shown on an account's page (the queue list shows the rest).
 QUEUE_SAMPLE = 5
+#: How long an account's page waits for its queue summary (a search of a busy queue can take
+#: a while; the page shows without it rather than wait for the whole upstream timeout).
+QUEUE_WAIT_SECONDS = 4.0
 
 
 async def _queue_summary(request: PortalRequest, spec: Kind, principal: Principal) -> dict[str, Any] | None:
     """The messages waiting in the queue to or from the account's address (the queue list's
     search for it): how many, and the first few as the queue list shows them. None where the
-    person may not list the queue; `failed` when the server could not answer (the rest of the
-    page still shows)."""
+    person may not list the queue; `failed` when the server could not answer, or not within
+    QUEUE_WAIT_SECONDS (the rest of the page still shows)."""
     user = request.portal_user
     if spec.type not in {"individual", "group"} or not user.has("message-queue-list"):
         return None
     address = principal.primary_email or principal.name
     url = reverse("queue:list") + "?" + urlencode({"q": address})
     try:
-        page: QueuePage = await request.stalwart.queue.messages(QueueSelection(text=address), limit=QUEUE_SAMPLE)
+        async with asyncio.timeout(QUEUE_WAIT_SECONDS):
+            page: QueuePage = await request.stalwart.queue.messages(QueueSelection(text=address), limit=QUEUE_SAMPLE)
     except errors.Unauthorized:
         raise
-    except errors.StalwartError as exc:
+    except (errors.StalwartError, TimeoutError) as exc:
         log.warning("queue summary of %s not read: %s", principal.name, type(exc).__name__)
         return {"address": address, "url": url, "failed": True}
     return {

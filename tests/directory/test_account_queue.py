@@ -75,6 +75,23 @@ def test_the_page_shows_without_the_queue_when_it_cannot_be_read(signed_in, gene
     assert "Reset password" in content and "Waiting in the queue" not in content
 
 
+def test_the_page_does_not_wait_long_for_a_slow_queue(signed_in, generation, monkeypatch):
+    """A queue that answers slowly (a search of a busy queue) is left out after a short wait."""
+    from portal.directory import views
+
+    monkeypatch.setattr(views, "QUEUE_WAIT_SECONDS", 0.2)
+    sandbox = generation.sandbox
+    name, _address = account(generation)
+    client = signed_in("admin")
+    if generation.jmap:
+        sandbox.faults.latency(3000, prefix="/jmap/", call="x:QueuedMessage/query")
+    else:
+        sandbox.faults.latency(3000, prefix="/api/queue")
+    page = client.get(reverse("directory:detail", kwargs={"kind": "accounts", "name": name}))
+    # The server would answer (3 s later): only the wait's end leaves the count out.
+    assert page.status_code == 200 and "(could not be counted just now)" in page.content.decode()
+
+
 def test_no_queue_call_without_the_permission_to_list_it(signed_in, generation):
     """A helpdesk agent whose queue permission was taken away still sees the account's page,
     without a queue line, and the portal does not ask the server for the queue."""
