@@ -208,6 +208,28 @@ def test_a_settings_form_says_when_it_offers_only_some(signed_in, sandbox, big, 
     assert len(re.findall(r'<option value="[^"]+"(?: selected)?>d\d{3}\.example</option>', page)) < MANY
 
 
+def test_a_settings_form_keeps_the_first_500_for_someone_who_may_not_query_them(signed_in, sandbox, big):
+    """Reading every domain takes `/query`: without `sysDomainQuery` the select offers the first
+    500 (what `/get` gave) and the one held, and the page still shows."""
+    from tests.jmap.test_api_keys import account_id, admin
+    from tests.jmap.test_api_keys import jmap as jmap_as
+    from tests.jmap.test_settings import NETWORK
+
+    jmap([["x:SystemSettings/set", {"update": {"singleton": {"defaultDomainId": big["last_domain"]}}}, "u"]])
+    who = account_id(persona("helpdesk").name)
+    grant = {"sysSystemSettingsGet": True, "sysSystemSettingsUpdate": True, "sysDomainGet": True}
+    permissions = {"@type": "Merge", "enabledPermissions": grant, "disabledPermissions": {"sysDomainQuery": True}}
+    ((_n, answer, _i),) = jmap_as(
+        [["x:Account/set", {"update": {who: {"permissions": permissions}}}, "u"]], auth=admin()
+    )
+    assert answer.get("updated"), answer
+    page = signed_in("helpdesk").get(NETWORK)
+    assert page.status_code == 200, page.content.decode()[-2000:]
+    content = page.content.decode()
+    assert f'<option value="{big["last_domain"]}" selected>d{MANY - 1:03}.example</option>' in content
+    assert len(re.findall(r'<option value="[^"]+"(?: selected)?>d\d{3}\.example</option>', content)) < MANY
+
+
 def test_a_group_with_more_members_than_one_get_returns(signed_in, sandbox):
     """A group's members are the accounts naming it: 505 of them are shown and kept when the
     group gains one more through its edit form."""

@@ -251,14 +251,18 @@ class JmapSettings:
         """`choices` with every object of the collections of which a `/get` gave a full answer
         (`maxObjectsInGet`: the server stops there), up to `MAX_CHOICES`, read a page a request:
         a server with 2,000 domains offers all of them for its default domain. Past that, the
-        form keeps what it holds (schema_views._with_held) and says the list is cut."""
+        form keeps what it holds (schema_views._with_held) and says the list is cut. A person who
+        may get the objects but not query them (`sys<Object>Query`) keeps the first ones."""
         limits = await self._client.limits()
         for name, label in sorted(targets.items()):
             if len(choices.get(name, ())) < limits.max_get:
                 continue
-            found = await self._client.every(
-                name.removeprefix("x:"), properties=[label] if label else [], at_most=MAX_CHOICES
-            )
+            try:
+                found = await self._client.every(
+                    name.removeprefix("x:"), properties=[label] if label else [], at_most=MAX_CHOICES
+                )
+            except errors.Forbidden:
+                continue
             options = {str(item["id"]): _label(item.get(label)) or str(item["id"]) for item in found if "id" in item}
             choices[name] = tuple(sorted(options.items(), key=lambda option: option[1].lower()))
         return choices
