@@ -878,7 +878,22 @@ class JmapPrincipals(_PermissionMixin):
             # Groups keep no member list: the members are the users naming the group.
             members = await self._members(str(item["id"]))
             principal = dataclasses.replace(principal, members=tuple(members.values()))
+        elif spec.type in {"domain", "tenant"}:
+            # Nor do domains and tenants keep a count: the accounts and groups of the domain
+            # (of the tenant), counted by the server in one more request.
+            condition = {"domainId" if spec.type == "domain" else "memberTenantId": str(item["id"])}
+            principal = dataclasses.replace(principal, member_count=await self._count("Account", condition))
         return principal
+
+    async def _count(self, obj: str, condition: Mapping[str, Any]) -> int | None:
+        """How many `x:<obj>` match (None: the person may not query them)."""
+        query_id = self._client.next_id()
+        query = {"filter": dict(condition), "position": 0, "limit": 1, "calculateTotal": True}
+        try:
+            answer = (await self._client.call([Call(f"x:{obj}/query", query, query_id)]))[query_id]
+        except errors.Forbidden:
+            return None
+        return _int(answer.get("total"))
 
     async def _members(self, group_id: str) -> dict[str, str]:
         """id -> e-mail address of the users that are members of the group, by address (the
