@@ -147,11 +147,16 @@ async def principal_detail(request: PortalRequest, kind: str, name: str) -> Http
     spec = kind_for(kind)
     principal = await _load(request, spec, name)
     user = request.portal_user
-    outranked, queue = await asyncio.gather(
-        access.outranks(request, user, principal), _queue_summary(request, spec, principal)
-    )
+    # The queue summary is read beside the rest of the page, and given up with it.
+    queue_read = asyncio.ensure_future(_queue_summary(request, spec, principal))
+    try:
+        outranked = await access.outranks(request, user, principal)
+        linkable_groups, linkable_lists = await _linkable_memberships(request, principal)
+    except BaseException:
+        queue_read.cancel()
+        raise
+    queue = await queue_read
     may_change = (_can(request, spec, "update") or _can(request, spec, "delete")) and not outranked
-    linkable_groups, linkable_lists = await _linkable_memberships(request, principal)
     context = {
         "kind": spec,
         "principal": principal,
