@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from portal.markup import NONE, clip, e, plain, rows_html, url_pattern
-from portal.stalwart.queue_types import QueuedMessage
+from portal.stalwart.queue_types import QueuedMessage, SmtpResponse
 from portal.templatetags.portal import binary_size, when
 
 # Any number that cannot appear in a script prefix: message ids are `<int:…>` in the URL.
@@ -48,7 +48,8 @@ class MessageRows:
         return (
             f'<tr><th scope="row">{title}<span class="cell-sub">{sub}</span></th>'
             f'<td data-label="{labels["recipients"]}">{self._recipients(message)}</td>'
-            f'<td data-label="{labels["status"]}"><span class="status-counts">{self._status(message)}</span></td>'
+            f'<td data-label="{labels["status"]}"><span class="status-counts">{self._status(message)}</span>'
+            f"{self._problem(message)}</td>"
             f'<td data-label="{labels["next"]}">{when(next_retry) if next_retry else NONE}</td>'
             f'<td data-label="{labels["size"]}" class="cell-number">{e(binary_size(message.size))}</td></tr>'
         )
@@ -60,6 +61,20 @@ class MessageRows:
             return first
         more = e(_("+ %(more)s more") % {"more": len(addresses) - 1})
         return f'{first} <span class="badge" title="{plain(", ".join(addresses[1:]))}">{more}</span>'
+
+    def _problem(self, message: QueuedMessage) -> str:
+        """Why it waits: the reply of a domain that will be retried, else of a recipient that
+        failed, as `421 4.2.1 Mailbox busy` ("" when there is none)."""
+        statuses = [d.status for d in message.pending_domains] + [r.effective for r in message.recipients]
+        text = next((s.text for s in statuses if s.kind == "temp_fail" and s.text), "") or next(
+            (s.text for s in statuses if s.kind == "perm_fail" and s.text), ""
+        )
+        if not text:
+            return ""
+        reply = SmtpResponse.parse(text)
+        if reply is not None:
+            text = " ".join(part for part in (reply.code, reply.enhanced, reply.message) if part)
+        return f'<span class="cell-sub">{clip(text, 80, expand=False)}</span>'
 
     def _status(self, message: QueuedMessage) -> str:
         badges = []

@@ -66,6 +66,9 @@ def test_list_is_one_request_with_values(signed_in, generation, scene):
     assert f'href="/queue/messages/{scene["normal"].id}/"' in content
     assert "bob@gmail.com" in content and "+ 3 more" in content
     assert "4 pending" in content and "1 failed" in content
+    # Why a message waits, under its counts: the failed recipient's reply, short and escaped.
+    assert "550 5.1.1 &lt;img src=x onerror=alert(2)&gt; &amp; &quot;{{7*7}}&quot; no such user" in content
+    assert "<img src=x" not in content
     assert "Pause delivery" in content
     if generation.jmap:
         assert [(r.method, r.path) for r in sandbox.requests] == [("POST", "/jmap/")]
@@ -119,6 +122,21 @@ def test_paging_links_keep_filters(signed_in, sandbox):
     client = signed_in("admin")
     content = client.get("/queue/", {"sender": "example.org"}).content.decode()
     assert 'href="?sender=example.org&amp;page=2"' in content
+
+
+def test_a_message_that_will_be_retried_says_why_in_the_list(signed_in, generation, scene):
+    """A domain that failed for now: its error is under the message's counts."""
+    sandbox = generation.sandbox
+    state(sandbox).retry_intervals = [1000]
+    enqueue(
+        sandbox,
+        return_path="retry.me@example.org",
+        recipients=["c@busy.example"],
+        domain_errors={"busy.example": "Connection failed: connection refused"},
+    )
+    content = signed_in("admin").get("/queue/", {"q": "retry.me"}).content.decode()
+    assert "retry.me@example.org" in content
+    assert "Connection failed: connection refused" in content
 
 
 def test_htmx_gets_the_results_only(signed_in, sandbox, scene):
