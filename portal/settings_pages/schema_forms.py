@@ -499,9 +499,9 @@ class SchemaForm(forms.Form):
         if kind == "id":
             options = list(self.choices.get(t.object_name, ()))
             if len(options) >= MAX_CHOICES:
-                cut = gettext("This server has more than %(count)s: only the first %(count)s it lists are offered.") % {
-                    "count": f"{MAX_CHOICES:,}"
-                }
+                cut = gettext(
+                    "This server has at least %(count)s of these: only the first %(count)s it lists are offered."
+                ) % {"count": f"{MAX_CHOICES:,}"}
                 common["help_text"] = f"{field.description} {cut}".strip()
             if t.nullable:
                 options = [("", gettext("(none)")), *options]
