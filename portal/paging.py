@@ -75,6 +75,11 @@ class Paging:
         return self.query_string(sort="" if self.descending else "-name", page=1)
 
     @property
+    def filters_query(self) -> str:
+        """The search alone (no page, size or order), for links to the "all matching" pages."""
+        return urlencode({"q": self.query}) if self.query else ""
+
+    @property
     def first_url(self) -> str:
         """The same search from its first page."""
         return self.query_string(page=1)

@@ -50,9 +50,8 @@ def _cell(value: object) -> str:
 Column = tuple[str, Callable[[Any], Any]]
 
 
-def export_columns(kind: Kind, *, member_counts: bool = True) -> list[Column]:
-    """The columns of `kind`'s CSV. Without `member_counts` (0.16) groups, domains and tenants
-    have no members column: the server's list does not say them."""
+def export_columns(kind: Kind, *, counts: bool = True) -> list[Column]:
+    """The columns of `kind`'s CSV; without `counts` (`Kind.shows_count`) no members column."""
     columns: list[Column] = [("name", lambda p: p.name), ("description", lambda p: p.description)]
     if "emails" in kind.fields:
         columns += [("email", lambda p: p.primary_email), ("aliases", lambda p: " ".join(p.aliases))]
@@ -60,10 +59,9 @@ def export_columns(kind: Kind, *, member_counts: bool = True) -> list[Column]:
         columns += [("quota", lambda p: p.quota or ""), ("used_quota", lambda p: p.used_quota or "")]
     if kind.type in {"individual", "group"}:
         columns += [("groups", lambda p: " ".join(p.member_of)), ("lists", lambda p: " ".join(p.lists))]
-    counted = member_counts or kind.type not in {"group", "domain", "tenant"}
-    if kind.type in {"group", "list", "role"} and counted:
+    if kind.type in {"group", "list", "role"} and counts:
         columns.append(("members", lambda p: " ".join(p.members)))
-    if kind.type in {"domain", "tenant"} and counted:
+    if kind.type in {"domain", "tenant"} and counts:
         columns.append(("members", lambda p: p.member_count or 0))
     if kind.type == "list":
         columns.append(("external_members", lambda p: " ".join(p.external_members)))
@@ -80,11 +78,11 @@ async def export_page(client: StalwartClient, kind: Kind, query: str, page: int 
 
 
 async def export_rows(
-    client: StalwartClient, kind: Kind, query: str, first=None, *, member_counts: bool = True
+    client: StalwartClient, kind: Kind, query: str, first=None, *, counts: bool = True
 ) -> AsyncIterator[str]:
     """The CSV lines; `first` is page 1 when the caller already fetched it (`export_page`)."""
     writer = csv.writer(_Line())
-    columns = export_columns(kind, member_counts=member_counts)
+    columns = export_columns(kind, counts=counts)
     yield writer.writerow([name for name, _get in columns])
     page = 1
     while True:

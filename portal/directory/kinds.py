@@ -30,6 +30,11 @@ class Kind:
     def access(self, action: str) -> Access:
         return _access(self.type, action, self.enterprise)
 
+    def shows_count(self, member_counts: bool) -> bool:
+        """Whether this kind's list and export say how many members each entry has: groups,
+        domains and tenants only where the server keeps it (`Capabilities.member_counts`)."""
+        return member_counts or self.type not in {"group", "domain", "tenant"}
+
 
 @functools.cache
 def _access(principal_type: str, action: str, enterprise: bool) -> Access:

@@ -52,7 +52,7 @@ class RowRenderer:
         counts: bool = True,
     ):
         self.kind = kind
-        # 0.16 keeps no member list on a group, nor counts on a domain or tenant: no cell.
+        # Whether the members are counted (`Kind.shows_count`): no cell when not.
         self.counts = counts
         self.url_for = detail_url_factory(kind) if linked else None
         self.selectable = selectable
@@ -180,7 +180,7 @@ class RowRenderer:
             return [self._cell("includes", includes), self._cell("permissions", e(count))]
         if kind == "oauthClient":
             return [self._cell("redirects", clip(", ".join(item.urls)) if item.urls else "—")]
-        if not self.counts and kind in {"group", "domain"}:
+        if not self.counts:
             return []
         count = len(item.enabled_permissions) if kind == "apiKey" else item.total_members  # group, list, domain
         return [f'<td data-label="{self.count_label}">{int(count)}</td>']

@@ -112,7 +112,7 @@ async def principal_list(request: PortalRequest, kind: str) -> HttpResponse:
     fold_email = request.portal_user.capabilities.names_are_addresses
     # 0.16 keeps no member list on a group, nor counts on a domain or tenant: no column rather
     # than a column of zeros.
-    counts = request.portal_user.capabilities.member_counts or spec.type not in {"group", "domain", "tenant"}
+    counts = spec.shows_count(request.portal_user.capabilities.member_counts)
     rows = render_rows(
         spec,
         page.items,
@@ -866,10 +866,9 @@ async def principal_export(request: PortalRequest, kind: str) -> HttpResponse:
     # Fetch the first page before answering: when that call fails, the person gets the error
     # page instead of a download that breaks off.
     first = await csv_io.export_page(request.stalwart, spec, query)
+    counts = spec.shows_count(request.portal_user.capabilities.member_counts)
     response = StreamingHttpResponse(
-        csv_io.export_rows(
-            request.stalwart, spec, query, first=first, member_counts=request.portal_user.capabilities.member_counts
-        ),
+        csv_io.export_rows(request.stalwart, spec, query, first=first, counts=counts),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{spec.slug}.csv"'
